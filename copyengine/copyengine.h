@@ -1,0 +1,72 @@
+/* copyengine.h - the parallel, checksummed tree copier.
+ *
+ * ce_copy() copies the tree SRC to DST: a parallel walk feeds bounded
+ * queues; worker threads keep many small files and several chunks of each
+ * large file in flight on an asynchronous I/O engine; every file's
+ * XXH3-128 is computed on the bytes read for the copy; a manifest of the
+ * copied tree is written in xxh128sum's format. Callers: the `pomove copy`
+ * command and the orchestrated move. */
+#ifndef POMOVE_COPYENGINE_H
+#define POMOVE_COPYENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "platform.h"
+
+typedef struct ce_progress_info {
+  uint64_t files_done, bytes_done;
+  uint64_t files_seen, bytes_seen; /* found by the walk so far */
+  bool walk_done;
+  uint64_t errors;
+} ce_progress_info;
+
+typedef struct ce_options {
+  const char *src;
+  const char *dst;
+  const pm_fs_ops *fs;             /* NULL: pm_fs_native() */
+  const pm_io_engine_ops *engine;  /* NULL: pm_io_engine_default() */
+  unsigned threads;                /* 0: number of CPUs */
+  unsigned files_in_flight;        /* per worker; 0: default */
+  unsigned chunk_size;             /* bytes; 0: default (1 MiB) */
+  unsigned chunks_in_flight;       /* per large file; 0: default */
+  const char *manifest_path;       /* NULL: default "<DST>.xxh128" */
+  bool no_manifest;
+  bool merge;       /* allow a non-empty DST */
+  bool specials;    /* create FIFOs, sockets, devices instead of skipping */
+  bool verify;      /* re-read each copy from the medium and compare */
+  unsigned verify_retries; /* copies again after a mismatch (default 1) */
+  bool journal;     /* resumable (default on in the CLI) */
+  const char *journal_path; /* NULL: default "<DST>.pomove-journal" */
+  bool restart;     /* ignore an existing journal */
+  /* Called from one thread at a time, at most every few ms. */
+  void (*progress)(const ce_progress_info *info, void *arg);
+  void *progress_arg;
+  volatile int *interrupt; /* set non-zero to stop early (signal handler) */
+} ce_options;
+
+typedef struct ce_result {
+  uint64_t files, dirs, symlinks, hardlinks, specials;
+  uint64_t bytes;          /* file bytes written */
+  uint64_t bytes_hashed;
+  uint64_t skipped;        /* specials skipped, unsupported types */
+  uint64_t errors;         /* entries that failed */
+  uint64_t resumed_files_skipped, resumed_bytes_skipped;
+  uint64_t verified_files, verify_mismatches;
+  double seconds;
+  char engine[16];
+  char manifest[4096];
+  bool interrupted;
+} ce_result;
+
+/* Fills defaults into a zeroed options struct. */
+void ce_options_init(ce_options *o);
+
+/* Returns PM_OK when every entry was copied; a PM_E* code when the copy
+ * could not start or could not finish (reported on stderr with path,
+ * operation and OS error). Per-entry failures are reported, counted in
+ * res->errors, and do not stop the copy; the return is then PM_OK and the
+ * caller decides the exit code from res->errors. */
+int ce_copy(const ce_options *o, ce_result *res);
+
+#endif

@@ -1,0 +1,155 @@
+/* engine_pool.c - the portable thread-pool engine. Requests run as
+ * synchronous calls of the file-system table on a few worker threads, so
+ * the same pipeline runs where io_uring (or IOCP) is unavailable, and a
+ * fault-injecting table sees every call. */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "platform.h"
+#include "util.h"
+
+#define POOL_THREADS 4
+
+typedef struct qnode {
+  pm_io_req *req;
+  struct qnode *next;
+} qnode;
+
+struct pm_io_ctx {
+  const pm_fs_ops *fs;
+  unsigned depth, outstanding;
+  pthread_mutex_t mu;
+  pthread_cond_t work, done;
+  pm_io_req **pending; /* queued, not committed */
+  unsigned npending;
+  pm_io_req **runq; /* committed, waiting for a worker (ring) */
+  unsigned rhead, rcount;
+  pm_io_req **doneq; /* completed (ring) */
+  unsigned dhead, dcount;
+  bool stop;
+  pthread_t th[POOL_THREADS];
+  unsigned nth;
+};
+
+static int pool_probe(void) { return 0; }
+
+static void execute(const pm_fs_ops *fs, pm_io_req *req) {
+  int64_t r;
+  switch (req->op) {
+  case PM_IO_READ: r = fs->pread(req->fd, req->buf, req->len, req->off); break;
+  case PM_IO_WRITE: r = fs->pwrite(req->fd, req->buf, req->len, req->off); break;
+  default: r = fs->fsync(req->fd, req->op == PM_IO_FDATASYNC); break;
+  }
+  req->res = r;
+  req->oserr = r < 0 ? pm_oserr_last() : 0;
+}
+
+static void *worker(void *arg) {
+  pm_io_ctx *c = arg;
+  pthread_mutex_lock(&c->mu);
+  for (;;) {
+    while (!c->stop && c->rcount == 0) pthread_cond_wait(&c->work, &c->mu);
+    if (c->stop) break;
+    pm_io_req *req = c->runq[c->rhead];
+    c->rhead = (c->rhead + 1) % c->depth;
+    c->rcount--;
+    pthread_mutex_unlock(&c->mu);
+    execute(c->fs, req);
+    pthread_mutex_lock(&c->mu);
+    c->doneq[(c->dhead + c->dcount) % c->depth] = req;
+    c->dcount++;
+    pthread_cond_signal(&c->done);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return NULL;
+}
+
+static void pool_cleanup(pm_io_ctx *c);
+
+static int pool_init(const pm_fs_ops *fs, unsigned depth, pm_io_ctx **out) {
+  pm_io_ctx *c = pm_xcalloc(1, sizeof *c);
+  if (depth < 2) depth = 2;
+  c->fs = fs;
+  c->depth = depth;
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->work, NULL);
+  pthread_cond_init(&c->done, NULL);
+  c->pending = pm_xcalloc(depth, sizeof *c->pending);
+  c->runq = pm_xcalloc(depth, sizeof *c->runq);
+  c->doneq = pm_xcalloc(depth, sizeof *c->doneq);
+  unsigned n = depth < POOL_THREADS ? depth : POOL_THREADS;
+  for (unsigned i = 0; i < n; i++) {
+    if (pthread_create(&c->th[i], NULL, worker, c) != 0) {
+      pool_cleanup(c);
+      return PM_ENOMEM;
+    }
+    c->nth++;
+  }
+  *out = c;
+  return 0;
+}
+
+static int pool_queue(pm_io_ctx *c, pm_io_req *req) {
+  if (req->op < PM_IO_READ || req->op > PM_IO_FDATASYNC) return PM_EINVAL;
+  if (c->outstanding >= c->depth) return PM_Q_BUSY;
+  c->pending[c->npending++] = req;
+  c->outstanding++;
+  return PM_Q_QUEUED;
+}
+
+static int pool_commit(pm_io_ctx *c) {
+  if (!c->npending) return 0;
+  pthread_mutex_lock(&c->mu);
+  for (unsigned i = 0; i < c->npending; i++) {
+    c->runq[(c->rhead + c->rcount) % c->depth] = c->pending[i];
+    c->rcount++;
+  }
+  c->npending = 0;
+  pthread_cond_broadcast(&c->work);
+  pthread_mutex_unlock(&c->mu);
+  return 0;
+}
+
+static int pool_getevents(pm_io_ctx *c, unsigned min, unsigned max,
+                          pm_io_req **events) {
+  PM_TRY(pool_commit(c));
+  unsigned got = 0;
+  pthread_mutex_lock(&c->mu);
+  if (min > c->outstanding) min = c->outstanding;
+  while (got < max) {
+    while (c->dcount == 0 && got < min) pthread_cond_wait(&c->done, &c->mu);
+    if (c->dcount == 0) break;
+    events[got++] = c->doneq[c->dhead];
+    c->dhead = (c->dhead + 1) % c->depth;
+    c->dcount--;
+    c->outstanding--;
+  }
+  pthread_mutex_unlock(&c->mu);
+  return (int)got;
+}
+
+static void pool_cleanup(pm_io_ctx *c) {
+  if (!c) return;
+  pthread_mutex_lock(&c->mu);
+  c->stop = true;
+  pthread_cond_broadcast(&c->work);
+  pthread_mutex_unlock(&c->mu);
+  for (unsigned i = 0; i < c->nth; i++) pthread_join(c->th[i], NULL);
+  pthread_mutex_destroy(&c->mu);
+  pthread_cond_destroy(&c->work);
+  pthread_cond_destroy(&c->done);
+  free(c->pending);
+  free(c->runq);
+  free(c->doneq);
+  free(c);
+}
+
+const pm_io_engine_ops pm__engine_pool = {
+    .name = "pool",
+    .probe = pool_probe,
+    .init = pool_init,
+    .queue = pool_queue,
+    .commit = pool_commit,
+    .getevents = pool_getevents,
+    .cleanup = pool_cleanup,
+};

@@ -1,0 +1,65 @@
+/* sys_linux.c - small system queries of the Linux backend and the errno
+ * translator (the only one on this platform). */
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "linux.h"
+#include "platform.h"
+
+extern const pm_io_engine_ops pm__engine_pool;
+
+int pm__from_errno(int e) {
+  pm_oserr_set(e);
+  switch (e) {
+  case 0: return PM_OK;
+  case ENOENT: return PM_ENOENT;
+  case EACCES: return PM_EACCES;
+  case EPERM: return PM_EPERM;
+  case EEXIST: return PM_EEXIST;
+  case ENOTDIR: return PM_ENOTDIR;
+  case EISDIR: return PM_EISDIR;
+  case ENOTEMPTY: return PM_ENOTEMPTY;
+  case ENOSPC: return PM_ENOSPC;
+  case EDQUOT: return PM_EDQUOT;
+  case EIO: return PM_EIO;
+  case EINTR: return PM_EINTR;
+  case EAGAIN: return PM_EAGAIN;
+  case EBUSY: case ETXTBSY: return PM_EBUSY;
+  case ENAMETOOLONG: return PM_ENAMETOOLONG;
+  case ELOOP: return PM_ELOOP;
+  case EXDEV: return PM_EXDEV;
+  case EINVAL: return PM_EINVAL;
+  case ENOMEM: return PM_ENOMEM;
+  case ENOTSUP: return PM_ENOTSUP;
+  case ENOSYS: return PM_ENOTSUP;
+  case EMFILE: case ENFILE: return PM_EMFILE;
+  case EROFS: return PM_EROFS;
+  case EBADF: return PM_EBADF;
+  case EFBIG: return PM_EFBIG;
+  case ENXIO: return PM_ENXIO;
+  case ENODATA: return PM_ENODATA;
+  case ERANGE: return PM_ERANGE;
+  case ETIMEDOUT: return PM_ETIMEDOUT;
+  case ECANCELED: return PM_ECANCELED;
+  default: return PM_EUNKNOWN;
+  }
+}
+
+unsigned pm_cpu_count(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (unsigned)n : 1;
+}
+
+uint64_t pm_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+bool pm_isatty(int fdno) { return isatty(fdno) == 1; }
+
+static const pm_io_engine_ops *const engines[] = {&pm__engine_uring,
+                                                  &pm__engine_pool, NULL};
+
+const pm_io_engine_ops *const *pm_io_engines(void) { return engines; }

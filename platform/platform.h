@@ -1,0 +1,245 @@
+/* platform.h - the OS boundary of pomove.
+ *
+ * Every OS call with a side effect goes through one of the function tables
+ * declared here (file system, asynchronous I/O engine), so that tests can
+ * wrap a table and inject faults, and so that a Win32 backend can slot in
+ * beside the Linux one without touching the copy engine. Paths are UTF-8
+ * everywhere in this API; a backend converts them if its OS wants another
+ * form (UTF-16 with \\?\ on Windows). Any module may include this header.
+ *
+ * Errors: every function returns 0 (or a non-negative count) on success and
+ * a negative PM_E* code on failure. The backend also records the OS's own
+ * code (errno, GetLastError) for the calling thread; pm_oserr_last() reads
+ * it so that a report can name it.
+ */
+#ifndef POMOVE_PLATFORM_H
+#define POMOVE_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One list of errors: the enum, pm_errname() and pm_strerror() are built
+ * from it. */
+#define PM_ERROR_LIST(X)                                                  \
+  X(NOENT, "no such file or directory")                                   \
+  X(ACCES, "permission denied")                                           \
+  X(PERM, "operation not permitted")                                      \
+  X(EXIST, "file exists")                                                 \
+  X(NOTDIR, "not a directory")                                            \
+  X(ISDIR, "is a directory")                                              \
+  X(NOTEMPTY, "directory not empty")                                      \
+  X(NOSPC, "no space left on device")                                     \
+  X(DQUOT, "disk quota exceeded")                                         \
+  X(IO, "input/output error")                                             \
+  X(INTR, "interrupted system call")                                      \
+  X(AGAIN, "resource temporarily unavailable")                            \
+  X(BUSY, "file in use by another process")                               \
+  X(NAMETOOLONG, "name too long")                                         \
+  X(LOOP, "too many levels of symbolic links")                            \
+  X(XDEV, "cross-device link")                                            \
+  X(INVAL, "invalid argument")                                            \
+  X(NOMEM, "out of memory")                                               \
+  X(NOTSUP, "operation not supported")                                    \
+  X(MFILE, "too many open files")                                         \
+  X(ROFS, "read-only file system")                                        \
+  X(BADF, "bad file descriptor")                                          \
+  X(FBIG, "file too large")                                               \
+  X(NXIO, "no such device or address")                                    \
+  X(NODATA, "no such attribute")                                          \
+  X(RANGE, "result too large")                                            \
+  X(TIMEDOUT, "timed out")                                                \
+  X(CANCELED, "operation canceled")                                       \
+  X(CHANGED, "source changed while it was being copied")                  \
+  X(SHORT, "file ended before its expected size")                         \
+  X(CORRUPT, "checksum mismatch")                                         \
+  X(FORMAT, "malformed input")                                            \
+  X(STATE, "operation not valid in the current state")                    \
+  X(UNKNOWN, "unknown error")
+
+enum pm_error {
+  PM_OK = 0,
+  PM_E_FIRST_ = -1000, /* errors are the negative values after this one */
+#define PM_X_(name, msg) PM_E##name,
+  PM_ERROR_LIST(PM_X_)
+#undef PM_X_
+  PM_E_LAST_
+};
+
+/* Static strings; never NULL. */
+const char *pm_strerror(int err);
+const char *pm_errname(int err);
+
+/* The OS's own code behind the last error returned on this thread. */
+int pm_oserr_last(void);
+void pm_oserr_set(int oserr);
+
+/* A file handle: an fd on POSIX, a HANDLE on Windows. */
+typedef intptr_t pm_fd;
+#define PM_FD_INVALID ((pm_fd)-1)
+
+typedef enum pm_ftype {
+  PM_T_UNKNOWN = 0,
+  PM_T_FILE,
+  PM_T_DIR,
+  PM_T_SYMLINK,
+  PM_T_FIFO,
+  PM_T_SOCK,
+  PM_T_CHR,
+  PM_T_BLK
+} pm_ftype;
+
+const char *pm_ftype_name(pm_ftype t);
+
+typedef struct pm_time {
+  int64_t sec;
+  int32_t nsec;
+} pm_time;
+
+typedef struct pm_stat {
+  pm_ftype type;
+  uint32_t mode; /* permission bits, 07777 */
+  uint32_t uid, gid;
+  uint64_t size;
+  uint64_t blocks512; /* allocated 512-byte blocks (sparse detection) */
+  uint64_t dev, ino, nlink, rdev;
+  pm_time atime, mtime, ctime;
+  uint32_t attrs; /* Windows FILE_ATTRIBUTE_* bits; 0 where none */
+} pm_stat;
+
+/* Open flags. */
+enum {
+  PM_O_RDONLY = 0,
+  PM_O_WRONLY = 1,
+  PM_O_RDWR = 2,
+  PM_O_ACCMODE = 3,
+  PM_O_CREAT = 1 << 2,
+  PM_O_EXCL = 1 << 3,
+  PM_O_TRUNC = 1 << 4,
+  PM_O_DIRECT = 1 << 5,   /* bypass the cache; PM_EINVAL/NOTSUP where not */
+  PM_O_NOFOLLOW = 1 << 6, /* fail with PM_ELOOP on a symlink */
+  PM_O_NOATIME = 1 << 7,  /* best effort; silently dropped if refused */
+  PM_O_DIRECTORY = 1 << 8,
+  PM_O_APPEND = 1 << 9
+};
+
+typedef struct pm_dir pm_dir;
+
+typedef struct pm_dirent {
+  const char *name; /* valid until the next readdir/closedir */
+  pm_ftype type;    /* PM_T_UNKNOWN when the file system does not say */
+  uint64_t ino;
+} pm_dirent;
+
+typedef struct pm_fsinfo {
+  char type[32];       /* "ext4", "tmpfs", "NTFS", "FAT" ... */
+  uint64_t total_bytes;
+  uint64_t free_bytes; /* available to this user */
+  uint32_t block_size;
+  uint64_t dev;
+} pm_fsinfo;
+
+/* The file-system table. Path functions take UTF-8 paths of any length:
+ * a backend handles paths beyond its OS's limit itself. `follow` false acts
+ * on a symlink itself. xattr lists are NUL-separated names. */
+typedef struct pm_fs_ops {
+  const char *name;
+  int (*open)(const char *path, int flags, uint32_t mode, pm_fd *out);
+  int (*close)(pm_fd fd);
+  int64_t (*pread)(pm_fd fd, void *buf, size_t len, uint64_t off);
+  int64_t (*pwrite)(pm_fd fd, const void *buf, size_t len, uint64_t off);
+  int (*fsync)(pm_fd fd, bool data_only);
+  int (*ftruncate)(pm_fd fd, uint64_t size);
+  int (*fstat)(pm_fd fd, pm_stat *st);
+  int (*stat)(const char *path, bool follow, pm_stat *st);
+  int (*opendir)(const char *path, pm_dir **out);
+  int (*readdir)(pm_dir *d, pm_dirent *ent); /* 1 entry, 0 end, <0 error */
+  void (*closedir)(pm_dir *d);
+  int (*mkdir)(const char *path, uint32_t mode);
+  int (*rmdir)(const char *path);
+  int (*unlink)(const char *path);
+  int (*rename)(const char *from, const char *to); /* replaces `to` */
+  int (*link)(const char *existing, const char *newpath);
+  int (*symlink)(const char *target, const char *linkpath);
+  int (*readlink)(const char *path, char *buf, size_t cap, size_t *len);
+  int (*mknod)(const char *path, pm_ftype type, uint32_t mode, uint64_t rdev);
+  int (*fchmod)(pm_fd fd, uint32_t mode);
+  int (*chmod)(const char *path, uint32_t mode);
+  int (*fchown)(pm_fd fd, uint32_t uid, uint32_t gid);
+  int (*chown)(const char *path, uint32_t uid, uint32_t gid, bool follow);
+  int (*futimes)(pm_fd fd, const pm_time *atime, const pm_time *mtime);
+  int (*utimes)(const char *path, const pm_time *atime, const pm_time *mtime,
+                bool follow);
+  int (*xattr_list)(const char *path, bool follow, char *buf, size_t cap,
+                    size_t *len);
+  int (*xattr_get)(const char *path, bool follow, const char *name, void *buf,
+                   size_t cap, size_t *len);
+  int (*xattr_set)(const char *path, bool follow, const char *name,
+                   const void *val, size_t len);
+  /* Next data (hole=false) or hole (hole=true) at or after off; PM_ENXIO
+   * past the end. */
+  int64_t (*seek)(pm_fd fd, uint64_t off, bool hole);
+  int (*syncfs)(pm_fd fd);
+  int (*fsinfo)(const char *path, pm_fsinfo *info);
+  int (*realpath)(const char *path, char *buf, size_t cap);
+  /* Drop cached pages of a range (for re-reading from the medium). */
+  int (*drop_cache)(pm_fd fd, uint64_t off, uint64_t len);
+} pm_fs_ops;
+
+/* The native file system of this build (Linux or Win32). */
+const pm_fs_ops *pm_fs_native(void);
+/* Checks that every slot of a table is filled; 0 or PM_EINVAL. */
+int pm_fs_validate(const pm_fs_ops *fs);
+
+/* ---- Asynchronous I/O engines (fio's ioengine shape) ---- */
+
+enum pm_io_op { PM_IO_READ, PM_IO_WRITE, PM_IO_FSYNC, PM_IO_FDATASYNC };
+
+typedef struct pm_io_req {
+  int op;
+  pm_fd fd;
+  void *buf;
+  uint32_t len;
+  uint64_t off;
+  int64_t res; /* out: bytes transferred, or a PM_E* code */
+  int oserr;   /* out: the OS's own code when res < 0 */
+  void *udata; /* the caller's */
+} pm_io_req;
+
+/* queue() results */
+enum { PM_Q_COMPLETED = 0, PM_Q_QUEUED = 1, PM_Q_BUSY = 2 };
+
+typedef struct pm_io_ctx pm_io_ctx;
+
+/* A request stays owned by the caller and must stay alive until it comes
+ * back from getevents() (or queue() returned PM_Q_COMPLETED). Short reads
+ * and writes are returned as they are: the caller resubmits the rest.
+ * A context is used by one thread at a time. */
+typedef struct pm_io_engine_ops {
+  const char *name;
+  int (*probe)(void); /* 0 when usable on this machine, else PM_E* */
+  int (*init)(const pm_fs_ops *fs, unsigned depth, pm_io_ctx **out);
+  int (*queue)(pm_io_ctx *ctx, pm_io_req *req); /* PM_Q_* or PM_E* */
+  int (*commit)(pm_io_ctx *ctx);                /* submit what is queued */
+  /* Waits for at least `min` completions, returns up to `max` of them. */
+  int (*getevents)(pm_io_ctx *ctx, unsigned min, unsigned max,
+                   pm_io_req **events);
+  void (*cleanup)(pm_io_ctx *ctx);
+} pm_io_engine_ops;
+
+/* Engines compiled into this build, NULL-terminated, preferred first. */
+const pm_io_engine_ops *const *pm_io_engines(void);
+const pm_io_engine_ops *pm_io_engine_find(const char *name);
+/* The first engine that probes usable; `why` (may be NULL) receives a
+ * sentence when the preferred engine was passed over. */
+const pm_io_engine_ops *pm_io_engine_default(char *why, size_t why_cap);
+int pm_io_engine_validate(const pm_io_engine_ops *e);
+
+/* Number of online processors (at least 1). */
+unsigned pm_cpu_count(void);
+/* Monotonic clock in nanoseconds. */
+uint64_t pm_now_ns(void);
+/* True when the stream is a terminal. */
+bool pm_isatty(int fdno);
+
+#endif

@@ -1,0 +1,246 @@
+/* util.c - helpers shared by every module: allocation, path strings, error
+ * reports, human formatting, the progress line and JSON strings. */
+#include "util.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool quiet_mode;
+
+static void oom(void) {
+  fputs("pomove: out of memory\n", stderr);
+  abort();
+}
+
+void *pm_xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) oom();
+  return p;
+}
+
+void *pm_xcalloc(size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size ? size : 1);
+  if (!p) oom();
+  return p;
+}
+
+void *pm_xrealloc(void *p, size_t n) {
+  void *q = realloc(p, n ? n : 1);
+  if (!q) oom();
+  return q;
+}
+
+char *pm_xstrdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  return memcpy(pm_xmalloc(n), s, n);
+}
+
+char *pm_xasprintf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0) oom();
+  char *s = pm_xmalloc((size_t)n + 1);
+  va_start(ap, fmt);
+  vsnprintf(s, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  return s;
+}
+
+char *pm_path_join(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (lb == 0) return pm_xstrdup(a);
+  bool slash = la > 0 && a[la - 1] != '/';
+  char *s = pm_xmalloc(la + slash + lb + 1);
+  memcpy(s, a, la);
+  if (slash) s[la] = '/';
+  memcpy(s + la + slash, b, lb + 1);
+  return s;
+}
+
+bool pm_path_within(const char *outer, const char *inner) {
+  size_t lo = strlen(outer);
+  while (lo > 1 && outer[lo - 1] == '/') lo--;
+  if (strncmp(outer, inner, lo) != 0) return false;
+  if (lo == 1 && outer[0] == '/') return true;
+  return inner[lo] == '\0' || inner[lo] == '/';
+}
+
+static bool utf8_seq(const unsigned char *s, size_t *len) {
+  unsigned c = s[0];
+  size_t n;
+  unsigned min;
+  if (c < 0x80) { *len = 1; return true; }
+  if ((c & 0xE0) == 0xC0) { n = 2; min = 0x80; c &= 0x1F; }
+  else if ((c & 0xF0) == 0xE0) { n = 3; min = 0x800; c &= 0x0F; }
+  else if ((c & 0xF8) == 0xF0) { n = 4; min = 0x10000; c &= 0x07; }
+  else return false;
+  for (size_t i = 1; i < n; i++) {
+    if ((s[i] & 0xC0) != 0x80) return false;
+    c = (c << 6) | (s[i] & 0x3F);
+  }
+  if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return false;
+  *len = n;
+  return true;
+}
+
+char *pm_display_path(const char *path) {
+  size_t n = strlen(path);
+  char *out = pm_xmalloc(n * 4 + 1), *o = out;
+  const unsigned char *s = (const unsigned char *)path;
+  while (*s) {
+    size_t len;
+    if (*s < 0x20 || *s == 0x7F || !utf8_seq(s, &len)) {
+      o += sprintf(o, "\\x%02X", *s);
+      s++;
+      continue;
+    }
+    memcpy(o, s, len);
+    o += len;
+    s += len;
+  }
+  *o = '\0';
+  return out;
+}
+
+void pm_set_quiet(bool quiet) { quiet_mode = quiet; }
+
+void pm_report_error(const char *op, const char *path, int err) {
+  char *shown = pm_display_path(path ? path : "");
+  pm_report_errorf(err, "%s '%s'", op, shown);
+  free(shown);
+}
+
+void pm_report_errorf(int err, const char *fmt, ...) {
+  char head[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(head, sizeof head, fmt, ap);
+  va_end(ap);
+  int os = pm_oserr_last();
+  pthread_mutex_lock(&report_lock);
+  if (os)
+    fprintf(stderr, "pomove: %s: %s (%s, OS error %d)\n", head,
+            pm_strerror(err), pm_errname(err), os);
+  else
+    fprintf(stderr, "pomove: %s: %s (%s)\n", head, pm_strerror(err),
+            pm_errname(err));
+  fflush(stderr);
+  pthread_mutex_unlock(&report_lock);
+}
+
+void pm_warnf(const char *fmt, ...) {
+  if (quiet_mode) return;
+  char msg[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  pthread_mutex_lock(&report_lock);
+  fprintf(stderr, "pomove: %s\n", msg);
+  fflush(stderr);
+  pthread_mutex_unlock(&report_lock);
+}
+
+const char *pm_fmt_bytes(uint64_t bytes, char *buf, size_t cap) {
+  static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = (double)bytes;
+  int u = 0;
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    u++;
+  }
+  if (u == 0)
+    snprintf(buf, cap, "%llu B", (unsigned long long)bytes);
+  else
+    snprintf(buf, cap, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+const char *pm_fmt_duration(double s, char *buf, size_t cap) {
+  if (s < 0) s = 0;
+  if (s < 60)
+    snprintf(buf, cap, "%.1fs", s);
+  else if (s < 3600)
+    snprintf(buf, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
+  else
+    snprintf(buf, cap, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+  return buf;
+}
+
+void pm_progress_init(pm_progress *p, const char *label, int mode) {
+  memset(p, 0, sizeof *p);
+  p->label = label;
+  if (mode == PM_PROGRESS_AUTO)
+    mode = pm_isatty(2) ? PM_PROGRESS_TTY : PM_PROGRESS_PLAIN;
+  p->mode = mode;
+  p->interval = mode == PM_PROGRESS_TTY ? 0.1 : 10.0;
+  p->start_ns = p->last_ns = pm_now_ns();
+}
+
+void pm_progress_update(pm_progress *p, uint64_t files, uint64_t bytes,
+                        bool force) {
+  if (p->mode == PM_PROGRESS_OFF) return;
+  uint64_t now = pm_now_ns();
+  if (!force && (double)(now - p->last_ns) / 1e9 < p->interval) return;
+  p->last_ns = now;
+  double el = (double)(now - p->start_ns) / 1e9;
+  double rate = el > 0 ? (double)bytes / el : 0;
+  char b1[32], b2[32], b3[32], eta[32] = "?";
+  if (p->bytes_total && rate > 0 && bytes <= p->bytes_total)
+    pm_fmt_duration((double)(p->bytes_total - bytes) / rate, eta, sizeof eta);
+  char tot_files[32] = "", tot_bytes[48] = "";
+  if (p->files_total)
+    snprintf(tot_files, sizeof tot_files, "/%llu",
+             (unsigned long long)p->files_total);
+  if (p->bytes_total)
+    snprintf(tot_bytes, sizeof tot_bytes, "/%s",
+             pm_fmt_bytes(p->bytes_total, b3, sizeof b3));
+  pthread_mutex_lock(&report_lock);
+  fprintf(stderr, "%s%s: %llu%s files, %s%s, %s/s, ETA %s%s",
+          p->mode == PM_PROGRESS_TTY ? "\r\033[K" : "", p->label,
+          (unsigned long long)files, tot_files,
+          pm_fmt_bytes(bytes, b1, sizeof b1), tot_bytes,
+          pm_fmt_bytes((uint64_t)rate, b2, sizeof b2), eta,
+          p->mode == PM_PROGRESS_TTY ? "" : "\n");
+  fflush(stderr);
+  pthread_mutex_unlock(&report_lock);
+  p->drawn = true;
+}
+
+void pm_progress_finish(pm_progress *p) {
+  if (p->mode == PM_PROGRESS_TTY && p->drawn) {
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+  }
+  p->drawn = false;
+}
+
+void pm_json_string(FILE *out, const char *s) {
+  fputc('"', out);
+  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+    size_t len;
+    if (*c == '"' || *c == '\\')
+      fprintf(out, "\\%c", *c);
+    else if (*c == '\n')
+      fputs("\\n", out);
+    else if (*c == '\t')
+      fputs("\\t", out);
+    else if (*c < 0x20 || *c == 0x7F)
+      fprintf(out, "\\u%04x", *c);
+    else if (*c < 0x80)
+      fputc(*c, out);
+    else if (utf8_seq(c, &len)) {
+      fwrite(c, 1, len, out);
+      c += len - 1;
+    } else {
+      /* Not UTF-8: JSON cannot carry the raw byte; show it as U+FFFD
+       * preceded by its value so that the name stays recognisable. */
+      fprintf(out, "\\\\x%02X", *c);
+    }
+  }
+  fputc('"', out);
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what pomove needs to build and test from Debian 12 packages.
+# Runs as root (or through sudo). POMOVE_NO_APT=1 skips it.
+set -euo pipefail
+[ "${POMOVE_NO_APT:-0}" = 1 ] && exit 0
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+pkgs=(build-essential cmake pkg-config clang liburing-dev libxxhash-dev
+      libcmocka-dev xxhash rsync hashdeep attr acl coreutils findutils)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# apt-get update always runs first, as on a fresh machine; the install is
+# quick when everything is already there.
+$SUDO apt-get update -qq
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "pomove: installing ${missing[*]}" >&2
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
+fi

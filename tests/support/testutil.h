@@ -1,0 +1,38 @@
+/* testutil.h - support for pomove's cmocka tests: scratch directories,
+ * running the pomove binary and other tools, writing files, skipping. */
+#ifndef POMOVE_TESTUTIL_H
+#define POMOVE_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#define TU_SKIP_CODE 77
+
+/* Creates a fresh scratch directory under $TMPDIR (default /tmp) and
+ * returns its path; removed by tu_cleanup() unless POMOVE_KEEP_TMP is set. */
+const char *tu_scratch(void);
+void tu_cleanup(void);
+
+/* Runs a shell command built from fmt; returns its exit status (or -1).
+ * Output goes to the test's output unless redirected in the command. */
+int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Like tu_sh but captures stdout into a malloc'd string (*out). */
+int tu_sh_out(char **out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The pomove binary under test. */
+const char *tu_pomove(void);
+
+/* Writes `len` bytes of a deterministic pattern seeded by `seed`. */
+void tu_write_pattern(const char *path, uint64_t len, uint32_t seed);
+void tu_write_text(const char *path, const char *text);
+char *tu_read_all(const char *path, size_t *len);
+
+/* Exits 77 (skipped) with a reason when cond is false. */
+void tu_require(int cond, const char *why);
+int tu_is_root(void);
+
+#endif

@@ -1,0 +1,80 @@
+/* hash.c - XXH3-128 through libxxhash's streaming API (inlined from the
+ * packaged header), written in canonical big-endian form. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include <string.h>
+
+#include "hash.h"
+#include "platform.h"
+#include "util.h"
+
+struct pm_hasher {
+  XXH3_state_t st;
+};
+
+pm_hasher *pm_hasher_create(void) {
+  /* XXH3_state_t wants 64-byte alignment. */
+  pm_hasher *h = XXH_alignedMalloc(sizeof *h, 64);
+  if (!h) {
+    fputs("pomove: out of memory\n", stderr);
+    abort();
+  }
+  pm_hasher_reset(h);
+  return h;
+}
+
+void pm_hasher_free(pm_hasher *h) {
+  if (h) XXH_alignedFree(h);
+}
+
+void pm_hasher_reset(pm_hasher *h) { XXH3_128bits_reset(&h->st); }
+
+void pm_hasher_update(pm_hasher *h, const void *data, size_t len) {
+  XXH3_128bits_update(&h->st, data, len);
+}
+
+static pm_hash128 canon(XXH128_hash_t v) {
+  XXH128_canonical_t c;
+  XXH128_canonicalFromHash(&c, v);
+  pm_hash128 out;
+  memcpy(out.b, c.digest, 16);
+  return out;
+}
+
+pm_hash128 pm_hasher_digest(const pm_hasher *h) {
+  return canon(XXH3_128bits_digest(&h->st));
+}
+
+pm_hash128 pm_hash_buffer(const void *data, size_t len) {
+  return canon(XXH3_128bits(data, len));
+}
+
+void pm_hash_hex(const pm_hash128 *h, char out[33]) {
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 0; i < 16; i++) {
+    out[2 * i] = hex[h->b[i] >> 4];
+    out[2 * i + 1] = hex[h->b[i] & 15];
+  }
+  out[32] = '\0';
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+int pm_hash_parse(const char *hex, pm_hash128 *out) {
+  for (int i = 0; i < 16; i++) {
+    int hi = hexval(hex[2 * i]), lo = hi < 0 ? -1 : hexval(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return PM_EFORMAT;
+    out->b[i] = (uint8_t)(hi << 4 | lo);
+  }
+  return 0;
+}
+
+int pm_hash_equal(const pm_hash128 *a, const pm_hash128 *b) {
+  return memcmp(a->b, b->b, 16) == 0;
+}

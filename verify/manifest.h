@@ -1,0 +1,49 @@
+/* manifest.h - manifests of trees in the formats xxh128sum reads and
+ * writes:
+ *   GNU style:  "<32 hex>  <path>\n"
+ *   BSD style:  "XXH128 (<path>) = <32 hex>\n"   (xxh128sum --tag)
+ * A name holding a newline or a backslash is escaped the way xxhsum does
+ * it: the line starts with a backslash and the name has "\n" for newline
+ * and "\\" for backslash. Paths are relative to the tree's root, '/'
+ * separated, and written as raw bytes (no other escaping). */
+#ifndef POMOVE_MANIFEST_H
+#define POMOVE_MANIFEST_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "hash.h"
+
+/* Writer. Lines are appended in the order given; thread-safe. */
+typedef struct pm_manifest_writer pm_manifest_writer;
+
+/* Opens `path` for writing (truncating). Returns 0 or PM_E*. */
+int pm_manifest_writer_open(const char *path, pm_manifest_writer **out);
+int pm_manifest_writer_add(pm_manifest_writer *w, const char *relpath,
+                           const pm_hash128 *h);
+/* Flushes, fsyncs and closes; 0 or the first write error. */
+int pm_manifest_writer_close(pm_manifest_writer *w);
+
+/* Formats one GNU-style line (with trailing newline) into a malloc'd
+ * string. */
+char *pm_manifest_format_line(const char *relpath, const pm_hash128 *h);
+
+/* Reader: one entry per call. */
+typedef struct pm_manifest_entry {
+  char *path; /* unescaped; owned by the reader until the next call */
+  pm_hash128 hash;
+  unsigned line;
+} pm_manifest_entry;
+
+typedef struct pm_manifest_reader pm_manifest_reader;
+int pm_manifest_reader_open(const char *path, pm_manifest_reader **out);
+/* 1 entry, 0 end, PM_EFORMAT for a bad line (line number in *line). */
+int pm_manifest_reader_next(pm_manifest_reader *r, pm_manifest_entry *e);
+void pm_manifest_reader_close(pm_manifest_reader *r);
+
+/* Parses one line (without its newline). 0 or PM_EFORMAT. *path_out is
+ * malloc'd. */
+int pm_manifest_parse_line(const char *line, size_t len, char **path_out,
+                           pm_hash128 *h);
+
+#endif

@@ -1,0 +1,128 @@
+/* manifest_write.c - writes manifests in xxh128sum's GNU format, with
+ * xxhsum's escaping of names that hold a newline or a backslash (the line
+ * then starts with a backslash). Lines are buffered and written whole under
+ * a lock, so worker threads can add entries as files complete. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "manifest.h"
+#include "platform.h"
+#include "util.h"
+
+#define WBUF (256 * 1024)
+
+struct pm_manifest_writer {
+  const pm_fs_ops *fs;
+  pm_fd fd;
+  char *path;
+  pthread_mutex_t mu;
+  char *buf;
+  size_t used;
+  uint64_t off;
+  int err;
+};
+
+char *pm_manifest_format_line(const char *relpath, const pm_hash128 *h) {
+  bool esc = strpbrk(relpath, "\n\\") != NULL;
+  size_t n = strlen(relpath), extra = 0;
+  if (esc)
+    for (const char *p = relpath; *p; p++) extra += (*p == '\n' || *p == '\\');
+  char *line = pm_xmalloc(1 + 32 + 2 + n + extra + 2);
+  char *o = line;
+  if (esc) *o++ = '\\';
+  pm_hash_hex(h, o);
+  o += 32;
+  *o++ = ' ';
+  *o++ = ' ';
+  for (const char *p = relpath; *p; p++) {
+    if (esc && *p == '\n') {
+      *o++ = '\\';
+      *o++ = 'n';
+    } else if (esc && *p == '\\') {
+      *o++ = '\\';
+      *o++ = '\\';
+    } else {
+      *o++ = *p;
+    }
+  }
+  *o++ = '\n';
+  *o = '\0';
+  return line;
+}
+
+int pm_manifest_writer_open(const char *path, pm_manifest_writer **out) {
+  const pm_fs_ops *fs = pm_fs_native();
+  pm_fd fd;
+  int rc = fs->open(path, PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC, 0644, &fd);
+  if (rc) return rc;
+  pm_manifest_writer *w = pm_xcalloc(1, sizeof *w);
+  w->fs = fs;
+  w->fd = fd;
+  w->path = pm_xstrdup(path);
+  w->buf = pm_xmalloc(WBUF);
+  pthread_mutex_init(&w->mu, NULL);
+  *out = w;
+  return 0;
+}
+
+static int flush_locked(pm_manifest_writer *w) {
+  size_t done = 0;
+  while (done < w->used && !w->err) {
+    int64_t n = w->fs->pwrite(w->fd, w->buf + done, w->used - done, w->off);
+    if (n < 0) {
+      w->err = (int)n;
+      break;
+    }
+    if (n == 0) {
+      w->err = PM_EIO;
+      break;
+    }
+    done += (size_t)n;
+    w->off += (uint64_t)n;
+  }
+  w->used = 0;
+  return w->err;
+}
+
+int pm_manifest_writer_add(pm_manifest_writer *w, const char *relpath,
+                           const pm_hash128 *h) {
+  char *line = pm_manifest_format_line(relpath, h);
+  size_t n = strlen(line);
+  pthread_mutex_lock(&w->mu);
+  int rc = w->err;
+  if (!rc && w->used + n > WBUF) rc = flush_locked(w);
+  if (!rc && n > WBUF) {
+    /* A line longer than the buffer (a very long path) goes straight out. */
+    size_t done = 0;
+    while (done < n && !rc) {
+      int64_t k = w->fs->pwrite(w->fd, line + done, n - done, w->off);
+      if (k <= 0) rc = w->err = k < 0 ? (int)k : PM_EIO;
+      else {
+        done += (size_t)k;
+        w->off += (uint64_t)k;
+      }
+    }
+  } else if (!rc) {
+    memcpy(w->buf + w->used, line, n);
+    w->used += n;
+  }
+  pthread_mutex_unlock(&w->mu);
+  free(line);
+  return rc;
+}
+
+int pm_manifest_writer_close(pm_manifest_writer *w) {
+  if (!w) return 0;
+  pthread_mutex_lock(&w->mu);
+  int rc = flush_locked(w);
+  pthread_mutex_unlock(&w->mu);
+  if (!rc) rc = w->fs->fsync(w->fd, false);
+  int rc2 = w->fs->close(w->fd);
+  if (!rc) rc = rc2;
+  pthread_mutex_destroy(&w->mu);
+  free(w->buf);
+  free(w->path);
+  free(w);
+  return rc;
+}
