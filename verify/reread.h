@@ -1,0 +1,22 @@
+/* reread.h - hashing a file as it is on the medium, not as the page cache
+ * holds it: used by `pomove copy --verify` and the audits. Owner: verify/. */
+#ifndef POMOVE_REREAD_H
+#define POMOVE_REREAD_H
+
+#include <stdint.h>
+
+#include "hash.h"
+#include "platform.h"
+
+enum vf_reread_method { VF_REREAD_DIRECT, VF_REREAD_DROPCACHE };
+
+/* Re-reads `path` and hashes it: with O_DIRECT where the file system
+ * supports it, otherwise after flushing the file and dropping its cached
+ * pages. *method says which was used; *size gets the bytes read.
+ * Returns 0 or a PM_E* code. Thread-safe. */
+int vf_hash_file_uncached(const pm_fs_ops *fs, const char *path,
+                          pm_hash128 *out, uint64_t *size, int *method);
+
+const char *vf_reread_method_name(int method);
+
+#endif
