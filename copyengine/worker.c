@@ -18,11 +18,8 @@
 #include "reread.h"
 #include "util.h"
 
-#define CKPT_BYTES (64ull << 20) /* journal checkpoint of large files */
 #define CKPT_MAX 16
 #define EPOCH_RING 32
-#define BATCH_FILES 512
-#define BATCH_BYTES (256ull << 20)
 #define BATCH_NS 1000000000ull
 
 typedef struct fstate fstate;
@@ -34,7 +31,7 @@ typedef struct chunk {
   uint32_t len, done;
   char *buf;
   bool hole, writing;
-  unsigned epoch;
+  unsigned epoch, retries;
   struct chunk *next;
 } chunk;
 
@@ -57,6 +54,7 @@ struct fstate {
   pm_hasher *h;
   int err;
   const char *errop;
+  bool err_on_src; /* the failed operation was on the source */
   /* checkpoints (journal on, large files) */
   pm_hasher *ck;
   uint64_t ck_start;
@@ -64,6 +62,7 @@ struct fstate {
   ckpt pend[CKPT_MAX];
   unsigned npend;
   struct ce_hlentry *hl; /* this file is the first of a hard-link group */
+  uint64_t found_on_disk;  /* unrecorded bytes an earlier run left */
 };
 
 typedef struct pending {
@@ -262,18 +261,25 @@ static void flush_batch(worker *w) {
 
 static void maybe_flush(worker *w, bool force) {
   if (!w->nbatch) return;
-  if (force || w->nbatch >= BATCH_FILES || w->batch_bytes >= BATCH_BYTES ||
+  if (force || w->nbatch >= w->c->batch_files ||
+      w->batch_bytes >= w->c->batch_bytes ||
       pm_now_ns() - w->batch_start_ns >= BATCH_NS)
     flush_batch(w);
 }
 
 /* ---- files ---- */
 
-static void file_fail(fstate *f, const char *op, int err) {
+static void file_fail_at(fstate *f, const char *op, int err, bool on_src) {
   if (!f->err) {
     f->err = err;
     f->errop = op;
+    f->err_on_src = on_src;
   }
+}
+
+/* Failures on the destination unless said otherwise. */
+static void file_fail(fstate *f, const char *op, int err) {
+  file_fail_at(f, op, err, false);
 }
 
 static void submit(worker *w, chunk *ch) {
@@ -325,7 +331,7 @@ static void ckpt_maybe_create(worker *w, fstate *f) {
   ce_ctx *c = w->c;
   if (!f->ck) return;
   uint64_t seg = f->hashed_off - f->ck_start;
-  if (seg < CKPT_BYTES || f->hashed_off >= f->st.size) return;
+  if (seg < c->ckpt_bytes || f->hashed_off >= f->st.size) return;
   if (f->npend == CKPT_MAX) return; /* the segment just grows */
   ckpt *k = &f->pend[f->npend++];
   k->off = f->ck_start;
@@ -336,7 +342,6 @@ static void ckpt_maybe_create(worker *w, fstate *f) {
   f->inflight_epoch[f->epoch % EPOCH_RING] = 0;
   pm_hasher_reset(f->ck);
   f->ck_start = f->hashed_off;
-  (void)c;
 }
 
 /* Records checkpoints whose writes are all done: fdatasync, then the
@@ -412,7 +417,7 @@ static bool issue_chunk(worker *w, fstate *f) {
       int64_t d = c->fs->seek(f->sfd, off, false);
       if (d == PM_ENXIO) d = (int64_t)f->st.size;
       if (d < 0) {
-        file_fail(f, "find data in", (int)d);
+        file_fail_at(f, "find data in", (int)d, true);
         return false;
       }
       if ((uint64_t)d > off) {
@@ -506,9 +511,10 @@ static void finish_file(worker *w, fstate *f) {
     pm_stat now;
     rc = c->fs->fstat(f->sfd, &now);
     if (rc)
-      file_fail(f, "read metadata of", rc);
+      file_fail_at(f, "read metadata of", rc, true);
     else if (!same_version(&now, &f->st))
-      file_fail(f, "copy (it changed while being read)", PM_ECHANGED);
+      file_fail_at(f, "copy (it changed while being read)", PM_ECHANGED,
+                   true);
   }
   if (!f->err && (f->sparse || f->resumed)) {
     rc = c->fs->ftruncate(f->dfd, f->st.size);
@@ -545,8 +551,7 @@ static void finish_file(worker *w, fstate *f) {
   }
   if (f->err) {
     if (f->err != PM_ECANCELED)
-      ce_count_error(c, f->errop, f->err == PM_ECHANGED ? f->sp : f->dp,
-                     f->err);
+      ce_count_error(c, f->errop, f->err_on_src ? f->sp : f->dp, f->err);
     if (f->hl) hl_settle(w, f->hl, false, NULL, NULL);
     ce_dnode_release(c, t->dir);
     task_free(t);
@@ -555,6 +560,9 @@ static void finish_file(worker *w, fstate *f) {
     ce_jident id = ident_of(&f->st);
     atomic_fetch_add(&c->files, 1);
     atomic_fetch_add(&c->bytes, f->st.size);
+    atomic_fetch_add(&c->rewritten, f->found_on_disk < f->st.size
+                                        ? f->found_on_disk
+                                        : f->st.size);
     if (f->hl) hl_settle(w, f->hl, true, &h, &id);
     ce_dnode_release(c, t->dir);
     char *rel = t->rel;
@@ -642,21 +650,20 @@ static void start_file(worker *w, ce_task *t) {
   int rc = c->fs->open(f->sp, PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_NOATIME, 0,
                        &f->sfd);
   if (rc) {
-    file_fail(f, "open", rc);
-    free(f->dp);
-    f->dp = pm_xstrdup(f->sp);
+    file_fail_at(f, "open", rc, true);
     finish_file(w, f);
     return;
   }
   rc = c->fs->fstat(f->sfd, &f->st);
   if (rc) {
-    file_fail(f, "read metadata of", rc);
+    file_fail_at(f, "read metadata of", rc, true);
     finish_file(w, f);
     return;
   }
   if (f->st.type != PM_T_FILE) {
     /* Replaced by something else since the walk listed it. */
-    file_fail(f, "copy (it changed type while being copied)", PM_ECHANGED);
+    file_fail_at(f, "copy (it changed type while being copied)", PM_ECHANGED,
+                 true);
     finish_file(w, f);
     return;
   }
@@ -729,6 +736,13 @@ static void start_file(worker *w, ce_task *t) {
       trunc = false;
     }
   }
+  if (c->j) {
+    /* What a crash left on disk unrecorded is written again: count it so a
+     * resumed run can show it stayed within what was in flight. */
+    pm_stat old;
+    if (c->fs->stat(f->dp, false, &old) == 0 && old.type == PM_T_FILE)
+      f->found_on_disk = old.size;
+  }
   rc = open_dst(c, f->dp, trunc, &f->dfd);
   if (rc) {
     file_fail(f, "create", rc);
@@ -737,13 +751,14 @@ static void start_file(worker *w, ce_task *t) {
   }
   if (!trunc) {
     uint64_t good = resume_prefix(w, f, je);
+    f->found_on_disk = f->found_on_disk > good ? f->found_on_disk - good : 0;
     f->issue_off = f->hashed_off = good;
     f->resumed = true;
     atomic_fetch_add(&c->resumed_bytes, good);
     if (!good) pm_hasher_reset(f->h);
   }
   f->sparse = f->st.size > 0 && f->st.blocks512 * 512 < f->st.size;
-  if (c->j && f->st.size > 2 * CKPT_BYTES) {
+  if (c->j && f->st.size > 2 * c->ckpt_bytes) {
     f->ck = pm_hasher_create();
     f->ck_start = f->hashed_off;
   }
@@ -761,9 +776,16 @@ static void on_complete(worker *w, chunk *ch) {
   f->inflight--;
   int64_t res = ch->req.res;
   if (ch->writing) f->inflight_epoch[ch->epoch % EPOCH_RING]--;
+  if ((res == PM_EINTR || res == PM_EAGAIN) && ch->retries < 10 && !f->err) {
+    /* Transient: submit the same request again. */
+    ch->retries++;
+    if (ch->writing) f->inflight_epoch[ch->epoch % EPOCH_RING]++;
+    submit(w, ch);
+    return;
+  }
   if (res < 0) {
-    file_fail(f, ch->writing ? "write" : "read", (int)res);
     pm_oserr_set(ch->req.oserr);
+    file_fail_at(f, ch->writing ? "write" : "read", (int)res, !ch->writing);
     chunk_free(w, ch);
     return;
   }
@@ -772,7 +794,7 @@ static void on_complete(worker *w, chunk *ch) {
       file_fail(f, "write", PM_EIO);
     } else {
       /* End of file before the size fstat gave: the source shrank. */
-      file_fail(f, "copy (it shrank while being read)", PM_ECHANGED);
+      file_fail_at(f, "copy (it shrank while being read)", PM_ECHANGED, true);
     }
     chunk_free(w, ch);
     return;
@@ -843,6 +865,7 @@ void *ce_worker_main(void *arg) {
       task_free(t);
     }
     atomic_fetch_sub(&c->running, 1);
+  ce_signal_done(c);
     return NULL;
   }
   w.zeros = pm_xcalloc(1, c->chunk);
@@ -933,6 +956,7 @@ void *ce_worker_main(void *arg) {
   }
   maybe_flush(&w, true);
   atomic_fetch_sub(&c->running, 1);
+  ce_signal_done(c);
   free(w.zeros);
   free(w.events);
   free(w.batch);
