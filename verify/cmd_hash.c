@@ -91,6 +91,11 @@ static void job_done(vf_job *j, void *arg) {
 
 static void wait_window(hctx *c, uint64_t seq) {
   pthread_mutex_lock(&c->mu);
+  bool full = seq - c->next_emit >= WINDOW;
+  pthread_mutex_unlock(&c->mu);
+  /* The job the window waits for may still sit in the submit batch. */
+  if (full) vf_pool_flush(c->pool);
+  pthread_mutex_lock(&c->mu);
   while (seq - c->next_emit >= WINDOW) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

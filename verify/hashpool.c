@@ -62,6 +62,7 @@ typedef struct worker {
   unsigned nfree, nalloc, maxbufs;
   unsigned inflight;
   pm_io_req **events;
+  vf_job **taken; /* jobs just popped */
   int fatal; /* engine failure: fail everything from now on */
 } worker;
 
@@ -73,6 +74,8 @@ struct vf_pool {
   pthread_cond_t not_full, not_empty, idle;
   vf_job **q;
   unsigned qcap, qhead, qcount;
+  vf_job **batch; /* the submitter's, not yet in q */
+  unsigned nbatch, batchcap;
   bool closed;
   unsigned running;
   worker *w;
@@ -352,19 +355,21 @@ static bool submit_round(worker *w) {
 
 /* ---- the job queue ---- */
 
-static vf_job *pop(vf_pool *p, bool block) {
+/* Takes up to `max` jobs in one go: one lock per batch, not per file,
+ * keeps the queue's mutex out of the way when files are small. */
+static unsigned pop(vf_pool *p, bool block, vf_job **out, unsigned max) {
   pthread_mutex_lock(&p->mu);
   while (block && p->qcount == 0 && !p->closed)
     pthread_cond_wait(&p->not_empty, &p->mu);
-  vf_job *j = NULL;
-  if (p->qcount) {
-    j = p->q[p->qhead];
+  unsigned n = 0;
+  while (n < max && p->qcount) {
+    out[n++] = p->q[p->qhead];
     p->qhead = (p->qhead + 1) % p->qcap;
     p->qcount--;
-    pthread_cond_signal(&p->not_full);
   }
+  if (n) pthread_cond_signal(&p->not_full);
   pthread_mutex_unlock(&p->mu);
-  return j;
+  return n;
 }
 
 /* The engine broke (getevents failed): whatever is in flight will never
@@ -398,13 +403,13 @@ static void *worker_main(void *arg) {
   worker *w = arg;
   vf_pool *p = w->p;
   for (;;) {
-    while (w->nbusy < p->nslots) {
-      vf_job *j = pop(p, w->nbusy == 0);
-      if (!j) break;
-      slot *sl = NULL;
-      for (unsigned k = 0; k < p->nslots && !sl; k++)
-        if (!w->slots[k].job) sl = &w->slots[k];
-      job_start(w, sl, j);
+    if (w->nbusy < p->nslots) {
+      unsigned n = pop(p, w->nbusy == 0, w->taken, p->nslots - w->nbusy);
+      unsigned k = 0;
+      for (unsigned i = 0; i < n; i++) {
+        while (w->slots[k].job) k++;
+        job_start(w, &w->slots[k], w->taken[i]);
+      }
     }
     if (w->nbusy == 0) {
       pthread_mutex_lock(&p->mu);
@@ -451,6 +456,7 @@ static void worker_free(worker *w) {
     for (unsigned i = 0; i < w->nfree; i++) free(w->freebufs[i]);
   free(w->freebufs);
   free(w->events);
+  free(w->taken);
 }
 
 int vf_pool_create(const vf_pool_opts *o, vf_pool **out) {
@@ -470,6 +476,8 @@ int vf_pool_create(const vf_pool_opts *o, vf_pool **out) {
   p->chunk = (p->chunk + BUF_ALIGN - 1) & ~(unsigned)(BUF_ALIGN - 1);
   p->qcap = p->nth * p->nslots * 2;
   p->q = pm_xcalloc(p->qcap, sizeof *p->q);
+  p->batchcap = 32;
+  p->batch = pm_xcalloc(p->batchcap, sizeof *p->batch);
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->not_full, NULL);
   pthread_cond_init(&p->not_empty, NULL);
@@ -497,6 +505,7 @@ int vf_pool_create(const vf_pool_opts *o, vf_pool **out) {
     w->maxbufs = p->nslots + 2 * p->cpf;
     w->freebufs = pm_xcalloc(w->maxbufs, sizeof(char *));
     w->events = pm_xcalloc(RING_DEPTH, sizeof *w->events);
+    w->taken = pm_xcalloc(p->nslots, sizeof *w->taken);
   }
   for (unsigned t = 0; t < p->nth && !rc; t++) {
     if (pthread_create(&p->w[t].th, NULL, worker_main, &p->w[t]) != 0) {
@@ -518,6 +527,7 @@ int vf_pool_create(const vf_pool_opts *o, vf_pool **out) {
       if (p->w[t].p) worker_free(&p->w[t]);
     free(p->w);
     free(p->q);
+    free(p->batch);
     free(p);
     return rc;
   }
@@ -532,25 +542,38 @@ static void deadline(struct timespec *ts, long ms) {
   ts->tv_nsec %= 1000000000L;
 }
 
-void vf_pool_submit(vf_pool *p, vf_job *job) {
+/* Moves the submitter's batch into the queue, waiting for room. */
+void vf_pool_flush(vf_pool *p) {
+  unsigned done = 0;
   pthread_mutex_lock(&p->mu);
-  while (p->qcount == p->qcap) {
-    struct timespec ts;
-    deadline(&ts, 100);
-    pthread_cond_timedwait(&p->not_full, &p->mu, &ts);
-    if (p->qcount == p->qcap && p->o.tick) {
-      pthread_mutex_unlock(&p->mu);
-      p->o.tick(p->o.arg);
-      pthread_mutex_lock(&p->mu);
+  while (done < p->nbatch) {
+    while (p->qcount == p->qcap) {
+      struct timespec ts;
+      deadline(&ts, 100);
+      pthread_cond_timedwait(&p->not_full, &p->mu, &ts);
+      if (p->qcount == p->qcap && p->o.tick) {
+        pthread_mutex_unlock(&p->mu);
+        p->o.tick(p->o.arg);
+        pthread_mutex_lock(&p->mu);
+      }
     }
+    while (done < p->nbatch && p->qcount < p->qcap) {
+      p->q[(p->qhead + p->qcount) % p->qcap] = p->batch[done++];
+      p->qcount++;
+    }
+    pthread_cond_broadcast(&p->not_empty);
   }
-  p->q[(p->qhead + p->qcount) % p->qcap] = job;
-  p->qcount++;
-  pthread_cond_signal(&p->not_empty);
   pthread_mutex_unlock(&p->mu);
+  p->nbatch = 0;
+}
+
+void vf_pool_submit(vf_pool *p, vf_job *job) {
+  p->batch[p->nbatch++] = job;
+  if (p->nbatch == p->batchcap) vf_pool_flush(p);
 }
 
 int vf_pool_finish(vf_pool *p, uint64_t *files, uint64_t *bytes) {
+  vf_pool_flush(p);
   pthread_mutex_lock(&p->mu);
   p->closed = true;
   pthread_cond_broadcast(&p->not_empty);
@@ -576,6 +599,7 @@ int vf_pool_finish(vf_pool *p, uint64_t *files, uint64_t *bytes) {
   pthread_cond_destroy(&p->idle);
   free(p->w);
   free(p->q);
+  free(p->batch);
   free(p);
   return rc;
 }

@@ -72,8 +72,11 @@ unsigned vf_pool_default_threads(void);
 /* Starts the workers, each with its own engine context. Returns 0 or the
  * PM_E* code of the engine's init (reported by the caller). */
 int vf_pool_create(const vf_pool_opts *o, vf_pool **out);
-/* Queues a job; blocks while the queue is full. */
+/* Queues a job; blocks while the queue is full. Jobs are handed to the
+ * workers in batches: vf_pool_flush (or vf_pool_finish) hands over a
+ * partial batch. Only one thread submits. */
 void vf_pool_submit(vf_pool *p, vf_job *job);
+void vf_pool_flush(vf_pool *p);
 /* Waits for every queued job to be done, stops the workers and frees the
  * pool; *files and *bytes (may be NULL) get the final vf_pool_counts.
  * Returns 0, or the PM_E* code of an engine failure that stopped a
