@@ -87,7 +87,8 @@ int vf_list_dir(const pm_fs_ops *fs, const char *path, int sort,
     }
     out->e[i].type = st.type;
   }
-  qsort(out->e, out->n, sizeof *out->e,
-        sort == VF_SORT_PATH ? cmp_path : cmp_name);
+  if (out->n > 1)
+    qsort(out->e, out->n, sizeof *out->e,
+          sort == VF_SORT_PATH ? cmp_path : cmp_name);
   return 0;
 }
