@@ -100,10 +100,9 @@ static void entry_done(vf_job *j, void *arg) {
   if (!s->stat_ok && (s->err == PM_ENOENT || s->err == PM_ENOTDIR)) {
     cat = VF_MISSING;
     snprintf(detail, sizeof detail, "no such file");
-  } else if (s->stat_ok && s->st.type != PM_T_FILE) {
+  } else if (s->err == PM_EISDIR) {
     cat = VF_CONTENT;
-    snprintf(detail, sizeof detail, "is a %s now, not a regular file",
-             pm_ftype_name(s->st.type));
+    snprintf(detail, sizeof detail, "is a directory now, not a file");
   } else if (s->err) {
     vf__describe_err("", s, detail, sizeof detail);
     pm_oserr_set(s->oserr);
@@ -242,6 +241,7 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
     vf_job *j = vf_job_new1(p);
     free(p);
     j->follow = true;
+    j->no_stat = true;
     j->udata = m;
     vf_pool_submit(c.pool, j);
     tick(&c);

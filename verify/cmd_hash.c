@@ -49,13 +49,9 @@ static void tick(void *arg) {
 static void emit(hctx *c, vf_job *j) {
   vf_side *s = &j->side[0];
   const char *rel = j->udata;
-  if (!s->stat_ok || s->err || s->st.type != PM_T_FILE) {
-    if (s->err) {
-      pm_oserr_set(s->oserr);
-      pm_report_error(s->op, s->path, s->err);
-    } else {
-      pm_report_error("read", s->path, PM_EINVAL);
-    }
+  if (s->err || !s->hashed) {
+    pm_oserr_set(s->oserr);
+    pm_report_error(s->op ? s->op : "read", s->path, s->err ? s->err : PM_EIO);
     c->errors++;
     return;
   }
@@ -160,6 +156,7 @@ static void walk(hctx *c, const char *skip_rel) {
         free(full);
         j->udata = r;
         j->seq = seq;
+        j->no_stat = true;
         wait_window(c, seq);
         seq++;
         vf_pool_submit(c->pool, j);

@@ -22,6 +22,7 @@
 
 #define BUF_ALIGN 4096
 #define RING_DEPTH 128
+#define UNKNOWN_EOF UINT64_MAX
 
 enum { C_FREE, C_SUBMIT, C_FLIGHT, C_DONE };
 
@@ -41,7 +42,12 @@ struct stream {
   pm_fd fd;
   bool active; /* open, with reading or hashing still to do */
   bool failed;
-  uint64_t size, next_off;
+  /* End of the data: the size fstat gave, or (no_stat) UNKNOWN_EOF until
+   * a read returns 0. */
+  uint64_t eof, next_off;
+  bool sized;     /* eof came from fstat: a read of 0 before it is an error */
+  bool full_seen; /* no_stat: a full chunk came back, so read ahead */
+  uint64_t hashed;
   pm_hasher *h;
   chunk *ring;
   unsigned head, count, inflight;
@@ -185,18 +191,23 @@ static void stream_advance(worker *w, slot *sl, stream *s) {
   while (s->count) {
     chunk *c = &s->ring[s->head];
     if (c->state != C_DONE) break;
-    pm_hasher_update(s->h, c->buf, c->want);
-    atomic_fetch_add(&p->bytes_done, c->want);
+    /* Past the end found by an earlier chunk: the file grew while it was
+     * read; the hash covers the data up to the end first seen. */
+    if (c->off < s->eof) {
+      pm_hasher_update(s->h, c->buf, c->got);
+      s->hashed += c->got;
+      atomic_fetch_add(&p->bytes_done, c->got);
+    }
     buf_put(w, c->buf);
     c->buf = NULL;
     c->state = C_FREE;
     s->head = (s->head + 1) % p->cpf;
     s->count--;
   }
-  if (s->count == 0 && s->next_off >= s->size) {
+  if (s->count == 0 && s->next_off >= s->eof) {
     s->side->hash = pm_hasher_digest(s->h);
     s->side->hashed = true;
-    s->side->bytes = s->size;
+    s->side->bytes = s->hashed;
     stream_end(w, s);
     slot_maybe_done(w, sl);
   }
@@ -221,11 +232,18 @@ static void on_complete(worker *w, chunk *c, bool was_flight) {
   } else if (res < 0) {
     stream_fail(w, s, (int)res, "read", c->req.oserr);
     c->state = C_DONE;
-  } else if (res == 0) {
+  } else if (res == 0 && s->sized) {
+    /* Less data than fstat said: the file shrank while it was read. */
     stream_fail(w, s, PM_ESHORT, "read", 0);
+    c->state = C_DONE;
+  } else if (res == 0) {
+    /* Size not asked for: this is the end of the file. */
+    if (c->off + c->got < s->eof) s->eof = c->off + c->got;
+    if (s->next_off > s->eof) s->next_off = s->eof;
     c->state = C_DONE;
   } else {
     c->got += (uint32_t)res;
+    if (c->got == c->want) s->full_seen = true;
     c->state = c->got < c->want ? C_SUBMIT : C_DONE;
   }
   stream_advance(w, slot_of(w, s), s);
@@ -257,6 +275,18 @@ static void job_start(worker *w, slot *sl, vf_job *j) {
       side_fail(sd, rc, "open", pm_oserr_last());
       continue;
     }
+    s->next_off = 0;
+    s->hashed = 0;
+    s->full_seen = false;
+    pm_hasher_reset(s->h);
+    if (j->no_stat) {
+      /* One syscall less per file: the end is found by reading. A
+       * directory met here fails its read with PM_EISDIR. */
+      s->active = true;
+      s->sized = false;
+      s->eof = UNKNOWN_EOF;
+      continue;
+    }
     rc = fs->fstat(s->fd, &sd->st);
     if (rc) {
       side_fail(sd, rc, "stat", pm_oserr_last());
@@ -271,9 +301,8 @@ static void job_start(worker *w, slot *sl, vf_job *j) {
       continue;
     }
     s->active = true;
-    s->size = sd->st.size;
-    s->next_off = 0;
-    pm_hasher_reset(s->h);
+    s->sized = true;
+    s->eof = sd->st.size;
   }
   if (j->nsides == 2 && j->size_gate && sl->s[0].active && sl->s[1].active &&
       j->side[0].st.size != j->side[1].st.size) {
@@ -286,7 +315,7 @@ static void job_start(worker *w, slot *sl, vf_job *j) {
    * it to the callback, after which j must not be touched. */
   unsigned nsides = j->nsides;
   for (unsigned i = 0; i < nsides && sl->job == j; i++)
-    if (sl->s[i].active && sl->s[i].size == 0) stream_advance(w, sl, &sl->s[i]);
+    if (sl->s[i].active && sl->s[i].eof == 0) stream_advance(w, sl, &sl->s[i]);
   if (sl->job == j) slot_maybe_done(w, sl);
 }
 
@@ -332,15 +361,18 @@ static bool submit_round(worker *w) {
         chunk *c = &s->ring[(s->head + n) % p->cpf];
         if (c->state == C_SUBMIT && !chunk_queue(w, c)) return false;
       }
-      while (s->active && !s->failed && s->count < p->cpf &&
-             s->next_off < s->size) {
+      /* Without a size, one read at a time until a full chunk shows the
+       * file is large: small files then cost one read, not cpf. */
+      unsigned limit = s->sized || s->full_seen ? p->cpf : 1;
+      while (s->active && !s->failed && s->count < limit &&
+             s->next_off < s->eof) {
         char *b = buf_get(w);
         if (!b) return true; /* others will free buffers */
         chunk *c = &s->ring[(s->head + s->count) % p->cpf];
         c->s = s;
         c->buf = b;
         c->off = s->next_off;
-        uint64_t left = s->size - s->next_off;
+        uint64_t left = s->eof - s->next_off;
         c->want = left < p->chunk ? (uint32_t)left : p->chunk;
         c->got = 0;
         c->state = C_SUBMIT;
