@@ -47,8 +47,8 @@ static char *verify_json(const char *engine, const char *manifest,
   return out;
 }
 
-/* pomove hash -> xxh128sum -c. xxh128sum 0.8.1 (Debian 12) does not
- * read escaped lines, so the name with a backslash is moved away first. */
+/* pomove hash -> xxh128sum -c, with the name holding a backslash (written
+ * raw: xxh128sum 0.8.1 of Debian 12 does not read escaped lines). */
 static void test_hash_checked_by_xxh128sum(void **state) {
   const char *engine = *state;
   if (!vt_engine_usable(engine)) {
@@ -57,13 +57,11 @@ static void test_hash_checked_by_xxh128sum(void **state) {
   }
   const char *dir = tu_scratch();
   make_tree(dir);
-  assert_int_equal(tu_sh("mv '%s/back\\slash' '%s/backslash-gone'", tree, dir),
-                   0);
   char *js = NULL;
   int rc = tu_sh_out(&js, "'%s' hash --json --engine %s -o '%s/m.xxh128' '%s'",
                      tu_pomove(), engine, dir, tree);
   assert_int_equal(rc, 0);
-  assert_int_equal(vt_json_num(js, NULL, "files"), 11);
+  assert_int_equal(vt_json_num(js, NULL, "files"), 12);
   assert_int_equal(vt_json_num(js, NULL, "skipped"), 1); /* the symlink */
   assert_int_equal(vt_json_num(js, NULL, "errors"), 0);
   free(js);
@@ -210,7 +208,8 @@ static void test_hash_order_and_output(void **state) {
                          "LC_ALL=C sort -c '%s/names'",
                          tu_pomove(), engine, tree, dir, dir, dir, dir),
                    0);
-  assert_int_equal(tu_sh("grep -c '^\\\\' '%s/out' | grep -qx 2", dir), 0);
+  /* Only the name with a newline is escaped. */
+  assert_int_equal(tu_sh("grep -c '^\\\\' '%s/out' | grep -qx 1", dir), 0);
   assert_int_equal(tu_sh("'%s' verify --quiet --manifest '%s/out' '%s' "
                          ">/dev/null",
                          tu_pomove(), dir, tree),
