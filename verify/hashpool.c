@@ -23,6 +23,9 @@
 #define BUF_ALIGN 4096
 #define RING_DEPTH 128
 #define UNKNOWN_EOF UINT64_MAX
+/* Bytes of follow-on chunks queued per submission round (see
+ * submit_round). */
+#define ROUND_BUDGET (256u * 1024u)
 
 enum { C_FREE, C_SUBMIT, C_FLIGHT, C_DONE };
 
@@ -351,6 +354,7 @@ static bool chunk_queue(worker *w, chunk *c) {
  * when the engine is full. */
 static bool submit_round(worker *w) {
   vf_pool *p = w->p;
+  uint64_t budget = ROUND_BUDGET;
   for (unsigned k = 0; k < p->nslots; k++) {
     slot *sl = &w->slots[k];
     if (!sl->job) continue;
@@ -366,6 +370,13 @@ static bool submit_round(worker *w) {
       unsigned limit = s->sized || s->full_seen ? p->cpf : 1;
       while (s->active && !s->failed && s->count < limit &&
              s->next_off < s->eof) {
+        /* Cache budget: the reads of one round complete at once when the
+         * data is cached, and are hashed right after; keeping a round
+         * small keeps the bytes in the CPU cache between the kernel's
+         * copy and the hash. A file's first read is not counted, so many
+         * small files still go out together (and stay in flight when the
+         * cache is cold). */
+        if (s->next_off > 0 && budget < p->chunk) break;
         char *b = buf_get(w);
         if (!b) return true; /* others will free buffers */
         chunk *c = &s->ring[(s->head + s->count) % p->cpf];
@@ -377,6 +388,7 @@ static bool submit_round(worker *w) {
         c->got = 0;
         c->state = C_SUBMIT;
         s->count++;
+        if (c->off > 0) budget -= c->want < budget ? c->want : budget;
         s->next_off += c->want;
         if (!chunk_queue(w, c)) return false;
       }
@@ -503,7 +515,7 @@ int vf_pool_create(const vf_pool_opts *o, vf_pool **out) {
   p->nth = o->threads ? o->threads : vf_pool_default_threads();
   p->nslots = o->files_per_thread ? o->files_per_thread : 32;
   p->cpf = o->chunks_per_file ? o->chunks_per_file : 4;
-  p->chunk = o->chunk_size ? o->chunk_size : 256 * 1024;
+  p->chunk = o->chunk_size ? o->chunk_size : 131072;
   /* Keep chunks aligned so that the buffers could serve O_DIRECT. */
   p->chunk = (p->chunk + BUF_ALIGN - 1) & ~(unsigned)(BUF_ALIGN - 1);
   p->qcap = p->nth * p->nslots * 2;
