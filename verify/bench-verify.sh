@@ -69,10 +69,10 @@ run() {
   t1=$(date +%s%N)
   awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", (b - a) / 1e9}' >> "$B/t.$name"
 }
-xxh_check() { (cd "$B/src" && xxh128sum -c --quiet "$B/m.xxh128"); }
+xxh_check() { (cd "$B/src" && xxh128sum -c --quiet "$B/m.xxh128") 2>/dev/null; }
 xxh_both() {
-  (cd "$B/src" && find . -type f -print0 | xargs -0 xxh128sum) >/dev/null
-  (cd "$B/dst" && find . -type f -print0 | xargs -0 xxh128sum) >/dev/null
+  (cd "$B/src" && find . -type f -print0 | xargs -0 xxh128sum) >/dev/null 2>&1
+  (cd "$B/dst" && find . -type f -print0 | xargs -0 xxh128sum) >/dev/null 2>&1
 }
 pm_manifest() { "$P" verify --quiet --manifest "$B/m.xxh128" "$B/src"; }
 pm_trees() { "$P" verify --quiet "$B/src" "$B/dst"; }
