@@ -155,8 +155,8 @@ int orch_start_service(pm_host *h, const char *name, unsigned stop_ms,
   if (si.state != PM_SVC_START_PENDING) {
     rc = h->svc->start(h, name);
     if (rc < 0) {
-      pm_report_errorf(rc, "start service '%s' (ImagePath %s): %s (OS code %d)",
-                       name, si.image_path, pm_strerror(rc), pm_oserr_last());
+      pm_report_errorf(rc, "start service '%s' (ImagePath %s)", name,
+                       si.image_path);
       return rc;
     }
   }

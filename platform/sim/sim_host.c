@@ -128,12 +128,13 @@ static int ini_load(const char *path, ini *f) {
   return 0;
 }
 
+/* The simulator's files are replaced whole by a rename; they are not
+ * synced, since the simulated machine never loses power. */
 static int write_atomic(const char *path, const char *data, size_t len) {
   char *tmp = pm_xasprintf("%s.tmp", path);
   FILE *fp = fopen(tmp, "wb");
   int rc = 0;
-  if (!fp || fwrite(data, 1, len, fp) != len || fflush(fp) != 0 ||
-      fsync(fileno(fp)) != 0)
+  if (!fp || fwrite(data, 1, len, fp) != len || fflush(fp) != 0)
     rc = werr(PM_EIO, errno);
   if (fp && fclose(fp) != 0 && !rc) rc = werr(PM_EIO, errno);
   if (!rc && rename(tmp, path) != 0) rc = werr(PM_EIO, errno);
@@ -426,9 +427,13 @@ static int refresh(sim *s) {
 
 static int save_reg(sim *s) {
   char *path = sim_path(s, "registry.reg");
-  int rc = pm_regtree_save(pm_fs_native(), path, s->reg);
+  uint8_t *data;
+  size_t len;
+  pm_regtree_format(s->reg, &data, &len);
+  int rc = write_atomic(path, (const char *)data, len);
+  free(data);
   free(path);
-  return rc < 0 ? werr(rc, pm_oserr_last()) : 0;
+  return rc;
 }
 
 /* ---- volumes ---- */
