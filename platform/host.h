@@ -288,11 +288,4 @@ int pm_sim_mark_running(pm_host *h, const char *service);
  * it so that no process outlives its host); the services are left in the
  * STOPPED state. Returns the number of processes signalled. */
 int pm_sim_kill_all(const char *dir);
-/* The body of a running simulated service (the forked child): holds files
- * of its postoffice open and rewrites one now and then until its entry in
- * the state file is gone. Never returns. */
-void pm__sim_service_main(const char *dir, const char *service,
-                          const char *exe_native, unsigned touch_ms)
-    __attribute__((noreturn));
-
 #endif

@@ -18,7 +18,7 @@
  * a key under Services with a Type value; ImagePath, Start and
  * DependOnService are read from it. Starting a service checks the ImagePath
  * file exists (the SCM's ERROR_FILE_NOT_FOUND) and its dependencies run,
- * then forks a detached process (pm__sim_service_main) that keeps files of
+ * then spawns a small shell process (service_script) that keeps files of
  * its postoffice open and rewrites one every touch_ms, so that a copy made
  * while the service runs sees its source change. That process ends by
  * itself when its line in services.txt goes away or DIR disappears, so a
@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,7 +403,15 @@ static bool alive(long pid) {
 }
 
 static void end_process(long pid) {
-  if (pid > 0 && alive(pid)) kill((pid_t)pid, SIGKILL);
+  if (pid <= 0) return;
+  if (alive(pid)) {
+    kill((pid_t)-pid, SIGKILL); /* the group: the script and its sleep */
+    kill((pid_t)pid, SIGKILL);
+  }
+  /* Reap it when it is this process's child (ECHILD otherwise), so a
+   * long-running test collects no zombies. */
+  int st;
+  waitpid((pid_t)pid, &st, 0);
 }
 
 /* Completes stops whose time has come and forgets services whose process
@@ -764,41 +773,63 @@ static void image_file(const sim *s, const char *image, char *out,
     snprintf(out, cap, "%s", tmp);
 }
 
+/* The body of a running simulated service, a small POSIX shell script (so
+ * that starting one is a cheap posix_spawn, not a fork of pomove or of a
+ * test with its sanitizer heap): it keeps the program file and a global
+ * file of its postoffice open, and every tick rewrites the first byte of
+ * GLB\CONTROL.GLB with itself, so the data stays and the modification time
+ * moves, as a live postoffice's would. It ends by itself when its line in
+ * services.txt is gone (stopped, or killed and noticed), when the host
+ * folder disappears, or after a maximum life, so no test can leave it
+ * behind for long. */
+static const char service_script[] =
+    "dir=$1 name=$2 exe=$3 tick=$4 max=$5\n"
+    "exec 3<\"$exe\"\n"
+    "glb=${exe%/*}; glb=${glb%/*}/Maildata/GLB\n"
+    "exec 4<\"$glb/MASTER.GLB\" 2>/dev/null\n"
+    "me=$$ n=0 seen=0\n"
+    "while [ $n -lt \"$max\" ]; do\n"
+    "  sleep \"$tick\"\n"
+    "  [ -d \"$dir\" ] || exit 0\n"
+    "  if grep -qF \"$name\trunning\t$me\t\" \"$dir/services.txt\" ||\n"
+    "     grep -qF \"$name\tstopping\t$me\t\" \"$dir/services.txt\"; then\n"
+    "    seen=1\n"
+    "  elif [ $seen = 1 ] || [ $n -gt 50 ]; then exit 0; fi\n"
+    "  dd if=\"$glb/CONTROL.GLB\" of=\"$glb/CONTROL.GLB\" bs=1 count=1 \\\n"
+    "    conv=notrunc 2>/dev/null\n"
+    "  n=$((n+1))\n"
+    "done\n";
+
 static int spawn_service(sim *s, const char *name, const char *exe_native,
                          long *pid_out) {
-  int fds[2];
-  if (pipe(fds) != 0) return werr(PM_EIO, errno);
   unsigned touch = cfg_uint(s, name, "touch_ms", 200);
-  fflush(NULL);
-  pid_t c = fork();
-  if (c < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    return werr(PM_EAGAIN, errno);
-  }
-  if (c == 0) {
-    /* Detach twice so the service outlives this pomove process and is
-     * never its zombie. */
-    close(fds[0]);
-    setsid();
-    pid_t g = fork();
-    if (g == 0) {
-      close(fds[1]);
-      pm__sim_service_main(s->dir, name, exe_native, touch);
-    }
-    long gp = g;
-    ssize_t w = write(fds[1], &gp, sizeof gp);
-    (void)w;
-    _exit(0);
-  }
-  close(fds[1]);
-  long gp = -1;
-  ssize_t r = read(fds[0], &gp, sizeof gp);
-  close(fds[0]);
-  int st;
-  waitpid(c, &st, 0);
-  if (r != (ssize_t)sizeof gp || gp <= 0) return werr(PM_EAGAIN, EAGAIN);
-  *pid_out = gp;
+  if (touch < 10) touch = 10;
+  const char *life = getenv("POMOVE_SIM_MAX_LIFE_S");
+  unsigned long max_ticks =
+      (life ? strtoul(life, NULL, 10) : 3600) * 1000ul / touch + 1;
+  char tick[32], max[32];
+  snprintf(tick, sizeof tick, "%u.%03u", touch / 1000, touch % 1000);
+  snprintf(max, sizeof max, "%lu", max_ticks);
+  char *argv[] = {"/bin/sh", "-c",    (char *)service_script,
+                  "pomove-simsvc", s->dir, (char *)name,
+                  (char *)exe_native, tick, max, NULL};
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawnattr_init(&at);
+  /* Its own session: pomove's terminal signals do not reach it, and the
+   * whole group (the script and its sleep) is signalled at once. */
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID);
+  pid_t pid;
+  extern char **environ;
+  int e = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  if (e != 0) return werr(PM_EAGAIN, e);
+  *pid_out = pid;
   return 0;
 }
 
@@ -1078,82 +1109,3 @@ int pm_sim_kill_all(const char *dir) {
 }
 
 /* ---- the service process ---- */
-
-static bool entry_present(const char *dir, const char *service, long pid,
-                          bool *dir_gone) {
-  char *p = pm_xasprintf("%s/services.txt", dir);
-  struct stat st;
-  *dir_gone = stat(dir, &st) != 0;
-  svc_run *run;
-  size_t n;
-  load_run_file(p, &run, &n);
-  bool found = false;
-  for (size_t i = 0; i < n; i++) {
-    if (run[i].pid == pid && !pm_wstrcasecmp(run[i].name, service))
-      found = true;
-    free(run[i].name);
-  }
-  free(run);
-  free(p);
-  return found;
-}
-
-void pm__sim_service_main(const char *dir, const char *service,
-                          const char *exe_native, unsigned touch_ms) {
-  /* Drop every descriptor inherited from pomove (the host lock, pipes,
-   * the test's files). */
-  for (int fd = 3; fd < 1024; fd++) close(fd);
-  signal(SIGTERM, SIG_DFL);
-  signal(SIGINT, SIG_IGN);
-  signal(SIGHUP, SIG_IGN);
-  int nul = open("/dev/null", O_RDWR);
-  if (nul >= 0) {
-    dup2(nul, 0);
-    dup2(nul, 1);
-    dup2(nul, 2);
-    if (nul > 2) close(nul);
-  }
-  /* The postoffice of a connector service: <Msmcon>\Bin\x.exe ->
-   * <Msmcon>\Maildata. */
-  char msmcon[8192];
-  snprintf(msmcon, sizeof msmcon, "%s", exe_native);
-  for (int i = 0; i < 2; i++) {
-    char *sl = strrchr(msmcon, '/');
-    if (sl) *sl = '\0';
-  }
-  int exe = open(exe_native, O_RDONLY);
-  char path[8300];
-  snprintf(path, sizeof path, "%s/Maildata/GLB/CONTROL.GLB", msmcon);
-  int ctl = open(path, O_RDWR);
-  snprintf(path, sizeof path, "%s/Maildata/GLB/MASTER.GLB", msmcon);
-  int master = open(path, O_RDONLY);
-  long self = (long)getpid();
-  const char *life = getenv("POMOVE_SIM_MAX_LIFE_S");
-  uint64_t max_ns = (uint64_t)(life ? strtoull(life, NULL, 10) : 3600) *
-                    1000000000ull;
-  uint64_t start = pm_now_ns();
-  bool seen = false;
-  if (touch_ms == 0) touch_ms = 200;
-  for (;;) {
-    struct timespec ts = {(time_t)(touch_ms / 1000),
-                          (long)(touch_ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-    bool gone;
-    bool present = entry_present(dir, service, self, &gone);
-    uint64_t el = pm_now_ns() - start;
-    if (present) seen = true;
-    if (gone || (!present && (seen || el > 5000000000ull)) || el > max_ns)
-      break;
-    /* A write now and then: the same byte back, so the data stays and the
-     * modification time moves, as a live postoffice's would. */
-    if (ctl >= 0) {
-      unsigned char b;
-      if (pread(ctl, &b, 1, 0) == 1 && pwrite(ctl, &b, 1, 0) == 1) {
-      }
-    }
-  }
-  if (exe >= 0) close(exe);
-  if (ctl >= 0) close(ctl);
-  if (master >= 0) close(master);
-  _exit(0);
-}

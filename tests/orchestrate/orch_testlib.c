@@ -16,7 +16,7 @@ void ot_sim_options(orch_sim_options *o, const char *dir) {
   o->files = 200;
   o->cfg.start_delay_ms = 1;
   o->cfg.stop_delay_ms = 1;
-  o->cfg.touch_ms = 20;
+  o->cfg.touch_ms = 1000;
   o->quiet = true;
 }
 

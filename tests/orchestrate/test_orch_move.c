@@ -31,6 +31,13 @@ static int teardown(void **state) {
   return 0;
 }
 
+/* After each test: no simulated service outlives its test. */
+static int kill_hosts(void **state) {
+  (void)state;
+  ot_kill_all();
+  return 0;
+}
+
 static char *dir_of(const char *name) {
   return pm_xasprintf("%s/%s", scratch, name);
 }
@@ -580,20 +587,20 @@ static void test_orch_check_after_service_pack(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_orch_move_full),
-      cmocka_unit_test(test_orch_move_no_atmta),
-      cmocka_unit_test(test_orch_move_zero_pcmta),
-      cmocka_unit_test(test_orch_move_one_pcmta),
-      cmocka_unit_test(test_orch_move_three_pcmta_with_spaces),
-      cmocka_unit_test(test_orch_move_share_missing),
-      cmocka_unit_test(test_orch_move_fat_refused),
-      cmocka_unit_test(test_orch_move_no_room_refused),
-      cmocka_unit_test(test_orch_move_inside_source_refused),
-      cmocka_unit_test(test_orch_move_other_postoffice_refused),
-      cmocka_unit_test(test_orch_move_type_kept),
-      cmocka_unit_test(test_orch_move_service_will_not_stop),
-      cmocka_unit_test(test_orch_move_plan_changes_nothing),
-      cmocka_unit_test(test_orch_check_after_service_pack),
+      cmocka_unit_test_teardown(test_orch_move_full, kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_no_atmta, kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_zero_pcmta, kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_one_pcmta, kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_three_pcmta_with_spaces, kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_share_missing, kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_fat_refused, kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_no_room_refused, kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_inside_source_refused, kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_other_postoffice_refused, kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_type_kept, kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_service_will_not_stop, kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_plan_changes_nothing, kill_hosts),
+      cmocka_unit_test_teardown(test_orch_check_after_service_pack, kill_hosts),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
