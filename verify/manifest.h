@@ -2,7 +2,7 @@
  * writes:
  *   GNU style:  "<32 hex>  <path>\n"
  *   BSD style:  "XXH128 (<path>) = <32 hex>\n"   (xxh128sum --tag)
- * A name holding a newline or a backslash is escaped the way xxhsum does
+ * A name holding a newline is escaped the way xxhsum 0.8.2+ does
  * it: the line starts with a backslash and the name has "\n" for newline
  * and "\\" for backslash. Paths are relative to the tree's root, '/'
  * separated, and written as raw bytes (no other escaping). */
@@ -19,6 +19,10 @@ typedef struct pm_manifest_writer pm_manifest_writer;
 
 /* Opens `path` for writing (truncating). Returns 0 or PM_E*. */
 int pm_manifest_writer_open(const char *path, pm_manifest_writer **out);
+/* The same through a given file-system table (fault injection). */
+struct pm_fs_ops;
+int pm_manifest_writer_open_fs(const struct pm_fs_ops *fs, const char *path,
+                               pm_manifest_writer **out);
 int pm_manifest_writer_add(pm_manifest_writer *w, const char *relpath,
                            const pm_hash128 *h);
 /* Flushes, fsyncs and closes; 0 or the first write error. */
