@@ -19,7 +19,7 @@ static const char help[] =
     "connector services running as background processes that keep files of\n"
     "the postoffice open.\n"
     "\n"
-    "  --files N            files in the postoffice (default 2000)\n"
+    "  --files N            files in the postoffice (default 1000)\n"
     "  --seed S             generator seed (default 1)\n"
     "  --no-atmta           no AppleTalk MTA (and no Macintosh volume)\n"
     "  --pcmta N            number of PC MTA instances, 0-5 (default 2:\n"

@@ -25,7 +25,7 @@ static const char *const default_pcmta[] = {
 
 void orch_sim_options_init(orch_sim_options *o) {
   memset(o, 0, sizeof *o);
-  o->files = 2000;
+  o->files = 1000;
   o->seed = 1;
   o->atmta = true;
   o->share = true;
