@@ -79,8 +79,11 @@ void ot_assert_same(const ot_snapshot *a, const ot_snapshot *b) {
   assert_string_equal(a->services, b->services);
 }
 
+bool ot_no_verify;
+
 void ot_move_options(orch_options *o) {
   orch_options_init(o);
+  o->no_verify = ot_no_verify;
   o->stop_timeout_ms = 5000;
   o->start_timeout_ms = 5000;
   o->progress_mode = PM_PROGRESS_OFF;

@@ -33,7 +33,11 @@ void ot_snap_free(ot_snapshot *s);
  * service states). */
 void ot_assert_same(const ot_snapshot *a, const ot_snapshot *b);
 
-/* Options for the engines: quiet output, short timeouts. */
+/* Options for the engines: quiet output, short timeouts; the copy is
+ * verified unless ot_no_verify is set (the fault loops, which run the
+ * move hundreds of times: the verification is the copy engine's own
+ * subject and test_orch_move runs it). */
+extern bool ot_no_verify;
 void ot_move_options(orch_options *o);
 
 /* The fault host. Kinds of calls counted: host calls with a side effect
