@@ -1,4 +1,266 @@
-/* PLACEHOLDER while the engine is written. */
-#include <stdio.h>
+/* cmd_copy.c - `pomove copy SRC DST`: options, signals, progress and the
+ * summary (human or --json) around ce_copy(). */
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "../orchestrate/commands.h"
-int ce_cmd_copy(int argc, char **argv) { (void)argc; fprintf(stderr, "pomove: %s: not built yet\n", argv[0]); return 3; }
+#include "copyengine.h"
+#include "util.h"
+
+static volatile int interrupted;
+
+static void on_signal(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+static void help(FILE *out) {
+  fprintf(out,
+"usage: pomove copy [options] SRC DST\n"
+"\n"
+"Copies the directory tree SRC to DST in parallel, computing the XXH3-128\n"
+"of every file from the bytes read for the copy, and writes a manifest that\n"
+"`xxh128sum -c` accepts when run in DST. Regular files, directories,\n"
+"symlinks (as links), hard links, sparse files, permissions, owner and\n"
+"group (as root), nanosecond times and extended attributes are copied. A\n"
+"file is private (0600) until its body is complete. An interrupted copy\n"
+"is continued by running the same command again (see --restart).\n"
+"\n"
+"Options:\n"
+"  --engine NAME        I/O engine: io_uring or pool (default: io_uring when\n"
+"                       the kernel allows it, else pool)\n"
+"  --threads N          worker threads (default: number of CPUs)\n"
+"  --chunk-size BYTES   chunk of large files (default 1048576)\n"
+"  --manifest FILE      where to write the manifest (default DST.xxh128,\n"
+"                       beside DST, so that it is not part of the tree)\n"
+"  --no-manifest        write no manifest\n"
+"  --merge              copy into a non-empty DST (files are replaced)\n"
+"  --specials           create FIFOs, sockets and devices (default: report\n"
+"                       and skip them)\n"
+"  --verify             re-read every copy from the medium once it is\n"
+"                       durable (O_DIRECT, or flush and drop the cache) and\n"
+"                       compare it with the source's hash\n"
+"  --verify-retries N   copies again after a mismatch (default 1)\n"
+"  --no-journal         no resume journal (an interrupted copy restarts)\n"
+"  --journal FILE       journal location (default DST.pomove-journal; it is\n"
+"                       removed when the copy completes without errors)\n"
+"  --restart            ignore an existing journal and copy everything\n"
+"  --progress MODE      auto, tty, plain or none (default auto: redrawn on a\n"
+"                       terminal, a line every 10 s otherwise)\n"
+"  -q, --quiet          no progress, no warnings (errors are still shown)\n"
+"  --json               print the summary as JSON on stdout\n"
+"  -h, --help           this help\n"
+"\n"
+"Exit codes: 0 copied completely; 1 copied, but some entries failed\n"
+"(listed on stderr); 2 usage error or unusable SRC/DST; 3 could not\n"
+"complete (e.g. destination full: rerun to resume); 130 interrupted\n"
+"(rerun to resume).\n");
+}
+
+typedef struct prog {
+  pm_progress p;
+} prog;
+
+static void progress_cb(const ce_progress_info *info, void *arg) {
+  prog *pr = arg;
+  if (info->walk_done) pr->p.files_total = info->files_seen;
+  pm_progress_update(&pr->p, info->files_done, info->bytes_done, false);
+}
+
+static bool parse_u64(const char *s, uint64_t *out) {
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (!*s || *end || s[0] == '-') return false;
+  *out = v;
+  return true;
+}
+
+int ce_cmd_copy(int argc, char **argv) {
+  enum {
+    O_ENGINE = 256, O_THREADS, O_CHUNK, O_MANIFEST, O_NOMANIFEST, O_MERGE,
+    O_SPECIALS, O_VERIFY, O_VRETRIES, O_NOJOURNAL, O_JOURNAL, O_RESTART,
+    O_PROGRESS, O_JSON
+  };
+  static const struct option longopts[] = {
+      {"engine", required_argument, NULL, O_ENGINE},
+      {"threads", required_argument, NULL, O_THREADS},
+      {"chunk-size", required_argument, NULL, O_CHUNK},
+      {"manifest", required_argument, NULL, O_MANIFEST},
+      {"no-manifest", no_argument, NULL, O_NOMANIFEST},
+      {"merge", no_argument, NULL, O_MERGE},
+      {"specials", no_argument, NULL, O_SPECIALS},
+      {"verify", no_argument, NULL, O_VERIFY},
+      {"verify-retries", required_argument, NULL, O_VRETRIES},
+      {"no-journal", no_argument, NULL, O_NOJOURNAL},
+      {"journal", required_argument, NULL, O_JOURNAL},
+      {"restart", no_argument, NULL, O_RESTART},
+      {"progress", required_argument, NULL, O_PROGRESS},
+      {"quiet", no_argument, NULL, 'q'},
+      {"json", no_argument, NULL, O_JSON},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  ce_options o;
+  ce_options_init(&o);
+  bool json = false, quiet = false;
+  int pmode = PM_PROGRESS_AUTO;
+  uint64_t v;
+  optind = 1;
+  int ch;
+  while ((ch = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+    switch (ch) {
+    case O_ENGINE:
+      o.engine = pm_io_engine_find(optarg);
+      if (!o.engine) {
+        fprintf(stderr, "pomove copy: unknown engine '%s' (io_uring, pool)\n",
+                optarg);
+        return PM_EXIT_USAGE;
+      }
+      break;
+    case O_THREADS:
+      if (!parse_u64(optarg, &v) || v == 0 || v > 64) {
+        fprintf(stderr, "pomove copy: --threads takes 1 to 64\n");
+        return PM_EXIT_USAGE;
+      }
+      o.threads = (unsigned)v;
+      break;
+    case O_CHUNK:
+      if (!parse_u64(optarg, &v) || v < 4096 || v > (64u << 20)) {
+        fprintf(stderr, "pomove copy: --chunk-size takes 4096 to 67108864\n");
+        return PM_EXIT_USAGE;
+      }
+      o.chunk_size = (unsigned)v;
+      break;
+    case O_MANIFEST: o.manifest_path = optarg; break;
+    case O_NOMANIFEST: o.no_manifest = true; break;
+    case O_MERGE: o.merge = true; break;
+    case O_SPECIALS: o.specials = true; break;
+    case O_VERIFY: o.verify = true; break;
+    case O_VRETRIES:
+      if (!parse_u64(optarg, &v) || v > 10) {
+        fprintf(stderr, "pomove copy: --verify-retries takes 0 to 10\n");
+        return PM_EXIT_USAGE;
+      }
+      o.verify_retries = (unsigned)v;
+      break;
+    case O_NOJOURNAL: o.journal = false; break;
+    case O_JOURNAL: o.journal_path = optarg; break;
+    case O_RESTART: o.restart = true; break;
+    case O_PROGRESS:
+      if (!strcmp(optarg, "auto")) pmode = PM_PROGRESS_AUTO;
+      else if (!strcmp(optarg, "tty")) pmode = PM_PROGRESS_TTY;
+      else if (!strcmp(optarg, "plain")) pmode = PM_PROGRESS_PLAIN;
+      else if (!strcmp(optarg, "none")) pmode = PM_PROGRESS_OFF;
+      else {
+        fprintf(stderr, "pomove copy: --progress takes auto, tty, plain or none\n");
+        return PM_EXIT_USAGE;
+      }
+      break;
+    case 'q': quiet = true; break;
+    case O_JSON: json = true; break;
+    case 'h': help(stdout); return PM_EXIT_OK;
+    default: help(stderr); return PM_EXIT_USAGE;
+    }
+  }
+  if (argc - optind != 2) {
+    fprintf(stderr, "pomove copy: expected SRC and DST\n\n");
+    help(stderr);
+    return PM_EXIT_USAGE;
+  }
+  o.src = argv[optind];
+  o.dst = argv[optind + 1];
+  if (quiet) {
+    pm_set_quiet(true);
+    pmode = PM_PROGRESS_OFF;
+  }
+  prog pr;
+  pm_progress_init(&pr.p, "copy", pmode);
+  o.progress = progress_cb;
+  o.progress_arg = &pr;
+  o.interrupt = &interrupted;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+
+  ce_result r;
+  int rc = ce_copy(&o, &r);
+  pm_progress_finish(&pr.p);
+  int exit_code;
+  if (rc == PM_EINVAL || rc == PM_ENOTDIR || rc == PM_EEXIST ||
+      ((rc == PM_ENOENT || rc == PM_EACCES) && r.files == 0 && r.seconds == 0))
+    exit_code = PM_EXIT_USAGE;
+  else if (r.interrupted)
+    exit_code = PM_EXIT_INTERRUPTED;
+  else if (rc)
+    exit_code = PM_EXIT_FAILED;
+  else if (r.errors)
+    exit_code = PM_EXIT_PARTIAL;
+  else
+    exit_code = PM_EXIT_OK;
+  /* Preflight refusals have been reported; there is nothing to sum up. */
+  if (exit_code == PM_EXIT_USAGE && r.seconds == 0) return exit_code;
+
+  double rate = r.seconds > 0 ? (double)r.bytes / r.seconds : 0;
+  if (json) {
+    printf("{\"command\":\"copy\",\"source\":");
+    pm_json_string(stdout, o.src);
+    printf(",\"destination\":");
+    pm_json_string(stdout, o.dst);
+    printf(",\"engine\":\"%s\",\"files\":%llu,\"directories\":%llu,"
+           "\"symlinks\":%llu,\"hardlinks\":%llu,\"specials\":%llu,"
+           "\"bytes\":%llu,\"bytes_hashed\":%llu,\"skipped\":%llu,"
+           "\"errors\":%llu,\"resumed_files_skipped\":%llu,"
+           "\"resumed_bytes_skipped\":%llu,\"verified_files\":%llu,"
+           "\"verify_mismatches\":%llu,\"seconds\":%.3f,"
+           "\"bytes_per_second\":%.0f,\"interrupted\":%s,\"manifest\":",
+           r.engine, (unsigned long long)r.files, (unsigned long long)r.dirs,
+           (unsigned long long)r.symlinks, (unsigned long long)r.hardlinks,
+           (unsigned long long)r.specials, (unsigned long long)r.bytes,
+           (unsigned long long)r.bytes_hashed, (unsigned long long)r.skipped,
+           (unsigned long long)r.errors,
+           (unsigned long long)r.resumed_files_skipped,
+           (unsigned long long)r.resumed_bytes_skipped,
+           (unsigned long long)r.verified_files,
+           (unsigned long long)r.verify_mismatches, r.seconds, rate,
+           r.interrupted ? "true" : "false");
+    if (r.manifest[0])
+      pm_json_string(stdout, r.manifest);
+    else
+      printf("null");
+    printf(",\"exit_code\":%d}\n", exit_code);
+  } else if (!quiet || exit_code) {
+    char b1[32], b2[32], d[32];
+    fprintf(stderr,
+            "pomove copy: %s %llu files (%s), %llu directories, %llu "
+            "symlinks, %llu hard links in %s (%s/s, %s engine)\n",
+            r.interrupted ? "interrupted after" : "copied",
+            (unsigned long long)r.files, pm_fmt_bytes(r.bytes, b1, sizeof b1),
+            (unsigned long long)r.dirs, (unsigned long long)r.symlinks,
+            (unsigned long long)r.hardlinks,
+            pm_fmt_duration(r.seconds, d, sizeof d),
+            pm_fmt_bytes((uint64_t)rate, b2, sizeof b2), r.engine);
+    if (r.resumed_files_skipped || r.resumed_bytes_skipped)
+      fprintf(stderr,
+              "pomove copy: resumed: %llu files already done were skipped; "
+              "%s of earlier work kept (checked, not copied again)\n",
+              (unsigned long long)r.resumed_files_skipped,
+              pm_fmt_bytes(r.resumed_bytes_skipped, b1, sizeof b1));
+    if (o.verify)
+      fprintf(stderr, "pomove copy: verified %llu files from the medium, %llu "
+              "mismatches\n", (unsigned long long)r.verified_files,
+              (unsigned long long)r.verify_mismatches);
+    if (r.skipped)
+      fprintf(stderr, "pomove copy: %llu special files skipped\n",
+              (unsigned long long)r.skipped);
+    if (r.errors)
+      fprintf(stderr, "pomove copy: %llu entries failed (see above)\n",
+              (unsigned long long)r.errors);
+    if (r.manifest[0]) fprintf(stderr, "pomove copy: manifest %s\n", r.manifest);
+    if (r.interrupted || exit_code == PM_EXIT_FAILED)
+      fprintf(stderr, "pomove copy: run the same command again to resume\n");
+  }
+  return exit_code;
+}

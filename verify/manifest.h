@@ -2,7 +2,7 @@
  * writes:
  *   GNU style:  "<32 hex>  <path>\n"
  *   BSD style:  "XXH128 (<path>) = <32 hex>\n"   (xxh128sum --tag)
- * A name holding a newline or a backslash is escaped the way xxhsum does
+ * A name holding a newline is escaped the way xxhsum 0.8.2+ does
  * it: the line starts with a backslash and the name has "\n" for newline
  * and "\\" for backslash. Paths are relative to the tree's root, '/'
  * separated, and written as raw bytes (no other escaping). */

@@ -1,7 +1,11 @@
-/* manifest_write.c - writes manifests in xxh128sum's GNU format, with
- * xxhsum's escaping of names that hold a newline or a backslash (the line
- * then starts with a backslash). Lines are buffered and written whole under
- * a lock, so worker threads can add entries as files complete. */
+/* manifest_write.c - writes manifests in xxh128sum's GNU format. A name
+ * holding a newline is escaped the way xxhsum (0.8.2 and later) and GNU
+ * md5sum do it: the line starts with a backslash and the name has "\n"
+ * for a newline and "\\" for a backslash. A name with backslashes but no
+ * newline is written raw: every xxhsum version reads such a line
+ * literally, while Debian 12's xxh128sum 0.8.1 rejects escaped lines.
+ * Lines are buffered and written whole under a lock, so worker threads
+ * can add entries as files complete. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +28,7 @@ struct pm_manifest_writer {
 };
 
 char *pm_manifest_format_line(const char *relpath, const pm_hash128 *h) {
-  bool esc = strpbrk(relpath, "\n\\") != NULL;
+  bool esc = strchr(relpath, '\n') != NULL;
   size_t n = strlen(relpath), extra = 0;
   if (esc)
     for (const char *p = relpath; *p; p++) extra += (*p == '\n' || *p == '\\');

@@ -1,0 +1,303 @@
+/* engine.c - ce_copy(): preflight, the shared state, the bounded file
+ * queue, the walker and worker threads, progress, and the end of a copy
+ * (final flush, manifest, journal). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine_internal.h"
+#include "preflight.h"
+#include "util.h"
+
+#define QUEUE_CAP 8192
+
+void ce_options_init(ce_options *o) {
+  memset(o, 0, sizeof *o);
+  o->verify_retries = 1;
+  o->journal = true;
+}
+
+bool ce_interrupted(const ce_ctx *c) {
+  return (c->o->interrupt && *c->o->interrupt) || atomic_load(&c->fatal);
+}
+
+void ce_queue_push(ce_ctx *c, ce_task *t) {
+  pthread_mutex_lock(&c->qmu);
+  while (c->qlen >= c->qcap && !ce_interrupted(c))
+    pthread_cond_wait(&c->qnotfull, &c->qmu);
+  t->next = NULL;
+  if (c->qtail)
+    c->qtail->next = t;
+  else
+    c->qhead = t;
+  c->qtail = t;
+  c->qlen++;
+  pthread_cond_signal(&c->qnotempty);
+  pthread_mutex_unlock(&c->qmu);
+}
+
+ce_task *ce_queue_pop(ce_ctx *c, bool wait) {
+  pthread_mutex_lock(&c->qmu);
+  while (wait && !c->qhead && !c->qclosed)
+    pthread_cond_wait(&c->qnotempty, &c->qmu);
+  ce_task *t = c->qhead;
+  if (t) {
+    c->qhead = t->next;
+    if (!c->qhead) c->qtail = NULL;
+    c->qlen--;
+    pthread_cond_signal(&c->qnotfull);
+  }
+  pthread_mutex_unlock(&c->qmu);
+  return t;
+}
+
+/* Wakes threads blocked on the queue (interrupt, fatal error). */
+static void queue_wake(ce_ctx *c) {
+  pthread_mutex_lock(&c->qmu);
+  pthread_cond_broadcast(&c->qnotfull);
+  pthread_cond_broadcast(&c->qnotempty);
+  pthread_mutex_unlock(&c->qmu);
+}
+
+static void snapshot(ce_ctx *c, ce_progress_info *p) {
+  p->files_done = atomic_load(&c->files);
+  p->bytes_done = atomic_load(&c->bytes) + atomic_load(&c->resumed_bytes);
+  p->files_seen = atomic_load(&c->seen_files);
+  p->bytes_seen = 0;
+  p->walk_done = atomic_load(&c->walk_done);
+  p->errors = atomic_load(&c->errors);
+}
+
+/* The options that change what a copy produces: a journal written with
+ * other ones is refused. */
+static char *options_signature(const ce_options *o) {
+  return pm_xasprintf("specials=%d verify=%d", o->specials ? 1 : 0,
+                      o->verify ? 1 : 0);
+}
+
+int ce_copy(const ce_options *opts, ce_result *res) {
+  ce_options o = *opts;
+  memset(res, 0, sizeof *res);
+  uint64_t t0 = pm_now_ns();
+  const pm_fs_ops *fs = o.fs ? o.fs : pm_fs_native();
+  int rc = pm_fs_validate(fs);
+  if (rc) return rc;
+  const pm_io_engine_ops *eng = o.engine;
+  if (!eng) {
+    char why[256];
+    eng = pm_io_engine_default(why, sizeof why);
+    if (!eng) {
+      pm_report_errorf(PM_ENOTSUP, "no I/O engine is usable");
+      return PM_ENOTSUP;
+    }
+    if (why[0]) pm_warnf("%s; using the %s engine", why, eng->name);
+  } else if ((rc = eng->probe()) != 0) {
+    pm_report_errorf(rc, "the %s I/O engine is unavailable here", eng->name);
+    return rc;
+  }
+  snprintf(res->engine, sizeof res->engine, "%s", eng->name);
+
+  /* An existing journal for this destination means "resume": the
+   * destination is expected to be non-empty then. */
+  ce_roots roots;
+  char *jpath = NULL;
+  bool have_journal = false;
+  if (o.journal) {
+    char *dst_abs = NULL;
+    char buf[8192];
+    if (fs->realpath(o.dst, buf, sizeof buf) == 0) dst_abs = pm_xstrdup(buf);
+    if (o.journal_path)
+      jpath = pm_xstrdup(o.journal_path);
+    else if (dst_abs)
+      jpath = pm_xasprintf("%s.pomove-journal", dst_abs);
+    pm_stat jst;
+    have_journal = jpath && !o.restart && fs->stat(jpath, false, &jst) == 0;
+    free(dst_abs);
+  }
+  rc = ce_preflight(fs, o.src, o.dst, o.merge || have_journal, &roots);
+  if (rc) {
+    free(jpath);
+    return rc;
+  }
+  if (o.journal && !jpath)
+    jpath = o.journal_path ? pm_xstrdup(o.journal_path)
+                           : pm_xasprintf("%s.pomove-journal", roots.dst);
+
+  ce_ctx *c = pm_xcalloc(1, sizeof *c);
+  c->o = &o;
+  c->fs = fs;
+  c->eng = eng;
+  c->src = roots.src;
+  c->dst = roots.dst;
+  c->dst_fd = PM_FD_INVALID;
+  c->root_user = geteuid() == 0;
+  c->chunk = o.chunk_size ? o.chunk_size : 1u << 20;
+  c->chunks_per_file = o.chunks_in_flight ? o.chunks_in_flight : 4;
+  c->files_per_worker = o.files_in_flight ? o.files_in_flight : 64;
+  c->budget = 16ull << 20;
+  if (c->budget < 4ull * c->chunk) c->budget = 4ull * c->chunk;
+  c->qcap = QUEUE_CAP;
+  pthread_mutex_init(&c->qmu, NULL);
+  pthread_cond_init(&c->qnotempty, NULL);
+  pthread_cond_init(&c->qnotfull, NULL);
+  pthread_mutex_init(&c->hlmu, NULL);
+
+  char *manifest = NULL;
+  pthread_t walker;
+  pthread_t *workers = NULL;
+  unsigned nworkers = 0;
+  bool resumed = false;
+
+  if (!roots.dst_exists) {
+    rc = fs->mkdir(c->dst, 0700);
+    if (rc) {
+      pm_report_error("create destination directory", c->dst, rc);
+      goto out;
+    }
+  }
+  rc = fs->open(c->dst, PM_O_RDONLY | PM_O_DIRECTORY, 0, &c->dst_fd);
+  if (rc) {
+    pm_report_error("open destination directory", c->dst, rc);
+    goto out;
+  }
+  if (o.journal) {
+    char *sig = options_signature(&o);
+    ce_journal_stats js;
+    rc = ce_journal_open(fs, jpath, c->src, c->dst, sig, o.restart, &c->j,
+                         &resumed, &js);
+    free(sig);
+    if (rc) goto out;
+    if (resumed)
+      pm_warnf("resuming the copy recorded in '%s' (%llu files done%s)", jpath,
+               (unsigned long long)js.files,
+               js.torn_tail ? "; an incomplete last record was ignored" : "");
+  }
+  if (!o.no_manifest) {
+    manifest = o.manifest_path ? pm_xstrdup(o.manifest_path)
+                               : pm_xasprintf("%s.xxh128", c->dst);
+    char *tmp = pm_xasprintf("%s.tmp", manifest);
+    rc = pm_manifest_writer_open(tmp, &c->mw);
+    if (rc) {
+      pm_report_error("create manifest", tmp, rc);
+      free(tmp);
+      goto out;
+    }
+    free(tmp);
+  }
+
+  nworkers = o.threads ? o.threads : pm_cpu_count();
+  if (nworkers > 64) nworkers = 64;
+  workers = pm_xcalloc(nworkers, sizeof *workers);
+  if (pthread_create(&walker, NULL, ce_walker_main, c) != 0) {
+    rc = PM_ENOMEM;
+    pm_report_errorf(rc, "start the walker thread");
+    goto out;
+  }
+  unsigned started = 0;
+  atomic_store(&c->running, nworkers);
+  for (; started < nworkers; started++)
+    if (pthread_create(&workers[started], NULL, ce_worker_main, c) != 0) break;
+  if (started == 0) {
+    /* Without a worker nobody drains the queue: stop the walker. */
+    int expected = 0;
+    atomic_compare_exchange_strong(&c->fatal, &expected, PM_ENOMEM);
+    queue_wake(c);
+    pthread_join(walker, NULL);
+    ce_task *t;
+    while ((t = ce_queue_pop(c, false))) {
+      ce_dnode_release(c, t->dir);
+      free(t->rel);
+      free(t);
+    }
+    rc = PM_ENOMEM;
+    pm_report_errorf(rc, "start the worker threads");
+    goto out;
+  }
+  atomic_fetch_sub(&c->running, nworkers - started);
+  nworkers = started;
+
+  /* The calling thread reports progress and watches for interrupts. */
+  for (;;) {
+    ce_progress_info p;
+    snapshot(c, &p);
+    if (o.progress) o.progress(&p, o.progress_arg);
+    if (ce_interrupted(c)) queue_wake(c);
+    if (p.walk_done && atomic_load(&c->running) == 0) break;
+    usleep(50 * 1000);
+  }
+  pthread_join(walker, NULL);
+  for (unsigned i = 0; i < nworkers; i++) pthread_join(workers[i], NULL);
+  {
+    ce_progress_info p;
+    snapshot(c, &p);
+    if (o.progress) o.progress(&p, o.progress_arg);
+  }
+  rc = PM_OK;
+  int fatal = atomic_load(&c->fatal);
+  bool interrupted = o.interrupt && *o.interrupt;
+
+  /* Make everything durable before the manifest is published. */
+  if (!fatal) {
+    int src = fs->syncfs(c->dst_fd);
+    if (src) {
+      ce_count_error(c, "flush to disk", c->dst, src);
+      fatal = src;
+    }
+  }
+  if (c->mw) {
+    int mrc = pm_manifest_writer_close(c->mw);
+    c->mw = NULL;
+    char *tmp = pm_xasprintf("%s.tmp", manifest);
+    if (mrc) {
+      pm_report_error("write manifest", tmp, mrc);
+      if (!fatal) fatal = mrc;
+    } else if (!fatal && !interrupted) {
+      mrc = fs->rename(tmp, manifest);
+      if (mrc) {
+        pm_report_error("rename manifest into place", manifest, mrc);
+        fatal = mrc;
+      } else {
+        snprintf(res->manifest, sizeof res->manifest, "%s", manifest);
+      }
+    }
+    free(tmp);
+  }
+  if (fatal) rc = fatal;
+  res->interrupted = interrupted;
+out:
+  if (c->j) {
+    /* A finished copy needs no journal; an unfinished one keeps it. */
+    bool complete = rc == PM_OK && !res->interrupted &&
+                    atomic_load(&c->errors) == 0;
+    int jrc = ce_journal_close(c->j, complete);
+    if (jrc && rc == PM_OK) rc = jrc;
+    c->j = NULL;
+  }
+  if (c->mw) pm_manifest_writer_close(c->mw);
+  if (c->dst_fd != PM_FD_INVALID) fs->close(c->dst_fd);
+  res->files = atomic_load(&c->files);
+  res->dirs = atomic_load(&c->dirs);
+  res->symlinks = atomic_load(&c->symlinks);
+  res->hardlinks = atomic_load(&c->hardlinks);
+  res->specials = atomic_load(&c->specials);
+  res->bytes = atomic_load(&c->bytes);
+  res->bytes_hashed = atomic_load(&c->hashed);
+  res->skipped = atomic_load(&c->skipped);
+  res->errors = atomic_load(&c->errors);
+  res->resumed_files_skipped = atomic_load(&c->resumed_files);
+  res->resumed_bytes_skipped = atomic_load(&c->resumed_bytes);
+  res->verified_files = atomic_load(&c->verified);
+  res->verify_mismatches = atomic_load(&c->mismatches);
+  res->seconds = (double)(pm_now_ns() - t0) / 1e9;
+  ce_hardlinks_free(c);
+  pthread_mutex_destroy(&c->qmu);
+  pthread_cond_destroy(&c->qnotempty);
+  pthread_cond_destroy(&c->qnotfull);
+  pthread_mutex_destroy(&c->hlmu);
+  free(workers);
+  free(manifest);
+  free(jpath);
+  ce_roots_free(&roots);
+  free(c);
+  return rc;
+}

@@ -1,0 +1,83 @@
+/* engine_internal.h - shared state of the copy engine's threads (private
+ * to copyengine/). The walker lists directories and feeds a bounded queue
+ * of file tasks; workers copy files on their own I/O context; directories
+ * get their metadata when their last child is done. */
+#ifndef POMOVE_ENGINE_INTERNAL_H
+#define POMOVE_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "copyengine.h"
+#include "hash.h"
+#include "journal.h"
+#include "manifest.h"
+#include "platform.h"
+
+typedef struct ce_dnode {
+  struct ce_dnode *parent;
+  char *rel; /* "" for the root */
+  pm_stat st;
+  atomic_long pending; /* listing reference + children not yet done */
+  bool created;        /* the destination directory exists */
+} ce_dnode;
+
+typedef struct ce_task {
+  struct ce_task *next;
+  ce_dnode *dir;
+  char *rel;
+  unsigned attempts;
+} ce_task;
+
+typedef struct ce_hardlink ce_hardlink;
+
+typedef struct ce_ctx {
+  const ce_options *o;
+  const pm_fs_ops *fs;
+  const pm_io_engine_ops *eng;
+  char *src, *dst;
+  pm_fd dst_fd; /* the destination root, for syncfs */
+  bool root_user;
+  unsigned chunk, chunks_per_file, files_per_worker;
+  uint64_t budget; /* bytes in flight per worker */
+
+  pthread_mutex_t qmu;
+  pthread_cond_t qnotempty, qnotfull;
+  ce_task *qhead, *qtail;
+  size_t qlen, qcap;
+  bool qclosed;
+  unsigned idle_workers;
+
+  pthread_mutex_t hlmu;
+  ce_hardlink **hl;
+  size_t hlcap, hlcount;
+
+  pm_manifest_writer *mw;
+  ce_journal *j;
+  atomic_bool xattr_unsupported;
+
+  atomic_uint_least64_t files, dirs, symlinks, hardlinks, specials, bytes,
+      hashed, skipped, errors, seen_files, resumed_files, resumed_bytes,
+      verified, mismatches;
+  atomic_bool walk_done;
+  atomic_uint running; /* workers still running */
+  atomic_int fatal; /* a PM_E* that stops the whole copy (ENOSPC ...) */
+} ce_ctx;
+
+bool ce_interrupted(const ce_ctx *c);
+void ce_dnode_release(ce_ctx *c, ce_dnode *d);
+void ce_count_error(ce_ctx *c, const char *op, const char *path, int err);
+/* Queue operations (engine.c). */
+void ce_queue_push(ce_ctx *c, ce_task *t);
+ce_task *ce_queue_pop(ce_ctx *c, bool wait);
+/* The walker (walk.c) and the workers (worker.c). */
+void *ce_walker_main(void *arg);
+void *ce_worker_main(void *arg);
+void ce_hardlinks_free(ce_ctx *c);
+/* Metadata of a finished entry (meta.c). */
+int ce_copy_xattrs(ce_ctx *c, const char *src, const char *dst, bool follow);
+void ce_apply_dir_meta(ce_ctx *c, ce_dnode *d);
+
+#endif

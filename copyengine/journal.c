@@ -1,0 +1,379 @@
+/* journal.c - the append-only resume journal (see journal.h).
+ *
+ * File layout: the magic "POMVJNL1", then records
+ *   u32 payload length | u8 type | payload | 8 bytes of XXH3-128(len,
+ *   type, payload)
+ * Types: 'H' header (src NUL dst NUL options NUL), 'F' file done,
+ * 'C' checkpoint of a large file. Integers are little-endian. Loading stops
+ * at the first record that is short or fails its checksum: that is the
+ * torn tail of a crash, and it is cut off before anything is appended. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "journal.h"
+#include "util.h"
+
+#define MAGIC "POMVJNL1"
+#define IDENT_BYTES (8 + 8 + 8 + 8 + 4)
+
+typedef struct slot {
+  pm_hash128 key; /* XXH3-128 of the relative path */
+  bool used;
+  ce_jentry e;
+} slot;
+
+struct ce_journal {
+  const pm_fs_ops *fs;
+  pm_fd fd;
+  char *path;
+  uint64_t end;
+  pthread_mutex_t mu;
+  slot *tab;
+  size_t cap, count;
+};
+
+static void put_u32(unsigned char *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void put_u64(unsigned char *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t get_u32(const unsigned char *p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; i--) v = v << 8 | p[i];
+  return v;
+}
+static uint64_t get_u64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+  return v;
+}
+
+bool ce_jident_equal(const ce_jident *a, const ce_jident *b) {
+  return a->size == b->size && a->ino == b->ino && a->dev == b->dev &&
+         a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec;
+}
+
+static void put_ident(unsigned char *p, const ce_jident *id) {
+  put_u64(p, id->size);
+  put_u64(p + 8, id->ino);
+  put_u64(p + 16, id->dev);
+  put_u64(p + 24, (uint64_t)id->mtime_sec);
+  put_u32(p + 32, (uint32_t)id->mtime_nsec);
+}
+
+static void get_ident(const unsigned char *p, ce_jident *id) {
+  id->size = get_u64(p);
+  id->ino = get_u64(p + 8);
+  id->dev = get_u64(p + 16);
+  id->mtime_sec = (int64_t)get_u64(p + 24);
+  id->mtime_nsec = (int32_t)get_u32(p + 32);
+}
+
+/* Appends one framed record to buf (growing it). */
+static void frame(unsigned char **buf, size_t *len, size_t *cap, char type,
+                  const unsigned char *payload, size_t plen) {
+  size_t need = *len + 5 + plen + 8;
+  if (need > *cap) {
+    *cap = need * 2;
+    *buf = pm_xrealloc(*buf, *cap);
+  }
+  unsigned char *r = *buf + *len;
+  put_u32(r, (uint32_t)plen);
+  r[4] = (unsigned char)type;
+  memcpy(r + 5, payload, plen);
+  pm_hash128 h = pm_hash_buffer(r, 5 + plen);
+  memcpy(r + 5 + plen, h.b, 8);
+  *len = need;
+}
+
+static size_t key_slot(const ce_journal *j, const pm_hash128 *k) {
+  uint64_t v;
+  memcpy(&v, k->b, 8);
+  return (size_t)v & (j->cap - 1);
+}
+
+static slot *lookup_key(ce_journal *j, const pm_hash128 *k, bool add) {
+  if (add && (j->count + 1) * 2 > j->cap) {
+    size_t ncap = j->cap ? j->cap * 2 : 1024;
+    slot *old = j->tab;
+    size_t ocap = j->cap;
+    j->tab = pm_xcalloc(ncap, sizeof *j->tab);
+    j->cap = ncap;
+    for (size_t i = 0; i < ocap; i++) {
+      if (!old[i].used) continue;
+      size_t s = key_slot(j, &old[i].key);
+      while (j->tab[s].used) s = (s + 1) & (j->cap - 1);
+      j->tab[s] = old[i];
+    }
+    free(old);
+  }
+  if (!j->cap) return NULL;
+  size_t s = key_slot(j, k);
+  while (j->tab[s].used) {
+    if (pm_hash_equal(&j->tab[s].key, k)) return &j->tab[s];
+    s = (s + 1) & (j->cap - 1);
+  }
+  if (!add) return NULL;
+  j->tab[s].used = true;
+  j->tab[s].key = *k;
+  j->count++;
+  return &j->tab[s];
+}
+
+static pm_hash128 rel_key(const char *rel, size_t len) {
+  return pm_hash_buffer(rel, len);
+}
+
+/* Applies one loaded record to the table. */
+static void apply(ce_journal *j, char type, const unsigned char *p,
+                  size_t plen, ce_journal_stats *st) {
+  if (type == 'F' && plen >= IDENT_BYTES + 16) {
+    pm_hash128 k = rel_key((const char *)p + IDENT_BYTES + 16,
+                           plen - IDENT_BYTES - 16);
+    slot *s = lookup_key(j, &k, true);
+    free(s->e.chunks);
+    memset(&s->e, 0, sizeof s->e);
+    s->e.done = true;
+    get_ident(p, &s->e.id);
+    memcpy(s->e.hash.b, p + IDENT_BYTES, 16);
+    st->files++;
+  } else if (type == 'C' && plen >= IDENT_BYTES + 32) {
+    pm_hash128 k = rel_key((const char *)p + IDENT_BYTES + 32,
+                           plen - IDENT_BYTES - 32);
+    slot *s = lookup_key(j, &k, true);
+    ce_jident id;
+    get_ident(p, &id);
+    uint64_t off = get_u64(p + IDENT_BYTES), len = get_u64(p + IDENT_BYTES + 8);
+    /* A checkpoint of another version of the file, or one that does not
+     * continue the previous ones, starts the list again. */
+    if (s->e.done || !ce_jident_equal(&s->e.id, &id) || off == 0) {
+      free(s->e.chunks);
+      memset(&s->e, 0, sizeof s->e);
+      s->e.id = id;
+    }
+    uint64_t expect = s->e.nchunks ? s->e.chunks[s->e.nchunks - 1].off +
+                                         s->e.chunks[s->e.nchunks - 1].len
+                                   : 0;
+    if (off != expect) return;
+    s->e.chunks = pm_xrealloc(s->e.chunks,
+                              (s->e.nchunks + 1) * sizeof *s->e.chunks);
+    s->e.chunks[s->e.nchunks].off = off;
+    s->e.chunks[s->e.nchunks].len = len;
+    memcpy(s->e.chunks[s->e.nchunks].hash.b, p + IDENT_BYTES + 16, 16);
+    s->e.nchunks++;
+    st->chunks++;
+  }
+}
+
+static void journal_free(ce_journal *j) {
+  for (size_t i = 0; i < j->cap; i++)
+    if (j->tab[i].used) free(j->tab[i].e.chunks);
+  free(j->tab);
+  free(j->path);
+  pthread_mutex_destroy(&j->mu);
+  free(j);
+}
+
+static int write_all(ce_journal *j, const unsigned char *buf, size_t len) {
+  size_t done = 0;
+  while (done < len) {
+    int64_t n = j->fs->pwrite(j->fd, buf + done, len - done, j->end);
+    if (n < 0) return (int)n;
+    if (n == 0) return PM_EIO;
+    done += (size_t)n;
+    j->end += (uint64_t)n;
+  }
+  return 0;
+}
+
+/* Reads the whole journal; returns 0, PM_ESTATE (other copy) or an I/O
+ * error. */
+static int load(ce_journal *j, const char *src, const char *dst,
+                const char *sig, ce_journal_stats *st, bool *matches) {
+  pm_stat fst;
+  PM_TRY(j->fs->fstat(j->fd, &fst));
+  *matches = false;
+  if (fst.size == 0) return 0;
+  unsigned char *buf = pm_xmalloc(fst.size);
+  uint64_t got = 0;
+  while (got < fst.size) {
+    int64_t n = j->fs->pread(j->fd, buf + got, fst.size - got, got);
+    if (n < 0) {
+      free(buf);
+      return (int)n;
+    }
+    if (n == 0) break;
+    got += (uint64_t)n;
+  }
+  size_t pos = 8;
+  bool header_ok = false;
+  if (got < 8 || memcmp(buf, MAGIC, 8) != 0) {
+    free(buf);
+    return PM_EFORMAT;
+  }
+  while (pos + 5 <= got) {
+    uint32_t plen = get_u32(buf + pos);
+    if (pos + 5 + plen + 8 > got) break;
+    pm_hash128 h = pm_hash_buffer(buf + pos, 5 + plen);
+    if (memcmp(h.b, buf + pos + 5 + plen, 8) != 0) break;
+    char type = (char)buf[pos + 4];
+    const unsigned char *p = buf + pos + 5;
+    if (!header_ok) {
+      if (type != 'H') break;
+      size_t ls = strlen(src), ld = strlen(dst), lg = strlen(sig);
+      *matches = plen == ls + ld + lg + 3 && !memcmp(p, src, ls + 1) &&
+                 !memcmp(p + ls + 1, dst, ld + 1) &&
+                 !memcmp(p + ls + ld + 2, sig, lg + 1);
+      header_ok = true;
+      if (!*matches) {
+        free(buf);
+        return PM_ESTATE;
+      }
+    } else {
+      apply(j, type, p, plen, st);
+    }
+    st->records++;
+    pos += 5 + plen + 8;
+  }
+  free(buf);
+  if (!header_ok) return PM_EFORMAT;
+  if (pos < got) {
+    st->torn_tail = true;
+    PM_TRY(j->fs->ftruncate(j->fd, pos));
+  }
+  j->end = pos;
+  return 0;
+}
+
+int ce_journal_open(const pm_fs_ops *fs, const char *path, const char *src,
+                    const char *dst, const char *opts_sig, bool restart,
+                    ce_journal **out, bool *resumed, ce_journal_stats *st) {
+  memset(st, 0, sizeof *st);
+  *resumed = false;
+  ce_journal *j = pm_xcalloc(1, sizeof *j);
+  j->fs = fs;
+  j->path = pm_xstrdup(path);
+  pthread_mutex_init(&j->mu, NULL);
+  int rc = fs->open(path, PM_O_RDWR | PM_O_CREAT | (restart ? PM_O_TRUNC : 0),
+                    0600, &j->fd);
+  if (rc) {
+    pm_report_error("open journal", path, rc);
+    journal_free(j);
+    return rc;
+  }
+  bool matches = false;
+  rc = load(j, src, dst, opts_sig, st, &matches);
+  if (rc == PM_ESTATE) {
+    pm_oserr_set(0);
+    pm_report_errorf(rc,
+                     "journal '%s' belongs to a copy with another source, "
+                     "destination or options; rerun that copy, or use "
+                     "--restart to discard the journal",
+                     path);
+  } else if (rc == PM_EFORMAT) {
+    pm_oserr_set(0);
+    pm_report_errorf(rc,
+                     "'%s' is not a pomove journal; remove it or use "
+                     "--restart",
+                     path);
+  } else if (rc) {
+    pm_report_error("read journal", path, rc);
+  }
+  if (rc) {
+    fs->close(j->fd);
+    journal_free(j);
+    return rc;
+  }
+  if (!matches) {
+    /* New journal: magic and header, durable before any copy starts. */
+    PM_TRY(fs->ftruncate(j->fd, 0));
+    j->end = 0;
+    size_t ls = strlen(src), ld = strlen(dst), lg = strlen(opts_sig);
+    size_t plen = ls + ld + lg + 3;
+    unsigned char *payload = pm_xmalloc(plen);
+    memcpy(payload, src, ls + 1);
+    memcpy(payload + ls + 1, dst, ld + 1);
+    memcpy(payload + ls + ld + 2, opts_sig, lg + 1);
+    unsigned char *buf = pm_xmalloc(8);
+    size_t len = 8, cap = 8;
+    memcpy(buf, MAGIC, 8);
+    frame(&buf, &len, &cap, 'H', payload, plen);
+    free(payload);
+    rc = write_all(j, buf, len);
+    free(buf);
+    if (!rc) rc = fs->fsync(j->fd, true);
+    if (rc) {
+      pm_report_error("write journal", path, rc);
+      fs->close(j->fd);
+      journal_free(j);
+      return rc;
+    }
+  } else {
+    *resumed = st->records > 1;
+  }
+  *out = j;
+  return 0;
+}
+
+const ce_jentry *ce_journal_lookup(ce_journal *j, const char *rel) {
+  pm_hash128 k = rel_key(rel, strlen(rel));
+  slot *s = lookup_key(j, &k, false);
+  return s ? &s->e : NULL;
+}
+
+int ce_journal_add_files(ce_journal *j, const ce_jfile *f, size_t n) {
+  unsigned char *buf = NULL, tmp[IDENT_BYTES + 16];
+  size_t len = 0, cap = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t rl = strlen(f[i].rel);
+    unsigned char *payload = pm_xmalloc(sizeof tmp + rl);
+    put_ident(payload, &f[i].id);
+    memcpy(payload + IDENT_BYTES, f[i].hash.b, 16);
+    memcpy(payload + IDENT_BYTES + 16, f[i].rel, rl);
+    frame(&buf, &len, &cap, 'F', payload, sizeof tmp + rl);
+    free(payload);
+  }
+  pthread_mutex_lock(&j->mu);
+  int rc = write_all(j, buf, len);
+  if (!rc) rc = j->fs->fsync(j->fd, true);
+  pthread_mutex_unlock(&j->mu);
+  free(buf);
+  return rc;
+}
+
+int ce_journal_add_chunk(ce_journal *j, const ce_jchunk *c) {
+  size_t rl = strlen(c->rel);
+  size_t plen = IDENT_BYTES + 32 + rl;
+  unsigned char *payload = pm_xmalloc(plen);
+  put_ident(payload, &c->id);
+  put_u64(payload + IDENT_BYTES, c->off);
+  put_u64(payload + IDENT_BYTES + 8, c->len);
+  memcpy(payload + IDENT_BYTES + 16, c->hash.b, 16);
+  memcpy(payload + IDENT_BYTES + 32, c->rel, rl);
+  unsigned char *buf = NULL;
+  size_t len = 0, cap = 0;
+  frame(&buf, &len, &cap, 'C', payload, plen);
+  free(payload);
+  pthread_mutex_lock(&j->mu);
+  int rc = write_all(j, buf, len);
+  if (!rc) rc = j->fs->fsync(j->fd, true);
+  pthread_mutex_unlock(&j->mu);
+  free(buf);
+  return rc;
+}
+
+int ce_journal_close(ce_journal *j, bool remove) {
+  if (!j) return 0;
+  int rc = j->fs->close(j->fd);
+  if (remove) {
+    int urc = j->fs->unlink(j->path);
+    if (urc) {
+      pm_report_error("remove journal", j->path, urc);
+      if (!rc) rc = urc;
+    }
+  }
+  journal_free(j);
+  return rc;
+}

@@ -1,0 +1,79 @@
+/* journal.h - the resume journal of a copy (private to copyengine/).
+ *
+ * An append-only file beside the destination ("<DST>.pomove-journal" by
+ * default). A header names the source, the destination and the options
+ * that change the result; then one record per file made durable, and
+ * checkpoints of large files whose leading chunks are durable. Every
+ * record carries its own checksum; a torn last record is ignored. Records
+ * are appended only after the data they describe is on the medium. */
+#ifndef POMOVE_JOURNAL_H
+#define POMOVE_JOURNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hash.h"
+#include "platform.h"
+
+typedef struct ce_journal ce_journal;
+
+/* The identity of a source file: a change of any field means "copy it
+ * again". */
+typedef struct ce_jident {
+  uint64_t size, ino, dev;
+  int64_t mtime_sec;
+  int32_t mtime_nsec;
+} ce_jident;
+
+typedef struct ce_jfile {
+  const char *rel;
+  ce_jident id;
+  pm_hash128 hash; /* of the whole file */
+} ce_jfile;
+
+/* A checkpoint: bytes [off, off+len) of a large file are durable and hash
+ * to `hash`; every earlier byte was checkpointed before. */
+typedef struct ce_jchunk {
+  const char *rel;
+  ce_jident id;
+  uint64_t off, len;
+  pm_hash128 hash;
+} ce_jchunk;
+
+/* What the journal knows of one path after loading. */
+typedef struct ce_jentry {
+  bool done;
+  ce_jident id;
+  pm_hash128 hash;
+  /* Checkpoints in order of offset, contiguous from 0. */
+  size_t nchunks;
+  struct {
+    uint64_t off, len;
+    pm_hash128 hash;
+  } *chunks;
+} ce_jentry;
+
+typedef struct ce_journal_stats {
+  uint64_t records, files, chunks;
+  bool torn_tail; /* an incomplete last record was found and ignored */
+} ce_journal_stats;
+
+/* Opens (or creates) the journal. With an existing journal for another
+ * source, destination or options it fails with PM_ESTATE and a message
+ * unless `restart` is set, which starts it afresh. *resumed tells whether
+ * records were loaded. */
+int ce_journal_open(const pm_fs_ops *fs, const char *path, const char *src,
+                    const char *dst, const char *opts_sig, bool restart,
+                    ce_journal **out, bool *resumed, ce_journal_stats *st);
+/* NULL when the journal knows nothing of rel. */
+const ce_jentry *ce_journal_lookup(ce_journal *j, const char *rel);
+/* Appends records and makes them durable (one fdatasync per call).
+ * Thread-safe. */
+int ce_journal_add_files(ce_journal *j, const ce_jfile *f, size_t n);
+int ce_journal_add_chunk(ce_journal *j, const ce_jchunk *c);
+/* Closes; with remove set, deletes the file (after a complete copy). */
+int ce_journal_close(ce_journal *j, bool remove);
+
+bool ce_jident_equal(const ce_jident *a, const ce_jident *b);
+
+#endif

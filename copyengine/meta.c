@@ -1,0 +1,100 @@
+/* meta.c - metadata of copied entries: extended attributes, and the
+ * metadata of a directory, applied once everything inside it is done (a
+ * read-only directory would otherwise refuse its own children, and every
+ * child would bump its mtime). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "util.h"
+
+void ce_count_error(ce_ctx *c, const char *op, const char *path, int err) {
+  pm_report_error(op, path, err);
+  atomic_fetch_add(&c->errors, 1);
+  /* A full or read-only destination will fail every further write: stop
+   * early and leave a state that a rerun resumes. */
+  if (err == PM_ENOSPC || err == PM_EDQUOT || err == PM_EROFS) {
+    int expected = 0;
+    atomic_compare_exchange_strong(&c->fatal, &expected, err);
+  }
+}
+
+/* Copies the extended attributes of src to dst. Attributes the
+ * destination cannot hold (another file system, a namespace we may not
+ * write) are reported once as a warning and not counted as errors. */
+int ce_copy_xattrs(ce_ctx *c, const char *src, const char *dst, bool follow) {
+  if (atomic_load(&c->xattr_unsupported)) return 0;
+  char list[65536];
+  size_t len;
+  int rc = c->fs->xattr_list(src, follow, list, sizeof list, &len);
+  if (rc == PM_ENOTSUP) {
+    atomic_store(&c->xattr_unsupported, true);
+    return 0;
+  }
+  if (rc) {
+    ce_count_error(c, "list extended attributes of", src, rc);
+    return rc;
+  }
+  char *val = NULL;
+  size_t cap = 0;
+  for (size_t i = 0; i < len; i += strlen(list + i) + 1) {
+    const char *name = list + i;
+    size_t vlen = 0;
+    /* Ask for the size first, then read; retry if it grew in between. */
+    for (int tries = 0; tries < 4; tries++) {
+      rc = c->fs->xattr_get(src, follow, name, NULL, 0, &vlen);
+      if (rc) break;
+      if (vlen > cap) {
+        cap = vlen;
+        val = pm_xrealloc(val, cap);
+      }
+      rc = c->fs->xattr_get(src, follow, name, val, cap, &vlen);
+      if (rc != PM_ERANGE) break;
+    }
+    if (rc == PM_ENODATA) continue; /* removed meanwhile */
+    if (rc) {
+      ce_count_error(c, "read extended attribute of", src, rc);
+      continue;
+    }
+    rc = c->fs->xattr_set(dst, follow, name, val, vlen);
+    if (rc == PM_ENOTSUP || rc == PM_EPERM) {
+      char *shown = pm_display_path(dst);
+      pm_warnf("extended attribute '%s' cannot be set on '%s': %s", name,
+               shown, pm_strerror(rc));
+      free(shown);
+    } else if (rc) {
+      ce_count_error(c, "write extended attribute of", dst, rc);
+    }
+  }
+  free(val);
+  return 0;
+}
+
+void ce_apply_dir_meta(ce_ctx *c, ce_dnode *d) {
+  char *dp = pm_path_join(c->dst, d->rel);
+  char *sp = pm_path_join(c->src, d->rel);
+  int rc;
+  if (c->root_user) {
+    rc = c->fs->chown(dp, d->st.uid, d->st.gid, false);
+    if (rc) ce_count_error(c, "set owner of directory", dp, rc);
+  }
+  ce_copy_xattrs(c, sp, dp, false);
+  rc = c->fs->chmod(dp, d->st.mode & 07777);
+  if (rc) ce_count_error(c, "set mode of directory", dp, rc);
+  rc = c->fs->utimes(dp, &d->st.atime, &d->st.mtime, false);
+  if (rc) ce_count_error(c, "set times of directory", dp, rc);
+  atomic_fetch_add(&c->dirs, 1);
+  free(dp);
+  free(sp);
+}
+
+void ce_dnode_release(ce_ctx *c, ce_dnode *d) {
+  while (d && atomic_fetch_sub(&d->pending, 1) == 1) {
+    ce_dnode *parent = d->parent;
+    /* An interrupted copy leaves directories private: they are not done. */
+    if (d->created && !ce_interrupted(c)) ce_apply_dir_meta(c, d);
+    free(d->rel);
+    free(d);
+    d = parent;
+  }
+}

@@ -1,0 +1,180 @@
+/* preflight.c - refuses copies that would go wrong before any byte moves:
+ * a missing source, a destination inside the source (the copy would feed
+ * on itself), a source inside the destination, both the same directory
+ * reached two ways, or a non-empty destination without --merge.
+ * Containment is checked by device and inode up the parent chain, so a
+ * bind mount or a symlinked path cannot hide it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "preflight.h"
+#include "util.h"
+
+/* True when the directory `dir` (canonical) is `anc` or lies below it,
+ * comparing (dev, ino) of each ancestor of dir with anc's. */
+static bool below(const pm_fs_ops *fs, const char *dir, const pm_stat *anc) {
+  char *p = pm_xstrdup(dir);
+  bool found = false;
+  for (;;) {
+    pm_stat st;
+    if (fs->stat(p, true, &st) == 0 && st.dev == anc->dev &&
+        st.ino == anc->ino) {
+      found = true;
+      break;
+    }
+    char *slash = strrchr(p, '/');
+    if (!slash) break;
+    if (slash == p) {
+      if (p[1] == '\0') break;
+      p[1] = '\0';
+      continue;
+    }
+    *slash = '\0';
+  }
+  free(p);
+  return found;
+}
+
+static char *canonical(const pm_fs_ops *fs, const char *path, int *err) {
+  char buf[8192];
+  int rc = fs->realpath(path, buf, sizeof buf);
+  if (rc) {
+    *err = rc;
+    return NULL;
+  }
+  return pm_xstrdup(buf);
+}
+
+void ce_roots_free(ce_roots *r) {
+  free(r->src);
+  free(r->dst);
+  r->src = r->dst = NULL;
+}
+
+int ce_preflight(const pm_fs_ops *fs, const char *src, const char *dst,
+                 bool merge, ce_roots *roots) {
+  memset(roots, 0, sizeof *roots);
+  int rc = fs->stat(src, true, &roots->src_st);
+  if (rc) {
+    pm_report_error("read source directory", src, rc);
+    return rc;
+  }
+  if (roots->src_st.type != PM_T_DIR) {
+    pm_oserr_set(0);
+    pm_report_error("use as source directory", src, PM_ENOTDIR);
+    return PM_ENOTDIR;
+  }
+  roots->src = canonical(fs, src, &rc);
+  if (!roots->src) {
+    pm_report_error("resolve source path", src, rc);
+    return rc;
+  }
+
+  pm_stat dst_st;
+  rc = fs->stat(dst, true, &dst_st);
+  if (rc == 0) {
+    if (dst_st.type != PM_T_DIR) {
+      pm_oserr_set(0);
+      pm_report_error("use as destination directory", dst, PM_ENOTDIR);
+      ce_roots_free(roots);
+      return PM_ENOTDIR;
+    }
+    roots->dst_exists = true;
+    roots->dst = canonical(fs, dst, &rc);
+  } else if (rc == PM_ENOENT) {
+    /* A new DST: its parent must exist; canonicalise the parent. */
+    char *copy = pm_xstrdup(dst);
+    size_t n = strlen(copy);
+    while (n > 1 && copy[n - 1] == '/') copy[--n] = '\0';
+    char *slash = strrchr(copy, '/');
+    const char *name = slash ? slash + 1 : copy;
+    char *parent = slash ? (slash == copy ? pm_xstrdup("/")
+                                          : (*slash = '\0', pm_xstrdup(copy)))
+                         : pm_xstrdup(".");
+    if (!strcmp(name, ".") || !strcmp(name, "..") || !*name) {
+      pm_oserr_set(0);
+      pm_report_error("use as destination directory", dst, PM_EINVAL);
+      free(parent);
+      free(copy);
+      ce_roots_free(roots);
+      return PM_EINVAL;
+    }
+    char *cparent = canonical(fs, parent, &rc);
+    if (!cparent) {
+      pm_report_error("find the parent of the destination", dst, rc);
+      free(parent);
+      free(copy);
+      ce_roots_free(roots);
+      return rc;
+    }
+    roots->dst = pm_path_join(cparent, name);
+    /* The new directory would be created inside its parent: if that
+     * parent is SRC or below it, DST is inside SRC. */
+    if (below(fs, cparent, &roots->src_st)) {
+      pm_oserr_set(0);
+      pm_report_errorf(PM_EINVAL,
+                       "destination '%s' lies inside the source '%s'", dst,
+                       src);
+      free(cparent);
+      free(parent);
+      free(copy);
+      ce_roots_free(roots);
+      return PM_EINVAL;
+    }
+    free(cparent);
+    free(parent);
+    free(copy);
+    return 0;
+  } else {
+    pm_report_error("read destination directory", dst, rc);
+    ce_roots_free(roots);
+    return rc;
+  }
+  if (!roots->dst) {
+    pm_report_error("resolve destination path", dst, rc);
+    ce_roots_free(roots);
+    return rc;
+  }
+  pm_oserr_set(0);
+  if (dst_st.dev == roots->src_st.dev && dst_st.ino == roots->src_st.ino) {
+    pm_report_errorf(PM_EINVAL,
+                     "source '%s' and destination '%s' are the same directory",
+                     src, dst);
+    ce_roots_free(roots);
+    return PM_EINVAL;
+  }
+  if (below(fs, roots->dst, &roots->src_st)) {
+    pm_report_errorf(PM_EINVAL, "destination '%s' lies inside the source '%s'",
+                     dst, src);
+    ce_roots_free(roots);
+    return PM_EINVAL;
+  }
+  if (below(fs, roots->src, &dst_st)) {
+    pm_report_errorf(PM_EINVAL, "source '%s' lies inside the destination '%s'",
+                     src, dst);
+    ce_roots_free(roots);
+    return PM_EINVAL;
+  }
+  if (!merge) {
+    pm_dir *d;
+    rc = fs->opendir(roots->dst, &d);
+    if (rc) {
+      pm_report_error("list destination directory", dst, rc);
+      ce_roots_free(roots);
+      return rc;
+    }
+    pm_dirent ent;
+    int r = fs->readdir(d, &ent);
+    fs->closedir(d);
+    if (r > 0) {
+      pm_oserr_set(0);
+      pm_report_errorf(PM_EEXIST,
+                       "destination '%s' is not empty (use --merge to copy "
+                       "into it, or --resume to continue an interrupted copy)",
+                       dst);
+      ce_roots_free(roots);
+      return PM_EEXIST;
+    }
+  }
+  return 0;
+}

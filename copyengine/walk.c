@@ -1,0 +1,202 @@
+/* walk.c - the directory walker of the copy engine.
+ *
+ * One thread lists directories depth first. Subdirectories are created in
+ * the destination at once (private, so that a half-copied tree is not
+ * served to anyone) and pushed on the stack; regular files go to the
+ * bounded file queue that the workers drain; symlinks and special files
+ * are cheap and made here. A directory's own metadata is applied by
+ * ce_dnode_release() when its last child is done. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "util.h"
+
+typedef struct dstack {
+  ce_dnode **v;
+  size_t n, cap;
+} dstack;
+
+static void push(dstack *s, ce_dnode *d) {
+  if (s->n == s->cap) {
+    s->cap = s->cap ? 2 * s->cap : 64;
+    s->v = pm_xrealloc(s->v, s->cap * sizeof *s->v);
+  }
+  s->v[s->n++] = d;
+}
+
+static ce_dnode *new_dnode(ce_dnode *parent, char *rel, const pm_stat *st) {
+  ce_dnode *d = pm_xcalloc(1, sizeof *d);
+  d->parent = parent;
+  d->rel = rel;
+  d->st = *st;
+  atomic_init(&d->pending, 1);
+  if (parent) atomic_fetch_add(&parent->pending, 1);
+  return d;
+}
+
+/* mkdir that accepts an existing directory (merge, resume). */
+static int make_dir(ce_ctx *c, const char *dst) {
+  int rc = c->fs->mkdir(dst, 0700);
+  if (rc == PM_EEXIST) {
+    pm_stat st;
+    if (c->fs->stat(dst, false, &st) == 0 && st.type == PM_T_DIR) return 0;
+  }
+  return rc;
+}
+
+static void copy_symlink(ce_ctx *c, const char *rel, const pm_stat *st) {
+  char *sp = pm_path_join(c->src, rel), *dp = pm_path_join(c->dst, rel);
+  char target[65536];
+  size_t len;
+  int rc = c->fs->readlink(sp, target, sizeof target, &len);
+  if (rc) {
+    ce_count_error(c, "read symlink", sp, rc);
+    goto out;
+  }
+  rc = c->fs->symlink(target, dp);
+  if (rc == PM_EEXIST) {
+    /* Merge or resume: an existing link with the same target is kept,
+     * anything else that is not a directory is replaced. */
+    char old[65536];
+    size_t olen;
+    pm_stat dst_st;
+    if (c->fs->stat(dp, false, &dst_st) == 0 && dst_st.type == PM_T_SYMLINK &&
+        c->fs->readlink(dp, old, sizeof old, &olen) == 0 && olen == len &&
+        !memcmp(old, target, len))
+      rc = 0;
+    else if (c->fs->unlink(dp) == 0)
+      rc = c->fs->symlink(target, dp);
+  }
+  if (rc) {
+    ce_count_error(c, "create symlink", dp, rc);
+    goto out;
+  }
+  if (c->root_user) {
+    rc = c->fs->chown(dp, st->uid, st->gid, false);
+    if (rc) ce_count_error(c, "set owner of symlink", dp, rc);
+  }
+  ce_copy_xattrs(c, sp, dp, false);
+  rc = c->fs->utimes(dp, &st->atime, &st->mtime, false);
+  if (rc && rc != PM_ENOTSUP) ce_count_error(c, "set times of symlink", dp, rc);
+  atomic_fetch_add(&c->symlinks, 1);
+out:
+  free(sp);
+  free(dp);
+}
+
+static void copy_special(ce_ctx *c, const char *rel, const pm_stat *st) {
+  char *sp = pm_path_join(c->src, rel);
+  if (!c->o->specials) {
+    char *shown = pm_display_path(sp);
+    pm_warnf("skipping %s '%s' (use --specials to create it)",
+             pm_ftype_name(st->type), shown);
+    free(shown);
+    atomic_fetch_add(&c->skipped, 1);
+    free(sp);
+    return;
+  }
+  char *dp = pm_path_join(c->dst, rel);
+  int rc = c->fs->mknod(dp, st->type, st->mode & 07777, st->rdev);
+  if (rc == PM_EEXIST && c->fs->unlink(dp) == 0)
+    rc = c->fs->mknod(dp, st->type, st->mode & 07777, st->rdev);
+  if (rc) {
+    ce_count_error(c, "create special file", dp, rc);
+  } else {
+    if (c->root_user) c->fs->chown(dp, st->uid, st->gid, false);
+    c->fs->chmod(dp, st->mode & 07777);
+    c->fs->utimes(dp, &st->atime, &st->mtime, false);
+    atomic_fetch_add(&c->specials, 1);
+  }
+  free(dp);
+  free(sp);
+}
+
+static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
+  char *sp = pm_path_join(c->src, d->rel);
+  pm_dir *dir;
+  int rc = c->fs->opendir(sp, &dir);
+  if (rc) {
+    ce_count_error(c, "list directory", sp, rc);
+    free(sp);
+    return;
+  }
+  pm_dirent ent;
+  while (!ce_interrupted(c) && (rc = c->fs->readdir(dir, &ent)) > 0) {
+    char *rel = pm_path_join(d->rel, ent.name);
+    pm_stat st;
+    memset(&st, 0, sizeof st);
+    st.type = ent.type;
+    /* Files are stat'ed by the worker on the open descriptor; everything
+     * else needs its metadata here. */
+    if (ent.type != PM_T_FILE) {
+      char *ep = pm_path_join(c->src, rel);
+      int src = c->fs->stat(ep, false, &st);
+      if (src) {
+        ce_count_error(c, "read metadata of", ep, src);
+        free(ep);
+        free(rel);
+        continue;
+      }
+      free(ep);
+    }
+    switch (st.type) {
+    case PM_T_FILE: {
+      ce_task *t = pm_xcalloc(1, sizeof *t);
+      t->dir = d;
+      t->rel = rel;
+      atomic_fetch_add(&d->pending, 1);
+      atomic_fetch_add(&c->seen_files, 1);
+      ce_queue_push(c, t);
+      continue; /* rel is owned by the task */
+    }
+    case PM_T_DIR: {
+      char *dp = pm_path_join(c->dst, rel);
+      int mrc = d->created ? make_dir(c, dp) : PM_ENOENT;
+      if (mrc) {
+        if (d->created) ce_count_error(c, "create directory", dp, mrc);
+        free(dp);
+        free(rel);
+        continue;
+      }
+      free(dp);
+      ce_dnode *child = new_dnode(d, rel, &st);
+      child->created = true;
+      push(stack, child);
+      continue;
+    }
+    case PM_T_SYMLINK:
+      copy_symlink(c, rel, &st);
+      break;
+    default:
+      copy_special(c, rel, &st);
+      break;
+    }
+    free(rel);
+  }
+  if (rc < 0) ce_count_error(c, "list directory", sp, rc);
+  c->fs->closedir(dir);
+  free(sp);
+}
+
+void *ce_walker_main(void *arg) {
+  ce_ctx *c = arg;
+  dstack stack = {0};
+  ce_dnode *root = new_dnode(NULL, pm_xstrdup(""), &(pm_stat){0});
+  int rc = c->fs->stat(c->src, true, &root->st);
+  root->created = true;
+  if (rc) ce_count_error(c, "read metadata of", c->src, rc);
+  push(&stack, root);
+  while (stack.n) {
+    ce_dnode *d = stack.v[--stack.n];
+    if (!ce_interrupted(c)) list_dir(c, d, &stack);
+    ce_dnode_release(c, d);
+  }
+  free(stack.v);
+  pthread_mutex_lock(&c->qmu);
+  c->qclosed = true;
+  pthread_cond_broadcast(&c->qnotempty);
+  pthread_mutex_unlock(&c->qmu);
+  atomic_store(&c->walk_done, true);
+  return NULL;
+}

@@ -1,0 +1,941 @@
+/* worker.c - the read-hash-write pipeline of the copy engine.
+ *
+ * Each worker thread owns one I/O context and keeps many files, and
+ * several chunks of each large file, in flight. Reads complete in any
+ * order; the file's XXH3-128 is fed strictly in file order from the
+ * chunks as they become contiguous (so the hash is of the exact bytes
+ * read for the copy), and each chunk is written as soon as it is hashed.
+ * A short read or write is resubmitted for the rest; a read that returns
+ * 0 before the expected size means the source shrank. A file is created
+ * private (0600) and gets its final owner, mode, attributes and times only
+ * when its body is complete. Completed files are collected in a batch:
+ * one syncfs makes the batch durable, then the batch is verified (with
+ * --verify), added to the manifest and recorded in the journal. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "reread.h"
+#include "util.h"
+
+#define CKPT_BYTES (64ull << 20) /* journal checkpoint of large files */
+#define CKPT_MAX 16
+#define EPOCH_RING 32
+#define BATCH_FILES 512
+#define BATCH_BYTES (256ull << 20)
+#define BATCH_NS 1000000000ull
+
+typedef struct fstate fstate;
+
+typedef struct chunk {
+  pm_io_req req;
+  fstate *f;
+  uint64_t off;
+  uint32_t len, done;
+  char *buf;
+  bool hole, writing;
+  unsigned epoch;
+  struct chunk *next;
+} chunk;
+
+typedef struct ckpt {
+  uint64_t off, len;
+  pm_hash128 hash;
+  unsigned epoch;
+} ckpt;
+
+struct fstate {
+  fstate *next;
+  ce_task *t;
+  char *sp, *dp;
+  pm_fd sfd, dfd;
+  pm_stat st;
+  uint64_t issue_off, hashed_off, data_end;
+  bool sparse, resumed;
+  unsigned inflight;
+  chunk *ready;
+  pm_hasher *h;
+  int err;
+  const char *errop;
+  /* checkpoints (journal on, large files) */
+  pm_hasher *ck;
+  uint64_t ck_start;
+  unsigned epoch, inflight_epoch[EPOCH_RING];
+  ckpt pend[CKPT_MAX];
+  unsigned npend;
+  struct ce_hlentry *hl; /* this file is the first of a hard-link group */
+};
+
+typedef struct pending {
+  char *rel;
+  ce_jident id;
+  pm_hash128 hash;
+  ce_task *t; /* kept for a re-copy after a verify mismatch */
+} pending;
+
+typedef struct worker {
+  ce_ctx *c;
+  pm_io_ctx *io;
+  unsigned depth, chunks_out;
+  uint64_t bytes_out;
+  fstate *active;
+  unsigned nactive;
+  chunk *backlog; /* requests the engine said BUSY to */
+  ce_task *retry;
+  pending *batch;
+  size_t nbatch, capbatch;
+  uint64_t batch_bytes, batch_start_ns;
+  char *zeros;
+  pm_io_req **events;
+} worker;
+
+/* ---- hard links: the first path of a group is copied, the others are
+ * linked to it and take its hash when it is done. ---- */
+
+typedef struct ce_hlentry {
+  uint64_t dev, ino;
+  char *rel; /* the first path */
+  int state; /* 0 copying, 1 done, 2 failed */
+  pm_hash128 hash;
+  ce_jident id;
+  char **waiting; /* linked paths waiting for the hash */
+  size_t nwaiting;
+} ce_hlentry;
+
+struct ce_hardlink {
+  ce_hlentry e;
+};
+
+static ce_hlentry *hl_find_or_add(ce_ctx *c, uint64_t dev, uint64_t ino,
+                                  const char *rel, bool *created) {
+  if (c->hlcount * 2 >= c->hlcap) {
+    size_t ncap = c->hlcap ? c->hlcap * 2 : 256;
+    ce_hardlink **n = pm_xcalloc(ncap, sizeof *n);
+    for (size_t i = 0; i < c->hlcap; i++) {
+      ce_hardlink *h = c->hl[i];
+      if (!h) continue;
+      size_t k = (h->e.ino * 0x9E3779B97F4A7C15ull ^ h->e.dev) & (ncap - 1);
+      while (n[k]) k = (k + 1) & (ncap - 1);
+      n[k] = h;
+    }
+    free(c->hl);
+    c->hl = n;
+    c->hlcap = ncap;
+  }
+  size_t k = (ino * 0x9E3779B97F4A7C15ull ^ dev) & (c->hlcap - 1);
+  while (c->hl[k]) {
+    if (c->hl[k]->e.ino == ino && c->hl[k]->e.dev == dev) {
+      *created = false;
+      return &c->hl[k]->e;
+    }
+    k = (k + 1) & (c->hlcap - 1);
+  }
+  ce_hardlink *h = pm_xcalloc(1, sizeof *h);
+  h->e.dev = dev;
+  h->e.ino = ino;
+  h->e.rel = pm_xstrdup(rel);
+  c->hl[k] = h;
+  c->hlcount++;
+  *created = true;
+  return &h->e;
+}
+
+void ce_hardlinks_free(ce_ctx *c) {
+  for (size_t i = 0; i < c->hlcap; i++) {
+    ce_hardlink *h = c->hl[i];
+    if (!h) continue;
+    for (size_t k = 0; k < h->e.nwaiting; k++) free(h->e.waiting[k]);
+    free(h->e.waiting);
+    free(h->e.rel);
+    free(h);
+  }
+  free(c->hl);
+  c->hl = NULL;
+  c->hlcap = c->hlcount = 0;
+}
+
+static ce_jident ident_of(const pm_stat *st) {
+  ce_jident id = {.size = st->size, .ino = st->ino, .dev = st->dev,
+                  .mtime_sec = st->mtime.sec, .mtime_nsec = st->mtime.nsec};
+  return id;
+}
+
+/* ---- batches ---- */
+
+static void batch_add(worker *w, char *rel, const ce_jident *id,
+                      const pm_hash128 *h, ce_task *t) {
+  if (w->nbatch == w->capbatch) {
+    w->capbatch = w->capbatch ? w->capbatch * 2 : 64;
+    w->batch = pm_xrealloc(w->batch, w->capbatch * sizeof *w->batch);
+  }
+  if (!w->nbatch) w->batch_start_ns = pm_now_ns();
+  pending *p = &w->batch[w->nbatch++];
+  p->rel = rel;
+  p->id = *id;
+  p->hash = *h;
+  p->t = t;
+  w->batch_bytes += id->size;
+}
+
+static void task_free(ce_task *t) {
+  if (!t) return;
+  free(t->rel);
+  free(t);
+}
+
+static void flush_batch(worker *w) {
+  ce_ctx *c = w->c;
+  if (!w->nbatch) return;
+  int rc = 0;
+  bool durable_needed = c->j || c->o->verify;
+  if (durable_needed) {
+    rc = c->fs->syncfs(c->dst_fd);
+    if (rc) {
+      for (size_t i = 0; i < w->nbatch; i++) {
+        char *dp = pm_path_join(c->dst, w->batch[i].rel);
+        ce_count_error(c, "flush to disk", dp, rc);
+        free(dp);
+      }
+    }
+  }
+  ce_jfile *jf = pm_xcalloc(w->nbatch, sizeof *jf);
+  size_t nj = 0;
+  for (size_t i = 0; i < w->nbatch && !rc; i++) {
+    pending *p = &w->batch[i];
+    if (c->o->verify) {
+      char *dp = pm_path_join(c->dst, p->rel);
+      pm_hash128 h2;
+      uint64_t sz = 0;
+      int method = 0;
+      int vrc = vf_hash_file_uncached(c->fs, dp, &h2, &sz, &method);
+      atomic_fetch_add(&c->verified, 1);
+      if (vrc) {
+        ce_count_error(c, "re-read for verification", dp, vrc);
+        free(dp);
+        continue;
+      }
+      if (sz != p->id.size || !pm_hash_equal(&h2, &p->hash)) {
+        atomic_fetch_add(&c->mismatches, 1);
+        if (p->t && p->t->attempts < c->o->verify_retries) {
+          char *shown = pm_display_path(dp);
+          pm_warnf("verification of '%s' failed (hash of the copy differs "
+                   "from the source's): copying it again",
+                   shown);
+          free(shown);
+          p->t->attempts++;
+          p->t->next = w->retry;
+          w->retry = p->t;
+          p->t = NULL;
+          /* Re-copy counts its own bytes and file again. */
+          atomic_fetch_sub(&c->files, 1);
+          atomic_fetch_sub(&c->bytes, p->id.size);
+        } else {
+          pm_oserr_set(0);
+          ce_count_error(c, "verify copy", dp, PM_ECORRUPT);
+        }
+        free(dp);
+        continue;
+      }
+      free(dp);
+    }
+    if (c->mw) {
+      int mrc = pm_manifest_writer_add(c->mw, p->rel, &p->hash);
+      if (mrc) ce_count_error(c, "write manifest line for", p->rel, mrc);
+    }
+    jf[nj].rel = p->rel;
+    jf[nj].id = p->id;
+    jf[nj].hash = p->hash;
+    nj++;
+  }
+  if (c->j && nj) {
+    int jrc = ce_journal_add_files(c->j, jf, nj);
+    if (jrc) ce_count_error(c, "write journal", c->dst, jrc);
+  }
+  free(jf);
+  for (size_t i = 0; i < w->nbatch; i++) {
+    free(w->batch[i].rel);
+    task_free(w->batch[i].t);
+  }
+  w->nbatch = 0;
+  w->batch_bytes = 0;
+}
+
+static void maybe_flush(worker *w, bool force) {
+  if (!w->nbatch) return;
+  if (force || w->nbatch >= BATCH_FILES || w->batch_bytes >= BATCH_BYTES ||
+      pm_now_ns() - w->batch_start_ns >= BATCH_NS)
+    flush_batch(w);
+}
+
+/* ---- files ---- */
+
+static void file_fail(fstate *f, const char *op, int err) {
+  if (!f->err) {
+    f->err = err;
+    f->errop = op;
+  }
+}
+
+static void submit(worker *w, chunk *ch) {
+  int q = w->c->eng->queue(w->io, &ch->req);
+  if (q == PM_Q_QUEUED) {
+    ch->f->inflight++;
+    return;
+  }
+  if (q == PM_Q_BUSY) {
+    ch->f->inflight++;
+    ch->next = w->backlog;
+    w->backlog = ch;
+    return;
+  }
+  /* PM_Q_COMPLETED or an error: finish it through the normal path. */
+  ch->f->inflight++;
+  if (q < 0) {
+    ch->req.res = q;
+    ch->req.oserr = pm_oserr_last();
+  }
+  ch->next = w->backlog; /* handled as completed by the loop */
+  ch->req.udata = NULL;  /* marks "already complete" */
+  w->backlog = ch;
+}
+
+static void chunk_free(worker *w, chunk *ch) {
+  w->chunks_out--;
+  w->bytes_out -= ch->len;
+  free(ch->buf);
+  free(ch);
+}
+
+static void issue_write(worker *w, chunk *ch) {
+  fstate *f = ch->f;
+  ch->writing = true;
+  ch->done = 0;
+  ch->epoch = f->epoch;
+  f->inflight_epoch[f->epoch % EPOCH_RING]++;
+  ch->req.op = PM_IO_WRITE;
+  ch->req.fd = f->dfd;
+  ch->req.buf = ch->buf;
+  ch->req.len = ch->len;
+  ch->req.off = ch->off;
+  ch->req.udata = ch;
+  submit(w, ch);
+}
+
+static void ckpt_maybe_create(worker *w, fstate *f) {
+  ce_ctx *c = w->c;
+  if (!f->ck) return;
+  uint64_t seg = f->hashed_off - f->ck_start;
+  if (seg < CKPT_BYTES || f->hashed_off >= f->st.size) return;
+  if (f->npend == CKPT_MAX) return; /* the segment just grows */
+  ckpt *k = &f->pend[f->npend++];
+  k->off = f->ck_start;
+  k->len = seg;
+  k->hash = pm_hasher_digest(f->ck);
+  k->epoch = f->epoch;
+  f->epoch++;
+  f->inflight_epoch[f->epoch % EPOCH_RING] = 0;
+  pm_hasher_reset(f->ck);
+  f->ck_start = f->hashed_off;
+  (void)c;
+}
+
+/* Records checkpoints whose writes are all done: fdatasync, then the
+ * journal. */
+static void ckpt_drain(worker *w, fstate *f) {
+  ce_ctx *c = w->c;
+  while (f->npend && !f->err) {
+    ckpt *k = &f->pend[0];
+    unsigned first = k == f->pend && f->npend ? k->epoch : 0;
+    bool ready = true;
+    for (unsigned e = 0; e <= first; e++) {
+      if (first - e >= EPOCH_RING) break;
+      if (f->inflight_epoch[(first - e) % EPOCH_RING]) {
+        ready = false;
+        break;
+      }
+    }
+    if (!ready) return;
+    int rc = c->fs->fsync(f->dfd, true);
+    if (rc) {
+      file_fail(f, "flush to disk", rc);
+      return;
+    }
+    ce_jchunk jc = {.rel = f->t->rel, .id = ident_of(&f->st), .off = k->off,
+                    .len = k->len, .hash = k->hash};
+    rc = ce_journal_add_chunk(c->j, &jc);
+    if (rc) {
+      file_fail(f, "write journal for", rc);
+      return;
+    }
+    memmove(f->pend, f->pend + 1, (f->npend - 1) * sizeof *f->pend);
+    f->npend--;
+  }
+}
+
+static void try_hash(worker *w, fstate *f) {
+  while (f->ready && f->ready->off == f->hashed_off) {
+    chunk *ch = f->ready;
+    f->ready = ch->next;
+    const void *data = ch->hole ? (const void *)w->zeros : ch->buf;
+    if (!f->err) {
+      pm_hasher_update(f->h, data, ch->len);
+      if (f->ck) pm_hasher_update(f->ck, data, ch->len);
+    }
+    atomic_fetch_add(&w->c->hashed, ch->len);
+    f->hashed_off += ch->len;
+    if (ch->hole || f->err) {
+      chunk_free(w, ch);
+    } else {
+      issue_write(w, ch);
+    }
+    ckpt_maybe_create(w, f);
+  }
+}
+
+static void ready_insert(fstate *f, chunk *ch) {
+  chunk **pp = &f->ready;
+  while (*pp && (*pp)->off < ch->off) pp = &(*pp)->next;
+  ch->next = *pp;
+  *pp = ch;
+}
+
+/* Issues the next chunk of f; false when nothing more can go now. */
+static bool issue_chunk(worker *w, fstate *f) {
+  ce_ctx *c = w->c;
+  if (f->err || f->issue_off >= f->st.size) return false;
+  uint64_t off = f->issue_off;
+  uint64_t len = f->st.size - off;
+  if (len > c->chunk) len = c->chunk;
+  bool hole = false;
+  if (f->sparse) {
+    if (off >= f->data_end) {
+      int64_t d = c->fs->seek(f->sfd, off, false);
+      if (d == PM_ENXIO) d = (int64_t)f->st.size;
+      if (d < 0) {
+        file_fail(f, "find data in", (int)d);
+        return false;
+      }
+      if ((uint64_t)d > off) {
+        hole = true;
+        if ((uint64_t)d - off < len) len = (uint64_t)d - off;
+      } else {
+        int64_t h = c->fs->seek(f->sfd, off, true);
+        f->data_end = h < 0 ? f->st.size : (uint64_t)h;
+      }
+    }
+    if (!hole && f->data_end - off < len) len = f->data_end - off;
+  }
+  chunk *ch = pm_xcalloc(1, sizeof *ch);
+  ch->f = f;
+  ch->off = off;
+  ch->len = (uint32_t)len;
+  ch->hole = hole;
+  w->chunks_out++;
+  w->bytes_out += len;
+  f->issue_off += len;
+  if (hole) {
+    ready_insert(f, ch);
+    try_hash(w, f);
+    return true;
+  }
+  ch->buf = pm_xmalloc(len);
+  ch->req.op = PM_IO_READ;
+  ch->req.fd = f->sfd;
+  ch->req.buf = ch->buf;
+  ch->req.len = (uint32_t)len;
+  ch->req.off = off;
+  ch->req.udata = ch;
+  submit(w, ch);
+  return true;
+}
+
+static bool same_version(const pm_stat *a, const pm_stat *b) {
+  return a->size == b->size && a->mtime.sec == b->mtime.sec &&
+         a->mtime.nsec == b->mtime.nsec && a->ctime.sec == b->ctime.sec &&
+         a->ctime.nsec == b->ctime.nsec && a->ino == b->ino;
+}
+
+static void fstate_free(fstate *f) {
+  free(f->sp);
+  free(f->dp);
+  pm_hasher_free(f->h);
+  pm_hasher_free(f->ck);
+  free(f);
+}
+
+/* Passes a finished hard-link group's hash to the paths linked to it. */
+static void hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
+                      const ce_jident *id) {
+  ce_ctx *c = w->c;
+  pthread_mutex_lock(&c->hlmu);
+  e->state = ok ? 1 : 2;
+  if (ok) {
+    e->hash = *h;
+    e->id = *id;
+  }
+  char **waiting = e->waiting;
+  size_t n = e->nwaiting;
+  e->waiting = NULL;
+  e->nwaiting = 0;
+  pthread_mutex_unlock(&c->hlmu);
+  for (size_t i = 0; i < n; i++) {
+    if (ok) {
+      batch_add(w, waiting[i], id, h, NULL);
+    } else {
+      char *dp = pm_path_join(c->dst, waiting[i]);
+      pm_oserr_set(0);
+      ce_count_error(c, "complete hard link (its first path failed)", dp,
+                     PM_EIO);
+      free(dp);
+      free(waiting[i]);
+    }
+  }
+  free(waiting);
+}
+
+static void finish_file(worker *w, fstate *f) {
+  ce_ctx *c = w->c;
+  int rc;
+  while (f->ready) {
+    chunk *ch = f->ready;
+    f->ready = ch->next;
+    chunk_free(w, ch);
+  }
+  if (!f->err && f->npend) ckpt_drain(w, f);
+  if (!f->err) {
+    pm_stat now;
+    rc = c->fs->fstat(f->sfd, &now);
+    if (rc)
+      file_fail(f, "read metadata of", rc);
+    else if (!same_version(&now, &f->st))
+      file_fail(f, "copy (it changed while being read)", PM_ECHANGED);
+  }
+  if (!f->err && (f->sparse || f->resumed)) {
+    rc = c->fs->ftruncate(f->dfd, f->st.size);
+    if (rc) file_fail(f, "set size of", rc);
+  }
+  if (!f->err && c->root_user) {
+    rc = c->fs->fchown(f->dfd, f->st.uid, f->st.gid);
+    if (rc) file_fail(f, "set owner of", rc);
+  }
+  if (!f->err) {
+    rc = c->fs->fchmod(f->dfd, f->st.mode & 07777);
+    if (rc) file_fail(f, "set mode of", rc);
+  }
+  if (!f->err) ce_copy_xattrs(c, f->sp, f->dp, true);
+  if (!f->err) {
+    rc = c->fs->futimes(f->dfd, &f->st.atime, &f->st.mtime);
+    if (rc) file_fail(f, "set times of", rc);
+  }
+  if (f->sfd != PM_FD_INVALID) c->fs->close(f->sfd);
+  if (f->dfd != PM_FD_INVALID) {
+    rc = c->fs->close(f->dfd);
+    if (rc) file_fail(f, "close", rc);
+  }
+  ce_task *t = f->t;
+  if (f->err == PM_ECHANGED && t->attempts < 2 && !ce_interrupted(c)) {
+    /* Copy it again from the start; a file that keeps changing is an
+     * error after the third try. */
+    t->attempts++;
+    t->next = w->retry;
+    w->retry = t;
+    if (f->hl) hl_settle(w, f->hl, false, NULL, NULL);
+    fstate_free(f);
+    return;
+  }
+  if (f->err) {
+    if (f->err != PM_ECANCELED)
+      ce_count_error(c, f->errop, f->err == PM_ECHANGED ? f->sp : f->dp,
+                     f->err);
+    if (f->hl) hl_settle(w, f->hl, false, NULL, NULL);
+    ce_dnode_release(c, t->dir);
+    task_free(t);
+  } else {
+    pm_hash128 h = pm_hasher_digest(f->h);
+    ce_jident id = ident_of(&f->st);
+    atomic_fetch_add(&c->files, 1);
+    atomic_fetch_add(&c->bytes, f->st.size);
+    if (f->hl) hl_settle(w, f->hl, true, &h, &id);
+    ce_dnode_release(c, t->dir);
+    char *rel = t->rel;
+    t->dir = NULL;
+    batch_add(w, pm_xstrdup(rel), &id, &h, t);
+  }
+  fstate_free(f);
+}
+
+/* Checks a journal checkpoint prefix of a large file against the bytes on
+ * disk; returns how many leading bytes are verified and feeds them into
+ * the file's hash. */
+static uint64_t resume_prefix(worker *w, fstate *f, const ce_jentry *je) {
+  ce_ctx *c = w->c;
+  uint64_t good = 0;
+  char *buf = pm_xmalloc(c->chunk);
+  pm_hasher *seg = pm_hasher_create();
+  for (size_t i = 0; i < je->nchunks; i++) {
+    if (je->chunks[i].off != good) break;
+    pm_hasher_reset(seg);
+    pm_hasher *tmp = pm_hasher_create();
+    /* Hash the segment; feed it to the file hash only if it matches. */
+    uint64_t o = je->chunks[i].off, end = o + je->chunks[i].len;
+    bool ok = true;
+    while (o < end) {
+      uint64_t n = end - o < c->chunk ? end - o : c->chunk;
+      int64_t r = c->fs->pread(f->dfd, buf, (size_t)n, o);
+      if (r <= 0) {
+        ok = false;
+        break;
+      }
+      pm_hasher_update(seg, buf, (size_t)r);
+      o += (uint64_t)r;
+    }
+    pm_hash128 got = pm_hasher_digest(seg);
+    if (!ok || !pm_hash_equal(&got, &je->chunks[i].hash)) {
+      pm_hasher_free(tmp);
+      break;
+    }
+    /* Verified: stream the same bytes into the file hash. */
+    o = je->chunks[i].off;
+    while (o < end) {
+      uint64_t n = end - o < c->chunk ? end - o : c->chunk;
+      int64_t r = c->fs->pread(f->dfd, buf, (size_t)n, o);
+      if (r <= 0) break;
+      pm_hasher_update(f->h, buf, (size_t)r);
+      o += (uint64_t)r;
+    }
+    pm_hasher_free(tmp);
+    if (o != end) break;
+    good = end;
+  }
+  pm_hasher_free(seg);
+  free(buf);
+  return good;
+}
+
+static int open_dst(ce_ctx *c, const char *dp, bool trunc, pm_fd *fd) {
+  int flags = PM_O_WRONLY | PM_O_CREAT | PM_O_NOFOLLOW | (trunc ? PM_O_TRUNC : 0);
+  int rc = c->fs->open(dp, flags, 0600, fd);
+  if (rc == PM_EACCES || rc == PM_EPERM) {
+    /* A read-only file left by an earlier run (merge, resume, re-copy). */
+    if (c->fs->chmod(dp, 0600) == 0) rc = c->fs->open(dp, flags, 0600, fd);
+  } else if (rc == PM_ELOOP || rc == PM_EISDIR) {
+    /* Something else stands where the file goes: a symlink is replaced,
+     * a directory is an error the user must resolve. */
+    pm_stat st;
+    if (c->fs->stat(dp, false, &st) == 0 && st.type == PM_T_SYMLINK &&
+        c->fs->unlink(dp) == 0)
+      rc = c->fs->open(dp, flags, 0600, fd);
+  }
+  return rc;
+}
+
+/* Starts a file: opens both ends, handles resume and hard links. The
+ * file is either added to the active list or finished at once. */
+static void start_file(worker *w, ce_task *t) {
+  ce_ctx *c = w->c;
+  fstate *f = pm_xcalloc(1, sizeof *f);
+  f->t = t;
+  f->sfd = f->dfd = PM_FD_INVALID;
+  f->sp = pm_path_join(c->src, t->rel);
+  f->dp = pm_path_join(c->dst, t->rel);
+  f->h = pm_hasher_create();
+  int rc = c->fs->open(f->sp, PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_NOATIME, 0,
+                       &f->sfd);
+  if (rc) {
+    file_fail(f, "open", rc);
+    free(f->dp);
+    f->dp = pm_xstrdup(f->sp);
+    finish_file(w, f);
+    return;
+  }
+  rc = c->fs->fstat(f->sfd, &f->st);
+  if (rc) {
+    file_fail(f, "read metadata of", rc);
+    finish_file(w, f);
+    return;
+  }
+  if (f->st.type != PM_T_FILE) {
+    /* Replaced by something else since the walk listed it. */
+    file_fail(f, "copy (it changed type while being copied)", PM_ECHANGED);
+    finish_file(w, f);
+    return;
+  }
+  if (f->st.nlink > 1) {
+    bool created;
+    pthread_mutex_lock(&c->hlmu);
+    ce_hlentry *e = hl_find_or_add(c, f->st.dev, f->st.ino, t->rel, &created);
+    if (created) {
+      f->hl = e;
+      pthread_mutex_unlock(&c->hlmu);
+    } else {
+      char *first = pm_path_join(c->dst, e->rel);
+      int state = e->state;
+      pm_hash128 h = e->hash;
+      ce_jident id = e->id;
+      int lrc = c->fs->link(first, f->dp);
+      if (lrc == PM_EEXIST && c->fs->unlink(f->dp) == 0)
+        lrc = c->fs->link(first, f->dp);
+      if (!lrc && state == 0) {
+        e->waiting = pm_xrealloc(e->waiting,
+                                 (e->nwaiting + 1) * sizeof *e->waiting);
+        e->waiting[e->nwaiting++] = pm_xstrdup(t->rel);
+      }
+      pthread_mutex_unlock(&c->hlmu);
+      free(first);
+      c->fs->close(f->sfd);
+      if (lrc) {
+        ce_count_error(c, "create hard link", f->dp, lrc);
+      } else {
+        atomic_fetch_add(&c->hardlinks, 1);
+        if (state == 1) batch_add(w, pm_xstrdup(t->rel), &id, &h, NULL);
+        if (state == 2) {
+          pm_oserr_set(0);
+          ce_count_error(c, "complete hard link (its first path failed)",
+                         f->dp, PM_EIO);
+        }
+      }
+      ce_dnode_release(c, t->dir);
+      task_free(t);
+      fstate_free(f);
+      return;
+    }
+  }
+  ce_jident id = ident_of(&f->st);
+  bool trunc = true;
+  const ce_jentry *je = c->j ? ce_journal_lookup(c->j, t->rel) : NULL;
+  if (je && ce_jident_equal(&je->id, &id)) {
+    if (je->done) {
+      pm_stat dst_st;
+      if (c->fs->stat(f->dp, false, &dst_st) == 0 &&
+          dst_st.type == PM_T_FILE && dst_st.size == f->st.size &&
+          dst_st.mtime.sec == f->st.mtime.sec &&
+          dst_st.mtime.nsec == f->st.mtime.nsec) {
+        /* Done in an earlier run, durable, and unchanged since. */
+        atomic_fetch_add(&c->resumed_files, 1);
+        atomic_fetch_add(&c->resumed_bytes, f->st.size);
+        atomic_fetch_add(&c->files, 1);
+        c->fs->close(f->sfd);
+        if (f->hl) {
+          f->hl->state = 1;
+          hl_settle(w, f->hl, true, &je->hash, &id);
+        }
+        if (c->mw) pm_manifest_writer_add(c->mw, t->rel, &je->hash);
+        ce_dnode_release(c, t->dir);
+        task_free(t);
+        fstate_free(f);
+        return;
+      }
+    } else if (je->nchunks) {
+      trunc = false;
+    }
+  }
+  rc = open_dst(c, f->dp, trunc, &f->dfd);
+  if (rc) {
+    file_fail(f, "create", rc);
+    finish_file(w, f);
+    return;
+  }
+  if (!trunc) {
+    uint64_t good = resume_prefix(w, f, je);
+    f->issue_off = f->hashed_off = good;
+    f->resumed = true;
+    atomic_fetch_add(&c->resumed_bytes, good);
+    if (!good) pm_hasher_reset(f->h);
+  }
+  f->sparse = f->st.size > 0 && f->st.blocks512 * 512 < f->st.size;
+  if (c->j && f->st.size > 2 * CKPT_BYTES) {
+    f->ck = pm_hasher_create();
+    f->ck_start = f->hashed_off;
+  }
+  if (f->st.size == f->issue_off) {
+    finish_file(w, f);
+    return;
+  }
+  f->next = w->active;
+  w->active = f;
+  w->nactive++;
+}
+
+static void on_complete(worker *w, chunk *ch) {
+  fstate *f = ch->f;
+  f->inflight--;
+  int64_t res = ch->req.res;
+  if (ch->writing) f->inflight_epoch[ch->epoch % EPOCH_RING]--;
+  if (res < 0) {
+    file_fail(f, ch->writing ? "write" : "read", (int)res);
+    pm_oserr_set(ch->req.oserr);
+    chunk_free(w, ch);
+    return;
+  }
+  if (res == 0) {
+    if (ch->writing) {
+      file_fail(f, "write", PM_EIO);
+    } else {
+      /* End of file before the size fstat gave: the source shrank. */
+      file_fail(f, "copy (it shrank while being read)", PM_ECHANGED);
+    }
+    chunk_free(w, ch);
+    return;
+  }
+  ch->done += (uint32_t)res;
+  if (ch->done < ch->len) {
+    ch->req.buf = ch->buf + ch->done;
+    ch->req.len = ch->len - ch->done;
+    ch->req.off = ch->off + ch->done;
+    if (!f->err) {
+      submit(w, ch);
+      return;
+    }
+    chunk_free(w, ch);
+    return;
+  }
+  if (ch->writing) {
+    chunk_free(w, ch);
+    if (f->npend) ckpt_drain(w, f);
+    return;
+  }
+  if (f->err) {
+    chunk_free(w, ch);
+    return;
+  }
+  ready_insert(f, ch);
+  try_hash(w, f);
+}
+
+static bool file_done(const fstate *f) {
+  if (f->inflight) return false;
+  if (f->err) return true;
+  return f->issue_off >= f->st.size && f->hashed_off >= f->st.size &&
+         !f->ready;
+}
+
+static void reap_finished(worker *w) {
+  fstate **pp = &w->active;
+  while (*pp) {
+    fstate *f = *pp;
+    if (file_done(f)) {
+      *pp = f->next;
+      w->nactive--;
+      finish_file(w, f);
+    } else {
+      pp = &f->next;
+    }
+  }
+}
+
+static void cancel_active(worker *w) {
+  for (fstate *f = w->active; f; f = f->next) file_fail(f, "copy", PM_ECANCELED);
+}
+
+void *ce_worker_main(void *arg) {
+  ce_ctx *c = arg;
+  worker w = {.c = c};
+  w.depth = 128;
+  int rc = c->eng->init(c->fs, w.depth, &w.io);
+  if (rc) {
+    pm_report_errorf(rc, "start the %s I/O engine", c->eng->name);
+    int expected = 0;
+    atomic_compare_exchange_strong(&c->fatal, &expected, rc);
+    /* Keep draining the queue so the walker never blocks forever. */
+    ce_task *t;
+    while ((t = ce_queue_pop(c, true))) {
+      ce_dnode_release(c, t->dir);
+      task_free(t);
+    }
+    atomic_fetch_sub(&c->running, 1);
+    return NULL;
+  }
+  w.zeros = pm_xcalloc(1, c->chunk);
+  w.events = pm_xcalloc(w.depth, sizeof *w.events);
+  bool queue_done = false;
+  for (;;) {
+    bool stopping = ce_interrupted(c);
+    if (stopping) cancel_active(&w);
+    /* Admit new files while there is room. */
+    while (!stopping && w.nactive < c->files_per_worker &&
+           w.bytes_out < c->budget && w.chunks_out + 2 < w.depth) {
+      ce_task *t = w.retry;
+      if (t) {
+        w.retry = t->next;
+      } else if (!queue_done) {
+        bool idle = w.nactive == 0 && !w.backlog;
+        if (idle) maybe_flush(&w, true);
+        t = ce_queue_pop(c, idle);
+        if (!t && idle) queue_done = true;
+      }
+      if (!t) break;
+      t->next = NULL;
+      start_file(&w, t);
+    }
+    if (stopping) {
+      /* Drop queued tasks of an interrupted copy. */
+      ce_task *t;
+      while ((t = w.retry)) {
+        w.retry = t->next;
+        ce_dnode_release(c, t->dir);
+        task_free(t);
+      }
+      while (!queue_done && (t = ce_queue_pop(c, false))) {
+        ce_dnode_release(c, t->dir);
+        task_free(t);
+      }
+    }
+    /* Issue chunks round robin over the active files. */
+    bool more = true;
+    while (more && w.bytes_out < c->budget && w.chunks_out + 1 < w.depth) {
+      more = false;
+      for (fstate *f = w.active; f; f = f->next) {
+        unsigned per = f->inflight + (f->ready ? 1 : 0);
+        if (per >= c->chunks_per_file) continue;
+        if (w.bytes_out >= c->budget || w.chunks_out + 1 >= w.depth) break;
+        if (issue_chunk(&w, f)) more = true;
+      }
+    }
+    /* Requests that finished without the engine (fault injection,
+     * immediate completions) and BUSY ones to retry. */
+    chunk *bl = w.backlog;
+    w.backlog = NULL;
+    while (bl) {
+      chunk *ch = bl;
+      bl = ch->next;
+      if (!ch->req.udata) {
+        ch->req.udata = ch;
+        on_complete(&w, ch);
+      } else {
+        ch->f->inflight--;
+        submit(&w, ch);
+      }
+    }
+    reap_finished(&w);
+    unsigned inflight = 0;
+    for (fstate *f = w.active; f; f = f->next) inflight += f->inflight;
+    if (w.nactive == 0 && !w.retry && !w.backlog &&
+        (queue_done || stopping)) {
+      break;
+    }
+    if (inflight == 0) continue;
+    rc = c->eng->commit(w.io);
+    if (rc) {
+      pm_report_errorf(rc, "submit I/O to the %s engine", c->eng->name);
+      int expected = 0;
+      atomic_compare_exchange_strong(&c->fatal, &expected, rc);
+    }
+    int n = c->eng->getevents(w.io, 1, w.depth, w.events);
+    if (n < 0) {
+      pm_report_errorf(n, "wait for I/O on the %s engine", c->eng->name);
+      int expected = 0;
+      atomic_compare_exchange_strong(&c->fatal, &expected, n);
+      break;
+    }
+    for (int i = 0; i < n; i++) on_complete(&w, w.events[i]->udata);
+    reap_finished(&w);
+    maybe_flush(&w, false);
+  }
+  maybe_flush(&w, true);
+  atomic_fetch_sub(&c->running, 1);
+  free(w.zeros);
+  free(w.events);
+  free(w.batch);
+  c->eng->cleanup(w.io);
+  return NULL;
+}
