@@ -87,7 +87,9 @@ failed=0
 declare -A walls
 run_one() { # tool command run
   bench_rm "$dst"
-  rm -f "$man"
+  # pomove's defaults beside DST: a left-over journal would make the next
+  # run a resume.
+  rm -f "$man" "$dst.xxh128" "$dst.pomove-journal"
   sync
   bench_time "$2" "$log"
   printf '%-7s run %d: %8.3f s  user %6.2f s  sys %6.2f s  peak RSS %s KiB%s\n' \
