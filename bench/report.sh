@@ -152,6 +152,7 @@ END {
           printf "| %s | %s | %s | not available: %s | | | | | | |\n", gp[1], gp[2], t, tdetail[t] >> md
           continue
         }
+        if (!(k in nr)) continue # not selected (--tools)
         if (!(k in med)) {
           printf "| %s | %s | %s | failed (see runs.log) | | | | | | %d/%d |\n", gp[1], gp[2], t, nok[k], nr[k] >> md
           continue

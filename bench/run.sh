@@ -25,6 +25,8 @@ usage: bench/run.sh [options]
                      not --quick)
   --warm-only        no cold-cache runs
   --no-audit         skip the audit comparison
+  --tools LIST       comma list of the tools to time (default all; names as
+                     in the table, e.g. pomove-copy,cp-a,parallel-cp)
   --po-files N       postoffice files (default 100000; quick 200)
   --po-size BYTES    postoffice total size (default 30 KiB a file)
   --tiny-files N     tiny-file workload (default 200000; quick 300)
@@ -50,7 +52,7 @@ EOF
 args="$*"
 quick=0 runs="" out="bench-out" data="" pomove_opt="" workloads="postoffice,tiny,large"
 cold="" audit=1 po_files="" po_size="" tiny_files="" large_files="" large_size=""
-scale="" do_scale=1 keep=0
+scale="" do_scale=1 keep=0 only_tools=""
 while [ $# -gt 0 ]; do
   case $1 in
   --quick) quick=1 ;;
@@ -62,6 +64,7 @@ while [ $# -gt 0 ]; do
   --cold) cold=1 ;;
   --warm-only) cold=0 ;;
   --no-audit) audit=0 ;;
+  --tools) only_tools=",${2:?},"; shift ;;
   --po-files) po_files=${2:?}; shift ;;
   --po-size) po_size=${2:?}; shift ;;
   --tiny-files) tiny_files=${2:?}; shift ;;
@@ -243,9 +246,11 @@ record() { # kind wl cache tool run ok
     "$BT_WALL" "$BT_USER" "$BT_SYS" "${BT_RSS:-}" "$BT_RC" "$6" >>"$runs_tsv"
 }
 
-# available KIND: the tools of that kind this build can run, in order.
+# available KIND: the tools of that kind this build can run (and --tools
+# selects), in order.
 available() {
-  awk -F'\t' -v k="$1" '$1 == k && $3 == "yes" { print $2 }' "$tools_tsv"
+  awk -F'\t' -v k="$1" -v only="$only_tools" \
+    '$1 == k && $3 == "yes" && (only == "" || index(only, "," $2 ",")) { print $2 }' "$tools_tsv"
 }
 
 # rotate N WORDS...: the words starting at index N mod count (alternation:
