@@ -621,7 +621,9 @@ static uint64_t resume_prefix(worker *w, fstate *f, const ce_jentry *je) {
 }
 
 static int open_dst(ce_ctx *c, const char *dp, bool trunc, pm_fd *fd) {
-  int flags = PM_O_WRONLY | PM_O_CREAT | PM_O_NOFOLLOW | (trunc ? PM_O_TRUNC : 0);
+  /* A resumed file is read back to check its checkpoints: open it RDWR. */
+  int flags = (trunc ? PM_O_WRONLY | PM_O_TRUNC : PM_O_RDWR) | PM_O_CREAT |
+              PM_O_NOFOLLOW;
   int rc = c->fs->open(dp, flags, 0600, fd);
   if (rc == PM_EACCES || rc == PM_EPERM) {
     /* A read-only file left by an earlier run (merge, resume, re-copy). */
