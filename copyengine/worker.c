@@ -55,6 +55,7 @@ struct fstate {
   int err;
   const char *errop;
   bool err_on_src; /* the failed operation was on the source */
+  int err_os;      /* the OS's code for it, reported with it */
   /* checkpoints (journal on, large files) */
   pm_hasher *ck;
   uint64_t ck_start;
@@ -322,12 +323,19 @@ static void file_fail_at(fstate *f, const char *op, int err, bool on_src) {
     f->err = err;
     f->errop = op;
     f->err_on_src = on_src;
+    f->err_os = pm_oserr_last();
   }
 }
 
 /* Failures on the destination unless said otherwise. */
 static void file_fail(fstate *f, const char *op, int err) {
   file_fail_at(f, op, err, false);
+}
+
+/* A failure the OS did not report (a changed source, a short file). */
+static void file_fail_logic(fstate *f, const char *op, int err, bool on_src) {
+  pm_oserr_set(0);
+  file_fail_at(f, op, err, on_src);
 }
 
 static void submit(worker *w, chunk *ch) {
@@ -561,8 +569,8 @@ static void finish_file(worker *w, fstate *f) {
     if (rc)
       file_fail_at(f, "read metadata of", rc, true);
     else if (!same_version(&now, &f->st))
-      file_fail_at(f, "copy (it changed while being read)", PM_ECHANGED,
-                   true);
+      file_fail_logic(f, "copy (it changed while being read)", PM_ECHANGED,
+                      true);
   }
   if (!f->err && (f->sparse || f->resumed)) {
     rc = c->fs->ftruncate(f->dfd, f->st.size);
@@ -598,8 +606,10 @@ static void finish_file(worker *w, fstate *f) {
     return;
   }
   if (f->err) {
-    if (f->err != PM_ECANCELED)
+    if (f->err != PM_ECANCELED) {
+      pm_oserr_set(f->err_os);
       ce_count_error(c, f->errop, f->err_on_src ? f->sp : f->dp, f->err);
+    }
     if (f->hl) hl_settle(w, f->hl, false, NULL, NULL);
     ce_dnode_release(c, t->dir);
     task_free(t);
@@ -712,8 +722,8 @@ static void start_file(worker *w, ce_task *t) {
   }
   if (f->st.type != PM_T_FILE) {
     /* Replaced by something else since the walk listed it. */
-    file_fail_at(f, "copy (it changed type while being copied)", PM_ECHANGED,
-                 true);
+    file_fail_logic(f, "copy (it changed type while being copied)",
+                    PM_ECHANGED, true);
     finish_file(w, f);
     return;
   }
@@ -772,10 +782,7 @@ static void start_file(worker *w, ce_task *t) {
         atomic_fetch_add(&c->resumed_bytes, f->st.size);
         atomic_fetch_add(&c->files, 1);
         c->fs->close(f->sfd);
-        if (f->hl) {
-          f->hl->state = 1;
-          hl_settle(w, f->hl, true, &je->hash, &id);
-        }
+        if (f->hl) hl_settle(w, f->hl, true, &je->hash, &id);
         if (c->mw) pm_manifest_writer_add(c->mw, t->rel, &je->hash);
         ce_dnode_release(c, t->dir);
         task_free(t);
@@ -841,10 +848,11 @@ static void on_complete(worker *w, chunk *ch) {
   }
   if (res == 0) {
     if (ch->writing) {
-      file_fail(f, "write", PM_EIO);
+      file_fail_logic(f, "write (no progress)", PM_EIO, false);
     } else {
       /* End of file before the size fstat gave: the source shrank. */
-      file_fail_at(f, "copy (it shrank while being read)", PM_ECHANGED, true);
+      file_fail_logic(f, "copy (it shrank while being read)", PM_ECHANGED,
+                      true);
     }
     chunk_free(w, ch);
     return;
