@@ -110,8 +110,8 @@ static int wait_state(pm_host *h, const char *name, pm_svc_state want,
   int rc = h->svc->wait(h, name, want, timeout, &seen);
   if (rc == PM_ETIMEDOUT) {
     char t[32];
-    pm_report_errorf(rc, "service '%s' did not become %s within %s (still %s)",
-                     name, pm_svc_state_name(want),
+    pm_report_errorf(rc, "service '%s' did not %s within %s (still %s)",
+                     name, want == PM_SVC_STOPPED ? "stop" : "start",
                      svc_timeout_text(timeout, t, sizeof t),
                      pm_svc_state_name(seen));
   } else if (rc < 0) {
@@ -384,7 +384,8 @@ static int set_values(run *r, bool mac) {
   if (mac && n == 0)
     orch_strf(r->detail, sizeof r->detail, "no Macintosh volume");
   else
-    orch_strf(r->detail, sizeof r->detail, "%zu values", n);
+    orch_strf(r->detail, sizeof r->detail, "%zu value%s, types kept", n,
+              n == 1 ? "" : "s");
   return 0;
 }
 
@@ -706,7 +707,7 @@ int orch_move(pm_host *h, const orch_options *o) {
               (unsigned long long)r.copy.files,
               pm_fmt_bytes(r.copy.bytes, b, sizeof b),
               o->no_verify ? "" : ", each re-read and compared");
-    fprintf(r.out, "  services  ");
+    fprintf(r.out, "  started   ");
     for (size_t i = plan.nsvcs; i-- > 0;)
       fprintf(r.out, "%s%s", plan.svcs[i].name, i ? ", " : "\n");
     if (!plan.nsvcs) fprintf(r.out, "none\n");
