@@ -47,6 +47,7 @@ typedef struct ce_options {
   unsigned batch_files;
   uint64_t batch_bytes;
   uint64_t checkpoint_bytes;
+  uint64_t inflight_bytes; /* buffer bytes in flight per worker; 0: 16 MiB */
   /* Called from one thread at a time, at most every few ms. */
   void (*progress)(const ce_progress_info *info, void *arg);
   void *progress_arg;
@@ -67,6 +68,7 @@ typedef struct ce_result {
   char engine[16];
   char manifest[4096];
   bool interrupted;
+  bool refused; /* SRC/DST unusable: nothing was copied */
 } ce_result;
 
 /* Fills defaults into a zeroed options struct. */

@@ -124,6 +124,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   rc = ce_preflight(fs, o.src, o.dst, o.merge || have_journal, &roots);
   if (rc) {
     free(jpath);
+    res->refused = true;
     return rc;
   }
   if (o.journal && !jpath)
@@ -141,7 +142,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   c->chunk = o.chunk_size ? o.chunk_size : 1u << 20;
   c->chunks_per_file = o.chunks_in_flight ? o.chunks_in_flight : 4;
   c->files_per_worker = o.files_in_flight ? o.files_in_flight : 64;
-  c->budget = 16ull << 20;
+  c->budget = o.inflight_bytes ? o.inflight_bytes : 16ull << 20;
   if (c->budget < 4ull * c->chunk) c->budget = 4ull * c->chunk;
   c->batch_files = o.batch_files ? o.batch_files : 512;
   c->batch_bytes = o.batch_bytes ? o.batch_bytes : 256ull << 20;

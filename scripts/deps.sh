@@ -6,7 +6,8 @@ set -euo pipefail
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 pkgs=(build-essential cmake pkg-config clang liburing-dev libxxhash-dev
-      libcmocka-dev xxhash rsync hashdeep attr acl coreutils findutils)
+      libcmocka-dev xxhash rsync hashdeep attr acl coreutils findutils
+      time)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
