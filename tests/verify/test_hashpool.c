@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "faultfs.h"
+#include "vfaultfs.h"
 #include "hashpool.h"
 #include "testutil.h"
 
@@ -134,9 +134,9 @@ static void test_hashpool_short_reads(void **state) {
   }
   const char *dir = tu_scratch();
   make_files(dir);
-  faultfs_cfg cfg = {.short_reads = 1000};
-  run_files(faultfs_setup(&cfg), e, dir, 2, false);
-  run_files(faultfs_setup(&cfg), e, dir, 2, true);
+  vfault_cfg cfg = {.short_reads = 1000};
+  run_files(vfault_setup(&cfg), e, dir, 2, false);
+  run_files(vfault_setup(&cfg), e, dir, 2, true);
   tu_cleanup();
 }
 
@@ -162,7 +162,7 @@ static void test_hashpool_pairs_and_errors(void **state) {
   /* Reads of "big" fail from 100000 on (pool engine only: io_uring does
    * not read through the table); opening "locked" is refused. */
   bool pool = !strcmp(e->name, "pool");
-  faultfs_cfg cfg = {.read_fail_suffix = pool ? "/big" : NULL,
+  vfault_cfg cfg = {.read_fail_suffix = pool ? "/big" : NULL,
                      .read_fail_off = 100000,
                      .read_fail_err = PM_EIO,
                      .open_fail_suffix = "/locked",
@@ -170,7 +170,7 @@ static void test_hashpool_pairs_and_errors(void **state) {
   collect col = {.n = 0};
   pthread_mutex_init(&col.mu, NULL);
   memset(col.jobs, 0, sizeof col.jobs);
-  vf_pool_opts o = {.fs = faultfs_setup(&cfg),
+  vf_pool_opts o = {.fs = vfault_setup(&cfg),
                     .engine = e,
                     .threads = 2,
                     .chunk_size = 8192,

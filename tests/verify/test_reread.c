@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/vfs.h>
 
-#include "faultfs.h"
+#include "vfaultfs.h"
 #include "platform.h"
 #include "reread.h"
 #include "testutil.h"
@@ -90,15 +90,15 @@ static void test_reread_tmpfs_fallback(void **state) {
 static void test_reread_fallback_through_table(void **state) {
   (void)state;
   const char *dir = tu_scratch();
-  faultfs_cfg cfg = {.refuse_direct = 1};
-  const pm_fs_ops *fs = faultfs_setup(&cfg);
+  vfault_cfg cfg = {.refuse_direct = 1};
+  const pm_fs_ops *fs = vfault_setup(&cfg);
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
     char p[4096];
     snprintf(p, sizeof p, "%s/f%zu", dir, i);
     tu_write_pattern(p, sizes[i], (uint32_t)i + 100);
     check_file(fs, p, sizes[i], VF_REREAD_DROPCACHE);
   }
-  faultfs_counts k = faultfs_get_counts();
+  vfault_counts k = vfault_get_counts();
   size_t n = sizeof sizes / sizeof sizes[0];
   assert_int_equal(k.direct_opens, n);
   assert_int_equal(k.opens, 2 * n);
@@ -114,8 +114,8 @@ static void test_reread_short_reads(void **state) {
   (void)state;
   const char *dir = tu_scratch();
   for (int refuse = 0; refuse < 2; refuse++) {
-    faultfs_cfg cfg = {.short_reads = 8192, .refuse_direct = refuse};
-    const pm_fs_ops *fs = faultfs_setup(&cfg);
+    vfault_cfg cfg = {.short_reads = 8192, .refuse_direct = refuse};
+    const pm_fs_ops *fs = vfault_setup(&cfg);
     char p[4096];
     snprintf(p, sizeof p, "%s/s%d", dir, refuse);
     tu_write_pattern(p, 100000, 5);
@@ -137,10 +137,10 @@ static void test_reread_errors(void **state) {
       PM_ENOENT);
   snprintf(p, sizeof p, "%s/bad", dir);
   tu_write_pattern(p, 300000, 1);
-  faultfs_cfg cfg = {.read_fail_suffix = "/bad",
+  vfault_cfg cfg = {.read_fail_suffix = "/bad",
                      .read_fail_off = 200000,
                      .read_fail_err = PM_EIO};
-  const pm_fs_ops *fs = faultfs_setup(&cfg);
+  const pm_fs_ops *fs = vfault_setup(&cfg);
   assert_int_equal(vf_hash_file_uncached(fs, p, &h, &size, &method), PM_EIO);
   assert_string_equal(vf_reread_method_name(VF_REREAD_DIRECT), "O_DIRECT");
   tu_cleanup();

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "audit.h"
-#include "faultfs.h"
+#include "vfaultfs.h"
 #include "report.h"
 #include "testutil.h"
 #include "util.h"
@@ -263,13 +263,13 @@ static void test_verify_trees_unreadable_injected(void **state) {
   bool pool = !strcmp(engine, "pool");
   char bad_big[4200];
   snprintf(bad_big, sizeof bad_big, "dst/big3");
-  faultfs_cfg cfg = {.open_fail_suffix = "dst/d1/small05",
+  vfault_cfg cfg = {.open_fail_suffix = "dst/d1/small05",
                      .open_fail_err = PM_EACCES,
                      .read_fail_suffix = pool ? bad_big : NULL,
                      .read_fail_off = 2 * 1048576,
                      .read_fail_err = PM_EIO};
   vf_audit_opts o = {0};
-  o.fs = faultfs_setup(&cfg);
+  o.fs = vfault_setup(&cfg);
   o.engine = pm_io_engine_find(engine);
   o.threads = 2;
   o.compare = VF_CMP_DEFAULT;

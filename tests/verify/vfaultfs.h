@@ -1,15 +1,15 @@
-/* faultfs.h - a pm_fs_ops table for the verify tests that wraps the
+/* vfaultfs.h - a pm_fs_ops table for the verify tests that wraps the
  * native one (SQLite's test_vfs shape): it can refuse opens of chosen
  * paths, fail reads of a chosen file from an offset on, cut every read
  * short, refuse O_DIRECT, and counts the calls it saw. */
-#ifndef VF_TEST_FAULTFS_H
-#define VF_TEST_FAULTFS_H
+#ifndef VF_TEST_VFAULTFS_H
+#define VF_TEST_VFAULTFS_H
 
 #include <stdint.h>
 
 #include "platform.h"
 
-typedef struct faultfs_cfg {
+typedef struct vfault_cfg {
   const char *open_fail_suffix; /* open of a path ending so fails... */
   int open_fail_err;            /* ...with this PM_E* code */
   const char *read_fail_suffix; /* reads of that file at >= offset fail */
@@ -17,14 +17,14 @@ typedef struct faultfs_cfg {
   int read_fail_err;
   unsigned short_reads; /* >0: a read returns at most this many bytes */
   int refuse_direct;    /* open with PM_O_DIRECT fails with PM_EINVAL */
-} faultfs_cfg;
+} vfault_cfg;
 
-typedef struct faultfs_counts {
+typedef struct vfault_counts {
   unsigned long opens, direct_opens, preads, fsyncs, drop_caches;
-} faultfs_counts;
+} vfault_counts;
 
 /* Installs cfg (copied) and zeroes the counts; returns the table. */
-const pm_fs_ops *faultfs_setup(const faultfs_cfg *cfg);
-faultfs_counts faultfs_get_counts(void);
+const pm_fs_ops *vfault_setup(const vfault_cfg *cfg);
+vfault_counts vfault_get_counts(void);
 
 #endif

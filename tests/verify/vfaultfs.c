@@ -1,5 +1,5 @@
 /* faultfs.c - see faultfs.h. Thread-safe: the hashing workers call it. */
-#include "faultfs.h"
+#include "vfaultfs.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -7,7 +7,7 @@
 
 #define MAXFD 4096
 
-static faultfs_cfg cfg;
+static vfault_cfg cfg;
 static const pm_fs_ops *base;
 static pm_fs_ops table;
 static atomic_uchar bad_read_fd[MAXFD];
@@ -61,7 +61,7 @@ static int f_drop_cache(pm_fd fd, uint64_t off, uint64_t len) {
   return base->drop_cache(fd, off, len);
 }
 
-const pm_fs_ops *faultfs_setup(const faultfs_cfg *c) {
+const pm_fs_ops *vfault_setup(const vfault_cfg *c) {
   base = pm_fs_native();
   cfg = *c;
   table = *base;
@@ -80,8 +80,8 @@ const pm_fs_ops *faultfs_setup(const faultfs_cfg *c) {
   return &table;
 }
 
-faultfs_counts faultfs_get_counts(void) {
-  faultfs_counts k = {atomic_load(&n_opens), atomic_load(&n_direct),
+vfault_counts vfault_get_counts(void) {
+  vfault_counts k = {atomic_load(&n_opens), atomic_load(&n_direct),
                       atomic_load(&n_preads), atomic_load(&n_fsyncs),
                       atomic_load(&n_drops)};
   return k;
