@@ -183,6 +183,9 @@ typedef struct orch_sim_options {
   size_t npcmta;
   const char *dest_fs;
   uint64_t dest_free;
+  /* An existing Msmcon tree (native path) to copy instead of generating
+   * one: a real postoffice, or a template a test made once. */
+  const char *postoffice;
   pm_sim_config cfg;
   bool quiet;
 } orch_sim_options;
