@@ -297,6 +297,23 @@ static void copy_progress(const ce_progress_info *info, void *arg) {
 }
 
 static int st_copy(run *r) {
+  /* A running connector holds postoffice files open and writes to them:
+   * a service started again since step 2 (by a person, or by the SCM's
+   * recovery) is stopped before the copy, never copied around. */
+  size_t again = 0;
+  for (size_t i = 0; i < r->p->nsvcs; i++) {
+    pm_svc_info si;
+    int rc = r->h->svc->query(r->h, r->p->svcs[i].name, &si);
+    if (rc < 0) {
+      pm_report_error("query service", r->p->svcs[i].name, rc);
+      return rc;
+    }
+    if (si.state == PM_SVC_STOPPED) continue;
+    pm_warnf("service '%s' is running again; stopping it before the copy",
+             si.name);
+    PM_TRY(stop_one(r, si.name));
+    again++;
+  }
   ce_options co;
   ce_options_init(&co);
   co.src = r->p->from_native;
@@ -337,11 +354,12 @@ static int st_copy(run *r) {
   if (rc < 0) return rc;
   r->copied = true;
   char b[32];
-  orch_strf(r->detail, sizeof r->detail, "%llu files, %s%s%s",
+  orch_strf(r->detail, sizeof r->detail, "%llu files, %s%s%s%s",
            (unsigned long long)r->copy.files,
            pm_fmt_bytes(r->copy.bytes, b, sizeof b),
            co.verify ? ", verified" : "",
-           r->copy.resumed_files_skipped ? ", resumed" : "");
+           r->copy.resumed_files_skipped ? ", resumed" : "",
+           again ? ", after stopping a service that ran again" : "");
   return 0;
 }
 
