@@ -182,6 +182,53 @@ static void task_free(ce_task *t) {
   free(t);
 }
 
+/* ---- verification: the batch's copies are re-read from the medium by a
+ * few threads at once, so that the waits for the disk overlap. ---- */
+
+typedef struct reread {
+  int rc, oserr;
+  uint64_t size;
+  pm_hash128 hash;
+} reread;
+
+typedef struct reread_team {
+  ce_ctx *c;
+  const pending *items;
+  reread *out;
+  size_t n;
+  atomic_size_t next;
+} reread_team;
+
+static void *reread_main(void *arg) {
+  reread_team *t = arg;
+  for (;;) {
+    size_t i = atomic_fetch_add(&t->next, 1);
+    if (i >= t->n) break;
+    char *dp = pm_path_join(t->c->dst, t->items[i].rel);
+    int method;
+    t->out[i].rc = vf_hash_file_uncached(t->c->fs, dp, &t->out[i].hash,
+                                         &t->out[i].size, &method);
+    t->out[i].oserr = t->out[i].rc ? pm_oserr_last() : 0;
+    free(dp);
+  }
+  return NULL;
+}
+
+#define REREAD_THREADS 8
+
+static reread *reread_batch(ce_ctx *c, const pending *items, size_t n) {
+  reread_team t = {.c = c, .items = items, .n = n};
+  t.out = pm_xcalloc(n, sizeof *t.out);
+  atomic_init(&t.next, 0);
+  pthread_t th[REREAD_THREADS];
+  size_t nth = n < REREAD_THREADS ? n : REREAD_THREADS, started = 0;
+  for (; started + 1 < nth; started++)
+    if (pthread_create(&th[started], NULL, reread_main, &t) != 0) break;
+  reread_main(&t); /* this thread takes part too */
+  for (size_t i = 0; i < started; i++) pthread_join(th[i], NULL);
+  return t.out;
+}
+
 static void flush_batch(worker *w) {
   ce_ctx *c = w->c;
   if (!w->nbatch) return;
@@ -199,21 +246,21 @@ static void flush_batch(worker *w) {
   }
   ce_jfile *jf = pm_xcalloc(w->nbatch, sizeof *jf);
   size_t nj = 0;
+  reread *rr = NULL;
+  if (c->o->verify && !rc) rr = reread_batch(c, w->batch, w->nbatch);
   for (size_t i = 0; i < w->nbatch && !rc; i++) {
     pending *p = &w->batch[i];
-    if (c->o->verify) {
+    if (rr) {
       char *dp = pm_path_join(c->dst, p->rel);
-      pm_hash128 h2;
-      uint64_t sz = 0;
-      int method = 0;
-      int vrc = vf_hash_file_uncached(c->fs, dp, &h2, &sz, &method);
+      int vrc = rr[i].rc;
       atomic_fetch_add(&c->verified, 1);
       if (vrc) {
+        pm_oserr_set(rr[i].oserr);
         ce_count_error(c, "re-read for verification", dp, vrc);
         free(dp);
         continue;
       }
-      if (sz != p->id.size || !pm_hash_equal(&h2, &p->hash)) {
+      if (rr[i].size != p->id.size || !pm_hash_equal(&rr[i].hash, &p->hash)) {
         atomic_fetch_add(&c->mismatches, 1);
         if (p->t && p->t->attempts < c->o->verify_retries) {
           char *shown = pm_display_path(dp);
@@ -251,6 +298,7 @@ static void flush_batch(worker *w) {
     if (jrc) ce_count_error(c, "write journal", c->dst, jrc);
   }
   free(jf);
+  free(rr);
   for (size_t i = 0; i < w->nbatch; i++) {
     free(w->batch[i].rel);
     task_free(w->batch[i].t);
@@ -621,7 +669,9 @@ static uint64_t resume_prefix(worker *w, fstate *f, const ce_jentry *je) {
 }
 
 static int open_dst(ce_ctx *c, const char *dp, bool trunc, pm_fd *fd) {
-  int flags = PM_O_WRONLY | PM_O_CREAT | PM_O_NOFOLLOW | (trunc ? PM_O_TRUNC : 0);
+  /* A resumed file is read back to check its checkpoints: open it RDWR. */
+  int flags = (trunc ? PM_O_WRONLY | PM_O_TRUNC : PM_O_RDWR) | PM_O_CREAT |
+              PM_O_NOFOLLOW;
   int rc = c->fs->open(dp, flags, 0600, fd);
   if (rc == PM_EACCES || rc == PM_EPERM) {
     /* A read-only file left by an earlier run (merge, resume, re-copy). */

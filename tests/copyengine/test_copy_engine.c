@@ -12,6 +12,7 @@
 #include "hash.h"
 #include "manifest.h"
 #include "testutil.h"
+#include "util.h"
 
 static const pm_io_engine_ops *engine;
 
@@ -143,6 +144,53 @@ static void test_copy_walker_entry_types(void **state) {
   tu_cleanup();
 }
 
+/* --verify re-reads every copy; a write corrupted on its way is found,
+ * copied again, and the result is identical. */
+static void test_copy_verify_finds_corruption(void **state) {
+  (void)state;
+  const char *base = tu_scratch();
+  char *src = path(base, "src"), *dst = path(base, "dst");
+  mkdir(src, 0755);
+  for (int i = 0; i < 6; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "%s/f%d", src, i);
+    tu_write_pattern(name, 30000 + (uint64_t)i * 1000, (uint32_t)i + 11);
+  }
+  fault_plan p = {.corrupt_nth = 3};
+  faultfs_setup(NULL, &p);
+  ce_options o;
+  ce_options_init(&o);
+  o.src = src;
+  o.dst = dst;
+  o.fs = faultfs_ops();
+  o.engine = faultfs_engine(engine);
+  o.verify = true;
+  o.threads = 2;
+  pm_set_quiet(true);
+  ce_result r;
+  assert_int_equal(ce_copy(&o, &r), 0);
+  pm_set_quiet(false);
+  assert_true(faultfs_fired());
+  assert_int_equal(r.errors, 0);
+  assert_int_equal(r.verify_mismatches, 1);
+  assert_int_equal(r.verified_files, 7);
+  assert_int_equal(r.files, 6);
+  assert_int_equal(tu_sh("diff -r '%s' '%s'", src, dst), 0);
+  assert_int_equal(tu_sh("cd '%s' && xxh128sum -c --quiet ../dst.xxh128", dst), 0);
+  /* With no retry allowed the corrupt copy is an error. */
+  tu_sh("rm -rf '%s' '%s.xxh128' '%s.pomove-journal'", dst, dst, dst);
+  faultfs_setup(NULL, &p);
+  o.verify_retries = 0;
+  pm_set_quiet(true);
+  assert_int_equal(ce_copy(&o, &r), 0);
+  pm_set_quiet(false);
+  assert_int_equal(r.errors, 1);
+  assert_int_equal(r.verify_mismatches, 1);
+  free(src);
+  free(dst);
+  tu_cleanup();
+}
+
 static void test_manifest_line_format(void **state) {
   (void)state;
   pm_hash128 h = pm_hash_buffer("x", 1);
@@ -168,6 +216,7 @@ int main(void) {
       cmocka_unit_test(test_copy_chunk_boundaries),
       cmocka_unit_test(test_copy_short_transfers),
       cmocka_unit_test(test_copy_walker_entry_types),
+      cmocka_unit_test(test_copy_verify_finds_corruption),
   };
   const struct CMUnitTest plain[] = {
       cmocka_unit_test(test_manifest_line_format),

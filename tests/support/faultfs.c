@@ -209,6 +209,11 @@ static int e_queue(pm_io_ctx *c, pm_io_req *req) {
     req->oserr = 0;
     return PM_Q_COMPLETED;
   }
+  if (k == FK_WRITE && plan.corrupt_nth &&
+      atomic_load(&counts[FK_WRITE]) == plan.corrupt_nth && req->len > 0) {
+    ((unsigned char *)req->buf)[0] ^= 0x5A;
+    atomic_store(&fired, true);
+  }
   if (plan.short_io && (k == FK_READ || k == FK_WRITE) &&
       req->len > plan.short_io)
     req->len = plan.short_io;

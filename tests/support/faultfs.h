@@ -32,6 +32,10 @@ typedef struct fault_plan {
   int err;           /* PM_E* to return */
   bool persistent;   /* keep failing after the Nth */
   unsigned short_io; /* cap on bytes per read/write; 0 = none */
+  /* The engine's write number corrupt_nth (1-based; 0 = none) succeeds
+   * but flips a byte of what it writes: a silent corruption that only a
+   * verifying re-read can find. */
+  unsigned long corrupt_nth;
 } fault_plan;
 
 /* Installs the plan and resets the counters. parent NULL: native. */
