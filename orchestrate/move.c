@@ -725,6 +725,8 @@ int orch_move(pm_host *h, const orch_options *o) {
               (unsigned long long)r.copy.files,
               pm_fmt_bytes(r.copy.bytes, b, sizeof b),
               o->no_verify ? "" : ", each re-read and compared");
+    if (r.copied && r.copy.manifest[0])
+      fprintf(r.out, "  manifest  %s (the copy's hashes)\n", r.copy.manifest);
     fprintf(r.out, "  started   ");
     for (size_t i = plan.nsvcs; i-- > 0;)
       fprintf(r.out, "%s%s", plan.svcs[i].name, i ? ", " : "\n");
