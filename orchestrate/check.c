@@ -126,8 +126,9 @@ static void print_audit(const audit *a, FILE *out) {
   for (size_t i = 0; i < a->p.nvals; i++) {
     const orch_value *v = &a->p.vals[i];
     char *o = pm_reg_value_display(&v->old);
-    fprintf(out, "  ! [%s] \"%s\" (%s) points elsewhere: %s\n", v->key,
-            v->name, pm_reg_type_name(v->old.type), o);
+    fprintf(out, "  ! %s \"%s\" (%s) points elsewhere: %s\n",
+            orch_short_key(v->key), v->name, pm_reg_type_name(v->old.type),
+            o);
     free(o);
   }
   if (!a->share_ok) {

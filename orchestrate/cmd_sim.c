@@ -21,6 +21,8 @@ static const char help[] =
     "\n"
     "  --files N            files in the postoffice (default 1000)\n"
     "  --seed S             generator seed (default 1)\n"
+    "  --postoffice DIR     copy this Msmcon tree (Bin, Maildata) instead of\n"
+    "                       generating one\n"
     "  --no-atmta           no AppleTalk MTA (and no Macintosh volume)\n"
     "  --pcmta N            number of PC MTA instances, 0-5 (default 2:\n"
     "                       \"Legacy Mail Connector\", \"MTA to Vancouver PO\")\n"
@@ -83,6 +85,8 @@ int orch_cmd_sim_create(int argc, char **argv) {
       }
       o.npcmta = c;
       for (size_t k = 0; k < c; k++) o.pcmta[k] = orch_sim_default_pcmta(k);
+    } else if ((v = orch_cli_value(argc, argv, &i, "postoffice"))) {
+      o.postoffice = v;
     } else if ((v = orch_cli_value(argc, argv, &i, "dest-fs"))) {
       o.dest_fs = v;
     } else if ((v = orch_cli_value(argc, argv, &i, "dest-free"))) {
@@ -126,8 +130,13 @@ int orch_cmd_sim_create(int argc, char **argv) {
   if (rc < 0) return PM_EXIT_FAILED;
   if (!o.quiet) {
     printf("Simulated Exchange 5.5 host created in %s\n", o.dir);
-    printf("  C: FAT   C:\\exchsrvr\\Connect\\Msmcon (%llu files generated)\n",
-           (unsigned long long)o.files);
+    if (o.postoffice)
+      printf("  C: FAT   C:\\exchsrvr\\Connect\\Msmcon (copied from %s)\n",
+             o.postoffice);
+    else
+      printf("  C: FAT   C:\\exchsrvr\\Connect\\Msmcon (%llu files "
+             "generated)\n",
+             (unsigned long long)o.files);
     printf("  D: %-5s empty\n", o.dest_fs);
     printf("  services MSExchangeMSMI%s", o.atmta ? ", MSExchangeATMTA" : "");
     for (size_t i = 0; i < o.npcmta; i++) printf(", %s", o.pcmta[i]);

@@ -569,6 +569,11 @@ static const char *kind_name(int k) {
                               : "service";
 }
 
+const char *orch_short_key(const char *key) {
+  static const char pre[] = "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\";
+  return pm_wprefix(key, pre) ? key + sizeof pre - 1 : key;
+}
+
 void orch_plan_print(const orch_plan *p, FILE *out) {
   char b[32];
   fprintf(out, "Move of the MS Mail connector postoffice (KB Q171259)\n");
@@ -591,13 +596,14 @@ void orch_plan_print(const orch_plan *p, FILE *out) {
             p->share.sddl);
   else
     fprintf(out, "  none shares %s\\Maildata: no share is moved\n", p->from);
-  fprintf(out, "\nRegistry values (type kept):\n");
+  fprintf(out, "\nRegistry values under HKLM\\SYSTEM\\CurrentControlSet "
+               "(type kept):\n");
   for (size_t i = 0; i < p->nvals; i++) {
     const orch_value *v = &p->vals[i];
     char *o = pm_reg_value_display(&v->old), *n = pm_reg_value_display(&v->new_);
-    fprintf(out, "  [%s]\n    \"%s\" %s (%s)\n      old: %s\n      new: %s\n",
-            v->key, v->name, pm_reg_type_name(v->old.type), kind_name(v->kind),
-            o, n);
+    fprintf(out, "  %s  \"%s\"  %s, %s\n      %s\n   -> %s\n",
+            orch_short_key(v->key), v->name, pm_reg_type_name(v->old.type),
+            kind_name(v->kind), o, n);
     free(o);
     free(n);
   }

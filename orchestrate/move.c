@@ -110,8 +110,8 @@ static int wait_state(pm_host *h, const char *name, pm_svc_state want,
   int rc = h->svc->wait(h, name, want, timeout, &seen);
   if (rc == PM_ETIMEDOUT) {
     char t[32];
-    pm_report_errorf(rc, "service '%s' did not become %s within %s (still %s)",
-                     name, pm_svc_state_name(want),
+    pm_report_errorf(rc, "service '%s' did not %s within %s (still %s)",
+                     name, want == PM_SVC_STOPPED ? "stop" : "start",
                      svc_timeout_text(timeout, t, sizeof t),
                      pm_svc_state_name(seen));
   } else if (rc < 0) {
@@ -297,6 +297,23 @@ static void copy_progress(const ce_progress_info *info, void *arg) {
 }
 
 static int st_copy(run *r) {
+  /* A running connector holds postoffice files open and writes to them:
+   * a service started again since step 2 (by a person, or by the SCM's
+   * recovery) is stopped before the copy, never copied around. */
+  size_t again = 0;
+  for (size_t i = 0; i < r->p->nsvcs; i++) {
+    pm_svc_info si;
+    int rc = r->h->svc->query(r->h, r->p->svcs[i].name, &si);
+    if (rc < 0) {
+      pm_report_error("query service", r->p->svcs[i].name, rc);
+      return rc;
+    }
+    if (si.state == PM_SVC_STOPPED) continue;
+    pm_warnf("service '%s' is running again; stopping it before the copy",
+             si.name);
+    PM_TRY(stop_one(r, si.name));
+    again++;
+  }
   ce_options co;
   ce_options_init(&co);
   co.src = r->p->from_native;
@@ -337,11 +354,12 @@ static int st_copy(run *r) {
   if (rc < 0) return rc;
   r->copied = true;
   char b[32];
-  orch_strf(r->detail, sizeof r->detail, "%llu files, %s%s%s",
+  orch_strf(r->detail, sizeof r->detail, "%llu files, %s%s%s%s",
            (unsigned long long)r->copy.files,
            pm_fmt_bytes(r->copy.bytes, b, sizeof b),
            co.verify ? ", verified" : "",
-           r->copy.resumed_files_skipped ? ", resumed" : "");
+           r->copy.resumed_files_skipped ? ", resumed" : "",
+           again ? ", after stopping a service that ran again" : "");
   return 0;
 }
 
@@ -384,7 +402,8 @@ static int set_values(run *r, bool mac) {
   if (mac && n == 0)
     orch_strf(r->detail, sizeof r->detail, "no Macintosh volume");
   else
-    orch_strf(r->detail, sizeof r->detail, "%zu values", n);
+    orch_strf(r->detail, sizeof r->detail, "%zu value%s, types kept", n,
+              n == 1 ? "" : "s");
   return 0;
 }
 
@@ -706,7 +725,9 @@ int orch_move(pm_host *h, const orch_options *o) {
               (unsigned long long)r.copy.files,
               pm_fmt_bytes(r.copy.bytes, b, sizeof b),
               o->no_verify ? "" : ", each re-read and compared");
-    fprintf(r.out, "  services  ");
+    if (r.copied && r.copy.manifest[0])
+      fprintf(r.out, "  manifest  %s (the copy's hashes)\n", r.copy.manifest);
+    fprintf(r.out, "  started   ");
     for (size_t i = plan.nsvcs; i-- > 0;)
       fprintf(r.out, "%s%s", plan.svcs[i].name, i ? ", " : "\n");
     if (!plan.nsvcs) fprintf(r.out, "none\n");

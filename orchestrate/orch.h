@@ -111,6 +111,8 @@ int orch_set_value(pm_host *h, const orch_value *v, const pm_reg_value *d);
 int orch_discover(pm_host *h, const orch_options *o, orch_plan *p);
 void orch_plan_free(orch_plan *p);
 void orch_plan_print(const orch_plan *p, FILE *out);
+/* "Services\X" for "HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\X". */
+const char *orch_short_key(const char *key);
 void orch_plan_json(const orch_plan *p, FILE *out);
 /* The plan as the move's state keeps it (exact registry bytes). */
 int orch_plan_save(pm_host *h, const char *path, const orch_plan *p);
@@ -181,6 +183,9 @@ typedef struct orch_sim_options {
   size_t npcmta;
   const char *dest_fs;
   uint64_t dest_free;
+  /* An existing Msmcon tree (native path) to copy instead of generating
+   * one: a real postoffice, or a template a test made once. */
+  const char *postoffice;
   pm_sim_config cfg;
   bool quiet;
 } orch_sim_options;

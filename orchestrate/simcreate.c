@@ -150,6 +150,74 @@ static int mkdir_p(const char *path) {
   return rc;
 }
 
+/* A plain recursive copy (mode and times kept) of a template tree. */
+static int copy_tree(const pm_fs_ops *fs, const char *src, const char *dst) {
+  pm_stat st;
+  int rc = fs->stat(src, false, &st);
+  if (rc < 0) {
+    pm_report_error("stat", src, rc);
+    return rc;
+  }
+  if (st.type == PM_T_DIR) {
+    rc = fs->mkdir(dst, 0755);
+    if (rc < 0 && rc != PM_EEXIST) {
+      pm_report_error("create folder", dst, rc);
+      return rc;
+    }
+    pm_dir *d;
+    rc = fs->opendir(src, &d);
+    if (rc < 0) {
+      pm_report_error("read folder", src, rc);
+      return rc;
+    }
+    pm_strlist names = {0};
+    pm_dirent e;
+    while ((rc = fs->readdir(d, &e)) > 0)
+      if (strcmp(e.name, ".") && strcmp(e.name, ".."))
+        pm_strlist_add(&names, e.name);
+    fs->closedir(d);
+    for (size_t i = 0; i < names.n && rc >= 0; i++) {
+      char *a = pm_path_join(src, names.v[i]), *b = pm_path_join(dst, names.v[i]);
+      rc = copy_tree(fs, a, b);
+      free(a);
+      free(b);
+    }
+    pm_strlist_free(&names);
+    if (rc >= 0) rc = fs->utimes(dst, &st.atime, &st.mtime, true);
+    return rc < 0 ? rc : 0;
+  }
+  if (st.type != PM_T_FILE) return 0;
+  pm_fd in, out;
+  PM_TRY(fs->open(src, PM_O_RDONLY, 0, &in));
+  rc = fs->open(dst, PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC, st.mode, &out);
+  if (rc < 0) {
+    fs->close(in);
+    pm_report_error("create", dst, rc);
+    return rc;
+  }
+  static char buf[1 << 16];
+  uint64_t off = 0;
+  for (;;) {
+    int64_t n = fs->pread(in, buf, sizeof buf, off);
+    if (n <= 0) {
+      if (n < 0) rc = (int)n;
+      break;
+    }
+    int64_t w = fs->pwrite(out, buf, (size_t)n, off);
+    if (w != n) {
+      rc = w < 0 ? (int)w : PM_EIO;
+      break;
+    }
+    off += (uint64_t)n;
+  }
+  if (rc == 0) rc = fs->futimes(out, &st.atime, &st.mtime);
+  if (rc == 0) rc = fs->fchmod(out, st.mode);
+  fs->close(out);
+  fs->close(in);
+  if (rc < 0) pm_report_error("copy", src, rc);
+  return rc;
+}
+
 static void build_registry(pm_regtree *t, const orch_sim_options *o) {
   static const char *const ds_deps[] = {"EventLog"};
   static const char *const msmi_deps[] = {"MSExchangeDS", "EventLog"};
@@ -270,7 +338,9 @@ int orch_sim_create(const orch_sim_options *o) {
     rc = write_file(p, stubs[i][1]);
     free(p);
   }
-  if (rc == 0) {
+  if (rc == 0 && o->postoffice) {
+    rc = copy_tree(pm_fs_native(), o->postoffice, msmcon);
+  } else if (rc == 0) {
     po_gen_options g;
     po_gen_options_init(&g);
     g.root = msmcon;

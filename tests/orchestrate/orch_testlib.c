@@ -5,14 +5,50 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gen_postoffice.h"
 #include "testutil.h"
 #include "util.h"
 
 static pm_strlist made;
 
+/* One generated postoffice per test process, copied into every host: the
+ * generator's setup dominates a small tree's cost. */
+static char template_dir[4096];
+
+static const char *template_tree(void) {
+  if (!template_dir[0]) {
+    const char *base = getenv("TMPDIR");
+    snprintf(template_dir, sizeof template_dir, "%s/pomove-po-XXXXXX",
+             base && *base ? base : "/tmp");
+    assert_non_null(mkdtemp(template_dir));
+    char *root = pm_xasprintf("%s/Msmcon", template_dir);
+    po_gen_options g;
+    po_gen_options_init(&g);
+    g.root = root;
+    g.files = 100;
+    g.seed = 7;
+    g.with_bin = true;
+    g.with_macgate = true;
+    g.quiet = true;
+    po_gen_stats st;
+    assert_int_equal(po_generate(&g, &st), 0);
+    free(root);
+    atexit(ot_drop_template);
+  }
+  static char root[4200];
+  snprintf(root, sizeof root, "%s/Msmcon", template_dir);
+  return root;
+}
+
+void ot_drop_template(void) {
+  if (template_dir[0]) tu_sh("rm -rf '%s'", template_dir);
+  template_dir[0] = '\0';
+}
+
 void ot_sim_options(orch_sim_options *o, const char *dir) {
   orch_sim_options_init(o);
   o->dir = dir;
+  o->postoffice = template_tree();
   o->files = 200;
   o->cfg.start_delay_ms = 1;
   o->cfg.stop_delay_ms = 1;

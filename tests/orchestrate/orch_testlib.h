@@ -12,8 +12,10 @@
 #include "host.h"
 #include "orch.h"
 
-/* Sample-host options for tests: few files, short delays. */
+/* Sample-host options for tests: few files (a postoffice generated once
+ * per process and copied), short delays. */
 void ot_sim_options(orch_sim_options *o, const char *dir);
+void ot_drop_template(void);
 /* Creates a host in a new folder under the scratch dir; returns the
  * folder (static buffer per call index 0..7). */
 const char *ot_make_host(const orch_sim_options *o);

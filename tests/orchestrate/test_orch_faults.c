@@ -35,7 +35,6 @@ static char *fresh_host(void) {
   char *dir = pm_xasprintf("%s/h%d", scratch, serial++);
   orch_sim_options so;
   ot_sim_options(&so, dir);
-  so.files = 100;
   ot_make_host(&so);
   return dir;
 }
@@ -77,8 +76,27 @@ static bool faulty_move(const char *dir, const fault_spec *fs,
   return true;
 }
 
-/* Fault once, then resume: the move completes. */
-static bool then_resume(const fault_spec *fs) {
+static void rollback_to(const char *dir, const ot_snapshot *s0,
+                        int want) {
+  orch_options o;
+  ot_move_options(&o);
+  o.remove_copy = true;
+  pm_host *h = ot_open(dir);
+  assert_int_equal(orch_rollback(h, &o), want);
+  pm_host_close(h);
+  ot_snapshot s1;
+  ot_snap(dir, &s1);
+  ot_assert_same(s0, &s1);
+  assert_int_not_equal(tu_sh("test -e '%s/drives/D/ExchSrvr/Connect/Msmcon'",
+                             dir), 0);
+  ot_snap_free(&s1);
+}
+
+/* On one host: fault once, then resume (the move completes) and roll the
+ * completed move back; then fault from then on (the host lost) and roll
+ * back. Both rollbacks must give the host back byte for byte. Returns
+ * whether the fault fired. */
+static bool fault_cycle(const fault_spec *fs) {
   char *dir = fresh_host();
   ot_snapshot s0;
   ot_snap(dir, &s0);
@@ -103,33 +121,14 @@ static bool then_resume(const fault_spec *fs) {
     pm_host_close(h);
   }
   ot_assert_moved(dir);
+  if (fired) {
+    rollback_to(dir, &s0, PM_EXIT_OK);
+    assert_true(faulty_move(dir, fs, true));
+    rollback_to(dir, &s0, have_plan(dir) ? PM_EXIT_OK : PM_EXIT_USAGE);
+  }
   ot_snap_free(&s0);
   drop_host(dir);
   return fired;
-}
-
-/* Fault from then on, then rollback: the host is as before. */
-static void then_rollback(const fault_spec *fs) {
-  char *dir = fresh_host();
-  ot_snapshot s0;
-  ot_snap(dir, &s0);
-  bool fired = faulty_move(dir, fs, true);
-  assert_true(fired);
-  orch_options o;
-  ot_move_options(&o);
-  o.remove_copy = true;
-  pm_host *h = ot_open(dir);
-  assert_int_equal(orch_rollback(h, &o),
-                   have_plan(dir) ? PM_EXIT_OK : PM_EXIT_USAGE);
-  pm_host_close(h);
-  ot_snapshot s1;
-  ot_snap(dir, &s1);
-  ot_assert_same(&s0, &s1);
-  assert_int_not_equal(tu_sh("test -e '%s/drives/D/ExchSrvr/Connect/Msmcon'",
-                             dir), 0);
-  ot_snap_free(&s0);
-  ot_snap_free(&s1);
-  drop_host(dir);
 }
 
 #ifndef FAULT_BY_STEP
@@ -138,8 +137,7 @@ static void test_orch_faults_every_host_call(void **state) {
   long n;
   for (n = 1; n < 1000; n++) {
     fault_spec fs = {n, 0, 0};
-    if (!then_resume(&fs)) break;
-    then_rollback(&fs);
+    if (!fault_cycle(&fs)) break;
   }
   /* The loop met every call of a whole move: 4 stops, the share removed
    * and added, 18 values (5 through the SCM too), 4 starts. */
@@ -153,10 +151,8 @@ static void test_orch_faults_every_step(void **state) {
   for (int k = 0; k < ORCH_NSTEPS; k++) {
     fault_spec first = {0, 2 + 2 * k, 0};
     fault_spec done = {0, 0, 3 + 2 * k};
-    assert_true(then_resume(&first));
-    then_rollback(&first);
-    assert_true(then_resume(&done));
-    then_rollback(&done);
+    assert_true(fault_cycle(&first));
+    assert_true(fault_cycle(&done));
   }
 }
 #endif

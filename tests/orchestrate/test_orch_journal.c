@@ -55,7 +55,6 @@ static void test_orch_plan_roundtrip(void **state) {
   char *sim = pm_xasprintf("%s/h", dir);
   orch_sim_options so;
   ot_sim_options(&so, sim);
-  so.files = 80;
   ot_make_host(&so);
   pm_host *h = ot_open(sim);
   orch_options o;

@@ -585,6 +585,37 @@ static void test_orch_check_after_service_pack(void **state) {
   free(dir);
 }
 
+/* A service started again between a failed step and --resume is stopped
+ * before the copy: a running connector writes to the postoffice. */
+static void test_orch_move_resume_restopped(void **state) {
+  (void)state;
+  char *dir = dir_of("restart");
+  orch_sim_options so;
+  ot_sim_options(&so, dir);
+  ot_make_host(&so);
+  orch_options o;
+  ot_move_options(&o);
+  o.from = "C:\\exchsrvr";
+  o.to = "D:";
+  pm_host *h = ot_open(dir);
+  ot_fault f;
+  /* Fail the first file-system side effect after "begin 3"
+   * (create-target). */
+  ot_fault_init(&f, h, 0, false, false, true);
+  f.arm_after_journal = 2 + 2 * 3;
+  assert_int_equal(orch_move(&f.pub, &o), PM_EXIT_FAILED);
+  assert_true(f.fired);
+  /* Someone starts the connector again. */
+  assert_int_equal(h->svc->start(h, "MSExchangeMSMI"), 0);
+  assert_int_equal(h->svc->wait(h, "MSExchangeMSMI", PM_SVC_RUNNING, 5000,
+                                NULL), 0);
+  o.resume = true;
+  assert_int_equal(orch_move(h, &o), PM_EXIT_OK);
+  pm_host_close(h);
+  ot_assert_moved(dir);
+  free(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_orch_move_full, kill_hosts),
@@ -601,6 +632,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_orch_move_service_will_not_stop, kill_hosts),
       cmocka_unit_test_teardown(test_orch_move_plan_changes_nothing, kill_hosts),
       cmocka_unit_test_teardown(test_orch_check_after_service_pack, kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_resume_restopped, kill_hosts),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

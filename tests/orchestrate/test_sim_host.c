@@ -33,7 +33,6 @@ static const char *host(const char *name, unsigned touch_ms) {
   char *dir = pm_xasprintf("%s/%s", scratch, name);
   orch_sim_options so;
   ot_sim_options(&so, dir);
-  so.files = 80;
   so.cfg.touch_ms = touch_ms;
   const char *d = ot_make_host(&so);
   free(dir);
