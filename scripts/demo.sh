@@ -28,8 +28,10 @@ echo >&2
 echo "== the move" >&2
 "$pomove" move --host "sim:$dir" --from 'C:\exchsrvr' --to 'D:'
 echo >&2
-echo "== audit: the moved tree against the original" >&2
-"$pomove" verify "$dir/drives/C/exchsrvr/Connect/Msmcon" \
-  "$dir/drives/D/ExchSrvr/Connect/Msmcon" --compare mode,mtime
+# The restarted services touch their postoffice files (as real ones do), so
+# times move on; the content must still be what was copied.
+echo "== audit: the moved postoffice against the copy's manifest" >&2
+"$pomove" verify --manifest "$dir/pomove/current/copy.xxh128" \
+  "$dir/drives/D/ExchSrvr/Connect/Msmcon"
 echo >&2
 echo "Undo with: $pomove rollback --host sim:$dir" >&2
