@@ -139,6 +139,8 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   c->dst = roots.dst;
   c->dst_fd = PM_FD_INVALID;
   c->root_user = geteuid() == 0;
+  c->euid = (uint32_t)geteuid();
+  c->egid = (uint32_t)getegid();
   c->chunk = o.chunk_size ? o.chunk_size : 1u << 20;
   c->chunks_per_file = o.chunks_in_flight ? o.chunks_in_flight : 4;
   c->files_per_worker = o.files_in_flight ? o.files_in_flight : 64;

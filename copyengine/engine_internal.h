@@ -40,6 +40,7 @@ typedef struct ce_ctx {
   char *src, *dst;
   pm_fd dst_fd; /* the destination root, for syncfs */
   bool root_user;
+  uint32_t euid, egid;
   unsigned chunk, chunks_per_file, files_per_worker;
   uint64_t budget; /* bytes in flight per worker */
   unsigned batch_files;

@@ -288,7 +288,13 @@ int ce_journal_open(const pm_fs_ops *fs, const char *path, const char *src,
   }
   if (!matches) {
     /* New journal: magic and header, durable before any copy starts. */
-    PM_TRY(fs->ftruncate(j->fd, 0));
+    rc = fs->ftruncate(j->fd, 0);
+    if (rc) {
+      pm_report_error("start journal", path, rc);
+      fs->close(j->fd);
+      journal_free(j);
+      return rc;
+    }
     j->end = 0;
     size_t ls = strlen(src), ld = strlen(dst), lg = strlen(opts_sig);
     size_t plen = ls + ld + lg + 3;

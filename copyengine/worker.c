@@ -64,6 +64,7 @@ struct fstate {
   unsigned npend;
   struct ce_hlentry *hl; /* this file is the first of a hard-link group */
   uint64_t found_on_disk;  /* unrecorded bytes an earlier run left */
+  bool fresh;              /* the destination file was created by us */
 };
 
 typedef struct pending {
@@ -576,7 +577,10 @@ static void finish_file(worker *w, fstate *f) {
     rc = c->fs->ftruncate(f->dfd, f->st.size);
     if (rc) file_fail(f, "set size of", rc);
   }
-  if (!f->err && c->root_user) {
+  /* A new file already belongs to us (its directory has no setgid bit
+   * while the copy runs): only a different owner needs the call. */
+  if (!f->err && c->root_user &&
+      (f->st.uid != c->euid || f->st.gid != c->egid || !f->fresh)) {
     rc = c->fs->fchown(f->dfd, f->st.uid, f->st.gid);
     if (rc) file_fail(f, "set owner of", rc);
   }
@@ -793,14 +797,25 @@ static void start_file(worker *w, ce_task *t) {
       trunc = false;
     }
   }
-  if (c->j) {
-    /* What a crash left on disk unrecorded is written again: count it so a
-     * resumed run can show it stayed within what was in flight. */
-    pm_stat old;
-    if (c->fs->stat(f->dp, false, &old) == 0 && old.type == PM_T_FILE)
-      f->found_on_disk = old.size;
+  /* The common case, a new file, costs one open: O_EXCL tells us nothing
+   * was there. Only when something was (merge, resume, re-copy) do we look
+   * at it and take the slower path. */
+  rc = PM_EEXIST;
+  if (trunc) {
+    rc = c->fs->open(f->dp, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL |
+                                PM_O_NOFOLLOW, 0600, &f->dfd);
+    f->fresh = rc == 0;
   }
-  rc = open_dst(c, f->dp, trunc, &f->dfd);
+  if (rc == PM_EEXIST) {
+    if (c->j) {
+      /* What a crash left on disk unrecorded is written again: count it
+       * so a resumed run can show it stayed within what was in flight. */
+      pm_stat old;
+      if (c->fs->stat(f->dp, false, &old) == 0 && old.type == PM_T_FILE)
+        f->found_on_disk = old.size;
+    }
+    rc = open_dst(c, f->dp, trunc, &f->dfd);
+  }
   if (rc) {
     file_fail(f, "create", rc);
     finish_file(w, f);
