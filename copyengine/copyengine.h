@@ -39,6 +39,15 @@ typedef struct ce_options {
   bool journal;     /* resumable (default on in the CLI) */
   const char *journal_path; /* NULL: default "<DST>.pomove-journal" */
   bool restart;     /* ignore an existing journal */
+  /* Durability batches: a batch is flushed (one syncfs, then journal
+   * records) after this many files or bytes, or after a second; large
+   * files are checkpointed every checkpoint_bytes. 0: defaults (512 files,
+   * 256 MiB, 64 MiB). Smaller values bound what a crash makes a rerun
+   * write again. */
+  unsigned batch_files;
+  uint64_t batch_bytes;
+  uint64_t checkpoint_bytes;
+  uint64_t inflight_bytes; /* buffer bytes in flight per worker; 0: 16 MiB */
   /* Called from one thread at a time, at most every few ms. */
   void (*progress)(const ce_progress_info *info, void *arg);
   void *progress_arg;
@@ -52,11 +61,14 @@ typedef struct ce_result {
   uint64_t skipped;        /* specials skipped, unsupported types */
   uint64_t errors;         /* entries that failed */
   uint64_t resumed_files_skipped, resumed_bytes_skipped;
+  uint64_t rewritten_bytes; /* bytes a resumed run found on disk but not
+                               recorded as durable, and wrote again */
   uint64_t verified_files, verify_mismatches;
   double seconds;
   char engine[16];
   char manifest[4096];
   bool interrupted;
+  bool refused; /* SRC/DST unusable: nothing was copied */
 } ce_result;
 
 /* Fills defaults into a zeroed options struct. */

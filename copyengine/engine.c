@@ -3,6 +3,7 @@
  * (final flush, manifest, journal). */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine_internal.h"
@@ -19,6 +20,12 @@ void ce_options_init(ce_options *o) {
 
 bool ce_interrupted(const ce_ctx *c) {
   return (c->o->interrupt && *c->o->interrupt) || atomic_load(&c->fatal);
+}
+
+void ce_signal_done(ce_ctx *c) {
+  pthread_mutex_lock(&c->donemu);
+  pthread_cond_broadcast(&c->donecv);
+  pthread_mutex_unlock(&c->donemu);
 }
 
 void ce_queue_push(ce_ctx *c, ce_task *t) {
@@ -117,6 +124,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   rc = ce_preflight(fs, o.src, o.dst, o.merge || have_journal, &roots);
   if (rc) {
     free(jpath);
+    res->refused = true;
     return rc;
   }
   if (o.journal && !jpath)
@@ -134,13 +142,18 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   c->chunk = o.chunk_size ? o.chunk_size : 1u << 20;
   c->chunks_per_file = o.chunks_in_flight ? o.chunks_in_flight : 4;
   c->files_per_worker = o.files_in_flight ? o.files_in_flight : 64;
-  c->budget = 16ull << 20;
+  c->budget = o.inflight_bytes ? o.inflight_bytes : 16ull << 20;
   if (c->budget < 4ull * c->chunk) c->budget = 4ull * c->chunk;
+  c->batch_files = o.batch_files ? o.batch_files : 512;
+  c->batch_bytes = o.batch_bytes ? o.batch_bytes : 256ull << 20;
+  c->ckpt_bytes = o.checkpoint_bytes ? o.checkpoint_bytes : 64ull << 20;
   c->qcap = QUEUE_CAP;
   pthread_mutex_init(&c->qmu, NULL);
   pthread_cond_init(&c->qnotempty, NULL);
   pthread_cond_init(&c->qnotfull, NULL);
   pthread_mutex_init(&c->hlmu, NULL);
+  pthread_mutex_init(&c->donemu, NULL);
+  pthread_cond_init(&c->donecv, NULL);
 
   char *manifest = NULL;
   pthread_t walker;
@@ -176,7 +189,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     manifest = o.manifest_path ? pm_xstrdup(o.manifest_path)
                                : pm_xasprintf("%s.xxh128", c->dst);
     char *tmp = pm_xasprintf("%s.tmp", manifest);
-    rc = pm_manifest_writer_open(tmp, &c->mw);
+    rc = pm_manifest_writer_open_fs(fs, tmp, &c->mw);
     if (rc) {
       pm_report_error("create manifest", tmp, rc);
       free(tmp);
@@ -222,8 +235,20 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     snapshot(c, &p);
     if (o.progress) o.progress(&p, o.progress_arg);
     if (ce_interrupted(c)) queue_wake(c);
-    if (p.walk_done && atomic_load(&c->running) == 0) break;
-    usleep(50 * 1000);
+    /* Sleep until a worker ends or the next progress tick. */
+    pthread_mutex_lock(&c->donemu);
+    if (!(atomic_load(&c->walk_done) && atomic_load(&c->running) == 0)) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += 50 * 1000 * 1000;
+      if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+      }
+      pthread_cond_timedwait(&c->donecv, &c->donemu, &ts);
+    }
+    pthread_mutex_unlock(&c->donemu);
+    if (atomic_load(&c->walk_done) && atomic_load(&c->running) == 0) break;
   }
   pthread_join(walker, NULL);
   for (unsigned i = 0; i < nworkers; i++) pthread_join(workers[i], NULL);
@@ -286,6 +311,7 @@ out:
   res->errors = atomic_load(&c->errors);
   res->resumed_files_skipped = atomic_load(&c->resumed_files);
   res->resumed_bytes_skipped = atomic_load(&c->resumed_bytes);
+  res->rewritten_bytes = atomic_load(&c->rewritten);
   res->verified_files = atomic_load(&c->verified);
   res->verify_mismatches = atomic_load(&c->mismatches);
   res->seconds = (double)(pm_now_ns() - t0) / 1e9;
@@ -294,6 +320,8 @@ out:
   pthread_cond_destroy(&c->qnotempty);
   pthread_cond_destroy(&c->qnotfull);
   pthread_mutex_destroy(&c->hlmu);
+  pthread_mutex_destroy(&c->donemu);
+  pthread_cond_destroy(&c->donecv);
   free(workers);
   free(manifest);
   free(jpath);

@@ -42,6 +42,8 @@ typedef struct ce_ctx {
   bool root_user;
   unsigned chunk, chunks_per_file, files_per_worker;
   uint64_t budget; /* bytes in flight per worker */
+  unsigned batch_files;
+  uint64_t batch_bytes, ckpt_bytes;
 
   pthread_mutex_t qmu;
   pthread_cond_t qnotempty, qnotfull;
@@ -59,10 +61,12 @@ typedef struct ce_ctx {
   atomic_bool xattr_unsupported;
 
   atomic_uint_least64_t files, dirs, symlinks, hardlinks, specials, bytes,
-      hashed, skipped, errors, seen_files, resumed_files, resumed_bytes,
+      hashed, skipped, errors, seen_files, resumed_files, resumed_bytes, rewritten,
       verified, mismatches;
   atomic_bool walk_done;
   atomic_uint running; /* workers still running */
+  pthread_mutex_t donemu;
+  pthread_cond_t donecv; /* a worker or the walker ended */
   atomic_int fatal; /* a PM_E* that stops the whole copy (ENOSPC ...) */
 } ce_ctx;
 
@@ -76,6 +80,8 @@ ce_task *ce_queue_pop(ce_ctx *c, bool wait);
 void *ce_walker_main(void *arg);
 void *ce_worker_main(void *arg);
 void ce_hardlinks_free(ce_ctx *c);
+/* Wakes the thread waiting in ce_copy() for the end. */
+void ce_signal_done(ce_ctx *c);
 /* Metadata of a finished entry (meta.c). */
 int ce_copy_xattrs(ce_ctx *c, const char *src, const char *dst, bool follow);
 void ce_apply_dir_meta(ce_ctx *c, ce_dnode *d);

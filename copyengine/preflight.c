@@ -170,7 +170,8 @@ int ce_preflight(const pm_fs_ops *fs, const char *src, const char *dst,
       pm_oserr_set(0);
       pm_report_errorf(PM_EEXIST,
                        "destination '%s' is not empty (use --merge to copy "
-                       "into it, or --resume to continue an interrupted copy)",
+                       "into it; an interrupted copy resumes without it while "
+                       "its journal DST.pomove-journal is there)",
                        dst);
       ce_roots_free(roots);
       return PM_EEXIST;

@@ -198,5 +198,6 @@ void *ce_walker_main(void *arg) {
   pthread_cond_broadcast(&c->qnotempty);
   pthread_mutex_unlock(&c->qmu);
   atomic_store(&c->walk_done, true);
+  ce_signal_done(c);
   return NULL;
 }

@@ -18,11 +18,8 @@
 #include "reread.h"
 #include "util.h"
 
-#define CKPT_BYTES (64ull << 20) /* journal checkpoint of large files */
 #define CKPT_MAX 16
 #define EPOCH_RING 32
-#define BATCH_FILES 512
-#define BATCH_BYTES (256ull << 20)
 #define BATCH_NS 1000000000ull
 
 typedef struct fstate fstate;
@@ -34,7 +31,7 @@ typedef struct chunk {
   uint32_t len, done;
   char *buf;
   bool hole, writing;
-  unsigned epoch;
+  unsigned epoch, retries;
   struct chunk *next;
 } chunk;
 
@@ -57,6 +54,8 @@ struct fstate {
   pm_hasher *h;
   int err;
   const char *errop;
+  bool err_on_src; /* the failed operation was on the source */
+  int err_os;      /* the OS's code for it, reported with it */
   /* checkpoints (journal on, large files) */
   pm_hasher *ck;
   uint64_t ck_start;
@@ -64,6 +63,7 @@ struct fstate {
   ckpt pend[CKPT_MAX];
   unsigned npend;
   struct ce_hlentry *hl; /* this file is the first of a hard-link group */
+  uint64_t found_on_disk;  /* unrecorded bytes an earlier run left */
 };
 
 typedef struct pending {
@@ -183,6 +183,53 @@ static void task_free(ce_task *t) {
   free(t);
 }
 
+/* ---- verification: the batch's copies are re-read from the medium by a
+ * few threads at once, so that the waits for the disk overlap. ---- */
+
+typedef struct reread {
+  int rc, oserr;
+  uint64_t size;
+  pm_hash128 hash;
+} reread;
+
+typedef struct reread_team {
+  ce_ctx *c;
+  const pending *items;
+  reread *out;
+  size_t n;
+  atomic_size_t next;
+} reread_team;
+
+static void *reread_main(void *arg) {
+  reread_team *t = arg;
+  for (;;) {
+    size_t i = atomic_fetch_add(&t->next, 1);
+    if (i >= t->n) break;
+    char *dp = pm_path_join(t->c->dst, t->items[i].rel);
+    int method;
+    t->out[i].rc = vf_hash_file_uncached(t->c->fs, dp, &t->out[i].hash,
+                                         &t->out[i].size, &method);
+    t->out[i].oserr = t->out[i].rc ? pm_oserr_last() : 0;
+    free(dp);
+  }
+  return NULL;
+}
+
+#define REREAD_THREADS 8
+
+static reread *reread_batch(ce_ctx *c, const pending *items, size_t n) {
+  reread_team t = {.c = c, .items = items, .n = n};
+  t.out = pm_xcalloc(n, sizeof *t.out);
+  atomic_init(&t.next, 0);
+  pthread_t th[REREAD_THREADS];
+  size_t nth = n < REREAD_THREADS ? n : REREAD_THREADS, started = 0;
+  for (; started + 1 < nth; started++)
+    if (pthread_create(&th[started], NULL, reread_main, &t) != 0) break;
+  reread_main(&t); /* this thread takes part too */
+  for (size_t i = 0; i < started; i++) pthread_join(th[i], NULL);
+  return t.out;
+}
+
 static void flush_batch(worker *w) {
   ce_ctx *c = w->c;
   if (!w->nbatch) return;
@@ -200,21 +247,21 @@ static void flush_batch(worker *w) {
   }
   ce_jfile *jf = pm_xcalloc(w->nbatch, sizeof *jf);
   size_t nj = 0;
+  reread *rr = NULL;
+  if (c->o->verify && !rc) rr = reread_batch(c, w->batch, w->nbatch);
   for (size_t i = 0; i < w->nbatch && !rc; i++) {
     pending *p = &w->batch[i];
-    if (c->o->verify) {
+    if (rr) {
       char *dp = pm_path_join(c->dst, p->rel);
-      pm_hash128 h2;
-      uint64_t sz = 0;
-      int method = 0;
-      int vrc = vf_hash_file_uncached(c->fs, dp, &h2, &sz, &method);
+      int vrc = rr[i].rc;
       atomic_fetch_add(&c->verified, 1);
       if (vrc) {
+        pm_oserr_set(rr[i].oserr);
         ce_count_error(c, "re-read for verification", dp, vrc);
         free(dp);
         continue;
       }
-      if (sz != p->id.size || !pm_hash_equal(&h2, &p->hash)) {
+      if (rr[i].size != p->id.size || !pm_hash_equal(&rr[i].hash, &p->hash)) {
         atomic_fetch_add(&c->mismatches, 1);
         if (p->t && p->t->attempts < c->o->verify_retries) {
           char *shown = pm_display_path(dp);
@@ -252,6 +299,7 @@ static void flush_batch(worker *w) {
     if (jrc) ce_count_error(c, "write journal", c->dst, jrc);
   }
   free(jf);
+  free(rr);
   for (size_t i = 0; i < w->nbatch; i++) {
     free(w->batch[i].rel);
     task_free(w->batch[i].t);
@@ -262,18 +310,32 @@ static void flush_batch(worker *w) {
 
 static void maybe_flush(worker *w, bool force) {
   if (!w->nbatch) return;
-  if (force || w->nbatch >= BATCH_FILES || w->batch_bytes >= BATCH_BYTES ||
+  if (force || w->nbatch >= w->c->batch_files ||
+      w->batch_bytes >= w->c->batch_bytes ||
       pm_now_ns() - w->batch_start_ns >= BATCH_NS)
     flush_batch(w);
 }
 
 /* ---- files ---- */
 
-static void file_fail(fstate *f, const char *op, int err) {
+static void file_fail_at(fstate *f, const char *op, int err, bool on_src) {
   if (!f->err) {
     f->err = err;
     f->errop = op;
+    f->err_on_src = on_src;
+    f->err_os = pm_oserr_last();
   }
+}
+
+/* Failures on the destination unless said otherwise. */
+static void file_fail(fstate *f, const char *op, int err) {
+  file_fail_at(f, op, err, false);
+}
+
+/* A failure the OS did not report (a changed source, a short file). */
+static void file_fail_logic(fstate *f, const char *op, int err, bool on_src) {
+  pm_oserr_set(0);
+  file_fail_at(f, op, err, on_src);
 }
 
 static void submit(worker *w, chunk *ch) {
@@ -325,7 +387,7 @@ static void ckpt_maybe_create(worker *w, fstate *f) {
   ce_ctx *c = w->c;
   if (!f->ck) return;
   uint64_t seg = f->hashed_off - f->ck_start;
-  if (seg < CKPT_BYTES || f->hashed_off >= f->st.size) return;
+  if (seg < c->ckpt_bytes || f->hashed_off >= f->st.size) return;
   if (f->npend == CKPT_MAX) return; /* the segment just grows */
   ckpt *k = &f->pend[f->npend++];
   k->off = f->ck_start;
@@ -336,7 +398,6 @@ static void ckpt_maybe_create(worker *w, fstate *f) {
   f->inflight_epoch[f->epoch % EPOCH_RING] = 0;
   pm_hasher_reset(f->ck);
   f->ck_start = f->hashed_off;
-  (void)c;
 }
 
 /* Records checkpoints whose writes are all done: fdatasync, then the
@@ -412,7 +473,7 @@ static bool issue_chunk(worker *w, fstate *f) {
       int64_t d = c->fs->seek(f->sfd, off, false);
       if (d == PM_ENXIO) d = (int64_t)f->st.size;
       if (d < 0) {
-        file_fail(f, "find data in", (int)d);
+        file_fail_at(f, "find data in", (int)d, true);
         return false;
       }
       if ((uint64_t)d > off) {
@@ -506,9 +567,10 @@ static void finish_file(worker *w, fstate *f) {
     pm_stat now;
     rc = c->fs->fstat(f->sfd, &now);
     if (rc)
-      file_fail(f, "read metadata of", rc);
+      file_fail_at(f, "read metadata of", rc, true);
     else if (!same_version(&now, &f->st))
-      file_fail(f, "copy (it changed while being read)", PM_ECHANGED);
+      file_fail_logic(f, "copy (it changed while being read)", PM_ECHANGED,
+                      true);
   }
   if (!f->err && (f->sparse || f->resumed)) {
     rc = c->fs->ftruncate(f->dfd, f->st.size);
@@ -544,9 +606,10 @@ static void finish_file(worker *w, fstate *f) {
     return;
   }
   if (f->err) {
-    if (f->err != PM_ECANCELED)
-      ce_count_error(c, f->errop, f->err == PM_ECHANGED ? f->sp : f->dp,
-                     f->err);
+    if (f->err != PM_ECANCELED) {
+      pm_oserr_set(f->err_os);
+      ce_count_error(c, f->errop, f->err_on_src ? f->sp : f->dp, f->err);
+    }
     if (f->hl) hl_settle(w, f->hl, false, NULL, NULL);
     ce_dnode_release(c, t->dir);
     task_free(t);
@@ -555,6 +618,9 @@ static void finish_file(worker *w, fstate *f) {
     ce_jident id = ident_of(&f->st);
     atomic_fetch_add(&c->files, 1);
     atomic_fetch_add(&c->bytes, f->st.size);
+    atomic_fetch_add(&c->rewritten, f->found_on_disk < f->st.size
+                                        ? f->found_on_disk
+                                        : f->st.size);
     if (f->hl) hl_settle(w, f->hl, true, &h, &id);
     ce_dnode_release(c, t->dir);
     char *rel = t->rel;
@@ -613,7 +679,9 @@ static uint64_t resume_prefix(worker *w, fstate *f, const ce_jentry *je) {
 }
 
 static int open_dst(ce_ctx *c, const char *dp, bool trunc, pm_fd *fd) {
-  int flags = PM_O_WRONLY | PM_O_CREAT | PM_O_NOFOLLOW | (trunc ? PM_O_TRUNC : 0);
+  /* A resumed file is read back to check its checkpoints: open it RDWR. */
+  int flags = (trunc ? PM_O_WRONLY | PM_O_TRUNC : PM_O_RDWR) | PM_O_CREAT |
+              PM_O_NOFOLLOW;
   int rc = c->fs->open(dp, flags, 0600, fd);
   if (rc == PM_EACCES || rc == PM_EPERM) {
     /* A read-only file left by an earlier run (merge, resume, re-copy). */
@@ -642,21 +710,20 @@ static void start_file(worker *w, ce_task *t) {
   int rc = c->fs->open(f->sp, PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_NOATIME, 0,
                        &f->sfd);
   if (rc) {
-    file_fail(f, "open", rc);
-    free(f->dp);
-    f->dp = pm_xstrdup(f->sp);
+    file_fail_at(f, "open", rc, true);
     finish_file(w, f);
     return;
   }
   rc = c->fs->fstat(f->sfd, &f->st);
   if (rc) {
-    file_fail(f, "read metadata of", rc);
+    file_fail_at(f, "read metadata of", rc, true);
     finish_file(w, f);
     return;
   }
   if (f->st.type != PM_T_FILE) {
     /* Replaced by something else since the walk listed it. */
-    file_fail(f, "copy (it changed type while being copied)", PM_ECHANGED);
+    file_fail_logic(f, "copy (it changed type while being copied)",
+                    PM_ECHANGED, true);
     finish_file(w, f);
     return;
   }
@@ -715,10 +782,7 @@ static void start_file(worker *w, ce_task *t) {
         atomic_fetch_add(&c->resumed_bytes, f->st.size);
         atomic_fetch_add(&c->files, 1);
         c->fs->close(f->sfd);
-        if (f->hl) {
-          f->hl->state = 1;
-          hl_settle(w, f->hl, true, &je->hash, &id);
-        }
+        if (f->hl) hl_settle(w, f->hl, true, &je->hash, &id);
         if (c->mw) pm_manifest_writer_add(c->mw, t->rel, &je->hash);
         ce_dnode_release(c, t->dir);
         task_free(t);
@@ -729,6 +793,13 @@ static void start_file(worker *w, ce_task *t) {
       trunc = false;
     }
   }
+  if (c->j) {
+    /* What a crash left on disk unrecorded is written again: count it so a
+     * resumed run can show it stayed within what was in flight. */
+    pm_stat old;
+    if (c->fs->stat(f->dp, false, &old) == 0 && old.type == PM_T_FILE)
+      f->found_on_disk = old.size;
+  }
   rc = open_dst(c, f->dp, trunc, &f->dfd);
   if (rc) {
     file_fail(f, "create", rc);
@@ -737,13 +808,14 @@ static void start_file(worker *w, ce_task *t) {
   }
   if (!trunc) {
     uint64_t good = resume_prefix(w, f, je);
+    f->found_on_disk = f->found_on_disk > good ? f->found_on_disk - good : 0;
     f->issue_off = f->hashed_off = good;
     f->resumed = true;
     atomic_fetch_add(&c->resumed_bytes, good);
     if (!good) pm_hasher_reset(f->h);
   }
   f->sparse = f->st.size > 0 && f->st.blocks512 * 512 < f->st.size;
-  if (c->j && f->st.size > 2 * CKPT_BYTES) {
+  if (c->j && f->st.size > 2 * c->ckpt_bytes) {
     f->ck = pm_hasher_create();
     f->ck_start = f->hashed_off;
   }
@@ -761,18 +833,26 @@ static void on_complete(worker *w, chunk *ch) {
   f->inflight--;
   int64_t res = ch->req.res;
   if (ch->writing) f->inflight_epoch[ch->epoch % EPOCH_RING]--;
+  if ((res == PM_EINTR || res == PM_EAGAIN) && ch->retries < 10 && !f->err) {
+    /* Transient: submit the same request again. */
+    ch->retries++;
+    if (ch->writing) f->inflight_epoch[ch->epoch % EPOCH_RING]++;
+    submit(w, ch);
+    return;
+  }
   if (res < 0) {
-    file_fail(f, ch->writing ? "write" : "read", (int)res);
     pm_oserr_set(ch->req.oserr);
+    file_fail_at(f, ch->writing ? "write" : "read", (int)res, !ch->writing);
     chunk_free(w, ch);
     return;
   }
   if (res == 0) {
     if (ch->writing) {
-      file_fail(f, "write", PM_EIO);
+      file_fail_logic(f, "write (no progress)", PM_EIO, false);
     } else {
       /* End of file before the size fstat gave: the source shrank. */
-      file_fail(f, "copy (it shrank while being read)", PM_ECHANGED);
+      file_fail_logic(f, "copy (it shrank while being read)", PM_ECHANGED,
+                      true);
     }
     chunk_free(w, ch);
     return;
@@ -843,6 +923,7 @@ void *ce_worker_main(void *arg) {
       task_free(t);
     }
     atomic_fetch_sub(&c->running, 1);
+  ce_signal_done(c);
     return NULL;
   }
   w.zeros = pm_xcalloc(1, c->chunk);
@@ -933,6 +1014,7 @@ void *ce_worker_main(void *arg) {
   }
   maybe_flush(&w, true);
   atomic_fetch_sub(&c->running, 1);
+  ce_signal_done(c);
   free(w.zeros);
   free(w.events);
   free(w.batch);

@@ -1,4 +1,74 @@
-/* PLACEHOLDER: replaced by the module's owner. */
+/* cmd_check.c - the command line of `pomove check` (check.c does the
+ * work). */
 #include <stdio.h>
-#include "../orchestrate/commands.h"
-int orch_cmd_check(int argc, char **argv) { (void)argc; fprintf(stderr, "pomove: %s: not built yet\n", argv[0]); return 3; }
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "orch.h"
+#include "util.h"
+
+static const char help[] =
+    "usage: pomove check --host SPEC --expect PATH [--repair] [--json]\n"
+    "\n"
+    "Checks a host after an earlier move, or after an Exchange service pack\n"
+    "reset it (KB Q240208): every registry value of the connector services,\n"
+    "their event-log sources and the Macintosh volumes that points at a\n"
+    "Msmcon other than PATH, a missing Maildat$ share, Bin files older than\n"
+    "the default location's. --repair fixes what it reports, writing a .reg\n"
+    "backup of the values first and stopping the connector services around\n"
+    "the change.\n"
+    "\n"
+    "  --host SPEC          the Windows host: sim:DIR\n"
+    "  --expect PATH        where the postoffice should be: D:, D:\\ExchSrvr\n"
+    "                       or D:\\ExchSrvr\\Connect\\Msmcon\n"
+    "  --repair             fix the findings\n"
+    "  --state DIR          where backups go (default: the host's)\n"
+    "  --stop-timeout S     seconds to wait for a service to stop (120)\n"
+    "  --start-timeout S    seconds to wait for a service to start (120)\n"
+    "  --json               print the result as JSON\n"
+    "\n"
+    "Exit codes: 0 nothing found (or all repaired); 1 findings remain;\n"
+    "2 bad arguments; 3 the check or the repair failed.\n";
+
+int orch_cmd_check(int argc, char **argv) {
+  orch_check_options o;
+  memset(&o, 0, sizeof o);
+  o.stop_timeout_ms = o.start_timeout_ms = 120000;
+  const char *host = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(help, stdout);
+      return PM_EXIT_OK;
+    }
+    if ((v = orch_cli_value(argc, argv, &i, "host"))) host = v;
+    else if ((v = orch_cli_value(argc, argv, &i, "expect"))) o.expect = v;
+    else if ((v = orch_cli_value(argc, argv, &i, "state"))) o.state_dir = v;
+    else if ((v = orch_cli_value(argc, argv, &i, "stop-timeout")))
+      o.stop_timeout_ms = (unsigned)(strtod(v, NULL) * 1000);
+    else if ((v = orch_cli_value(argc, argv, &i, "start-timeout")))
+      o.start_timeout_ms = (unsigned)(strtod(v, NULL) * 1000);
+    else if (!strcmp(a, "--repair")) o.repair = true;
+    else if (!strcmp(a, "--json")) o.json = true;
+    else {
+      pm_report_errorf(PM_EINVAL, "check: unknown option '%s' (see --help)",
+                       a);
+      return PM_EXIT_USAGE;
+    }
+    if (v && !*v) {
+      pm_report_errorf(PM_EINVAL, "check: option '%s' needs a value", a);
+      return PM_EXIT_USAGE;
+    }
+  }
+  if (!o.expect) {
+    pm_report_errorf(PM_EINVAL, "check: --expect is required (see --help)");
+    return PM_EXIT_USAGE;
+  }
+  pm_host *h;
+  int rc = orch_cli_open_host(host, &h);
+  if (rc) return rc;
+  rc = orch_check(h, &o);
+  pm_host_close(h);
+  return rc;
+}

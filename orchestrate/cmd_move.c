@@ -1,6 +1,222 @@
-/* PLACEHOLDER: replaced by the module's owner. */
+/* cmd_move.c - the command lines of `pomove move`, `pomove plan` and
+ * `pomove rollback`: option parsing, help, opening the host, and the exit
+ * code. The work is in discover.c, move.c and journal.c. */
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
-#include "../orchestrate/commands.h"
-int orch_cmd_move(int argc, char **argv) { (void)argc; fprintf(stderr, "pomove: %s: not built yet\n", argv[0]); return 3; }
-int orch_cmd_plan(int argc, char **argv) { (void)argc; fprintf(stderr, "pomove: %s: not built yet\n", argv[0]); return 3; }
-int orch_cmd_rollback(int argc, char **argv) { (void)argc; fprintf(stderr, "pomove: %s: not built yet\n", argv[0]); return 3; }
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "orch.h"
+#include "util.h"
+
+static volatile int interrupted;
+
+static void on_signal(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+const char *orch_cli_value(int argc, char **argv, int *i, const char *name) {
+  const char *a = argv[*i];
+  size_t n = strlen(name);
+  if (strncmp(a, "--", 2) || strncmp(a + 2, name, n)) return NULL;
+  if (a[2 + n] == '=') return a + 3 + n;
+  if (a[2 + n]) return NULL;
+  if (*i + 1 >= argc) return "";
+  return argv[++*i];
+}
+
+void orch_strf(char *dst, size_t cap, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(dst, cap, fmt, ap);
+  va_end(ap);
+}
+
+int orch_cli_size(const char *s, uint64_t *out) {
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (end == s) return PM_EINVAL;
+  switch (*end) {
+  case 'T': case 't': v *= 1024; /* fall through */
+  case 'G': case 'g': v *= 1024; /* fall through */
+  case 'M': case 'm': v *= 1024; /* fall through */
+  case 'K': case 'k': v *= 1024; end++; break;
+  case '\0': break;
+  default: return PM_EINVAL;
+  }
+  if (*end) return PM_EINVAL;
+  *out = v;
+  return 0;
+}
+
+int orch_cli_open_host(const char *spec, pm_host **h) {
+  if (!spec) {
+    pm_report_errorf(PM_EINVAL, "--host is required (this build knows "
+                                "sim:DIR, the simulated Windows host)");
+    return PM_EXIT_USAGE;
+  }
+  int rc = pm_host_open(spec, h);
+  if (rc == PM_EINVAL) {
+    pm_report_errorf(rc, "unknown host '%s' (this build knows sim:DIR)",
+                     spec);
+    return PM_EXIT_USAGE;
+  }
+  if (rc == PM_EBUSY) {
+    pm_report_errorf(rc, "host '%s' is in use by another pomove", spec);
+    return PM_EXIT_FAILED;
+  }
+  if (rc < 0) {
+    pm_report_error("open host", spec, rc);
+    return PM_EXIT_USAGE;
+  }
+  return 0;
+}
+
+static const char move_help[] =
+    "usage: pomove move --host SPEC --from PATH --to PATH [options]\n"
+    "       pomove move --host SPEC --resume [options]\n"
+    "       pomove plan --host SPEC --from PATH --to PATH [--json]\n"
+    "\n"
+    "Moves the MS Mail Connector postoffice (KB Q171259) and everything\n"
+    "that points at it: stops the connector services (ATMTA, PC MTA\n"
+    "instances, MSMI), unshares Maildat$, copies Connect\\Msmcon with the\n"
+    "copy engine (verified, resumable), re-creates the share with its\n"
+    "remark and security descriptor, rewrites every registry value under\n"
+    "the affected service and event-log keys (types kept, a .reg backup\n"
+    "first), re-points the Macintosh volume, restarts the services and\n"
+    "checks the result. The old tree is never deleted. `plan` (or\n"
+    "--dry-run) prints the plan and changes nothing.\n"
+    "\n"
+    "  --host SPEC          the Windows host: sim:DIR (simulated host)\n"
+    "  --from PATH          the Exchange path (C:\\exchsrvr) or its\n"
+    "                       Connect\\Msmcon\n"
+    "  --to PATH            the new drive (D:) or ExchSrvr folder\n"
+    "  --resume             continue an interrupted or failed move\n"
+    "  --dry-run            print the plan only\n"
+    "  --state DIR          where the plan, step journal and backup live\n"
+    "                       (default: the host's; sim: DIR/pomove)\n"
+    "  --stop-timeout S     seconds to wait for a service to stop (120)\n"
+    "  --start-timeout S    seconds to wait for a service to start (120)\n"
+    "  --threads N          copy threads (default: number of CPUs)\n"
+    "  --no-verify          do not re-read the copy to compare it\n"
+    "  --progress MODE      auto, tty, plain or off (copy progress)\n"
+    "  --json               print the result as JSON\n"
+    "  --quiet              no warnings\n"
+    "\n"
+    "Exit codes: 0 moved (or plan printed); 2 bad arguments or the\n"
+    "destination was refused (not NTFS, no room, inside the source,\n"
+    "another postoffice there) or a move is already in progress; 3 a step\n"
+    "failed (the host is left for --resume or rollback); 130 interrupted.\n";
+
+static const char rollback_help[] =
+    "usage: pomove rollback --host SPEC [--remove-copy] [options]\n"
+    "\n"
+    "Returns the host to its state before the last move, from the plan\n"
+    "saved when the move began: registry values with their types, the\n"
+    "share with its remark and security descriptor, the Macintosh volume,\n"
+    "and the services as they were. The copy is left in place unless\n"
+    "--remove-copy is given; the old tree is never touched. Running it\n"
+    "again after a failure continues.\n"
+    "\n"
+    "  --host SPEC          the Windows host: sim:DIR\n"
+    "  --state DIR          the move's state folder (default: the host's)\n"
+    "  --remove-copy        delete the new Connect\\Msmcon copy\n"
+    "  --stop-timeout S     seconds to wait for a service to stop (120)\n"
+    "  --start-timeout S    seconds to wait for a service to start (120)\n"
+    "  --json               print the result as JSON\n"
+    "\n"
+    "Exit codes: 0 rolled back (or nothing left to roll back); 2 no move\n"
+    "to roll back or bad arguments; 3 a step failed (run it again).\n";
+
+static int parse_timeout(const char *v, const char *opt, unsigned *ms) {
+  char *end;
+  double s = strtod(v, &end);
+  if (!*v || *end || s < 0 || s > 86400) {
+    pm_report_errorf(PM_EINVAL, "%s: '%s' is not a number of seconds", opt,
+                     v);
+    return -1;
+  }
+  *ms = (unsigned)(s * 1000);
+  return 0;
+}
+
+/* mode: 0 move, 1 plan, 2 rollback */
+static int run_cmd(int argc, char **argv, int mode) {
+  orch_options o;
+  orch_options_init(&o);
+  const char *host = NULL;
+  o.dry_run = mode == 1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(mode == 2 ? rollback_help : move_help, stdout);
+      return PM_EXIT_OK;
+    }
+    if ((v = orch_cli_value(argc, argv, &i, "host"))) host = v;
+    else if (mode != 2 && (v = orch_cli_value(argc, argv, &i, "from")))
+      o.from = v;
+    else if (mode != 2 && (v = orch_cli_value(argc, argv, &i, "to"))) o.to = v;
+    else if ((v = orch_cli_value(argc, argv, &i, "state"))) o.state_dir = v;
+    else if ((v = orch_cli_value(argc, argv, &i, "stop-timeout"))) {
+      if (parse_timeout(v, "--stop-timeout", &o.stop_timeout_ms) < 0)
+        return PM_EXIT_USAGE;
+    } else if ((v = orch_cli_value(argc, argv, &i, "start-timeout"))) {
+      if (parse_timeout(v, "--start-timeout", &o.start_timeout_ms) < 0)
+        return PM_EXIT_USAGE;
+    } else if (mode != 2 && (v = orch_cli_value(argc, argv, &i, "threads"))) {
+      o.threads = (unsigned)strtoul(v, NULL, 10);
+      if (!o.threads) {
+        pm_report_errorf(PM_EINVAL, "--threads: '%s' is not a count", v);
+        return PM_EXIT_USAGE;
+      }
+    } else if (mode != 2 && (v = orch_cli_value(argc, argv, &i, "progress"))) {
+      if (!strcmp(v, "auto")) o.progress_mode = PM_PROGRESS_AUTO;
+      else if (!strcmp(v, "tty")) o.progress_mode = PM_PROGRESS_TTY;
+      else if (!strcmp(v, "plain")) o.progress_mode = PM_PROGRESS_PLAIN;
+      else if (!strcmp(v, "off")) o.progress_mode = PM_PROGRESS_OFF;
+      else {
+        pm_report_errorf(PM_EINVAL, "--progress: '%s' is not auto, tty, "
+                                    "plain or off", v);
+        return PM_EXIT_USAGE;
+      }
+    } else if (mode == 0 && !strcmp(a, "--resume")) o.resume = true;
+    else if (mode == 0 && !strcmp(a, "--dry-run")) o.dry_run = true;
+    else if (mode != 2 && !strcmp(a, "--no-verify")) o.no_verify = true;
+    else if (mode == 2 && !strcmp(a, "--remove-copy")) o.remove_copy = true;
+    else if (!strcmp(a, "--json")) o.json = true;
+    else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) pm_set_quiet(true);
+    else {
+      pm_report_errorf(PM_EINVAL, "%s: unknown option '%s' (see --help)",
+                       argv[0], a);
+      return PM_EXIT_USAGE;
+    }
+    if (v && !*v) {
+      pm_report_errorf(PM_EINVAL, "%s: option '%s' needs a value", argv[0],
+                       a);
+      return PM_EXIT_USAGE;
+    }
+  }
+  if (mode != 2 && !o.resume && (!o.from || !o.to)) {
+    pm_report_errorf(PM_EINVAL, "%s: --from and --to are required (see "
+                                "--help)", argv[0]);
+    return PM_EXIT_USAGE;
+  }
+  pm_host *h;
+  int rc = orch_cli_open_host(host, &h);
+  if (rc) return rc;
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  o.interrupt = &interrupted;
+  rc = mode == 2 ? orch_rollback(h, &o) : orch_move(h, &o);
+  pm_host_close(h);
+  return rc;
+}
+
+int orch_cmd_move(int argc, char **argv) { return run_cmd(argc, argv, 0); }
+int orch_cmd_plan(int argc, char **argv) { return run_cmd(argc, argv, 1); }
+int orch_cmd_rollback(int argc, char **argv) {
+  return run_cmd(argc, argv, 2);
+}

@@ -16,7 +16,7 @@ build() {
   cmake --build "build/$name" -j"$jobs" >/dev/null
 }
 
-build gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo
+build gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release
 build clang -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
 build asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
   -DPOMOVE_SANITIZE=address,undefined

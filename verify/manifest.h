@@ -19,6 +19,10 @@ typedef struct pm_manifest_writer pm_manifest_writer;
 
 /* Opens `path` for writing (truncating). Returns 0 or PM_E*. */
 int pm_manifest_writer_open(const char *path, pm_manifest_writer **out);
+/* The same through a given file-system table (fault injection). */
+struct pm_fs_ops;
+int pm_manifest_writer_open_fs(const struct pm_fs_ops *fs, const char *path,
+                               pm_manifest_writer **out);
 int pm_manifest_writer_add(pm_manifest_writer *w, const char *relpath,
                            const pm_hash128 *h);
 /* Flushes, fsyncs and closes; 0 or the first write error. */

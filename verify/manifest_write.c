@@ -56,7 +56,11 @@ char *pm_manifest_format_line(const char *relpath, const pm_hash128 *h) {
 }
 
 int pm_manifest_writer_open(const char *path, pm_manifest_writer **out) {
-  const pm_fs_ops *fs = pm_fs_native();
+  return pm_manifest_writer_open_fs(pm_fs_native(), path, out);
+}
+
+int pm_manifest_writer_open_fs(const pm_fs_ops *fs, const char *path,
+                               pm_manifest_writer **out) {
   pm_fd fd;
   int rc = fs->open(path, PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC, 0644, &fd);
   if (rc) return rc;

@@ -1,62 +1,89 @@
-/* reread.c - hashes a file as the medium holds it: O_DIRECT where the file
- * system supports it, otherwise flush and drop the cached pages first. */
+/* reread.c - hashes a file as it is on the medium rather than as the page
+ * cache holds it, for `pomove copy --verify`. O_DIRECT is preferred: it
+ * reads the device without touching the cache. File systems that refuse
+ * it (tmpfs, some FUSE and network file systems answer EINVAL at open)
+ * get the fallback: flush the file so that no page is dirty, ask the
+ * kernel to drop its pages, and read it normally, which then has to come
+ * from the medium. Every call goes through the pm_fs_ops table so that a
+ * test can wrap it. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "platform.h"
 #include "reread.h"
 #include "util.h"
 
-#define RR_BUF (1u << 20)
-#define RR_ALIGN 4096
+/* O_DIRECT wants buffer, offset and length aligned to the logical block
+ * size; 4096 covers every device in use (512e and 4Kn). */
+#define ALIGN 4096u
+#define BUFSZ (1024u * 1024u)
 
 const char *vf_reread_method_name(int method) {
-  return method == VF_REREAD_DIRECT ? "O_DIRECT" : "flush and drop cache";
+  switch (method) {
+  case VF_REREAD_DIRECT: return "O_DIRECT";
+  case VF_REREAD_DROPCACHE: return "flush and drop cache";
+  default: return "unknown";
+  }
+}
+
+/* Reads the whole file from `fd` and hashes it. With O_DIRECT every read
+ * starts at an aligned offset with an aligned length; the read that meets
+ * the end of the file returns short, and only the bytes it returned are
+ * hashed. Should a read in the middle return a count that is not a
+ * multiple of the alignment, the next read restarts at the aligned offset
+ * below and the bytes already hashed are skipped. */
+static int hash_fd(const pm_fs_ops *fs, pm_fd fd, bool direct,
+                   pm_hash128 *out, uint64_t *size) {
+  void *buf = NULL;
+  if (posix_memalign(&buf, ALIGN, BUFSZ) != 0) return PM_ENOMEM;
+  pm_hasher *h = pm_hasher_create();
+  uint64_t hashed = 0;
+  int rc = 0;
+  for (;;) {
+    uint64_t off = direct ? hashed & ~(uint64_t)(ALIGN - 1) : hashed;
+    int64_t n = fs->pread(fd, buf, BUFSZ, off);
+    if (n < 0) {
+      rc = (int)n;
+      break;
+    }
+    if ((uint64_t)n <= hashed - off) break; /* end of file */
+    size_t skip = (size_t)(hashed - off);
+    pm_hasher_update(h, (char *)buf + skip, (size_t)n - skip);
+    hashed = off + (uint64_t)n;
+  }
+  if (!rc) {
+    *out = pm_hasher_digest(h);
+    *size = hashed;
+  }
+  pm_hasher_free(h);
+  free(buf);
+  return rc;
 }
 
 int vf_hash_file_uncached(const pm_fs_ops *fs, const char *path,
                           pm_hash128 *out, uint64_t *size, int *method) {
   pm_fd fd;
   int rc = fs->open(path, PM_O_RDONLY | PM_O_DIRECT | PM_O_NOFOLLOW, 0, &fd);
-  *method = VF_REREAD_DIRECT;
-  if (rc == PM_EINVAL || rc == PM_ENOTSUP) {
-    /* tmpfs and some others refuse O_DIRECT. */
-    rc = fs->open(path, PM_O_RDONLY | PM_O_NOFOLLOW, 0, &fd);
-    if (rc) return rc;
-    *method = VF_REREAD_DROPCACHE;
-    rc = fs->fsync(fd, true);
-    if (!rc) rc = fs->drop_cache(fd, 0, 0);
-    if (rc) {
-      fs->close(fd);
-      return rc;
-    }
-  } else if (rc) {
+  if (rc == 0) {
+    *method = VF_REREAD_DIRECT;
+    rc = hash_fd(fs, fd, true, out, size);
+    int rc2 = fs->close(fd);
+    /* A read refused with EINVAL under O_DIRECT (a device whose logical
+     * block is larger than ALIGN, or a file system that accepts the flag
+     * at open and refuses it later) falls through to the other method. */
+    if (rc != PM_EINVAL) return rc ? rc : rc2;
+  } else if (rc != PM_EINVAL && rc != PM_ENOTSUP) {
     return rc;
   }
-  void *buf = NULL;
-  if (posix_memalign(&buf, RR_ALIGN, RR_BUF) != 0) {
-    fs->close(fd);
-    return PM_ENOMEM;
-  }
-  pm_hasher *h = pm_hasher_create();
-  uint64_t off = 0;
-  for (;;) {
-    int64_t n = fs->pread(fd, buf, RR_BUF, off);
-    if (n < 0) {
-      rc = (int)n;
-      break;
-    }
-    if (n == 0) break;
-    pm_hasher_update(h, buf, (size_t)n);
-    off += (uint64_t)n;
-    /* O_DIRECT returns a short read only at the end of the file. */
-    if ((uint64_t)n < RR_BUF) break;
-  }
-  if (!rc) {
-    *out = pm_hasher_digest(h);
-    *size = off;
-  }
-  pm_hasher_free(h);
-  free(buf);
-  int crc = fs->close(fd);
-  return rc ? rc : crc;
+  /* fsync on a read-only descriptor is fine on Linux; a Win32 backend
+   * whose FlushFileBuffers wants write access handles that inside its
+   * fsync slot. */
+  PM_TRY(fs->open(path, PM_O_RDONLY | PM_O_NOFOLLOW, 0, &fd));
+  *method = VF_REREAD_DROPCACHE;
+  rc = fs->fsync(fd, true);
+  /* Dirty pages are not dropped, hence the flush first. */
+  if (!rc) rc = fs->drop_cache(fd, 0, 0);
+  if (!rc) rc = hash_fd(fs, fd, false, out, size);
+  int rc2 = fs->close(fd);
+  return rc ? rc : rc2;
 }

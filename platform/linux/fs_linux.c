@@ -251,7 +251,7 @@ struct pm_dir {
 };
 
 static int lx_opendir(const char *path, pm_dir **out) {
-  pm_fd fd;
+  pm_fd fd = PM_FD_INVALID;
   int rc = lx_open(path, PM_O_RDONLY | PM_O_DIRECTORY | PM_O_NOATIME, 0, &fd);
   if (rc) return rc;
   DIR *d = fdopendir((int)fd);
@@ -498,7 +498,7 @@ static const char *fs_type_name(long magic) {
 }
 
 static int lx_fsinfo(const char *path, pm_fsinfo *info) {
-  pm_fd fd;
+  pm_fd fd = PM_FD_INVALID;
   int rc = lx_open(path, PM_O_RDONLY, 0, &fd);
   if (rc) return rc;
   struct statfs sf;

@@ -1,0 +1,201 @@
+/* orch.h - the orchestrated move of the MS Mail connector postoffice
+ * (KB Q171259 and what ../shared/DOMAIN.md says it leaves out): discovery
+ * and plan, the steps with their journal, resume, rollback, check/repair
+ * and the sample simulated host. Used by the command files of this folder
+ * and by tests/orchestrate/; everything reaches the host through the
+ * tables of host.h. */
+#ifndef POMOVE_ORCH_H
+#define POMOVE_ORCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "host.h"
+
+#define ORCH_SERVICES_KEY \
+  "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services"
+#define ORCH_EVENTLOG_KEY ORCH_SERVICES_KEY "\\EventLog\\Application"
+#define ORCH_MACVOL_KEY ORCH_SERVICES_KEY "\\MacFile\\Parameters\\Volumes"
+#define ORCH_SETUP_KEY "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Exchange\\Setup"
+
+typedef enum orch_role {
+  ORCH_ROLE_ATMTA = 0, /* stops first */
+  ORCH_ROLE_PCMTA = 1,
+  ORCH_ROLE_MSMI = 2
+} orch_role;
+
+typedef enum orch_vkind {
+  ORCH_V_SERVICE = 0, /* under a service key */
+  ORCH_V_EVENTLOG = 1,
+  ORCH_V_MACVOL = 2
+} orch_vkind;
+
+typedef struct orch_service {
+  char name[PM_HOST_NAME_MAX];
+  int role;
+  bool was_running;
+} orch_service;
+
+typedef struct orch_value {
+  char *key, *name;
+  int kind;
+  bool image_path; /* the ImagePath of a service: set through the SCM */
+  char *service;   /* that service's name when image_path */
+  pm_reg_value old, new_;
+} orch_value;
+
+typedef struct orch_plan {
+  char from[PM_HOST_PATH_MAX]; /* old ...\Connect\Msmcon */
+  char to[PM_HOST_PATH_MAX];   /* new ...\Connect\Msmcon */
+  char from_native[PM_HOST_PATH_MAX * 4];
+  char to_native[PM_HOST_PATH_MAX * 4];
+  orch_service *svcs; /* in stop order */
+  size_t nsvcs;
+  orch_value *vals;
+  size_t nvals;
+  bool have_share;
+  pm_share_info share; /* as it was */
+  uint64_t files, dirs, bytes; /* the source tree */
+  bool target_existed; /* the new Msmcon held an earlier partial copy */
+} orch_plan;
+
+typedef struct orch_options {
+  const char *from, *to;
+  const char *state_dir; /* NULL: the host's default */
+  unsigned stop_timeout_ms, start_timeout_ms;
+  bool json, dry_run, resume, remove_copy;
+  bool no_verify; /* copy without the re-read verification */
+  unsigned threads;
+  int progress_mode; /* PM_PROGRESS_* */
+  FILE *out;         /* the report; NULL: stdout */
+  volatile int *interrupt;
+} orch_options;
+
+void orch_options_init(orch_options *o);
+
+/* Windows path helpers: the Msmcon folder meant by a --from / --to
+ * argument ("C:\exchsrvr" -> "C:\exchsrvr\Connect\Msmcon"; "D:" ->
+ * "D:\ExchSrvr\Connect\Msmcon"). 0 or PM_EINVAL. */
+int orch_msmcon_from(const char *arg, char *out, size_t cap);
+int orch_msmcon_to(const char *arg, char *out, size_t cap);
+
+/* Rewrites every path in a string value (also ';'-separated lists, quoted
+ * paths, "Path=" entries of REG_MULTI_SZ) that lies under `from` so that
+ * it lies under `to`, keeping the type. With from == NULL any
+ * "...\Connect\Msmcon" location other than `to` is rewritten (check
+ * --repair). Returns true and fills *out when something changed. */
+bool orch_rewrite_value(const pm_reg_value *v, const char *from,
+                        const char *to, pm_reg_value *out);
+
+/* Services whose ImagePath lies under `from` (NULL: under any
+ * "...\Connect\Msmcon") are added to p->svcs in stop order; then every
+ * value under their service and event-log keys, MSExchangePCMTA's and
+ * the Macintosh volumes that points under `from` (NULL: at any Msmcon
+ * other than `to`) is added to p->vals with its rewritten data. Reports
+ * errors; 0 or PM_E*. */
+int orch_find_services(pm_host *h, const char *from, orch_plan *p);
+int orch_collect_values(pm_host *h, const char *from, const char *to,
+                        orch_plan *p);
+
+/* Service control with waits and clear reports (move.c). */
+int orch_stop_service(pm_host *h, const char *name, unsigned stop_ms,
+                      unsigned start_ms);
+int orch_start_service(pm_host *h, const char *name, unsigned stop_ms,
+                       unsigned start_ms);
+/* Writes a value keeping its type (ImagePath through the SCM first). */
+int orch_set_value(pm_host *h, const orch_value *v, const pm_reg_value *d);
+
+/* Discovery and destination checks; reports problems itself. Returns 0,
+ * or a PM_EXIT_* code (> 0) when the move must not start. */
+int orch_discover(pm_host *h, const orch_options *o, orch_plan *p);
+void orch_plan_free(orch_plan *p);
+void orch_plan_print(const orch_plan *p, FILE *out);
+/* "Services\X" for "HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\X". */
+const char *orch_short_key(const char *key);
+void orch_plan_json(const orch_plan *p, FILE *out);
+/* The plan as the move's state keeps it (exact registry bytes). */
+int orch_plan_save(pm_host *h, const char *path, const orch_plan *p);
+int orch_plan_load(pm_host *h, const char *path, orch_plan *p);
+/* Stop order is p->svcs; start order is its reverse. */
+void orch_sort_services(pm_host *h, orch_service *s, size_t n);
+
+/* ---- The step journal (journal.c) ---- */
+
+typedef struct orch_journal {
+  char *path;
+  const pm_fs_ops *fs;
+  unsigned seq;
+  uint64_t valid_len; /* bytes of whole, checked records */
+  /* What the records say so far. */
+  bool started, move_done, rollback_begun, rollback_done;
+  unsigned step_done[32]; /* 1 when step k completed */
+} orch_journal;
+
+/* Opens (creating) the journal of a move and replays it; a torn last
+ * record is ignored, a damaged earlier one is PM_ECORRUPT. */
+int orch_journal_open(const pm_fs_ops *fs, const char *path,
+                      orch_journal *j);
+/* Appends one record "<event> <step>" and syncs it. */
+int orch_journal_add(orch_journal *j, const char *event, int step);
+void orch_journal_close(orch_journal *j);
+
+/* ---- The commands' engines ---- */
+
+/* The move (or with o->resume its continuation). Returns a PM_EXIT_*. */
+int orch_move(pm_host *h, const orch_options *o);
+int orch_rollback(pm_host *h, const orch_options *o);
+
+typedef struct orch_check_options {
+  const char *expect;
+  const char *state_dir;
+  bool repair, json;
+  unsigned stop_timeout_ms, start_timeout_ms;
+  FILE *out;
+} orch_check_options;
+int orch_check(pm_host *h, const orch_check_options *o);
+
+/* The names and order of the move's steps. */
+#define ORCH_NSTEPS 10
+const char *orch_step_name(int step);
+const char *orch_step_text(int step);
+
+/* Command-line helper: when argv[*i] is "--name" or "--name=VALUE",
+ * returns VALUE (taking the next argument for the first form and
+ * advancing *i) or "" when it is missing; NULL when argv[*i] is another
+ * option. */
+const char *orch_cli_value(int argc, char **argv, int *i, const char *name);
+/* Opens --host SPEC, reporting a failure; 0 or a PM_EXIT_* code. */
+int orch_cli_open_host(const char *spec, pm_host **h);
+/* snprintf into a fixed field; a longer result is cut (the fields are
+ * sized by Win32's own limits). */
+void orch_strf(char *dst, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Parses a number with an optional K/M/G/T suffix (powers of 1024). */
+int orch_cli_size(const char *s, uint64_t *out);
+
+typedef struct orch_sim_options {
+  const char *dir;
+  uint64_t files;
+  uint32_t seed;
+  bool atmta, share;
+  const char *pcmta[30];
+  size_t npcmta;
+  const char *dest_fs;
+  uint64_t dest_free;
+  /* An existing Msmcon tree (native path) to copy instead of generating
+   * one: a real postoffice, or a template a test made once. */
+  const char *postoffice;
+  pm_sim_config cfg;
+  bool quiet;
+} orch_sim_options;
+void orch_sim_options_init(orch_sim_options *o);
+/* The sample PC MTA instance names, in order; NULL past the end. */
+const char *orch_sim_default_pcmta(size_t i);
+/* Creates the sample Exchange 5.5 host; reports errors itself. */
+int orch_sim_create(const orch_sim_options *o);
+
+/* The state folder of a move: <state>/current. Caller frees. */
+char *orch_state_current(pm_host *h, const char *state_dir);
+
+#endif

@@ -1,0 +1,239 @@
+/* test_copy_engine.c - ce_copy() in process, once per I/O engine: chunk
+ * boundaries, short reads and writes, hashes against xxh128sum, the
+ * walker's handling of every entry type, and the manifest line format. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "copyengine.h"
+#include "faultfs.h"
+#include "hash.h"
+#include "manifest.h"
+#include "testutil.h"
+#include "util.h"
+
+static const pm_io_engine_ops *engine;
+
+static int setup_engine(const char *name) {
+  engine = pm_io_engine_find(name);
+  if (!engine || engine->probe() != 0) return -1;
+  return 0;
+}
+
+static char *path(const char *a, const char *b) {
+  char *s = NULL;
+  if (asprintf(&s, "%s/%s", a, b) < 0) abort();
+  return s;
+}
+
+static int copy_with(const char *src, const char *dst, const pm_fs_ops *fs,
+                     const pm_io_engine_ops *eng, unsigned chunk,
+                     ce_result *r) {
+  ce_options o;
+  ce_options_init(&o);
+  o.src = src;
+  o.dst = dst;
+  o.fs = fs;
+  o.engine = eng;
+  o.chunk_size = chunk;
+  o.threads = 2;
+  return ce_copy(&o, r);
+}
+
+/* Files of 0, 1, chunk-1, chunk, chunk+1 and several chunks: the copy is
+ * byte-identical and the manifest equals xxh128sum's. */
+static void test_copy_chunk_boundaries(void **state) {
+  (void)state;
+  const unsigned chunk = 4096;
+  const char *base = tu_scratch();
+  char *src = path(base, "src"), *dst = path(base, "dst");
+  mkdir(src, 0755);
+  uint64_t sizes[] = {0, 1, chunk - 1, chunk, chunk + 1, 5 * chunk + 7};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "%s/f%zu", src, i);
+    tu_write_pattern(name, sizes[i], (uint32_t)i + 1);
+  }
+  ce_result r;
+  assert_int_equal(copy_with(src, dst, NULL, engine, chunk, &r), 0);
+  assert_int_equal(r.errors, 0);
+  assert_int_equal(r.files, 6);
+  assert_int_equal(tu_sh("diff -r '%s' '%s'", src, dst), 0);
+  /* The manifest holds exactly xxh128sum's lines (order aside). */
+  assert_int_equal(
+      tu_sh("cd '%s' && xxh128sum f* | sort > ../expect && sort ../dst.xxh128 "
+            "> ../got && cmp ../expect ../got",
+            src),
+      0);
+  assert_int_equal(tu_sh("cd '%s' && xxh128sum -c --quiet ../dst.xxh128", dst),
+                   0);
+  free(src);
+  free(dst);
+  tu_cleanup();
+}
+
+/* Every read and write is cut to 1000 bytes: the pipeline must resubmit
+ * the rest and still produce identical files and hashes. */
+static void test_copy_short_transfers(void **state) {
+  (void)state;
+  const char *base = tu_scratch();
+  char *src = path(base, "src"), *dst = path(base, "dst");
+  mkdir(src, 0755);
+  char *f1 = path(src, "a"), *f2 = path(src, "b");
+  tu_write_pattern(f1, 70000, 7);
+  tu_write_pattern(f2, 4096 * 3, 8);
+  fault_plan p = {.short_io = 1000};
+  faultfs_setup(NULL, &p);
+  ce_result r;
+  assert_int_equal(copy_with(src, dst, faultfs_ops(), faultfs_engine(engine),
+                             8192, &r),
+                   0);
+  assert_int_equal(r.errors, 0);
+  assert_true(faultfs_calls(FK_READ) > 70);
+  assert_true(faultfs_calls(FK_WRITE) > 70);
+  assert_int_equal(tu_sh("diff -r '%s' '%s'", src, dst), 0);
+  assert_int_equal(tu_sh("cd '%s' && xxh128sum -c --quiet ../dst.xxh128", dst),
+                   0);
+  free(f1);
+  free(f2);
+  free(src);
+  free(dst);
+  tu_cleanup();
+}
+
+/* The walker: nested and empty directories, symlinks (dangling, looping,
+ * absolute), hard links, a sparse file, odd names, a FIFO (skipped). */
+static void test_copy_walker_entry_types(void **state) {
+  (void)state;
+  const char *base = tu_scratch();
+  char *src = path(base, "src"), *dst = path(base, "dst");
+  assert_int_equal(
+      tu_sh("set -e; mkdir -p '%s/a/b/c' '%s/empty/deeper'; cd '%s';"
+            "echo hello > a/b/c/f; ln -s f a/b/c/rel; ln -s /nonexistent dang;"
+            "ln -s loop1 loop2; ln -s loop2 loop1; ln a/b/c/f hard;"
+            "truncate -s 5M sparse; printf x | dd of=sparse bs=1 seek=4000000 "
+            "conv=notrunc 2>/dev/null; printf 1 > \"$(printf 'new\\nline')\";"
+            "printf 2 > 'back\\slash'; printf 3 > \"$(printf 'bad\\377utf8')\";"
+            "mkfifo fifo; chmod 0750 a/b; chmod 0444 a/b/c/f",
+            src, src, src),
+      0);
+  ce_result r;
+  assert_int_equal(copy_with(src, dst, NULL, engine, 0, &r), 0);
+  assert_int_equal(r.errors, 0);
+  assert_int_equal(r.skipped, 1); /* the FIFO */
+  assert_int_equal(r.symlinks, 4);
+  assert_int_equal(r.hardlinks, 1);
+  assert_int_equal(tu_sh("diff -r --no-dereference -x fifo '%s' '%s'", src, dst), 0);
+  assert_int_equal(tu_sh("test ! -e '%s/fifo'", dst), 0);
+  assert_int_equal(tu_sh("test \"$(stat -c %%i '%s/hard')\" = "
+                         "\"$(stat -c %%i '%s/a/b/c/f')\"",
+                         dst, dst),
+                   0);
+  assert_int_equal(tu_sh("test $(stat -c %%b '%s/sparse') -lt 100", dst), 0);
+  assert_int_equal(tu_sh("test -d '%s/empty/deeper'", dst), 0);
+  assert_int_equal(tu_sh("test \"$(stat -c %%a '%s/a/b')\" = 750 && "
+                         "test \"$(stat -c %%a '%s/a/b/c/f')\" = 444",
+                         dst, dst),
+                   0);
+  /* Every regular file, hard links included, has a manifest line. */
+  assert_int_equal(tu_sh("test $(grep -c . '%s.xxh128') -eq 6", dst), 0);
+  free(src);
+  free(dst);
+  tu_cleanup();
+}
+
+/* --verify re-reads every copy; a write corrupted on its way is found,
+ * copied again, and the result is identical. */
+static void test_copy_verify_finds_corruption(void **state) {
+  (void)state;
+  const char *base = tu_scratch();
+  char *src = path(base, "src"), *dst = path(base, "dst");
+  mkdir(src, 0755);
+  for (int i = 0; i < 6; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "%s/f%d", src, i);
+    tu_write_pattern(name, 30000 + (uint64_t)i * 1000, (uint32_t)i + 11);
+  }
+  fault_plan p = {.corrupt_nth = 3};
+  faultfs_setup(NULL, &p);
+  ce_options o;
+  ce_options_init(&o);
+  o.src = src;
+  o.dst = dst;
+  o.fs = faultfs_ops();
+  o.engine = faultfs_engine(engine);
+  o.verify = true;
+  o.threads = 2;
+  pm_set_quiet(true);
+  ce_result r;
+  assert_int_equal(ce_copy(&o, &r), 0);
+  pm_set_quiet(false);
+  assert_true(faultfs_fired());
+  assert_int_equal(r.errors, 0);
+  assert_int_equal(r.verify_mismatches, 1);
+  assert_int_equal(r.verified_files, 7);
+  assert_int_equal(r.files, 6);
+  assert_int_equal(tu_sh("diff -r '%s' '%s'", src, dst), 0);
+  assert_int_equal(tu_sh("cd '%s' && xxh128sum -c --quiet ../dst.xxh128", dst), 0);
+  /* With no retry allowed the corrupt copy is an error. */
+  tu_sh("rm -rf '%s' '%s.xxh128' '%s.pomove-journal'", dst, dst, dst);
+  faultfs_setup(NULL, &p);
+  o.verify_retries = 0;
+  pm_set_quiet(true);
+  assert_int_equal(ce_copy(&o, &r), 0);
+  pm_set_quiet(false);
+  assert_int_equal(r.errors, 1);
+  assert_int_equal(r.verify_mismatches, 1);
+  free(src);
+  free(dst);
+  tu_cleanup();
+}
+
+static void test_manifest_line_format(void **state) {
+  (void)state;
+  pm_hash128 h = pm_hash_buffer("x", 1);
+  char hex[33];
+  pm_hash_hex(&h, hex);
+  char *l = pm_manifest_format_line("dir/plain name", &h);
+  char want[128];
+  snprintf(want, sizeof want, "%s  dir/plain name\n", hex);
+  assert_string_equal(l, want);
+  free(l);
+  l = pm_manifest_format_line("back\\slash", &h);
+  snprintf(want, sizeof want, "%s  back\\slash\n", hex);
+  assert_string_equal(l, want);
+  free(l);
+  l = pm_manifest_format_line("new\nline\\x", &h);
+  snprintf(want, sizeof want, "\\%s  new\\nline\\\\x\n", hex);
+  assert_string_equal(l, want);
+  free(l);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_copy_chunk_boundaries),
+      cmocka_unit_test(test_copy_short_transfers),
+      cmocka_unit_test(test_copy_walker_entry_types),
+      cmocka_unit_test(test_copy_verify_finds_corruption),
+  };
+  const struct CMUnitTest plain[] = {
+      cmocka_unit_test(test_manifest_line_format),
+  };
+  int failed = cmocka_run_group_tests_name("manifest", plain, NULL, NULL);
+  int ran = 0;
+  for (const pm_io_engine_ops *const *e = pm_io_engines(); *e; e++) {
+    if (setup_engine((*e)->name) != 0) {
+      printf("engine %s unavailable here: its tests are skipped\n",
+             (*e)->name);
+      continue;
+    }
+    char group[64];
+    snprintf(group, sizeof group, "copy engine (%s)", (*e)->name);
+    failed += cmocka_run_group_tests_name(group, tests, NULL, NULL);
+    ran++;
+  }
+  if (!ran) return TU_SKIP_CODE;
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,172 @@
+/* test_copy_faults.c - SQLite's ioerr loop applied to the copy engine:
+ * fail operation n of a kind (once, then persistently) for n = 1, 2, ...
+ * until a run completes untouched. Every run must either succeed with an
+ * identical tree or report failure; a rerun without faults must then
+ * resume from the journal, succeed, and leave a tree identical to the
+ * source, content and metadata. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "copyengine.h"
+#include "faultfs.h"
+#include "testutil.h"
+#include "util.h"
+
+static char *src, *dst, *base;
+
+static void make_tree(void) {
+  base = strdup(tu_scratch());
+  if (asprintf(&src, "%s/src", base) < 0 || asprintf(&dst, "%s/dst", base) < 0)
+    abort();
+  assert_int_equal(
+      tu_sh("set -e; mkdir -p '%s/d1/d2' '%s/empty'; cd '%s';"
+            "head -c 40000 /dev/urandom > d1/big; head -c 9000 /dev/urandom > "
+            "d1/d2/mid; echo a > small; : > zero; ln -s small link; "
+            "ln small hardlink; chmod 0640 d1/d2/mid; chmod 0555 d1/d2; "
+            "touch -d '2001-02-03 04:05:06.123456789' d1/big d1",
+            src, src, src),
+      0);
+}
+
+/* Content and metadata equal, and the manifest checks out. */
+static int identical(void) {
+  return tu_sh(
+      "set -e; diff -r --no-dereference '%s' '%s' >/dev/null;"
+      "(cd '%s' && find . -printf '%%p %%y %%m %%s %%T@ %%l\\n' | sort) > "
+      "'%s/a.txt';"
+      "(cd '%s' && find . -printf '%%p %%y %%m %%s %%T@ %%l\\n' | sort) > "
+      "'%s/b.txt';"
+      "cmp -s '%s/a.txt' '%s/b.txt';"
+      "cd '%s' && xxh128sum -c --quiet ../dst.xxh128 >/dev/null",
+      src, dst, src, base, dst, base, base, base, dst);
+}
+
+static void reset_dst(void) {
+  tu_sh("chmod -R u+rwx '%s' 2>/dev/null; rm -rf '%s' '%s.xxh128' "
+        "'%s.xxh128.tmp' '%s.pomove-journal'",
+        dst, dst, dst, dst, dst);
+}
+
+static int run_copy(const pm_fs_ops *fs, const pm_io_engine_ops *eng,
+                    ce_result *r) {
+  ce_options o;
+  ce_options_init(&o);
+  o.src = src;
+  o.dst = dst;
+  o.fs = fs;
+  o.engine = eng;
+  o.threads = 2;
+  o.chunk_size = 4096;
+  o.checkpoint_bytes = 8192;
+  o.batch_files = 2;
+  pm_set_quiet(true);
+  return ce_copy(&o, r);
+}
+
+/* The loop for one kind; returns how many runs fired a fault. */
+static unsigned fault_loop(const pm_io_engine_ops *eng, fault_kind kind,
+                           bool persistent, int err) {
+  unsigned fired_runs = 0;
+  for (unsigned long n = 1; n < 5000; n++) {
+    reset_dst();
+    fault_plan p = {.kind = kind, .nth = n, .err = err,
+                    .persistent = persistent};
+    faultfs_setup(NULL, &p);
+    ce_result r;
+    int rc = run_copy(faultfs_ops(), faultfs_engine(eng), &r);
+    bool fired = faultfs_fired();
+    if (rc == 0 && r.errors == 0) {
+      /* Success is only allowed with an intact copy. */
+      if (identical() != 0)
+        fail_msg("%s fault #%lu (%s): success with a damaged copy",
+                 faultfs_kind_name(kind), n, persistent ? "persistent" : "once");
+    }
+    if (!fired) {
+      assert_int_equal(rc, 0);
+      assert_int_equal(r.errors, 0);
+      break;
+    }
+    fired_runs++;
+    if (rc == 0 && r.errors == 0) continue; /* the fault did no harm */
+    /* Rerun without faults: resumes and completes. */
+    faultfs_setup(NULL, NULL);
+    ce_result r2;
+    int rc2 = run_copy(faultfs_ops(), faultfs_engine(eng), &r2);
+    if (rc2 != 0 || r2.errors != 0 || identical() != 0)
+      fail_msg("%s fault #%lu (%s, first run rc %d errors %llu): the rerun "
+               "did not complete cleanly (rc %d, errors %llu)",
+               faultfs_kind_name(kind), n, persistent ? "persistent" : "once",
+               rc, (unsigned long long)r.errors, rc2,
+               (unsigned long long)r2.errors);
+    assert_int_equal(tu_sh("test ! -e '%s.pomove-journal'", dst), 0);
+  }
+  printf("  %s faults (%s): %u runs hit a fault\n", faultfs_kind_name(kind),
+         persistent ? "persistent" : "once", fired_runs);
+  return fired_runs;
+}
+
+static const pm_io_engine_ops *engine;
+
+static void test_copy_faults_each_call_once(void **state) {
+  (void)state;
+  unsigned runs = fault_loop(engine, FK_ANY, false, PM_EIO);
+  assert_true(runs > 20);
+}
+
+static void test_copy_faults_persistent_by_kind(void **state) {
+  (void)state;
+  for (int k = FK_OPEN; k < FK_ANY; k++) {
+    int err = k == FK_WRITE ? PM_ENOSPC : PM_EIO;
+    unsigned runs = fault_loop(engine, (fault_kind)k, true, err);
+    if (k == FK_OPEN || k == FK_READ || k == FK_WRITE || k == FK_META ||
+        k == FK_LIST || k == FK_STAT || k == FK_MKDIR)
+      assert_true(runs > 0);
+  }
+}
+
+static void test_copy_faults_transient_eintr(void **state) {
+  (void)state;
+  /* A single EINTR or EAGAIN from the I/O layer is retried: every run
+   * completes as if nothing happened. */
+  for (unsigned long n = 1; n < 40; n++) {
+    reset_dst();
+    fault_plan p = {.kind = FK_READ, .nth = n,
+                    .err = n % 2 ? PM_EAGAIN : PM_EINTR};
+    faultfs_setup(NULL, &p);
+    ce_result r;
+    assert_int_equal(run_copy(faultfs_ops(), faultfs_engine(engine), &r), 0);
+    assert_int_equal(r.errors, 0);
+    assert_int_equal(identical(), 0);
+    if (!faultfs_fired()) break;
+  }
+}
+
+int main(void) {
+  make_tree();
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_copy_faults_each_call_once),
+      cmocka_unit_test(test_copy_faults_persistent_by_kind),
+      cmocka_unit_test(test_copy_faults_transient_eintr),
+  };
+  int failed = 0, ran = 0;
+  for (const pm_io_engine_ops *const *e = pm_io_engines(); *e; e++) {
+    if ((*e)->probe() != 0) {
+      printf("engine %s unavailable here: its tests are skipped\n",
+             (*e)->name);
+      continue;
+    }
+    engine = *e;
+    char group[64];
+    snprintf(group, sizeof group, "copy faults (%s)", (*e)->name);
+    failed += cmocka_run_group_tests_name(group, tests, NULL, NULL);
+    ran++;
+  }
+  tu_cleanup();
+  free(src);
+  free(dst);
+  free(base);
+  if (!ran) return TU_SKIP_CODE;
+  return failed ? 1 : 0;
+}

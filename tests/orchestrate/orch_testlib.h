@@ -1,0 +1,85 @@
+/* orch_testlib.h - support for the orchestrate tests: sample simulated
+ * hosts in scratch folders, snapshots of a host's registry file, shares
+ * and service states, and a fault-injecting host that wraps another one's
+ * tables and fails the Nth call with a side effect (SQLite test_vfs
+ * style), once or from then on. */
+#ifndef POMOVE_ORCH_TESTLIB_H
+#define POMOVE_ORCH_TESTLIB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "host.h"
+#include "orch.h"
+
+/* Sample-host options for tests: few files (a postoffice generated once
+ * per process and copied), short delays. */
+void ot_sim_options(orch_sim_options *o, const char *dir);
+void ot_drop_template(void);
+/* Creates a host in a new folder under the scratch dir; returns the
+ * folder (static buffer per call index 0..7). */
+const char *ot_make_host(const orch_sim_options *o);
+char *ot_spec(const char *dir); /* "sim:DIR", caller frees */
+pm_host *ot_open(const char *dir);
+
+typedef struct ot_snapshot {
+  char *reg;
+  size_t reglen;
+  char *shares;
+  char *services; /* "name=state\n" for every service */
+} ot_snapshot;
+
+void ot_snap(const char *dir, ot_snapshot *s);
+void ot_snap_free(ot_snapshot *s);
+/* Asserts the two are byte-identical (registry file, shares file,
+ * service states). */
+void ot_assert_same(const ot_snapshot *a, const ot_snapshot *b);
+
+/* Options for the engines: quiet output, short timeouts; the copy is
+ * verified unless ot_no_verify is set (the fault loops, which run the
+ * move hundreds of times: the verification is the copy engine's own
+ * subject and test_orch_move runs it). */
+extern bool ot_no_verify;
+void ot_move_options(orch_options *o);
+
+/* The fault host. Kinds of calls counted: host calls with a side effect
+ * (stop, start, set_image_path, share add/del, registry set/del) and,
+ * with count_fs, file-system calls with a side effect outside the copied
+ * tree (open for writing, mkdir, rename, unlink, rmdir), so the move's
+ * plan, journal, backup and target folders fail too. */
+typedef struct ot_fault {
+  pm_host pub; /* first: the tables handed to the code under test */
+  pm_host *inner;
+  pm_fs_ops fs;
+  long calls, fail_at; /* fail call number fail_at (1-based); 0 never */
+  bool persistent;     /* fail every call from fail_at on */
+  bool count_host, count_fs;
+  bool fired;
+  char skip_prefix[4096]; /* fs paths under this are not counted */
+  /* Step targeting through the step journal's records (each one opens
+   * the journal file): after journal open number arm_after_journal, the
+   * next counted call fails; journal open number fail_journal fails. */
+  long journal_opens, arm_after_journal, fail_journal;
+  bool armed;
+} ot_fault;
+
+/* Wraps `inner`; counting starts at 0. */
+void ot_fault_init(ot_fault *f, pm_host *inner, long fail_at,
+                   bool persistent, bool count_host, bool count_fs);
+
+/* Asserts the host is in the state a complete move to
+ * D:\ExchSrvr\Connect\Msmcon leaves: every connector service runs
+ * from there, Maildat$ serves its Maildata, no registry value mentions
+ * the old Msmcon. */
+void ot_assert_moved(const char *dir);
+/* Every registry value, "key\name=type:display" lines; caller frees. */
+char *ot_dump(const char *dir);
+
+/* Ends the simulated service processes of every host made. */
+void ot_kill_all(void);
+
+/* Reads a registry value's string data (NULL when absent); type out. */
+char *ot_reg_str(const char *dir, const char *key, const char *name,
+                 uint32_t *type);
+
+#endif

@@ -1,0 +1,236 @@
+/* faultfs.c - see faultfs.h. */
+#include "faultfs.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+static const pm_fs_ops *parent;
+static fault_plan plan;
+static atomic_ulong counts[FK_NKINDS];
+static atomic_bool fired;
+
+void faultfs_setup(const pm_fs_ops *p, const fault_plan *pl) {
+  parent = p ? p : pm_fs_native();
+  memset(&plan, 0, sizeof plan);
+  if (pl) plan = *pl;
+  for (int i = 0; i < FK_NKINDS; i++) atomic_store(&counts[i], 0);
+  atomic_store(&fired, false);
+}
+
+unsigned long faultfs_calls(fault_kind k) { return atomic_load(&counts[k]); }
+bool faultfs_fired(void) { return atomic_load(&fired); }
+
+const char *faultfs_kind_name(fault_kind k) {
+  static const char *names[] = {"open", "read",  "write", "fsync",
+                                "mkdir", "rename", "metadata", "list",
+                                "stat", "any"};
+  return k < FK_NKINDS ? names[k] : "?";
+}
+
+/* Counts a call of kind k; returns the error to inject, or 0. */
+static int hit(fault_kind k) {
+  unsigned long n = atomic_fetch_add(&counts[k], 1) + 1;
+  unsigned long any = atomic_fetch_add(&counts[FK_ANY], 1) + 1;
+  if (!plan.nth) return 0;
+  unsigned long cmp = plan.kind == FK_ANY ? any : (plan.kind == k ? n : 0);
+  if (!cmp) return 0;
+  if (cmp == plan.nth || (plan.persistent && cmp > plan.nth)) {
+    atomic_store(&fired, true);
+    pm_oserr_set(0);
+    return plan.err;
+  }
+  return 0;
+}
+
+#define INJECT(kind)               \
+  do {                             \
+    int e_ = hit(kind);            \
+    if (e_) return e_;             \
+  } while (0)
+
+static int f_open(const char *p, int fl, uint32_t m, pm_fd *o) {
+  INJECT(FK_OPEN);
+  return parent->open(p, fl, m, o);
+}
+static int f_close(pm_fd fd) { return parent->close(fd); }
+static int64_t f_pread(pm_fd fd, void *b, size_t l, uint64_t off) {
+  INJECT(FK_READ);
+  if (plan.short_io && l > plan.short_io) l = plan.short_io;
+  return parent->pread(fd, b, l, off);
+}
+static int64_t f_pwrite(pm_fd fd, const void *b, size_t l, uint64_t off) {
+  INJECT(FK_WRITE);
+  if (plan.short_io && l > plan.short_io) l = plan.short_io;
+  return parent->pwrite(fd, b, l, off);
+}
+static int f_fsync(pm_fd fd, bool d) {
+  INJECT(FK_FSYNC);
+  return parent->fsync(fd, d);
+}
+static int f_ftruncate(pm_fd fd, uint64_t s) {
+  INJECT(FK_META);
+  return parent->ftruncate(fd, s);
+}
+static int f_fstat(pm_fd fd, pm_stat *st) {
+  INJECT(FK_STAT);
+  return parent->fstat(fd, st);
+}
+static int f_stat(const char *p, bool f, pm_stat *st) {
+  INJECT(FK_STAT);
+  return parent->stat(p, f, st);
+}
+static int f_opendir(const char *p, pm_dir **o) {
+  INJECT(FK_LIST);
+  return parent->opendir(p, o);
+}
+static int f_readdir(pm_dir *d, pm_dirent *e) {
+  INJECT(FK_LIST);
+  return parent->readdir(d, e);
+}
+static void f_closedir(pm_dir *d) { parent->closedir(d); }
+static int f_mkdir(const char *p, uint32_t m) {
+  INJECT(FK_MKDIR);
+  return parent->mkdir(p, m);
+}
+static int f_rmdir(const char *p) {
+  INJECT(FK_META);
+  return parent->rmdir(p);
+}
+static int f_unlink(const char *p) {
+  INJECT(FK_META);
+  return parent->unlink(p);
+}
+static int f_rename(const char *a, const char *b) {
+  INJECT(FK_RENAME);
+  return parent->rename(a, b);
+}
+static int f_link(const char *a, const char *b) {
+  INJECT(FK_META);
+  return parent->link(a, b);
+}
+static int f_symlink(const char *a, const char *b) {
+  INJECT(FK_META);
+  return parent->symlink(a, b);
+}
+static int f_readlink(const char *p, char *b, size_t c, size_t *l) {
+  INJECT(FK_STAT);
+  return parent->readlink(p, b, c, l);
+}
+static int f_mknod(const char *p, pm_ftype t, uint32_t m, uint64_t r) {
+  INJECT(FK_META);
+  return parent->mknod(p, t, m, r);
+}
+static int f_fchmod(pm_fd fd, uint32_t m) {
+  INJECT(FK_META);
+  return parent->fchmod(fd, m);
+}
+static int f_chmod(const char *p, uint32_t m) {
+  INJECT(FK_META);
+  return parent->chmod(p, m);
+}
+static int f_fchown(pm_fd fd, uint32_t u, uint32_t g) {
+  INJECT(FK_META);
+  return parent->fchown(fd, u, g);
+}
+static int f_chown(const char *p, uint32_t u, uint32_t g, bool f) {
+  INJECT(FK_META);
+  return parent->chown(p, u, g, f);
+}
+static int f_futimes(pm_fd fd, const pm_time *a, const pm_time *m) {
+  INJECT(FK_META);
+  return parent->futimes(fd, a, m);
+}
+static int f_utimes(const char *p, const pm_time *a, const pm_time *m, bool f) {
+  INJECT(FK_META);
+  return parent->utimes(p, a, m, f);
+}
+static int f_xattr_list(const char *p, bool f, char *b, size_t c, size_t *l) {
+  INJECT(FK_STAT);
+  return parent->xattr_list(p, f, b, c, l);
+}
+static int f_xattr_get(const char *p, bool f, const char *n, void *b, size_t c,
+                       size_t *l) {
+  INJECT(FK_STAT);
+  return parent->xattr_get(p, f, n, b, c, l);
+}
+static int f_xattr_set(const char *p, bool f, const char *n, const void *v,
+                       size_t l) {
+  INJECT(FK_META);
+  return parent->xattr_set(p, f, n, v, l);
+}
+static int64_t f_seek(pm_fd fd, uint64_t o, bool h) {
+  INJECT(FK_STAT);
+  return parent->seek(fd, o, h);
+}
+static int f_syncfs(pm_fd fd) {
+  INJECT(FK_FSYNC);
+  return parent->syncfs(fd);
+}
+static int f_fsinfo(const char *p, pm_fsinfo *i) { return parent->fsinfo(p, i); }
+static int f_realpath(const char *p, char *b, size_t c) {
+  return parent->realpath(p, b, c);
+}
+static int f_drop_cache(pm_fd fd, uint64_t o, uint64_t l) {
+  return parent->drop_cache(fd, o, l);
+}
+
+static const pm_fs_ops fault_fs = {
+    .name = "faultfs", .open = f_open, .close = f_close, .pread = f_pread,
+    .pwrite = f_pwrite, .fsync = f_fsync, .ftruncate = f_ftruncate,
+    .fstat = f_fstat, .stat = f_stat, .opendir = f_opendir,
+    .readdir = f_readdir, .closedir = f_closedir, .mkdir = f_mkdir,
+    .rmdir = f_rmdir, .unlink = f_unlink, .rename = f_rename, .link = f_link,
+    .symlink = f_symlink, .readlink = f_readlink, .mknod = f_mknod,
+    .fchmod = f_fchmod, .chmod = f_chmod, .fchown = f_fchown,
+    .chown = f_chown, .futimes = f_futimes, .utimes = f_utimes,
+    .xattr_list = f_xattr_list, .xattr_get = f_xattr_get,
+    .xattr_set = f_xattr_set, .seek = f_seek, .syncfs = f_syncfs,
+    .fsinfo = f_fsinfo, .realpath = f_realpath, .drop_cache = f_drop_cache,
+};
+
+const pm_fs_ops *faultfs_ops(void) { return &fault_fs; }
+
+/* ---- engine wrapper ---- */
+
+static const pm_io_engine_ops *eparent;
+
+static int e_probe(void) { return eparent->probe(); }
+static int e_init(const pm_fs_ops *fs, unsigned depth, pm_io_ctx **out) {
+  (void)fs;
+  return eparent->init(parent, depth, out);
+}
+static int e_queue(pm_io_ctx *c, pm_io_req *req) {
+  fault_kind k = req->op == PM_IO_READ    ? FK_READ
+                 : req->op == PM_IO_WRITE ? FK_WRITE
+                                          : FK_FSYNC;
+  int e = hit(k);
+  if (e) {
+    req->res = e;
+    req->oserr = 0;
+    return PM_Q_COMPLETED;
+  }
+  if (k == FK_WRITE && plan.corrupt_nth &&
+      atomic_load(&counts[FK_WRITE]) == plan.corrupt_nth && req->len > 0) {
+    ((unsigned char *)req->buf)[0] ^= 0x5A;
+    atomic_store(&fired, true);
+  }
+  if (plan.short_io && (k == FK_READ || k == FK_WRITE) &&
+      req->len > plan.short_io)
+    req->len = plan.short_io;
+  return eparent->queue(c, req);
+}
+static int e_commit(pm_io_ctx *c) { return eparent->commit(c); }
+static int e_getevents(pm_io_ctx *c, unsigned mn, unsigned mx,
+                       pm_io_req **ev) {
+  return eparent->getevents(c, mn, mx, ev);
+}
+static void e_cleanup(pm_io_ctx *c) { eparent->cleanup(c); }
+
+static pm_io_engine_ops fault_engine = {
+    .name = "fault", .probe = e_probe, .init = e_init, .queue = e_queue,
+    .commit = e_commit, .getevents = e_getevents, .cleanup = e_cleanup};
+
+const pm_io_engine_ops *faultfs_engine(const pm_io_engine_ops *p) {
+  eparent = p;
+  return &fault_engine;
+}

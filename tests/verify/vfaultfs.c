@@ -1,0 +1,88 @@
+/* faultfs.c - see faultfs.h. Thread-safe: the hashing workers call it. */
+#include "vfaultfs.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#define MAXFD 4096
+
+static vfault_cfg cfg;
+static const pm_fs_ops *base;
+static pm_fs_ops table;
+static atomic_uchar bad_read_fd[MAXFD];
+static atomic_ulong n_opens, n_direct, n_preads, n_fsyncs, n_drops;
+
+static int ends_with(const char *s, const char *suf) {
+  if (!suf) return 0;
+  size_t a = strlen(s), b = strlen(suf);
+  return a >= b && !strcmp(s + a - b, suf);
+}
+
+static int f_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
+  atomic_fetch_add(&n_opens, 1);
+  if (flags & PM_O_DIRECT) {
+    atomic_fetch_add(&n_direct, 1);
+    if (cfg.refuse_direct) return PM_EINVAL;
+  }
+  if (ends_with(path, cfg.open_fail_suffix)) {
+    pm_oserr_set(13);
+    return cfg.open_fail_err;
+  }
+  int rc = base->open(path, flags, mode, out);
+  if (!rc && *out >= 0 && *out < MAXFD)
+    atomic_store(&bad_read_fd[*out], ends_with(path, cfg.read_fail_suffix));
+  return rc;
+}
+
+static int f_close(pm_fd fd) {
+  if (fd >= 0 && fd < MAXFD) atomic_store(&bad_read_fd[fd], 0);
+  return base->close(fd);
+}
+
+static int64_t f_pread(pm_fd fd, void *buf, size_t len, uint64_t off) {
+  atomic_fetch_add(&n_preads, 1);
+  if (fd >= 0 && fd < MAXFD && atomic_load(&bad_read_fd[fd]) &&
+      off + len > cfg.read_fail_off) {
+    pm_oserr_set(5);
+    return cfg.read_fail_err;
+  }
+  if (cfg.short_reads && len > cfg.short_reads) len = cfg.short_reads;
+  return base->pread(fd, buf, len, off);
+}
+
+static int f_fsync(pm_fd fd, bool data_only) {
+  atomic_fetch_add(&n_fsyncs, 1);
+  return base->fsync(fd, data_only);
+}
+
+static int f_drop_cache(pm_fd fd, uint64_t off, uint64_t len) {
+  atomic_fetch_add(&n_drops, 1);
+  return base->drop_cache(fd, off, len);
+}
+
+const pm_fs_ops *vfault_setup(const vfault_cfg *c) {
+  base = pm_fs_native();
+  cfg = *c;
+  table = *base;
+  table.name = "faultfs";
+  table.open = f_open;
+  table.close = f_close;
+  table.pread = f_pread;
+  table.fsync = f_fsync;
+  table.drop_cache = f_drop_cache;
+  for (int i = 0; i < MAXFD; i++) atomic_store(&bad_read_fd[i], 0);
+  atomic_store(&n_opens, 0);
+  atomic_store(&n_direct, 0);
+  atomic_store(&n_preads, 0);
+  atomic_store(&n_fsyncs, 0);
+  atomic_store(&n_drops, 0);
+  return &table;
+}
+
+vfault_counts vfault_get_counts(void) {
+  vfault_counts k = {atomic_load(&n_opens), atomic_load(&n_direct),
+                      atomic_load(&n_preads), atomic_load(&n_fsyncs),
+                      atomic_load(&n_drops)};
+  return k;
+}

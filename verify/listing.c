@@ -1,0 +1,94 @@
+/* listing.c - see listing.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "listing.h"
+#include "util.h"
+
+int vf_path_order_cmp(const char *a, bool a_dir, const char *b, bool b_dir) {
+  const unsigned char *x = (const unsigned char *)a;
+  const unsigned char *y = (const unsigned char *)b;
+  while (*x && *x == *y) {
+    x++;
+    y++;
+  }
+  /* At the end of a name its sort key continues with '/' for a directory
+   * and ends for anything else. */
+  int cx = *x ? *x : a_dir ? '/' : 0;
+  int cy = *y ? *y : b_dir ? '/' : 0;
+  if (cx != cy) return cx < cy ? -1 : 1;
+  /* Equal so far: one name was a prefix of the other and its '/' matched
+   * a '/' of the other, which no name holds; or both names are equal. */
+  return *x ? 1 : *y ? -1 : 0;
+}
+
+static int cmp_name(const void *pa, const void *pb) {
+  const vf_dirent *a = pa, *b = pb;
+  return strcmp(a->name, b->name);
+}
+
+static int cmp_path(const void *pa, const void *pb) {
+  const vf_dirent *a = pa, *b = pb;
+  return vf_path_order_cmp(a->name, a->type == PM_T_DIR, b->name,
+                           b->type == PM_T_DIR);
+}
+
+void vf_listing_free(vf_listing *l) {
+  for (size_t i = 0; i < l->n; i++) free(l->e[i].name);
+  free(l->e);
+  l->e = NULL;
+  l->n = 0;
+}
+
+int vf_list_dir(const pm_fs_ops *fs, const char *path, int sort,
+                vf_listing *out, const char **op) {
+  out->e = NULL;
+  out->n = 0;
+  pm_dir *d;
+  int rc = fs->opendir(path, &d);
+  if (rc) {
+    *op = "open directory";
+    return rc;
+  }
+  size_t cap = 0;
+  pm_dirent de;
+  while ((rc = fs->readdir(d, &de)) > 0) {
+    if (out->n == cap) {
+      cap = cap ? cap * 2 : 64;
+      out->e = pm_xrealloc(out->e, cap * sizeof *out->e);
+    }
+    out->e[out->n].name = pm_xstrdup(de.name);
+    out->e[out->n].type = de.type;
+    out->n++;
+  }
+  fs->closedir(d);
+  if (rc < 0) {
+    *op = "read directory";
+    vf_listing_free(out);
+    return rc;
+  }
+  for (size_t i = 0; i < out->n; i++) {
+    if (out->e[i].type != PM_T_UNKNOWN) continue;
+    /* Some file systems do not fill d_type. */
+    char *p = pm_path_join(path, out->e[i].name);
+    pm_stat st;
+    rc = fs->stat(p, false, &st);
+    free(p);
+    if (rc == PM_ENOENT) {
+      /* Gone since readdir: as if it had never been listed. */
+      free(out->e[i].name);
+      out->e[i--] = out->e[--out->n];
+      continue;
+    }
+    if (rc) {
+      *op = "stat";
+      vf_listing_free(out);
+      return rc;
+    }
+    out->e[i].type = st.type;
+  }
+  if (out->n > 1)
+    qsort(out->e, out->n, sizeof *out->e,
+          sort == VF_SORT_PATH ? cmp_path : cmp_name);
+  return 0;
+}
