@@ -120,7 +120,10 @@ static int make_root(po_writer *w) {
   pm_stat st;
   int rc = fs->stat(w->root, true, &st);
   if (rc == 0) {
-    if (st.type != PM_T_DIR) return fail(w, "create tree at", w->root, PM_ENOTDIR);
+    if (st.type != PM_T_DIR) {
+      pm_oserr_set(0);
+      return fail(w, "create tree at", w->root, PM_ENOTDIR);
+    }
     pm_dir *d;
     rc = fs->opendir(w->root, &d);
     if (rc) return fail(w, "open directory", w->root, rc);

@@ -333,8 +333,8 @@ for wl in ${workloads//,/ }; do
     mapfile -t tools < <(available audit)
     if [ ${#tools[@]} -gt 0 ]; then
       echo "== $wl: audits (preparing a copy and the manifests, untimed)" >&2
-      cp -a "$src" "$dst"
-      (cd "$src" && find . -type f -print0 | sort -z | xargs -0 -r xxh128sum) >"$work/src.xxh128"
+      cp -a "$src" "$dst" 2>>"$log"
+      (cd "$src" && find . -type f -print0 | sort -z | xargs -0 -r xxh128sum) >"$work/src.xxh128" 2>>"$log"
       if command -v hashdeep >/dev/null; then
         (cd "$src" && hashdeep -c md5 -r -l .) >"$work/src.hashdeep" 2>>"$log"
       fi

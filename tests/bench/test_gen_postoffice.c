@@ -213,7 +213,7 @@ static void test_gen_postoffice_layout(void **state) {
   const char *s = tu_scratch();
   char *root = path2(s, "Msmcon");
   po_gen_stats st;
-  assert_int_equal(gen(root, 5000, 0, 3, &st), 0);
+  assert_int_equal(gen(root, 3000, 0, 3, &st), 0);
   check_dirs(root, true, true);
   walk_layout(root);
   if (L.first_bad[0]) fprintf(stderr, "first bad entry: %s\n", L.first_bad);
@@ -240,7 +240,7 @@ static void test_gen_postoffice_layout(void **state) {
 static void test_gen_postoffice_count_and_size(void **state) {
   (void)state;
   const char *s = tu_scratch();
-  static const uint64_t asks[] = {1000, 7777};
+  static const uint64_t asks[] = {800, 3001};
   for (size_t i = 0; i < 2; i++) {
     char name[32];
     snprintf(name, sizeof name, "po%zu", i);
@@ -340,8 +340,8 @@ static void test_gen_workload_tiny_and_large(void **state) {
   const char *s = tu_scratch();
   char *tiny = path2(s, "tiny"), *large = path2(s, "large");
   po_gen_stats st;
-  assert_int_equal(bench_gen_tiny(tiny, 2500, 9, true, &st), 0);
-  assert_int_equal(st.files, 2500);
+  assert_int_equal(bench_gen_tiny(tiny, 2100, 9, true, &st), 0);
+  assert_int_equal(st.files, 2100);
   assert_int_equal(st.dirs, 3); /* 1000 a directory */
   char *out = NULL;
   assert_int_equal(tu_sh_out(&out, "find '%s' -type f -size +4096c | wc -l; "
@@ -353,7 +353,7 @@ static void test_gen_workload_tiny_and_large(void **state) {
   assert_int_equal(sscanf(out, "%d %d %d", &big, &empty, &all), 3);
   assert_int_equal(big, 0);
   assert_int_equal(empty, 0);
-  assert_int_equal(all, 2500);
+  assert_int_equal(all, 2100);
   free(out);
   assert_int_equal(bench_gen_large(large, 2, 3 * 1048576 + 5, 9, true, &st),
                    0);
