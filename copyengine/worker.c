@@ -8,9 +8,10 @@
  * A short read or write is resubmitted for the rest; a read that returns
  * 0 before the expected size means the source shrank. A file is created
  * private (0600) and gets its final owner, mode, attributes and times only
- * when its body is complete. Completed files are collected in a batch:
- * one syncfs makes the batch durable, then the batch is verified (with
- * --verify), added to the manifest and recorded in the journal. */
+ * when its body is complete. With a journal or --verify, a complete file's
+ * fdatasync is queued on the engine like its writes; durable files are
+ * collected in a batch that is then verified (with --verify), added to the
+ * manifest and recorded in the journal with one journal flush. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +31,7 @@ typedef struct chunk {
   uint64_t off;
   uint32_t len, done;
   char *buf;
-  bool hole, writing;
+  bool hole, writing, is_sync;
   unsigned epoch, retries;
   struct chunk *next;
 } chunk;
@@ -65,6 +66,7 @@ struct fstate {
   struct ce_hlentry *hl; /* this file is the first of a hard-link group */
   uint64_t found_on_disk;  /* unrecorded bytes an earlier run left */
   bool fresh;              /* the destination file was created by us */
+  bool sync_issued, synced, truncated;
 };
 
 typedef struct pending {
@@ -235,17 +237,8 @@ static void flush_batch(worker *w) {
   ce_ctx *c = w->c;
   if (!w->nbatch) return;
   int rc = 0;
-  bool durable_needed = c->j || c->o->verify;
-  if (durable_needed) {
-    rc = c->fs->syncfs(c->dst_fd);
-    if (rc) {
-      for (size_t i = 0; i < w->nbatch; i++) {
-        char *dp = pm_path_join(c->dst, w->batch[i].rel);
-        ce_count_error(c, "flush to disk", dp, rc);
-        free(dp);
-      }
-    }
-  }
+  /* Every file of the batch was made durable by its own fdatasync before
+   * it got here (issue_sync), so the batch needs no flush of its own. */
   ce_jfile *jf = pm_xcalloc(w->nbatch, sizeof *jf);
   size_t nj = 0;
   reread *rr = NULL;
@@ -573,7 +566,7 @@ static void finish_file(worker *w, fstate *f) {
       file_fail_logic(f, "copy (it changed while being read)", PM_ECHANGED,
                       true);
   }
-  if (!f->err && (f->sparse || f->resumed)) {
+  if (!f->err && (f->sparse || f->resumed) && !f->truncated) {
     rc = c->fs->ftruncate(f->dfd, f->st.size);
     if (rc) file_fail(f, "set size of", rc);
   }
@@ -847,6 +840,21 @@ static void on_complete(worker *w, chunk *ch) {
   fstate *f = ch->f;
   f->inflight--;
   int64_t res = ch->req.res;
+  if (ch->is_sync) {
+    if ((res == PM_EINTR || res == PM_EAGAIN) && ch->retries < 10) {
+      ch->retries++;
+      submit(w, ch);
+      return;
+    }
+    if (res < 0) {
+      pm_oserr_set(ch->req.oserr);
+      file_fail(f, "flush to disk", (int)res);
+    } else {
+      f->synced = true;
+    }
+    chunk_free(w, ch);
+    return;
+  }
   if (ch->writing) f->inflight_epoch[ch->epoch % EPOCH_RING]--;
   if ((res == PM_EINTR || res == PM_EAGAIN) && ch->retries < 10 && !f->err) {
     /* Transient: submit the same request again. */
@@ -897,18 +905,51 @@ static void on_complete(worker *w, chunk *ch) {
   try_hash(w, f);
 }
 
-static bool file_done(const fstate *f) {
-  if (f->inflight) return false;
-  if (f->err) return true;
+static bool data_done(const fstate *f) {
   return f->issue_off >= f->st.size && f->hashed_off >= f->st.size &&
          !f->ready;
+}
+
+/* With a journal or --verify a file must be durable before it is recorded
+ * or re-read: its fdatasync goes through the engine like its writes, so
+ * many files' flushes are in flight at once (the file system groups them)
+ * and no flush waits for unrelated data, as a syncfs would. */
+static void issue_sync(worker *w, fstate *f) {
+  ce_ctx *c = w->c;
+  f->sync_issued = true;
+  if (f->sparse || f->resumed) {
+    /* The size is part of what must be durable. */
+    int rc = c->fs->ftruncate(f->dfd, f->st.size);
+    if (rc) {
+      file_fail(f, "set size of", rc);
+      return;
+    }
+    f->truncated = true;
+  }
+  chunk *ch = pm_xcalloc(1, sizeof *ch);
+  ch->f = f;
+  ch->is_sync = true;
+  ch->req.op = PM_IO_FDATASYNC;
+  ch->req.fd = f->dfd;
+  ch->req.udata = ch;
+  w->chunks_out++;
+  submit(w, ch);
+}
+
+static bool file_done(worker *w, fstate *f) {
+  if (f->inflight) return false;
+  if (f->err) return true;
+  if (!data_done(f)) return false;
+  if (!(w->c->j || w->c->o->verify) || f->synced) return true;
+  if (!f->sync_issued) issue_sync(w, f);
+  return f->err && !f->inflight;
 }
 
 static void reap_finished(worker *w) {
   fstate **pp = &w->active;
   while (*pp) {
     fstate *f = *pp;
-    if (file_done(f)) {
+    if (file_done(w, f)) {
       *pp = f->next;
       w->nactive--;
       finish_file(w, f);
