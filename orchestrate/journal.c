@@ -312,6 +312,8 @@ static int apply(orch_journal *j, const char *rec) {
     j->rollback_begun = true;
   } else if (!strcmp(event, "rollback-done")) {
     j->rollback_done = true;
+  } else if (!strcmp(event, "remove-old-begin")) {
+    j->old_removed = true;
   }
   return 0;
 }

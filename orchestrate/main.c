@@ -23,6 +23,8 @@ static const command commands[] = {
     {"plan", orch_cmd_plan, "print the plan of a move; changes nothing"},
     {"rollback", orch_cmd_rollback,
      "return a host to its state before a move"},
+    {"remove-old", orch_cmd_remove_old,
+     "delete the old postoffice after a move, once it audits clean"},
     {"check", orch_cmd_check,
      "check (and --repair) a host after an earlier move"},
     {"sim-create", orch_cmd_sim_create,

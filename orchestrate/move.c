@@ -761,7 +761,7 @@ out:
 
 /* ---- rollback ---- */
 
-static int remove_tree(const pm_fs_ops *fs, const char *path) {
+int orch_remove_tree(const pm_fs_ops *fs, const char *path) {
   pm_stat st;
   int rc = fs->stat(path, false, &st);
   if (rc == PM_ENOENT) return 0;
@@ -777,7 +777,7 @@ static int remove_tree(const pm_fs_ops *fs, const char *path) {
   fs->closedir(d);
   for (size_t i = 0; i < names.n && rc >= 0; i++) {
     char *c = pm_path_join(path, names.v[i]);
-    rc = remove_tree(fs, c);
+    rc = orch_remove_tree(fs, c);
     if (rc < 0) pm_report_error("remove", c, rc);
     free(c);
   }
@@ -829,6 +829,16 @@ int orch_rollback(pm_host *h, const orch_options *o) {
     if (!o->json)
       fprintf(r.out, "The move in %s was already rolled back.\n", r.state);
     exit_code = PM_EXIT_OK;
+    goto out;
+  }
+  if (r.j.old_removed) {
+    /* A usage error: there is no earlier state to return to. */
+    exit_code = PM_EXIT_USAGE;
+    pm_oserr_set(0);
+    pm_report_errorf(PM_ESTATE,
+                     "the old tree %s was removed by `pomove remove-old`: "
+                     "there is nothing to roll back to",
+                     plan.from);
     goto out;
   }
   rc = orch_journal_add(&r.j, "rollback-begin", -1);
@@ -912,7 +922,7 @@ int orch_rollback(pm_host *h, const orch_options *o) {
   /* 4. The copy: left in place unless asked, and only what the move made. */
   ts = pm_now_ns();
   if (o->remove_copy && !pm_path_within(plan.from_native, plan.to_native)) {
-    rc = remove_tree(h->fs, plan.to_native);
+    rc = orch_remove_tree(h->fs, plan.to_native);
     if (rc < 0) pm_report_error("remove the copy", plan.to_native, rc);
     orch_strf(r.detail, sizeof r.detail, "%s removed", plan.to);
   } else {

@@ -129,6 +129,7 @@ typedef struct orch_journal {
   uint64_t valid_len; /* bytes of whole, checked records */
   /* What the records say so far. */
   bool started, move_done, rollback_begun, rollback_done;
+  bool old_removed; /* remove-old began: a rollback has nothing to return to */
   unsigned step_done[32]; /* 1 when step k completed */
 } orch_journal;
 
@@ -194,6 +195,18 @@ void orch_sim_options_init(orch_sim_options *o);
 const char *orch_sim_default_pcmta(size_t i);
 /* Creates the sample Exchange 5.5 host; reports errors itself. */
 int orch_sim_create(const orch_sim_options *o);
+
+/* Removes a tree through the fs table, depth first; 0 or PM_E*. */
+int orch_remove_tree(const pm_fs_ops *fs, const char *path);
+
+/* `pomove remove-old`: deletes the old Msmcon of a completed move after
+ * a clean audit of it against the copy's manifest. */
+typedef struct orch_remove_options {
+  const char *state_dir;
+  bool dry_run, json;
+  FILE *out;
+} orch_remove_options;
+int orch_remove_old(pm_host *h, const orch_remove_options *o);
 
 /* The state folder of a move: <state>/current. Caller frees. */
 char *orch_state_current(pm_host *h, const char *state_dir);

@@ -91,10 +91,53 @@ static void test_orch_cli_refusals(void **state) {
                          P, scratch), 2);
 }
 
+/* remove-old: refused before a move, keeps an old tree that changed since
+ * the copy, removes a clean one, and then rollback has nothing to return
+ * to. */
+static void test_orch_cli_remove_old(void **state) {
+  (void)state;
+  const char *P = tu_pomove();
+  char h[4200];
+  snprintf(h, sizeof h, "%s/rmold", scratch);
+  const char *old = "drives/C/exchsrvr/Connect/Msmcon";
+  assert_int_equal(tu_sh("'%s' sim-create '%s' --files 100 >/dev/null", P, h),
+                   0);
+  assert_int_equal(tu_sh("'%s' remove-old --host 'sim:%s' 2>/dev/null", P, h),
+                   2);
+  assert_int_equal(tu_sh("'%s' move --host 'sim:%s' --from 'C:\\exchsrvr' "
+                         "--to 'D:' >/dev/null",
+                         P, h),
+                   0);
+  assert_int_equal(tu_sh("'%s' remove-old --host 'sim:%s' --dry-run "
+                         ">/dev/null && test -d '%s/%s'",
+                         P, h, h, old),
+                   0);
+  /* A file that appeared in the old tree after the copy: kept. */
+  assert_int_equal(tu_sh("echo new > '%s/%s/Maildata/LATE.MAI' && "
+                         "'%s' remove-old --host 'sim:%s' >/dev/null 2>&1; "
+                         "r=$?; test -d '%s/%s' && exit $r",
+                         h, old, P, h, h, old),
+                   1);
+  assert_int_equal(tu_sh("rm '%s/%s/Maildata/LATE.MAI' && '%s' remove-old "
+                         "--host 'sim:%s' --json | grep -q '\"removed\"' && "
+                         "test ! -e '%s/%s' && test -d '%s/drives/D/ExchSrvr/"
+                         "Connect/Msmcon/Maildata'",
+                         h, old, P, h, h, old, h),
+                   0);
+  assert_int_equal(tu_sh("'%s' rollback --host 'sim:%s' 2>&1 | grep -q "
+                         "'nothing to roll back to'",
+                         P, h),
+                   0);
+  assert_int_equal(tu_sh("'%s' rollback --host 'sim:%s' 2>/dev/null", P, h), 2);
+  assert_int_equal(tu_sh("'%s' remove-old --help | grep -q 'Exit codes'", P), 0);
+  pm_sim_kill_all(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_orch_cli_demo_path),
       cmocka_unit_test(test_orch_cli_refusals),
+      cmocka_unit_test(test_orch_cli_remove_old),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
