@@ -101,7 +101,12 @@ typedef struct ce_hlentry {
   int state; /* 0 copying, 1 done, 2 failed */
   pm_hash128 hash;
   ce_jident id;
-  char **waiting; /* linked paths waiting for the hash */
+  /* Paths of the group met while the first was still being copied: they
+   * are linked, and their directory released, when it is done. */
+  struct hlwait {
+    char *rel;
+    ce_dnode *dir;
+  } *waiting;
   size_t nwaiting;
 } ce_hlentry;
 
@@ -147,7 +152,7 @@ void ce_hardlinks_free(ce_ctx *c) {
   for (size_t i = 0; i < c->hlcap; i++) {
     ce_hardlink *h = c->hl[i];
     if (!h) continue;
-    for (size_t k = 0; k < h->e.nwaiting; k++) free(h->e.waiting[k]);
+    for (size_t k = 0; k < h->e.nwaiting; k++) free(h->e.waiting[k].rel);
     free(h->e.waiting);
     free(h->e.rel);
     free(h);
@@ -518,7 +523,8 @@ static void fstate_free(fstate *f) {
   free(f);
 }
 
-/* Passes a finished hard-link group's hash to the paths linked to it. */
+/* Links the paths that waited for a hard-link group's first path and
+ * passes them its hash; or, when the first failed, fails them. */
 static void hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
                       const ce_jident *id) {
   ce_ctx *c = w->c;
@@ -528,23 +534,35 @@ static void hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
     e->hash = *h;
     e->id = *id;
   }
-  char **waiting = e->waiting;
+  struct hlwait *waiting = e->waiting;
   size_t n = e->nwaiting;
   e->waiting = NULL;
   e->nwaiting = 0;
+  char *first = pm_path_join(c->dst, e->rel);
   pthread_mutex_unlock(&c->hlmu);
   for (size_t i = 0; i < n; i++) {
+    char *dp = pm_path_join(c->dst, waiting[i].rel);
     if (ok) {
-      batch_add(w, waiting[i], id, h, NULL);
+      int lrc = c->fs->link(first, dp);
+      if (lrc == PM_EEXIST && c->fs->unlink(dp) == 0)
+        lrc = c->fs->link(first, dp);
+      if (lrc) {
+        ce_count_error(c, "create hard link", dp, lrc);
+        free(waiting[i].rel);
+      } else {
+        atomic_fetch_add(&c->hardlinks, 1);
+        batch_add(w, waiting[i].rel, id, h, NULL);
+      }
     } else {
-      char *dp = pm_path_join(c->dst, waiting[i]);
       pm_oserr_set(0);
       ce_count_error(c, "complete hard link (its first path failed)", dp,
                      PM_EIO);
-      free(dp);
-      free(waiting[i]);
+      free(waiting[i].rel);
     }
+    free(dp);
+    ce_dnode_release(c, waiting[i].dir);
   }
+  free(first);
   free(waiting);
 }
 
@@ -728,37 +746,49 @@ static void start_file(worker *w, ce_task *t) {
     bool created;
     pthread_mutex_lock(&c->hlmu);
     ce_hlentry *e = hl_find_or_add(c, f->st.dev, f->st.ino, t->rel, &created);
+    if (!created && !strcmp(e->rel, t->rel)) {
+      /* The first path itself, copied again after a failed try. */
+      e->state = 0;
+      created = true;
+    }
     if (created) {
       f->hl = e;
       pthread_mutex_unlock(&c->hlmu);
     } else {
-      char *first = pm_path_join(c->dst, e->rel);
       int state = e->state;
       pm_hash128 h = e->hash;
-      ce_jident id = e->id;
-      int lrc = c->fs->link(first, f->dp);
-      if (lrc == PM_EEXIST && c->fs->unlink(f->dp) == 0)
-        lrc = c->fs->link(first, f->dp);
-      if (!lrc && state == 0) {
+      ce_jident hid = e->id;
+      int lrc = 0;
+      if (state == 0) {
+        /* The first path is still being copied (its file may not even
+         * exist yet): link when it is done, keeping the directory open. */
         e->waiting = pm_xrealloc(e->waiting,
                                  (e->nwaiting + 1) * sizeof *e->waiting);
-        e->waiting[e->nwaiting++] = pm_xstrdup(t->rel);
+        e->waiting[e->nwaiting].rel = pm_xstrdup(t->rel);
+        e->waiting[e->nwaiting].dir = t->dir;
+        e->nwaiting++;
+      } else if (state == 1) {
+        char *first = pm_path_join(c->dst, e->rel);
+        lrc = c->fs->link(first, f->dp);
+        if (lrc == PM_EEXIST && c->fs->unlink(f->dp) == 0)
+          lrc = c->fs->link(first, f->dp);
+        free(first);
       }
       pthread_mutex_unlock(&c->hlmu);
-      free(first);
       c->fs->close(f->sfd);
-      if (lrc) {
-        ce_count_error(c, "create hard link", f->dp, lrc);
-      } else {
-        atomic_fetch_add(&c->hardlinks, 1);
-        if (state == 1) batch_add(w, pm_xstrdup(t->rel), &id, &h, NULL);
-        if (state == 2) {
-          pm_oserr_set(0);
-          ce_count_error(c, "complete hard link (its first path failed)",
-                         f->dp, PM_EIO);
+      if (state == 1) {
+        if (lrc) {
+          ce_count_error(c, "create hard link", f->dp, lrc);
+        } else {
+          atomic_fetch_add(&c->hardlinks, 1);
+          batch_add(w, pm_xstrdup(t->rel), &hid, &h, NULL);
         }
+      } else if (state == 2) {
+        pm_oserr_set(0);
+        ce_count_error(c, "complete hard link (its first path failed)",
+                       f->dp, PM_EIO);
       }
-      ce_dnode_release(c, t->dir);
+      if (state != 0) ce_dnode_release(c, t->dir);
       task_free(t);
       fstate_free(f);
       return;
