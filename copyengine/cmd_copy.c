@@ -56,6 +56,11 @@ static void help(FILE *out) {
 "  --batch-files N      files recorded per journal flush (default 512)\n"
 "  --batch-bytes B      bytes recorded per journal flush (default 256 MiB)\n"
 "  --checkpoint-bytes B journal checkpoint of large files (default 64 MiB)\n"
+"  --sync MODE          how finished files are made durable before they are\n"
+"                       recorded: fs, one flush of DST's file system per\n"
+"                       batch (default; it also waits for other programs'\n"
+"                       writes to that file system), or file, an fdatasync\n"
+"                       per file (better on a file system busy with others)\n"
 "                       Smaller batches bound what a crash makes a rerun\n"
 "                       write again, at some cost in speed.\n"
 "  --json               print the summary as JSON on stdout\n"
@@ -89,7 +94,7 @@ int ce_cmd_copy(int argc, char **argv) {
   enum {
     O_ENGINE = 256, O_THREADS, O_CHUNK, O_MANIFEST, O_NOMANIFEST, O_MERGE,
     O_SPECIALS, O_VERIFY, O_VRETRIES, O_NOJOURNAL, O_JOURNAL, O_RESTART,
-    O_PROGRESS, O_JSON, O_FIF, O_IFB, O_BF, O_BB, O_CKB
+    O_PROGRESS, O_JSON, O_FIF, O_IFB, O_BF, O_BB, O_CKB, O_SYNC
   };
   static const struct option longopts[] = {
       {"engine", required_argument, NULL, O_ENGINE},
@@ -110,6 +115,7 @@ int ce_cmd_copy(int argc, char **argv) {
       {"files-in-flight", required_argument, NULL, O_FIF},
       {"inflight-bytes", required_argument, NULL, O_IFB},
       {"batch-files", required_argument, NULL, O_BF},
+      {"sync", required_argument, NULL, O_SYNC},
       {"batch-bytes", required_argument, NULL, O_BB},
       {"checkpoint-bytes", required_argument, NULL, O_CKB},
       {"help", no_argument, NULL, 'h'},
@@ -160,6 +166,14 @@ int ce_cmd_copy(int argc, char **argv) {
     case O_NOJOURNAL: o.journal = false; break;
     case O_JOURNAL: o.journal_path = optarg; break;
     case O_RESTART: o.restart = true; break;
+    case O_SYNC:
+      if (!strcmp(optarg, "fs")) o.sync_mode = CE_SYNC_FS;
+      else if (!strcmp(optarg, "file")) o.sync_mode = CE_SYNC_FILE;
+      else {
+        fprintf(stderr, "pomove copy: --sync takes fs or file\n");
+        return PM_EXIT_USAGE;
+      }
+      break;
     case O_PROGRESS:
       if (!strcmp(optarg, "auto")) pmode = PM_PROGRESS_AUTO;
       else if (!strcmp(optarg, "tty")) pmode = PM_PROGRESS_TTY;

@@ -21,6 +21,8 @@ typedef struct ce_progress_info {
   uint64_t errors;
 } ce_progress_info;
 
+enum { CE_SYNC_FS = 0, CE_SYNC_FILE = 1 };
+
 typedef struct ce_options {
   const char *src;
   const char *dst;
@@ -48,6 +50,12 @@ typedef struct ce_options {
   uint64_t batch_bytes;
   uint64_t checkpoint_bytes;
   uint64_t inflight_bytes; /* buffer bytes in flight per worker; 0: 16 MiB */
+  /* How complete files are made durable before they are recorded (with a
+   * journal or --verify): CE_SYNC_FS, one flush of the destination's file
+   * system per batch (the default; falls back to CE_SYNC_FILE where the
+   * platform has no such flush), or CE_SYNC_FILE, an fdatasync per file,
+   * queued on the engine, which never waits for other programs' data. */
+  int sync_mode;
   /* Called from one thread at a time, at most every few ms. */
   void (*progress)(const ce_progress_info *info, void *arg);
   void *progress_arg;

@@ -175,6 +175,11 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     pm_report_error("open destination directory", c->dst, rc);
     goto out;
   }
+  if ((o.journal || o.verify) && o.sync_mode == CE_SYNC_FS) {
+    /* One flush per batch, where the platform has one: try it now. */
+    int src = fs->syncfs(c->dst_fd);
+    c->sync_fs = src != PM_ENOTSUP;
+  }
   if (o.journal) {
     char *sig = options_signature(&o);
     ce_journal_stats js;

@@ -39,6 +39,7 @@ typedef struct ce_ctx {
   const pm_io_engine_ops *eng;
   char *src, *dst;
   pm_fd dst_fd; /* the destination root, for syncfs */
+  bool sync_fs;  /* batches are made durable by one syncfs each */
   bool root_user;
   uint32_t euid, egid;
   unsigned chunk, chunks_per_file, files_per_worker;

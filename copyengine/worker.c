@@ -8,13 +8,16 @@
  * A short read or write is resubmitted for the rest; a read that returns
  * 0 before the expected size means the source shrank. A file is created
  * private (0600) and gets its final owner, mode, attributes and times only
- * when its body is complete. With a journal or --verify, a complete file's
- * fdatasync is queued on the engine like its writes; durable files are
- * collected in a batch that is then verified (with --verify), added to the
- * manifest and recorded in the journal with one journal flush. */
+ * when its body is complete. With a journal or --verify, complete files
+ * are collected in batches that a committer thread per worker makes
+ * durable (one syncfs, or with --sync file each file's own fdatasync,
+ * queued on the engine like its writes), verifies (with --verify), adds to
+ * the manifest and records in the journal with one journal flush, while
+ * the worker goes on copying. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "bufpool.h"
 #include "engine_internal.h"
 #include "reread.h"
 #include "util.h"
@@ -31,6 +34,7 @@ typedef struct chunk {
   uint64_t off;
   uint32_t len, done;
   char *buf;
+  uint32_t bufcap; /* what buf was taken from the pool with */
   bool hole, writing, is_sync;
   unsigned epoch, retries;
   struct chunk *next;
@@ -90,6 +94,8 @@ typedef struct worker {
   uint64_t batch_bytes, batch_start_ns;
   char *zeros;
   pm_io_req **events;
+  ce_bufpool bufs;
+  struct committer *cm; /* NULL: batches are committed in this thread */
 } worker;
 
 /* ---- hard links: the first path of a group is copied, the others are
@@ -208,22 +214,35 @@ typedef struct reread_team {
   atomic_size_t next;
 } reread_team;
 
+#define REREAD_BUF (1024u * 1024u)
+
 static void *reread_main(void *arg) {
   reread_team *t = arg;
+  void *buf = NULL;
+  if (posix_memalign(&buf, VF_REREAD_ALIGN, REREAD_BUF) != 0) buf = NULL;
   for (;;) {
     size_t i = atomic_fetch_add(&t->next, 1);
     if (i >= t->n) break;
+    if (!buf) {
+      t->out[i].rc = PM_ENOMEM;
+      t->out[i].oserr = 0;
+      continue;
+    }
     char *dp = pm_path_join(t->c->dst, t->items[i].rel);
     int method;
-    t->out[i].rc = vf_hash_file_uncached(t->c->fs, dp, &t->out[i].hash,
-                                         &t->out[i].size, &method);
+    t->out[i].rc = vf_hash_file_uncached_buf(
+        t->c->fs, dp, buf, REREAD_BUF, t->items[i].id.size, &t->out[i].hash,
+        &t->out[i].size, &method);
     t->out[i].oserr = t->out[i].rc ? pm_oserr_last() : 0;
     free(dp);
   }
+  free(buf);
   return NULL;
 }
 
-#define REREAD_THREADS 8
+/* Per committer, so per worker: enough reads in flight to overlap the
+ * disk's waits without crowding two cores. */
+#define REREAD_THREADS 4
 
 static reread *reread_batch(ce_ctx *c, const pending *items, size_t n) {
   reread_team t = {.c = c, .items = items, .n = n};
@@ -238,18 +257,23 @@ static reread *reread_batch(ce_ctx *c, const pending *items, size_t n) {
   return t.out;
 }
 
-static void flush_batch(worker *w) {
-  ce_ctx *c = w->c;
-  if (!w->nbatch) return;
+/* Makes a batch of complete files durable (one syncfs, unless each file
+ * had its own fdatasync), re-reads them with --verify, and records them:
+ * manifest lines, then journal records with one journal flush. Files to
+ * copy again after a mismatch are pushed on *retry. Frees the items. */
+static void commit_items(ce_ctx *c, pending *items, size_t n,
+                         ce_task **retry) {
   int rc = 0;
-  /* Every file of the batch was made durable by its own fdatasync before
-   * it got here (issue_sync), so the batch needs no flush of its own. */
-  ce_jfile *jf = pm_xcalloc(w->nbatch, sizeof *jf);
+  if (n && c->sync_fs) {
+    rc = c->fs->syncfs(c->dst_fd);
+    if (rc) ce_count_error(c, "flush to disk (syncfs)", c->dst, rc);
+  }
+  ce_jfile *jf = pm_xcalloc(n ? n : 1, sizeof *jf);
   size_t nj = 0;
   reread *rr = NULL;
-  if (c->o->verify && !rc) rr = reread_batch(c, w->batch, w->nbatch);
-  for (size_t i = 0; i < w->nbatch && !rc; i++) {
-    pending *p = &w->batch[i];
+  if (c->o->verify && !rc && n) rr = reread_batch(c, items, n);
+  for (size_t i = 0; i < n && !rc; i++) {
+    pending *p = &items[i];
     if (rr) {
       char *dp = pm_path_join(c->dst, p->rel);
       int vrc = rr[i].rc;
@@ -269,8 +293,8 @@ static void flush_batch(worker *w) {
                    shown);
           free(shown);
           p->t->attempts++;
-          p->t->next = w->retry;
-          w->retry = p->t;
+          p->t->next = *retry;
+          *retry = p->t;
           p->t = NULL;
           /* Re-copy counts its own bytes and file again. */
           atomic_fetch_sub(&c->files, 1);
@@ -299,9 +323,141 @@ static void flush_batch(worker *w) {
   }
   free(jf);
   free(rr);
-  for (size_t i = 0; i < w->nbatch; i++) {
-    free(w->batch[i].rel);
-    task_free(w->batch[i].t);
+  for (size_t i = 0; i < n; i++) {
+    free(items[i].rel);
+    task_free(items[i].t);
+  }
+}
+
+/* ---- the committer: a worker hands its full batches to its own
+ * committer thread, so that the flush to disk and the verifying re-reads
+ * overlap the worker's copying instead of stalling it. At most
+ * COMMIT_DEPTH batches are handed over and not yet committed: a crash
+ * loses no more than that to a rerun. ---- */
+
+#define COMMIT_DEPTH 2
+
+typedef struct cbatch {
+  struct cbatch *next;
+  pending *items;
+  size_t n;
+} cbatch;
+
+typedef struct committer {
+  ce_ctx *c;
+  pthread_t th;
+  pthread_mutex_t mu;
+  pthread_cond_t cv; /* a batch was queued, committed, or stop was set */
+  cbatch *head, *tail;
+  unsigned handed; /* queued or being committed */
+  bool stop;
+  ce_task *retry; /* returned for a re-copy; under mu */
+} committer;
+
+static void *committer_main(void *arg) {
+  committer *cm = arg;
+  pthread_mutex_lock(&cm->mu);
+  for (;;) {
+    while (!cm->head && !cm->stop) pthread_cond_wait(&cm->cv, &cm->mu);
+    cbatch *b = cm->head;
+    if (!b) break;
+    cm->head = b->next;
+    if (!cm->head) cm->tail = NULL;
+    pthread_mutex_unlock(&cm->mu);
+    ce_task *retry = NULL;
+    commit_items(cm->c, b->items, b->n, &retry);
+    free(b->items);
+    free(b);
+    pthread_mutex_lock(&cm->mu);
+    while (retry) {
+      ce_task *t = retry;
+      retry = t->next;
+      t->next = cm->retry;
+      cm->retry = t;
+    }
+    cm->handed--;
+    pthread_cond_broadcast(&cm->cv);
+  }
+  pthread_mutex_unlock(&cm->mu);
+  return NULL;
+}
+
+static committer *committer_start(ce_ctx *c) {
+  committer *cm = pm_xcalloc(1, sizeof *cm);
+  cm->c = c;
+  pthread_mutex_init(&cm->mu, NULL);
+  pthread_cond_init(&cm->cv, NULL);
+  if (pthread_create(&cm->th, NULL, committer_main, cm) != 0) {
+    /* Commit in the worker itself. */
+    pthread_cond_destroy(&cm->cv);
+    pthread_mutex_destroy(&cm->mu);
+    free(cm);
+    return NULL;
+  }
+  return cm;
+}
+
+/* Waits until every handed batch is committed, and takes the tasks it
+ * returned for a re-copy. */
+static void committer_drain(committer *cm, ce_task **retry) {
+  pthread_mutex_lock(&cm->mu);
+  while (cm->handed) pthread_cond_wait(&cm->cv, &cm->mu);
+  while (cm->retry) {
+    ce_task *t = cm->retry;
+    cm->retry = t->next;
+    t->next = *retry;
+    *retry = t;
+  }
+  pthread_mutex_unlock(&cm->mu);
+}
+
+static void committer_stop(committer *cm) {
+  if (!cm) return;
+  pthread_mutex_lock(&cm->mu);
+  cm->stop = true;
+  pthread_cond_broadcast(&cm->cv);
+  pthread_mutex_unlock(&cm->mu);
+  pthread_join(cm->th, NULL);
+  /* Returned tasks nobody will copy again (the worker is stopping). */
+  while (cm->retry) {
+    ce_task *t = cm->retry;
+    cm->retry = t->next;
+    ce_dnode_release(cm->c, t->dir);
+    task_free(t);
+  }
+  pthread_cond_destroy(&cm->cv);
+  pthread_mutex_destroy(&cm->mu);
+  free(cm);
+}
+
+static void flush_batch(worker *w) {
+  if (!w->nbatch) return;
+  if (!w->cm) {
+    commit_items(w->c, w->batch, w->nbatch, &w->retry);
+  } else {
+    cbatch *b = pm_xcalloc(1, sizeof *b);
+    b->items = w->batch;
+    b->n = w->nbatch;
+    w->batch = NULL;
+    w->capbatch = 0;
+    committer *cm = w->cm;
+    pthread_mutex_lock(&cm->mu);
+    while (cm->handed >= COMMIT_DEPTH) pthread_cond_wait(&cm->cv, &cm->mu);
+    if (cm->tail)
+      cm->tail->next = b;
+    else
+      cm->head = b;
+    cm->tail = b;
+    cm->handed++;
+    /* Take what it returned meanwhile. */
+    while (cm->retry) {
+      ce_task *t = cm->retry;
+      cm->retry = t->next;
+      t->next = w->retry;
+      w->retry = t;
+    }
+    pthread_cond_broadcast(&cm->cv);
+    pthread_mutex_unlock(&cm->mu);
   }
   w->nbatch = 0;
   w->batch_bytes = 0;
@@ -363,7 +519,7 @@ static void submit(worker *w, chunk *ch) {
 static void chunk_free(worker *w, chunk *ch) {
   w->chunks_out--;
   w->bytes_out -= ch->len;
-  free(ch->buf);
+  ce_bufpool_put(&w->bufs, ch->buf, ch->bufcap);
   free(ch);
 }
 
@@ -498,7 +654,8 @@ static bool issue_chunk(worker *w, fstate *f) {
     try_hash(w, f);
     return true;
   }
-  ch->buf = pm_xmalloc(len);
+  ch->buf = ce_bufpool_get(&w->bufs, len);
+  ch->bufcap = (uint32_t)len;
   ch->req.op = PM_IO_READ;
   ch->req.fd = f->sfd;
   ch->req.buf = ch->buf;
@@ -941,9 +1098,11 @@ static bool data_done(const fstate *f) {
 }
 
 /* With a journal or --verify a file must be durable before it is recorded
- * or re-read: its fdatasync goes through the engine like its writes, so
- * many files' flushes are in flight at once (the file system groups them)
- * and no flush waits for unrelated data, as a syncfs would. */
+ * or re-read. With --sync file its fdatasync goes through the engine like
+ * its writes, so many files' flushes are in flight at once (the file
+ * system groups them) and no flush waits for unrelated data, as a syncfs
+ * would. With --sync fs (the default) the committer's one syncfs per
+ * batch does it, which is far cheaper per small file. */
 static void issue_sync(worker *w, fstate *f) {
   ce_ctx *c = w->c;
   f->sync_issued = true;
@@ -970,7 +1129,8 @@ static bool file_done(worker *w, fstate *f) {
   if (f->inflight) return false;
   if (f->err) return true;
   if (!data_done(f)) return false;
-  if (!(w->c->j || w->c->o->verify) || f->synced) return true;
+  if (!(w->c->j || w->c->o->verify) || w->c->sync_fs || f->synced)
+    return true;
   if (!f->sync_issued) issue_sync(w, f);
   return f->err && !f->inflight;
 }
@@ -1013,6 +1173,10 @@ void *ce_worker_main(void *arg) {
     return NULL;
   }
   w.zeros = pm_xcalloc(1, c->chunk);
+  /* Half the in-flight budget is cache enough to stop the faulting, and
+   * keeps the peak RSS low. */
+  ce_bufpool_init(&w.bufs, c->budget / 2 + c->chunk);
+  if (c->j || c->o->verify) w.cm = committer_start(c);
   w.events = pm_xcalloc(w.depth, sizeof *w.events);
   bool queue_done = false;
   for (;;) {
@@ -1078,7 +1242,13 @@ void *ce_worker_main(void *arg) {
     for (fstate *f = w.active; f; f = f->next) inflight += f->inflight;
     if (w.nactive == 0 && !w.retry && !w.backlog &&
         (queue_done || stopping)) {
-      break;
+      if (!w.cm || stopping) break;
+      /* Done here, but a file may yet fail its verification: wait for
+       * the committer and copy such files again. */
+      flush_batch(&w);
+      committer_drain(w.cm, &w.retry);
+      if (!w.retry) break;
+      continue;
     }
     if (inflight == 0) continue;
     rc = c->eng->commit(w.io);
@@ -1099,11 +1269,21 @@ void *ce_worker_main(void *arg) {
     maybe_flush(&w, false);
   }
   maybe_flush(&w, true);
+  committer_stop(w.cm);
+  w.cm = NULL;
+  /* Tasks a stopping worker did not copy again. */
+  while (w.retry) {
+    ce_task *t = w.retry;
+    w.retry = t->next;
+    ce_dnode_release(c, t->dir);
+    task_free(t);
+  }
   atomic_fetch_sub(&c->running, 1);
   ce_signal_done(c);
   free(w.zeros);
   free(w.events);
   free(w.batch);
   c->eng->cleanup(w.io);
+  ce_bufpool_destroy(&w.bufs);
   return NULL;
 }

@@ -32,16 +32,24 @@ const char *vf_reread_method_name(int method) {
  * hashed. Should a read in the middle return a count that is not a
  * multiple of the alignment, the next read restarts at the aligned offset
  * below and the bytes already hashed are skipped. */
-static int hash_fd(const pm_fs_ops *fs, pm_fd fd, bool direct,
-                   pm_hash128 *out, uint64_t *size) {
-  void *buf = NULL;
-  if (posix_memalign(&buf, ALIGN, BUFSZ) != 0) return PM_ENOMEM;
+static int hash_fd(const pm_fs_ops *fs, pm_fd fd, bool direct, void *buf,
+                   size_t bufsz, uint64_t hint, pm_hash128 *out,
+                   uint64_t *size) {
   pm_hasher *h = pm_hasher_create();
   uint64_t hashed = 0;
   int rc = 0;
   for (;;) {
     uint64_t off = direct ? hashed & ~(uint64_t)(ALIGN - 1) : hashed;
-    int64_t n = fs->pread(fd, buf, BUFSZ, off);
+    /* Ask for no more than the expected rest and a byte (rounded up to the
+     * alignment): a direct read past the end costs the kernel as much as
+     * a read of data. */
+    size_t len = bufsz;
+    if (hint) {
+      uint64_t want = hint > off ? hint - off + 1 : 1;
+      want = (want + ALIGN - 1) & ~(uint64_t)(ALIGN - 1);
+      if (want < len) len = (size_t)want;
+    }
+    int64_t n = fs->pread(fd, buf, len, off);
     if (n < 0) {
       rc = (int)n;
       break;
@@ -56,17 +64,27 @@ static int hash_fd(const pm_fs_ops *fs, pm_fd fd, bool direct,
     *size = hashed;
   }
   pm_hasher_free(h);
-  free(buf);
   return rc;
 }
 
 int vf_hash_file_uncached(const pm_fs_ops *fs, const char *path,
                           pm_hash128 *out, uint64_t *size, int *method) {
+  void *buf = NULL;
+  if (posix_memalign(&buf, ALIGN, BUFSZ) != 0) return PM_ENOMEM;
+  int rc =
+      vf_hash_file_uncached_buf(fs, path, buf, BUFSZ, 0, out, size, method);
+  free(buf);
+  return rc;
+}
+
+int vf_hash_file_uncached_buf(const pm_fs_ops *fs, const char *path,
+                              void *buf, size_t bufsz, uint64_t size_hint,
+                              pm_hash128 *out, uint64_t *size, int *method) {
   pm_fd fd;
   int rc = fs->open(path, PM_O_RDONLY | PM_O_DIRECT | PM_O_NOFOLLOW, 0, &fd);
   if (rc == 0) {
     *method = VF_REREAD_DIRECT;
-    rc = hash_fd(fs, fd, true, out, size);
+    rc = hash_fd(fs, fd, true, buf, bufsz, size_hint, out, size);
     int rc2 = fs->close(fd);
     /* A read refused with EINVAL under O_DIRECT (a device whose logical
      * block is larger than ALIGN, or a file system that accepts the flag
@@ -83,7 +101,7 @@ int vf_hash_file_uncached(const pm_fs_ops *fs, const char *path,
   rc = fs->fsync(fd, true);
   /* Dirty pages are not dropped, hence the flush first. */
   if (!rc) rc = fs->drop_cache(fd, 0, 0);
-  if (!rc) rc = hash_fd(fs, fd, false, out, size);
+  if (!rc) rc = hash_fd(fs, fd, false, buf, bufsz, size_hint, out, size);
   int rc2 = fs->close(fd);
   return rc ? rc : rc2;
 }

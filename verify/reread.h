@@ -3,6 +3,7 @@
 #ifndef POMOVE_REREAD_H
 #define POMOVE_REREAD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hash.h"
@@ -16,6 +17,17 @@ enum vf_reread_method { VF_REREAD_DIRECT, VF_REREAD_DROPCACHE };
  * Returns 0 or a PM_E* code. Thread-safe. */
 int vf_hash_file_uncached(const pm_fs_ops *fs, const char *path,
                           pm_hash128 *out, uint64_t *size, int *method);
+
+/* The same with the caller's buffer: `buf` 4096-aligned, `bufsz` a
+ * non-zero multiple of 4096. For callers that re-read many files: a
+ * buffer allocated per file is mapped and unmapped each time, and with
+ * many threads that contends on the process's address space. size_hint,
+ * the size the file is expected to have (0: unknown), keeps each read
+ * from asking for much more than is left; any size is still read whole. */
+#define VF_REREAD_ALIGN 4096u
+int vf_hash_file_uncached_buf(const pm_fs_ops *fs, const char *path,
+                              void *buf, size_t bufsz, uint64_t size_hint,
+                              pm_hash128 *out, uint64_t *size, int *method);
 
 const char *vf_reread_method_name(int method);
 

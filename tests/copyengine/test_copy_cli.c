@@ -24,6 +24,8 @@ static char *S(const char *fmt, const char *a) {
 static void test_copy_cli_metadata_per_engine(void **state) {
   (void)state;
   const char *engines[] = {"io_uring", "pool"};
+  /* Both ways of making files durable, one per engine. */
+  const char *syncs[] = {"fs", "file"};
   for (int e = 0; e < 2; e++) {
     const char *b = tu_scratch();
     assert_int_equal(
@@ -36,8 +38,9 @@ static void test_copy_cli_metadata_per_engine(void **state) {
               "if [ $(id -u) = 0 ]; then chown 1234:5678 small; fi",
               b),
         0);
-    assert_int_equal(tu_sh("cd '%s' && '%s' copy -q --engine %s src dst", b,
-                           tu_pomove(), engines[e]),
+    assert_int_equal(tu_sh("cd '%s' && '%s' copy -q --engine %s --sync %s "
+                           "src dst",
+                           b, tu_pomove(), engines[e], syncs[e]),
                      0);
     assert_int_equal(
         tu_sh("cd '%s' && for f in small sub sub/big sub/empty; do "
@@ -111,6 +114,7 @@ static void test_copy_cli_bad_input(void **state) {
   /* Usage errors */
   assert_int_equal(tu_sh("'%s' copy onlyone 2>/dev/null", p), 2);
   assert_int_equal(tu_sh("'%s' copy --engine nosuch a b 2>/dev/null", p), 2);
+  assert_int_equal(tu_sh("'%s' copy --sync never a b 2>/dev/null", p), 2);
   assert_int_equal(tu_sh("'%s' copy --help | grep -q 'Exit codes'", p), 0);
   /* A symlink loop as SRC */
   assert_int_equal(tu_sh("cd '%s' && ln -s l1 l2 && ln -s l2 l1 && "

@@ -49,6 +49,8 @@ static void reset_dst(void) {
         dst, dst, dst, dst, dst);
 }
 
+static int sync_mode = CE_SYNC_FS;
+
 static int run_copy(const pm_fs_ops *fs, const pm_io_engine_ops *eng,
                     ce_result *r) {
   ce_options o;
@@ -61,6 +63,7 @@ static int run_copy(const pm_fs_ops *fs, const pm_io_engine_ops *eng,
   o.chunk_size = 4096;
   o.checkpoint_bytes = 8192;
   o.batch_files = 2;
+  o.sync_mode = sync_mode;
   pm_set_quiet(true);
   return ce_copy(&o, r);
 }
@@ -126,6 +129,20 @@ static void test_copy_faults_persistent_by_kind(void **state) {
   }
 }
 
+/* The default makes batches durable with one syncfs each; --sync file
+ * queues an fdatasync per file on the engine: its failures, once and
+ * persistent, must leave the same guarantees. */
+static void test_copy_faults_sync_per_file(void **state) {
+  (void)state;
+  sync_mode = CE_SYNC_FILE;
+  unsigned once = fault_loop(engine, FK_FSYNC, false, PM_EIO);
+  unsigned persistent = fault_loop(engine, FK_FSYNC, true, PM_EIO);
+  sync_mode = CE_SYNC_FS;
+  /* Every file's own flush is a call that can fail. */
+  assert_true(once > 5);
+  assert_true(persistent > 0);
+}
+
 static void test_copy_faults_transient_eintr(void **state) {
   (void)state;
   /* A single EINTR or EAGAIN from the I/O layer is retried: every run
@@ -148,6 +165,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_copy_faults_each_call_once),
       cmocka_unit_test(test_copy_faults_persistent_by_kind),
+      cmocka_unit_test(test_copy_faults_sync_per_file),
       cmocka_unit_test(test_copy_faults_transient_eintr),
   };
   int failed = 0, ran = 0;
