@@ -24,6 +24,7 @@ usage: bench/run.sh [options]
   --cold             cold-cache runs too (needs root; default when root and
                      not --quick)
   --warm-only        no cold-cache runs
+  --cold-only        only cold-cache runs (needs root)
   --no-audit         skip the audit comparison
   --tools LIST       comma list of the tools to time (default all; names as
                      in the table, e.g. pomove-copy,cp-a,parallel-cp)
@@ -38,7 +39,8 @@ usage: bench/run.sh [options]
   --keep             keep generated trees
   --help             this text
 
-Copy peers: pomove copy, pomove copy --verify, cp -a, rsync -a, tar | tar,
+Copy peers: pomove copy, pomove copy --verify, cp -a, cp -a + sync -f
+(durable, as pomove's copy is), rsync -a, tar | tar,
 parallel per-directory cp (xargs -P nproc), cp -a + xxh128sum -c.
 Audit peers: pomove verify SRC DST, pomove verify --manifest, xxh128sum -c,
 xxh128sum of both trees + cmp, hashdeep audit mode.
@@ -63,6 +65,7 @@ while [ $# -gt 0 ]; do
   --workloads) workloads=${2:?}; shift ;;
   --cold) cold=1 ;;
   --warm-only) cold=0 ;;
+  --cold-only) cold=only ;;
   --no-audit) audit=0 ;;
   --tools) only_tools=",${2:?},"; shift ;;
   --po-files) po_files=${2:?}; shift ;;
@@ -86,7 +89,7 @@ else
   : "${large_files:=4}" "${large_size:=1G}" "${scale:=10000 100000 1000000}"
 fi
 [[ $runs =~ ^[1-9][0-9]*$ ]] || bench_die "--runs needs a positive number"
-if [ "$cold" = 1 ] && ! bench_can_drop_caches; then
+if [ "$cold" = 1 -o "$cold" = only ] && ! bench_can_drop_caches; then
   bench_die "--cold needs root (to write /proc/sys/vm/drop_caches)"
 fi
 if [ -z "$cold" ]; then
@@ -94,6 +97,7 @@ if [ -z "$cold" ]; then
 fi
 caches="warm"
 [ "$cold" = 1 ] && caches="warm cold"
+[ "$cold" = only ] && caches="cold"
 bench_find_pomove "$pomove_opt"
 
 mkdir -p "$out" || bench_die "cannot create --out $out"
@@ -170,6 +174,10 @@ tool_cmd() {
     [ "$HAS_COPY_VERIFY" = 1 ] || { echo "pomove copy --verify is not in this build"; return 1; }
     echo "$p copy --verify$popts$pman \"$s\" \"$d\"" ;;
   copy/cp-a) echo "cp -a \"$s\" \"$d\"" ;;
+  copy/cp-a+sync)
+    # cp -a leaves its data in the page cache; pomove's time includes
+    # making every file durable. This peer pays for that too.
+    echo "cp -a \"$s\" \"$d\" && sync -f \"$d\"" ;;
   copy/rsync-a)
     command -v rsync >/dev/null || { echo "rsync is not installed"; return 1; }
     echo "rsync -a \"$s/\" \"$d/\"" ;;
@@ -199,7 +207,7 @@ tool_cmd() {
     echo "cd \"$d\" && hashdeep -c md5 -r -l -a -k \"$k\" . > /dev/null" ;;
   esac
 }
-copy_tools="pomove-copy pomove-copy-verify cp-a rsync-a tar-tar parallel-cp cp-a+xxh128sum-c"
+copy_tools="pomove-copy pomove-copy-verify cp-a cp-a+sync rsync-a tar-tar parallel-cp cp-a+xxh128sum-c"
 audit_tools="pomove-verify pomove-verify-manifest xxh128sum-c xxh128sum-both hashdeep-audit"
 
 echo "== tools (SRC, DST and WORK stand for the workload's trees)" >&2

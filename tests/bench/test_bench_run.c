@@ -243,6 +243,7 @@ static void test_bench_run_quick(void **state) {
   /* Every peer is listed with its command or as not available. */
   static const char *const tools[] = {
       "pomove-copy (copy)", "pomove-copy-verify (copy)", "cp-a (copy)",
+      "cp-a+sync (copy)",
       "rsync-a (copy)", "tar-tar (copy)", "parallel-cp (copy)",
       "cp-a+xxh128sum-c (copy)", "pomove-verify (audit)",
       "pomove-verify-manifest (audit)", "xxh128sum-c (audit)",
