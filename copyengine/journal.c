@@ -329,27 +329,8 @@ const ce_jentry *ce_journal_lookup(ce_journal *j, const char *rel) {
   return s ? &s->e : NULL;
 }
 
-int ce_journal_add_files(ce_journal *j, const ce_jfile *f, size_t n) {
-  unsigned char *buf = NULL, tmp[IDENT_BYTES + 16];
-  size_t len = 0, cap = 0;
-  for (size_t i = 0; i < n; i++) {
-    size_t rl = strlen(f[i].rel);
-    unsigned char *payload = pm_xmalloc(sizeof tmp + rl);
-    put_ident(payload, &f[i].id);
-    memcpy(payload + IDENT_BYTES, f[i].hash.b, 16);
-    memcpy(payload + IDENT_BYTES + 16, f[i].rel, rl);
-    frame(&buf, &len, &cap, 'F', payload, sizeof tmp + rl);
-    free(payload);
-  }
-  pthread_mutex_lock(&j->mu);
-  int rc = write_all(j, buf, len);
-  if (!rc) rc = j->fs->fsync(j->fd, true);
-  pthread_mutex_unlock(&j->mu);
-  free(buf);
-  return rc;
-}
-
-int ce_journal_add_chunk(ce_journal *j, const ce_jchunk *c) {
+static void frame_chunk(unsigned char **buf, size_t *len, size_t *cap,
+                        const ce_jchunk *c) {
   size_t rl = strlen(c->rel);
   size_t plen = IDENT_BYTES + 32 + rl;
   unsigned char *payload = pm_xmalloc(plen);
@@ -358,16 +339,43 @@ int ce_journal_add_chunk(ce_journal *j, const ce_jchunk *c) {
   put_u64(payload + IDENT_BYTES + 8, c->len);
   memcpy(payload + IDENT_BYTES + 16, c->hash.b, 16);
   memcpy(payload + IDENT_BYTES + 32, c->rel, rl);
+  frame(buf, len, cap, 'C', payload, plen);
+  free(payload);
+}
+
+static void frame_file(unsigned char **buf, size_t *len, size_t *cap,
+                       const ce_jfile *f) {
+  size_t rl = strlen(f->rel);
+  size_t plen = IDENT_BYTES + 16 + rl;
+  unsigned char *payload = pm_xmalloc(plen);
+  put_ident(payload, &f->id);
+  memcpy(payload + IDENT_BYTES, f->hash.b, 16);
+  memcpy(payload + IDENT_BYTES + 16, f->rel, rl);
+  frame(buf, len, cap, 'F', payload, plen);
+  free(payload);
+}
+
+int ce_journal_add(ce_journal *j, const ce_jchunk *c, size_t nc,
+                   const ce_jfile *f, size_t nf) {
   unsigned char *buf = NULL;
   size_t len = 0, cap = 0;
-  frame(&buf, &len, &cap, 'C', payload, plen);
-  free(payload);
+  for (size_t i = 0; i < nc; i++) frame_chunk(&buf, &len, &cap, &c[i]);
+  for (size_t i = 0; i < nf; i++) frame_file(&buf, &len, &cap, &f[i]);
+  if (!len) return 0;
   pthread_mutex_lock(&j->mu);
   int rc = write_all(j, buf, len);
   if (!rc) rc = j->fs->fsync(j->fd, true);
   pthread_mutex_unlock(&j->mu);
   free(buf);
   return rc;
+}
+
+int ce_journal_add_files(ce_journal *j, const ce_jfile *f, size_t n) {
+  return ce_journal_add(j, NULL, 0, f, n);
+}
+
+int ce_journal_add_chunk(ce_journal *j, const ce_jchunk *c) {
+  return ce_journal_add(j, c, 1, NULL, 0);
 }
 
 int ce_journal_close(ce_journal *j, bool remove) {

@@ -71,6 +71,9 @@ const ce_jentry *ce_journal_lookup(ce_journal *j, const char *rel);
  * Thread-safe. */
 int ce_journal_add_files(ce_journal *j, const ce_jfile *f, size_t n);
 int ce_journal_add_chunk(ce_journal *j, const ce_jchunk *c);
+/* Checkpoints, then done files, with one write and one flush. */
+int ce_journal_add(ce_journal *j, const ce_jchunk *c, size_t nc,
+                   const ce_jfile *f, size_t nf);
 /* Closes; with remove set, deletes the file (after a complete copy). */
 int ce_journal_close(ce_journal *j, bool remove);
 

@@ -78,6 +78,11 @@ typedef struct pending {
   ce_jident id;
   pm_hash128 hash;
   ce_task *t; /* kept for a re-copy after a verify mismatch */
+  /* A checkpoint of a large file (off, len, hash of that range) rather
+   * than a complete file: with --sync fs its bytes are made durable by the
+   * batch's syncfs too, and the worker never waits for a flush. */
+  bool ckpt;
+  uint64_t off, len;
 } pending;
 
 typedef struct worker {
@@ -188,7 +193,18 @@ static void batch_add(worker *w, char *rel, const ce_jident *id,
   p->id = *id;
   p->hash = *h;
   p->t = t;
+  p->ckpt = false;
   w->batch_bytes += id->size;
+}
+
+static void batch_add_ckpt(worker *w, const fstate *f, const ckpt *k) {
+  ce_jident id = ident_of(&f->st);
+  batch_add(w, pm_xstrdup(f->t->rel), &id, &k->hash, NULL);
+  pending *p = &w->batch[w->nbatch - 1];
+  p->ckpt = true;
+  p->off = k->off;
+  p->len = k->len;
+  w->batch_bytes += k->len - id.size;
 }
 
 static void task_free(ce_task *t) {
@@ -223,6 +239,7 @@ static void *reread_main(void *arg) {
   for (;;) {
     size_t i = atomic_fetch_add(&t->next, 1);
     if (i >= t->n) break;
+    if (t->items[i].ckpt) continue; /* a checkpoint, not a whole file */
     if (!buf) {
       t->out[i].rc = PM_ENOMEM;
       t->out[i].oserr = 0;
@@ -269,11 +286,21 @@ static void commit_items(ce_ctx *c, pending *items, size_t n,
     if (rc) ce_count_error(c, "flush to disk (syncfs)", c->dst, rc);
   }
   ce_jfile *jf = pm_xcalloc(n ? n : 1, sizeof *jf);
-  size_t nj = 0;
+  ce_jchunk *jc = pm_xcalloc(n ? n : 1, sizeof *jc);
+  size_t nj = 0, nc = 0;
   reread *rr = NULL;
   if (c->o->verify && !rc && n) rr = reread_batch(c, items, n);
   for (size_t i = 0; i < n && !rc; i++) {
     pending *p = &items[i];
+    if (p->ckpt) {
+      jc[nc].rel = p->rel;
+      jc[nc].id = p->id;
+      jc[nc].off = p->off;
+      jc[nc].len = p->len;
+      jc[nc].hash = p->hash;
+      nc++;
+      continue;
+    }
     if (rr) {
       char *dp = pm_path_join(c->dst, p->rel);
       int vrc = rr[i].rc;
@@ -317,11 +344,12 @@ static void commit_items(ce_ctx *c, pending *items, size_t n,
     jf[nj].hash = p->hash;
     nj++;
   }
-  if (c->j && nj) {
-    int jrc = ce_journal_add_files(c->j, jf, nj);
+  if (c->j && (nj || nc)) {
+    int jrc = ce_journal_add(c->j, jc, nc, jf, nj);
     if (jrc) ce_count_error(c, "write journal", c->dst, jrc);
   }
   free(jf);
+  free(jc);
   free(rr);
   for (size_t i = 0; i < n; i++) {
     free(items[i].rel);
@@ -571,6 +599,13 @@ static void ckpt_drain(worker *w, fstate *f) {
       }
     }
     if (!ready) return;
+    if (c->sync_fs) {
+      /* The batch's syncfs makes it durable before it is recorded. */
+      batch_add_ckpt(w, f, k);
+      memmove(f->pend, f->pend + 1, (f->npend - 1) * sizeof *f->pend);
+      f->npend--;
+      continue;
+    }
     int rc = c->fs->fsync(f->dfd, true);
     if (rc) {
       file_fail(f, "flush to disk", rc);
