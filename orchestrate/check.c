@@ -185,21 +185,7 @@ static int copy_file(const pm_fs_ops *fs, const char *src, const char *dst) {
     free(tmp);
     return rc;
   }
-  char buf[65536];
-  uint64_t off = 0;
-  for (;;) {
-    int64_t n = fs->pread(in, buf, sizeof buf, off);
-    if (n <= 0) {
-      if (n < 0) rc = (int)n;
-      break;
-    }
-    int64_t w = fs->pwrite(out, buf, (size_t)n, off);
-    if (w != n) {
-      rc = w < 0 ? (int)w : PM_EIO;
-      break;
-    }
-    off += (uint64_t)n;
-  }
+  rc = orch_copy_bytes(fs, in, out);
   if (rc == 0) rc = fs->futimes(out, &st.atime, &st.mtime);
   if (rc == 0) rc = fs->fsync(out, false);
   fs->close(out);

@@ -120,47 +120,46 @@ static int wait_state(pm_host *h, const char *name, pm_svc_state want,
   return rc;
 }
 
-int orch_stop_service(pm_host *h, const char *name, unsigned stop_ms,
-                      unsigned start_ms) {
+/* Brings a service to `want` (stopped or running): a transition the
+ * other way that is under way is let finish first, and one this way that
+ * is under way is only waited for. */
+static int drive_service(pm_host *h, const char *name, pm_svc_state want,
+                         unsigned stop_ms, unsigned start_ms) {
+  bool stop = want == PM_SVC_STOPPED;
+  pm_svc_state other = stop ? PM_SVC_RUNNING : PM_SVC_STOPPED;
+  pm_svc_state other_pending = stop ? PM_SVC_START_PENDING : PM_SVC_STOP_PENDING;
+  pm_svc_state want_pending = stop ? PM_SVC_STOP_PENDING : PM_SVC_START_PENDING;
   pm_svc_info si;
   int rc = h->svc->query(h, name, &si);
   if (rc < 0) {
     pm_report_error("query service", name, rc);
     return rc;
   }
-  if (si.state == PM_SVC_STOPPED) return 0;
-  if (si.state == PM_SVC_START_PENDING)
-    PM_TRY(wait_state(h, name, PM_SVC_RUNNING, start_ms));
-  if (si.state != PM_SVC_STOP_PENDING) {
-    rc = h->svc->stop(h, name);
+  if (si.state == want) return 0;
+  if (si.state == other_pending)
+    PM_TRY(wait_state(h, name, other, stop ? start_ms : stop_ms));
+  if (si.state != want_pending) {
+    rc = stop ? h->svc->stop(h, name) : h->svc->start(h, name);
     if (rc < 0) {
-      pm_report_error("stop service", name, rc);
+      if (stop)
+        pm_report_error("stop service", name, rc);
+      else
+        pm_report_errorf(rc, "start service '%s' (ImagePath %s)", name,
+                         si.image_path);
       return rc;
     }
   }
-  return wait_state(h, name, PM_SVC_STOPPED, stop_ms);
+  return wait_state(h, name, want, stop ? stop_ms : start_ms);
+}
+
+int orch_stop_service(pm_host *h, const char *name, unsigned stop_ms,
+                      unsigned start_ms) {
+  return drive_service(h, name, PM_SVC_STOPPED, stop_ms, start_ms);
 }
 
 int orch_start_service(pm_host *h, const char *name, unsigned stop_ms,
                        unsigned start_ms) {
-  pm_svc_info si;
-  int rc = h->svc->query(h, name, &si);
-  if (rc < 0) {
-    pm_report_error("query service", name, rc);
-    return rc;
-  }
-  if (si.state == PM_SVC_RUNNING) return 0;
-  if (si.state == PM_SVC_STOP_PENDING)
-    PM_TRY(wait_state(h, name, PM_SVC_STOPPED, stop_ms));
-  if (si.state != PM_SVC_START_PENDING) {
-    rc = h->svc->start(h, name);
-    if (rc < 0) {
-      pm_report_errorf(rc, "start service '%s' (ImagePath %s)", name,
-                       si.image_path);
-      return rc;
-    }
-  }
-  return wait_state(h, name, PM_SVC_RUNNING, start_ms);
+  return drive_service(h, name, PM_SVC_RUNNING, stop_ms, start_ms);
 }
 
 static int stop_one(run *r, const char *name) {

@@ -90,3 +90,24 @@ void vf__describe_err(const char *side, const vf_side *s, char *buf,
     snprintf(buf, cap, "%s %s: %s (%s)", side, s->op, pm_strerror(s->err),
              pm_errname(s->err));
 }
+
+int vf__audit_pool_start(vf_audit_opts *o, const pm_fs_ops *fs,
+                         void (*done)(vf_job *job, void *arg),
+                         void (*tick)(void *arg), void *arg, vf_pool **out) {
+  vf_pool_opts po = {.fs = fs,
+                     .engine = o->engine,
+                     .threads = o->threads,
+                     .done = done,
+                     .arg = arg,
+                     .tick = tick};
+  int rc = vf_pool_create(&po, out);
+  if (rc) {
+    pm_report_errorf(rc, "cannot start the %s I/O engine",
+                     o->engine ? o->engine->name : "default");
+    return rc;
+  }
+  snprintf(o->engine_used, sizeof o->engine_used, "%s",
+           vf_pool_engine_name(*out));
+  o->threads_used = vf_pool_threads(*out);
+  return 0;
+}

@@ -19,4 +19,11 @@ bool vf__meta_differs(unsigned cmp, int64_t tol_ns, pm_ftype type,
 void vf__describe_err(const char *side, const vf_side *s, char *buf,
                       size_t cap);
 
+struct vf_audit_opts;
+/* Starts the hashing pool of an audit with o's engine and threads, and
+ * records in o which were used; reports a failure. */
+int vf__audit_pool_start(struct vf_audit_opts *o, const pm_fs_ops *fs,
+                         void (*done)(vf_job *job, void *arg),
+                         void (*tick)(void *arg), void *arg, vf_pool **out);
+
 #endif

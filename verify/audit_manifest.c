@@ -196,22 +196,11 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
     pm_report_error("open manifest", manifest, rc);
     return rc;
   }
-  vf_pool_opts po = {.fs = c.fs,
-                     .engine = o->engine,
-                     .threads = o->threads,
-                     .done = entry_done,
-                     .arg = &c,
-                     .tick = tick};
-  rc = vf_pool_create(&po, &c.pool);
+  rc = vf__audit_pool_start(o, c.fs, entry_done, tick, &c, &c.pool);
   if (rc) {
-    pm_report_errorf(rc, "cannot start the %s I/O engine",
-                     o->engine ? o->engine->name : "default");
     pm_manifest_reader_close(mr);
     return rc;
   }
-  snprintf(o->engine_used, sizeof o->engine_used, "%s",
-           vf_pool_engine_name(c.pool));
-  o->threads_used = vf_pool_threads(c.pool);
   pm_progress_init(&c.prog, "verify", o->progress_mode);
   pset listed = {0};
   pm_manifest_entry e;

@@ -443,24 +443,13 @@ int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
     pthread_mutex_destroy(&c.link_mu);
     return rc;
   }
-  vf_pool_opts po = {.fs = c.fs,
-                     .engine = o->engine,
-                     .threads = o->threads,
-                     .done = pair_done,
-                     .arg = &c,
-                     .tick = tick};
-  rc = vf_pool_create(&po, &c.pool);
+  rc = vf__audit_pool_start(o, c.fs, pair_done, tick, &c, &c.pool);
   if (rc) {
-    pm_report_errorf(rc, "cannot start the %s I/O engine",
-                     o->engine ? o->engine->name : "default");
     vf_listing_free(&l[0]);
     vf_listing_free(&l[1]);
     pthread_mutex_destroy(&c.link_mu);
     return rc;
   }
-  snprintf(o->engine_used, sizeof o->engine_used, "%s",
-           vf_pool_engine_name(c.pool));
-  o->threads_used = vf_pool_threads(c.pool);
   pm_progress_init(&c.prog, "verify", o->progress_mode);
   size_t n;
   item *it = merge(&l[0], &l[1], &n);
