@@ -141,7 +141,8 @@ printf 'files\ttool\twall_s\tuser_s\tsys_s\tmaxrss_kib\texit\n' >"$scale_tsv"
   printf 'cores\t%s\n' "$(nproc)"
   printf 'mem_kib\t%s\n' "$(awk '/^MemTotal/ {print $2}' /proc/meminfo)"
   printf 'kernel\t%s\n' "$(uname -sr)"
-  printf 'fs\t%s\n' "$(stat -f -c %T "$data")"
+  # findmnt names ext4 as such; stat -f says ext2/ext3 for all three.
+  printf 'fs\t%s\n' "$(findmnt -no FSTYPE -T "$data" 2>/dev/null || stat -f -c %T "$data")"
   printf 'pomove\t%s\n' "$("$POMOVE" --version 2>/dev/null | head -n 1)"
   printf 'runs\t%s\n' "$runs"
   printf 'quick\t%s\n' "$quick"
@@ -229,7 +230,7 @@ done
 # tree_sig DIR: "files bytes" of the regular files (the sanity check of
 # every copy: untimed, catches a tool that copied nothing or half).
 tree_sig() {
-  find "$1" -type f -printf '%s\n' | awk '{ n++; s += $1 } END { print n + 0, s + 0 }'
+  find "$1" -type f -printf '%s\n' | awk '{ n++; s += $1 } END { printf "%d %.0f\n", n, s }'
 }
 
 failed=0
@@ -292,7 +293,7 @@ wl_estimate() {
   case $1 in
   postoffice) echo $((po_files * 30 * 1024)) ;;
   tiny) echo $((tiny_files * 6144)) ;; # 2 KiB average + a 4 KiB block each
-  large) numfmt --from=iec "$large_size" | awk -v n="$large_files" '{ print $1 * n }' ;;
+  large) numfmt --from=iec "$large_size" | awk -v n="$large_files" '{ printf "%.0f\n", $1 * n }' ;;
   esac
 }
 
