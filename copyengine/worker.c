@@ -213,6 +213,26 @@ static void task_free(ce_task *t) {
   free(t);
 }
 
+/* Moves every task of *from onto *to. */
+static void tasks_move(ce_task **to, ce_task **from) {
+  while (*from) {
+    ce_task *t = *from;
+    *from = t->next;
+    t->next = *to;
+    *to = t;
+  }
+}
+
+/* Drops a list of tasks nobody will copy, releasing their directories. */
+static void tasks_drop(ce_ctx *c, ce_task **list) {
+  while (*list) {
+    ce_task *t = *list;
+    *list = t->next;
+    ce_dnode_release(c, t->dir);
+    task_free(t);
+  }
+}
+
 /* ---- verification: the batch's copies are re-read from the medium by a
  * few threads at once, so that the waits for the disk overlap. ---- */
 
@@ -397,12 +417,7 @@ static void *committer_main(void *arg) {
     free(b->items);
     free(b);
     pthread_mutex_lock(&cm->mu);
-    while (retry) {
-      ce_task *t = retry;
-      retry = t->next;
-      t->next = cm->retry;
-      cm->retry = t;
-    }
+    tasks_move(&cm->retry, &retry);
     cm->handed--;
     pthread_cond_broadcast(&cm->cv);
   }
@@ -430,12 +445,7 @@ static committer *committer_start(ce_ctx *c) {
 static void committer_drain(committer *cm, ce_task **retry) {
   pthread_mutex_lock(&cm->mu);
   while (cm->handed) pthread_cond_wait(&cm->cv, &cm->mu);
-  while (cm->retry) {
-    ce_task *t = cm->retry;
-    cm->retry = t->next;
-    t->next = *retry;
-    *retry = t;
-  }
+  tasks_move(retry, &cm->retry);
   pthread_mutex_unlock(&cm->mu);
 }
 
@@ -447,12 +457,7 @@ static void committer_stop(committer *cm) {
   pthread_mutex_unlock(&cm->mu);
   pthread_join(cm->th, NULL);
   /* Returned tasks nobody will copy again (the worker is stopping). */
-  while (cm->retry) {
-    ce_task *t = cm->retry;
-    cm->retry = t->next;
-    ce_dnode_release(cm->c, t->dir);
-    task_free(t);
-  }
+  tasks_drop(cm->c, &cm->retry);
   pthread_cond_destroy(&cm->cv);
   pthread_mutex_destroy(&cm->mu);
   free(cm);
@@ -478,12 +483,7 @@ static void flush_batch(worker *w) {
     cm->tail = b;
     cm->handed++;
     /* Take what it returned meanwhile. */
-    while (cm->retry) {
-      ce_task *t = cm->retry;
-      cm->retry = t->next;
-      t->next = w->retry;
-      w->retry = t;
-    }
+    tasks_move(&w->retry, &cm->retry);
     pthread_cond_broadcast(&cm->cv);
     pthread_mutex_unlock(&cm->mu);
   }
@@ -1236,11 +1236,7 @@ void *ce_worker_main(void *arg) {
     if (stopping) {
       /* Drop queued tasks of an interrupted copy. */
       ce_task *t;
-      while ((t = w.retry)) {
-        w.retry = t->next;
-        ce_dnode_release(c, t->dir);
-        task_free(t);
-      }
+      tasks_drop(c, &w.retry);
       while (!queue_done && (t = ce_queue_pop(c, false))) {
         ce_dnode_release(c, t->dir);
         task_free(t);
@@ -1307,12 +1303,7 @@ void *ce_worker_main(void *arg) {
   committer_stop(w.cm);
   w.cm = NULL;
   /* Tasks a stopping worker did not copy again. */
-  while (w.retry) {
-    ce_task *t = w.retry;
-    w.retry = t->next;
-    ce_dnode_release(c, t->dir);
-    task_free(t);
-  }
+  tasks_drop(c, &w.retry);
   atomic_fetch_sub(&c->running, 1);
   ce_signal_done(c);
   free(w.zeros);
