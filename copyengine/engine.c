@@ -123,6 +123,18 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   }
   rc = ce_preflight(fs, o.src, o.dst, o.merge || have_journal, &roots);
   if (rc) {
+    if (rc == PM_EEXIST && !o.no_manifest) {
+      /* A published manifest and no journal: the copy into DST finished
+       * (it may have been killed after its last step). Say how to check. */
+      char *m = o.manifest_path ? pm_xstrdup(o.manifest_path)
+                                : pm_xasprintf("%s.xxh128", o.dst);
+      pm_stat mst;
+      if (fs->stat(m, false, &mst) == 0)
+        pm_warnf("'%s' is there, so a copy into '%s' finished; check it "
+                 "with: pomove verify --manifest '%s' '%s'",
+                 m, o.dst, m, o.dst);
+      free(m);
+    }
     free(jpath);
     res->refused = true;
     return rc;
