@@ -63,6 +63,9 @@ static void help(FILE *out) {
 "                       batch (default; it also waits for other programs'\n"
 "                       writes to that file system), or file, an fdatasync\n"
 "                       per file (better on a file system busy with others)\n"
+"  --uncached-min B     files of at least B bytes are written uncached\n"
+"                       (O_DIRECT), past the page cache, where DST's file\n"
+"                       system allows it (default 16 MiB; off: never)\n"
 "  --json               print the summary as JSON on stdout\n"
 "  -h, --help           this help\n"
 "\n"
@@ -94,7 +97,7 @@ int ce_cmd_copy(int argc, char **argv) {
   enum {
     O_ENGINE = 256, O_THREADS, O_CHUNK, O_MANIFEST, O_NOMANIFEST, O_MERGE,
     O_SPECIALS, O_VERIFY, O_VRETRIES, O_NOJOURNAL, O_JOURNAL, O_RESTART,
-    O_PROGRESS, O_JSON, O_FIF, O_IFB, O_BF, O_BB, O_CKB, O_SYNC
+    O_PROGRESS, O_JSON, O_FIF, O_IFB, O_BF, O_BB, O_CKB, O_SYNC, O_DIRECT
   };
   static const struct option longopts[] = {
       {"engine", required_argument, NULL, O_ENGINE},
@@ -118,6 +121,7 @@ int ce_cmd_copy(int argc, char **argv) {
       {"sync", required_argument, NULL, O_SYNC},
       {"batch-bytes", required_argument, NULL, O_BB},
       {"checkpoint-bytes", required_argument, NULL, O_CKB},
+      {"uncached-min", required_argument, NULL, O_DIRECT},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   ce_options o;
@@ -172,6 +176,17 @@ int ce_cmd_copy(int argc, char **argv) {
       else {
         fprintf(stderr, "pomove copy: --sync takes fs or file\n");
         return PM_EXIT_USAGE;
+      }
+      break;
+    case O_DIRECT:
+      if (!strcmp(optarg, "off")) {
+        o.direct_min = UINT64_MAX;
+      } else if (!parse_u64(optarg, &v) || v == 0) {
+        fprintf(stderr, "pomove copy: --uncached-min takes a positive number "
+                        "of bytes or off\n");
+        return PM_EXIT_USAGE;
+      } else {
+        o.direct_min = v;
       }
       break;
     case O_PROGRESS:

@@ -23,6 +23,8 @@ typedef struct ce_progress_info {
 
 enum { CE_SYNC_FS = 0, CE_SYNC_FILE = 1 };
 
+#define CE_DIRECT_MIN_DEFAULT (16ull << 20)
+
 typedef struct ce_options {
   const char *src;
   const char *dst;
@@ -56,6 +58,11 @@ typedef struct ce_options {
    * platform has no such flush), or CE_SYNC_FILE, an fdatasync per file,
    * queued on the engine, which never waits for other programs' data. */
   int sync_mode;
+  /* Files of at least this many bytes have their data written uncached
+   * (O_DIRECT; FILE_FLAG_NO_BUFFERING on Windows), from the chunk buffers
+   * straight to the medium, where the file system takes it. 0: default
+   * (CE_DIRECT_MIN_DEFAULT); UINT64_MAX: never. */
+  uint64_t direct_min;
   /* Called from one thread at a time, at most every few ms. */
   void (*progress)(const ce_progress_info *info, void *arg);
   void *progress_arg;

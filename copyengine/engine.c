@@ -161,6 +161,9 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   c->batch_files = o.batch_files ? o.batch_files : 512;
   c->batch_bytes = o.batch_bytes ? o.batch_bytes : 256ull << 20;
   c->ckpt_bytes = o.checkpoint_bytes ? o.checkpoint_bytes : 64ull << 20;
+  c->direct_min = o.direct_min ? o.direct_min : CE_DIRECT_MIN_DEFAULT;
+  /* Uncached writes go chunk by chunk at aligned offsets. */
+  if (c->chunk % 4096) c->direct_min = UINT64_MAX;
   c->qcap = QUEUE_CAP;
   pthread_mutex_init(&c->qmu, NULL);
   pthread_cond_init(&c->qnotempty, NULL);

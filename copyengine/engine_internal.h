@@ -46,6 +46,7 @@ typedef struct ce_ctx {
   uint64_t budget; /* bytes in flight per worker */
   unsigned batch_files;
   uint64_t batch_bytes, ckpt_bytes;
+  uint64_t direct_min; /* UINT64_MAX: no uncached writes */
 
   pthread_mutex_t qmu;
   pthread_cond_t qnotempty, qnotfull;

@@ -25,6 +25,7 @@
 #define CKPT_MAX 16
 #define EPOCH_RING 32
 #define BATCH_NS 1000000000ull
+#define DIRECT_ALIGN 4096u /* of uncached writes: offset, length, buffer */
 
 typedef struct fstate fstate;
 
@@ -33,6 +34,7 @@ typedef struct chunk {
   fstate *f;
   uint64_t off;
   uint32_t len, done;
+  uint32_t wlen; /* bytes the write asks for: len, or len padded for ddfd */
   char *buf;
   uint32_t bufcap; /* what buf was taken from the pool with */
   bool hole, writing, is_sync;
@@ -51,6 +53,9 @@ struct fstate {
   ce_task *t;
   char *sp, *dp;
   pm_fd sfd, dfd;
+  pm_fd ddfd;  /* DST opened uncached for a large file's data, or invalid */
+  bool direct; /* new writes go to ddfd (off after a refused one) */
+  bool padded; /* an uncached tail write ran past the size: truncate */
   pm_stat st;
   uint64_t issue_off, hashed_off, data_end;
   bool sparse, resumed;
@@ -551,6 +556,14 @@ static void chunk_free(worker *w, chunk *ch) {
   free(ch);
 }
 
+/* Closes f's uncached descriptor, once no write uses it any more. */
+static void direct_close(worker *w, fstate *f) {
+  f->direct = false;
+  if (f->ddfd == PM_FD_INVALID) return;
+  w->c->fs->close(f->ddfd);
+  f->ddfd = PM_FD_INVALID;
+}
+
 static void issue_write(worker *w, chunk *ch) {
   fstate *f = ch->f;
   ch->writing = true;
@@ -559,8 +572,21 @@ static void issue_write(worker *w, chunk *ch) {
   f->inflight_epoch[f->epoch % EPOCH_RING]++;
   ch->req.op = PM_IO_WRITE;
   ch->req.fd = f->dfd;
+  ch->wlen = ch->len;
+  if (f->direct && ch->off % DIRECT_ALIGN == 0) {
+    /* Uncached: the offset, the length and the buffer must be aligned.
+     * The last chunk is padded with zeros, cut off again by the
+     * truncate to the file's size. */
+    ch->wlen = (uint32_t)(((uint64_t)ch->len + DIRECT_ALIGN - 1) &
+                          ~(uint64_t)(DIRECT_ALIGN - 1));
+    if (ch->wlen > ch->len) {
+      memset(ch->buf + ch->len, 0, ch->wlen - ch->len);
+      f->padded = true;
+    }
+    ch->req.fd = f->ddfd;
+  }
   ch->req.buf = ch->buf;
-  ch->req.len = ch->len;
+  ch->req.len = ch->wlen;
   ch->req.off = ch->off;
   ch->req.udata = ch;
   submit(w, ch);
@@ -689,8 +715,12 @@ static bool issue_chunk(worker *w, fstate *f) {
     try_hash(w, f);
     return true;
   }
-  ch->buf = ce_bufpool_get(&w->bufs, len);
-  ch->bufcap = (uint32_t)len;
+  /* Room for the zeros that pad an uncached tail write. */
+  ch->bufcap = !f->direct
+                   ? (uint32_t)len
+                   : (uint32_t)((len + DIRECT_ALIGN - 1) &
+                                ~(uint64_t)(DIRECT_ALIGN - 1));
+  ch->buf = ce_bufpool_get(&w->bufs, ch->bufcap);
   ch->req.op = PM_IO_READ;
   ch->req.fd = f->sfd;
   ch->req.buf = ch->buf;
@@ -776,7 +806,8 @@ static void finish_file(worker *w, fstate *f) {
       file_fail_logic(f, "copy (it changed while being read)", PM_ECHANGED,
                       true);
   }
-  if (!f->err && (f->sparse || f->resumed) && !f->truncated) {
+  direct_close(w, f);
+  if (!f->err && (f->sparse || f->resumed || f->padded) && !f->truncated) {
     rc = c->fs->ftruncate(f->dfd, f->st.size);
     if (rc) file_fail(f, "set size of", rc);
   }
@@ -910,7 +941,7 @@ static void start_file(worker *w, ce_task *t) {
   ce_ctx *c = w->c;
   fstate *f = pm_xcalloc(1, sizeof *f);
   f->t = t;
-  f->sfd = f->dfd = PM_FD_INVALID;
+  f->sfd = f->dfd = f->ddfd = PM_FD_INVALID;
   f->sp = pm_path_join(c->src, t->rel);
   f->dp = pm_path_join(c->dst, t->rel);
   f->h = pm_hasher_create();
@@ -1045,6 +1076,16 @@ static void start_file(worker *w, ce_task *t) {
     if (!good) pm_hasher_reset(f->h);
   }
   f->sparse = f->st.size > 0 && f->st.blocks512 * 512 < f->st.size;
+  if (!f->sparse && f->st.size >= c->direct_min &&
+      f->issue_off % DIRECT_ALIGN == 0) {
+    /* A second, uncached descriptor for the data; where the file system
+     * refuses one, the file is written through the cache. */
+    if (c->fs->open(f->dp, PM_O_WRONLY | PM_O_DIRECT | PM_O_NOFOLLOW, 0,
+                    &f->ddfd) == 0)
+      f->direct = true;
+    else
+      f->ddfd = PM_FD_INVALID;
+  }
   if (c->j && f->st.size > 2 * c->ckpt_bytes) {
     f->ck = pm_hasher_create();
     f->ck_start = f->hashed_off;
@@ -1078,6 +1119,18 @@ static void on_complete(worker *w, chunk *ch) {
     return;
   }
   if (ch->writing) f->inflight_epoch[ch->epoch % EPOCH_RING]--;
+  if (ch->writing && ch->req.fd != f->dfd && res == PM_EINVAL &&
+      ch->done == 0 && !f->err) {
+    /* The file system takes no uncached writes of this shape after all:
+     * this file goes on through the cache (writes already in flight on
+     * ddfd come back here too). */
+    f->direct = false;
+    ch->req.fd = f->dfd;
+    ch->req.len = ch->wlen = ch->len;
+    f->inflight_epoch[ch->epoch % EPOCH_RING]++;
+    submit(w, ch);
+    return;
+  }
   if ((res == PM_EINTR || res == PM_EAGAIN) && ch->retries < 10 && !f->err) {
     /* Transient: submit the same request again. */
     ch->retries++;
@@ -1103,11 +1156,26 @@ static void on_complete(worker *w, chunk *ch) {
     return;
   }
   ch->done += (uint32_t)res;
-  if (ch->done < ch->len) {
+  uint32_t want = ch->writing ? ch->wlen : ch->len;
+  if (ch->done < want) {
     ch->req.buf = ch->buf + ch->done;
-    ch->req.len = ch->len - ch->done;
+    ch->req.len = want - ch->done;
     ch->req.off = ch->off + ch->done;
+    if (ch->writing && ch->req.fd != f->dfd) {
+      /* A short uncached write: the rest, unpadded, through the cache
+       * (its offset need not be aligned any more). */
+      ch->req.fd = f->dfd;
+      ch->req.len = ch->done < ch->len ? ch->len - ch->done : 0;
+      ch->wlen = ch->done < ch->len ? ch->len : ch->done;
+      if (!ch->req.len) {
+        chunk_free(w, ch);
+        if (f->npend) ckpt_drain(w, f);
+        return;
+      }
+    }
     if (!f->err) {
+      /* Still in flight: its checkpoint must keep waiting for it. */
+      if (ch->writing) f->inflight_epoch[ch->epoch % EPOCH_RING]++;
       submit(w, ch);
       return;
     }
@@ -1141,7 +1209,7 @@ static bool data_done(const fstate *f) {
 static void issue_sync(worker *w, fstate *f) {
   ce_ctx *c = w->c;
   f->sync_issued = true;
-  if (f->sparse || f->resumed) {
+  if (f->sparse || f->resumed || f->padded) {
     /* The size is part of what must be durable. */
     int rc = c->fs->ftruncate(f->dfd, f->st.size);
     if (rc) {

@@ -103,6 +103,108 @@ static void test_copy_short_transfers(void **state) {
   tu_cleanup();
 }
 
+/* Uncached (O_DIRECT) writes of large files: a second descriptor per file,
+ * tails padded to the alignment and cut back by a truncate. Counted by a
+ * table that wraps open; "refuse" makes it refuse O_DIRECT like a file
+ * system without it. */
+static pm_fs_ops direct_fs;
+static int direct_opens, direct_refuse;
+
+static int direct_open(const char *p, int flags, uint32_t mode, pm_fd *out) {
+  if (flags & PM_O_DIRECT) {
+    if (direct_refuse) return PM_EINVAL;
+    int rc = pm_fs_native()->open(p, flags, mode, out);
+    if (rc == 0) __atomic_add_fetch(&direct_opens, 1, __ATOMIC_RELAXED);
+    return rc;
+  }
+  return pm_fs_native()->open(p, flags, mode, out);
+}
+
+static int copy_uncached(const char *src, const char *dst, const pm_fs_ops *fs,
+                         const pm_io_engine_ops *eng, unsigned threads,
+                         bool journal, ce_result *r) {
+  ce_options o;
+  ce_options_init(&o);
+  o.src = src;
+  o.dst = dst;
+  o.fs = fs;
+  o.engine = eng;
+  o.chunk_size = 8192;
+  o.checkpoint_bytes = 16384;
+  o.direct_min = 20000;
+  o.threads = threads;
+  o.journal = journal;
+  pm_set_quiet(true);
+  return ce_copy(&o, r);
+}
+
+static void test_copy_uncached_writes(void **state) {
+  (void)state;
+  const char *base = tu_scratch();
+  char *src = path(base, "src"), *dst = path(base, "dst");
+  mkdir(src, 0755);
+  /* Below the threshold, at it, one past an alignment, many chunks plus
+   * a ragged tail, and whole chunks. */
+  uint64_t sizes[] = {19999, 20000, 4096 * 5 + 1, 8192 * 9 + 7, 8192 * 4};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "%s/f%zu", src, i);
+    tu_write_pattern(name, sizes[i], (uint32_t)i + 11);
+  }
+  /* Does this scratch file system take O_DIRECT at all? */
+  char *probe = path(base, "probe");
+  pm_fd pfd;
+  bool can_direct = pm_fs_native()->open(probe, PM_O_WRONLY | PM_O_CREAT |
+                                                    PM_O_DIRECT,
+                                         0600, &pfd) == 0;
+  if (can_direct) pm_fs_native()->close(pfd);
+  unlink(probe);
+  free(probe);
+
+  direct_fs = *pm_fs_native();
+  direct_fs.open = direct_open;
+  const char *check =
+      "diff -r '%s' '%s' && cd '%s' && xxh128sum -c --quiet ../dst.xxh128 && "
+      "test $(stat -c %%s f3) -eq 73735 && test $(stat -c %%s f2) -eq 20481";
+  for (direct_refuse = 0; direct_refuse < 2; direct_refuse++) {
+    direct_opens = 0;
+    tu_sh("rm -rf '%s' '%s.xxh128'", dst, dst);
+    ce_result r;
+    assert_int_equal(copy_uncached(src, dst, &direct_fs, engine, 2, true, &r), 0);
+    assert_int_equal(r.errors, 0);
+    assert_int_equal(tu_sh(check, src, dst, dst), 0);
+    if (direct_refuse || !can_direct)
+      assert_int_equal(direct_opens, 0);
+    else
+      assert_int_equal(direct_opens, 4); /* f1 to f4, not f0 */
+  }
+  if (!can_direct)
+    printf("  %s takes no O_DIRECT: only the cached fallback was run\n", base);
+
+  /* The first write of a single large file fails with EINVAL, as an
+   * uncached write the file system refuses would: it goes through the
+   * cache instead and the copy completes. Without a journal its
+   * header is not the first write. */
+  tu_sh("rm -rf '%s' '%s.xxh128' '%s'/f0 '%s'/f1 '%s'/f2 '%s'/f4", dst, dst,
+        src, src, src, src);
+  fault_plan p = {.kind = FK_WRITE, .nth = 1, .err = PM_EINVAL};
+  faultfs_setup(NULL, &p);
+  ce_result r;
+  assert_int_equal(
+      copy_uncached(src, dst, faultfs_ops(), faultfs_engine(engine), 1, false,
+                    &r), 0);
+  assert_true(faultfs_fired());
+  if (can_direct) assert_int_equal(r.errors, 0);
+  if (r.errors == 0)
+    assert_int_equal(tu_sh("diff -r '%s' '%s' && test $(stat -c %%s '%s/f3') "
+                           "-eq 73735",
+                           src, dst, dst),
+                     0);
+  free(src);
+  free(dst);
+  tu_cleanup();
+}
+
 /* The walker: nested and empty directories, symlinks (dangling, looping,
  * absolute), hard links, a sparse file, odd names, a FIFO (skipped). */
 static void test_copy_walker_entry_types(void **state) {
@@ -215,6 +317,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_copy_chunk_boundaries),
       cmocka_unit_test(test_copy_short_transfers),
+      cmocka_unit_test(test_copy_uncached_writes),
       cmocka_unit_test(test_copy_walker_entry_types),
       cmocka_unit_test(test_copy_verify_finds_corruption),
   };

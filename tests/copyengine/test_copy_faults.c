@@ -64,6 +64,7 @@ static int run_copy(const pm_fs_ops *fs, const pm_io_engine_ops *eng,
   o.checkpoint_bytes = 8192;
   o.batch_files = 2;
   o.sync_mode = sync_mode;
+  o.direct_min = 32768; /* d1/big is written uncached where DST allows */
   pm_set_quiet(true);
   return ce_copy(&o, r);
 }
