@@ -118,7 +118,7 @@ END {
   printf "# pomove benchmark results\n\n" > md
   printf "Measured %s on `%s`: %s, %s cores, %.1f GiB RAM, %s, data on %s. " \
     "pomove: %s. %s timed runs of each tool per workload and cache state, " \
-    "tools in alternating (rotated) order; median wall time, spread = " \
+    "tools in a shuffled order per run (seeded); median wall time, spread = " \
     "(max - min) / median, CPU = user + system (median), peak RSS = largest " \
     "process (median of runs, GNU time).%s\n\n", meta["date"], meta["host"],
     meta["cpu"], meta["cores"], meta["mem_kib"] / 1048576, meta["kernel"],

@@ -262,13 +262,23 @@ available() {
     '$1 == k && $3 == "yes" && (only == "" || index(only, "," $2 ",")) { print $2 }' "$tools_tsv"
 }
 
-# rotate N WORDS...: the words starting at index N mod count (alternation:
-# each run starts with a different tool).
-rotate() {
+# order N WORDS...: the words in round N's order, a shuffle seeded by N
+# (reproducible). A rotation would keep every tool behind the same
+# neighbour in every round, and here a run pays for what the run before
+# it left: memory the guest must fault back in, writeback still going.
+order() {
   local n=$1
   shift
-  local a=("$@") i c=$#
-  for ((i = 0; i < c; i++)); do echo "${a[$(((n + i) % c))]}"; done
+  printf '%s\n' "$@" | awk -v seed="$n" '
+    { w[NR] = $0 }
+    END {
+      srand(seed + 1)
+      for (i = NR; i > 1; i--) {
+        j = int(rand() * i) + 1
+        t = w[i]; w[i] = w[j]; w[j] = t
+      }
+      for (i = 1; i <= NR; i++) print w[i]
+    }'
 }
 
 gen_workload() { # name dir
@@ -317,7 +327,7 @@ for wl in ${workloads//,/ }; do
     [ "$cache" = warm ] && bench_warm "$src"
     mapfile -t tools < <(available copy)
     for r in $(seq 1 "$runs"); do
-      for t in $(rotate $((r - 1)) "${tools[@]}"); do
+      for t in $(order $((r - 1)) "${tools[@]}"); do
         cmd=$(tool_cmd copy "$t" "$src" "$dst" "$work")
         bench_rm "$dst"
         # pomove's defaults beside DST: a left-over journal would make the
@@ -350,7 +360,7 @@ for wl in ${workloads//,/ }; do
       for cache in $caches; do
         [ "$cache" = warm ] && { bench_warm "$src"; bench_warm "$dst"; }
         for r in $(seq 1 "$runs"); do
-          for t in $(rotate $((r - 1)) "${tools[@]}"); do
+          for t in $(order $((r - 1)) "${tools[@]}"); do
             cmd=$(tool_cmd audit "$t" "$src" "$dst" "$work")
             timed audit "$wl" "$cache" "$t" "$r" "$cmd"
             [ "$TIMED_OK" = 1 ] || failed=1
