@@ -151,6 +151,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   c->dst = roots.dst;
   c->dst_fd = PM_FD_INVALID;
   c->root_user = geteuid() == 0;
+  c->cmask = pm_create_mask();
   c->euid = (uint32_t)geteuid();
   c->egid = (uint32_t)getegid();
   c->chunk = o.chunk_size ? o.chunk_size : 1u << 20;
@@ -189,6 +190,16 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   if (rc) {
     pm_report_error("open destination directory", c->dst, rc);
     goto out;
+  }
+  {
+    /* A default ACL, not the umask, decides a new file's mode: then every
+     * file gets an explicit chmod. The directories pomove creates inherit
+     * DST's; with --merge, existing ones below DST may have their own. */
+    size_t alen = 0;
+    int arc = fs->xattr_get(c->dst, true, "system.posix_acl_default", NULL, 0,
+                            &alen);
+    c->exact_modes =
+        !o.merge && (arc == PM_ENODATA || arc == PM_ENOTSUP);
   }
   if ((o.journal || o.verify) && o.sync_mode == CE_SYNC_FS) {
     /* One flush per batch, where the platform has one: try it now. */

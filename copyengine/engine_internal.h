@@ -47,6 +47,8 @@ typedef struct ce_ctx {
   unsigned batch_files;
   uint64_t batch_bytes, ckpt_bytes;
   uint64_t direct_min; /* UINT64_MAX: no uncached writes */
+  uint32_t cmask;      /* pm_create_mask(): bits creation strips */
+  bool exact_modes;    /* a new file's mode given at creation sticks */
 
   pthread_mutex_t qmu;
   pthread_cond_t qnotempty, qnotfull;

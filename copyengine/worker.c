@@ -75,6 +75,7 @@ struct fstate {
   struct ce_hlentry *hl; /* this file is the first of a hard-link group */
   uint64_t found_on_disk;  /* unrecorded bytes an earlier run left */
   bool fresh;              /* the destination file was created by us */
+  bool mode_set;           /* ... with its final mode, which stuck */
   bool sync_issued, synced, truncated;
 };
 
@@ -818,7 +819,7 @@ static void finish_file(worker *w, fstate *f) {
     rc = c->fs->fchown(f->dfd, f->st.uid, f->st.gid);
     if (rc) file_fail(f, "set owner of", rc);
   }
-  if (!f->err) {
+  if (!f->err && !f->mode_set) {
     rc = c->fs->fchmod(f->dfd, f->st.mode & 07777);
     if (rc) file_fail(f, "set mode of", rc);
   }
@@ -1048,9 +1049,17 @@ static void start_file(worker *w, ce_task *t) {
    * at it and take the slower path. */
   rc = PM_EEXIST;
   if (trunc) {
+    /* An ordinary mode (the owner may read and write; nobody else may
+     * write; no set-id or sticky bit; nothing the umask strips) is given
+     * at creation, which saves an fchmod per file. Anything else starts
+     * private and gets its mode when the data is in. */
+    uint32_t mode = f->st.mode & 07777;
+    bool exact = c->exact_modes && (mode & 0600) == 0600 &&
+                 !(mode & 07022) && !(mode & c->cmask);
     rc = c->fs->open(f->dp, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL |
-                                PM_O_NOFOLLOW, 0600, &f->dfd);
+                                PM_O_NOFOLLOW, exact ? mode : 0600, &f->dfd);
     f->fresh = rc == 0;
+    f->mode_set = f->fresh && exact;
   }
   if (rc == PM_EEXIST) {
     if (c->j) {

@@ -235,6 +235,10 @@ const pm_io_engine_ops *pm_io_engine_find(const char *name);
 const pm_io_engine_ops *pm_io_engine_default(char *why, size_t why_cap);
 int pm_io_engine_validate(const pm_io_engine_ops *e);
 
+/* Permission bits this process's file creations strip from the mode
+ * they ask for (the umask on POSIX; 0 where creation applies no mode).
+ * Read without changing it where the OS allows. */
+uint32_t pm_create_mask(void);
 /* Number of online processors (at least 1). */
 unsigned pm_cpu_count(void);
 /* Monotonic clock in nanoseconds. */

@@ -1,6 +1,9 @@
 /* sys_linux.c - small system queries of the Linux backend and the errno
  * translator (the only one on this platform). */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +47,26 @@ int pm__from_errno(int e) {
   case ECANCELED: return PM_ECANCELED;
   default: return PM_EUNKNOWN;
   }
+}
+
+uint32_t pm_create_mask(void) {
+  /* /proc/self/status has it since Linux 4.7; umask() would change it,
+   * for a moment, under every other thread of the process. */
+  FILE *f = fopen("/proc/self/status", "re");
+  if (f) {
+    char line[256];
+    unsigned m;
+    while (fgets(line, sizeof line, f)) {
+      if (sscanf(line, "Umask: %o", &m) == 1) {
+        fclose(f);
+        return m & 0777;
+      }
+    }
+    fclose(f);
+  }
+  mode_t m = umask(022);
+  umask(m);
+  return (uint32_t)m & 0777;
 }
 
 unsigned pm_cpu_count(void) {
