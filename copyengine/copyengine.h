@@ -58,9 +58,9 @@ typedef struct ce_options {
    * platform has no such flush), or CE_SYNC_FILE, an fdatasync per file,
    * queued on the engine, which never waits for other programs' data. */
   int sync_mode;
-  /* Files of at least this many bytes have their data written uncached
-   * (O_DIRECT; FILE_FLAG_NO_BUFFERING on Windows), from the chunk buffers
-   * straight to the medium, where the file system takes it. 0: default
+  /* Files of at least this many bytes have their data read and written
+   * uncached (O_DIRECT; FILE_FLAG_NO_BUFFERING on Windows), between the
+   * medium and the chunk buffers, where the file systems take it. 0: default
    * (CE_DIRECT_MIN_DEFAULT); UINT64_MAX: never. */
   uint64_t direct_min;
   /* Called from one thread at a time, at most every few ms. */

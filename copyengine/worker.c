@@ -55,6 +55,8 @@ struct fstate {
   pm_fd sfd, dfd;
   pm_fd ddfd;  /* DST opened uncached for a large file's data, or invalid */
   bool direct; /* new writes go to ddfd (off after a refused one) */
+  pm_fd sdfd;  /* SRC opened uncached, the same way, for its reads */
+  bool sdirect;
   bool padded; /* an uncached tail write ran past the size: truncate */
   pm_stat st;
   uint64_t issue_off, hashed_off, data_end;
@@ -557,12 +559,16 @@ static void chunk_free(worker *w, chunk *ch) {
   free(ch);
 }
 
-/* Closes f's uncached descriptor, once no write uses it any more. */
+/* Closes f's uncached descriptors, once no request uses them. */
 static void direct_close(worker *w, fstate *f) {
-  f->direct = false;
-  if (f->ddfd == PM_FD_INVALID) return;
-  w->c->fs->close(f->ddfd);
-  f->ddfd = PM_FD_INVALID;
+  f->direct = f->sdirect = false;
+  if (f->ddfd != PM_FD_INVALID) w->c->fs->close(f->ddfd);
+  if (f->sdfd != PM_FD_INVALID) w->c->fs->close(f->sdfd);
+  f->ddfd = f->sdfd = PM_FD_INVALID;
+}
+
+static uint32_t direct_round(uint64_t len) {
+  return (uint32_t)((len + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1));
 }
 
 static void issue_write(worker *w, chunk *ch) {
@@ -578,8 +584,7 @@ static void issue_write(worker *w, chunk *ch) {
     /* Uncached: the offset, the length and the buffer must be aligned.
      * The last chunk is padded with zeros, cut off again by the
      * truncate to the file's size. */
-    ch->wlen = (uint32_t)(((uint64_t)ch->len + DIRECT_ALIGN - 1) &
-                          ~(uint64_t)(DIRECT_ALIGN - 1));
+    ch->wlen = direct_round(ch->len);
     if (ch->wlen > ch->len) {
       memset(ch->buf + ch->len, 0, ch->wlen - ch->len);
       f->padded = true;
@@ -716,16 +721,18 @@ static bool issue_chunk(worker *w, fstate *f) {
     try_hash(w, f);
     return true;
   }
-  /* Room for the zeros that pad an uncached tail write. */
-  ch->bufcap = !f->direct
-                   ? (uint32_t)len
-                   : (uint32_t)((len + DIRECT_ALIGN - 1) &
-                                ~(uint64_t)(DIRECT_ALIGN - 1));
+  /* Room for an uncached read or write of the tail rounded up. */
+  ch->bufcap = f->direct || f->sdirect ? direct_round(len) : (uint32_t)len;
   ch->buf = ce_bufpool_get(&w->bufs, ch->bufcap);
   ch->req.op = PM_IO_READ;
   ch->req.fd = f->sfd;
   ch->req.buf = ch->buf;
   ch->req.len = (uint32_t)len;
+  if (f->sdirect && off % DIRECT_ALIGN == 0) {
+    /* The tail is asked for rounded up: the read stops at the end. */
+    ch->req.fd = f->sdfd;
+    ch->req.len = direct_round(len);
+  }
   ch->req.off = off;
   ch->req.udata = ch;
   submit(w, ch);
@@ -942,7 +949,7 @@ static void start_file(worker *w, ce_task *t) {
   ce_ctx *c = w->c;
   fstate *f = pm_xcalloc(1, sizeof *f);
   f->t = t;
-  f->sfd = f->dfd = f->ddfd = PM_FD_INVALID;
+  f->sfd = f->dfd = f->ddfd = f->sdfd = PM_FD_INVALID;
   f->sp = pm_path_join(c->src, t->rel);
   f->dp = pm_path_join(c->dst, t->rel);
   f->h = pm_hasher_create();
@@ -1094,6 +1101,22 @@ static void start_file(worker *w, ce_task *t) {
       f->direct = true;
     else
       f->ddfd = PM_FD_INVALID;
+    /* And one for reading SRC, if it is still the file we opened: a
+     * large move gains nothing from caching a source it is leaving. */
+    pm_stat sst;
+    if (c->fs->open(f->sp, PM_O_RDONLY | PM_O_DIRECT | PM_O_NOFOLLOW |
+                               PM_O_NOATIME,
+                    0, &f->sdfd) == 0) {
+      if (c->fs->fstat(f->sdfd, &sst) == 0 && sst.dev == f->st.dev &&
+          sst.ino == f->st.ino) {
+        f->sdirect = true;
+      } else {
+        c->fs->close(f->sdfd);
+        f->sdfd = PM_FD_INVALID;
+      }
+    } else {
+      f->sdfd = PM_FD_INVALID;
+    }
   }
   if (c->j && f->st.size > 2 * c->ckpt_bytes) {
     f->ck = pm_hasher_create();
@@ -1128,15 +1151,21 @@ static void on_complete(worker *w, chunk *ch) {
     return;
   }
   if (ch->writing) f->inflight_epoch[ch->epoch % EPOCH_RING]--;
-  if (ch->writing && ch->req.fd != f->dfd && res == PM_EINVAL &&
-      ch->done == 0 && !f->err) {
-    /* The file system takes no uncached writes of this shape after all:
-     * this file goes on through the cache (writes already in flight on
-     * ddfd come back here too). */
-    f->direct = false;
-    ch->req.fd = f->dfd;
-    ch->req.len = ch->wlen = ch->len;
-    f->inflight_epoch[ch->epoch % EPOCH_RING]++;
+  if (res == PM_EINVAL && ch->done == 0 && !f->err &&
+      ch->req.fd != (ch->writing ? f->dfd : f->sfd)) {
+    /* The file system takes no uncached I/O of this shape after all:
+     * this file goes on through the cache (requests already in flight
+     * on the uncached descriptor come back here too). */
+    if (ch->writing) {
+      f->direct = false;
+      ch->req.fd = f->dfd;
+      ch->req.len = ch->wlen = ch->len;
+      f->inflight_epoch[ch->epoch % EPOCH_RING]++;
+    } else {
+      f->sdirect = false;
+      ch->req.fd = f->sfd;
+      ch->req.len = ch->len;
+    }
     submit(w, ch);
     return;
   }
@@ -1166,11 +1195,15 @@ static void on_complete(worker *w, chunk *ch) {
   }
   ch->done += (uint32_t)res;
   uint32_t want = ch->writing ? ch->wlen : ch->len;
+  if (!ch->writing && ch->done > ch->len) ch->done = ch->len; /* it grew */
   if (ch->done < want) {
     ch->req.buf = ch->buf + ch->done;
     ch->req.len = want - ch->done;
     ch->req.off = ch->off + ch->done;
-    if (ch->writing && ch->req.fd != f->dfd) {
+    if (!ch->writing && ch->req.fd != f->sfd) {
+      /* A short uncached read: the rest through the cache. */
+      ch->req.fd = f->sfd;
+    } else if (ch->writing && ch->req.fd != f->dfd) {
       /* A short uncached write: the rest, unpadded, through the cache
        * (its offset need not be aligned any more). */
       ch->req.fd = f->dfd;

@@ -103,8 +103,9 @@ static void test_copy_short_transfers(void **state) {
   tu_cleanup();
 }
 
-/* Uncached (O_DIRECT) writes of large files: a second descriptor per file,
- * tails padded to the alignment and cut back by a truncate. Counted by a
+/* Uncached (O_DIRECT) reads and writes of large files: a second
+ * descriptor for each end, tails read and written rounded up to the
+ * alignment (the write's padding cut back by a truncate). Counted by a
  * table that wraps open; "refuse" makes it refuse O_DIRECT like a file
  * system without it. */
 static pm_fs_ops direct_fs;
@@ -176,7 +177,7 @@ static void test_copy_uncached_writes(void **state) {
     if (direct_refuse || !can_direct)
       assert_int_equal(direct_opens, 0);
     else
-      assert_int_equal(direct_opens, 4); /* f1 to f4, not f0 */
+      assert_int_equal(direct_opens, 8); /* SRC and DST of f1 to f4 */
   }
   if (!can_direct)
     printf("  %s takes no O_DIRECT: only the cached fallback was run\n", base);
@@ -187,19 +188,24 @@ static void test_copy_uncached_writes(void **state) {
    * header is not the first write. */
   tu_sh("rm -rf '%s' '%s.xxh128' '%s'/f0 '%s'/f1 '%s'/f2 '%s'/f4", dst, dst,
         src, src, src, src);
-  fault_plan p = {.kind = FK_WRITE, .nth = 1, .err = PM_EINVAL};
-  faultfs_setup(NULL, &p);
-  ce_result r;
-  assert_int_equal(
-      copy_uncached(src, dst, faultfs_ops(), faultfs_engine(engine), 1, false,
-                    &r), 0);
-  assert_true(faultfs_fired());
-  if (can_direct) assert_int_equal(r.errors, 0);
-  if (r.errors == 0)
-    assert_int_equal(tu_sh("diff -r '%s' '%s' && test $(stat -c %%s '%s/f3') "
-                           "-eq 73735",
-                           src, dst, dst),
+  for (int k = 0; k < 2; k++) {
+    /* The same for the first read. */
+    fault_plan p = {.kind = k ? FK_READ : FK_WRITE, .nth = 1,
+                    .err = PM_EINVAL};
+    faultfs_setup(NULL, &p);
+    tu_sh("rm -rf '%s' '%s.xxh128'", dst, dst);
+    ce_result r;
+    assert_int_equal(copy_uncached(src, dst, faultfs_ops(),
+                                   faultfs_engine(engine), 1, false, &r),
                      0);
+    assert_true(faultfs_fired());
+    if (can_direct) assert_int_equal(r.errors, 0);
+    if (r.errors == 0)
+      assert_int_equal(tu_sh("diff -r '%s' '%s' && test $(stat -c %%s "
+                             "'%s/f3') -eq 73735",
+                             src, dst, dst),
+                       0);
+  }
   free(src);
   free(dst);
   tu_cleanup();
