@@ -1102,9 +1102,15 @@ static void start_file(worker *w, ce_task *t) {
     else
       f->ddfd = PM_FD_INVALID;
     /* And one for reading SRC, if it is still the file we opened: a
-     * large move gains nothing from caching a source it is leaving. */
+     * large move gains nothing from filling the cache with a source it is
+     * leaving. A source already in the cache (its first, middle and last
+     * pages, as far as the OS tells) is read from there. */
     pm_stat sst;
-    if (c->fs->open(f->sp, PM_O_RDONLY | PM_O_DIRECT | PM_O_NOFOLLOW |
+    bool in_cache = c->fs->cached(f->sfd, 0) == PM_OK &&
+                    c->fs->cached(f->sfd, f->st.size / 2) == PM_OK &&
+                    c->fs->cached(f->sfd, f->st.size - 1) == PM_OK;
+    if (!in_cache &&
+        c->fs->open(f->sp, PM_O_RDONLY | PM_O_DIRECT | PM_O_NOFOLLOW |
                                PM_O_NOATIME,
                     0, &f->sdfd) == 0) {
       if (c->fs->fstat(f->sdfd, &sst) == 0 && sst.dev == f->st.dev &&

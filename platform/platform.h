@@ -184,6 +184,10 @@ typedef struct pm_fs_ops {
   int (*realpath)(const char *path, char *buf, size_t cap);
   /* Drop cached pages of a range (for re-reading from the medium). */
   int (*drop_cache)(pm_fd fd, uint64_t off, uint64_t len);
+  /* Whether the byte at off is in the OS's cache, so that a read of it
+   * would not wait for the medium: PM_OK yes, PM_EAGAIN no, PM_ENOTSUP
+   * where the OS cannot tell. Changes nothing. */
+  int (*cached)(pm_fd fd, uint64_t off);
 } pm_fs_ops;
 
 /* The native file system of this build (Linux or Win32). */

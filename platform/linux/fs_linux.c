@@ -15,6 +15,7 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <linux/magic.h>
@@ -536,6 +537,19 @@ static int lx_drop_cache(pm_fd fd, uint64_t off, uint64_t len) {
   return r ? pm__from_errno(r) : 0;
 }
 
+static int lx_cached(pm_fd fd, uint64_t off) {
+  /* A read that must not wait (RWF_NOWAIT, Linux 4.14) of one byte:
+   * EAGAIN when its page would have to come from the medium. */
+  char b;
+  struct iovec iov = {.iov_base = &b, .iov_len = 1};
+  ssize_t r = preadv2((int)fd, &iov, 1, (off_t)off, RWF_NOWAIT);
+  if (r >= 0) return 0;
+  if (errno == EAGAIN) return PM_EAGAIN;
+  if (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)
+    return PM_ENOTSUP;
+  return pm__from_errno(errno);
+}
+
 static const pm_fs_ops linux_fs = {
     .name = "linux",
     .open = lx_open,
@@ -571,6 +585,7 @@ static const pm_fs_ops linux_fs = {
     .fsinfo = lx_fsinfo,
     .realpath = lx_realpath,
     .drop_cache = lx_drop_cache,
+    .cached = lx_cached,
 };
 
 const pm_fs_ops *pm_fs_native(void) { return &linux_fs; }
