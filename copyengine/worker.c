@@ -7,8 +7,11 @@
  * read for the copy), and each chunk is written as soon as it is hashed.
  * A short read or write is resubmitted for the rest; a read that returns
  * 0 before the expected size means the source shrank. A file is created
- * private (0600) and gets its final owner, mode, attributes and times only
- * when its body is complete. With a journal or --verify, complete files
+ * private (0600), or with its final mode where that is an ordinary one
+ * (see start_file), and gets its final owner, mode, attributes and times
+ * only when its body is complete. A large file's data goes uncached
+ * (O_DIRECT) on a second descriptor at each end where the file system
+ * takes it. With a journal or --verify, complete files
  * are collected in batches that a committer thread per worker makes
  * durable (one syncfs, or with --sync file each file's own fdatasync,
  * queued on the engine like its writes), verifies (with --verify), adds to
@@ -25,7 +28,7 @@
 #define CKPT_MAX 16
 #define EPOCH_RING 32
 #define BATCH_NS 1000000000ull
-#define DIRECT_ALIGN 4096u /* of uncached writes: offset, length, buffer */
+#define DIRECT_ALIGN 4096u /* of uncached I/O: offset, length, buffer */
 
 typedef struct fstate fstate;
 

@@ -28,17 +28,24 @@ static char *path(const char *a, const char *b) {
   return s;
 }
 
-static int copy_with(const char *src, const char *dst, const pm_fs_ops *fs,
-                     const pm_io_engine_ops *eng, unsigned chunk,
-                     ce_result *r) {
+/* The options every copy here starts from: 2 threads. */
+static ce_options opts_for(const char *src, const char *dst,
+                           const pm_fs_ops *fs, const pm_io_engine_ops *eng) {
   ce_options o;
   ce_options_init(&o);
   o.src = src;
   o.dst = dst;
   o.fs = fs;
   o.engine = eng;
-  o.chunk_size = chunk;
   o.threads = 2;
+  return o;
+}
+
+static int copy_with(const char *src, const char *dst, const pm_fs_ops *fs,
+                     const pm_io_engine_ops *eng, unsigned chunk,
+                     ce_result *r) {
+  ce_options o = opts_for(src, dst, fs, eng);
+  o.chunk_size = chunk;
   return ce_copy(&o, r);
 }
 
@@ -131,12 +138,7 @@ static int direct_open(const char *p, int flags, uint32_t mode, pm_fd *out) {
 static int copy_uncached(const char *src, const char *dst, const pm_fs_ops *fs,
                          const pm_io_engine_ops *eng, unsigned threads,
                          bool journal, ce_result *r) {
-  ce_options o;
-  ce_options_init(&o);
-  o.src = src;
-  o.dst = dst;
-  o.fs = fs;
-  o.engine = eng;
+  ce_options o = opts_for(src, dst, fs, eng);
   o.chunk_size = 8192;
   o.checkpoint_bytes = 16384;
   o.direct_min = 20000;
@@ -279,14 +281,8 @@ static void test_copy_verify_finds_corruption(void **state) {
   }
   fault_plan p = {.corrupt_nth = 3};
   faultfs_setup(NULL, &p);
-  ce_options o;
-  ce_options_init(&o);
-  o.src = src;
-  o.dst = dst;
-  o.fs = faultfs_ops();
-  o.engine = faultfs_engine(engine);
+  ce_options o = opts_for(src, dst, faultfs_ops(), faultfs_engine(engine));
   o.verify = true;
-  o.threads = 2;
   pm_set_quiet(true);
   ce_result r;
   assert_int_equal(ce_copy(&o, &r), 0);
