@@ -55,6 +55,7 @@
   X(CORRUPT, "checksum mismatch")                                         \
   X(FORMAT, "malformed input")                                            \
   X(STATE, "operation not valid in the current state")                    \
+  X(SPECIAL, "not a regular file (FIFO, socket or device)")               \
   X(UNKNOWN, "unknown error")
 
 enum pm_error {
@@ -120,7 +121,14 @@ enum {
   PM_O_NOFOLLOW = 1 << 6, /* fail with PM_ELOOP on a symlink */
   PM_O_NOATIME = 1 << 7,  /* best effort; silently dropped if refused */
   PM_O_DIRECTORY = 1 << 8,
-  PM_O_APPEND = 1 << 9
+  PM_O_APPEND = 1 << 9,
+  /* The object opened must be a regular file: the open never waits on a
+   * FIFO or device (O_NONBLOCK on POSIX; a check of the handle's type on
+   * Windows) and fails with PM_ESPECIAL when the object is not a regular
+   * file, so that a special file met where a file was listed is reported
+   * instead of blocking the command. Reads of the regular file behave as
+   * without the flag. */
+  PM_O_REGULAR = 1 << 10
 };
 
 typedef struct pm_dir pm_dir;

@@ -114,6 +114,9 @@ static int lx_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
   if (flags & PM_O_NOFOLLOW) f |= O_NOFOLLOW;
   if (flags & PM_O_DIRECTORY) f |= O_DIRECTORY;
   if (flags & PM_O_APPEND) f |= O_APPEND;
+  /* O_NONBLOCK makes an open of a FIFO return at once instead of waiting
+   * for a writer; it changes nothing for reads of a regular file. */
+  if (flags & PM_O_REGULAR) f |= O_NONBLOCK;
   lpath lp;
   if (lpath_open(path, &lp) < 0) {
     int rc = fail();
@@ -135,6 +138,19 @@ static int lx_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
   int rc = fd < 0 ? fail() : 0;
   lpath_close(&lp);
   if (rc) return rc;
+  if (flags & PM_O_REGULAR) {
+    struct stat s;
+    if (fstat(fd, &s) < 0) {
+      rc = fail();
+      close(fd);
+      return rc;
+    }
+    if (!S_ISREG(s.st_mode)) {
+      close(fd);
+      pm_oserr_set(0);
+      return PM_ESPECIAL;
+    }
+  }
   *out = fd;
   return 0;
 }
