@@ -27,9 +27,12 @@ const char *faultfs_kind_name(fault_kind k) {
   return k < FK_NKINDS ? names[k] : "?";
 }
 
-/* Counts a call of kind k; returns the error to inject, or 0. */
-static int hit(fault_kind k) {
+/* Counts a call of kind k; returns the error to inject, or 0. *nth_out
+ * (may be NULL) receives this call's own number among calls of kind k:
+ * reading the counter again later would see other threads' calls. */
+static int hit_n(fault_kind k, unsigned long *nth_out) {
   unsigned long n = atomic_fetch_add(&counts[k], 1) + 1;
+  if (nth_out) *nth_out = n;
   unsigned long any = atomic_fetch_add(&counts[FK_ANY], 1) + 1;
   if (!plan.nth) return 0;
   unsigned long cmp = plan.kind == FK_ANY ? any : (plan.kind == k ? n : 0);
@@ -41,6 +44,8 @@ static int hit(fault_kind k) {
   }
   return 0;
 }
+
+static int hit(fault_kind k) { return hit_n(k, NULL); }
 
 #define INJECT(kind)               \
   do {                             \
@@ -206,14 +211,17 @@ static int e_queue(pm_io_ctx *c, pm_io_req *req) {
   fault_kind k = req->op == PM_IO_READ    ? FK_READ
                  : req->op == PM_IO_WRITE ? FK_WRITE
                                           : FK_FSYNC;
-  int e = hit(k);
+  unsigned long nth;
+  int e = hit_n(k, &nth);
   if (e) {
     req->res = e;
     req->oserr = 0;
     return PM_Q_COMPLETED;
   }
-  if (k == FK_WRITE && plan.corrupt_nth &&
-      atomic_load(&counts[FK_WRITE]) == plan.corrupt_nth && req->len > 0) {
+  /* This request's own number decides: two workers queueing at once must
+   * not both see the count at corrupt_nth (a flake seen under TSan). */
+  if (k == FK_WRITE && plan.corrupt_nth && nth == plan.corrupt_nth &&
+      req->len > 0) {
     ((unsigned char *)req->buf)[0] ^= 0x5A;
     atomic_store(&fired, true);
   }
