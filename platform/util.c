@@ -244,3 +244,40 @@ void pm_json_string(FILE *out, const char *s) {
   }
   fputc('"', out);
 }
+
+/* Howard Hinnant's civil_from_days: exact for the proleptic Gregorian
+ * calendar, no tables, no C library. */
+void pm_utc_from_seconds(int64_t t, pm_utc *out) {
+  int64_t days = t / 86400, rem = t % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    days--;
+  }
+  out->hour = (int)(rem / 3600);
+  out->min = (int)(rem % 3600 / 60);
+  out->sec = (int)(rem % 60);
+  int64_t z = days + 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  out->year = (int)(yoe + era * 400 + (m <= 2));
+  out->month = (int)m;
+  out->day = (int)d;
+}
+
+char *pm_strsep(char **s, const char *delim) {
+  char *tok = *s;
+  if (!tok) return NULL;
+  char *end = tok + strcspn(tok, delim);
+  if (*end) {
+    *end = '\0';
+    *s = end + 1;
+  } else {
+    *s = NULL;
+  }
+  return tok;
+}

@@ -79,6 +79,20 @@ void pm_progress_update(pm_progress *p, uint64_t files, uint64_t bytes,
 /* Clears the in-place line. */
 void pm_progress_finish(pm_progress *p);
 
+/* A moment broken down in UTC, computed without the C library (gmtime_r
+ * is POSIX; Windows has none), valid for every 64-bit second count whose
+ * year fits in an int. */
+typedef struct pm_utc {
+  int year, month, day; /* month 1..12, day 1..31 */
+  int hour, min, sec;
+} pm_utc;
+void pm_utc_from_seconds(int64_t unix_sec, pm_utc *out);
+
+/* strsep() for every platform: the next token of *s up to any byte of
+ * delim, which is overwritten by NUL; *s moves past it, or becomes NULL
+ * after the last token. NULL when *s is NULL. */
+char *pm_strsep(char **s, const char *delim);
+
 /* JSON string output with escaping (paths may hold any byte). */
 void pm_json_string(FILE *out, const char *s);
 

@@ -5,10 +5,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "linux.h"
 #include "platform.h"
+#include "sys.h"
 
 extern const pm_io_engine_ops pm__engine_pool;
 
@@ -86,3 +88,26 @@ static const pm_io_engine_ops *const engines[] = {&pm__engine_uring,
                                                   &pm__engine_pool, NULL};
 
 const pm_io_engine_ops *const *pm_io_engines(void) { return engines; }
+
+/* ---- sys.h ---- */
+
+void *pm_aligned_alloc(size_t align, size_t size) {
+  void *p = NULL;
+  if (posix_memalign(&p, align, size ? size : 1) != 0) return NULL;
+  return p;
+}
+
+void pm_aligned_free(void *p) { free(p); }
+
+void pm_identity_get(pm_identity *out) {
+  out->uid = (uint32_t)geteuid();
+  out->gid = (uint32_t)getegid();
+  out->privileged = out->uid == 0;
+  out->can_set_owner = out->uid == 0;
+}
+
+int64_t pm_wall_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec;
+}
