@@ -33,15 +33,22 @@ typedef struct vf_audit_opts {
   int64_t time_tolerance_ns;      /* |mtime difference| allowed */
   bool extra;                     /* manifest mode: look for extra files */
   int progress_mode;              /* PM_PROGRESS_* */
+  /* Set non-zero (signal handler) to stop early: the audit then returns
+   * PM_ECANCELED. May be NULL. */
+  volatile int *interrupt;
   /* Out: what ran. */
   char engine_used[16];
   unsigned threads_used;
   uint64_t malformed; /* manifest lines that could not be parsed */
+  uint64_t listed;    /* manifest lines that name a file */
 } vf_audit_opts;
 
 /* Both return 0 when the audit ran to its end (differences are in the
  * report), or the PM_E* code of what stopped it; that error has been
- * reported on stderr with the operation and the path. */
+ * reported on stderr with the operation and the path. The manifest audit
+ * returns PM_EFORMAT when the manifest is another tool's (md5sum,
+ * sha256sum, xxhsum -H1 ...): the line and the format seen are named;
+ * PM_ECANCELED when o->interrupt stopped it. */
 int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
                    vf_report *rep);
 int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,

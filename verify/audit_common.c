@@ -91,6 +91,11 @@ void vf__describe_err(const char *side, const vf_side *s, char *buf,
              pm_errname(s->err));
 }
 
+void vf__report_error(const char *op, const char *path, int err, int oserr) {
+  pm_oserr_set(oserr);
+  pm_report_error(op, path, err);
+}
+
 int vf__audit_pool_start(vf_audit_opts *o, const pm_fs_ops *fs,
                          void (*done)(vf_job *job, void *arg),
                          void (*tick)(void *arg), void *arg, vf_pool **out) {
@@ -99,7 +104,8 @@ int vf__audit_pool_start(vf_audit_opts *o, const pm_fs_ops *fs,
                      .threads = o->threads,
                      .done = done,
                      .arg = arg,
-                     .tick = tick};
+                     .tick = tick,
+                     .interrupt = o->interrupt};
   int rc = vf_pool_create(&po, out);
   if (rc) {
     pm_report_errorf(rc, "cannot start the %s I/O engine",

@@ -6,11 +6,24 @@
  * find the files the manifest does not list.
  *
  * Paths are taken relative to DIR, as `xxh128sum -c` run in DIR takes
- * them; leading "./" is dropped (manifests made with `find . -type f`);
- * absolute paths are used as they are. Symlinks are followed, as
- * xxh128sum follows them. Categories: identical, missing (no such file),
- * changed (another hash, or no longer a regular file), unreadable, and
- * with --extra, extra (regular files under DIR that no line names). */
+ * them; leading "./" is dropped (manifests made with `find . -type f`).
+ * Unlike xxh128sum, a line never makes pomove read outside DIR: a path
+ * that is absolute, has a "." or ".." component or an empty one, or goes
+ * through a symlink (any component, the last one included) is filed as
+ * "unsafe path" and never opened, and no hash is printed for it; else
+ * the audit would be a hash oracle for any file the user can read
+ * (beneath.c). Categories: identical, missing (no such file), changed
+ * (another hash, or no longer a regular file: a FIFO or device is
+ * reported, never opened), unreadable, unsafe path, and with --extra,
+ * extra (regular files under DIR that no line names).
+ *
+ * A manifest of another tool is refused as a whole with the line and the
+ * format seen: other algorithms by their line shape (manifest_read.c),
+ * md5sum's by content, since its lines look exactly like XXH128 lines:
+ * when one of the first entries whose hash differs has the expected
+ * value as its MD5, the manifest is md5sum's. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +32,13 @@
 #include "hashpool.h"
 #include "listing.h"
 #include "manifest.h"
+#include "md5.h"
 #include "util.h"
+
+/* Mismatched entries whose MD5 is computed to recognise an md5sum
+ * manifest: a few are enough, as every entry of such a manifest
+ * mismatches. */
+#define MD5_PROBES 4
 
 /* ---- a set of paths (for --extra) ---- */
 
@@ -74,15 +93,46 @@ static void pset_free(pset *ps) {
 typedef struct mjob {
   char *rel;
   pm_hash128 expect;
+  unsigned line;
 } mjob;
 
 typedef struct mctx {
   vf_audit_opts *o;
   const pm_fs_ops *fs;
+  const char *dir;
   vf_report *rep;
   vf_pool *pool;
   pm_progress prog;
+  atomic_uint md5_probes;
+  pthread_mutex_t mu;
+  unsigned md5_line; /* first line found to hold an MD5; 0 none */
 } mctx;
+
+/* Whether the file's MD5 is the expected value: the manifest is then
+ * md5sum's. Opened beneath DIR like every manifest entry. */
+static bool md5_matches(mctx *c, const mjob *m) {
+  pm_fd fd;
+  pm_stat st;
+  bool leaf_ok;
+  if (vf_open_beneath(c->fs, c->dir, m->rel, PM_O_NOATIME, &fd, &st,
+                      &leaf_ok))
+    return false;
+  vf_md5 md;
+  vf_md5_init(&md);
+  char *buf = pm_xmalloc(65536);
+  uint64_t off = 0;
+  int64_t n;
+  while ((n = c->fs->pread(fd, buf, 65536, off)) > 0) {
+    vf_md5_update(&md, buf, (size_t)n);
+    off += (uint64_t)n;
+  }
+  free(buf);
+  c->fs->close(fd);
+  if (n < 0) return false;
+  uint8_t d[16];
+  vf_md5_final(&md, d);
+  return !memcmp(d, m->expect.b, 16);
+}
 
 static void tick(void *arg) {
   mctx *c = arg;
@@ -97,16 +147,39 @@ static void entry_done(vf_job *j, void *arg) {
   vf_side *s = &j->side[0];
   char detail[1024];
   int cat;
-  if (!s->stat_ok && (s->err == PM_ENOENT || s->err == PM_ENOTDIR)) {
+  if (s->err == PM_ECANCELED) {
+    /* Interrupted: not checked, not counted. */
+    free(m->rel);
+    free(m);
+    vf_job_free(j);
+    return;
+  }
+  if (s->err == PM_ELOOP) {
+    /* vf_open_beneath met a symlink: its target was never opened. */
+    cat = VF_UNSAFE;
+    snprintf(detail, sizeof detail,
+             "goes through a symbolic link: not opened");
+  } else if (s->stat_ok && s->st.type != PM_T_FILE) {
+    cat = VF_CONTENT;
+    if (s->st.type == PM_T_DIR)
+      snprintf(detail, sizeof detail, "is a directory now, not a file");
+    else
+      snprintf(detail, sizeof detail,
+               "is a %s now, not a regular file: not opened",
+               pm_ftype_name(s->st.type));
+  } else if (!s->stat_ok && (s->err == PM_ENOENT || s->err == PM_ENOTDIR)) {
     cat = VF_MISSING;
     snprintf(detail, sizeof detail, "no such file");
   } else if (s->err == PM_EISDIR) {
     cat = VF_CONTENT;
     snprintf(detail, sizeof detail, "is a directory now, not a file");
+  } else if (s->err == PM_ECHANGED) {
+    cat = VF_UNREADABLE;
+    snprintf(detail, sizeof detail,
+             "changed while it was being opened: not read");
   } else if (s->err) {
     vf__describe_err("", s, detail, sizeof detail);
-    pm_oserr_set(s->oserr);
-    pm_report_error(s->op, s->path, s->err);
+    vf__report_error(s->op, s->path, s->err, s->oserr);
     cat = VF_UNREADABLE;
   } else if (!pm_hash_equal(&s->hash, &m->expect)) {
     char he[33], hg[33];
@@ -114,6 +187,11 @@ static void entry_done(vf_job *j, void *arg) {
     pm_hash_hex(&s->hash, hg);
     snprintf(detail, sizeof detail, "XXH128 %s expected, %s found", he, hg);
     cat = VF_CONTENT;
+    if (atomic_fetch_add(&c->md5_probes, 1) < MD5_PROBES && md5_matches(c, m)) {
+      pthread_mutex_lock(&c->mu);
+      if (!c->md5_line || m->line < c->md5_line) c->md5_line = m->line;
+      pthread_mutex_unlock(&c->mu);
+    }
   } else {
     cat = VF_IDENTICAL;
   }
@@ -140,7 +218,7 @@ static int find_extra(mctx *c, const char *dir, const pset *listed) {
     const char *op;
     int lrc = vf_list_dir(c->fs, p, VF_SORT_PATH, &l, &op);
     if (lrc) {
-      pm_report_error(op, p, lrc);
+      vf__report_error(op, p, lrc, pm_oserr_last());
       vf_report_addf(c->rep, VF_UNREADABLE, rel[0] ? rel : ".",
                      "%s: %s (%s); not searched for extra files", op,
                      pm_strerror(lrc), pm_errname(lrc));
@@ -177,23 +255,35 @@ static int find_extra(mctx *c, const char *dir, const pset *listed) {
   return rc;
 }
 
+static bool stop_asked(const vf_audit_opts *o) {
+  return o->interrupt && *o->interrupt;
+}
+
 int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
                       vf_report *rep) {
   mctx c = {0};
   c.o = o;
   c.fs = o->fs ? o->fs : pm_fs_native();
+  c.dir = dir;
   c.rep = rep;
+  o->malformed = 0;
+  o->listed = 0;
   pm_stat st;
   int rc = c.fs->stat(dir, true, &st);
-  if (!rc && st.type != PM_T_DIR) rc = PM_ENOTDIR;
+  int oserr = pm_oserr_last();
+  if (!rc && st.type != PM_T_DIR) {
+    rc = PM_ENOTDIR;
+    oserr = 0; /* pomove's verdict: the stat itself succeeded */
+  }
   if (rc) {
-    pm_report_error("stat", dir, rc);
+    vf__report_error("stat", dir, rc, oserr);
     return rc;
   }
   pm_manifest_reader *mr;
   rc = pm_manifest_reader_open(manifest, &mr);
   if (rc) {
-    pm_report_error("open manifest", manifest, rc);
+    vf__report_error("open manifest", manifest, rc,
+                     rc == PM_ESPECIAL ? 0 : pm_oserr_last());
     return rc;
   }
   rc = vf__audit_pool_start(o, c.fs, entry_done, tick, &c, &c.pool);
@@ -201,35 +291,57 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
     pm_manifest_reader_close(mr);
     return rc;
   }
+  pthread_mutex_init(&c.mu, NULL);
+  atomic_init(&c.md5_probes, 0);
   pm_progress_init(&c.prog, "verify", o->progress_mode);
   pset listed = {0};
   pm_manifest_entry e;
   int r;
-  o->malformed = 0;
+  char *shown = pm_display_path(manifest);
   while ((r = pm_manifest_reader_next(mr, &e)) != 0) {
+    if (stop_asked(o)) {
+      rc = PM_ECANCELED;
+      break;
+    }
+    if (r == PM_EFORMAT && e.other_algorithm) {
+      /* Not a manifest pomove can check: none of its lines would mean
+       * what they seem to. */
+      pm_oserr_set(0);
+      pm_report_errorf(PM_EFORMAT, "manifest '%s' line %u: %s", shown, e.line,
+                       e.why);
+      rc = PM_EFORMAT;
+      break;
+    }
     if (r == PM_EFORMAT) {
       o->malformed++;
-      char *shown = pm_display_path(manifest);
-      pm_warnf("manifest '%s' line %u: not a valid XXH128 line, skipped",
-               shown, e.line);
-      free(shown);
+      pm_warnf("manifest '%s' line %u: %s; skipped", shown, e.line,
+               e.why ? e.why : "not a valid XXH128 line");
       continue;
     }
     if (r < 0) {
-      pm_report_error("read manifest", manifest, r);
+      vf__report_error("read manifest", manifest, r, pm_oserr_last());
       rc = r;
       break;
     }
+    o->listed++;
     const char *rel = e.path;
     while (rel[0] == '.' && rel[1] == '/') rel += 2;
+    const char *unsafe = vf_rel_check(rel);
+    if (unsafe) {
+      /* Never opened, never hashed: no "found" hash to print. */
+      vf_report_addf(rep, VF_UNSAFE, e.path, "%s: not opened", unsafe);
+      continue;
+    }
     mjob *m = pm_xmalloc(sizeof *m);
     m->rel = pm_xstrdup(rel);
     m->expect = e.hash;
+    m->line = e.line;
     if (o->extra) pset_add(&listed, rel);
-    char *p = rel[0] == '/' ? pm_xstrdup(rel) : pm_path_join(dir, rel);
+    char *p = pm_path_join(dir, rel);
     vf_job *j = vf_job_new1(p);
     free(p);
-    j->follow = true;
+    j->beneath_root = dir;
+    j->beneath_rel = m->rel; /* freed by entry_done, after the job */
     j->no_stat = true;
     j->udata = m;
     vf_pool_submit(c.pool, j);
@@ -239,9 +351,21 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
   uint64_t files, bytes;
   int prc = vf_pool_finish(c.pool, &files, &bytes);
   if (!rc) rc = prc;
+  if (!rc && stop_asked(o)) rc = PM_ECANCELED;
   pm_progress_finish(&c.prog);
   vf_report_set_hashed(rep, files, bytes);
+  if (!rc && c.md5_line) {
+    pm_oserr_set(0);
+    pm_report_errorf(PM_EFORMAT,
+                     "manifest '%s' line %u: the checksum is the file's MD5: "
+                     "an md5sum manifest, not XXH128 (pomove reads xxh128sum "
+                     "manifests only)",
+                     shown, c.md5_line);
+    rc = PM_EFORMAT;
+  }
+  free(shown);
   if (!rc && o->extra) rc = find_extra(&c, dir, &listed);
   pset_free(&listed);
+  pthread_mutex_destroy(&c.mu);
   return rc;
 }

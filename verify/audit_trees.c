@@ -116,8 +116,7 @@ static char *full_path(actx *c, int side, const char *rel) {
 }
 
 static void report_os(const char *op, const char *path, int err, int oserr) {
-  pm_oserr_set(oserr);
-  pm_report_error(op, path, err);
+  vf__report_error(op, path, err, oserr);
 }
 
 /* Converts a listing into items of one side. */
@@ -194,7 +193,7 @@ static void push_one_side(actx *c, int side, const char *rel) {
   int rc = vf_list_dir(c->fs, p, VF_SORT_NAME, &l, &op);
   if (rc) {
     /* The directory itself is already counted; its contents cannot be. */
-    pm_report_error(op, p, rc);
+    report_os(op, p, rc, pm_oserr_last());
     free(p);
     return;
   }
@@ -331,6 +330,12 @@ static void pair_done(vf_job *j, void *arg) {
   vf_side *a = &j->side[0], *b = &j->side[1];
   char detail[1024];
   int cat;
+  if (a->err == PM_ECANCELED || b->err == PM_ECANCELED) {
+    /* Interrupted: not judged, not counted. */
+    free(j->udata);
+    vf_job_free(j);
+    return;
+  }
   if (!a->stat_ok || !b->stat_ok) {
     /* Could not open or stat a side. */
     const vf_side *bad = !a->stat_ok ? a : b;
@@ -433,9 +438,15 @@ int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
     pm_stat st;
     const char *op = "stat";
     rc = c.fs->stat(c.root[s], true, &st);
-    if (!rc && st.type != PM_T_DIR) rc = PM_ENOTDIR;
-    if (!rc) rc = vf_list_dir(c.fs, c.root[s], VF_SORT_NAME, &l[s], &op);
-    if (rc) pm_report_error(op, c.root[s], rc);
+    int oserr = pm_oserr_last();
+    if (!rc && st.type != PM_T_DIR) {
+      rc = PM_ENOTDIR;
+      oserr = 0; /* pomove's verdict: the stat itself succeeded */
+    } else if (!rc) {
+      rc = vf_list_dir(c.fs, c.root[s], VF_SORT_NAME, &l[s], &op);
+      oserr = pm_oserr_last();
+    }
+    if (rc) vf__report_error(op, c.root[s], rc, oserr);
   }
   if (rc) {
     vf_listing_free(&l[0]);
@@ -454,12 +465,14 @@ int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
   size_t n;
   item *it = merge(&l[0], &l[1], &n);
   push(&c, F_BOTH, pm_xstrdup(""), it, n);
-  while (c.depth) {
+  while (c.depth && !(o->interrupt && *o->interrupt)) {
     step(&c);
     tick(&c);
   }
+  while (c.depth) pop(&c);
   uint64_t files, bytes;
   rc = vf_pool_finish(c.pool, &files, &bytes);
+  if (!rc && o->interrupt && *o->interrupt) rc = PM_ECANCELED;
   pm_progress_finish(&c.prog);
   vf_report_set_hashed(rep, files, bytes);
   free(c.stack);

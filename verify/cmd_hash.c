@@ -10,12 +10,14 @@
  * skipped. */
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "../orchestrate/commands.h"
 #include "audit.h"
+#include "audit_int.h"
 #include "hashpool.h"
 #include "listing.h"
 #include "manifest.h"
@@ -39,6 +41,13 @@ typedef struct hctx {
   int write_err;
 } hctx;
 
+static volatile int interrupted;
+
+static void on_signal(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
 static void tick(void *arg) {
   hctx *c = arg;
   uint64_t files, bytes;
@@ -49,8 +58,20 @@ static void tick(void *arg) {
 static void emit(hctx *c, vf_job *j) {
   vf_side *s = &j->side[0];
   const char *rel = j->udata;
+  if (s->err == PM_ECANCELED) return; /* interrupted: no line, no error */
+  if (!s->err && s->stat_ok && s->st.type != PM_T_FILE) {
+    /* Listed as a file, found a FIFO, socket or device at open (it was
+     * never read, so it could not block): an error of that entry. */
+    char *shown = pm_display_path(s->path);
+    pm_oserr_set(0);
+    pm_report_errorf(PM_ESPECIAL, "open '%s': it is a %s now", shown,
+                     pm_ftype_name(s->st.type));
+    free(shown);
+    c->errors++;
+    return;
+  }
   if (s->err || !s->hashed) {
-    pm_oserr_set(s->oserr);
+    pm_oserr_set(s->err ? s->oserr : 0);
     pm_report_error(s->op ? s->op : "read", s->path, s->err ? s->err : PM_EIO);
     c->errors++;
     return;
@@ -123,9 +144,21 @@ static void walk(hctx *c, const char *skip_rel) {
     char *p = pm_path_join(c->root, rel);
     vf_listing l;
     const char *op;
-    int rc = vf_list_dir(c->fs, p, VF_SORT_PATH, &l, &op);
+    int rc = interrupted ? PM_ECANCELED
+                         : vf_list_dir(c->fs, p, VF_SORT_PATH, &l, &op);
+    if (rc == PM_ECANCELED) {
+      /* Ctrl-C: unwind the walk without listing anything more. */
+      free(rel);
+      free(p);
+      while (depth) {
+        depth--;
+        vf_listing_free(&st[depth].l);
+        free(st[depth].rel);
+      }
+      break;
+    }
     if (rc) {
-      pm_report_error(op, p, rc);
+      vf__report_error(op, p, rc, pm_oserr_last());
       c->errors++;
       free(rel);
     } else {
@@ -140,6 +173,7 @@ static void walk(hctx *c, const char *skip_rel) {
     rel = NULL;
     while (depth && !rel) {
       fr *f = &st[depth - 1];
+      if (interrupted) f->i = f->l.n; /* submit nothing more */
       if (f->i == f->l.n) {
         vf_listing_free(&f->l);
         free(f->rel);
@@ -202,10 +236,12 @@ static void usage(FILE *out) {
 "Paths are relative to DIR, so `cd DIR && xxh128sum -c MANIFEST` checks it\n"
 "(so does `pomove verify --manifest MANIFEST DIR`). Lines are sorted by\n"
 "the bytes of the path (as `LC_ALL=C sort` would), so manifests of two\n"
-"trees can be compared with diff. A name holding a newline is escaped as\n"
-"xxhsum 0.8.2 and later do (the line starts with '\\'); older xxh128sum\n"
-"versions cannot check that one line. Symlinks, directories and special\n"
-"files have no line (counted as skipped).\n"
+"trees can be compared with diff. A name holding a newline or ending in a\n"
+"carriage return is escaped as xxhsum 0.8.2 and later do (the line starts\n"
+"with '\\'); older xxh128sum versions cannot check that one line. Symlinks,\n"
+"directories and special files have no line (counted as skipped); a file\n"
+"that turns into a FIFO or device before it is opened is reported as an\n"
+"error, never waited on.\n"
 "\n"
 "Options:\n"
 "  -o, --output FILE  write the manifest to FILE (default: stdout); FILE\n"
@@ -222,7 +258,8 @@ static void usage(FILE *out) {
 "  1  done, but some files or directories could not be read (reported)\n"
 "  2  usage error: bad option or unusable argument\n"
 "  3  could not complete (DIR unreadable, manifest not writable, I/O\n"
-"     engine failure)\n",
+"     engine failure)\n"
+"  130 interrupted (Ctrl-C); a manifest named by -o is removed\n",
           vf_pool_default_threads());
 }
 
@@ -277,9 +314,13 @@ int vf_cmd_hash(int argc, char **argv) {
   c->root = dir;
   pm_stat st;
   int rc = c->fs->stat(dir, true, &st);
-  if (!rc && st.type != PM_T_DIR) rc = PM_ENOTDIR;
+  int oserr = pm_oserr_last();
+  if (!rc && st.type != PM_T_DIR) {
+    rc = PM_ENOTDIR;
+    oserr = 0; /* pomove's verdict: the stat itself succeeded */
+  }
   if (rc) {
-    pm_report_error("stat", dir, rc);
+    vf__report_error("stat", dir, rc, oserr);
     free(c);
     return PM_EXIT_USAGE;
   }
@@ -287,7 +328,7 @@ int vf_cmd_hash(int argc, char **argv) {
   if (out_path) {
     rc = pm_manifest_writer_open(out_path, &c->w);
     if (rc) {
-      pm_report_error("create manifest", out_path, rc);
+      vf__report_error("create manifest", out_path, rc, pm_oserr_last());
       free(c);
       return PM_EXIT_FAILED;
     }
@@ -297,12 +338,23 @@ int vf_cmd_hash(int argc, char **argv) {
   }
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->moved, NULL);
+  /* Ctrl-C stops the walk and the reads within moments: exit 130. A
+   * second Ctrl-C (SA_RESETHAND) ends the process at once. */
+  interrupted = 0;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
   vf_pool_opts po = {.fs = c->fs,
                      .engine = eng,
                      .threads = threads,
                      .done = job_done,
                      .arg = c,
-                     .tick = tick};
+                     .tick = tick,
+                     .interrupt = &interrupted};
   uint64_t t0 = pm_now_ns();
   rc = vf_pool_create(&po, &c->pool);
   if (rc) {
@@ -319,14 +371,28 @@ int vf_cmd_hash(int argc, char **argv) {
   pm_progress_finish(&c->prog);
   double secs = (double)(pm_now_ns() - t0) / 1e9;
   int wrc = c->write_err;
+  int woserr = 0;
   if (c->w) {
     int crc = pm_manifest_writer_close(c->w);
     if (!wrc) wrc = crc;
+    woserr = pm_oserr_last(); /* the writer leaves its failure's code */
   } else if (fflush(stdout) != 0) {
     wrc = PM_EIO;
   }
-  if (wrc) pm_report_error("write manifest", out_path ? out_path : "-", wrc);
-  bool complete = !prc && !wrc;
+  if (wrc)
+    vf__report_error("write manifest", out_path ? out_path : "-", wrc,
+                     c->w ? woserr : 0);
+  if (interrupted && out_path) {
+    /* A manifest cut short would audit clean for the files it lists:
+     * it must not be mistaken for the tree's. */
+    c->fs->unlink(out_path);
+    fprintf(stderr, "pomove hash: interrupted; the incomplete manifest "
+                    "'%s' was removed\n", out_path);
+  } else if (interrupted) {
+    fprintf(stderr, "pomove hash: interrupted; the manifest on stdout is "
+                    "incomplete\n");
+  }
+  bool complete = !prc && !wrc && !interrupted;
   FILE *sum = out_path ? stdout : stderr;
   if (json) {
     fputs("{\"dir\":", sum);
@@ -350,7 +416,8 @@ int vf_cmd_hash(int argc, char **argv) {
             pm_fmt_duration(secs, b2, sizeof b2), eng->name, nth,
             (unsigned long long)c->skipped, (unsigned long long)c->errors);
   }
-  int code = !complete ? PM_EXIT_FAILED
+  int code = interrupted ? PM_EXIT_INTERRUPTED
+             : !complete ? PM_EXIT_FAILED
              : c->errors ? PM_EXIT_PARTIAL : PM_EXIT_OK;
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->moved);

@@ -2,6 +2,7 @@
  * the trees audit or the manifest audit (audit.h), prints the human
  * summary or the JSON, and turns the outcome into the exit code. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,26 @@
 #include "hashpool.h"
 #include "report.h"
 #include "util.h"
+
+static volatile int interrupted;
+
+static void on_signal(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+/* Ctrl-C stops the audit within moments (no new file is opened, reads
+ * in flight are the last): exit 130. SA_RESETHAND: a second Ctrl-C ends
+ * the process at once, whatever it waits for. */
+static void catch_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -27,14 +48,21 @@ static void usage(FILE *out) {
 "unreadable (could not be opened, read or listed: never identical).\n"
 "Below a directory present on one side only, every entry counts as missing\n"
 "or extra, so the counts add up to the number of distinct paths.\n"
-"Manifest mode: identical, missing, changed, unreadable, and with --extra\n"
-"the regular files under DIR that no line lists. Manifests may be written\n"
-"by pomove or xxh128sum (GNU or --tag style, escaped names, CRLF ends);\n"
-"paths are relative to DIR, as for `xxh128sum -c` run in DIR.\n"
+"Manifest mode: identical, missing, changed (also: a FIFO, device or\n"
+"directory where a file was; never opened), unreadable, unsafe path, and\n"
+"with --extra the regular files under DIR that no line lists. Manifests\n"
+"may be written by pomove or xxh128sum (GNU or --tag style, escaped names,\n"
+"CRLF ends); paths are relative to DIR, as for `xxh128sum -c` run in DIR.\n"
+"A line whose path is absolute, has a '.', '..' or empty component, or\n"
+"goes through a symlink is an unsafe path: never opened, no hash shown.\n"
+"A manifest of another checksum (md5sum, sha256sum, xxhsum -H1 ...) is a\n"
+"format error naming the line.\n"
 "\n"
 "Options:\n"
 "  --manifest FILE        check DIR against FILE instead of SRC against DST\n"
 "  --extra                with --manifest: also report files not listed\n"
+"  --allow-empty          with --manifest: a manifest that lists no file\n"
+"                         is not an error (exit 0 instead of 2)\n"
 "  --compare LIST         metadata to compare: mode,owner,mtime,links, 'all'\n"
 "                         (default) or 'none'\n"
 "  --time-tolerance SECS  allow mtimes to differ by SECS (e.g. 2 for trees\n"
@@ -51,20 +79,23 @@ static void usage(FILE *out) {
 "\n"
 "Exit codes:\n"
 "  0  all identical\n"
-"  1  differences found (including unreadable entries and malformed\n"
-"     manifest lines)\n"
-"  2  usage error: bad option or unusable argument\n"
+"  1  differences found (including unreadable entries, unsafe paths,\n"
+"     special files and malformed manifest lines)\n"
+"  2  usage error: bad option or unusable argument; a manifest of another\n"
+"     checksum; an empty manifest (unless --allow-empty)\n"
 "  3  could not complete (a root unreadable, manifest unreadable, I/O\n"
-"     engine failure)\n",
+"     engine failure)\n"
+"  130 interrupted (Ctrl-C)\n",
           vf_pool_default_threads());
 }
 
 int vf_cmd_verify(int argc, char **argv) {
-  enum { O_MANIFEST = 256, O_EXTRA, O_COMPARE, O_TOL, O_REPORT, O_JSON,
+  enum { O_MANIFEST = 256, O_EXTRA, O_ALLOW_EMPTY, O_COMPARE, O_TOL, O_REPORT, O_JSON,
          O_SHOW, O_ENGINE, O_THREADS, O_QUIET };
   static const struct option longopts[] = {
       {"manifest", required_argument, NULL, O_MANIFEST},
       {"extra", no_argument, NULL, O_EXTRA},
+      {"allow-empty", no_argument, NULL, O_ALLOW_EMPTY},
       {"compare", required_argument, NULL, O_COMPARE},
       {"time-tolerance", required_argument, NULL, O_TOL},
       {"report", required_argument, NULL, O_REPORT},
@@ -76,7 +107,7 @@ int vf_cmd_verify(int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *manifest = NULL, *report_path = NULL, *engine_name = NULL;
-  bool json = false, quiet = false;
+  bool json = false, quiet = false, allow_empty = false;
   unsigned show = 10;
   vf_audit_opts o = {0};
   o.compare = VF_CMP_DEFAULT;
@@ -88,6 +119,7 @@ int vf_cmd_verify(int argc, char **argv) {
     switch (ch) {
     case O_MANIFEST: manifest = optarg; break;
     case O_EXTRA: o.extra = true; break;
+    case O_ALLOW_EMPTY: allow_empty = true; break;
     case O_COMPARE:
       if (vf_compare_parse(optarg, &o.compare)) {
         fprintf(stderr, "pomove verify: --compare: unknown item in '%s' "
@@ -140,6 +172,10 @@ int vf_cmd_verify(int argc, char **argv) {
     usage(stderr);
     return PM_EXIT_USAGE;
   }
+  if (allow_empty && !manifest) {
+    fprintf(stderr, "pomove verify: --allow-empty needs --manifest\n");
+    return PM_EXIT_USAGE;
+  }
   if (o.extra && !manifest) {
     fprintf(stderr, "pomove verify: --extra needs --manifest (a trees audit "
                     "always reports extra entries)\n");
@@ -160,14 +196,19 @@ int vf_cmd_verify(int argc, char **argv) {
       return PM_EXIT_USAGE;
     }
   }
+  interrupted = 0;
+  o.interrupt = &interrupted;
+  catch_signals();
   uint64_t t0 = pm_now_ns();
   const char *a = manifest ? manifest : argv[optind];
   const char *b = manifest ? argv[optind] : argv[optind + 1];
   int rc = manifest ? vf_audit_manifest(&o, manifest, b, rep)
                     : vf_audit_trees(&o, a, b, rep);
   double secs = (double)(pm_now_ns() - t0) / 1e9;
+  if (!rc && interrupted) rc = PM_ECANCELED;
   int frc = vf_report_close_file(rep);
   if (frc) {
+    pm_oserr_set(0); /* stdio does not keep the code of its failure */
     pm_report_error("write report", report_path, frc);
     if (!rc) rc = frc;
   }
@@ -180,15 +221,25 @@ int vf_cmd_verify(int argc, char **argv) {
                        .complete = rc == 0,
                        .report_file = report_path,
                        .show = show,
-                       .malformed = o.malformed};
+                       .malformed = o.malformed,
+                       .format_error = rc == PM_EFORMAT,
+                       .interrupted = rc == PM_ECANCELED};
   if (json)
     vf_report_print_json(rep, &in, stdout);
   else
     vf_report_print_human(rep, &in, stdout);
   fflush(stdout);
-  int code = rc ? PM_EXIT_FAILED
+  bool empty = manifest && !rc && o.listed == 0 && o.malformed == 0;
+  if (empty && !allow_empty)
+    fprintf(stderr, "pomove verify: the manifest '%s' lists no files: 0 "
+                    "entries checked (--allow-empty accepts that)\n",
+            manifest);
+  int code = rc == PM_ECANCELED ? PM_EXIT_INTERRUPTED
+             : rc == PM_EFORMAT ? PM_EXIT_USAGE
+             : rc ? PM_EXIT_FAILED
              : (vf_report_differences(rep) || o.malformed) ? PM_EXIT_PARTIAL
-                                                            : PM_EXIT_OK;
+             : empty && !allow_empty ? PM_EXIT_USAGE
+                                     : PM_EXIT_OK;
   vf_report_free(rep);
   return code;
 }

@@ -15,7 +15,10 @@
 #include "hash.h"
 #include "platform.h"
 
-/* What the pool learnt about one file. */
+/* What the pool learnt about one file. Every open asks for a regular
+ * file (PM_O_REGULAR), so a FIFO or device never blocks a worker: such a
+ * side ends with stat_ok set, st.type saying what it is, and nothing
+ * read. */
 typedef struct vf_side {
   char *path;     /* full path; owned by the job (vf_job_free frees it) */
   int err;        /* 0 or the PM_E* code of the failed operation */
@@ -33,9 +36,13 @@ typedef struct vf_job {
   /* With two sides: read neither when both are regular files of
    * different sizes (the verdict "size differs" needs no hash). */
   bool size_gate;
-  /* Open through a symlink (manifest mode, as xxh128sum does); otherwise
-   * a symlink met at open is an error (PM_ELOOP). */
+  /* Open through a symlink in the last component; otherwise a symlink
+   * met at open is an error (PM_ELOOP). */
   bool follow;
+  /* Manifest mode: open side[0] as beneath_rel under beneath_root with
+   * vf_open_beneath (no symlink in any component; PM_ELOOP otherwise).
+   * Both borrowed: they must outlive the job. */
+  const char *beneath_root, *beneath_rel;
   /* Skip fstat (one syscall less per file) and read until a read returns
    * 0: for manifests, where only the bytes matter. stat_ok stays false,
    * and a directory fails its read with PM_EISDIR. */
@@ -66,6 +73,10 @@ typedef struct vf_pool_opts {
   /* Called on the submitting thread about every 100 ms while it waits in
    * vf_pool_submit or vf_pool_finish (progress lines). May be NULL. */
   void (*tick)(void *arg);
+  /* Set non-zero (by a signal handler) to stop: jobs not yet started and
+   * files being read end with err PM_ECANCELED at once, without waiting
+   * for their reads; the callback still gets every job. May be NULL. */
+  volatile int *interrupt;
 } vf_pool_opts;
 
 /* Default worker count: more threads than CPUs, because opening and

@@ -2,10 +2,14 @@
  * writes:
  *   GNU style:  "<32 hex>  <path>\n"
  *   BSD style:  "XXH128 (<path>) = <32 hex>\n"   (xxh128sum --tag)
- * A name holding a newline is escaped the way xxhsum 0.8.2+ does
- * it: the line starts with a backslash and the name has "\n" for newline
- * and "\\" for backslash. Paths are relative to the tree's root, '/'
- * separated, and written as raw bytes (no other escaping). */
+ * A name that a line cannot carry raw (one holding a newline, or ending
+ * in a carriage return, which a CRLF-tolerant reader would take for the
+ * line end) is escaped the way xxhsum 0.8.2+ does it: the line starts
+ * with a backslash and the name has "\n" for newline, "\r" for carriage
+ * return and "\\" for backslash. Every other name is written as raw bytes,
+ * so that Debian 12's xxh128sum 0.8.1 (which rejects escaped lines) reads
+ * it. Paths are relative to the tree's root and '/' separated. Whatever
+ * the writer writes, the reader reads back as the same name. */
 #ifndef POMOVE_MANIFEST_H
 #define POMOVE_MANIFEST_H
 
@@ -32,11 +36,22 @@ int pm_manifest_writer_close(pm_manifest_writer *w);
  * string. */
 char *pm_manifest_format_line(const char *relpath, const pm_hash128 *h);
 
-/* Reader: one entry per call. */
+/* Reader: one entry per call. Every byte of the file is accounted for:
+ * a line is an entry, a blank line, or a format error naming the line
+ * (a NUL byte, a last line without its newline, a line longer than
+ * PM_MANIFEST_MAX_LINE, another checksum tool's line). */
+#define PM_MANIFEST_MAX_LINE (1024u * 1024u)
+
 typedef struct pm_manifest_entry {
   char *path; /* unescaped; owned by the reader until the next call */
   pm_hash128 hash;
   unsigned line;
+  /* With PM_EFORMAT: what is wrong with the line (static text), and
+   * whether it is a well-formed line of another checksum (md5sum,
+   * sha256sum, xxhsum -H0/-H1/-H3 ...), which makes the whole manifest
+   * one pomove cannot check. */
+  const char *why;
+  bool other_algorithm;
 } pm_manifest_entry;
 
 typedef struct pm_manifest_reader pm_manifest_reader;
@@ -49,5 +64,9 @@ void pm_manifest_reader_close(pm_manifest_reader *r);
  * malloc'd. */
 int pm_manifest_parse_line(const char *line, size_t len, char **path_out,
                            pm_hash128 *h);
+/* The same, saying on PM_EFORMAT why (static text; why may be NULL) and
+ * whether the line is another algorithm's (other may be NULL). */
+int pm_manifest_parse_line_why(const char *line, size_t len, char **path_out,
+                               pm_hash128 *h, const char **why, bool *other);
 
 #endif

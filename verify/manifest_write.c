@@ -1,9 +1,14 @@
 /* manifest_write.c - writes manifests in xxh128sum's GNU format. A name
- * holding a newline is escaped the way xxhsum (0.8.2 and later) and GNU
- * md5sum do it: the line starts with a backslash and the name has "\n"
- * for a newline and "\\" for a backslash. A name with backslashes but no
- * newline is written raw: every xxhsum version reads such a line
- * literally, while Debian 12's xxh128sum 0.8.1 rejects escaped lines.
+ * that a line cannot carry raw is escaped the way xxhsum (0.8.2 and
+ * later) does it: the line starts with a backslash and the name has "\n"
+ * for a newline, "\r" for a carriage return and "\\" for a backslash.
+ * Such names are those holding a newline (it would end the line) and
+ * those ending in a carriage return (the reader takes a CR before the
+ * newline for a CRLF line end). Every other name is written raw, even
+ * with backslashes or a carriage return inside: every xxhsum version
+ * reads such a line literally, while Debian 12's xxh128sum 0.8.1 rejects
+ * escaped lines. xxhsum 0.8.2+ escapes a little more (any backslash or
+ * CR); both forms read back the same with either tool.
  * Lines are buffered and written whole under a lock, so worker threads
  * can add entries as files complete. */
 #include <pthread.h>
@@ -25,13 +30,15 @@ struct pm_manifest_writer {
   size_t used;
   uint64_t off;
   int err;
+  int oserr; /* the OS's code behind err, for the caller's report */
 };
 
 char *pm_manifest_format_line(const char *relpath, const pm_hash128 *h) {
-  bool esc = strchr(relpath, '\n') != NULL;
   size_t n = strlen(relpath), extra = 0;
+  bool esc = strchr(relpath, '\n') != NULL || (n && relpath[n - 1] == '\r');
   if (esc)
-    for (const char *p = relpath; *p; p++) extra += (*p == '\n' || *p == '\\');
+    for (const char *p = relpath; *p; p++)
+      extra += (*p == '\n' || *p == '\r' || *p == '\\');
   char *line = pm_xmalloc(1 + 32 + 2 + n + extra + 2);
   char *o = line;
   if (esc) *o++ = '\\';
@@ -43,6 +50,9 @@ char *pm_manifest_format_line(const char *relpath, const pm_hash128 *h) {
     if (esc && *p == '\n') {
       *o++ = '\\';
       *o++ = 'n';
+    } else if (esc && *p == '\r') {
+      *o++ = '\\';
+      *o++ = 'r';
     } else if (esc && *p == '\\') {
       *o++ = '\\';
       *o++ = '\\';
@@ -80,10 +90,12 @@ static int flush_locked(pm_manifest_writer *w) {
     int64_t n = w->fs->pwrite(w->fd, w->buf + done, w->used - done, w->off);
     if (n < 0) {
       w->err = (int)n;
+      w->oserr = pm_oserr_last();
       break;
     }
     if (n == 0) {
       w->err = PM_EIO;
+      w->oserr = 0;
       break;
     }
     done += (size_t)n;
@@ -105,8 +117,10 @@ int pm_manifest_writer_add(pm_manifest_writer *w, const char *relpath,
     size_t done = 0;
     while (done < n && !rc) {
       int64_t k = w->fs->pwrite(w->fd, line + done, n - done, w->off);
-      if (k <= 0) rc = w->err = k < 0 ? (int)k : PM_EIO;
-      else {
+      if (k <= 0) {
+        rc = w->err = k < 0 ? (int)k : PM_EIO;
+        w->oserr = k < 0 ? pm_oserr_last() : 0;
+      } else {
         done += (size_t)k;
         w->off += (uint64_t)k;
       }
@@ -124,10 +138,20 @@ int pm_manifest_writer_close(pm_manifest_writer *w) {
   if (!w) return 0;
   pthread_mutex_lock(&w->mu);
   int rc = flush_locked(w);
+  int oserr = w->oserr;
   pthread_mutex_unlock(&w->mu);
-  if (!rc) rc = w->fs->fsync(w->fd, false);
+  if (!rc) {
+    rc = w->fs->fsync(w->fd, false);
+    if (rc) oserr = pm_oserr_last();
+  }
   int rc2 = w->fs->close(w->fd);
-  if (!rc) rc = rc2;
+  if (!rc && rc2) {
+    rc = rc2;
+    oserr = pm_oserr_last();
+  }
+  /* The caller reports rc: leave it the OS code of that failure, not of
+   * whatever ran last on this thread. */
+  if (rc) pm_oserr_set(oserr);
   pthread_mutex_destroy(&w->mu);
   free(w->buf);
   free(w->path);

@@ -29,16 +29,19 @@ struct vf_report {
 static const char *const names_trees[VF_NCAT] = {
     "identical",       "missing in DST", "extra in DST",
     "content differs", "size differs",   "type differs",
-    "metadata differs", "unreadable"};
+    "metadata differs", "unreadable", "unsafe path"};
 static const char *const keys_trees[VF_NCAT] = {
     "identical",    "missing",      "extra",            "content_differs",
-    "size_differs", "type_differs", "metadata_differs", "unreadable"};
+    "size_differs", "type_differs", "metadata_differs", "unreadable",
+    "unsafe_path"};
 static const char *const names_manifest[VF_NCAT] = {
     "identical", "missing",  "extra",      "changed",
-    "changed (size)", "type differs", "metadata differs", "unreadable"};
+    "changed (size)", "type differs", "metadata differs", "unreadable",
+    "unsafe path"};
 static const char *const keys_manifest[VF_NCAT] = {
     "identical",    "missing",      "extra",            "changed",
-    "size_differs", "type_differs", "metadata_differs", "unreadable"};
+    "size_differs", "type_differs", "metadata_differs", "unreadable",
+    "unsafe_path"};
 
 const char *vf_cat_name(const vf_report *r, int cat) {
   return (r->mode == VF_MODE_MANIFEST ? names_manifest : names_trees)[cat];
@@ -165,6 +168,7 @@ void vf_report_print_human(const vf_report *r, const vf_report_info *in,
   fputc('\n', out);
   for (int c = 0; c < VF_NCAT; c++) {
     if (!trees && (c == VF_SIZE || c == VF_META)) continue;
+    if (trees && c == VF_UNSAFE) continue;
     if (c != VF_IDENTICAL && !r->count[c]) continue;
     fprintf(out, "  %-18s %llu\n", vf_cat_name(r, c),
             (unsigned long long)r->count[c]);
@@ -194,8 +198,15 @@ void vf_report_print_human(const vf_report *r, const vf_report_info *in,
               in->report_file ? ", all listed in " : " (--report FILE lists all)",
               in->report_file ? in->report_file : "");
   }
-  if (!in->complete)
+  if (in->interrupted)
+    fprintf(out, "  RESULT: interrupted: the audit did not finish\n");
+  else if (in->format_error)
+    fprintf(out, "  RESULT: not an XXH128 manifest (see the error above)\n");
+  else if (!in->complete)
     fprintf(out, "  RESULT: could not complete (see the errors above)\n");
+  else if (!trees && total == 0 && !in->malformed)
+    fprintf(out, "  RESULT: the manifest lists no files: 0 entries "
+                 "checked\n");
   else if (vf_report_differences(r) || in->malformed)
     fprintf(out, "  RESULT: differences found\n");
   else
@@ -210,20 +221,24 @@ void vf_report_print_json(const vf_report *r, const vf_report_info *in,
   pm_json_string(out, in->a);
   fputs(trees ? ",\"dst\":" : ",\"dir\":", out);
   pm_json_string(out, in->b);
-  fprintf(out, ",\"complete\":%s,\"entries\":%llu,",
+  fprintf(out, ",\"complete\":%s,\"interrupted\":%s,\"entries\":%llu,",
           in->complete ? "true" : "false",
+          in->interrupted ? "true" : "false",
           (unsigned long long)vf_report_total(r));
   if (trees)
     fprintf(out, "\"entries_src\":%llu,\"entries_dst\":%llu,",
             (unsigned long long)r->src_entries,
             (unsigned long long)r->dst_entries);
   fputs("\"counts\":{", out);
-  for (int c = 0; c < VF_NCAT; c++)
+  for (int c = 0; c < VF_NCAT; c++) {
+    if (trees && c == VF_UNSAFE) continue; /* manifest mode only */
     fprintf(out, "%s\"%s\":%llu", c ? "," : "", vf_cat_key(r, c),
             (unsigned long long)r->count[c]);
+  }
   fprintf(out,
-          "},\"malformed_lines\":%llu,\"files_hashed\":%llu,"
+          "},\"format_error\":%s,\"malformed_lines\":%llu,\"files_hashed\":%llu,"
           "\"bytes_hashed\":%llu,\"seconds\":%.3f,\"engine\":",
+          in->format_error ? "true" : "false",
           (unsigned long long)in->malformed,
           (unsigned long long)r->files_hashed,
           (unsigned long long)r->bytes_hashed, in->seconds);

@@ -19,6 +19,8 @@ enum vf_cat {
   VF_TYPE,       /* file / directory / symlink / special differ */
   VF_META,       /* same content, other mode, owner, mtime or links */
   VF_UNREADABLE, /* could not be read or listed: never identical */
+  VF_UNSAFE,     /* manifest mode: a path that is absolute, climbs out with
+                    "..", or goes through a symlink: never opened */
   VF_NCAT
 };
 
@@ -64,6 +66,8 @@ typedef struct vf_report_info {
   const char *report_file;
   unsigned show;      /* differences listed in the human summary */
   uint64_t malformed; /* manifest lines that could not be parsed */
+  bool format_error;  /* the manifest is not an XXH128 manifest */
+  bool interrupted;   /* stopped by Ctrl-C (SIGINT) or SIGTERM */
 } vf_report_info;
 
 void vf_report_print_human(const vf_report *r, const vf_report_info *in,

@@ -5,7 +5,8 @@
  * get the fallback: flush the file so that no page is dirty, ask the
  * kernel to drop its pages, and read it normally, which then has to come
  * from the medium. Every call goes through the pm_fs_ops table so that a
- * test can wrap it. */
+ * test can wrap it. Both opens ask for a regular file (PM_O_REGULAR): a
+ * FIFO put in a file's place fails with PM_ESPECIAL instead of blocking. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,7 +82,8 @@ int vf_hash_file_uncached_buf(const pm_fs_ops *fs, const char *path,
                               void *buf, size_t bufsz, uint64_t size_hint,
                               pm_hash128 *out, uint64_t *size, int *method) {
   pm_fd fd;
-  int rc = fs->open(path, PM_O_RDONLY | PM_O_DIRECT | PM_O_NOFOLLOW, 0, &fd);
+  int rc = fs->open(path, PM_O_RDONLY | PM_O_DIRECT | PM_O_NOFOLLOW | PM_O_REGULAR,
+                    0, &fd);
   if (rc == 0) {
     *method = VF_REREAD_DIRECT;
     rc = hash_fd(fs, fd, true, buf, bufsz, size_hint, out, size);
@@ -96,7 +98,7 @@ int vf_hash_file_uncached_buf(const pm_fs_ops *fs, const char *path,
   /* fsync on a read-only descriptor is fine on Linux; a Win32 backend
    * whose FlushFileBuffers wants write access handles that inside its
    * fsync slot. */
-  PM_TRY(fs->open(path, PM_O_RDONLY | PM_O_NOFOLLOW, 0, &fd));
+  PM_TRY(fs->open(path, PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_REGULAR, 0, &fd));
   *method = VF_REREAD_DROPCACHE;
   rc = fs->fsync(fd, true);
   /* Dirty pages are not dropped, hence the flush first. */

@@ -11,7 +11,7 @@ static vfault_cfg cfg;
 static const pm_fs_ops *base;
 static pm_fs_ops table;
 static atomic_uchar bad_read_fd[MAXFD];
-static atomic_ulong n_opens, n_direct, n_preads, n_fsyncs, n_drops;
+static atomic_ulong n_opens, n_direct, n_preads, n_fsyncs, n_drops, n_watched;
 
 static int ends_with(const char *s, const char *suf) {
   if (!suf) return 0;
@@ -21,6 +21,7 @@ static int ends_with(const char *s, const char *suf) {
 
 static int f_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
   atomic_fetch_add(&n_opens, 1);
+  if (cfg.watch && strstr(path, cfg.watch)) atomic_fetch_add(&n_watched, 1);
   if (flags & PM_O_DIRECT) {
     atomic_fetch_add(&n_direct, 1);
     if (cfg.refuse_direct) return PM_EINVAL;
@@ -77,12 +78,13 @@ const pm_fs_ops *vfault_setup(const vfault_cfg *c) {
   atomic_store(&n_preads, 0);
   atomic_store(&n_fsyncs, 0);
   atomic_store(&n_drops, 0);
+  atomic_store(&n_watched, 0);
   return &table;
 }
 
 vfault_counts vfault_get_counts(void) {
   vfault_counts k = {atomic_load(&n_opens), atomic_load(&n_direct),
                       atomic_load(&n_preads), atomic_load(&n_fsyncs),
-                      atomic_load(&n_drops)};
+                      atomic_load(&n_drops), atomic_load(&n_watched)};
   return k;
 }
