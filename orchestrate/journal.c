@@ -359,6 +359,7 @@ int orch_journal_open(const pm_fs_ops *fs, const char *path,
     }
     if (!ok && !last) {
       free(text);
+      pm_oserr_set(0); /* the damage is in the text, not an OS failure */
       return PM_ECORRUPT;
     }
     rc = 0;
