@@ -69,7 +69,13 @@ int orch_cli_open_host(const char *spec, pm_host **h) {
     return PM_EXIT_FAILED;
   }
   if (rc < 0) {
-    pm_report_error("open host", spec, rc);
+    /* The backend may say which of its files and which line it could not
+     * read; a host it cannot read whole is not used at all. */
+    const char *d = pm_host_open_detail();
+    if (d[0])
+      pm_report_errorf(rc, "open host %s: %s", spec, d);
+    else
+      pm_report_error("open host", spec, rc);
     return PM_EXIT_USAGE;
   }
   return 0;

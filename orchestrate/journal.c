@@ -14,12 +14,15 @@
 
 /* ---- small file helpers ---- */
 
+/* Reads a state file whole, never through a symlink (pm_statefile_open);
+ * PM_ESHORT when it shrinks while read. The text is NUL-terminated for
+ * convenience, but may hold NUL bytes of its own: callers use *len. */
 static int read_all(const pm_fs_ops *fs, const char *path, char **out,
                     size_t *len) {
   pm_fd fd;
   *out = NULL;
   *len = 0;
-  PM_TRY(fs->open(path, PM_O_RDONLY, 0, &fd));
+  PM_TRY(pm_statefile_open(fs, path, PM_O_RDONLY, 0, &fd));
   pm_stat st;
   int rc = fs->fstat(fd, &st);
   if (rc == 0) {
@@ -31,7 +34,11 @@ static int read_all(const pm_fs_ops *fs, const char *path, char **out,
         rc = (int)n;
         break;
       }
-      if (n == 0) break;
+      if (n == 0) {
+        pm_oserr_set(0);
+        rc = PM_ESHORT;
+        break;
+      }
       got += (size_t)n;
     }
     b[got] = '\0';
@@ -61,19 +68,7 @@ static int write_all_at(const pm_fs_ops *fs, pm_fd fd, const void *buf,
 
 static int write_atomic(const pm_fs_ops *fs, const char *path,
                         const char *data, size_t len) {
-  char *tmp = pm_xasprintf("%s.tmp", path);
-  pm_fd fd;
-  int rc = fs->open(tmp, PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC, 0644, &fd);
-  if (rc == 0) {
-    rc = write_all_at(fs, fd, data, len, 0);
-    if (rc == 0) rc = fs->fsync(fd, false);
-    int rc2 = fs->close(fd);
-    if (rc == 0) rc = rc2;
-    if (rc == 0) rc = fs->rename(tmp, path);
-    if (rc < 0) fs->unlink(tmp);
-  }
-  free(tmp);
-  return rc;
+  return pm_statefile_write(fs, path, data, len, true);
 }
 
 static void hash_hex(const char *s, size_t len, char out[33]) {
@@ -198,14 +193,22 @@ static void unesc(char *s) {
   *o = '\0';
 }
 
+static int hexdig(char c) {
+  return c >= '0' && c <= '9'   ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                : -1;
+}
+
 static int hexbytes(const char *s, pm_reg_value *v) {
   size_t n = strlen(s);
   if (n % 2) return PM_EFORMAT;
   v->len = n / 2;
   v->data = v->len ? pm_xmalloc(v->len) : NULL;
   for (size_t i = 0; i < v->len; i++) {
-    char x[3] = {s[2 * i], s[2 * i + 1], 0};
-    v->data[i] = (uint8_t)strtoul(x, NULL, 16);
+    int hi = hexdig(s[2 * i]), lo = hexdig(s[2 * i + 1]);
+    if (hi < 0 || lo < 0) return PM_EFORMAT;
+    v->data[i] = (uint8_t)(hi * 16 + lo);
   }
   return 0;
 }
@@ -215,9 +218,12 @@ int orch_plan_load(pm_host *h, const char *path, orch_plan *p) {
   char *text;
   size_t len;
   PM_TRY(read_all(h->fs, path, &text, &len));
+  /* Every byte accounted for: no NUL, and the file ends exactly after the
+   * "end <hash>" line (nothing unchecked after it). */
   char *end = strstr(text, "\nend ");
   char hex[33];
-  if (!end || strncmp(text, "pomove-plan 1\n", 14)) {
+  if (memchr(text, 0, len) || !end || strncmp(text, "pomove-plan 1\n", 14) ||
+      (size_t)(end - text) + 5 + 32 + 1 != len || text[len - 1] != '\n') {
     free(text);
     return PM_EFORMAT;
   }
@@ -328,17 +334,20 @@ int orch_journal_open(const pm_fs_ops *fs, const char *path,
   int rc = read_all(fs, path, &text, &len);
   if (rc == PM_ENOENT) return 0;
   if (rc < 0) return rc;
-  char *p = text;
-  while (*p) {
-    char *nl = strchr(p, '\n');
+  /* Records are taken by length, not by C string, so a NUL byte cannot end
+   * the journal early: a record holding one fails like any damaged record
+   * (refused in the middle, ignored as the torn last one). */
+  char *p = text, *stop = text + len;
+  while (p < stop) {
+    char *nl = memchr(p, '\n', (size_t)(stop - p));
     /* The last record may be torn: no newline, or a wrong hash. */
-    bool last = !nl || !nl[1];
+    bool last = !nl || nl + 1 == stop;
     if (!nl) break;
     *nl = '\0';
     char *sp = strrchr(p, ' ');
     char hex[33];
     bool ok = false;
-    if (sp && strlen(sp + 1) == 32) {
+    if (!memchr(p, 0, (size_t)(nl - p)) && sp && strlen(sp + 1) == 32) {
       hash_hex(p, (size_t)(sp - p), hex);
       ok = !strcmp(hex, sp + 1);
     }
@@ -350,6 +359,7 @@ int orch_journal_open(const pm_fs_ops *fs, const char *path,
     }
     if (!ok && !last) {
       free(text);
+      pm_oserr_set(0); /* the damage is in the text, not an OS failure */
       return PM_ECORRUPT;
     }
     rc = 0;
@@ -366,7 +376,8 @@ int orch_journal_add(orch_journal *j, const char *event, int step) {
   hash_hex(rec, strlen(rec), hex);
   snprintf(line, sizeof line, "%s %s\n", rec, hex);
   pm_fd fd;
-  PM_TRY(j->fs->open(j->path, PM_O_WRONLY | PM_O_CREAT, 0644, &fd));
+  PM_TRY(pm_statefile_open(j->fs, j->path, PM_O_WRONLY | PM_O_CREAT, 0644,
+                           &fd));
   pm_stat st;
   int rc = j->fs->fstat(fd, &st);
   /* A torn record left by a crash is cut off before appending, so that it

@@ -4,6 +4,7 @@
  * backends live in platform/sim/ (and platform/win32/). */
 #include "host.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,8 +304,20 @@ bool pm_wpath_under(const char *path, const char *dir) {
 
 /* ---- Opening a host ---- */
 
+static _Thread_local char open_detail[1024];
+
+const char *pm_host_open_detail(void) { return open_detail; }
+
+void pm__host_open_detail_set(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(open_detail, sizeof open_detail, fmt, ap);
+  va_end(ap);
+}
+
 int pm_host_open(const char *spec, pm_host **out) {
   *out = NULL;
+  open_detail[0] = '\0';
   const char *colon = strchr(spec, ':');
   size_t plen = colon ? (size_t)(colon - spec) : strlen(spec);
   for (const pm_host_backend *const *b = pm__host_backends(); *b; b++) {

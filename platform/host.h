@@ -113,14 +113,37 @@ bool pm_wpath_under(const char *path, const char *dir);
 /* An in-memory registry: keys in the order they were created or read, each
  * with its values in order. Key paths are full
  * ("HKEY_LOCAL_MACHINE\SYSTEM\..."; "HKLM\" is accepted and expanded) and
- * compared without regard to case. */
+ * compared without regard to case.
+ *
+ * What a tree may hold is what a .reg file can carry faithfully, so that
+ * parse(format(t)) equals t for every tree: a key path is 1 to
+ * PM_REG_DEPTH_MAX names separated by single backslashes (a key name cannot
+ * hold a backslash, as in Windows), each 1 to PM_REG_KEY_NAME_MAX
+ * characters; a value name has at most PM_REG_VALUE_NAME_MAX characters and
+ * may hold anything else ('\' and '"' are escaped); names are valid UTF-8
+ * without CR or LF, and a hive name does not start with '-' (a deletion).
+ * Data is any bytes of any type. pm_regtree_set refuses the rest with
+ * PM_EINVAL; the reader refuses it with PM_EFORMAT naming the line, as it
+ * refuses a line longer than PM_REG_LINE_MAX bytes (the writer never writes
+ * one: a longer REG_SZ goes as hex). */
+#define PM_REG_DEPTH_MAX 512          /* Windows' own limit on key depth */
+#define PM_REG_KEY_NAME_MAX 255       /* characters (UTF-16 units) */
+#define PM_REG_VALUE_NAME_MAX 16383   /* characters (UTF-16 units) */
+#define PM_REG_LINE_MAX 1048576       /* bytes of one line, as UTF-8 */
+#define PM_REG_STR_(x) #x
+#define PM_REG_STR(x) PM_REG_STR_(x)
 typedef struct pm_regtree pm_regtree;
 
 pm_regtree *pm_regtree_new(void);
 void pm_regtree_free(pm_regtree *t);
 /* Reads a .reg file's bytes (UTF-16LE with BOM, or UTF-8) into t: keys and
- * values are added or replaced, "[-key]" and "name"=- delete. 0, or
- * PM_EFORMAT with the line reported through `err` (may be NULL). */
+ * values are added or replaced, "[-key]" and "name"=- delete. Every byte
+ * is accounted for: U+0000 or a NUL byte (only hex data holds NULs), an odd
+ * trailing byte or unpaired surrogate in UTF-16, invalid UTF-8, a last line
+ * without its line end (a truncated file), text after a value's data or a
+ * key's ']', an unknown escape (only \\ and \" exist), a name the tree
+ * cannot hold, are errors. 0, or PM_EFORMAT with "line N: why" in `err`
+ * (may be NULL); t may then hold part of the file: free it. */
 int pm_regtree_parse(pm_regtree *t, const void *buf, size_t len, char *err,
                      size_t err_cap);
 /* Writes t as REGEDIT5 text in UTF-16LE with a BOM and CRLF line ends:
@@ -136,12 +159,37 @@ int pm_regtree_del(pm_regtree *t, const char *key, const char *name);
 bool pm_regtree_has_key(const pm_regtree *t, const char *key);
 int pm_regtree_subkeys(const pm_regtree *t, const char *key, pm_strlist *out);
 int pm_regtree_values(const pm_regtree *t, const char *key, pm_strlist *out);
-/* Whole files through a file-system table; save writes a temporary and
+/* Same keys (names spelt the same) in the same order with the same values
+ * in the same order, types and bytes. */
+bool pm_regtree_equal(const pm_regtree *a, const pm_regtree *b);
+/* Whole files through a file-system table, never through a symlink (see
+ * pm_statefile_*): load reads a regular file whole (PM_ESHORT when it
+ * shrinks meanwhile) and parses it; save writes a new temporary and
  * renames it over `path`. Errors are returned, not reported. */
 int pm_regtree_load(const pm_fs_ops *fs, const char *path, pm_regtree **out,
                     char *err, size_t err_cap);
 int pm_regtree_save(const pm_fs_ops *fs, const char *path,
                     const pm_regtree *t);
+
+/* ---- The move's own state files ---- */
+
+/* The one place where pomove's own files (the move's plan, step journal,
+ * registry backups, the simulated host's registry.reg, host.ini,
+ * shares.txt, services.txt) are written and reopened, so that none is ever
+ * opened through a symlink planted at its name:
+ * pm_statefile_write replaces `path` whole: refused (PM_ELOOP for a
+ * symlink, PM_EISDIR, PM_ESPECIAL) when something other than a regular
+ * file is there; else the data goes to a new temporary
+ * "<path>.<16 hex digits>.tmp" created with O_EXCL|O_NOFOLLOW (a planted
+ * name is never followed, another name is tried), synced when asked, and
+ * renamed over `path`. pm_statefile_open opens an existing one (or creates
+ * it with PM_O_CREAT) with PM_O_NOFOLLOW|PM_O_REGULAR: a symlink is
+ * PM_ELOOP, anything but a regular file PM_ESPECIAL, and a FIFO never
+ * blocks the open. */
+int pm_statefile_write(const pm_fs_ops *fs, const char *path,
+                       const void *data, size_t len, bool sync);
+int pm_statefile_open(const pm_fs_ops *fs, const char *path, int flags,
+                      uint32_t mode, pm_fd *out);
 
 /* ---- The host tables ---- */
 
@@ -247,8 +295,14 @@ struct pm_host {
 
 /* Opens "sim:DIR" (and, in a Windows build, "local"). The host is
  * allocated; pm_host_close frees it. Reports nothing: returns PM_EINVAL
- * for an unknown backend, or the backend's error. */
+ * for an unknown backend, or the backend's error; a backend that can say
+ * more (which file, which line) leaves a sentence for
+ * pm_host_open_detail(). */
 int pm_host_open(const char *spec, pm_host **out);
+/* The last failed pm_host_open's detail on this thread ("" when none). */
+const char *pm_host_open_detail(void);
+void pm__host_open_detail_set(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 void pm_host_close(pm_host *h);
 /* Checks that every slot of every table is filled; 0 or PM_EINVAL. */
 int pm_host_validate(const pm_host *h);

@@ -106,42 +106,114 @@ static const char *ini_get(const ini *f, const char *sec, const char *key) {
   return NULL;
 }
 
+/* The simulator's text files are read whole, never through a symlink,
+ * and every byte is accounted for: a NUL byte or a last line without its
+ * newline (a truncated file) is a format error naming the file and line,
+ * left for pm_host_open_detail(). Lines are then taken with next_line. */
+static int read_text(const char *path, char **out) {
+  *out = NULL;
+  const pm_fs_ops *fs = pm_fs_native();
+  pm_fd fd;
+  int rc = pm_statefile_open(fs, path, PM_O_RDONLY, 0, &fd);
+  if (rc == PM_ENOENT) return werr(PM_ENOENT, W_FILE_NOT_FOUND);
+  if (rc < 0) {
+    pm__host_open_detail_set("%s: %s", path, pm_strerror(rc));
+    return rc;
+  }
+  pm_stat st;
+  rc = fs->fstat(fd, &st);
+  char *b = NULL;
+  size_t got = 0;
+  if (rc == 0) {
+    b = pm_xmalloc(st.size + 1);
+    while (got < st.size && rc == 0) {
+      int64_t n = fs->pread(fd, b + got, st.size - got, got);
+      if (n < 0) rc = (int)n;
+      else if (n == 0) rc = werr(PM_ESHORT, 0);
+      else got += (size_t)n;
+    }
+  }
+  fs->close(fd);
+  unsigned long ln = 1;
+  for (size_t i = 0; rc == 0 && i < got; i++) {
+    if (!b[i]) {
+      pm__host_open_detail_set("%s line %lu: NUL byte", path, ln);
+      rc = werr(PM_EFORMAT, 0);
+    }
+    ln += b[i] == '\n';
+  }
+  if (rc == 0 && got && b[got - 1] != '\n') {
+    pm__host_open_detail_set("%s line %lu: the file ends inside a line (no "
+                             "line end: truncated?)", path, ln);
+    rc = werr(PM_EFORMAT, 0);
+  }
+  if (rc < 0) {
+    free(b);
+    return rc;
+  }
+  b[got] = '\0';
+  *out = b;
+  return 0;
+}
+
+/* The next line of a text from read_text (its newline and a CR before it
+ * removed), or NULL at the end. */
+static char *next_line(char **cur) {
+  char *l = *cur;
+  if (!*l) return NULL;
+  char *nl = strchr(l, '\n');
+  *nl = '\0';
+  *cur = nl + 1;
+  if (nl > l && nl[-1] == '\r') nl[-1] = '\0';
+  return l;
+}
+
+static int bad_line(const char *path, unsigned long ln, const char *what) {
+  pm__host_open_detail_set("%s line %lu: %s", path, ln, what);
+  return werr(PM_EFORMAT, 0);
+}
+
 static int ini_load(const char *path, ini *f) {
   memset(f, 0, sizeof *f);
-  FILE *fp = fopen(path, "r");
-  if (!fp) return werr(PM_ENOENT, W_FILE_NOT_FOUND);
-  char line[4096], sec[4096] = "";
-  while (fgets(line, sizeof line, fp)) {
-    line[strcspn(line, "\r\n")] = '\0';
+  char *text, *cur;
+  PM_TRY(read_text(path, &text));
+  cur = text;
+  char *sec = pm_xstrdup("");
+  char *line;
+  unsigned long ln = 0;
+  int rc = 0;
+  while (rc == 0 && (line = next_line(&cur)) != NULL) {
+    ln++;
     if (!line[0] || line[0] == ';' || line[0] == '#') continue;
+    size_t l = strlen(line);
     if (line[0] == '[') {
-      char *end = strrchr(line, ']');
-      if (end) *end = '\0';
-      snprintf(sec, sizeof sec, "%s", line + 1);
+      if (line[l - 1] != ']') {
+        rc = bad_line(path, ln, "']' missing at the end of the section");
+        break;
+      }
+      line[l - 1] = '\0';
+      free(sec);
+      sec = pm_xstrdup(line + 1);
       continue;
     }
     char *eq = strchr(line, '=');
-    if (!eq) continue;
+    if (!eq) {
+      rc = bad_line(path, ln, "neither [section] nor key=value");
+      break;
+    }
     *eq = '\0';
     ini_add(f, sec, line, eq + 1);
   }
-  fclose(fp);
-  return 0;
+  free(sec);
+  free(text);
+  if (rc < 0) ini_free(f);
+  return rc;
 }
 
 /* The simulator's files are replaced whole by a rename; they are not
  * synced, since the simulated machine never loses power. */
 static int write_atomic(const char *path, const char *data, size_t len) {
-  char *tmp = pm_xasprintf("%s.tmp", path);
-  FILE *fp = fopen(tmp, "wb");
-  int rc = 0;
-  if (!fp || fwrite(data, 1, len, fp) != len || fflush(fp) != 0)
-    rc = werr(PM_EIO, errno);
-  if (fp && fclose(fp) != 0 && !rc) rc = werr(PM_EIO, errno);
-  if (!rc && rename(tmp, path) != 0) rc = werr(PM_EIO, errno);
-  if (rc) unlink(tmp);
-  free(tmp);
-  return rc;
+  return pm_statefile_write(pm_fs_native(), path, data, len, false);
 }
 
 static int ini_save(const char *path, const ini *f) {
@@ -246,18 +318,54 @@ static void esc(char *out, size_t cap, const char *in) {
   out[n] = '\0';
 }
 
-static void unesc(char *s) {
+static int hexdig(char c) {
+  return c >= '0' && c <= '9'   ? c - '0'
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                : -1;
+}
+
+/* Undoes esc(); false when a '%' is not followed by two hex digits or
+ * stands for a NUL, or a raw tab is left (the field would not be one). */
+static bool unesc(char *s) {
   char *o = s;
   for (; *s; s++) {
-    if (*s == '%' && s[1] && s[2]) {
-      char h[3] = {s[1], s[2], 0};
-      *o++ = (char)strtol(h, NULL, 16);
+    if (*s == '%') {
+      int hi = hexdig(s[1]), lo = hi < 0 ? -1 : hexdig(s[2]);
+      if (lo < 0 || (hi == 0 && lo == 0)) return false;
+      *o++ = (char)(hi * 16 + lo);
       s += 2;
+    } else if (*s == '\t') {
+      return false;
     } else {
       *o++ = *s;
     }
   }
   *o = '\0';
+  return true;
+}
+
+/* A decimal number filling the whole field. */
+static bool num_field(const char *s, unsigned long long max,
+                      unsigned long long *out) {
+  if (!*s) return false;
+  unsigned long long v = 0;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9') return false;
+    unsigned d = (unsigned)(*s - '0');
+    if (v > (max - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
+/* Copies a field into a fixed one; false when it does not fit. */
+static bool fit(char *dst, size_t cap, const char *src) {
+  size_t l = strlen(src);
+  if (l >= cap) return false;
+  memcpy(dst, src, l + 1);
+  return true;
 }
 
 static int split_tabs(char *line, char **f, int max) {
@@ -273,28 +381,39 @@ static int split_tabs(char *line, char **f, int max) {
 
 static int load_shares(sim *s) {
   char *path = sim_path(s, "shares.txt");
-  FILE *fp = fopen(path, "r");
-  free(path);
   s->nshares = 0;
-  if (!fp) return 0;
-  char line[8192];
-  while (fgets(line, sizeof line, fp)) {
-    line[strcspn(line, "\r\n")] = '\0';
+  char *text, *cur, *line;
+  int rc = read_text(path, &text);
+  if (rc == PM_ENOENT) rc = 0, text = NULL;
+  unsigned long ln = 0;
+  cur = text;
+  while (rc == 0 && text && (line = next_line(&cur)) != NULL) {
+    ln++;
     char *f[6];
-    if (split_tabs(line, f, 6) != 6) continue;
+    bool ok = split_tabs(line, f, 6) == 6;
+    for (int i = 0; ok && i < 6; i++) ok = unesc(f[i]);
+    pm_share_info sh;
+    memset(&sh, 0, sizeof sh);
+    unsigned long long ty, mu;
+    ok = ok && num_field(f[1], 0xFFFFFFFFu, &ty) &&
+         num_field(f[2], 0xFFFFFFFFu, &mu) &&
+         fit(sh.name, sizeof sh.name, f[0]) && sh.name[0] &&
+         fit(sh.path, sizeof sh.path, f[3]) &&
+         fit(sh.remark, sizeof sh.remark, f[4]) &&
+         fit(sh.sddl, sizeof sh.sddl, f[5]);
+    if (!ok) {
+      rc = bad_line(path, ln, "not a share (name, type, max uses, path, "
+                              "remark, SDDL; tab-separated, %-escaped)");
+      break;
+    }
+    sh.type = (uint32_t)ty;
+    sh.max_uses = (uint32_t)mu;
     s->shares = pm_xrealloc(s->shares, (s->nshares + 1) * sizeof *s->shares);
-    pm_share_info *sh = &s->shares[s->nshares++];
-    memset(sh, 0, sizeof *sh);
-    for (int i = 0; i < 6; i++) unesc(f[i]);
-    snprintf(sh->name, sizeof sh->name, "%s", f[0]);
-    sh->type = (uint32_t)strtoul(f[1], NULL, 10);
-    sh->max_uses = (uint32_t)strtoul(f[2], NULL, 10);
-    snprintf(sh->path, sizeof sh->path, "%s", f[3]);
-    snprintf(sh->remark, sizeof sh->remark, "%s", f[4]);
-    snprintf(sh->sddl, sizeof sh->sddl, "%s", f[5]);
+    s->shares[s->nshares++] = sh;
   }
-  fclose(fp);
-  return 0;
+  free(text);
+  free(path);
+  return rc;
 }
 
 static int cmp_share(const void *a, const void *b) {
@@ -334,25 +453,38 @@ static void free_run(sim *s) {
   s->nrun = 0;
 }
 
-static void load_run_file(const char *path, svc_run **out, size_t *nout) {
+/* services.txt; a missing file is no service running. On a format error
+ * the lines read before it are in *out. */
+static int load_run_file(const char *path, svc_run **out, size_t *nout) {
   *out = NULL;
   *nout = 0;
-  FILE *fp = fopen(path, "r");
-  if (!fp) return;
-  char line[2048];
-  while (fgets(line, sizeof line, fp)) {
-    line[strcspn(line, "\r\n")] = '\0';
+  char *text, *cur, *line;
+  int rc = read_text(path, &text);
+  if (rc == PM_ENOENT) return 0;
+  unsigned long ln = 0;
+  cur = text;
+  while (rc == 0 && (line = next_line(&cur)) != NULL) {
+    ln++;
     char *f[4];
-    if (split_tabs(line, f, 4) != 4) continue;
-    unesc(f[0]);
+    unsigned long long pid, t;
+    bool ok = split_tabs(line, f, 4) == 4 && unesc(f[0]) && f[0][0] &&
+              (!strcmp(f[1], "running") || !strcmp(f[1], "stopping")) &&
+              num_field(f[2], 0x7FFFFFFF, &pid) &&
+              num_field(f[3], ~0ull, &t);
+    if (!ok) {
+      rc = bad_line(path, ln, "not a service state (name, running or "
+                              "stopping, pid, time; tab-separated)");
+      break;
+    }
     *out = pm_xrealloc(*out, (*nout + 1) * sizeof **out);
     svc_run *r = &(*out)[(*nout)++];
     r->name = pm_xstrdup(f[0]);
     r->stopping = !strcmp(f[1], "stopping");
-    r->pid = strtol(f[2], NULL, 10);
-    r->t_ns = strtoull(f[3], NULL, 10);
+    r->pid = (long)pid;
+    r->t_ns = t;
   }
-  fclose(fp);
+  free(text);
+  return rc;
 }
 
 static int save_run(sim *s) {
@@ -564,7 +696,10 @@ static int reg_set(pm_host *h, const char *key, const char *name,
                    const pm_reg_value *v) {
   sim *s = h->ctx;
   if (!pm_regtree_has_key(s->reg, key)) return werr(PM_ENOENT, W_FILE_NOT_FOUND);
-  pm_regtree_set(s->reg, key, name, v);
+  /* A name the registry file cannot carry is refused, not written as
+   * something else. */
+  if (pm_regtree_set(s->reg, key, name, v) < 0)
+    return werr(PM_EINVAL, W_INVALID_PARAMETER);
   return save_reg(s);
 }
 
@@ -886,8 +1021,9 @@ static int svc_set_image_path(pm_host *h, const char *name,
   char *k = svc_key(name);
   pm_reg_value v;
   pm_reg_value_set_str(&v, PM_REG_EXPAND_SZ, path);
-  pm_regtree_set(s->reg, k, "ImagePath", &v);
+  int src = pm_regtree_set(s->reg, k, "ImagePath", &v);
   pm_reg_value_free(&v);
+  if (src < 0) return werr(PM_EINVAL, W_INVALID_PARAMETER);
   free(k);
   return save_reg(s);
 }
@@ -938,7 +1074,7 @@ static int sim_open(const char *arg, pm_host **out) {
   /* One pomove at a time. A service process forked a moment ago may still
    * hold the lock descriptor until it closes it: retry briefly. */
   char *lock = sim_path(s, "host.lock");
-  s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   free(lock);
   rc = s->lock_fd < 0 ? werr(PM_EIO, errno) : PM_EBUSY;
   for (int i = 0; i < 400 && rc == PM_EBUSY; i++) {
@@ -954,14 +1090,19 @@ static int sim_open(const char *arg, pm_host **out) {
     char *rp = sim_path(s, "registry.reg");
     char err[256];
     rc = pm_regtree_load(pm_fs_native(), rp, &s->reg, err, sizeof err);
+    /* Nothing is written from a registry that was not read whole: the
+     * host does not open, and says which line it could not read. */
+    if (rc < 0)
+      pm__host_open_detail_set("%s%s%s", rp, err[0] ? " " : ": ",
+                               err[0] ? err : pm_strerror(rc));
     free(rp);
   }
   if (rc == 0) rc = load_shares(s);
   if (rc == 0) {
     char *sp = sim_path(s, "services.txt");
-    load_run_file(sp, &s->run, &s->nrun);
+    rc = load_run_file(sp, &s->run, &s->nrun);
     free(sp);
-    rc = refresh(s);
+    if (rc == 0) rc = refresh(s);
   }
   if (rc < 0) {
     sim_free(s);
@@ -1086,7 +1227,9 @@ int pm_sim_kill_all(const char *dir) {
   char *p = pm_xasprintf("%s/services.txt", dir);
   svc_run *run;
   size_t n;
-  load_run_file(p, &run, &n);
+  /* Every process named before a damaged line is ended; the file is then
+   * not rewritten, since it was not read whole. */
+  bool whole = load_run_file(p, &run, &n) == 0;
   int count = 0;
   sim tmp = {0};
   tmp.dir = pm_xstrdup(dir);
@@ -1101,7 +1244,7 @@ int pm_sim_kill_all(const char *dir) {
     }
   }
   free(run);
-  if (n) save_run(&tmp);
+  if (n && whole) save_run(&tmp);
   free_run(&tmp);
   free(tmp.dir);
   free(p);

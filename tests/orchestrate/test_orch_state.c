@@ -1,0 +1,307 @@
+/* test_orch_state.c - the move's own files are read whole and never
+ * through a symlink: a simulated host whose registry.reg cannot be read
+ * whole (a NUL, a cut, an odd byte) does not open, so `move` and
+ * `rollback` exit non-zero and leave it byte-identical; a step journal
+ * with a NUL in the middle is refused and `move --resume` does not run
+ * the move again; symlinks planted at the plan, the step journal, the
+ * registry backup and the simulator's files are refused, their targets
+ * untouched. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "orch_testlib.h"
+#include "testutil.h"
+#include "util.h"
+
+static const char *scratch_dir; /* tu_scratch() makes a new one per call */
+
+static int setup(void **state) {
+  (void)state;
+  scratch_dir = tu_scratch();
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  ot_kill_all();
+  tu_cleanup();
+  return 0;
+}
+
+static const char *new_host(const char *name) {
+  static char dirs[8][4096];
+  static int next;
+  char *d = dirs[next++ % 8];
+  snprintf(d, 4096, "%s/%s", scratch_dir, name);
+  orch_sim_options so;
+  ot_sim_options(&so, d);
+  return ot_make_host(&so);
+}
+
+static void write_bytes(const char *path, const char *b, size_t len) {
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(b, 1, len, f), len);
+  assert_int_equal(fclose(f), 0);
+}
+
+static void assert_file(const char *path, const char *b, size_t len) {
+  size_t got;
+  char *now = tu_read_all(path, &got);
+  assert_int_equal(got, len);
+  assert_memory_equal(now, b, len);
+  free(now);
+}
+
+static void test_orch_state_damaged_registry(void **state) {
+  (void)state;
+  const char *dir = new_host("reg");
+  char *rp = pm_xasprintf("%s/registry.reg", dir);
+  size_t len;
+  char *good = tu_read_all(rp, &len);
+  assert_true(len > 4000);
+  char *spec = ot_spec(dir);
+  for (int v = 0; v < 5; v++) {
+    char *b = malloc(len + 2);
+    memcpy(b, good, len);
+    size_t n = len;
+    size_t mid = (len / 2) & ~(size_t)1;
+    const char *what;
+    switch (v) {
+    case 0: /* U+0000 replacing a character in the middle */
+      b[mid] = b[mid + 1] = 0;
+      what = "NUL in the middle";
+      break;
+    case 1: /* U+0000 inserted between two keys */
+      n = len + 2;
+      memmove(b + mid + 2, b + mid, len - mid);
+      b[mid] = b[mid + 1] = 0;
+      what = "NUL inserted";
+      break;
+    case 2: /* truncated on a unit in the middle of a line */
+      n = mid;
+      while (b[n - 2] == '\n' || b[n - 2] == '\r') n -= 2;
+      what = "truncated";
+      break;
+    case 3: /* cut inside a UTF-16 unit */
+      n = len - 1;
+      what = "cut unit";
+      break;
+    default: /* an odd trailing byte */
+      b[len] = '\n';
+      n = len + 1;
+      what = "odd byte";
+      break;
+    }
+    write_bytes(rp, b, n);
+    pm_host *h = NULL;
+    int rc = pm_host_open(spec, &h);
+    if (rc != PM_EFORMAT) print_error("%s: open gave %d\n", what, rc);
+    assert_int_equal(rc, PM_EFORMAT);
+    assert_null(h);
+    const char *d = pm_host_open_detail();
+    if (!strstr(d, "registry.reg line ")) print_error("%s: '%s'\n", what, d);
+    assert_non_null(strstr(d, "registry.reg line "));
+    /* The commands, as a person runs them: refused, nothing written. */
+    char *out = NULL;
+    assert_int_equal(tu_sh_out(&out, "'%s' move --host '%s' --from "
+                                     "'C:\\exchsrvr' --to 'D:' 2>&1",
+                               tu_pomove(), spec),
+                     2);
+    assert_non_null(strstr(out, "registry.reg line "));
+    free(out);
+    assert_int_equal(tu_sh("'%s' rollback --host '%s' >/dev/null 2>&1",
+                           tu_pomove(), spec),
+                     2);
+    assert_file(rp, b, n);
+    free(b);
+  }
+  write_bytes(rp, good, len);
+  free(good);
+  free(spec);
+  free(rp);
+}
+
+static void test_orch_state_journal_nul(void **state) {
+  (void)state;
+  const pm_fs_ops *fs = pm_fs_native();
+  char *p = pm_xasprintf("%s/journal", scratch_dir);
+  for (int v = 0; v < 3; v++) {
+    unlink(p);
+    orch_journal j;
+    assert_int_equal(orch_journal_open(fs, p, &j), 0);
+    assert_int_equal(orch_journal_add(&j, "start", -1), 0);
+    for (int k = 0; k < ORCH_NSTEPS; k++) {
+      assert_int_equal(orch_journal_add(&j, "begin", k), 0);
+      assert_int_equal(orch_journal_add(&j, "done", k), 0);
+    }
+    assert_int_equal(orch_journal_add(&j, "move-done", -1), 0);
+    orch_journal_close(&j);
+    size_t len;
+    char *b = tu_read_all(p, &len);
+    char *second = strchr(b, '\n') + 1;
+    if (v == 0) second[3] = '\0';               /* inside a record */
+    else if (v == 1) second[-1] = '\0';         /* instead of a newline */
+    else b[0] = '\0';                           /* at the very start */
+    write_bytes(p, b, len);
+    assert_int_equal(orch_journal_open(fs, p, &j), PM_ECORRUPT);
+    orch_journal_close(&j);
+    free(b);
+  }
+  free(p);
+}
+
+static void test_orch_state_resume_after_nul(void **state) {
+  (void)state;
+  const char *dir = new_host("resume");
+  orch_options o;
+  ot_move_options(&o);
+  o.from = "C:\\exchsrvr";
+  o.to = "D:";
+  pm_host *h = ot_open(dir);
+  assert_int_equal(orch_move(h, &o), 0);
+  pm_host_close(h);
+  ot_snapshot before, after;
+  ot_snap(dir, &before);
+  char *jp = pm_xasprintf("%s/pomove/current/journal", dir);
+  size_t len;
+  char *b = tu_read_all(jp, &len);
+  char *third = strchr(strchr(b, '\n') + 1, '\n') + 1;
+  third[2] = '\0';
+  write_bytes(jp, b, len);
+  ot_move_options(&o);
+  o.resume = true;
+  h = ot_open(dir);
+  /* Refused: the journal cannot be read, so nothing runs again. */
+  assert_int_equal(orch_move(h, &o), PM_EXIT_FAILED);
+  pm_host_close(h);
+  ot_snap(dir, &after);
+  ot_assert_same(&before, &after);
+  assert_file(jp, b, len);
+  ot_snap_free(&before);
+  ot_snap_free(&after);
+  free(b);
+  free(jp);
+}
+
+static void test_orch_state_plan_bytes(void **state) {
+  (void)state;
+  const char *dir = new_host("plan");
+  pm_host *h = ot_open(dir);
+  orch_options o;
+  ot_move_options(&o);
+  o.from = "C:\\exchsrvr";
+  o.to = "D:";
+  orch_plan p;
+  assert_int_equal(orch_discover(h, &o, &p), 0);
+  char *path = pm_xasprintf("%s/plan-file", scratch_dir);
+  assert_int_equal(orch_plan_save(h, path, &p), 0);
+  size_t len;
+  char *good = tu_read_all(path, &len);
+  orch_plan q;
+  /* Text after the end line, a NUL in the middle, a cut end line. */
+  char *more = malloc(len + 8);
+  memcpy(more, good, len);
+  memcpy(more + len, "extra\n", 6);
+  write_bytes(path, more, len + 6);
+  assert_int_equal(orch_plan_load(h, path, &q), PM_EFORMAT);
+  memcpy(more, good, len);
+  more[len / 2] = '\0';
+  write_bytes(path, more, len);
+  assert_int_equal(orch_plan_load(h, path, &q), PM_EFORMAT);
+  write_bytes(path, good, len - 1);
+  assert_int_equal(orch_plan_load(h, path, &q), PM_EFORMAT);
+  free(more);
+  free(good);
+  orch_plan_free(&p);
+  pm_host_close(h);
+  free(path);
+}
+
+static void test_orch_state_symlinks_refused(void **state) {
+  (void)state;
+  const char *scratch = scratch_dir;
+  char *victim = pm_xasprintf("%s/victim", scratch);
+  tu_write_text(victim, "precious\n");
+  const char *dir = new_host("links");
+  pm_host *h = ot_open(dir);
+  orch_options o;
+  ot_move_options(&o);
+  o.from = "C:\\exchsrvr";
+  o.to = "D:";
+  orch_plan p;
+  assert_int_equal(orch_discover(h, &o, &p), 0);
+  /* The plan and the step journal, directly. */
+  char *plan = pm_xasprintf("%s/plan-link", scratch);
+  assert_int_equal(symlink(victim, plan), 0);
+  assert_int_equal(orch_plan_save(h, plan, &p), PM_ELOOP);
+  orch_plan q;
+  assert_int_equal(orch_plan_load(h, plan, &q), PM_ELOOP);
+  char *jp = pm_xasprintf("%s/journal-link", scratch);
+  assert_int_equal(symlink(victim, jp), 0);
+  orch_journal j;
+  assert_int_equal(orch_journal_open(h->fs, jp, &j), PM_ELOOP);
+  orch_journal_close(&j);
+  unlink(jp);
+  char *gone = pm_xasprintf("%s/gone", scratch);
+  assert_int_equal(symlink(gone, jp), 0); /* dangling: not created */
+  assert_int_equal(orch_journal_open(h->fs, jp, &j), PM_ELOOP);
+  orch_journal_close(&j);
+  assert_int_equal(orch_journal_open(h->fs, victim, &j), 0);
+  free(j.path);
+  j.path = pm_xstrdup(jp); /* an append to a link planted after the open */
+  assert_int_equal(orch_journal_add(&j, "start", -1), PM_ELOOP);
+  orch_journal_close(&j);
+  assert_int_equal(access(gone, F_OK), -1);
+  assert_int_equal(access(victim, F_OK), 0);
+  orch_plan_free(&p);
+  pm_host_close(h);
+  /* The registry backup of a real move: the step fails naming it. */
+  char *sdir = pm_xasprintf("%s/pomove/current", dir);
+  assert_int_equal(tu_sh("mkdir -p '%s' && ln -s '%s' '%s/backup.reg'",
+                         sdir, victim, sdir), 0);
+  char *spec = ot_spec(dir);
+  char *out = NULL;
+  assert_int_equal(tu_sh_out(&out, "'%s' move --host '%s' --from "
+                                   "'C:\\exchsrvr' --to 'D:' 2>&1",
+                             tu_pomove(), spec),
+                   3);
+  assert_non_null(strstr(out, "backup.reg"));
+  free(out);
+  assert_int_equal(access(victim, F_OK), 0);
+  /* The simulator's own files: the host does not open. */
+  static const char *const files[] = {"registry.reg", "host.ini",
+                                      "shares.txt", "services.txt"};
+  for (size_t i = 0; i < 4; i++) {
+    assert_int_equal(tu_sh("cd '%s' && mv %s %s.real && ln -s '%s' %s", dir,
+                           files[i], files[i], victim, files[i]), 0);
+    pm_host *x = NULL;
+    assert_int_equal(pm_host_open(spec, &x), PM_ELOOP);
+    assert_non_null(strstr(pm_host_open_detail(), files[i]));
+    assert_int_equal(tu_sh("cd '%s' && rm %s && mv %s.real %s", dir,
+                           files[i], files[i], files[i]), 0);
+  }
+  size_t len;
+  char *got = tu_read_all(victim, &len);
+  assert_string_equal(got, "precious\n");
+  free(got);
+  free(spec);
+  free(sdir);
+  free(gone);
+  free(jp);
+  free(plan);
+  free(victim);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_orch_state_journal_nul),
+      cmocka_unit_test(test_orch_state_plan_bytes),
+      cmocka_unit_test(test_orch_state_damaged_registry),
+      cmocka_unit_test(test_orch_state_resume_after_nul),
+      cmocka_unit_test(test_orch_state_symlinks_refused),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
