@@ -21,9 +21,18 @@
 
 #define SENTINEL "HKEY_LOCAL_MACHINE\\FUZZ\\Sentinel"
 
+/* Shows formatted text (UTF-16LE with BOM and CRLF) readably: the low
+ * byte of each unit, line ends as '\n', other units as \uXXXX. */
 static void dump_text(const char *what, const uint8_t *b, size_t n) {
   fprintf(fz_err(), "%s (%zu bytes):\n", what, n);
-  fwrite(b, 1, n < 4096 ? n : 4096, fz_err());
+  for (size_t i = 2; i + 1 < n && i < 8192; i += 2) {
+    unsigned u = b[i] | (unsigned)b[i + 1] << 8;
+    if (u == '\r') continue;
+    if (u == '\n' || (u >= 0x20 && u < 0x7F))
+      fputc((int)u, fz_err());
+    else
+      fprintf(fz_err(), "\\u%04X", u);
+  }
   fprintf(fz_err(), "\n");
 }
 
