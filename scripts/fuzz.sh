@@ -84,9 +84,10 @@ for h in "${harnesses[@]}"; do
   log=$b/logs/$h.log
   # One process reports stat::number_of_executed_units; with --keep-going
   # the fork runs report their total on the last "#N" status line.
-  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" |
-    tail -1 | awk '{print $2}')
-  [[ -n $execs ]] || execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
+  execs=$(grep -ao 'stat::number_of_executed_units: [0-9]*' "$log" |
+    tail -1 | awk '{print $2}' || true)
+  [[ -n $execs ]] ||
+    execs=$(grep -ao '^#[0-9]*' "$log" | tail -1 | tr -d '#' || true)
   n=$(find "$b/corpus/$h" -type f | wc -l)
   mapfile -t found < <(find "$b/crashes/$h" -type f | sort)
   printf '%-14s %12s %8s  %s\n' "$h" "${execs:-?}" "$n" "${#found[@]}"
@@ -95,7 +96,7 @@ for h in "${harnesses[@]}"; do
     status=1
   done
   # What broke, once per kind.
-  grep -h -A1 'invariant broken' "$log" | grep -v '^--$' | sort | uniq -c |
+  grep -ah -A1 'invariant broken' "$log" | grep -av '^--$' | sort | uniq -c |
     sort -rn | head -12 | sed 's/^/    /' || true
 done
 exit $status
