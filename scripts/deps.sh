@@ -5,7 +5,9 @@ set -euo pipefail
 [ "${POMOVE_NO_APT:-0}" = 1 ] && exit 0
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
-pkgs=(build-essential cmake pkg-config clang liburing-dev libxxhash-dev
+# libclang-rt-14-dev: the sanitizer and libFuzzer runtimes (only a
+# recommendation of clang, so --no-install-recommends would leave it out).
+pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev liburing-dev libxxhash-dev
       libcmocka-dev xxhash rsync hashdeep attr acl coreutils findutils
       time)
 missing=()

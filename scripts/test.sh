@@ -2,7 +2,8 @@
 # The test command (README, .ci/run): on a fresh Debian 12 machine, as
 # root, installs the packages, builds pomove with gcc and with clang
 # (warnings are errors), and runs every test through CTest: plain, under
-# ASan+UBSan, and the threaded tests under TSan.
+# ASan+UBSan, the threaded tests under TSan, and a short smoke run of each
+# libFuzzer harness (tests/fuzz/; scripts/fuzz.sh runs them for longer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -22,6 +23,8 @@ build asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
   -DPOMOVE_SANITIZE=address,undefined
 build tsan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
   -DPOMOVE_SANITIZE=thread
+build fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DPOMOVE_FUZZ=ON -DPOMOVE_FUZZ_SMOKE_SECONDS=25
 
 status=0
 echo "== tests (gcc build)" >&2
@@ -36,4 +39,9 @@ echo "== threaded tests (TSan build)" >&2
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   setarch "$(uname -m)" -R ctest --test-dir build/tsan --output-on-failure \
   -L threaded -j"$jobs" || status=1
+echo "== fuzz smoke (25 s per harness, two at a time)" >&2
+# Two at a time whatever nproc says: five harnesses stay within about
+# 80 s, and a finding is a failed test whose input is in
+# build/fuzz/tests/fuzz/smoke/<harness>/crash-*.
+ctest --test-dir build/fuzz --output-on-failure -L fuzz -j2 || status=1
 exit $status
