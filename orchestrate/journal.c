@@ -179,25 +179,61 @@ int orch_plan_save(pm_host *h, const char *path, const orch_plan *p) {
   return rc;
 }
 
-static void unesc(char *s) {
+static int hexdig(char c) {
+  return c >= '0' && c <= '9'   ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                : -1;
+}
+
+/* Undoes the writer's %XX escapes in place. Every '%' must start two hex
+ * digits and the result must hold no NUL: anything else is not something
+ * the writer made, and is refused instead of being read as something
+ * else. */
+static int unesc(char *s) {
   char *o = s;
   for (; *s; s++) {
-    if (*s == '%' && s[1] && s[2]) {
-      char x[3] = {s[1], s[2], 0};
-      *o++ = (char)strtol(x, NULL, 16);
+    if (*s == '%') {
+      int hi = hexdig(s[1]), lo = hi < 0 ? -1 : hexdig(s[2]);
+      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return PM_EFORMAT;
+      *o++ = (char)(hi * 16 + lo);
       s += 2;
     } else {
       *o++ = *s;
     }
   }
   *o = '\0';
+  return 0;
 }
 
-static int hexdig(char c) {
-  return c >= '0' && c <= '9'   ? c - '0'
-         : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                : -1;
+/* Copies a field into a fixed-size member of the plan; a field that does
+ * not fit is refused rather than cut (a cut path would name another
+ * folder). */
+static int plan_field(char *dst, size_t cap, const char *src) {
+  size_t n = strlen(src);
+  if (n >= cap) return PM_EFORMAT;
+  memcpy(dst, src, n + 1);
+  return 0;
+}
+
+/* A decimal number that fills the whole field and fits in `max`. */
+static int number(const char *s, uint64_t max, uint64_t *out) {
+  if (!*s) return PM_EFORMAT;
+  uint64_t v = 0;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9') return PM_EFORMAT;
+    unsigned d = (unsigned)(*s - '0');
+    if (v > (max - d) / 10) return PM_EFORMAT;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return 0;
+}
+
+static int flag(const char *s, bool *out) {
+  if ((s[0] != '0' && s[0] != '1') || s[1]) return PM_EFORMAT;
+  *out = s[0] == '1';
+  return 0;
 }
 
 static int hexbytes(const char *s, pm_reg_value *v) {
@@ -236,52 +272,81 @@ int orch_plan_load(pm_host *h, const char *path, orch_plan *p) {
   int rc = 0;
   char *save = text;
   char *line;
-  while (rc == 0 && (line = strsep(&save, "\n")) != NULL) {
+  unsigned lineno = 0;
+  const char *why = NULL;
+  while (rc == 0 && (line = pm_strsep(&save, "\n")) != NULL) {
+    lineno++;
     char *f[12];
     int nf = 0;
     char *tok;
     char *rest = line;
-    while (nf < 12 && (tok = strsep(&rest, "\t")) != NULL) f[nf++] = tok;
-    for (int i = 1; i < nf; i++) unesc(f[i]);
+    while (nf < 12 && (tok = pm_strsep(&rest, "\t")) != NULL) f[nf++] = tok;
+    if (rest) {
+      rc = PM_EFORMAT;
+      why = "too many fields";
+      break;
+    }
+    for (int i = 1; i < nf && rc == 0; i++) rc = unesc(f[i]);
+    if (rc < 0) {
+      why = "an escape that is not %XX, or an escaped NUL";
+      break;
+    }
+    why = "a field that does not fit, or a malformed number";
+    uint64_t n1 = 0, n2 = 0, n3 = 0;
+    bool b = false;
     if (nf == 2 && !strcmp(f[0], "from"))
-      snprintf(p->from, sizeof p->from, "%s", f[1]);
+      rc = plan_field(p->from, sizeof p->from, f[1]);
     else if (nf == 2 && !strcmp(f[0], "to"))
-      snprintf(p->to, sizeof p->to, "%s", f[1]);
+      rc = plan_field(p->to, sizeof p->to, f[1]);
     else if (nf == 2 && !strcmp(f[0], "from_native"))
-      snprintf(p->from_native, sizeof p->from_native, "%s", f[1]);
+      rc = plan_field(p->from_native, sizeof p->from_native, f[1]);
     else if (nf == 2 && !strcmp(f[0], "to_native"))
-      snprintf(p->to_native, sizeof p->to_native, "%s", f[1]);
+      rc = plan_field(p->to_native, sizeof p->to_native, f[1]);
     else if (nf == 5 && !strcmp(f[0], "tree")) {
-      p->files = strtoull(f[1], NULL, 10);
-      p->dirs = strtoull(f[2], NULL, 10);
-      p->bytes = strtoull(f[3], NULL, 10);
-      p->target_existed = f[4][0] == '1';
+      rc = number(f[1], UINT64_MAX, &n1);
+      if (rc == 0) rc = number(f[2], UINT64_MAX, &n2);
+      if (rc == 0) rc = number(f[3], UINT64_MAX, &n3);
+      if (rc == 0) rc = flag(f[4], &b);
+      if (rc == 0) {
+        p->files = n1;
+        p->dirs = n2;
+        p->bytes = n3;
+        p->target_existed = b;
+      }
     } else if (nf == 7 && !strcmp(f[0], "share")) {
       p->have_share = true;
-      snprintf(p->share.name, sizeof p->share.name, "%s", f[1]);
-      p->share.type = (uint32_t)strtoul(f[2], NULL, 10);
-      p->share.max_uses = (uint32_t)strtoul(f[3], NULL, 10);
-      snprintf(p->share.path, sizeof p->share.path, "%s", f[4]);
-      snprintf(p->share.remark, sizeof p->share.remark, "%s", f[5]);
-      snprintf(p->share.sddl, sizeof p->share.sddl, "%s", f[6]);
+      rc = plan_field(p->share.name, sizeof p->share.name, f[1]);
+      if (rc == 0) rc = number(f[2], UINT32_MAX, &n1);
+      if (rc == 0) rc = number(f[3], UINT32_MAX, &n2);
+      if (rc == 0) rc = plan_field(p->share.path, sizeof p->share.path, f[4]);
+      if (rc == 0) rc = plan_field(p->share.remark, sizeof p->share.remark, f[5]);
+      if (rc == 0) rc = plan_field(p->share.sddl, sizeof p->share.sddl, f[6]);
+      p->share.type = (uint32_t)n1;
+      p->share.max_uses = (uint32_t)n2;
     } else if (nf == 4 && !strcmp(f[0], "service")) {
       p->svcs = pm_xrealloc(p->svcs, (p->nsvcs + 1) * sizeof *p->svcs);
       orch_service *s = &p->svcs[p->nsvcs++];
       memset(s, 0, sizeof *s);
-      snprintf(s->name, sizeof s->name, "%s", f[1]);
-      s->role = atoi(f[2]);
-      s->was_running = f[3][0] == '1';
+      rc = plan_field(s->name, sizeof s->name, f[1]);
+      if (rc == 0) rc = number(f[2], INT32_MAX, &n1);
+      if (rc == 0) rc = flag(f[3], &b);
+      s->role = (int)n1;
+      s->was_running = b;
     } else if (nf == 8 && !strcmp(f[0], "value")) {
       pm_reg_value o = {0}, n = {0};
-      o.type = (uint32_t)strtoul(f[4], NULL, 10);
-      n.type = (uint32_t)strtoul(f[6], NULL, 10);
-      if (hexbytes(f[5], &o) < 0 || hexbytes(f[7], &n) < 0) rc = PM_EFORMAT;
+      rc = number(f[4], UINT32_MAX, &n1);
+      if (rc == 0) rc = number(f[6], UINT32_MAX, &n2);
+      if (rc == 0) rc = number(f[3], INT32_MAX, &n3);
+      o.type = (uint32_t)n1;
+      n.type = (uint32_t)n2;
+      if (rc == 0 && (hexbytes(f[5], &o) < 0 || hexbytes(f[7], &n) < 0))
+        rc = PM_EFORMAT;
       p->vals = pm_xrealloc(p->vals, (p->nvals + 1) * sizeof *p->vals);
       orch_value *v = &p->vals[p->nvals++];
       memset(v, 0, sizeof *v);
       v->key = pm_xstrdup(f[1]);
       v->name = pm_xstrdup(f[2]);
-      v->kind = atoi(f[3]);
+      v->kind = (int)n3;
       v->old = o;
       v->new_ = n;
       size_t sk = strlen(ORCH_SERVICES_KEY);
@@ -293,7 +358,19 @@ int orch_plan_load(pm_host *h, const char *path, orch_plan *p) {
       }
     } else if (nf >= 1 && f[0][0] && strcmp(f[0], "pomove-plan 1")) {
       rc = PM_EFORMAT;
+      why = "a line pomove does not write";
+    } else if (nf == 1 && !f[0][0] && save) {
+      /* Only the text after the last line end may be empty. */
+      rc = PM_EFORMAT;
+      why = "an empty line";
     }
+  }
+  if (rc < 0) {
+    char *dp = pm_display_path(path);
+    pm_oserr_set(0);
+    pm_report_errorf(PM_EFORMAT, "read plan %s: line %u: %s", dp, lineno,
+                     why ? why : "unreadable");
+    free(dp);
   }
   free(text);
   if (rc < 0) orch_plan_free(p);
