@@ -45,10 +45,17 @@ int orch_cmd_check(int argc, char **argv) {
     if ((v = orch_cli_value(argc, argv, &i, "host"))) host = v;
     else if ((v = orch_cli_value(argc, argv, &i, "expect"))) o.expect = v;
     else if ((v = orch_cli_value(argc, argv, &i, "state"))) o.state_dir = v;
-    else if ((v = orch_cli_value(argc, argv, &i, "stop-timeout")))
-      o.stop_timeout_ms = (unsigned)(strtod(v, NULL) * 1000);
-    else if ((v = orch_cli_value(argc, argv, &i, "start-timeout")))
-      o.start_timeout_ms = (unsigned)(strtod(v, NULL) * 1000);
+    else if ((v = orch_cli_value(argc, argv, &i, "stop-timeout")) ||
+             (v = orch_cli_value(argc, argv, &i, "start-timeout"))) {
+      double s;
+      bool stop = !strncmp(a, "--stop", 6);
+      if (*v && pm_cli_seconds("check", stop ? "--stop-timeout"
+                                             : "--start-timeout",
+                               v, 86400, &s))
+        return PM_EXIT_USAGE;
+      *(stop ? &o.stop_timeout_ms : &o.start_timeout_ms) =
+          (unsigned)(s * 1000);
+    }
     else if (!strcmp(a, "--repair")) o.repair = true;
     else if (!strcmp(a, "--json")) o.json = true;
     else {

@@ -35,23 +35,6 @@ void orch_strf(char *dst, size_t cap, const char *fmt, ...) {
   va_end(ap);
 }
 
-int orch_cli_size(const char *s, uint64_t *out) {
-  char *end;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (end == s) return PM_EINVAL;
-  switch (*end) {
-  case 'T': case 't': v *= 1024; /* fall through */
-  case 'G': case 'g': v *= 1024; /* fall through */
-  case 'M': case 'm': v *= 1024; /* fall through */
-  case 'K': case 'k': v *= 1024; end++; break;
-  case '\0': break;
-  default: return PM_EINVAL;
-  }
-  if (*end) return PM_EINVAL;
-  *out = v;
-  return 0;
-}
-
 int orch_cli_open_host(const char *spec, pm_host **h) {
   if (!spec) {
     pm_report_errorf(PM_EINVAL, "--host is required (this build knows "
@@ -131,16 +114,12 @@ static const char rollback_help[] =
     "Exit codes: 0 rolled back (or nothing left to roll back); 2 no move\n"
     "to roll back or bad arguments; 3 a step failed (run it again).\n";
 
-static int parse_timeout(const char *v, const char *opt, unsigned *ms) {
-  char *end;
-  double s = strtod(v, &end);
-  if (!*v || *end || s < 0 || s > 86400) {
-    pm_report_errorf(PM_EINVAL, "%s: '%s' is not a number of seconds", opt,
-                     v);
-    return -1;
-  }
-  *ms = (unsigned)(s * 1000);
-  return 0;
+static int parse_timeout(const char *cmd, const char *v, const char *opt,
+                         unsigned *ms) {
+  double s;
+  int rc = pm_cli_seconds(cmd, opt, v, 86400, &s);
+  if (!rc) *ms = (unsigned)(s * 1000);
+  return rc;
 }
 
 /* mode: 0 move, 1 plan, 2 rollback */
@@ -161,17 +140,19 @@ static int run_cmd(int argc, char **argv, int mode) {
     else if (mode != 2 && (v = orch_cli_value(argc, argv, &i, "to"))) o.to = v;
     else if ((v = orch_cli_value(argc, argv, &i, "state"))) o.state_dir = v;
     else if ((v = orch_cli_value(argc, argv, &i, "stop-timeout"))) {
-      if (parse_timeout(v, "--stop-timeout", &o.stop_timeout_ms) < 0)
+      if (*v && parse_timeout(argv[0], v, "--stop-timeout",
+                              &o.stop_timeout_ms))
         return PM_EXIT_USAGE;
     } else if ((v = orch_cli_value(argc, argv, &i, "start-timeout"))) {
-      if (parse_timeout(v, "--start-timeout", &o.start_timeout_ms) < 0)
+      if (*v && parse_timeout(argv[0], v, "--start-timeout",
+                              &o.start_timeout_ms))
         return PM_EXIT_USAGE;
     } else if (mode != 2 && (v = orch_cli_value(argc, argv, &i, "threads"))) {
-      o.threads = (unsigned)strtoul(v, NULL, 10);
-      if (!o.threads) {
-        pm_report_errorf(PM_EINVAL, "--threads: '%s' is not a count", v);
+      uint64_t n;
+      if (*v && pm_cli_size(argv[0], "--threads", v, 1, 64, PM_SIZE_PLAIN,
+                            &n))
         return PM_EXIT_USAGE;
-      }
+      o.threads = (unsigned)n;
     } else if (mode != 2 && (v = orch_cli_value(argc, argv, &i, "progress"))) {
       if (!strcmp(v, "auto")) o.progress_mode = PM_PROGRESS_AUTO;
       else if (!strcmp(v, "tty")) o.progress_mode = PM_PROGRESS_TTY;

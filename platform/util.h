@@ -79,6 +79,35 @@ void pm_progress_update(pm_progress *p, uint64_t files, uint64_t bytes,
 /* Clears the in-place line. */
 void pm_progress_finish(pm_progress *p);
 
+/* Command-line numbers: the one parser of every size and count option.
+ *
+ * A size is a decimal number of bytes, optionally followed by a unit:
+ * K, M, G, T, written alone, with "B" (KB, MB ...) or with "iB" (KiB,
+ * MiB ...), in any case ("k", "kib", "KIB"). Every unit is a power of
+ * 1024, KB included: Windows, where the product runs, writes KB for 1024
+ * bytes, and a size option that meant 1000 for one spelling and 1024 for
+ * another would be a trap. A lone "B" means bytes. No sign, no blanks, no
+ * fraction. pm_size_parse returns 0, PM_EINVAL (not a size) or PM_ERANGE
+ * (more than 2^64 - 1 bytes). */
+int pm_size_parse(const char *s, uint64_t *out);
+
+/* Flags of pm_cli_size. */
+enum {
+  PM_SIZE_OFF = 1 << 0,   /* "off" is accepted and gives UINT64_MAX */
+  PM_SIZE_COUNT = 1 << 1, /* a count that takes the same suffixes */
+  PM_SIZE_PLAIN = 1 << 2  /* a count of plain digits, no suffix */
+};
+/* Parses option `opt` of command `cmd` ("copy", "--chunk-size") and
+ * checks it lies in [min, max]. Returns 0, or prints one line naming the
+ * command, the option and the value to stderr and returns PM_EXIT_USAGE
+ * (so a caller writes `if ((rc = pm_cli_size(...))) return rc;`). */
+int pm_cli_size(const char *cmd, const char *opt, const char *val,
+                uint64_t min, uint64_t max, unsigned flags, uint64_t *out);
+/* Seconds, with an optional fraction ("2", "0.5"), from 0 to max_s.
+ * Same contract as pm_cli_size. */
+int pm_cli_seconds(const char *cmd, const char *opt, const char *val,
+                   double max_s, double *secs);
+
 /* JSON string output with escaping (paths may hold any byte). */
 void pm_json_string(FILE *out, const char *s);
 

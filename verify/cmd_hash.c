@@ -242,20 +242,17 @@ int vf_cmd_hash(int argc, char **argv) {
   optind = 1;
   int ch;
   while ((ch = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
-    char *end;
+    uint64_t v;
+    int rc;
     switch (ch) {
     case 'o': out_path = optarg; break;
     case O_ENGINE: engine_name = optarg; break;
-    case O_THREADS: {
-      unsigned long v = strtoul(optarg, &end, 10);
-      if (*end || end == optarg || v < 1 || v > 1024) {
-        fprintf(stderr, "pomove hash: --threads: bad count '%s' (1-1024)\n",
-                optarg);
-        return PM_EXIT_USAGE;
-      }
+    case O_THREADS:
+      if ((rc = pm_cli_size("hash", "--threads", optarg, 1, 1024,
+                            PM_SIZE_PLAIN, &v)))
+        return rc;
       threads = (unsigned)v;
       break;
-    }
     case O_JSON: json = true; break;
     case O_QUIET: quiet = true; break;
     case 'h': usage(stdout); return PM_EXIT_OK;

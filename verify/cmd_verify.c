@@ -84,7 +84,8 @@ int vf_cmd_verify(int argc, char **argv) {
   opterr = 1;
   int ch;
   while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    char *end;
+    uint64_t v;
+    int rc;
     switch (ch) {
     case O_MANIFEST: manifest = optarg; break;
     case O_EXTRA: o.extra = true; break;
@@ -96,37 +97,27 @@ int vf_cmd_verify(int argc, char **argv) {
       }
       break;
     case O_TOL: {
-      double t = strtod(optarg, &end);
-      if (*end || end == optarg || t < 0 || t > 1e9) {
-        fprintf(stderr, "pomove verify: --time-tolerance: '%s' is not a "
-                        "number of seconds\n", optarg);
-        return PM_EXIT_USAGE;
-      }
+      double t;
+      if ((rc = pm_cli_seconds("verify", "--time-tolerance", optarg, 1e9, &t)))
+        return rc;
       o.time_tolerance_ns = (int64_t)(t * 1e9 + 0.5);
       break;
     }
     case O_REPORT: report_path = optarg; break;
     case O_JSON: json = true; break;
-    case O_SHOW: {
-      unsigned long v = strtoul(optarg, &end, 10);
-      if (*end || end == optarg || v > 1000000) {
-        fprintf(stderr, "pomove verify: --show: bad count '%s'\n", optarg);
-        return PM_EXIT_USAGE;
-      }
+    case O_SHOW:
+      if ((rc = pm_cli_size("verify", "--show", optarg, 0, 1000000,
+                            PM_SIZE_PLAIN, &v)))
+        return rc;
       show = (unsigned)v;
       break;
-    }
     case O_ENGINE: engine_name = optarg; break;
-    case O_THREADS: {
-      unsigned long v = strtoul(optarg, &end, 10);
-      if (*end || end == optarg || v < 1 || v > 1024) {
-        fprintf(stderr, "pomove verify: --threads: bad count '%s' (1-1024)\n",
-                optarg);
-        return PM_EXIT_USAGE;
-      }
+    case O_THREADS:
+      if ((rc = pm_cli_size("verify", "--threads", optarg, 1, 1024,
+                            PM_SIZE_PLAIN, &v)))
+        return rc;
       o.threads = (unsigned)v;
       break;
-    }
     case O_QUIET: quiet = true; break;
     case 'h': usage(stdout); return PM_EXIT_OK;
     default: usage(stderr); return PM_EXIT_USAGE;
