@@ -41,13 +41,15 @@ static void gen_usage(FILE *out) {
           "BYTES and N are whole numbers, optionally with K, M, G or T (also\n"
           "written KB or KiB, any case): every unit is a power of 1024, so\n"
           "4K = 4KB = 4KiB = 4096. Out of range is an error, never rounded.\n"
-          "Ctrl-C or SIGTERM stops it within a second or two (exit 130) and\n"
-          "removes the files it wrote, so the same command can be run again.\n"
+          "Ctrl-C or SIGTERM stops it within a second or two (exit 130); DIR\n"
+          "then holds part of the tree: remove it and run the command again\n"
+          "(generating is cheaper than checking what is there).\n"
           "\n"
           "Exit codes:\n"
           "  0  tree written\n"
           "  2  usage error, or DIR exists and is not an empty directory\n"
-          "  3  could not write the tree (the error names path and cause)\n");
+          "  3  could not write the tree (the error names path and cause)\n"
+          "  130  interrupted\n");
 }
 
 int bench_cmd_gen(int argc, char **argv) {
@@ -130,6 +132,7 @@ int bench_cmd_gen(int argc, char **argv) {
   pm_set_quiet(o.quiet);
 
   po_gen_stats st = {0};
+  pm_interrupt_catch();
   uint64_t t0 = pm_now_ns();
   const char *workload = "postoffice";
   int rc;
@@ -158,5 +161,13 @@ int bench_cmd_gen(int argc, char **argv) {
            pm_fmt_duration(secs, d, sizeof d), workload, o.seed, dir);
   }
   if (!rc) return PM_EXIT_OK;
+  if (rc == PM_ECANCELED) {
+    char *shown = pm_display_path(dir);
+    fprintf(stderr, "pomove gen-postoffice: interrupted; '%s' holds part of "
+                    "the tree: remove it (rm -r) and run the same command "
+                    "again\n", shown);
+    free(shown);
+    return PM_EXIT_INTERRUPTED;
+  }
   return rc == PM_EEXIST || rc == PM_ENOTDIR ? PM_EXIT_USAGE : PM_EXIT_FAILED;
 }

@@ -1,20 +1,12 @@
 /* cmd_copy.c - `pomove copy SRC DST`: options, signals, progress and the
  * summary (human or --json) around ce_copy(). */
 #include <getopt.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../orchestrate/commands.h"
 #include "copyengine.h"
 #include "util.h"
-
-static volatile int interrupted;
-
-static void on_signal(int sig) {
-  (void)sig;
-  interrupted = 1;
-}
 
 static void help(FILE *out) {
   fprintf(out,
@@ -242,12 +234,8 @@ int ce_cmd_copy(int argc, char **argv) {
   pm_progress_init(&pr.p, "copy", pmode);
   o.progress = progress_cb;
   o.progress_arg = &pr;
-  o.interrupt = &interrupted;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  o.interrupt = pm_interrupt_flag();
+  pm_interrupt_catch();
 
   ce_result r;
   rc = ce_copy(&o, &r);

@@ -39,9 +39,11 @@ static const char help[] =
     "\n"
     "Sizes (B) and --files take K, M, G, T (also KB, KiB; any case), powers\n"
     "of 1024. Ctrl-C or SIGTERM stops it within a second or two (exit 130)\n"
-    "and removes what it created, so the same command can be run again.\n"
+    "and stops the services it started; DIR then holds part of a host:\n"
+    "remove it and run the command again.\n"
     "\n"
-    "Exit codes: 0 created; 2 bad arguments or DIR not empty; 3 failed.\n";
+    "Exit codes: 0 created; 2 bad arguments or DIR not empty; 3 failed;\n"
+    "130 interrupted.\n";
 
 static bool valid_pcmta_name(const char *s) {
   size_t n = strlen(s);
@@ -140,8 +142,17 @@ int orch_cmd_sim_create(int argc, char **argv) {
     pm_report_errorf(PM_EINVAL, "sim-create: DIR is required (see --help)");
     return PM_EXIT_USAGE;
   }
+  pm_interrupt_catch();
   int rc = orch_sim_create(&o);
   if (rc == PM_EEXIST) return PM_EXIT_USAGE;
+  if (pm_interrupted()) {
+    /* No simulated service may outlive an interrupted creation. */
+    pm_sim_kill_all(o.dir);
+    fprintf(stderr, "pomove sim-create: interrupted; '%s' holds part of a "
+                    "host: remove it (rm -r) and run the same command "
+                    "again\n", o.dir);
+    return PM_EXIT_INTERRUPTED;
+  }
   if (rc < 0) return PM_EXIT_FAILED;
   if (!o.quiet) {
     printf("Simulated Exchange 5.5 host created in %s\n", o.dir);

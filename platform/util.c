@@ -107,6 +107,7 @@ char *pm_display_path(const char *path) {
 }
 
 void pm_set_quiet(bool quiet) { quiet_mode = quiet; }
+bool pm_quiet(void) { return quiet_mode; }
 
 void pm_report_error(const char *op, const char *path, int err) {
   char *shown = pm_display_path(path ? path : "");

@@ -50,6 +50,11 @@ void pm_report_errorf(int err, const char *fmt, ...)
 void pm_warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Quiet mode silences warnings, never errors. */
 void pm_set_quiet(bool quiet);
+bool pm_quiet(void);
+/* A stream that discards what is written to it (/dev/null, NUL): where
+ * -q sends a command's report. Opened once, never closed; NULL if the
+ * OS refuses (then the caller prints as usual). Backend. */
+FILE *pm_null_stream(void);
 
 /* Escapes a path for display (control bytes and invalid UTF-8 as \xNN). */
 char *pm_display_path(const char *path);

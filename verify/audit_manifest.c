@@ -106,7 +106,8 @@ static void entry_done(vf_job *j, void *arg) {
   } else if (s->err) {
     vf__describe_err("", s, detail, sizeof detail);
     pm_oserr_set(s->oserr);
-    pm_report_error(s->op, s->path, s->err);
+    /* Handed back unread after Ctrl-C: the command reports the interrupt. */
+    if (s->err != PM_ECANCELED) pm_report_error(s->op, s->path, s->err);
     cat = VF_UNREADABLE;
   } else if (!pm_hash_equal(&s->hash, &m->expect)) {
     char he[33], hg[33];
@@ -156,7 +157,8 @@ static int find_extra(mctx *c, const char *dir, const pset *listed) {
     rel = NULL;
     while (depth && !rel) {
       fr *f = &st[depth - 1];
-      if (f->i == f->l.n) {
+      /* Ctrl-C unwinds the walk without going further. */
+      if (f->i == f->l.n || pm_interrupted()) {
         vf_listing_free(&f->l);
         free(f->rel);
         depth--;
@@ -206,7 +208,8 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
   pm_manifest_entry e;
   int r;
   o->malformed = 0;
-  while ((r = pm_manifest_reader_next(mr, &e)) != 0) {
+  /* Ctrl-C stops the reading of the manifest; the pool then drains. */
+  while (!pm_interrupted() && (r = pm_manifest_reader_next(mr, &e)) != 0) {
     if (r == PM_EFORMAT) {
       o->malformed++;
       char *shown = pm_display_path(manifest);
@@ -241,7 +244,9 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
   if (!rc) rc = prc;
   pm_progress_finish(&c.prog);
   vf_report_set_hashed(rep, files, bytes);
-  if (!rc && o->extra) rc = find_extra(&c, dir, &listed);
+  if (!rc && o->extra && !pm_interrupted())
+    rc = find_extra(&c, dir, &listed);
   pset_free(&listed);
+  if (!rc && pm_interrupted()) rc = PM_ECANCELED;
   return rc;
 }

@@ -116,6 +116,8 @@ static char *full_path(actx *c, int side, const char *rel) {
 }
 
 static void report_os(const char *op, const char *path, int err, int oserr) {
+  /* Handed back unread after Ctrl-C: the command reports the interrupt. */
+  if (err == PM_ECANCELED) return;
   pm_oserr_set(oserr);
   pm_report_error(op, path, err);
 }
@@ -455,6 +457,11 @@ int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
   item *it = merge(&l[0], &l[1], &n);
   push(&c, F_BOTH, pm_xstrdup(""), it, n);
   while (c.depth) {
+    /* Ctrl-C: unwind the walk without going further. */
+    if (pm_interrupted()) {
+      pop(&c);
+      continue;
+    }
     step(&c);
     tick(&c);
   }
@@ -467,5 +474,6 @@ int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
   free(c.links[1].s);
   pthread_mutex_destroy(&c.link_mu);
   vf_report_add_side_entries(rep, c.entries[0], c.entries[1]);
+  if (!rc && pm_interrupted()) rc = PM_ECANCELED;
   return rc;
 }

@@ -37,6 +37,7 @@ typedef struct hctx {
   uint64_t next_emit;
   uint64_t files, bytes, errors, skipped, dirs;
   int write_err;
+  bool interrupted;
 } hctx;
 
 static void tick(void *arg) {
@@ -49,6 +50,10 @@ static void tick(void *arg) {
 static void emit(hctx *c, vf_job *j) {
   vf_side *s = &j->side[0];
   const char *rel = j->udata;
+  if (s->err == PM_ECANCELED) {
+    c->interrupted = true; /* handed back unread after Ctrl-C */
+    return;
+  }
   if (s->err || !s->hashed) {
     pm_oserr_set(s->oserr);
     pm_report_error(s->op ? s->op : "read", s->path, s->err ? s->err : PM_EIO);
@@ -140,7 +145,8 @@ static void walk(hctx *c, const char *skip_rel) {
     rel = NULL;
     while (depth && !rel) {
       fr *f = &st[depth - 1];
-      if (f->i == f->l.n) {
+      /* Ctrl-C unwinds the walk without going further. */
+      if (f->i == f->l.n || pm_interrupted()) {
         vf_listing_free(&f->l);
         free(f->rel);
         depth--;
@@ -214,7 +220,8 @@ static void usage(FILE *out) {
 "                     works here)\n"
 "  --threads N        hashing threads (default %u)\n"
 "  --json             print a JSON summary (to stdout with -o, else stderr)\n"
-"  --quiet            no progress line, no summary, no warnings\n"
+"  -q, --quiet        no progress line, no summary, no warnings (the\n"
+"                     manifest, --json and errors are still written)\n"
 "  -h, --help         this text\n"
 "\n"
 "Exit codes:\n"
@@ -222,18 +229,20 @@ static void usage(FILE *out) {
 "  1  done, but some files or directories could not be read (reported)\n"
 "  2  usage error: bad option or unusable argument\n"
 "  3  could not complete (DIR unreadable, manifest not writable, I/O\n"
-"     engine failure)\n",
+"     engine failure)\n"
+"  130  interrupted (Ctrl-C or SIGTERM stops it within a second or two;\n"
+"       a partial -o FILE is removed: run it again)\n",
           vf_pool_default_threads());
 }
 
 int vf_cmd_hash(int argc, char **argv) {
-  enum { O_ENGINE = 256, O_THREADS, O_JSON, O_QUIET };
+  enum { O_ENGINE = 256, O_THREADS, O_JSON };
   static const struct option longopts[] = {
       {"output", required_argument, NULL, 'o'},
       {"engine", required_argument, NULL, O_ENGINE},
       {"threads", required_argument, NULL, O_THREADS},
       {"json", no_argument, NULL, O_JSON},
-      {"quiet", no_argument, NULL, O_QUIET},
+      {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *out_path = NULL, *engine_name = NULL;
@@ -241,7 +250,7 @@ int vf_cmd_hash(int argc, char **argv) {
   unsigned threads = 0;
   optind = 1;
   int ch;
-  while ((ch = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "hqo:", longopts, NULL)) != -1) {
     uint64_t v;
     int rc;
     switch (ch) {
@@ -254,7 +263,7 @@ int vf_cmd_hash(int argc, char **argv) {
       threads = (unsigned)v;
       break;
     case O_JSON: json = true; break;
-    case O_QUIET: quiet = true; break;
+    case 'q': quiet = true; break;
     case 'h': usage(stdout); return PM_EXIT_OK;
     default: usage(stderr); return PM_EXIT_USAGE;
     }
@@ -310,6 +319,7 @@ int vf_cmd_hash(int argc, char **argv) {
     return PM_EXIT_FAILED;
   }
   unsigned nth = vf_pool_threads(c->pool);
+  pm_interrupt_catch();
   pm_progress_init(&c->prog, "hash", quiet ? PM_PROGRESS_OFF : PM_PROGRESS_AUTO);
   walk(c, skip);
   int prc = vf_pool_finish(c->pool, NULL, NULL);
@@ -323,7 +333,15 @@ int vf_cmd_hash(int argc, char **argv) {
     wrc = PM_EIO;
   }
   if (wrc) pm_report_error("write manifest", out_path ? out_path : "-", wrc);
-  bool complete = !prc && !wrc;
+  /* Ctrl-C: a manifest of part of the tree must not pass for one of all
+   * of it, so the partial -o FILE is removed; a rerun writes it whole. */
+  bool interrupted = pm_interrupted();
+  if (interrupted && c->w) {
+    int urc = c->fs->unlink(out_path);
+    if (urc && urc != PM_ENOENT)
+      pm_report_error("remove partial manifest", out_path, urc);
+  }
+  bool complete = !prc && !wrc && !interrupted;
   FILE *sum = out_path ? stdout : stderr;
   if (json) {
     fputs("{\"dir\":", sum);
@@ -333,12 +351,13 @@ int vf_cmd_hash(int argc, char **argv) {
     fprintf(sum,
             ",\"complete\":%s,\"files\":%llu,\"bytes\":%llu,"
             "\"directories\":%llu,\"skipped\":%llu,\"errors\":%llu,"
-            "\"seconds\":%.3f,\"engine\":\"%s\",\"threads\":%u}\n",
+            "\"seconds\":%.3f,\"engine\":\"%s\",\"threads\":%u,"
+            "\"interrupted\":%s}\n",
             complete ? "true" : "false", (unsigned long long)c->files,
             (unsigned long long)c->bytes, (unsigned long long)c->dirs,
             (unsigned long long)c->skipped, (unsigned long long)c->errors,
-            secs, eng->name, nth);
-  } else if (!quiet) {
+            secs, eng->name, nth, interrupted ? "true" : "false");
+  } else if (!quiet && !interrupted) {
     char b1[32], b2[32];
     fprintf(stderr,
             "pomove hash: %llu files, %s read and hashed in %s (%s engine, "
@@ -347,7 +366,11 @@ int vf_cmd_hash(int argc, char **argv) {
             pm_fmt_duration(secs, b2, sizeof b2), eng->name, nth,
             (unsigned long long)c->skipped, (unsigned long long)c->errors);
   }
-  int code = !complete ? PM_EXIT_FAILED
+  if (interrupted)
+    fprintf(stderr, "pomove hash: interrupted%s; run it again\n",
+            c->w ? " (the partial manifest was removed)" : "");
+  int code = interrupted ? PM_EXIT_INTERRUPTED
+             : !complete ? PM_EXIT_FAILED
              : c->errors ? PM_EXIT_PARTIAL : PM_EXIT_OK;
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->moved);

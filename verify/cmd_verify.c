@@ -46,7 +46,8 @@ static void usage(FILE *out) {
 "  --engine NAME          I/O engine: io_uring or pool (default: the first\n"
 "                         that works here)\n"
 "  --threads N            hashing threads (default %u)\n"
-"  --quiet                no progress line, no warnings\n"
+"  -q, --quiet            no progress line, no warnings, and no summary\n"
+"                         when all is identical (--json still prints)\n"
 "  -h, --help             this text\n"
 "\n"
 "Exit codes:\n"
@@ -55,13 +56,15 @@ static void usage(FILE *out) {
 "     manifest lines)\n"
 "  2  usage error: bad option or unusable argument\n"
 "  3  could not complete (a root unreadable, manifest unreadable, I/O\n"
-"     engine failure)\n",
+"     engine failure)\n"
+"  130  interrupted (Ctrl-C or SIGTERM stops it within a second or two;\n"
+"       nothing was changed: run it again)\n",
           vf_pool_default_threads());
 }
 
 int vf_cmd_verify(int argc, char **argv) {
   enum { O_MANIFEST = 256, O_EXTRA, O_COMPARE, O_TOL, O_REPORT, O_JSON,
-         O_SHOW, O_ENGINE, O_THREADS, O_QUIET };
+         O_SHOW, O_ENGINE, O_THREADS };
   static const struct option longopts[] = {
       {"manifest", required_argument, NULL, O_MANIFEST},
       {"extra", no_argument, NULL, O_EXTRA},
@@ -72,7 +75,7 @@ int vf_cmd_verify(int argc, char **argv) {
       {"show", required_argument, NULL, O_SHOW},
       {"engine", required_argument, NULL, O_ENGINE},
       {"threads", required_argument, NULL, O_THREADS},
-      {"quiet", no_argument, NULL, O_QUIET},
+      {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *manifest = NULL, *report_path = NULL, *engine_name = NULL;
@@ -83,7 +86,7 @@ int vf_cmd_verify(int argc, char **argv) {
   optind = 1;
   opterr = 1;
   int ch;
-  while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
     uint64_t v;
     int rc;
     switch (ch) {
@@ -118,7 +121,7 @@ int vf_cmd_verify(int argc, char **argv) {
         return rc;
       o.threads = (unsigned)v;
       break;
-    case O_QUIET: quiet = true; break;
+    case 'q': quiet = true; break;
     case 'h': usage(stdout); return PM_EXIT_OK;
     default: usage(stderr); return PM_EXIT_USAGE;
     }
@@ -151,6 +154,7 @@ int vf_cmd_verify(int argc, char **argv) {
       return PM_EXIT_USAGE;
     }
   }
+  pm_interrupt_catch();
   uint64_t t0 = pm_now_ns();
   const char *a = manifest ? manifest : argv[optind];
   const char *b = manifest ? argv[optind] : argv[optind + 1];
@@ -172,14 +176,27 @@ int vf_cmd_verify(int argc, char **argv) {
                        .report_file = report_path,
                        .show = show,
                        .malformed = o.malformed};
-  if (json)
-    vf_report_print_json(rep, &in, stdout);
-  else
-    vf_report_print_human(rep, &in, stdout);
-  fflush(stdout);
   int code = rc ? PM_EXIT_FAILED
              : (vf_report_differences(rep) || o.malformed) ? PM_EXIT_PARTIAL
                                                             : PM_EXIT_OK;
+  /* Ctrl-C: an audit of part of the tree says nothing about the rest, so
+   * no summary; nothing was changed, and a rerun audits from the start. */
+  if (pm_interrupted()) {
+    if (json)
+      printf("{\"command\":\"verify\",\"interrupted\":true,"
+             "\"exit_code\":%d}\n", PM_EXIT_INTERRUPTED);
+    fflush(stdout);
+    fprintf(stderr, "pomove verify: interrupted; nothing was changed, run "
+                    "it again\n");
+    vf_report_free(rep);
+    return PM_EXIT_INTERRUPTED;
+  }
+  /* -q prints the summary only when it says something is wrong. */
+  if (json)
+    vf_report_print_json(rep, &in, stdout);
+  else if (!quiet || code != PM_EXIT_OK)
+    vf_report_print_human(rep, &in, stdout);
+  fflush(stdout);
   vf_report_free(rep);
   return code;
 }

@@ -270,6 +270,12 @@ static void job_start(worker *w, slot *sl, vf_job *j) {
       side_fail(sd, w->fatal, "read", 0);
       continue;
     }
+    /* Ctrl-C: the jobs still queued are handed back unread at once, so
+     * that the pool drains within moments (the caller stops submitting). */
+    if (pm_interrupted()) {
+      side_fail(sd, PM_ECANCELED, "open", 0);
+      continue;
+    }
     /* O_NOATIME: an audit must leave the trees as it found them. */
     int rc = fs->open(sd->path,
                       PM_O_RDONLY | PM_O_NOATIME | (j->follow ? 0 : PM_O_NOFOLLOW),
@@ -361,6 +367,13 @@ static bool submit_round(worker *w) {
     for (unsigned i = 0; sl->job && i < sl->job->nsides; i++) {
       stream *s = &sl->s[i];
       if (!s->active || s->failed) continue;
+      /* Ctrl-C: no new reads; the stream ends once its reads in flight
+       * are back (at once when none are). */
+      if (pm_interrupted()) {
+        stream_fail(w, s, PM_ECANCELED, "read", 0);
+        stream_advance(w, sl, s);
+        continue;
+      }
       for (unsigned n = 0; n < s->count && s->active && !s->failed; n++) {
         chunk *c = &s->ring[(s->head + n) % p->cpf];
         if (c->state == C_SUBMIT && !chunk_queue(w, c)) return false;
