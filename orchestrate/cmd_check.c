@@ -51,7 +51,7 @@ int orch_cmd_check(int argc, char **argv) {
     else if ((v = orch_cli_value(argc, argv, &i, "state"))) o.state_dir = v;
     else if ((v = orch_cli_value(argc, argv, &i, "stop-timeout")) ||
              (v = orch_cli_value(argc, argv, &i, "start-timeout"))) {
-      double s;
+      double s = 0;
       bool stop = !strncmp(a, "--stop", 6);
       if (*v && pm_cli_seconds("check", stop ? "--stop-timeout"
                                              : "--start-timeout",

@@ -147,7 +147,7 @@ static int run_cmd(int argc, char **argv, int mode) {
                               &o.start_timeout_ms))
         return PM_EXIT_USAGE;
     } else if (mode != 2 && (v = orch_cli_value(argc, argv, &i, "threads"))) {
-      uint64_t n;
+      uint64_t n = 0;
       if (*v && pm_cli_size(argv[0], "--threads", v, 1, 64, PM_SIZE_PLAIN,
                             &n))
         return PM_EXIT_USAGE;

@@ -60,7 +60,7 @@ int orch_cmd_sim_create(int argc, char **argv) {
   bool named = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
-    uint64_t n;
+    uint64_t n = 0;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(help, stdout);
       return PM_EXIT_OK;
