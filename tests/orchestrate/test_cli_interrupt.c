@@ -80,7 +80,9 @@ static int interrupt_after(const char *args, double delay, int sig) {
     usleep(10000);
   }
   double took = now_s() - t0;
-  int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  /* Killed by the signal is not "exit 130": the command must catch it,
+   * stop at a resumable point and exit. Such a death reads as 1000+sig. */
+  int code = WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
   printf("# [%5.1fs] %-50.50s sig %d after %.2fs: exit %d in %.2fs\n",
          now_s() - t_start, args, sig, delay, code, took);
   return code;
