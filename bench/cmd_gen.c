@@ -34,44 +34,22 @@ static void gen_usage(FILE *out) {
           "                     directory (benchmark workload)\n"
           "  --large N          instead: N files of --large-size bytes\n"
           "  --large-size BYTES size of each --large file (default 1G)\n"
-          "  --quiet            no progress or summary\n"
+          "  -q, --quiet        no progress or summary (errors are still shown)\n"
           "  --json             print a JSON summary on stdout\n"
           "  --help             this text\n"
           "\n"
-          "BYTES and N take the suffixes K, M, G, T (powers of 1024).\n"
+          "BYTES and N are whole numbers, optionally with K, M, G or T (also\n"
+          "written KB or KiB, any case): every unit is a power of 1024, so\n"
+          "4K = 4KB = 4KiB = 4096. Out of range is an error, never rounded.\n"
+          "Ctrl-C or SIGTERM stops it within a second or two (exit 130); DIR\n"
+          "then holds part of the tree: remove it and run the command again\n"
+          "(generating is cheaper than checking what is there).\n"
           "\n"
           "Exit codes:\n"
           "  0  tree written\n"
           "  2  usage error, or DIR exists and is not an empty directory\n"
-          "  3  could not write the tree (the error names path and cause)\n");
-}
-
-/* "123", "4K", "1.5G" ... (binary multiples). False on junk. */
-static bool parse_size(const char *s, uint64_t *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (end == s || errno || v < 0) return false;
-  double mul = 1;
-  switch (*end) {
-  case 'k': case 'K': mul = 1024.0; end++; break;
-  case 'm': case 'M': mul = 1048576.0; end++; break;
-  case 'g': case 'G': mul = 1073741824.0; end++; break;
-  case 't': case 'T': mul = 1099511627776.0; end++; break;
-  default: break;
-  }
-  if (*end == 'i' && (end[1] == 'B' || end[1] == 'b')) end += 2;
-  else if (*end == 'B' || *end == 'b') end++;
-  if (*end) return false;
-  v *= mul;
-  if (v > 1.8e19) return false;
-  *out = (uint64_t)v;
-  return true;
-}
-
-static int bad_value(const char *opt, const char *val) {
-  fprintf(stderr, "pomove: gen-postoffice: bad value '%s' for %s\n", val, opt);
-  return PM_EXIT_USAGE;
+          "  3  could not write the tree (the error names path and cause)\n"
+          "  130  interrupted\n");
 }
 
 int bench_cmd_gen(int argc, char **argv) {
@@ -103,7 +81,14 @@ int bench_cmd_gen(int argc, char **argv) {
         fprintf(stderr, "pomove: gen-postoffice: %s needs a value\n", a);
         return PM_EXIT_USAGE;
       }
-      if (!parse_size(val, &v)) return bad_value(a, val);
+      /* Counts take the suffixes too ("--files 100K"); sizes are bytes. */
+      bool seed = !strcmp(a, "--seed");
+      bool count = !strcmp(a, "--files") || !strcmp(a, "--tiny") ||
+                   !strcmp(a, "--large");
+      if (pm_cli_size("gen-postoffice", a, val, seed ? 0 : 1,
+                      seed ? UINT32_MAX : count ? 1000000000 : UINT64_MAX,
+                      seed ? PM_SIZE_PLAIN : count ? PM_SIZE_COUNT : 0, &v))
+        return PM_EXIT_USAGE;
       i++;
       if (!strcmp(a, "--files")) o.files = v;
       else if (!strcmp(a, "--size")) size = v;
@@ -111,7 +96,6 @@ int bench_cmd_gen(int argc, char **argv) {
       else if (!strcmp(a, "--tiny")) tiny = v;
       else if (!strcmp(a, "--large")) large = v;
       else if (!strcmp(a, "--large-size")) large_size = v;
-      else if (v > UINT32_MAX) return bad_value(a, val);
       else o.seed = (uint32_t)v;
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "pomove: gen-postoffice: unknown option '%s'\n\n", a);
@@ -138,12 +122,17 @@ int bench_cmd_gen(int argc, char **argv) {
                     "each other\n");
     return PM_EXIT_USAGE;
   }
-  if (o.files == 0) return bad_value("--files", "0");
+  if (avg && avg > UINT64_MAX / o.files) {
+    fprintf(stderr, "pomove gen-postoffice: --avg-size times --files does "
+                    "not fit in 64 bits\n");
+    return PM_EXIT_USAGE;
+  }
   o.root = dir;
   o.bytes = avg ? avg * o.files : size;
   pm_set_quiet(o.quiet);
 
   po_gen_stats st = {0};
+  pm_interrupt_catch();
   uint64_t t0 = pm_now_ns();
   const char *workload = "postoffice";
   int rc;
@@ -172,5 +161,13 @@ int bench_cmd_gen(int argc, char **argv) {
            pm_fmt_duration(secs, d, sizeof d), workload, o.seed, dir);
   }
   if (!rc) return PM_EXIT_OK;
+  if (rc == PM_ECANCELED) {
+    char *shown = pm_display_path(dir);
+    fprintf(stderr, "pomove gen-postoffice: interrupted; '%s' holds part of "
+                    "the tree: remove it (rm -r) and run the same command "
+                    "again\n", shown);
+    free(shown);
+    return PM_EXIT_INTERRUPTED;
+  }
   return rc == PM_EEXIST || rc == PM_ENOTDIR ? PM_EXIT_USAGE : PM_EXIT_FAILED;
 }

@@ -179,9 +179,19 @@ int po_writer_open(po_writer **out, const char *root, uint32_t seed,
   return 0;
 }
 
+/* Ctrl-C: stop before the next directory, file or chunk. Not an error
+ * to report: the command says it was interrupted. */
+static bool stop_requested(po_writer *w) {
+  if (!w->err && pm_interrupted()) {
+    pm_progress_finish(&w->prog);
+    w->err = PM_ECANCELED;
+  }
+  return w->err != 0;
+}
+
 int po_writer_dir(po_writer *w, const char *rel, uint32_t mode,
                   pm_time mtime) {
-  if (w->err) return w->err;
+  if (stop_requested(w)) return w->err;
   if (rel[0]) {
     char *path = full_path(w, rel);
     int rc = w->fs->mkdir(path, 0755);
@@ -217,7 +227,7 @@ static int write_all(po_writer *w, pm_fd fd, const uint8_t *p, size_t n,
 int po_writer_file(po_writer *w, const char *rel, uint64_t size,
                    uint32_t mode, pm_time mtime, uint64_t content_seed,
                    po_content kind) {
-  if (w->err) return w->err;
+  if (stop_requested(w)) return w->err;
   char *path = full_path(w, rel);
   pm_fd fd;
   int rc = w->fs->open(path, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0600, &fd);
@@ -243,6 +253,7 @@ int po_writer_file(po_writer *w, const char *rel, uint64_t size,
     }
     rc = write_all(w, fd, src, n, off, path);
     off += n;
+    if (!rc && off < size && stop_requested(w)) rc = w->err;
   }
   /* The mode is set explicitly (not through open's mode) so that the
    * tree does not depend on the caller's umask. */

@@ -1,20 +1,12 @@
 /* cmd_copy.c - `pomove copy SRC DST`: options, signals, progress and the
  * summary (human or --json) around ce_copy(). */
 #include <getopt.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../orchestrate/commands.h"
 #include "copyengine.h"
 #include "util.h"
-
-static volatile int interrupted;
-
-static void on_signal(int sig) {
-  (void)sig;
-  interrupted = 1;
-}
 
 static void help(FILE *out) {
   fprintf(out,
@@ -25,14 +17,17 @@ static void help(FILE *out) {
 "`xxh128sum -c` accepts when run in DST. Regular files, directories,\n"
 "symlinks (as links), hard links, sparse files, permissions, owner and\n"
 "group (as root), nanosecond times and extended attributes are copied. A\n"
-"file is private (0600) until its body is complete. An interrupted copy\n"
-"is continued by running the same command again (see --restart).\n"
+"file with an ordinary mode (owner read-write, nobody else writes, no\n"
+"set-id or sticky bit) is created with it; any other file is private\n"
+"(0600) until its body is complete. Owner, attributes and times are set\n"
+"once the body is complete. An interrupted copy is continued by running\n"
+"the same command again (see --restart).\n"
 "\n"
 "Options:\n"
 "  --engine NAME        I/O engine: io_uring or pool (default: io_uring when\n"
 "                       the kernel allows it, else pool)\n"
-"  --threads N          worker threads (default: number of CPUs)\n"
-"  --chunk-size BYTES   chunk of large files (default 1048576)\n"
+"  --threads N          worker threads, 1 to 64 (default: number of CPUs)\n"
+"  --chunk-size B       chunk of large files, 4 KiB to 64 MiB (default 1M)\n"
 "  --manifest FILE      where to write the manifest (default DST.xxh128,\n"
 "                       beside DST, so that it is not part of the tree)\n"
 "  --no-manifest        write no manifest\n"
@@ -42,7 +37,7 @@ static void help(FILE *out) {
 "  --verify             re-read every copy from the medium once it is\n"
 "                       durable (O_DIRECT, or flush and drop the cache) and\n"
 "                       compare it with the source's hash\n"
-"  --verify-retries N   copies again after a mismatch (default 1)\n"
+"  --verify-retries N   copies again after a mismatch, 0 to 10 (default 1)\n"
 "  --no-journal         no resume journal (an interrupted copy restarts)\n"
 "  --journal FILE       journal location (default DST.pomove-journal; it is\n"
 "                       removed when the copy completes without errors)\n"
@@ -51,11 +46,14 @@ static void help(FILE *out) {
 "                       terminal, a line every 10 s otherwise)\n"
 "  -q, --quiet          no progress, no warnings (errors are still shown)\n"
 "Tuning (defaults suit most trees):\n"
-"  --files-in-flight N  files open at once per thread (default 64)\n"
-"  --inflight-bytes B   buffer bytes in flight per thread (default 16 MiB)\n"
-"  --batch-files N      files recorded per journal flush (default 512)\n"
+"  --files-in-flight N  files open at once per thread, 1 to 4096 (default 64)\n"
+"  --inflight-bytes B   buffer bytes in flight per thread, 64 KiB to 1 GiB\n"
+"                       (default 16 MiB)\n"
+"  --batch-files N      files recorded per journal flush, 1 to 1000000\n"
+"                       (default 512)\n"
 "  --batch-bytes B      bytes recorded per journal flush (default 256 MiB)\n"
-"  --checkpoint-bytes B journal checkpoint of large files (default 64 MiB)\n"
+"  --checkpoint-bytes B journal checkpoint of large files, at least 64 KiB\n"
+"                       (default 64 MiB)\n"
 "                       Smaller batches bound what a crash makes a rerun\n"
 "                       write again, at some cost in speed.\n"
 "  --sync MODE          how finished files are made durable before they are\n"
@@ -66,8 +64,14 @@ static void help(FILE *out) {
 "  --uncached-min B     files of at least B bytes are read and written\n"
 "                       uncached (O_DIRECT), past the page cache, where the\n"
 "                       file systems allow it (default 16 MiB; off: never)\n"
-"  --json               print the summary as JSON on stdout\n"
+"  --json               print the summary as JSON on stdout (also with -q)\n"
 "  -h, --help           this help\n"
+"\n"
+"Sizes (B) are bytes, or a number with K, M, G or T (also written KB or\n"
+"KiB, any case): every unit is a power of 1024. A value out of range is\n"
+"refused (exit 2), never rounded.\n"
+"Ctrl-C or SIGTERM stops the copy within a second or two, exit 130; what\n"
+"is recorded in the journal is kept and the same command resumes.\n"
 "\n"
 "Exit codes: 0 copied completely; 1 copied, but some entries failed\n"
 "(listed on stderr); 2 usage error or unusable SRC/DST; 3 could not\n"
@@ -83,14 +87,6 @@ static void progress_cb(const ce_progress_info *info, void *arg) {
   prog *pr = arg;
   if (info->walk_done) pr->p.files_total = info->files_seen;
   pm_progress_update(&pr->p, info->files_done, info->bytes_done, false);
-}
-
-static bool parse_u64(const char *s, uint64_t *out) {
-  char *end;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (!*s || *end || s[0] == '-') return false;
-  *out = v;
-  return true;
 }
 
 int ce_cmd_copy(int argc, char **argv) {
@@ -129,6 +125,7 @@ int ce_cmd_copy(int argc, char **argv) {
   bool json = false, quiet = false;
   int pmode = PM_PROGRESS_AUTO;
   uint64_t v;
+  int rc;
   optind = 1;
   int ch;
   while ((ch = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
@@ -142,17 +139,15 @@ int ce_cmd_copy(int argc, char **argv) {
       }
       break;
     case O_THREADS:
-      if (!parse_u64(optarg, &v) || v == 0 || v > 64) {
-        fprintf(stderr, "pomove copy: --threads takes 1 to 64\n");
-        return PM_EXIT_USAGE;
-      }
+      if ((rc = pm_cli_size("copy", "--threads", optarg, 1, 64, PM_SIZE_PLAIN,
+                            &v)))
+        return rc;
       o.threads = (unsigned)v;
       break;
     case O_CHUNK:
-      if (!parse_u64(optarg, &v) || v < 4096 || v > (64u << 20)) {
-        fprintf(stderr, "pomove copy: --chunk-size takes 4096 to 67108864\n");
-        return PM_EXIT_USAGE;
-      }
+      if ((rc = pm_cli_size("copy", "--chunk-size", optarg, 4096, 64u << 20,
+                            0, &v)))
+        return rc;
       o.chunk_size = (unsigned)v;
       break;
     case O_MANIFEST: o.manifest_path = optarg; break;
@@ -161,10 +156,9 @@ int ce_cmd_copy(int argc, char **argv) {
     case O_SPECIALS: o.specials = true; break;
     case O_VERIFY: o.verify = true; break;
     case O_VRETRIES:
-      if (!parse_u64(optarg, &v) || v > 10) {
-        fprintf(stderr, "pomove copy: --verify-retries takes 0 to 10\n");
-        return PM_EXIT_USAGE;
-      }
+      if ((rc = pm_cli_size("copy", "--verify-retries", optarg, 0, 10,
+                            PM_SIZE_PLAIN, &v)))
+        return rc;
       o.verify_retries = (unsigned)v;
       break;
     case O_NOJOURNAL: o.journal = false; break;
@@ -179,15 +173,9 @@ int ce_cmd_copy(int argc, char **argv) {
       }
       break;
     case O_DIRECT:
-      if (!strcmp(optarg, "off")) {
-        o.direct_min = UINT64_MAX;
-      } else if (!parse_u64(optarg, &v) || v == 0) {
-        fprintf(stderr, "pomove copy: --uncached-min takes a positive number "
-                        "of bytes or off\n");
-        return PM_EXIT_USAGE;
-      } else {
-        o.direct_min = v;
-      }
+      if ((rc = pm_cli_size("copy", "--uncached-min", optarg, 1, UINT64_MAX,
+                            PM_SIZE_OFF, &o.direct_min)))
+        return rc;
       break;
     case O_PROGRESS:
       if (!strcmp(optarg, "auto")) pmode = PM_PROGRESS_AUTO;
@@ -199,21 +187,34 @@ int ce_cmd_copy(int argc, char **argv) {
         return PM_EXIT_USAGE;
       }
       break;
+    /* Out of range is an error, never silently clamped: a value the
+     * user typed is either used as given or refused. */
     case O_FIF:
+      if ((rc = pm_cli_size("copy", "--files-in-flight", optarg, 1, 4096,
+                            PM_SIZE_PLAIN, &v)))
+        return rc;
+      o.files_in_flight = (unsigned)v;
+      break;
     case O_IFB:
+      if ((rc = pm_cli_size("copy", "--inflight-bytes", optarg, 64u << 10,
+                            1ull << 30, 0, &o.inflight_bytes)))
+        return rc;
+      break;
     case O_BF:
+      if ((rc = pm_cli_size("copy", "--batch-files", optarg, 1, 1000000,
+                            PM_SIZE_PLAIN, &v)))
+        return rc;
+      o.batch_files = (unsigned)v;
+      break;
     case O_BB:
+      if ((rc = pm_cli_size("copy", "--batch-bytes", optarg, 1, UINT64_MAX,
+                            0, &o.batch_bytes)))
+        return rc;
+      break;
     case O_CKB:
-      if (!parse_u64(optarg, &v) || v == 0) {
-        fprintf(stderr, "pomove copy: %s takes a positive number\n",
-                argv[optind - 1]);
-        return PM_EXIT_USAGE;
-      }
-      if (ch == O_FIF) o.files_in_flight = v > 4096 ? 4096 : (unsigned)v;
-      if (ch == O_IFB) o.inflight_bytes = v < 65536 ? 65536 : v;
-      if (ch == O_BF) o.batch_files = v > 1000000 ? 1000000 : (unsigned)v;
-      if (ch == O_BB) o.batch_bytes = v;
-      if (ch == O_CKB) o.checkpoint_bytes = v < 65536 ? 65536 : v;
+      if ((rc = pm_cli_size("copy", "--checkpoint-bytes", optarg, 64u << 10,
+                            UINT64_MAX, 0, &o.checkpoint_bytes)))
+        return rc;
       break;
     case 'q': quiet = true; break;
     case O_JSON: json = true; break;
@@ -236,15 +237,11 @@ int ce_cmd_copy(int argc, char **argv) {
   pm_progress_init(&pr.p, "copy", pmode);
   o.progress = progress_cb;
   o.progress_arg = &pr;
-  o.interrupt = &interrupted;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  o.interrupt = pm_interrupt_flag();
+  pm_interrupt_catch();
 
   ce_result r;
-  int rc = ce_copy(&o, &r);
+  rc = ce_copy(&o, &r);
   pm_progress_finish(&pr.p);
   int exit_code;
   if (r.refused)

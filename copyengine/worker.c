@@ -1363,7 +1363,11 @@ void *ce_worker_main(void *arg) {
     }
     /* Issue chunks round robin over the active files. */
     bool more = true;
-    while (more && w.bytes_out < c->budget && w.chunks_out + 1 < w.depth) {
+    /* The interrupt is polled here too: the holes of a sparse file are
+     * hashed right in this loop, without a trip through the engine, and
+     * a large one would otherwise keep it busy for seconds. */
+    while (more && !ce_interrupted(c) && w.bytes_out < c->budget &&
+           w.chunks_out + 1 < w.depth) {
       more = false;
       for (fstate *f = w.active; f; f = f->next) {
         unsigned per = f->inflight + (f->ready ? 1 : 0);

@@ -9,7 +9,7 @@
 #include "util.h"
 
 static const char help[] =
-    "usage: pomove check --host SPEC --expect PATH [--repair] [--json]\n"
+    "usage: pomove check --host SPEC --expect PATH [--repair] [--json] [-q]\n"
     "\n"
     "Checks a host after an earlier move, or after an Exchange service pack\n"
     "reset it (KB Q240208): every registry value of the connector services,\n"
@@ -26,16 +26,20 @@ static const char help[] =
     "  --state DIR          where backups go (default: the host's)\n"
     "  --stop-timeout S     seconds to wait for a service to stop (120)\n"
     "  --start-timeout S    seconds to wait for a service to start (120)\n"
-    "  --json               print the result as JSON\n"
+    "  --json               print the result as JSON (also with -q)\n"
+    "  -q, --quiet          no report on stdout, no warnings; the exit code\n"
+    "                       tells (errors are still shown)\n"
     "\n"
     "Exit codes: 0 nothing found (or all repaired); 1 findings remain;\n"
-    "2 bad arguments; 3 the check or the repair failed.\n";
+    "2 bad arguments; 3 the check or the repair failed; 130 interrupted\n"
+    "(Ctrl-C or SIGTERM; run it again).\n";
 
 int orch_cmd_check(int argc, char **argv) {
   orch_check_options o;
   memset(&o, 0, sizeof o);
   o.stop_timeout_ms = o.start_timeout_ms = 120000;
   const char *host = NULL;
+  bool quiet = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -45,12 +49,20 @@ int orch_cmd_check(int argc, char **argv) {
     if ((v = orch_cli_value(argc, argv, &i, "host"))) host = v;
     else if ((v = orch_cli_value(argc, argv, &i, "expect"))) o.expect = v;
     else if ((v = orch_cli_value(argc, argv, &i, "state"))) o.state_dir = v;
-    else if ((v = orch_cli_value(argc, argv, &i, "stop-timeout")))
-      o.stop_timeout_ms = (unsigned)(strtod(v, NULL) * 1000);
-    else if ((v = orch_cli_value(argc, argv, &i, "start-timeout")))
-      o.start_timeout_ms = (unsigned)(strtod(v, NULL) * 1000);
+    else if ((v = orch_cli_value(argc, argv, &i, "stop-timeout")) ||
+             (v = orch_cli_value(argc, argv, &i, "start-timeout"))) {
+      double s = 0;
+      bool stop = !strncmp(a, "--stop", 6);
+      if (*v && pm_cli_seconds("check", stop ? "--stop-timeout"
+                                             : "--start-timeout",
+                               v, 86400, &s))
+        return PM_EXIT_USAGE;
+      *(stop ? &o.stop_timeout_ms : &o.start_timeout_ms) =
+          (unsigned)(s * 1000);
+    }
     else if (!strcmp(a, "--repair")) o.repair = true;
     else if (!strcmp(a, "--json")) o.json = true;
+    else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = true;
     else {
       pm_report_errorf(PM_EINVAL, "check: unknown option '%s' (see --help)",
                        a);
@@ -65,10 +77,20 @@ int orch_cmd_check(int argc, char **argv) {
     pm_report_errorf(PM_EINVAL, "check: --expect is required (see --help)");
     return PM_EXIT_USAGE;
   }
+  if (quiet) {
+    pm_set_quiet(true);
+    if (!o.json) o.out = pm_null_stream();
+  }
   pm_host *h;
   int rc = orch_cli_open_host(host, &h);
   if (rc) return rc;
+  pm_interrupt_catch();
   rc = orch_check(h, &o);
   pm_host_close(h);
+  if (pm_interrupted()) {
+    fprintf(stderr, "pomove check: interrupted; run it again (a repair "
+                    "continues where it stopped)\n");
+    return PM_EXIT_INTERRUPTED;
+  }
   return rc;
 }

@@ -1,7 +1,6 @@
 /* cmd_move.c - the command lines of `pomove move`, `pomove plan` and
  * `pomove rollback`: option parsing, help, opening the host, and the exit
  * code. The work is in discover.c, move.c and journal.c. */
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,13 +9,6 @@
 #include "commands.h"
 #include "orch.h"
 #include "util.h"
-
-static volatile int interrupted;
-
-static void on_signal(int sig) {
-  (void)sig;
-  interrupted = 1;
-}
 
 const char *orch_cli_value(int argc, char **argv, int *i, const char *name) {
   const char *a = argv[*i];
@@ -33,23 +25,6 @@ void orch_strf(char *dst, size_t cap, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(dst, cap, fmt, ap);
   va_end(ap);
-}
-
-int orch_cli_size(const char *s, uint64_t *out) {
-  char *end;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (end == s) return PM_EINVAL;
-  switch (*end) {
-  case 'T': case 't': v *= 1024; /* fall through */
-  case 'G': case 'g': v *= 1024; /* fall through */
-  case 'M': case 'm': v *= 1024; /* fall through */
-  case 'K': case 'k': v *= 1024; end++; break;
-  case '\0': break;
-  default: return PM_EINVAL;
-  }
-  if (*end) return PM_EINVAL;
-  *out = v;
-  return 0;
 }
 
 int orch_cli_open_host(const char *spec, pm_host **h) {
@@ -109,13 +84,16 @@ static const char move_help[] =
     "  --threads N          copy threads (default: number of CPUs)\n"
     "  --no-verify          do not re-read the copy to compare it\n"
     "  --progress MODE      auto, tty, plain or off (copy progress)\n"
-    "  --json               print the result as JSON\n"
-    "  --quiet              no warnings\n"
+    "  --json               print the result as JSON (also with -q)\n"
+    "  -q, --quiet          no progress, no warnings, no report on stdout\n"
+    "                       (errors are still shown)\n"
     "\n"
     "Exit codes: 0 moved (or plan printed); 2 bad arguments or the\n"
     "destination was refused (not NTFS, no room, inside the source,\n"
     "another postoffice there) or a move is already in progress; 3 a step\n"
-    "failed (the host is left for --resume or rollback); 130 interrupted.\n";
+    "failed (the host is left for --resume or rollback); 130 interrupted\n"
+    "(Ctrl-C or SIGTERM stops it between steps, or within the copy, in a\n"
+    "second or two; continue with --resume or undo with rollback).\n";
 
 static const char rollback_help[] =
     "usage: pomove rollback --host SPEC [--remove-copy] [options]\n"
@@ -132,21 +110,20 @@ static const char rollback_help[] =
     "  --remove-copy        delete the new Connect\\Msmcon copy\n"
     "  --stop-timeout S     seconds to wait for a service to stop (120)\n"
     "  --start-timeout S    seconds to wait for a service to start (120)\n"
-    "  --json               print the result as JSON\n"
+    "  --json               print the result as JSON (also with -q)\n"
+    "  -q, --quiet          no warnings, no report on stdout (errors are\n"
+    "                       still shown)\n"
     "\n"
     "Exit codes: 0 rolled back (or nothing left to roll back); 2 no move\n"
-    "to roll back or bad arguments; 3 a step failed (run it again).\n";
+    "to roll back or bad arguments; 3 a step failed (run it again); 130\n"
+    "interrupted (Ctrl-C or SIGTERM; run it again to finish).\n";
 
-static int parse_timeout(const char *v, const char *opt, unsigned *ms) {
-  char *end;
-  double s = strtod(v, &end);
-  if (!*v || *end || s < 0 || s > 86400) {
-    pm_report_errorf(PM_EINVAL, "%s: '%s' is not a number of seconds", opt,
-                     v);
-    return -1;
-  }
-  *ms = (unsigned)(s * 1000);
-  return 0;
+static int parse_timeout(const char *cmd, const char *v, const char *opt,
+                         unsigned *ms) {
+  double s;
+  int rc = pm_cli_seconds(cmd, opt, v, 86400, &s);
+  if (!rc) *ms = (unsigned)(s * 1000);
+  return rc;
 }
 
 /* mode: 0 move, 1 plan, 2 rollback */
@@ -154,6 +131,7 @@ static int run_cmd(int argc, char **argv, int mode) {
   orch_options o;
   orch_options_init(&o);
   const char *host = NULL;
+  bool quiet = false;
   o.dry_run = mode == 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
@@ -167,17 +145,19 @@ static int run_cmd(int argc, char **argv, int mode) {
     else if (mode != 2 && (v = orch_cli_value(argc, argv, &i, "to"))) o.to = v;
     else if ((v = orch_cli_value(argc, argv, &i, "state"))) o.state_dir = v;
     else if ((v = orch_cli_value(argc, argv, &i, "stop-timeout"))) {
-      if (parse_timeout(v, "--stop-timeout", &o.stop_timeout_ms) < 0)
+      if (*v && parse_timeout(argv[0], v, "--stop-timeout",
+                              &o.stop_timeout_ms))
         return PM_EXIT_USAGE;
     } else if ((v = orch_cli_value(argc, argv, &i, "start-timeout"))) {
-      if (parse_timeout(v, "--start-timeout", &o.start_timeout_ms) < 0)
+      if (*v && parse_timeout(argv[0], v, "--start-timeout",
+                              &o.start_timeout_ms))
         return PM_EXIT_USAGE;
     } else if (mode != 2 && (v = orch_cli_value(argc, argv, &i, "threads"))) {
-      o.threads = (unsigned)strtoul(v, NULL, 10);
-      if (!o.threads) {
-        pm_report_errorf(PM_EINVAL, "--threads: '%s' is not a count", v);
+      uint64_t n = 0;
+      if (*v && pm_cli_size(argv[0], "--threads", v, 1, 64, PM_SIZE_PLAIN,
+                            &n))
         return PM_EXIT_USAGE;
-      }
+      o.threads = (unsigned)n;
     } else if (mode != 2 && (v = orch_cli_value(argc, argv, &i, "progress"))) {
       if (!strcmp(v, "auto")) o.progress_mode = PM_PROGRESS_AUTO;
       else if (!strcmp(v, "tty")) o.progress_mode = PM_PROGRESS_TTY;
@@ -193,7 +173,7 @@ static int run_cmd(int argc, char **argv, int mode) {
     else if (mode != 2 && !strcmp(a, "--no-verify")) o.no_verify = true;
     else if (mode == 2 && !strcmp(a, "--remove-copy")) o.remove_copy = true;
     else if (!strcmp(a, "--json")) o.json = true;
-    else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) pm_set_quiet(true);
+    else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = true;
     else {
       pm_report_errorf(PM_EINVAL, "%s: unknown option '%s' (see --help)",
                        argv[0], a);
@@ -210,12 +190,18 @@ static int run_cmd(int argc, char **argv, int mode) {
                                 "--help)", argv[0]);
     return PM_EXIT_USAGE;
   }
+  /* -q: no progress, no warnings, no report on stdout (--json still
+   * prints); errors go to stderr whatever happens. */
+  if (quiet) {
+    pm_set_quiet(true);
+    o.progress_mode = PM_PROGRESS_OFF;
+    if (!o.json) o.out = pm_null_stream();
+  }
   pm_host *h;
   int rc = orch_cli_open_host(host, &h);
   if (rc) return rc;
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
-  o.interrupt = &interrupted;
+  pm_interrupt_catch();
+  o.interrupt = pm_interrupt_flag();
   rc = mode == 2 ? orch_rollback(h, &o) : orch_move(h, &o);
   pm_host_close(h);
   return rc;

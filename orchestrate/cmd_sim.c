@@ -31,13 +31,19 @@ static const char help[] =
     "  --no-share           do not share Maildata as Maildat$\n"
     "  --dest-fs TYPE       file system of D: (NTFS, or FAT to see the\n"
     "                       refusal)\n"
-    "  --dest-free BYTES    declared free space of D: (K/M/G suffixes)\n"
+    "  --dest-free B        declared free space of D:\n"
     "  --start-delay MS     how long a service takes to start (400)\n"
     "  --stop-delay MS      how long a service takes to stop (600)\n"
     "  --touch MS           how often a running service writes (200)\n"
-    "  --quiet              print nothing on success\n"
+    "  -q, --quiet          print nothing on success (errors are still shown)\n"
     "\n"
-    "Exit codes: 0 created; 2 bad arguments or DIR not empty; 3 failed.\n";
+    "Sizes (B) and --files take K, M, G, T (also KB, KiB; any case), powers\n"
+    "of 1024. Ctrl-C or SIGTERM stops it within a second or two (exit 130)\n"
+    "and stops the services it started; DIR then holds part of a host:\n"
+    "remove it and run the command again.\n"
+    "\n"
+    "Exit codes: 0 created; 2 bad arguments or DIR not empty; 3 failed;\n"
+    "130 interrupted.\n";
 
 static bool valid_pcmta_name(const char *s) {
   size_t n = strlen(s);
@@ -54,19 +60,21 @@ int orch_cmd_sim_create(int argc, char **argv) {
   bool named = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
-    uint64_t n;
+    uint64_t n = 0;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(help, stdout);
       return PM_EXIT_OK;
     }
     if ((v = orch_cli_value(argc, argv, &i, "files"))) {
-      if (orch_cli_size(v, &n) < 0 || n < 60) {
-        pm_report_errorf(PM_EINVAL, "--files: '%s' is not a count >= 60", v);
+      if (*v && pm_cli_size("sim-create", "--files", v, 60, 100000000,
+                            PM_SIZE_COUNT, &n))
         return PM_EXIT_USAGE;
-      }
       o.files = n;
     } else if ((v = orch_cli_value(argc, argv, &i, "seed"))) {
-      o.seed = (uint32_t)strtoul(v, NULL, 10);
+      if (*v && pm_cli_size("sim-create", "--seed", v, 0, UINT32_MAX,
+                            PM_SIZE_PLAIN, &n))
+        return PM_EXIT_USAGE;
+      o.seed = (uint32_t)n;
     } else if ((v = orch_cli_value(argc, argv, &i, "pcmta-name"))) {
       if (!valid_pcmta_name(v) || (named && o.npcmta == 30)) {
         pm_report_errorf(PM_EINVAL, "--pcmta-name: '%s' is not 1-30 letters "
@@ -90,16 +98,25 @@ int orch_cmd_sim_create(int argc, char **argv) {
     } else if ((v = orch_cli_value(argc, argv, &i, "dest-fs"))) {
       o.dest_fs = v;
     } else if ((v = orch_cli_value(argc, argv, &i, "dest-free"))) {
-      if (orch_cli_size(v, &o.dest_free) < 0) {
-        pm_report_errorf(PM_EINVAL, "--dest-free: '%s' is not a size", v);
+      if (*v && pm_cli_size("sim-create", "--dest-free", v, 0, UINT64_MAX,
+                            0, &o.dest_free))
         return PM_EXIT_USAGE;
-      }
-    } else if ((v = orch_cli_value(argc, argv, &i, "start-delay"))) {
-      o.cfg.start_delay_ms = (unsigned)strtoul(v, NULL, 10);
-    } else if ((v = orch_cli_value(argc, argv, &i, "stop-delay"))) {
-      o.cfg.stop_delay_ms = (unsigned)strtoul(v, NULL, 10);
-    } else if ((v = orch_cli_value(argc, argv, &i, "touch"))) {
-      o.cfg.touch_ms = (unsigned)strtoul(v, NULL, 10);
+    } else if ((v = orch_cli_value(argc, argv, &i, "start-delay")) ||
+               (v = orch_cli_value(argc, argv, &i, "stop-delay")) ||
+               (v = orch_cli_value(argc, argv, &i, "touch"))) {
+      /* Milliseconds, up to an hour (the simulated services' timers); a
+       * service writes every --touch ms, so that one is at least 1. */
+      bool start = !strncmp(a, "--start-delay", 13);
+      bool stop = !strncmp(a, "--stop-delay", 12);
+      const char *opt = start ? "--start-delay"
+                        : stop ? "--stop-delay" : "--touch";
+      if (*v && pm_cli_size("sim-create", opt, v, start || stop ? 0 : 1,
+                            3600000, PM_SIZE_PLAIN, &n))
+        return PM_EXIT_USAGE;
+      unsigned ms = (unsigned)n;
+      if (start) o.cfg.start_delay_ms = ms;
+      else if (stop) o.cfg.stop_delay_ms = ms;
+      else o.cfg.touch_ms = ms;
     } else if (!strcmp(a, "--no-atmta")) {
       o.atmta = false;
     } else if (!strcmp(a, "--no-share")) {
@@ -125,8 +142,17 @@ int orch_cmd_sim_create(int argc, char **argv) {
     pm_report_errorf(PM_EINVAL, "sim-create: DIR is required (see --help)");
     return PM_EXIT_USAGE;
   }
+  pm_interrupt_catch();
   int rc = orch_sim_create(&o);
   if (rc == PM_EEXIST) return PM_EXIT_USAGE;
+  if (pm_interrupted()) {
+    /* No simulated service may outlive an interrupted creation. */
+    pm_sim_kill_all(o.dir);
+    fprintf(stderr, "pomove sim-create: interrupted; '%s' holds part of a "
+                    "host: remove it (rm -r) and run the same command "
+                    "again\n", o.dir);
+    return PM_EXIT_INTERRUPTED;
+  }
   if (rc < 0) return PM_EXIT_FAILED;
   if (!o.quiet) {
     printf("Simulated Exchange 5.5 host created in %s\n", o.dir);

@@ -742,9 +742,10 @@ int orch_move(pm_host *h, const orch_options *o) {
             plan.from);
   } else {
     fprintf(stderr,
-            "pomove: step %d (%s) failed. Continue with `pomove move "
+            "pomove: step %d (%s) %s. Continue with `pomove move "
             "--host %s --resume` or undo with `pomove rollback --host %s`.\n",
-            failed + 1, orch_step_name(failed), h->name, h->name);
+            failed + 1, orch_step_name(failed),
+            rc == PM_ECANCELED ? "interrupted" : "failed", h->name, h->name);
   }
   exit_code = failed < 0 ? PM_EXIT_OK
               : rc == PM_ECANCELED ? PM_EXIT_INTERRUPTED
@@ -775,14 +776,28 @@ int orch_remove_tree(const pm_fs_ops *fs, const char *path) {
       pm_strlist_add(&names, e.name);
   fs->closedir(d);
   for (size_t i = 0; i < names.n && rc >= 0; i++) {
+    /* Ctrl-C: stop between entries; what is left is removed by a rerun
+     * (rollback --remove-copy, remove-old) as it would have been now. */
+    if (pm_interrupted()) {
+      rc = PM_ECANCELED;
+      break;
+    }
     char *c = pm_path_join(path, names.v[i]);
     rc = orch_remove_tree(fs, c);
-    if (rc < 0) pm_report_error("remove", c, rc);
+    if (rc < 0 && rc != PM_ECANCELED) pm_report_error("remove", c, rc);
     free(c);
   }
   pm_strlist_free(&names);
   if (rc < 0) return rc;
   return fs->rmdir(path);
+}
+
+/* Ctrl-C during a rollback: stop between its phases (each is redone or
+ * found done by the next run). */
+static bool rb_interrupted(run *r, int *rc) {
+  if (!r->o->interrupt || !*r->o->interrupt) return false;
+  *rc = PM_ECANCELED;
+  return true;
 }
 
 static void rb_line(run *r, const char *name, int rc, double secs,
@@ -875,6 +890,7 @@ int orch_rollback(pm_host *h, const orch_options *o) {
   rb_line(&r, "stop-services", rc, since(ts), r.detail);
   if (rc < 0) goto failed;
 
+  if (rb_interrupted(&r, &rc)) goto failed;
   /* 2. Registry values back, bytes and types. */
   ts = pm_now_ns();
   for (size_t i = 0; i < plan.nvals && rc == 0; i++) {
@@ -889,6 +905,7 @@ int orch_rollback(pm_host *h, const orch_options *o) {
   rb_line(&r, "registry", rc, since(ts), r.detail);
   if (rc < 0) goto failed;
 
+  if (rb_interrupted(&r, &rc)) goto failed;
   /* 3. The share as it was, security descriptor included. */
   ts = pm_now_ns();
   if (plan.have_share) {
@@ -918,6 +935,7 @@ int orch_rollback(pm_host *h, const orch_options *o) {
   rb_line(&r, "share", rc, since(ts), r.detail);
   if (rc < 0) goto failed;
 
+  if (rb_interrupted(&r, &rc)) goto failed;
   /* 4. The copy: left in place unless asked, and only what the move made. */
   ts = pm_now_ns();
   if (o->remove_copy && !pm_path_within(plan.from_native, plan.to_native)) {
@@ -930,6 +948,7 @@ int orch_rollback(pm_host *h, const orch_options *o) {
   rb_line(&r, "copy", rc, since(ts), r.detail);
   if (rc < 0) goto failed;
 
+  if (rb_interrupted(&r, &rc)) goto failed;
   /* 5. Services as they were. */
   ts = pm_now_ns();
   size_t started = 0;
@@ -942,6 +961,7 @@ int orch_rollback(pm_host *h, const orch_options *o) {
   rb_line(&r, "start-services", rc, since(ts), r.detail);
   if (rc < 0) goto failed;
 
+  if (rb_interrupted(&r, &rc)) goto failed;
   rc = orch_journal_add(&r.j, "rollback-done", -1);
   if (rc < 0) {
     pm_report_error("write step journal", journal_path, rc);
@@ -963,9 +983,11 @@ int orch_rollback(pm_host *h, const orch_options *o) {
   goto out;
 failed:
   if (o->json)
-    fprintf(r.out, "{\"command\":\"rollback\",\"result\":\"failed\"}\n");
-  fprintf(stderr, "pomove: rollback did not finish; run it again.\n");
-  exit_code = PM_EXIT_FAILED;
+    fprintf(r.out, "{\"command\":\"rollback\",\"result\":\"%s\"}\n",
+            rc == PM_ECANCELED ? "interrupted" : "failed");
+  fprintf(stderr, "pomove: rollback %s; run it again.\n",
+          rc == PM_ECANCELED ? "interrupted" : "did not finish");
+  exit_code = rc == PM_ECANCELED ? PM_EXIT_INTERRUPTED : PM_EXIT_FAILED;
 out:
   orch_journal_close(&r.j);
   orch_plan_free(&plan);

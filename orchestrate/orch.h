@@ -176,8 +176,6 @@ int orch_cli_open_host(const char *spec, pm_host **h);
  * sized by Win32's own limits). */
 void orch_strf(char *dst, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Parses a number with an optional K/M/G/T suffix (powers of 1024). */
-int orch_cli_size(const char *s, uint64_t *out);
 
 typedef struct orch_sim_options {
   const char *dir;

@@ -65,7 +65,8 @@ int orch_remove_old(pm_host *h, const orch_remove_options *o) {
   memset(&ao, 0, sizeof ao);
   ao.fs = h->fs;
   ao.extra = true;
-  ao.progress_mode = o->json ? PM_PROGRESS_OFF : PM_PROGRESS_AUTO;
+  ao.progress_mode =
+      o->json || pm_quiet() ? PM_PROGRESS_OFF : PM_PROGRESS_AUTO;
   rep = vf_report_new(VF_MODE_MANIFEST, 10);
   uint64_t t0 = pm_now_ns();
   rc = vf_audit_manifest(&ao, manifest, plan.from_native, rep);
@@ -75,7 +76,23 @@ int orch_remove_old(pm_host *h, const orch_remove_options *o) {
                          .complete = rc == 0, .show = 10,
                          .malformed = ao.malformed};
   if (!o->json) vf_report_print_human(rep, &info, out);
+  if (pm_interrupted()) {
+    fprintf(stderr, "pomove remove-old: interrupted during the audit; "
+                    "nothing was removed, run it again\n");
+    exit_code = PM_EXIT_INTERRUPTED;
+    goto out;
+  }
   uint64_t diffs = vf_report_differences(rep) + ao.malformed;
+  /* A removal that was interrupted (remove-old-begin recorded) resumes:
+   * the files it already removed are missing by design. Everything still
+   * there must still match, and nothing may have been added. */
+  if (j.old_removed) {
+    uint64_t gone = vf_report_count(rep, VF_MISSING);
+    diffs -= gone < diffs ? gone : diffs;
+    if (!o->json)
+      fprintf(out, "Resuming an interrupted removal: %llu files already "
+                   "removed.\n", (unsigned long long)gone);
+  }
   if (rc || diffs) {
     if (o->json) {
       fprintf(out, "{\"command\":\"remove-old\",\"result\":\"kept\","
@@ -100,6 +117,13 @@ int orch_remove_old(pm_host *h, const orch_remove_options *o) {
   }
   rc = orch_journal_add(&j, "remove-old-begin", -1);
   if (!rc) rc = orch_remove_tree(h->fs, plan.from_native);
+  if (rc == PM_ECANCELED) {
+    fprintf(stderr, "pomove remove-old: interrupted; what is left of the "
+                    "old tree is still covered by the manifest: run "
+                    "remove-old again to finish\n");
+    exit_code = PM_EXIT_INTERRUPTED;
+    goto out;
+  }
   if (rc) {
     pm_report_error("remove the old tree", plan.from_native, rc);
     fprintf(stderr, "pomove: what is left of the old tree is still "
@@ -133,7 +157,7 @@ out:
 }
 
 static const char remove_help[] =
-    "usage: pomove remove-old --host SPEC [--state DIR] [--dry-run] [--json]\n"
+    "usage: pomove remove-old --host SPEC [--state DIR] [--dry-run] [--json] [-q]\n"
     "\n"
     "Deletes the old Connect\\Msmcon after a completed move. The move never\n"
     "deletes it; this command does, and only when the move completed (and\n"
@@ -145,16 +169,21 @@ static const char remove_help[] =
     "  --host SPEC   the host (sim:DIR)\n"
     "  --state DIR   the move's state folder (default: the host's)\n"
     "  --dry-run     audit only; remove nothing\n"
-    "  --json        machine-readable result\n"
+    "  --json        machine-readable result (also with -q)\n"
+    "  -q, --quiet   no progress, no report on stdout (errors are still\n"
+    "                shown)\n"
     "\n"
     "Exit codes: 0 removed (or already gone, or --dry-run clean); 1 the old\n"
     "tree differs from the manifest and was kept; 2 no completed move or bad\n"
-    "arguments; 3 the audit or the removal failed (run it again).\n";
+    "arguments; 3 the audit or the removal failed (run it again); 130\n"
+    "interrupted (Ctrl-C or SIGTERM; run it again: an interrupted removal\n"
+    "continues, the files still there audited as before).\n";
 
 int orch_cmd_remove_old(int argc, char **argv) {
   orch_remove_options o;
   memset(&o, 0, sizeof o);
   const char *host = NULL;
+  bool quiet = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -165,6 +194,7 @@ int orch_cmd_remove_old(int argc, char **argv) {
     else if ((v = orch_cli_value(argc, argv, &i, "state"))) o.state_dir = v;
     else if (!strcmp(a, "--dry-run")) o.dry_run = true;
     else if (!strcmp(a, "--json")) o.json = true;
+    else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = true;
     else {
       pm_report_errorf(PM_EINVAL, "%s: unknown option '%s' (see --help)",
                        argv[0], a);
@@ -175,9 +205,14 @@ int orch_cmd_remove_old(int argc, char **argv) {
       return PM_EXIT_USAGE;
     }
   }
+  if (quiet) {
+    pm_set_quiet(true);
+    if (!o.json) o.out = pm_null_stream();
+  }
   pm_host *h;
   int rc = orch_cli_open_host(host, &h);
   if (rc) return rc;
+  pm_interrupt_catch();
   rc = orch_remove_old(h, &o);
   pm_host_close(h);
   return rc;

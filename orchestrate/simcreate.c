@@ -338,6 +338,8 @@ int orch_sim_create(const orch_sim_options *o) {
     po_gen_stats gs;
     rc = po_generate(&g, &gs);
   }
+  /* Ctrl-C: no registry and no services for a half-made postoffice. */
+  if (rc == 0 && pm_interrupted()) rc = PM_ECANCELED;
   /* The PC MTA program, in case the generator's Bin has none. */
   if (rc == 0 && o->npcmta) {
     char *p = pm_path_join(msmcon, "Bin/Pcmta.exe");

@@ -258,4 +258,15 @@ uint64_t pm_now_ns(void);
 /* True when the stream is a terminal. */
 bool pm_isatty(int fdno);
 
+/* Interruption (Ctrl-C and SIGTERM; CTRL_C_EVENT and CTRL_BREAK_EVENT on
+ * Windows). After pm_interrupt_catch(), the first one only sets a flag:
+ * every long loop polls pm_interrupted() and stops at a point a rerun
+ * resumes from, and the command exits 130. A second one ends the process
+ * at once, as the OS default would (the copy's journal survives that as
+ * it survives a kill). pm_interrupt_flag() is the flag itself, for the
+ * engines' `volatile int *interrupt` options. */
+void pm_interrupt_catch(void);
+bool pm_interrupted(void);
+volatile int *pm_interrupt_flag(void);
+
 #endif

@@ -107,6 +107,7 @@ char *pm_display_path(const char *path) {
 }
 
 void pm_set_quiet(bool quiet) { quiet_mode = quiet; }
+bool pm_quiet(void) { return quiet_mode; }
 
 void pm_report_error(const char *op, const char *path, int err) {
   char *shown = pm_display_path(path ? path : "");
@@ -280,4 +281,124 @@ char *pm_strsep(char **s, const char *delim) {
     *s = NULL;
   }
   return tok;
+}
+
+/* ---- command-line numbers ---- */
+
+int pm_size_parse(const char *s, uint64_t *out) {
+  const char *p = s;
+  uint64_t v = 0;
+  bool overflow = false;
+  if (*p < '0' || *p > '9') return PM_EINVAL;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    unsigned d = (unsigned)(*p - '0');
+    if (v > (UINT64_MAX - d) / 10) overflow = true;
+    else v = v * 10 + d;
+  }
+  unsigned shift = 0;
+  switch (*p) {
+  case 'k': case 'K': shift = 10; break;
+  case 'm': case 'M': shift = 20; break;
+  case 'g': case 'G': shift = 30; break;
+  case 't': case 'T': shift = 40; break;
+  case 'b': case 'B':
+    if (p[1]) return PM_EINVAL;
+    break;
+  case '\0': break;
+  default: return PM_EINVAL;
+  }
+  if (shift) {
+    p++;
+    /* "K", "KB" or "KiB", in any case. */
+    if ((*p == 'i' || *p == 'I') && (p[1] == 'b' || p[1] == 'B')) p += 2;
+    else if (*p == 'b' || *p == 'B') p++;
+    if (*p) return PM_EINVAL;
+  }
+  /* The syntax is checked first, so that "99999999999999999999Q" is
+   * reported as not a size rather than as too large. */
+  if (overflow || (shift && v > (UINT64_MAX >> shift))) return PM_ERANGE;
+  *out = v << shift;
+  return 0;
+}
+
+/* A limit for a message: "64 MiB" when it is a whole number of a unit,
+ * else plain bytes. */
+static const char *fmt_limit(uint64_t v, bool count, char *buf, size_t cap) {
+  static const char *units[] = {"", " KiB", " MiB", " GiB", " TiB"};
+  unsigned u = 0;
+  if (!count)
+    while (u < 4 && v && v % 1024 == 0) {
+      v /= 1024;
+      u++;
+    }
+  snprintf(buf, cap, "%llu%s", (unsigned long long)v, units[u]);
+  return buf;
+}
+
+int pm_cli_size(const char *cmd, const char *opt, const char *val,
+                uint64_t min, uint64_t max, unsigned flags, uint64_t *out) {
+  bool count = flags & (PM_SIZE_COUNT | PM_SIZE_PLAIN);
+  char *shown = pm_display_path(val);
+  char lo[40], hi[40], range[100];
+  if (max == UINT64_MAX)
+    snprintf(range, sizeof range, "at least %s",
+             fmt_limit(min, count, lo, sizeof lo));
+  else
+    snprintf(range, sizeof range, "%s to %s",
+             fmt_limit(min, count, lo, sizeof lo),
+             fmt_limit(max, count, hi, sizeof hi));
+  if ((flags & PM_SIZE_OFF) && !strcmp(val, "off")) {
+    free(shown);
+    *out = UINT64_MAX;
+    return 0;
+  }
+  uint64_t v = 0;
+  int rc = pm_size_parse(val, &v);
+  if (!rc && (flags & PM_SIZE_PLAIN))
+    for (const char *c = val; *c; c++)
+      if (*c < '0' || *c > '9') rc = PM_EINVAL;
+  if (rc == PM_EINVAL) {
+    if (flags & PM_SIZE_PLAIN)
+      fprintf(stderr, "pomove %s: %s: \"%s\" is not a number (use digits "
+                      "only, %s)\n", cmd, opt, shown, range);
+    else
+      fprintf(stderr, "pomove %s: %s: \"%s\" is not a %s (use a number%s "
+                      "with K, M, G, T, KiB, MiB, GiB or TiB%s)\n",
+              cmd, opt, shown, count ? "number" : "size",
+              count ? ", optionally" : " of bytes, or one",
+              (flags & PM_SIZE_OFF) ? ", or off" : "");
+  } else if (rc == PM_ERANGE && max == UINT64_MAX) {
+    fprintf(stderr, "pomove %s: %s: \"%s\" is too large (it does not fit "
+                    "in 64 bits)\n", cmd, opt, shown);
+  } else if (rc == PM_ERANGE || v < min || v > max) {
+    fprintf(stderr, "pomove %s: %s: \"%s\" is out of range (use %s%s)\n",
+            cmd, opt, shown, range, (flags & PM_SIZE_OFF) ? ", or off" : "");
+    rc = PM_ERANGE;
+  }
+  free(shown);
+  if (rc) return PM_EXIT_USAGE;
+  *out = v;
+  return 0;
+}
+
+int pm_cli_seconds(const char *cmd, const char *opt, const char *val,
+                   double max_s, double *secs) {
+  /* Digits, then optionally '.' and digits: strtod alone would also take
+   * "inf", "1e9", hex and leading blanks. */
+  const char *p = val;
+  size_t digits = 0;
+  while (*p >= '0' && *p <= '9') p++, digits++;
+  if (*p == '.')
+    for (p++; *p >= '0' && *p <= '9'; p++) digits++;
+  double v = digits && !*p ? strtod(val, NULL) : -1;
+  if (v < 0 || v > max_s) {
+    char *shown = pm_display_path(val);
+    fprintf(stderr, "pomove %s: %s: \"%s\" is not a number of seconds "
+                    "from 0 to %.0f (e.g. 2 or 0.5)\n", cmd, opt, shown,
+            max_s);
+    free(shown);
+    return PM_EXIT_USAGE;
+  }
+  *secs = v;
+  return 0;
 }

@@ -50,6 +50,11 @@ void pm_report_errorf(int err, const char *fmt, ...)
 void pm_warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Quiet mode silences warnings, never errors. */
 void pm_set_quiet(bool quiet);
+bool pm_quiet(void);
+/* A stream that discards what is written to it (/dev/null, NUL): where
+ * -q sends a command's report. Opened once, never closed; NULL if the
+ * OS refuses (then the caller prints as usual). Backend. */
+FILE *pm_null_stream(void);
 
 /* Escapes a path for display (control bytes and invalid UTF-8 as \xNN). */
 char *pm_display_path(const char *path);
@@ -92,6 +97,34 @@ void pm_utc_from_seconds(int64_t unix_sec, pm_utc *out);
  * delim, which is overwritten by NUL; *s moves past it, or becomes NULL
  * after the last token. NULL when *s is NULL. */
 char *pm_strsep(char **s, const char *delim);
+/* Command-line numbers: the one parser of every size and count option.
+ *
+ * A size is a decimal number of bytes, optionally followed by a unit:
+ * K, M, G, T, written alone, with "B" (KB, MB ...) or with "iB" (KiB,
+ * MiB ...), in any case ("k", "kib", "KIB"). Every unit is a power of
+ * 1024, KB included: Windows, where the product runs, writes KB for 1024
+ * bytes, and a size option that meant 1000 for one spelling and 1024 for
+ * another would be a trap. A lone "B" means bytes. No sign, no blanks, no
+ * fraction. pm_size_parse returns 0, PM_EINVAL (not a size) or PM_ERANGE
+ * (more than 2^64 - 1 bytes). */
+int pm_size_parse(const char *s, uint64_t *out);
+
+/* Flags of pm_cli_size. */
+enum {
+  PM_SIZE_OFF = 1 << 0,   /* "off" is accepted and gives UINT64_MAX */
+  PM_SIZE_COUNT = 1 << 1, /* a count that takes the same suffixes */
+  PM_SIZE_PLAIN = 1 << 2  /* a count of plain digits, no suffix */
+};
+/* Parses option `opt` of command `cmd` ("copy", "--chunk-size") and
+ * checks it lies in [min, max]. Returns 0, or prints one line naming the
+ * command, the option and the value to stderr and returns PM_EXIT_USAGE
+ * (so a caller writes `if ((rc = pm_cli_size(...))) return rc;`). */
+int pm_cli_size(const char *cmd, const char *opt, const char *val,
+                uint64_t min, uint64_t max, unsigned flags, uint64_t *out);
+/* Seconds, with an optional fraction ("2", "0.5"), from 0 to max_s.
+ * Same contract as pm_cli_size. */
+int pm_cli_seconds(const char *cmd, const char *opt, const char *val,
+                   double max_s, double *secs);
 
 /* JSON string output with escaping (paths may hold any byte). */
 void pm_json_string(FILE *out, const char *s);

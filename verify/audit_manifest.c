@@ -179,7 +179,9 @@ static void entry_done(vf_job *j, void *arg) {
              "changed while it was being opened: not read");
   } else if (s->err) {
     vf__describe_err("", s, detail, sizeof detail);
-    vf__report_error(s->op, s->path, s->err, s->oserr);
+    /* Handed back unread after Ctrl-C: the command reports the interrupt. */
+    if (s->err != PM_ECANCELED)
+      vf__report_error(s->op, s->path, s->err, s->oserr);
     cat = VF_UNREADABLE;
   } else if (!pm_hash_equal(&s->hash, &m->expect)) {
     char he[33], hg[33];
@@ -234,7 +236,8 @@ static int find_extra(mctx *c, const char *dir, const pset *listed) {
     rel = NULL;
     while (depth && !rel) {
       fr *f = &st[depth - 1];
-      if (f->i == f->l.n) {
+      /* Ctrl-C unwinds the walk without going further. */
+      if (f->i == f->l.n || (c->o->interrupt && *c->o->interrupt)) {
         vf_listing_free(&f->l);
         free(f->rel);
         depth--;
@@ -364,7 +367,8 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
     rc = PM_EFORMAT;
   }
   free(shown);
-  if (!rc && o->extra) rc = find_extra(&c, dir, &listed);
+  if (!rc && o->extra && !stop_asked(o))
+    rc = find_extra(&c, dir, &listed);
   pset_free(&listed);
   pthread_mutex_destroy(&c.mu);
   return rc;

@@ -116,6 +116,8 @@ static char *full_path(actx *c, int side, const char *rel) {
 }
 
 static void report_os(const char *op, const char *path, int err, int oserr) {
+  /* Handed back unread after Ctrl-C: the command reports the interrupt. */
+  if (err == PM_ECANCELED) return;
   vf__report_error(op, path, err, oserr);
 }
 
@@ -480,5 +482,6 @@ int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
   free(c.links[1].s);
   pthread_mutex_destroy(&c.link_mu);
   vf_report_add_side_entries(rep, c.entries[0], c.entries[1]);
+  if (!rc && o->interrupt && *o->interrupt) rc = PM_ECANCELED;
   return rc;
 }

@@ -41,13 +41,6 @@ typedef struct hctx {
   int write_err;
 } hctx;
 
-static volatile int interrupted;
-
-static void on_signal(int sig) {
-  (void)sig;
-  interrupted = 1;
-}
-
 static void tick(void *arg) {
   hctx *c = arg;
   uint64_t files, bytes;
@@ -144,7 +137,7 @@ static void walk(hctx *c, const char *skip_rel) {
     char *p = pm_path_join(c->root, rel);
     vf_listing l;
     const char *op;
-    int rc = interrupted ? PM_ECANCELED
+    int rc = pm_interrupted() ? PM_ECANCELED
                          : vf_list_dir(c->fs, p, VF_SORT_PATH, &l, &op);
     if (rc == PM_ECANCELED) {
       /* Ctrl-C: unwind the walk without listing anything more. */
@@ -173,7 +166,7 @@ static void walk(hctx *c, const char *skip_rel) {
     rel = NULL;
     while (depth && !rel) {
       fr *f = &st[depth - 1];
-      if (interrupted) f->i = f->l.n; /* submit nothing more */
+      if (pm_interrupted()) f->i = f->l.n; /* submit nothing more */
       if (f->i == f->l.n) {
         vf_listing_free(&f->l);
         free(f->rel);
@@ -250,7 +243,8 @@ static void usage(FILE *out) {
 "                     works here)\n"
 "  --threads N        hashing threads (default %u)\n"
 "  --json             print a JSON summary (to stdout with -o, else stderr)\n"
-"  --quiet            no progress line, no summary, no warnings\n"
+"  -q, --quiet        no progress line, no summary, no warnings (the\n"
+"                     manifest, --json and errors are still written)\n"
 "  -h, --help         this text\n"
 "\n"
 "Exit codes:\n"
@@ -259,18 +253,19 @@ static void usage(FILE *out) {
 "  2  usage error: bad option or unusable argument\n"
 "  3  could not complete (DIR unreadable, manifest not writable, I/O\n"
 "     engine failure)\n"
-"  130 interrupted (Ctrl-C); a manifest named by -o is removed\n",
+"  130  interrupted (Ctrl-C or SIGTERM stops it within a second or two;\n"
+"       a partial -o FILE is removed: run it again)\n",
           vf_pool_default_threads());
 }
 
 int vf_cmd_hash(int argc, char **argv) {
-  enum { O_ENGINE = 256, O_THREADS, O_JSON, O_QUIET };
+  enum { O_ENGINE = 256, O_THREADS, O_JSON };
   static const struct option longopts[] = {
       {"output", required_argument, NULL, 'o'},
       {"engine", required_argument, NULL, O_ENGINE},
       {"threads", required_argument, NULL, O_THREADS},
       {"json", no_argument, NULL, O_JSON},
-      {"quiet", no_argument, NULL, O_QUIET},
+      {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *out_path = NULL, *engine_name = NULL;
@@ -278,23 +273,20 @@ int vf_cmd_hash(int argc, char **argv) {
   unsigned threads = 0;
   optind = 1;
   int ch;
-  while ((ch = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
-    char *end;
+  while ((ch = getopt_long(argc, argv, "hqo:", longopts, NULL)) != -1) {
+    uint64_t v;
+    int orc;
     switch (ch) {
     case 'o': out_path = optarg; break;
     case O_ENGINE: engine_name = optarg; break;
-    case O_THREADS: {
-      unsigned long v = strtoul(optarg, &end, 10);
-      if (*end || end == optarg || v < 1 || v > 1024) {
-        fprintf(stderr, "pomove hash: --threads: bad count '%s' (1-1024)\n",
-                optarg);
-        return PM_EXIT_USAGE;
-      }
+    case O_THREADS:
+      if ((orc = pm_cli_size("hash", "--threads", optarg, 1, 1024,
+                             PM_SIZE_PLAIN, &v)))
+        return orc;
       threads = (unsigned)v;
       break;
-    }
     case O_JSON: json = true; break;
-    case O_QUIET: quiet = true; break;
+    case 'q': quiet = true; break;
     case 'h': usage(stdout); return PM_EXIT_OK;
     default: usage(stderr); return PM_EXIT_USAGE;
     }
@@ -338,23 +330,17 @@ int vf_cmd_hash(int argc, char **argv) {
   }
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->moved, NULL);
-  /* Ctrl-C stops the walk and the reads within moments: exit 130. A
-   * second Ctrl-C (SA_RESETHAND) ends the process at once. */
-  interrupted = 0;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  /* Ctrl-C or SIGTERM stops the walk and the reads within moments: exit
+   * 130. A second one ends the process at once. */
+  pm_interrupt_catch();
+  volatile int *interrupt = pm_interrupt_flag();
   vf_pool_opts po = {.fs = c->fs,
                      .engine = eng,
                      .threads = threads,
                      .done = job_done,
                      .arg = c,
                      .tick = tick,
-                     .interrupt = &interrupted};
+                     .interrupt = interrupt};
   uint64_t t0 = pm_now_ns();
   rc = vf_pool_create(&po, &c->pool);
   if (rc) {
@@ -382,6 +368,7 @@ int vf_cmd_hash(int argc, char **argv) {
   if (wrc)
     vf__report_error("write manifest", out_path ? out_path : "-", wrc,
                      c->w ? woserr : 0);
+  bool interrupted = pm_interrupted();
   if (interrupted && out_path) {
     /* A manifest cut short would audit clean for the files it lists:
      * it must not be mistaken for the tree's. */

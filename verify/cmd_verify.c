@@ -12,26 +12,6 @@
 #include "report.h"
 #include "util.h"
 
-static volatile int interrupted;
-
-static void on_signal(int sig) {
-  (void)sig;
-  interrupted = 1;
-}
-
-/* Ctrl-C stops the audit within moments (no new file is opened, reads
- * in flight are the last): exit 130. SA_RESETHAND: a second Ctrl-C ends
- * the process at once, whatever it waits for. */
-static void catch_signals(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-}
-
 static void usage(FILE *out) {
   fprintf(out,
 "usage: pomove verify [options] SRC DST\n"
@@ -74,7 +54,8 @@ static void usage(FILE *out) {
 "  --engine NAME          I/O engine: io_uring or pool (default: the first\n"
 "                         that works here)\n"
 "  --threads N            hashing threads (default %u)\n"
-"  --quiet                no progress line, no warnings\n"
+"  -q, --quiet            no progress line, no warnings, and no summary\n"
+"                         when all is identical (--json still prints)\n"
 "  -h, --help             this text\n"
 "\n"
 "Exit codes:\n"
@@ -85,13 +66,14 @@ static void usage(FILE *out) {
 "     checksum; an empty manifest (unless --allow-empty)\n"
 "  3  could not complete (a root unreadable, manifest unreadable, I/O\n"
 "     engine failure)\n"
-"  130 interrupted (Ctrl-C)\n",
+"  130  interrupted (Ctrl-C or SIGTERM stops it within a second or two;\n"
+"       nothing was changed: run it again)\n",
           vf_pool_default_threads());
 }
 
 int vf_cmd_verify(int argc, char **argv) {
   enum { O_MANIFEST = 256, O_EXTRA, O_ALLOW_EMPTY, O_COMPARE, O_TOL, O_REPORT, O_JSON,
-         O_SHOW, O_ENGINE, O_THREADS, O_QUIET };
+         O_SHOW, O_ENGINE, O_THREADS };
   static const struct option longopts[] = {
       {"manifest", required_argument, NULL, O_MANIFEST},
       {"extra", no_argument, NULL, O_EXTRA},
@@ -103,7 +85,7 @@ int vf_cmd_verify(int argc, char **argv) {
       {"show", required_argument, NULL, O_SHOW},
       {"engine", required_argument, NULL, O_ENGINE},
       {"threads", required_argument, NULL, O_THREADS},
-      {"quiet", no_argument, NULL, O_QUIET},
+      {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *manifest = NULL, *report_path = NULL, *engine_name = NULL;
@@ -114,8 +96,9 @@ int vf_cmd_verify(int argc, char **argv) {
   optind = 1;
   opterr = 1;
   int ch;
-  while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    char *end;
+  while ((ch = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
+    uint64_t v;
+    int rc;
     switch (ch) {
     case O_MANIFEST: manifest = optarg; break;
     case O_EXTRA: o.extra = true; break;
@@ -128,38 +111,28 @@ int vf_cmd_verify(int argc, char **argv) {
       }
       break;
     case O_TOL: {
-      double t = strtod(optarg, &end);
-      if (*end || end == optarg || t < 0 || t > 1e9) {
-        fprintf(stderr, "pomove verify: --time-tolerance: '%s' is not a "
-                        "number of seconds\n", optarg);
-        return PM_EXIT_USAGE;
-      }
+      double t;
+      if ((rc = pm_cli_seconds("verify", "--time-tolerance", optarg, 1e9, &t)))
+        return rc;
       o.time_tolerance_ns = (int64_t)(t * 1e9 + 0.5);
       break;
     }
     case O_REPORT: report_path = optarg; break;
     case O_JSON: json = true; break;
-    case O_SHOW: {
-      unsigned long v = strtoul(optarg, &end, 10);
-      if (*end || end == optarg || v > 1000000) {
-        fprintf(stderr, "pomove verify: --show: bad count '%s'\n", optarg);
-        return PM_EXIT_USAGE;
-      }
+    case O_SHOW:
+      if ((rc = pm_cli_size("verify", "--show", optarg, 0, 1000000,
+                            PM_SIZE_PLAIN, &v)))
+        return rc;
       show = (unsigned)v;
       break;
-    }
     case O_ENGINE: engine_name = optarg; break;
-    case O_THREADS: {
-      unsigned long v = strtoul(optarg, &end, 10);
-      if (*end || end == optarg || v < 1 || v > 1024) {
-        fprintf(stderr, "pomove verify: --threads: bad count '%s' (1-1024)\n",
-                optarg);
-        return PM_EXIT_USAGE;
-      }
+    case O_THREADS:
+      if ((rc = pm_cli_size("verify", "--threads", optarg, 1, 1024,
+                            PM_SIZE_PLAIN, &v)))
+        return rc;
       o.threads = (unsigned)v;
       break;
-    }
-    case O_QUIET: quiet = true; break;
+    case 'q': quiet = true; break;
     case 'h': usage(stdout); return PM_EXIT_OK;
     default: usage(stderr); return PM_EXIT_USAGE;
     }
@@ -196,16 +169,15 @@ int vf_cmd_verify(int argc, char **argv) {
       return PM_EXIT_USAGE;
     }
   }
-  interrupted = 0;
-  o.interrupt = &interrupted;
-  catch_signals();
+  pm_interrupt_catch();
+  o.interrupt = pm_interrupt_flag();
   uint64_t t0 = pm_now_ns();
   const char *a = manifest ? manifest : argv[optind];
   const char *b = manifest ? argv[optind] : argv[optind + 1];
   int rc = manifest ? vf_audit_manifest(&o, manifest, b, rep)
                     : vf_audit_trees(&o, a, b, rep);
   double secs = (double)(pm_now_ns() - t0) / 1e9;
-  if (!rc && interrupted) rc = PM_ECANCELED;
+  if (!rc && pm_interrupted()) rc = PM_ECANCELED;
   int frc = vf_report_close_file(rep);
   if (frc) {
     pm_oserr_set(0); /* stdio does not keep the code of its failure */
@@ -224,11 +196,17 @@ int vf_cmd_verify(int argc, char **argv) {
                        .malformed = o.malformed,
                        .format_error = rc == PM_EFORMAT,
                        .interrupted = rc == PM_ECANCELED};
+  /* -q prints the summary only when it says something is wrong. */
+  bool wrong = rc || vf_report_differences(rep) || o.malformed;
   if (json)
     vf_report_print_json(rep, &in, stdout);
-  else
+  else if (!quiet || wrong)
     vf_report_print_human(rep, &in, stdout);
   fflush(stdout);
+  /* Ctrl-C: nothing was changed, and a rerun audits from the start. */
+  if (rc == PM_ECANCELED)
+    fprintf(stderr, "pomove verify: interrupted; nothing was changed, run "
+                    "it again\n");
   bool empty = manifest && !rc && o.listed == 0 && o.malformed == 0;
   if (empty && !allow_empty)
     fprintf(stderr, "pomove verify: the manifest '%s' lists no files: 0 "

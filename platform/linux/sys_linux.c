@@ -1,6 +1,8 @@
 /* sys_linux.c - small system queries of the Linux backend and the errno
  * translator (the only one on this platform). */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,6 +13,7 @@
 #include "linux.h"
 #include "platform.h"
 #include "sys.h"
+#include "util.h"
 
 extern const pm_io_engine_ops pm__engine_pool;
 
@@ -84,6 +87,15 @@ uint64_t pm_now_ns(void) {
 
 bool pm_isatty(int fdno) { return isatty(fdno) == 1; }
 
+FILE *pm_null_stream(void) {
+  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  static FILE *null_stream;
+  pthread_mutex_lock(&mu);
+  if (!null_stream) null_stream = fopen("/dev/null", "w");
+  pthread_mutex_unlock(&mu);
+  return null_stream;
+}
+
 static const pm_io_engine_ops *const engines[] = {&pm__engine_uring,
                                                   &pm__engine_pool, NULL};
 
@@ -111,3 +123,33 @@ int64_t pm_wall_seconds(void) {
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec;
 }
+/* Written by the signal handler, read by every thread. An int is written
+ * whole on every CPU Linux runs on; volatile keeps the polls real. */
+static volatile int interrupt_flag;
+
+static void on_interrupt(int sig) {
+  if (interrupt_flag) {
+    /* The second signal: the default action, now. */
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
+  interrupt_flag = 1;
+}
+
+void pm_interrupt_catch(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_interrupt;
+  /* SA_RESTART: a read or write that the signal lands in is restarted,
+   * never failed with EINTR and reported as an I/O error; the loops see
+   * the flag between calls. */
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+bool pm_interrupted(void) { return interrupt_flag != 0; }
+
+volatile int *pm_interrupt_flag(void) { return &interrupt_flag; }
