@@ -276,13 +276,11 @@ static void *reread_main(void *arg) {
       t->out[i].oserr = 0;
       continue;
     }
-    char *dp = pm_path_join(t->c->dst, t->items[i].rel);
     int method;
-    t->out[i].rc = vf_hash_file_uncached_buf(
-        t->c->fs, dp, buf, REREAD_BUF, t->items[i].id.size, &t->out[i].hash,
-        &t->out[i].size, &method);
+    t->out[i].rc = vf_hash_file_uncached_at(
+        t->c->fs, t->c->dst_fd, t->items[i].rel, buf, REREAD_BUF,
+        t->items[i].id.size, &t->out[i].hash, &t->out[i].size, &method);
     t->out[i].oserr = t->out[i].rc ? pm_oserr_last() : 0;
-    free(dp);
   }
   free(buf);
   return NULL;
@@ -771,14 +769,15 @@ static void hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
   size_t n = e->nwaiting;
   e->waiting = NULL;
   e->nwaiting = 0;
-  char *first = pm_path_join(c->dst, e->rel);
+  char *first = pm_xstrdup(e->rel);
   pthread_mutex_unlock(&c->hlmu);
   for (size_t i = 0; i < n; i++) {
     char *dp = pm_path_join(c->dst, waiting[i].rel);
     if (ok) {
-      int lrc = c->fs->link(first, dp);
-      if (lrc == PM_EEXIST && c->fs->unlink(dp) == 0)
-        lrc = c->fs->link(first, dp);
+      const char *wr = waiting[i].rel;
+      int lrc = c->fs->link_at(c->dst_fd, first, c->dst_fd, wr);
+      if (lrc == PM_EEXIST && c->fs->unlink_at(c->dst_fd, wr) == 0)
+        lrc = c->fs->link_at(c->dst_fd, first, c->dst_fd, wr);
       if (lrc) {
         ce_count_error(c, "create hard link", dp, lrc);
         free(waiting[i].rel);
@@ -833,7 +832,7 @@ static void finish_file(worker *w, fstate *f) {
     rc = c->fs->fchmod(f->dfd, f->st.mode & 07777);
     if (rc) file_fail(f, "set mode of", rc);
   }
-  if (!f->err) ce_copy_xattrs(c, f->sp, f->dp, true);
+  if (!f->err) ce_copy_xattrs(c, f->t->rel, f->sp, f->dp);
   if (!f->err) {
     rc = c->fs->futimes(f->dfd, &f->st.atime, &f->st.mtime);
     if (rc) file_fail(f, "set times of", rc);
@@ -927,21 +926,24 @@ static uint64_t resume_prefix(worker *w, fstate *f, const ce_jentry *je) {
   return good;
 }
 
-static int open_dst(ce_ctx *c, const char *dp, bool trunc, pm_fd *fd) {
+static int open_dst(ce_ctx *c, const char *rel, bool trunc, pm_fd *fd) {
   /* A resumed file is read back to check its checkpoints: open it RDWR. */
   int flags = (trunc ? PM_O_WRONLY | PM_O_TRUNC : PM_O_RDWR) | PM_O_CREAT |
               PM_O_NOFOLLOW;
-  int rc = c->fs->open(dp, flags, 0600, fd);
+  int rc = c->fs->open_at(c->dst_fd, rel, flags, 0600, fd);
   if (rc == PM_EACCES || rc == PM_EPERM) {
     /* A read-only file left by an earlier run (merge, resume, re-copy). */
-    if (c->fs->chmod(dp, 0600) == 0) rc = c->fs->open(dp, flags, 0600, fd);
+    if (c->fs->chmod_at(c->dst_fd, rel, 0600) == 0)
+      rc = c->fs->open_at(c->dst_fd, rel, flags, 0600, fd);
   } else if (rc == PM_ELOOP || rc == PM_EISDIR) {
-    /* Something else stands where the file goes: a symlink is replaced,
-     * a directory is an error the user must resolve. */
+    /* Something else stands where the file goes: a symlink there is
+     * replaced (stat_at fails with PM_ELOOP when the symlink is in a
+     * directory above it instead, which stays an error), a directory is an
+     * error the user must resolve. */
     pm_stat st;
-    if (c->fs->stat(dp, false, &st) == 0 && st.type == PM_T_SYMLINK &&
-        c->fs->unlink(dp) == 0)
-      rc = c->fs->open(dp, flags, 0600, fd);
+    if (c->fs->stat_at(c->dst_fd, rel, &st) == 0 &&
+        st.type == PM_T_SYMLINK && c->fs->unlink_at(c->dst_fd, rel) == 0)
+      rc = c->fs->open_at(c->dst_fd, rel, flags, 0600, fd);
   }
   return rc;
 }
@@ -956,10 +958,18 @@ static void start_file(worker *w, ce_task *t) {
   f->sp = pm_path_join(c->src, t->rel);
   f->dp = pm_path_join(c->dst, t->rel);
   f->h = pm_hasher_create();
-  int rc = c->fs->open(f->sp, PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_NOATIME, 0,
-                       &f->sfd);
+  /* PM_O_REGULAR: a FIFO or device put where the walk saw a file must not
+   * block the worker on its open or its reads. */
+  int rc = c->fs->open_at(c->src_fd, t->rel,
+                          PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_NOATIME |
+                              PM_O_REGULAR,
+                          0, &f->sfd);
   if (rc) {
-    file_fail_at(f, "open", rc, true);
+    file_fail_at(f,
+                 rc == PM_ESPECIAL
+                     ? "copy (special file where a regular file was listed)"
+                     : "open",
+                 rc, true);
     finish_file(w, f);
     return;
   }
@@ -1002,11 +1012,9 @@ static void start_file(worker *w, ce_task *t) {
         e->waiting[e->nwaiting].dir = t->dir;
         e->nwaiting++;
       } else if (state == 1) {
-        char *first = pm_path_join(c->dst, e->rel);
-        lrc = c->fs->link(first, f->dp);
-        if (lrc == PM_EEXIST && c->fs->unlink(f->dp) == 0)
-          lrc = c->fs->link(first, f->dp);
-        free(first);
+        lrc = c->fs->link_at(c->dst_fd, e->rel, c->dst_fd, t->rel);
+        if (lrc == PM_EEXIST && c->fs->unlink_at(c->dst_fd, t->rel) == 0)
+          lrc = c->fs->link_at(c->dst_fd, e->rel, c->dst_fd, t->rel);
       }
       pthread_mutex_unlock(&c->hlmu);
       c->fs->close(f->sfd);
@@ -1034,7 +1042,7 @@ static void start_file(worker *w, ce_task *t) {
   if (je && ce_jident_equal(&je->id, &id)) {
     if (je->done) {
       pm_stat dst_st;
-      if (c->fs->stat(f->dp, false, &dst_st) == 0 &&
+      if (c->fs->stat_at(c->dst_fd, t->rel, &dst_st) == 0 &&
           dst_st.type == PM_T_FILE && dst_st.size == f->st.size &&
           dst_st.mtime.sec == f->st.mtime.sec &&
           dst_st.mtime.nsec == f->st.mtime.nsec) {
@@ -1066,8 +1074,9 @@ static void start_file(worker *w, ce_task *t) {
     uint32_t mode = f->st.mode & 07777;
     bool exact = c->exact_modes && (mode & 0600) == 0600 &&
                  !(mode & 07022) && !(mode & c->cmask);
-    rc = c->fs->open(f->dp, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL |
-                                PM_O_NOFOLLOW, exact ? mode : 0600, &f->dfd);
+    rc = c->fs->open_at(c->dst_fd, t->rel,
+                        PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL | PM_O_NOFOLLOW,
+                        exact ? mode : 0600, &f->dfd);
     f->fresh = rc == 0;
     f->mode_set = f->fresh && exact;
   }
@@ -1076,10 +1085,11 @@ static void start_file(worker *w, ce_task *t) {
       /* What a crash left on disk unrecorded is written again: count it
        * so a resumed run can show it stayed within what was in flight. */
       pm_stat old;
-      if (c->fs->stat(f->dp, false, &old) == 0 && old.type == PM_T_FILE)
+      if (c->fs->stat_at(c->dst_fd, t->rel, &old) == 0 &&
+          old.type == PM_T_FILE)
         f->found_on_disk = old.size;
     }
-    rc = open_dst(c, f->dp, trunc, &f->dfd);
+    rc = open_dst(c, t->rel, trunc, &f->dfd);
   }
   if (rc) {
     file_fail(f, "create", rc);
@@ -1099,8 +1109,9 @@ static void start_file(worker *w, ce_task *t) {
       f->issue_off % DIRECT_ALIGN == 0) {
     /* A second, uncached descriptor for the data; where the file system
      * refuses one, the file is written through the cache. */
-    if (c->fs->open(f->dp, PM_O_WRONLY | PM_O_DIRECT | PM_O_NOFOLLOW, 0,
-                    &f->ddfd) == 0)
+    if (c->fs->open_at(c->dst_fd, t->rel,
+                       PM_O_WRONLY | PM_O_DIRECT | PM_O_NOFOLLOW, 0,
+                       &f->ddfd) == 0)
       f->direct = true;
     else
       f->ddfd = PM_FD_INVALID;
@@ -1113,9 +1124,10 @@ static void start_file(worker *w, ce_task *t) {
                     c->fs->cached(f->sfd, f->st.size / 2) == PM_OK &&
                     c->fs->cached(f->sfd, f->st.size - 1) == PM_OK;
     if (!in_cache &&
-        c->fs->open(f->sp, PM_O_RDONLY | PM_O_DIRECT | PM_O_NOFOLLOW |
-                               PM_O_NOATIME,
-                    0, &f->sdfd) == 0) {
+        c->fs->open_at(c->src_fd, t->rel,
+                       PM_O_RDONLY | PM_O_DIRECT | PM_O_NOFOLLOW |
+                           PM_O_NOATIME | PM_O_REGULAR,
+                       0, &f->sdfd) == 0) {
       if (c->fs->fstat(f->sdfd, &sst) == 0 && sst.dev == f->st.dev &&
           sst.ino == f->st.ino) {
         f->sdirect = true;
