@@ -93,10 +93,11 @@ void ce_hardlinks_free(ce_ctx *c);
 /* Wakes the thread waiting in ce_copy() for the end. */
 void ce_signal_done(ce_ctx *c);
 /* Metadata of a finished entry (meta.c). */
-/* Copies the extended attributes of rel (beneath src_fd) to rel beneath
- * dst_fd; sp and dp name them in reports. */
-int ce_copy_xattrs(ce_ctx *c, const char *rel, const char *sp,
-                   const char *dp);
+/* Copies the extended attributes of srel beneath the handle sdir to drel
+ * beneath ddir; sp and dp name them in reports. An open file passes its
+ * own handles and "" (no path lookup at all). */
+int ce_copy_xattrs(ce_ctx *c, pm_fd sdir, const char *srel, pm_fd ddir,
+                   const char *drel, const char *sp, const char *dp);
 void ce_apply_dir_meta(ce_ctx *c, ce_dnode *d);
 
 #endif

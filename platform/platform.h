@@ -212,8 +212,10 @@ typedef struct pm_fs_ops {
    * or any other reparse point): such a component fails the call with
    * PM_ELOOP. An absolute `rel` or a ".." component fails with PM_EXDEV
    * before anything is touched. An empty `rel` names `dir` itself where
-   * the call can act on a directory (open_at, stat_at, opendir_at and the
-   * metadata calls). Calls that act on an entry itself (stat_at,
+   * the call can act on a directory (open_at, stat_at, opendir_at), and
+   * for the metadata calls (chmod_at ... xattr_set_at) the object of any
+   * open handle, a file included, so that an open file's metadata needs no
+   * lookup by name. Calls that act on an entry itself (stat_at,
    * readlink_at, unlink_at, chown_at, utimes_at, the xattr calls) act on a
    * symbolic link in the last component, never on what it points to;
    * open_at, opendir_at and chmod_at refuse it with PM_ELOOP. open_at

@@ -960,7 +960,8 @@ static int lx_unlink_at(pm_fd dir, const char *rel) {
  * symlink, and change the mode through the fd's /proc name, which names
  * the object the fd holds and nothing else. */
 static int lx_chmod_at(pm_fd dir, const char *rel, uint32_t mode) {
-  int fd = beneath_open((int)dir, rel, O_PATH, 0);
+  /* An empty rel: the handle's own object, which may be a file. */
+  int fd = *rel ? beneath_open((int)dir, rel, O_PATH, 0) : dup((int)dir);
   if (fd < 0) return fail();
   struct stat s;
   int rc = 0;

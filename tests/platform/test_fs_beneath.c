@@ -112,6 +112,23 @@ static void test_fs_beneath_plain(void **state) {
                                  &fd),
                      0);
     assert_int_equal(fs->pwrite(fd, "gg", 2, 0), 2);
+    /* An empty rel on a file's own handle: its metadata, no lookup. */
+    assert_int_equal(fs->chmod_at(fd, "", 0604), 0);
+    assert_int_equal(fs->utimes_at(fd, "", &t, &t), 0);
+    assert_int_equal(fs->chown_at(fd, "", (uint32_t)-1, (uint32_t)-1), 0);
+    assert_int_equal(fs->fstat(fd, &st), 0);
+    assert_int_equal(st.mode, 0604);
+    assert_int_equal(st.mtime.sec, 1000000000);
+    int xr = fs->xattr_set_at(fd, "", "user.pomove", "v", 1);
+    if (xr == 0) {
+      char v[8];
+      assert_int_equal(fs->xattr_get_at(fx.dir, "a/b/new/g", "user.pomove", v,
+                                        sizeof v, &len),
+                       0);
+      assert_int_equal(len, 1);
+    } else {
+      assert_int_equal(xr, PM_ENOTSUP);
+    }
     fs->close(fd);
     assert_int_equal(fs->link_at(fx.dir, "a/b/new/g", fx.dir, "a/h"), 0);
     assert_int_equal(fs->stat_at(fx.dir, "a/h", &st), 0);
