@@ -27,6 +27,10 @@ typedef struct hctx {
   const pm_fs_ops *fs;
   const char *root;
   size_t rootlen;
+  /* DIR, opened once: the walk lists and opens beneath it with the fs
+   * table's *_at calls, so that a directory swapped for a symlink while
+   * it runs cannot make it hash files outside DIR. */
+  pm_fd rootfd;
   vf_pool *pool;
   pm_progress prog;
   pm_manifest_writer *w; /* -o FILE */
@@ -123,7 +127,7 @@ static void walk(hctx *c, const char *skip_rel) {
     char *p = pm_path_join(c->root, rel);
     vf_listing l;
     const char *op;
-    int rc = vf_list_dir(c->fs, p, VF_SORT_PATH, &l, &op);
+    int rc = vf_list_dir_at(c->fs, c->rootfd, rel, VF_SORT_PATH, &l, &op);
     if (rc) {
       pm_report_error(op, p, rc);
       c->errors++;
@@ -153,6 +157,7 @@ static void walk(hctx *c, const char *skip_rel) {
       } else if (e->type == PM_T_FILE && !(skip_rel && !strcmp(r, skip_rel))) {
         char *full = pm_path_join(c->root, r);
         vf_job *j = vf_job_new1(full);
+        vf_job_beneath(j, 0, c->rootfd, r);
         free(full);
         j->udata = r;
         j->seq = seq;
@@ -278,8 +283,13 @@ int vf_cmd_hash(int argc, char **argv) {
   pm_stat st;
   int rc = c->fs->stat(dir, true, &st);
   if (!rc && st.type != PM_T_DIR) rc = PM_ENOTDIR;
+  const char *op = "stat";
+  if (!rc) {
+    op = "open directory";
+    rc = c->fs->open(dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &c->rootfd);
+  }
   if (rc) {
-    pm_report_error("stat", dir, rc);
+    pm_report_error(op, dir, rc);
     free(c);
     return PM_EXIT_USAGE;
   }
@@ -288,6 +298,7 @@ int vf_cmd_hash(int argc, char **argv) {
     rc = pm_manifest_writer_open(out_path, &c->w);
     if (rc) {
       pm_report_error("create manifest", out_path, rc);
+      c->fs->close(c->rootfd);
       free(c);
       return PM_EXIT_FAILED;
     }
@@ -309,6 +320,7 @@ int vf_cmd_hash(int argc, char **argv) {
     pm_report_errorf(rc, "cannot start the %s I/O engine", eng->name);
     if (c->w) pm_manifest_writer_close(c->w);
     free(skip);
+    c->fs->close(c->rootfd);
     free(c);
     return PM_EXIT_FAILED;
   }
@@ -355,6 +367,7 @@ int vf_cmd_hash(int argc, char **argv) {
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->moved);
   free(skip);
+  c->fs->close(c->rootfd);
   free(c);
   return code;
 }

@@ -116,7 +116,15 @@ void vf_job_free(vf_job *job) {
   if (!job) return;
   free(job->side[0].path);
   free(job->side[1].path);
+  free(job->side[0].rel);
+  free(job->side[1].rel);
   free(job);
+}
+
+void vf_job_beneath(vf_job *job, unsigned side, pm_fd dir, const char *rel) {
+  free(job->side[side].rel);
+  job->side[side].rel = pm_xstrdup(rel);
+  job->side[side].dir = dir;
 }
 
 unsigned vf_pool_default_threads(void) {
@@ -271,9 +279,10 @@ static void job_start(worker *w, slot *sl, vf_job *j) {
       continue;
     }
     /* O_NOATIME: an audit must leave the trees as it found them. */
-    int rc = fs->open(sd->path,
-                      PM_O_RDONLY | PM_O_NOATIME | (j->follow ? 0 : PM_O_NOFOLLOW),
-                      0, &s->fd);
+    int oflags =
+        PM_O_RDONLY | PM_O_NOATIME | (j->follow ? 0 : PM_O_NOFOLLOW);
+    int rc = sd->rel ? fs->open_at(sd->dir, sd->rel, oflags, 0, &s->fd)
+                     : fs->open(sd->path, oflags, 0, &s->fd);
     if (rc) {
       side_fail(sd, rc, "open", pm_oserr_last());
       continue;

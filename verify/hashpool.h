@@ -18,6 +18,11 @@
 /* What the pool learnt about one file. */
 typedef struct vf_side {
   char *path;     /* full path; owned by the job (vf_job_free frees it) */
+  /* When set (vf_job_beneath), the file opened is `rel` beneath the
+   * directory handle `dir` (the fs table's open_at: no symlink followed in
+   * any component), and `path` only names it in reports. Owned. */
+  char *rel;
+  pm_fd dir;
   int err;        /* 0 or the PM_E* code of the failed operation */
   const char *op; /* "open", "stat" or "read" when err != 0 */
   int oserr;      /* the OS's own code when err != 0 */
@@ -49,6 +54,8 @@ typedef struct vf_job {
 vf_job *vf_job_new1(const char *path);
 vf_job *vf_job_new2(const char *path_a, const char *path_b, bool size_gate);
 void vf_job_free(vf_job *job);
+/* Makes side `side` of a job open `rel` beneath `dir` (see vf_side). */
+void vf_job_beneath(vf_job *job, unsigned side, pm_fd dir, const char *rel);
 
 typedef struct vf_pool vf_pool;
 
