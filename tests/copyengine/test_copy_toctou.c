@@ -11,6 +11,7 @@
  * reason, and the copy counted it as an error (the CLI's exit 1). Run with
  * openat2 and, as test_copy_toctou_walk, with POMOVE_NO_OPENAT2=1. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@ typedef struct swap {
 } swap;
 
 static swap sw;
+static pthread_mutex_t hook_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* The engine names entries by path (before this fix) or by path relative
  * to a root handle (after): both end with the relative path. */
@@ -66,15 +68,20 @@ static void hook(const char *op, const char *path, int flags, void *arg) {
   (void)arg;
   if (strcmp(op, sw.op) || !names(path, sw.match, sw.prefix)) return;
   if (sw.want_creat >= 0 && !!(flags & PM_O_CREAT) != sw.want_creat) return;
+  /* Held through the swap: a matching call on another worker waits here
+   * until the swap is done, so every call after the first sees it. */
+  pthread_mutex_lock(&hook_mu);
   bool expected = false;
-  if (!atomic_compare_exchange_strong(&sw.done, &expected, true)) return;
-  if (sw.fifo) {
-    assert_int_equal(unlink(sw.fifo), 0);
-    assert_int_equal(mkfifo(sw.fifo, 0644), 0);
-    return;
+  if (atomic_compare_exchange_strong(&sw.done, &expected, true)) {
+    if (sw.fifo) {
+      assert_int_equal(unlink(sw.fifo), 0);
+      assert_int_equal(mkfifo(sw.fifo, 0644), 0);
+    } else {
+      assert_int_equal(rename(sw.victim, sw.stash), 0);
+      assert_int_equal(symlink(sw.target, sw.victim), 0);
+    }
   }
-  assert_int_equal(rename(sw.victim, sw.stash), 0);
-  assert_int_equal(symlink(sw.target, sw.victim), 0);
+  pthread_mutex_unlock(&hook_mu);
 }
 
 /* stderr goes to a file while a copy runs, so that the report can be
