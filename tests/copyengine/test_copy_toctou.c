@@ -42,6 +42,10 @@ typedef struct swap {
   char *stash;          /* where it goes */
   char *target;         /* what the symlink points to */
   char *fifo;           /* or: replace this file by a FIFO */
+  /* An open of this directory (PM_O_DIRECTORY) also fires the hook: the
+   * engine's workers open a file's directories first and the file by its
+   * name beneath them, so that is their first touch. */
+  const char *dir_rel;
   atomic_bool done;
 } swap;
 
@@ -66,8 +70,12 @@ static bool names(const char *path, const char *rel, bool prefix) {
 
 static void hook(const char *op, const char *path, int flags, void *arg) {
   (void)arg;
-  if (strcmp(op, sw.op) || !names(path, sw.match, sw.prefix)) return;
-  if (sw.want_creat >= 0 && !!(flags & PM_O_CREAT) != sw.want_creat) return;
+  bool dir_open = sw.dir_rel && !strcmp(op, "open") &&
+                  (flags & PM_O_DIRECTORY) && names(path, sw.dir_rel, false);
+  if (!dir_open) {
+    if (strcmp(op, sw.op) || !names(path, sw.match, sw.prefix)) return;
+    if (sw.want_creat >= 0 && !!(flags & PM_O_CREAT) != sw.want_creat) return;
+  }
   /* Held through the swap: a matching call on another worker waits here
    * until the swap is done, so every call after the first sees it. */
   pthread_mutex_lock(&hook_mu);
@@ -177,8 +185,9 @@ static int run_copy(world *w, const char *dst, ce_result *r, char **err) {
 }
 
 static void swap_init(const char *op, const char *match, bool prefix,
-                      int want_creat) {
+                      int want_creat, const char *dir_rel) {
   memset(&sw, 0, sizeof sw);
+  sw.dir_rel = dir_rel;
   sw.op = op;
   sw.match = match;
   sw.prefix = prefix;
@@ -199,7 +208,7 @@ static void test_copy_toctou_src_dir(void **state) {
   (void)state;
   world w;
   world_make(&w);
-  swap_init("opendir", "a/sub", false, -1);
+  swap_init("opendir", "a/sub", false, -1, NULL);
   sw.victim = cat(w.src, "a/sub");
   sw.stash = cat(w.base, "stash");
   sw.target = pm_xstrdup(w.out);
@@ -230,7 +239,7 @@ static void test_copy_toctou_dst_dir(void **state) {
   (void)state;
   world w;
   world_make(&w);
-  swap_init("open", "a/sub", true, 1);
+  swap_init("open", "a/sub", true, 1, "a/sub");
   sw.victim = cat(w.dst, "a/sub");
   sw.stash = cat(w.base, "stash");
   sw.target = pm_xstrdup(w.out);
@@ -256,7 +265,7 @@ static void test_copy_toctou_src_deep(void **state) {
   (void)state;
   world w;
   world_make(&w);
-  swap_init("open", "a/b/c/d/f", false, 0);
+  swap_init("open", "a/b/c/d/f", false, 0, "a/b/c/d");
   sw.victim = cat(w.src, "a/b");
   sw.stash = cat(w.base, "stash");
   sw.target = pm_xstrdup(w.out);
@@ -281,7 +290,7 @@ static void test_copy_toctou_dst_deep(void **state) {
   (void)state;
   world w;
   world_make(&w);
-  swap_init("open", "a/b/c/d/f", false, 1);
+  swap_init("open", "a/b/c/d/f", false, 1, "a/b/c/d");
   sw.victim = cat(w.dst, "a/b");
   sw.stash = cat(w.base, "stash");
   sw.target = pm_xstrdup(w.out);
@@ -313,7 +322,7 @@ static void test_copy_toctou_dst_parent(void **state) {
                              w.out),
                    0);
   char *dst = cat(w.base, "p/dst");
-  swap_init("open", "a/sub/x1", false, 1);
+  swap_init("open", "a/sub/x1", false, 1, "a/sub");
   sw.victim = cat(w.base, "p");
   sw.stash = cat(w.base, "p.moved");
   sw.target = pm_xstrdup(w.out);
@@ -346,7 +355,7 @@ static void test_copy_toctou_fifo(void **state) {
   (void)state;
   world w;
   world_make(&w);
-  swap_init("open", "a/keep", false, 0);
+  swap_init("open", "a/keep", false, 0, "a");
   sw.fifo = cat(w.src, "a/keep");
   signal(SIGALRM, on_alarm);
   alarm(30);
