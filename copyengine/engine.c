@@ -149,7 +149,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   c->eng = eng;
   c->src = roots.src;
   c->dst = roots.dst;
-  c->dst_fd = PM_FD_INVALID;
+  c->src_fd = c->dst_fd = PM_FD_INVALID;
   c->root_user = geteuid() == 0;
   c->cmask = pm_create_mask();
   c->euid = (uint32_t)geteuid();
@@ -189,6 +189,12 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   rc = fs->open(c->dst, PM_O_RDONLY | PM_O_DIRECTORY, 0, &c->dst_fd);
   if (rc) {
     pm_report_error("open destination directory", c->dst, rc);
+    goto out;
+  }
+  /* Both roots are held from here on; see engine_internal.h. */
+  rc = fs->open(c->src, PM_O_RDONLY | PM_O_DIRECTORY, 0, &c->src_fd);
+  if (rc) {
+    pm_report_error("open source directory", c->src, rc);
     goto out;
   }
   {
@@ -333,6 +339,7 @@ out:
   }
   if (c->mw) pm_manifest_writer_close(c->mw);
   if (c->dst_fd != PM_FD_INVALID) fs->close(c->dst_fd);
+  if (c->src_fd != PM_FD_INVALID) fs->close(c->src_fd);
   res->files = atomic_load(&c->files);
   res->dirs = atomic_load(&c->dirs);
   res->symlinks = atomic_load(&c->symlinks);

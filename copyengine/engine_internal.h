@@ -38,7 +38,12 @@ typedef struct ce_ctx {
   const pm_fs_ops *fs;
   const pm_io_engine_ops *eng;
   char *src, *dst;
-  pm_fd dst_fd; /* the destination root, for syncfs */
+  /* The roots, opened once: every entry is reached beneath them with the
+   * fs table's *_at calls, which follow no symlink in any component, so
+   * that a directory swapped for a symlink while the copy runs cannot lead
+   * a read out of SRC or a write out of DST. c->src and c->dst serve only
+   * to name entries in reports. dst_fd also serves syncfs. */
+  pm_fd src_fd, dst_fd;
   bool sync_fs;  /* batches are made durable by one syncfs each */
   bool root_user;
   uint32_t euid, egid;
@@ -88,7 +93,11 @@ void ce_hardlinks_free(ce_ctx *c);
 /* Wakes the thread waiting in ce_copy() for the end. */
 void ce_signal_done(ce_ctx *c);
 /* Metadata of a finished entry (meta.c). */
-int ce_copy_xattrs(ce_ctx *c, const char *src, const char *dst, bool follow);
+/* Copies the extended attributes of srel beneath the handle sdir to drel
+ * beneath ddir; sp and dp name them in reports. An open file passes its
+ * own handles and "" (no path lookup at all). */
+int ce_copy_xattrs(ce_ctx *c, pm_fd sdir, const char *srel, pm_fd ddir,
+                   const char *drel, const char *sp, const char *dp);
 void ce_apply_dir_meta(ce_ctx *c, ce_dnode *d);
 
 #endif

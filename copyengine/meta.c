@@ -9,7 +9,16 @@
 #include "util.h"
 
 void ce_count_error(ce_ctx *c, const char *op, const char *path, int err) {
-  pm_report_error(op, path, err);
+  if (err == PM_ELOOP) {
+    /* The *_at calls refuse a symlink in any component of a path below
+     * the roots: say so, since the OS's wording suggests a loop. */
+    char *shown = pm_display_path(path ? path : "");
+    pm_report_errorf(err, "%s '%s' (a symbolic link stands in its path; "
+                          "pomove does not follow it)", op, shown);
+    free(shown);
+  } else {
+    pm_report_error(op, path, err);
+  }
   atomic_fetch_add(&c->errors, 1);
   /* A full or read-only destination will fail every further write: stop
    * early and leave a state that a rerun resumes. */
@@ -22,11 +31,12 @@ void ce_count_error(ce_ctx *c, const char *op, const char *path, int err) {
 /* Copies the extended attributes of src to dst. Attributes the
  * destination cannot hold (another file system, a namespace we may not
  * write) are reported once as a warning and not counted as errors. */
-int ce_copy_xattrs(ce_ctx *c, const char *src, const char *dst, bool follow) {
+int ce_copy_xattrs(ce_ctx *c, pm_fd sdir, const char *srel, pm_fd ddir,
+                   const char *drel, const char *src, const char *dst) {
   if (atomic_load(&c->xattr_unsupported)) return 0;
   char list[65536];
   size_t len;
-  int rc = c->fs->xattr_list(src, follow, list, sizeof list, &len);
+  int rc = c->fs->xattr_list_at(sdir, srel, list, sizeof list, &len);
   if (rc == PM_ENOTSUP) {
     atomic_store(&c->xattr_unsupported, true);
     return 0;
@@ -42,13 +52,13 @@ int ce_copy_xattrs(ce_ctx *c, const char *src, const char *dst, bool follow) {
     size_t vlen = 0;
     /* Ask for the size first, then read; retry if it grew in between. */
     for (int tries = 0; tries < 4; tries++) {
-      rc = c->fs->xattr_get(src, follow, name, NULL, 0, &vlen);
+      rc = c->fs->xattr_get_at(sdir, srel, name, NULL, 0, &vlen);
       if (rc) break;
       if (vlen > cap) {
         cap = vlen;
         val = pm_xrealloc(val, cap);
       }
-      rc = c->fs->xattr_get(src, follow, name, val, cap, &vlen);
+      rc = c->fs->xattr_get_at(sdir, srel, name, val, cap, &vlen);
       if (rc != PM_ERANGE) break;
     }
     if (rc == PM_ENODATA) continue; /* removed meanwhile */
@@ -56,7 +66,7 @@ int ce_copy_xattrs(ce_ctx *c, const char *src, const char *dst, bool follow) {
       ce_count_error(c, "read extended attribute of", src, rc);
       continue;
     }
-    rc = c->fs->xattr_set(dst, follow, name, val, vlen);
+    rc = c->fs->xattr_set_at(ddir, drel, name, val, vlen);
     if (rc == PM_ENOTSUP || rc == PM_EPERM) {
       char *shown = pm_display_path(dst);
       pm_warnf("extended attribute '%s' cannot be set on '%s': %s", name,
@@ -75,13 +85,13 @@ void ce_apply_dir_meta(ce_ctx *c, ce_dnode *d) {
   char *sp = pm_path_join(c->src, d->rel);
   int rc;
   if (c->root_user) {
-    rc = c->fs->chown(dp, d->st.uid, d->st.gid, false);
+    rc = c->fs->chown_at(c->dst_fd, d->rel, d->st.uid, d->st.gid);
     if (rc) ce_count_error(c, "set owner of directory", dp, rc);
   }
-  ce_copy_xattrs(c, sp, dp, false);
-  rc = c->fs->chmod(dp, d->st.mode & 07777);
+  ce_copy_xattrs(c, c->src_fd, d->rel, c->dst_fd, d->rel, sp, dp);
+  rc = c->fs->chmod_at(c->dst_fd, d->rel, d->st.mode & 07777);
   if (rc) ce_count_error(c, "set mode of directory", dp, rc);
-  rc = c->fs->utimes(dp, &d->st.atime, &d->st.mtime, false);
+  rc = c->fs->utimes_at(c->dst_fd, d->rel, &d->st.atime, &d->st.mtime);
   if (rc) ce_count_error(c, "set times of directory", dp, rc);
   atomic_fetch_add(&c->dirs, 1);
   free(dp);

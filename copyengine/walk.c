@@ -36,11 +36,12 @@ static ce_dnode *new_dnode(ce_dnode *parent, char *rel, const pm_stat *st) {
 }
 
 /* mkdir that accepts an existing directory (merge, resume). */
-static int make_dir(ce_ctx *c, const char *dst) {
-  int rc = c->fs->mkdir(dst, 0700);
+static int make_dir(ce_ctx *c, const char *rel) {
+  int rc = c->fs->mkdir_at(c->dst_fd, rel, 0700);
   if (rc == PM_EEXIST) {
     pm_stat st;
-    if (c->fs->stat(dst, false, &st) == 0 && st.type == PM_T_DIR) return 0;
+    if (c->fs->stat_at(c->dst_fd, rel, &st) == 0 && st.type == PM_T_DIR)
+      return 0;
   }
   return rc;
 }
@@ -49,35 +50,36 @@ static void copy_symlink(ce_ctx *c, const char *rel, const pm_stat *st) {
   char *sp = pm_path_join(c->src, rel), *dp = pm_path_join(c->dst, rel);
   char target[65536];
   size_t len;
-  int rc = c->fs->readlink(sp, target, sizeof target, &len);
+  int rc = c->fs->readlink_at(c->src_fd, rel, target, sizeof target, &len);
   if (rc) {
     ce_count_error(c, "read symlink", sp, rc);
     goto out;
   }
-  rc = c->fs->symlink(target, dp);
+  rc = c->fs->symlink_at(target, c->dst_fd, rel);
   if (rc == PM_EEXIST) {
     /* Merge or resume: an existing link with the same target is kept,
      * anything else that is not a directory is replaced. */
     char old[65536];
     size_t olen;
     pm_stat dst_st;
-    if (c->fs->stat(dp, false, &dst_st) == 0 && dst_st.type == PM_T_SYMLINK &&
-        c->fs->readlink(dp, old, sizeof old, &olen) == 0 && olen == len &&
-        !memcmp(old, target, len))
+    if (c->fs->stat_at(c->dst_fd, rel, &dst_st) == 0 &&
+        dst_st.type == PM_T_SYMLINK &&
+        c->fs->readlink_at(c->dst_fd, rel, old, sizeof old, &olen) == 0 &&
+        olen == len && !memcmp(old, target, len))
       rc = 0;
-    else if (c->fs->unlink(dp) == 0)
-      rc = c->fs->symlink(target, dp);
+    else if (c->fs->unlink_at(c->dst_fd, rel) == 0)
+      rc = c->fs->symlink_at(target, c->dst_fd, rel);
   }
   if (rc) {
     ce_count_error(c, "create symlink", dp, rc);
     goto out;
   }
   if (c->root_user) {
-    rc = c->fs->chown(dp, st->uid, st->gid, false);
+    rc = c->fs->chown_at(c->dst_fd, rel, st->uid, st->gid);
     if (rc) ce_count_error(c, "set owner of symlink", dp, rc);
   }
-  ce_copy_xattrs(c, sp, dp, false);
-  rc = c->fs->utimes(dp, &st->atime, &st->mtime, false);
+  ce_copy_xattrs(c, c->src_fd, rel, c->dst_fd, rel, sp, dp);
+  rc = c->fs->utimes_at(c->dst_fd, rel, &st->atime, &st->mtime);
   if (rc && rc != PM_ENOTSUP) ce_count_error(c, "set times of symlink", dp, rc);
   atomic_fetch_add(&c->symlinks, 1);
 out:
@@ -97,15 +99,15 @@ static void copy_special(ce_ctx *c, const char *rel, const pm_stat *st) {
     return;
   }
   char *dp = pm_path_join(c->dst, rel);
-  int rc = c->fs->mknod(dp, st->type, st->mode & 07777, st->rdev);
-  if (rc == PM_EEXIST && c->fs->unlink(dp) == 0)
-    rc = c->fs->mknod(dp, st->type, st->mode & 07777, st->rdev);
+  int rc = c->fs->mknod_at(c->dst_fd, rel, st->type, st->mode & 07777, st->rdev);
+  if (rc == PM_EEXIST && c->fs->unlink_at(c->dst_fd, rel) == 0)
+    rc = c->fs->mknod_at(c->dst_fd, rel, st->type, st->mode & 07777, st->rdev);
   if (rc) {
     ce_count_error(c, "create special file", dp, rc);
   } else {
-    if (c->root_user) c->fs->chown(dp, st->uid, st->gid, false);
-    c->fs->chmod(dp, st->mode & 07777);
-    c->fs->utimes(dp, &st->atime, &st->mtime, false);
+    if (c->root_user) c->fs->chown_at(c->dst_fd, rel, st->uid, st->gid);
+    c->fs->chmod_at(c->dst_fd, rel, st->mode & 07777);
+    c->fs->utimes_at(c->dst_fd, rel, &st->atime, &st->mtime);
     atomic_fetch_add(&c->specials, 1);
   }
   free(dp);
@@ -115,7 +117,7 @@ static void copy_special(ce_ctx *c, const char *rel, const pm_stat *st) {
 static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
   char *sp = pm_path_join(c->src, d->rel);
   pm_dir *dir;
-  int rc = c->fs->opendir(sp, &dir);
+  int rc = c->fs->opendir_at(c->src_fd, d->rel, &dir);
   if (rc) {
     ce_count_error(c, "list directory", sp, rc);
     free(sp);
@@ -131,7 +133,7 @@ static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
      * else needs its metadata here. */
     if (ent.type != PM_T_FILE) {
       char *ep = pm_path_join(c->src, rel);
-      int src = c->fs->stat(ep, false, &st);
+      int src = c->fs->stat_at(c->src_fd, rel, &st);
       if (src) {
         ce_count_error(c, "read metadata of", ep, src);
         free(ep);
@@ -152,7 +154,7 @@ static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
     }
     case PM_T_DIR: {
       char *dp = pm_path_join(c->dst, rel);
-      int mrc = d->created ? make_dir(c, dp) : PM_ENOENT;
+      int mrc = d->created ? make_dir(c, rel) : PM_ENOENT;
       if (mrc) {
         if (d->created) ce_count_error(c, "create directory", dp, mrc);
         free(dp);
@@ -183,7 +185,7 @@ void *ce_walker_main(void *arg) {
   ce_ctx *c = arg;
   dstack stack = {0};
   ce_dnode *root = new_dnode(NULL, pm_xstrdup(""), &(pm_stat){0});
-  int rc = c->fs->stat(c->src, true, &root->st);
+  int rc = c->fs->fstat(c->src_fd, &root->st);
   root->created = true;
   if (rc) ce_count_error(c, "read metadata of", c->src, rc);
   push(&stack, root);

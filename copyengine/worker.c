@@ -112,6 +112,13 @@ typedef struct worker {
   pm_io_req **events;
   ce_bufpool bufs;
   struct committer *cm; /* NULL: batches are committed in this thread */
+  /* The SRC and DST directories of the last file started, opened beneath
+   * the roots. The walker queues the files of a directory together, so
+   * most files are opened by their name relative to these: one lookup,
+   * where a path from the root costs one per component on a backend that
+   * walks components (Linux without openat2, Win32). NULL rel: none. */
+  char *dc_rel;
+  pm_fd dc_src, dc_dst;
 } worker;
 
 /* ---- hard links: the first path of a group is copied, the others are
@@ -276,13 +283,11 @@ static void *reread_main(void *arg) {
       t->out[i].oserr = 0;
       continue;
     }
-    char *dp = pm_path_join(t->c->dst, t->items[i].rel);
     int method;
-    t->out[i].rc = vf_hash_file_uncached_buf(
-        t->c->fs, dp, buf, REREAD_BUF, t->items[i].id.size, &t->out[i].hash,
-        &t->out[i].size, &method);
+    t->out[i].rc = vf_hash_file_uncached_at(
+        t->c->fs, t->c->dst_fd, t->items[i].rel, buf, REREAD_BUF,
+        t->items[i].id.size, &t->out[i].hash, &t->out[i].size, &method);
     t->out[i].oserr = t->out[i].rc ? pm_oserr_last() : 0;
-    free(dp);
   }
   free(buf);
   return NULL;
@@ -771,14 +776,15 @@ static void hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
   size_t n = e->nwaiting;
   e->waiting = NULL;
   e->nwaiting = 0;
-  char *first = pm_path_join(c->dst, e->rel);
+  char *first = pm_xstrdup(e->rel);
   pthread_mutex_unlock(&c->hlmu);
   for (size_t i = 0; i < n; i++) {
     char *dp = pm_path_join(c->dst, waiting[i].rel);
     if (ok) {
-      int lrc = c->fs->link(first, dp);
-      if (lrc == PM_EEXIST && c->fs->unlink(dp) == 0)
-        lrc = c->fs->link(first, dp);
+      const char *wr = waiting[i].rel;
+      int lrc = c->fs->link_at(c->dst_fd, first, c->dst_fd, wr);
+      if (lrc == PM_EEXIST && c->fs->unlink_at(c->dst_fd, wr) == 0)
+        lrc = c->fs->link_at(c->dst_fd, first, c->dst_fd, wr);
       if (lrc) {
         ce_count_error(c, "create hard link", dp, lrc);
         free(waiting[i].rel);
@@ -833,7 +839,7 @@ static void finish_file(worker *w, fstate *f) {
     rc = c->fs->fchmod(f->dfd, f->st.mode & 07777);
     if (rc) file_fail(f, "set mode of", rc);
   }
-  if (!f->err) ce_copy_xattrs(c, f->sp, f->dp, true);
+  if (!f->err) ce_copy_xattrs(c, f->sfd, "", f->dfd, "", f->sp, f->dp);
   if (!f->err) {
     rc = c->fs->futimes(f->dfd, &f->st.atime, &f->st.mtime);
     if (rc) file_fail(f, "set times of", rc);
@@ -927,21 +933,79 @@ static uint64_t resume_prefix(worker *w, fstate *f, const ce_jentry *je) {
   return good;
 }
 
-static int open_dst(ce_ctx *c, const char *dp, bool trunc, pm_fd *fd) {
+static void dircache_drop(worker *w) {
+  if (!w->dc_rel) return;
+  w->c->fs->close(w->dc_src);
+  w->c->fs->close(w->dc_dst);
+  free(w->dc_rel);
+  w->dc_rel = NULL;
+}
+
+/* The handles of the SRC and DST directories that hold rel, and rel's
+ * last component. 0, or the PM_E* of the open that failed (*on_src says
+ * on which side). */
+static int parent_dirs(worker *w, const char *rel, pm_fd *sdir, pm_fd *ddir,
+                       const char **leaf, bool *on_src) {
+  ce_ctx *c = w->c;
+  const char *slash = strrchr(rel, '/');
+  if (!slash) {
+    *sdir = c->src_fd;
+    *ddir = c->dst_fd;
+    *leaf = rel;
+    return 0;
+  }
+  size_t n = (size_t)(slash - rel);
+  *leaf = slash + 1;
+  if (!w->dc_rel || strlen(w->dc_rel) != n || memcmp(w->dc_rel, rel, n)) {
+    dircache_drop(w);
+    char *parent = pm_xmalloc(n + 1);
+    memcpy(parent, rel, n);
+    parent[n] = '\0';
+    pm_fd s, d;
+    int rc = c->fs->open_at(c->src_fd, parent, PM_O_RDONLY | PM_O_DIRECTORY, 0,
+                            &s);
+    if (!rc) {
+      rc = c->fs->open_at(c->dst_fd, parent, PM_O_RDONLY | PM_O_DIRECTORY, 0,
+                          &d);
+      if (rc) {
+        c->fs->close(s);
+        *on_src = false;
+      }
+    } else {
+      *on_src = true;
+    }
+    if (rc) {
+      free(parent);
+      return rc;
+    }
+    w->dc_rel = parent;
+    w->dc_src = s;
+    w->dc_dst = d;
+  }
+  *sdir = w->dc_src;
+  *ddir = w->dc_dst;
+  return 0;
+}
+
+static int open_dst(ce_ctx *c, pm_fd dir, const char *rel, bool trunc,
+                    pm_fd *fd) {
   /* A resumed file is read back to check its checkpoints: open it RDWR. */
   int flags = (trunc ? PM_O_WRONLY | PM_O_TRUNC : PM_O_RDWR) | PM_O_CREAT |
               PM_O_NOFOLLOW;
-  int rc = c->fs->open(dp, flags, 0600, fd);
+  int rc = c->fs->open_at(dir, rel, flags, 0600, fd);
   if (rc == PM_EACCES || rc == PM_EPERM) {
     /* A read-only file left by an earlier run (merge, resume, re-copy). */
-    if (c->fs->chmod(dp, 0600) == 0) rc = c->fs->open(dp, flags, 0600, fd);
+    if (c->fs->chmod_at(dir, rel, 0600) == 0)
+      rc = c->fs->open_at(dir, rel, flags, 0600, fd);
   } else if (rc == PM_ELOOP || rc == PM_EISDIR) {
-    /* Something else stands where the file goes: a symlink is replaced,
-     * a directory is an error the user must resolve. */
+    /* Something else stands where the file goes: a symlink there is
+     * replaced (stat_at fails with PM_ELOOP when the symlink is in a
+     * directory above it instead, which stays an error), a directory is an
+     * error the user must resolve. */
     pm_stat st;
-    if (c->fs->stat(dp, false, &st) == 0 && st.type == PM_T_SYMLINK &&
-        c->fs->unlink(dp) == 0)
-      rc = c->fs->open(dp, flags, 0600, fd);
+    if (c->fs->stat_at(dir, rel, &st) == 0 &&
+        st.type == PM_T_SYMLINK && c->fs->unlink_at(dir, rel) == 0)
+      rc = c->fs->open_at(dir, rel, flags, 0600, fd);
   }
   return rc;
 }
@@ -956,10 +1020,27 @@ static void start_file(worker *w, ce_task *t) {
   f->sp = pm_path_join(c->src, t->rel);
   f->dp = pm_path_join(c->dst, t->rel);
   f->h = pm_hasher_create();
-  int rc = c->fs->open(f->sp, PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_NOATIME, 0,
-                       &f->sfd);
+  /* PM_O_REGULAR: a FIFO or device put where the walk saw a file must not
+   * block the worker on its open or its reads. */
+  pm_fd sdir, ddir;
+  const char *leaf;
+  bool psrc = false;
+  int rc = parent_dirs(w, t->rel, &sdir, &ddir, &leaf, &psrc);
   if (rc) {
-    file_fail_at(f, "open", rc, true);
+    file_fail_at(f, "open the directory of", rc, psrc);
+    finish_file(w, f);
+    return;
+  }
+  rc = c->fs->open_at(sdir, leaf,
+                          PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_NOATIME |
+                              PM_O_REGULAR,
+                          0, &f->sfd);
+  if (rc) {
+    file_fail_at(f,
+                 rc == PM_ESPECIAL
+                     ? "copy (special file where a regular file was listed)"
+                     : "open",
+                 rc, true);
     finish_file(w, f);
     return;
   }
@@ -1002,11 +1083,9 @@ static void start_file(worker *w, ce_task *t) {
         e->waiting[e->nwaiting].dir = t->dir;
         e->nwaiting++;
       } else if (state == 1) {
-        char *first = pm_path_join(c->dst, e->rel);
-        lrc = c->fs->link(first, f->dp);
-        if (lrc == PM_EEXIST && c->fs->unlink(f->dp) == 0)
-          lrc = c->fs->link(first, f->dp);
-        free(first);
+        lrc = c->fs->link_at(c->dst_fd, e->rel, c->dst_fd, t->rel);
+        if (lrc == PM_EEXIST && c->fs->unlink_at(c->dst_fd, t->rel) == 0)
+          lrc = c->fs->link_at(c->dst_fd, e->rel, c->dst_fd, t->rel);
       }
       pthread_mutex_unlock(&c->hlmu);
       c->fs->close(f->sfd);
@@ -1034,7 +1113,7 @@ static void start_file(worker *w, ce_task *t) {
   if (je && ce_jident_equal(&je->id, &id)) {
     if (je->done) {
       pm_stat dst_st;
-      if (c->fs->stat(f->dp, false, &dst_st) == 0 &&
+      if (c->fs->stat_at(ddir, leaf, &dst_st) == 0 &&
           dst_st.type == PM_T_FILE && dst_st.size == f->st.size &&
           dst_st.mtime.sec == f->st.mtime.sec &&
           dst_st.mtime.nsec == f->st.mtime.nsec) {
@@ -1066,8 +1145,9 @@ static void start_file(worker *w, ce_task *t) {
     uint32_t mode = f->st.mode & 07777;
     bool exact = c->exact_modes && (mode & 0600) == 0600 &&
                  !(mode & 07022) && !(mode & c->cmask);
-    rc = c->fs->open(f->dp, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL |
-                                PM_O_NOFOLLOW, exact ? mode : 0600, &f->dfd);
+    rc = c->fs->open_at(ddir, leaf,
+                        PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL | PM_O_NOFOLLOW,
+                        exact ? mode : 0600, &f->dfd);
     f->fresh = rc == 0;
     f->mode_set = f->fresh && exact;
   }
@@ -1076,10 +1156,11 @@ static void start_file(worker *w, ce_task *t) {
       /* What a crash left on disk unrecorded is written again: count it
        * so a resumed run can show it stayed within what was in flight. */
       pm_stat old;
-      if (c->fs->stat(f->dp, false, &old) == 0 && old.type == PM_T_FILE)
+      if (c->fs->stat_at(ddir, leaf, &old) == 0 &&
+          old.type == PM_T_FILE)
         f->found_on_disk = old.size;
     }
-    rc = open_dst(c, f->dp, trunc, &f->dfd);
+    rc = open_dst(c, ddir, leaf, trunc, &f->dfd);
   }
   if (rc) {
     file_fail(f, "create", rc);
@@ -1099,8 +1180,9 @@ static void start_file(worker *w, ce_task *t) {
       f->issue_off % DIRECT_ALIGN == 0) {
     /* A second, uncached descriptor for the data; where the file system
      * refuses one, the file is written through the cache. */
-    if (c->fs->open(f->dp, PM_O_WRONLY | PM_O_DIRECT | PM_O_NOFOLLOW, 0,
-                    &f->ddfd) == 0)
+    if (c->fs->open_at(ddir, leaf,
+                       PM_O_WRONLY | PM_O_DIRECT | PM_O_NOFOLLOW, 0,
+                       &f->ddfd) == 0)
       f->direct = true;
     else
       f->ddfd = PM_FD_INVALID;
@@ -1113,9 +1195,10 @@ static void start_file(worker *w, ce_task *t) {
                     c->fs->cached(f->sfd, f->st.size / 2) == PM_OK &&
                     c->fs->cached(f->sfd, f->st.size - 1) == PM_OK;
     if (!in_cache &&
-        c->fs->open(f->sp, PM_O_RDONLY | PM_O_DIRECT | PM_O_NOFOLLOW |
-                               PM_O_NOATIME,
-                    0, &f->sdfd) == 0) {
+        c->fs->open_at(sdir, leaf,
+                       PM_O_RDONLY | PM_O_DIRECT | PM_O_NOFOLLOW |
+                           PM_O_NOATIME | PM_O_REGULAR,
+                       0, &f->sdfd) == 0) {
       if (c->fs->fstat(f->sdfd, &sst) == 0 && sst.dev == f->st.dev &&
           sst.ino == f->st.ino) {
         f->sdirect = true;
@@ -1427,6 +1510,7 @@ void *ce_worker_main(void *arg) {
   w.cm = NULL;
   /* Tasks a stopping worker did not copy again. */
   tasks_drop(c, &w.retry);
+  dircache_drop(&w);
   atomic_fetch_sub(&c->running, 1);
   ce_signal_done(c);
   free(w.zeros);

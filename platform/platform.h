@@ -196,6 +196,64 @@ typedef struct pm_fs_ops {
    * would not wait for the medium: PM_OK yes, PM_EAGAIN no, PM_ENOTSUP
    * where the OS cannot tell. Changes nothing. */
   int (*cached)(pm_fd fd, uint64_t off);
+
+  /* ---- Operations beneath a directory handle ----
+   *
+   * The copy engine and the tree audits act on entries of SRC and DST
+   * through these, relative to a handle on the root (or on a directory
+   * reached from it by these same calls), so that whatever is renamed or
+   * replaced underneath while they run, no read leaves SRC and no write
+   * leaves DST.
+   *
+   * `dir` is a handle opened with PM_O_DIRECTORY (by open or open_at).
+   * `rel` is a relative path, components separated by '/', of any length.
+   * It is resolved beneath `dir`: no component of it, the last included,
+   * is ever followed if it is a symbolic link (or, on Windows, a junction
+   * or any other reparse point): such a component fails the call with
+   * PM_ELOOP. An absolute `rel` or a ".." component fails with PM_EXDEV
+   * before anything is touched. An empty `rel` names `dir` itself where
+   * the call can act on a directory (open_at, stat_at, opendir_at), and
+   * for the metadata calls (chmod_at ... xattr_set_at) the object of any
+   * open handle, a file included, so that an open file's metadata needs no
+   * lookup by name. Calls that act on an entry itself (stat_at,
+   * readlink_at, unlink_at, chown_at, utimes_at, the xattr calls) act on a
+   * symbolic link in the last component, never on what it points to;
+   * open_at, opendir_at and chmod_at refuse it with PM_ELOOP. open_at
+   * implies PM_O_NOFOLLOW.
+   *
+   * Linux gives this with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+   * RESOLVE_NO_MAGICLINKS), or, on a kernel without openat2, by opening
+   * one component at a time with O_NOFOLLOW | O_PATH (fs_linux.c). A
+   * Win32 backend gives the same guarantee by opening each component with
+   * NtCreateFile relative to the previous handle (ObjectAttributes.
+   * RootDirectory), with FILE_FLAG_OPEN_REPARSE_POINT (FILE_OPEN_REPARSE_
+   * POINT) so that a junction or symlink is opened itself rather than
+   * followed, checking FILE_ATTRIBUTE_REPARSE_POINT on each handle it gets
+   * (PM_ELOOP when set), and refusing ".." itself; metadata is then set on
+   * the handle (SetFileInformationByHandle), never by path. */
+  int (*open_at)(pm_fd dir, const char *rel, int flags, uint32_t mode,
+                 pm_fd *out);
+  int (*stat_at)(pm_fd dir, const char *rel, pm_stat *st);
+  int (*opendir_at)(pm_fd dir, const char *rel, pm_dir **out);
+  int (*mkdir_at)(pm_fd dir, const char *rel, uint32_t mode);
+  int (*symlink_at)(const char *target, pm_fd dir, const char *rel);
+  int (*link_at)(pm_fd odir, const char *orel, pm_fd ndir, const char *nrel);
+  int (*mknod_at)(pm_fd dir, const char *rel, pm_ftype type, uint32_t mode,
+                  uint64_t rdev);
+  int (*readlink_at)(pm_fd dir, const char *rel, char *buf, size_t cap,
+                     size_t *len);
+  /* Removes a non-directory. */
+  int (*unlink_at)(pm_fd dir, const char *rel);
+  int (*chmod_at)(pm_fd dir, const char *rel, uint32_t mode);
+  int (*chown_at)(pm_fd dir, const char *rel, uint32_t uid, uint32_t gid);
+  int (*utimes_at)(pm_fd dir, const char *rel, const pm_time *atime,
+                   const pm_time *mtime);
+  int (*xattr_list_at)(pm_fd dir, const char *rel, char *buf, size_t cap,
+                       size_t *len);
+  int (*xattr_get_at)(pm_fd dir, const char *rel, const char *name, void *buf,
+                      size_t cap, size_t *len);
+  int (*xattr_set_at)(pm_fd dir, const char *rel, const char *name,
+                      const void *val, size_t len);
 } pm_fs_ops;
 
 /* The native file system of this build (Linux or Win32). */

@@ -31,16 +31,14 @@ int vf__audit_pool_start(struct vf_audit_opts *o, const pm_fs_ops *fs,
  * "empty path"; NULL when it is a plain relative path. (beneath.c) */
 const char *vf_rel_check(const char *rel);
 
-/* Opens root/rel for reading without leaving root: rel must pass
- * vf_rel_check (else PM_EPERM), no component may be a symlink (PM_ELOOP,
- * also for the last one), and only a regular file is opened: anything
- * else is PM_ESPECIAL with *leaf saying what it is (it is never opened,
- * so a FIFO cannot block). PM_ECHANGED when the tree changed under the
- * check. *leaf_ok tells whether *leaf was filled (the last component's
- * lstat). `flags` adds to PM_O_RDONLY (e.g. PM_O_NOATIME). The OS code
- * (pm_oserr_last) is that of the failure returned, 0 for pomove's own
- * verdicts. To become one dir-relative open when pm_fs_ops has one. */
-int vf_open_beneath(const pm_fs_ops *fs, const char *root, const char *rel,
+/* Opens rel for reading beneath the directory handle root, without
+ * leaving it: rel must pass vf_rel_check (else PM_EPERM), no component
+ * may be a symlink (PM_ELOOP, also for the last one), and only a regular
+ * file is opened: anything else is PM_ESPECIAL with *leaf saying what it
+ * is when *leaf_ok (it is never read, so a FIFO cannot block). `flags`
+ * adds to PM_O_RDONLY (e.g. PM_O_NOATIME). The OS code (pm_oserr_last) is
+ * that of the failure returned, 0 for pomove's own verdicts. */
+int vf_open_beneath(const pm_fs_ops *fs, pm_fd root, const char *rel,
                     int flags, pm_fd *out, pm_stat *leaf, bool *leaf_ok);
 
 /* Reports an error with the OS code given (0: none, an error pomove

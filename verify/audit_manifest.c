@@ -106,6 +106,7 @@ typedef struct mctx {
   atomic_uint md5_probes;
   pthread_mutex_t mu;
   unsigned md5_line; /* first line found to hold an MD5; 0 none */
+  pm_fd dirfd;       /* DIR, opened once: every entry is opened beneath it */
 } mctx;
 
 /* Whether the file's MD5 is the expected value: the manifest is then
@@ -114,7 +115,7 @@ static bool md5_matches(mctx *c, const mjob *m) {
   pm_fd fd;
   pm_stat st;
   bool leaf_ok;
-  if (vf_open_beneath(c->fs, c->dir, m->rel, PM_O_NOATIME, &fd, &st,
+  if (vf_open_beneath(c->fs, c->dirfd, m->rel, PM_O_NOATIME, &fd, &st,
                       &leaf_ok))
     return false;
   vf_md5 md;
@@ -155,7 +156,7 @@ static void entry_done(vf_job *j, void *arg) {
     return;
   }
   if (s->err == PM_ELOOP) {
-    /* vf_open_beneath met a symlink: its target was never opened. */
+    /* The open beneath DIR met a symlink: its target was never opened. */
     cat = VF_UNSAFE;
     snprintf(detail, sizeof detail,
              "goes through a symbolic link: not opened");
@@ -278,8 +279,14 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
     rc = PM_ENOTDIR;
     oserr = 0; /* pomove's verdict: the stat itself succeeded */
   }
+  const char *op = "stat";
+  if (!rc) {
+    op = "open directory";
+    rc = c.fs->open(dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &c.dirfd);
+    oserr = pm_oserr_last();
+  }
   if (rc) {
-    vf__report_error("stat", dir, rc, oserr);
+    vf__report_error(op, dir, rc, oserr);
     return rc;
   }
   pm_manifest_reader *mr;
@@ -287,11 +294,13 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
   if (rc) {
     vf__report_error("open manifest", manifest, rc,
                      rc == PM_ESPECIAL ? 0 : pm_oserr_last());
+    c.fs->close(c.dirfd);
     return rc;
   }
   rc = vf__audit_pool_start(o, c.fs, entry_done, tick, &c, &c.pool);
   if (rc) {
     pm_manifest_reader_close(mr);
+    c.fs->close(c.dirfd);
     return rc;
   }
   pthread_mutex_init(&c.mu, NULL);
@@ -343,8 +352,7 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
     char *p = pm_path_join(dir, rel);
     vf_job *j = vf_job_new1(p);
     free(p);
-    j->beneath_root = dir;
-    j->beneath_rel = m->rel; /* freed by entry_done, after the job */
+    vf_job_beneath(j, 0, c.dirfd, m->rel);
     j->no_stat = true;
     j->udata = m;
     vf_pool_submit(c.pool, j);
@@ -371,5 +379,6 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
     rc = find_extra(&c, dir, &listed);
   pset_free(&listed);
   pthread_mutex_destroy(&c.mu);
+  c.fs->close(c.dirfd);
   return rc;
 }

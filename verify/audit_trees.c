@@ -93,6 +93,10 @@ typedef struct actx {
   const pm_fs_ops *fs;
   vf_report *rep;
   const char *root[2];
+  /* The roots, opened once: every entry is reached beneath them with the
+   * fs table's *_at calls, so that a directory swapped for a symlink while
+   * the audit runs cannot make it read outside SRC or DST. */
+  pm_fd rootfd[2];
   vf_pool *pool;
   pm_progress prog;
   frame *stack;
@@ -192,7 +196,7 @@ static void push_one_side(actx *c, int side, const char *rel) {
   char *p = full_path(c, side, rel);
   vf_listing l;
   const char *op;
-  int rc = vf_list_dir(c->fs, p, VF_SORT_NAME, &l, &op);
+  int rc = vf_list_dir_at(c->fs, c->rootfd[side], rel, VF_SORT_NAME, &l, &op);
   if (rc) {
     /* The directory itself is already counted; its contents cannot be. */
     report_os(op, p, rc, pm_oserr_last());
@@ -211,9 +215,10 @@ static void judge_dirs(actx *c, const char *rel) {
   vf_listing l[2] = {{0}, {0}};
   for (int s = 0; s < 2; s++) {
     char *p = full_path(c, s, rel);
-    int rc = c->fs->stat(p, false, &st[s]);
+    int rc = c->fs->stat_at(c->rootfd[s], rel, &st[s]);
     const char *op = "stat";
-    if (!rc) rc = vf_list_dir(c->fs, p, VF_SORT_NAME, &l[s], &op);
+    if (!rc)
+      rc = vf_list_dir_at(c->fs, c->rootfd[s], rel, VF_SORT_NAME, &l[s], &op);
     if (rc) {
       report_os(op, p, rc, pm_oserr_last());
       snprintf(detail, sizeof detail, "%s %s: %s (%s)", side_name[s], op,
@@ -245,10 +250,10 @@ static void judge_symlinks(actx *c, const char *rel) {
     size_t cap = 65536, len;
     target[s] = pm_xmalloc(cap);
     const char *op = "stat";
-    int rc = c->fs->stat(p, false, &st[s]);
+    int rc = c->fs->stat_at(c->rootfd[s], rel, &st[s]);
     if (!rc) {
       op = "read symlink";
-      rc = c->fs->readlink(p, target[s], cap, &len);
+      rc = c->fs->readlink_at(c->rootfd[s], rel, target[s], cap, &len);
     }
     if (rc) {
       report_os(op, p, rc, pm_oserr_last());
@@ -284,7 +289,7 @@ static void judge_specials(actx *c, const char *rel, pm_ftype t) {
   char detail[1024];
   for (int s = 0; s < 2; s++) {
     char *p = full_path(c, s, rel);
-    int rc = c->fs->stat(p, false, &st[s]);
+    int rc = c->fs->stat_at(c->rootfd[s], rel, &st[s]);
     if (rc) {
       report_os("stat", p, rc, pm_oserr_last());
       snprintf(detail, sizeof detail, "%s stat: %s (%s)", side_name[s],
@@ -410,6 +415,8 @@ static void step(actx *c) {
   } else if (ts == PM_T_FILE) {
     char *a = full_path(c, 0, rel), *b = full_path(c, 1, rel);
     vf_job *j = vf_job_new2(a, b, true);
+    vf_job_beneath(j, 0, c->rootfd[0], rel);
+    vf_job_beneath(j, 1, c->rootfd[1], rel);
     free(a);
     free(b);
     j->udata = rel;
@@ -436,6 +443,7 @@ int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
   pthread_mutex_init(&c.link_mu, NULL);
   int rc = 0;
   vf_listing l[2] = {{0}, {0}};
+  c.rootfd[0] = c.rootfd[1] = PM_FD_INVALID;
   for (int s = 0; s < 2 && !rc; s++) {
     pm_stat st;
     const char *op = "stat";
@@ -444,22 +452,25 @@ int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
     if (!rc && st.type != PM_T_DIR) {
       rc = PM_ENOTDIR;
       oserr = 0; /* pomove's verdict: the stat itself succeeded */
-    } else if (!rc) {
-      rc = vf_list_dir(c.fs, c.root[s], VF_SORT_NAME, &l[s], &op);
+    }
+    if (!rc) {
+      op = "open directory";
+      rc = c.fs->open(c.root[s], PM_O_RDONLY | PM_O_DIRECTORY, 0,
+                      &c.rootfd[s]);
+      oserr = pm_oserr_last();
+    }
+    if (!rc) {
+      rc = vf_list_dir_at(c.fs, c.rootfd[s], "", VF_SORT_NAME, &l[s], &op);
       oserr = pm_oserr_last();
     }
     if (rc) vf__report_error(op, c.root[s], rc, oserr);
   }
+  if (!rc) rc = vf__audit_pool_start(o, c.fs, pair_done, tick, &c, &c.pool);
   if (rc) {
     vf_listing_free(&l[0]);
     vf_listing_free(&l[1]);
-    pthread_mutex_destroy(&c.link_mu);
-    return rc;
-  }
-  rc = vf__audit_pool_start(o, c.fs, pair_done, tick, &c, &c.pool);
-  if (rc) {
-    vf_listing_free(&l[0]);
-    vf_listing_free(&l[1]);
+    for (int s = 0; s < 2; s++)
+      if (c.rootfd[s] != PM_FD_INVALID) c.fs->close(c.rootfd[s]);
     pthread_mutex_destroy(&c.link_mu);
     return rc;
   }
@@ -481,6 +492,9 @@ int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
   free(c.links[0].s);
   free(c.links[1].s);
   pthread_mutex_destroy(&c.link_mu);
+  /* After vf_pool_finish: no job opens beneath them any more. */
+  c.fs->close(c.rootfd[0]);
+  c.fs->close(c.rootfd[1]);
   vf_report_add_side_entries(rep, c.entries[0], c.entries[1]);
   if (!rc && o->interrupt && *o->interrupt) rc = PM_ECANCELED;
   return rc;

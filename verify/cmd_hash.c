@@ -29,6 +29,10 @@ typedef struct hctx {
   const pm_fs_ops *fs;
   const char *root;
   size_t rootlen;
+  /* DIR, opened once: the walk lists and opens beneath it with the fs
+   * table's *_at calls, so that a directory swapped for a symlink while
+   * it runs cannot make it hash files outside DIR. */
+  pm_fd rootfd;
   vf_pool *pool;
   pm_progress prog;
   pm_manifest_writer *w; /* -o FILE */
@@ -138,7 +142,8 @@ static void walk(hctx *c, const char *skip_rel) {
     vf_listing l;
     const char *op;
     int rc = pm_interrupted() ? PM_ECANCELED
-                         : vf_list_dir(c->fs, p, VF_SORT_PATH, &l, &op);
+                         : vf_list_dir_at(c->fs, c->rootfd, rel, VF_SORT_PATH,
+                                            &l, &op);
     if (rc == PM_ECANCELED) {
       /* Ctrl-C: unwind the walk without listing anything more. */
       free(rel);
@@ -180,6 +185,7 @@ static void walk(hctx *c, const char *skip_rel) {
       } else if (e->type == PM_T_FILE && !(skip_rel && !strcmp(r, skip_rel))) {
         char *full = pm_path_join(c->root, r);
         vf_job *j = vf_job_new1(full);
+        vf_job_beneath(j, 0, c->rootfd, r);
         free(full);
         j->udata = r;
         j->seq = seq;
@@ -311,8 +317,14 @@ int vf_cmd_hash(int argc, char **argv) {
     rc = PM_ENOTDIR;
     oserr = 0; /* pomove's verdict: the stat itself succeeded */
   }
+  const char *op = "stat";
+  if (!rc) {
+    op = "open directory";
+    rc = c->fs->open(dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &c->rootfd);
+    oserr = pm_oserr_last();
+  }
   if (rc) {
-    vf__report_error("stat", dir, rc, oserr);
+    vf__report_error(op, dir, rc, oserr);
     free(c);
     return PM_EXIT_USAGE;
   }
@@ -321,6 +333,7 @@ int vf_cmd_hash(int argc, char **argv) {
     rc = pm_manifest_writer_open(out_path, &c->w);
     if (rc) {
       vf__report_error("create manifest", out_path, rc, pm_oserr_last());
+      c->fs->close(c->rootfd);
       free(c);
       return PM_EXIT_FAILED;
     }
@@ -347,6 +360,7 @@ int vf_cmd_hash(int argc, char **argv) {
     pm_report_errorf(rc, "cannot start the %s I/O engine", eng->name);
     if (c->w) pm_manifest_writer_close(c->w);
     free(skip);
+    c->fs->close(c->rootfd);
     free(c);
     return PM_EXIT_FAILED;
   }
@@ -409,6 +423,7 @@ int vf_cmd_hash(int argc, char **argv) {
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->moved);
   free(skip);
+  c->fs->close(c->rootfd);
   free(c);
   return code;
 }

@@ -117,7 +117,15 @@ void vf_job_free(vf_job *job) {
   if (!job) return;
   free(job->side[0].path);
   free(job->side[1].path);
+  free(job->side[0].rel);
+  free(job->side[1].rel);
   free(job);
+}
+
+void vf_job_beneath(vf_job *job, unsigned side, pm_fd dir, const char *rel) {
+  free(job->side[side].rel);
+  job->side[side].rel = pm_xstrdup(rel);
+  job->side[side].dir = dir;
 }
 
 unsigned vf_pool_default_threads(void) {
@@ -281,31 +289,24 @@ static void job_start(worker *w, slot *sl, vf_job *j) {
     }
     /* O_NOATIME: an audit must leave the trees as it found them.
      * PM_O_REGULAR: a FIFO or device put where a file was is reported by
-     * its type; an open never waits for a FIFO's writer. */
-    int rc;
-    if (j->beneath_root && i == 0) {
-      bool leaf_ok;
-      rc = vf_open_beneath(fs, j->beneath_root, j->beneath_rel,
-                           PM_O_NOATIME, &s->fd, &sd->st, &leaf_ok);
-      if (rc == PM_ESPECIAL && leaf_ok) {
-        sd->stat_ok = true; /* st says what it is; nothing to read */
+     * its type; an open never waits for a FIFO's writer. A side set by
+     * vf_job_beneath is opened beneath its directory handle: no symlink
+     * is followed in any component (PM_ELOOP), so no read leaves the
+     * tree whatever is swapped meanwhile. */
+    int oflags = PM_O_RDONLY | PM_O_NOATIME | PM_O_REGULAR |
+                 (j->follow ? 0 : PM_O_NOFOLLOW);
+    int rc = sd->rel ? fs->open_at(sd->dir, sd->rel, oflags, 0, &s->fd)
+                     : fs->open(sd->path, oflags, 0, &s->fd);
+    if (rc == PM_ESPECIAL) {
+      /* Learn what it is for the caller's verdict (a FIFO in one tree
+       * and a file in the other is a type difference). */
+      int src = sd->rel ? fs->stat_at(sd->dir, sd->rel, &sd->st)
+                        : fs->stat(sd->path, j->follow, &sd->st);
+      if (!src && sd->st.type != PM_T_FILE) {
+        sd->stat_ok = true;
         continue;
       }
-    } else {
-      rc = fs->open(sd->path,
-                    PM_O_RDONLY | PM_O_NOATIME | PM_O_REGULAR |
-                        (j->follow ? 0 : PM_O_NOFOLLOW),
-                    0, &s->fd);
-      if (rc == PM_ESPECIAL) {
-        /* Learn what it is for the caller's verdict (a FIFO in one tree
-         * and a file in the other is a type difference). */
-        if (!fs->stat(sd->path, j->follow, &sd->st) &&
-            sd->st.type != PM_T_FILE) {
-          sd->stat_ok = true;
-          continue;
-        }
-        pm_oserr_set(0);
-      }
+      pm_oserr_set(0);
     }
     if (rc) {
       side_fail(sd, rc, "open", pm_oserr_last());

@@ -21,6 +21,11 @@
  * read. */
 typedef struct vf_side {
   char *path;     /* full path; owned by the job (vf_job_free frees it) */
+  /* When set (vf_job_beneath), the file opened is `rel` beneath the
+   * directory handle `dir` (the fs table's open_at: no symlink followed in
+   * any component), and `path` only names it in reports. Owned. */
+  char *rel;
+  pm_fd dir;
   int err;        /* 0 or the PM_E* code of the failed operation */
   const char *op; /* "open", "stat" or "read" when err != 0 */
   int oserr;      /* the OS's own code when err != 0 */
@@ -39,10 +44,6 @@ typedef struct vf_job {
   /* Open through a symlink in the last component; otherwise a symlink
    * met at open is an error (PM_ELOOP). */
   bool follow;
-  /* Manifest mode: open side[0] as beneath_rel under beneath_root with
-   * vf_open_beneath (no symlink in any component; PM_ELOOP otherwise).
-   * Both borrowed: they must outlive the job. */
-  const char *beneath_root, *beneath_rel;
   /* Skip fstat (one syscall less per file) and read until a read returns
    * 0: for manifests, where only the bytes matter. stat_ok stays false,
    * and a directory fails its read with PM_EISDIR. */
@@ -56,6 +57,8 @@ typedef struct vf_job {
 vf_job *vf_job_new1(const char *path);
 vf_job *vf_job_new2(const char *path_a, const char *path_b, bool size_gate);
 void vf_job_free(vf_job *job);
+/* Makes side `side` of a job open `rel` beneath `dir` (see vf_side). */
+void vf_job_beneath(vf_job *job, unsigned side, pm_fd dir, const char *rel);
 
 typedef struct vf_pool vf_pool;
 

@@ -42,10 +42,17 @@ void vf_listing_free(vf_listing *l) {
 
 int vf_list_dir(const pm_fs_ops *fs, const char *path, int sort,
                 vf_listing *out, const char **op) {
+  return vf_list_dir_at(fs, PM_FD_INVALID, path, sort, out, op);
+}
+
+/* dir PM_FD_INVALID: `path` is a plain path (vf_list_dir). */
+int vf_list_dir_at(const pm_fs_ops *fs, pm_fd dir, const char *path, int sort,
+                   vf_listing *out, const char **op) {
   out->e = NULL;
   out->n = 0;
   pm_dir *d;
-  int rc = fs->opendir(path, &d);
+  bool at = dir != PM_FD_INVALID;
+  int rc = at ? fs->opendir_at(dir, path, &d) : fs->opendir(path, &d);
   if (rc) {
     *op = "open directory";
     return rc;
@@ -72,7 +79,7 @@ int vf_list_dir(const pm_fs_ops *fs, const char *path, int sort,
     /* Some file systems do not fill d_type. */
     char *p = pm_path_join(path, out->e[i].name);
     pm_stat st;
-    rc = fs->stat(p, false, &st);
+    rc = at ? fs->stat_at(dir, p, &st) : fs->stat(p, false, &st);
     free(p);
     if (rc == PM_ENOENT) {
       /* Gone since readdir: as if it had never been listed. */

@@ -78,12 +78,28 @@ int vf_hash_file_uncached(const pm_fs_ops *fs, const char *path,
   return rc;
 }
 
+/* path alone, or rel beneath dir (see vf_hash_file_uncached_at). */
+static int open_one(const pm_fs_ops *fs, pm_fd dir, const char *path,
+                    int flags, pm_fd *fd) {
+  /* PM_O_REGULAR: a FIFO put in the file's place fails the open instead
+   * of blocking the re-read. */
+  flags |= PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_REGULAR;
+  return dir == PM_FD_INVALID ? fs->open(path, flags, 0, fd)
+                              : fs->open_at(dir, path, flags, 0, fd);
+}
+
 int vf_hash_file_uncached_buf(const pm_fs_ops *fs, const char *path,
                               void *buf, size_t bufsz, uint64_t size_hint,
                               pm_hash128 *out, uint64_t *size, int *method) {
+  return vf_hash_file_uncached_at(fs, PM_FD_INVALID, path, buf, bufsz,
+                                  size_hint, out, size, method);
+}
+
+int vf_hash_file_uncached_at(const pm_fs_ops *fs, pm_fd dir, const char *path,
+                             void *buf, size_t bufsz, uint64_t size_hint,
+                             pm_hash128 *out, uint64_t *size, int *method) {
   pm_fd fd;
-  int rc = fs->open(path, PM_O_RDONLY | PM_O_DIRECT | PM_O_NOFOLLOW | PM_O_REGULAR,
-                    0, &fd);
+  int rc = open_one(fs, dir, path, PM_O_DIRECT, &fd);
   if (rc == 0) {
     *method = VF_REREAD_DIRECT;
     rc = hash_fd(fs, fd, true, buf, bufsz, size_hint, out, size);
@@ -98,7 +114,7 @@ int vf_hash_file_uncached_buf(const pm_fs_ops *fs, const char *path,
   /* fsync on a read-only descriptor is fine on Linux; a Win32 backend
    * whose FlushFileBuffers wants write access handles that inside its
    * fsync slot. */
-  PM_TRY(fs->open(path, PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_REGULAR, 0, &fd));
+  PM_TRY(open_one(fs, dir, path, 0, &fd));
   *method = VF_REREAD_DROPCACHE;
   rc = fs->fsync(fd, true);
   /* Dirty pages are not dropped, hence the flush first. */

@@ -29,6 +29,13 @@ int vf_hash_file_uncached_buf(const pm_fs_ops *fs, const char *path,
                               void *buf, size_t bufsz, uint64_t size_hint,
                               pm_hash128 *out, uint64_t *size, int *method);
 
+/* The same for `rel` resolved beneath the directory handle `dir` with the
+ * fs table's open_at (no symlink followed in any component); dir
+ * PM_FD_INVALID: `rel` is a plain path, as above. */
+int vf_hash_file_uncached_at(const pm_fs_ops *fs, pm_fd dir, const char *rel,
+                             void *buf, size_t bufsz, uint64_t size_hint,
+                             pm_hash128 *out, uint64_t *size, int *method);
+
 const char *vf_reread_method_name(int method);
 
 #endif

@@ -4,11 +4,21 @@
  * PATH_MAX is reached by opening its directories a piece at a time with
  * O_PATH and acting on the last component with the *at system call, so
  * the copy engine never needs to know about the limit. EINTR is retried
- * here; every other errno is translated once by pm__from_errno(). */
+ * here; every other errno is translated once by pm__from_errno().
+ *
+ * The *_at calls resolve a relative path beneath a directory fd with no
+ * symbolic link followed in any component (see platform.h): openat2 with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS where the kernel has it (5.6), else
+ * one component at a time with O_PATH | O_NOFOLLOW. The environment
+ * variable POMOVE_NO_OPENAT2=1 forces the component walk, so that tests
+ * (and a suspicious administrator) can exercise it on a kernel with
+ * openat2. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +29,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 
 #include "linux.h"
 #include "platform.h"
@@ -100,6 +112,28 @@ static void lpath_close(lpath *lp) {
   lp->own = NULL;
 }
 
+/* The end of a PM_O_REGULAR open (made with O_NONBLOCK, so that a FIFO did
+ * not block it): anything but a regular file is closed and refused; a
+ * regular file gets O_NONBLOCK cleared again (F_SETFL with the status
+ * flags it was opened with, `oflags`), since io_uring completes a read of
+ * an O_NONBLOCK file with EAGAIN, instead of waiting, on a file system
+ * that does not support non-waiting reads. */
+static int regular_only(int fd, int oflags) {
+  struct stat s;
+  int rc = 0;
+  if (fstat(fd, &s) < 0) {
+    rc = fail();
+  } else if (!S_ISREG(s.st_mode)) {
+    pm_oserr_set(0);
+    rc = PM_ESPECIAL;
+  } else {
+    if (fcntl(fd, F_SETFL, oflags & (O_APPEND | O_DIRECT | O_NOATIME)) < 0)
+      rc = fail();
+  }
+  if (rc) close(fd);
+  return rc;
+}
+
 static int lx_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
   int f = O_CLOEXEC;
   switch (flags & PM_O_ACCMODE) {
@@ -138,19 +172,8 @@ static int lx_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
   int rc = fd < 0 ? fail() : 0;
   lpath_close(&lp);
   if (rc) return rc;
-  if (flags & PM_O_REGULAR) {
-    struct stat s;
-    if (fstat(fd, &s) < 0) {
-      rc = fail();
-      close(fd);
-      return rc;
-    }
-    if (!S_ISREG(s.st_mode)) {
-      close(fd);
-      pm_oserr_set(0);
-      return PM_ESPECIAL;
-    }
-  }
+  if (flags & PM_O_REGULAR)
+    PM_TRY(regular_only(fd, f | ((flags & PM_O_NOATIME) ? O_NOATIME : 0)));
   *out = fd;
   return 0;
 }
@@ -566,6 +589,472 @@ static int lx_cached(pm_fd fd, uint64_t off) {
   return pm__from_errno(errno);
 }
 
+/* ---- beneath a directory fd ---- */
+
+/* 1 openat2 works, 0 the kernel has none (ENOSYS); starts unknown (-1). */
+static atomic_int have_openat2 = -1;
+
+static bool use_openat2(void) {
+  const char *e = getenv("POMOVE_NO_OPENAT2");
+  if (e && *e && strcmp(e, "0") != 0) return false;
+  return atomic_load(&have_openat2) != 0;
+}
+
+/* Refuses what could name something outside `dir` before any syscall: an
+ * absolute path and a ".." component (EXDEV, as openat2 reports an escape). */
+static int rel_check(const char *rel) {
+  if (rel[0] == '/') return EXDEV;
+  for (const char *p = rel; *p;) {
+    const char *e = strchr(p, '/');
+    size_t n = e ? (size_t)(e - p) : strlen(p);
+    if (n == 2 && p[0] == '.' && p[1] == '.') return EXDEV;
+    if (n > NAME_MAX) return ENAMETOOLONG;
+    p += n;
+    while (*p == '/') p++;
+  }
+  return 0;
+}
+
+/* After an open failed on a component with ENOTDIR or ELOOP: say ELOOP when
+ * the component is a symbolic link, so that the caller can report it. */
+static int why_not(int dfd, const char *name, int e) {
+  struct stat s;
+  if ((e == ENOTDIR || e == ELOOP) &&
+      fstatat(dfd, name, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(s.st_mode))
+    return ELOOP;
+  return e;
+}
+
+static int call_openat2(int dfd, const char *rel, int oflags, mode_t mode) {
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (uint64_t)(unsigned)oflags;
+  how.mode = (oflags & O_CREAT) ? mode : 0;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  long r;
+  int tries = 0;
+  do r = syscall(SYS_openat2, dfd, rel, &how, sizeof how);
+  /* EAGAIN: a concurrent rename made the kernel unsure; it asks for a
+   * retry. */
+  while (r < 0 && (errno == EINTR || (errno == EAGAIN && ++tries < 16)));
+  return (int)r;
+}
+
+/* One piece (shorter than PATH_MAX, no ".."): returns an fd or -1/errno. */
+static int piece_open(int dfd, const char *rel, int oflags, mode_t mode) {
+  if (use_openat2()) {
+    int fd = call_openat2(dfd, rel, oflags, mode);
+    if (fd < 0 && errno == ENOTDIR && (oflags & O_DIRECTORY)) {
+      /* A symlink as the last component is not followed (O_NOFOLLOW), so
+       * RESOLVE_NO_SYMLINKS does not see it and O_DIRECTORY refuses it:
+       * look at the entry itself to report it as the symlink it is. */
+      int lfd = call_openat2(dfd, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+      struct stat s;
+      bool link = lfd >= 0 && fstat(lfd, &s) == 0 && S_ISLNK(s.st_mode);
+      if (lfd >= 0) close(lfd);
+      errno = link ? ELOOP : ENOTDIR;
+      return -1;
+    }
+    if (fd >= 0 || errno != ENOSYS) return fd;
+    atomic_store(&have_openat2, 0);
+  }
+  /* The component walk: every directory is opened O_PATH | O_NOFOLLOW
+   * relative to the one before, so a symlink anywhere fails. */
+  char *p = pm_xstrdup(rel);
+  int cur = dfd, fd = -1, e = 0;
+  char *s = p;
+  for (;;) {
+    /* Split at the first '/' and skip the rest of a run of them: a name
+     * handed to openat never ends in '/', which would follow a symlink
+     * despite O_NOFOLLOW. */
+    char *end = strchr(s, '/'), *next = NULL;
+    if (end) {
+      *end = '\0';
+      next = end + 1;
+      while (*next == '/') next++;
+    }
+    bool last = !next || !*next;
+    const char *name = *s ? s : ".";
+    if (last) {
+      do fd = openat(cur, name, oflags | O_NOFOLLOW, mode);
+      while (fd < 0 && errno == EINTR);
+      if (fd < 0) e = why_not(cur, name, errno);
+      break;
+    }
+    int nfd;
+    do nfd = openat(cur, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    while (nfd < 0 && errno == EINTR);
+    if (nfd < 0) {
+      e = why_not(cur, name, errno);
+      break;
+    }
+    if (cur != dfd) close(cur);
+    cur = nfd;
+    s = next;
+  }
+  if (cur != dfd) close(cur);
+  free(p);
+  if (fd < 0) errno = e;
+  return fd;
+}
+
+/* Opens rel beneath dfd with oflags (O_NOFOLLOW implied): pieces of a path
+ * longer than PATH_MAX are opened as directories one after the other.
+ * Returns an fd or -1 with errno set. */
+static int beneath_open(int dfd, const char *rel, int oflags, mode_t mode) {
+  int e = rel_check(rel);
+  if (e) {
+    errno = e;
+    return -1;
+  }
+  if (!*rel) rel = ".";
+  oflags |= O_NOFOLLOW | O_CLOEXEC;
+  size_t len = strlen(rel);
+  if (len < PIECE_MAX) return piece_open(dfd, rel, oflags, mode);
+  char *p = pm_xstrdup(rel);
+  int cur = dfd, fd = -1;
+  char *s = p;
+  for (;;) {
+    size_t rest = strlen(s);
+    if (rest < PIECE_MAX) {
+      fd = piece_open(cur, s, oflags, mode);
+      break;
+    }
+    char *end = s + PIECE_MAX;
+    while (end > s && *end != '/') end--;
+    if (end == s) {
+      errno = ENAMETOOLONG;
+      break;
+    }
+    *end = '\0';
+    int nfd = piece_open(cur, s, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (nfd < 0) break;
+    if (cur != dfd) close(cur);
+    cur = nfd;
+    s = end + 1;
+    while (*s == '/') s++;
+  }
+  e = errno;
+  if (cur != dfd) close(cur);
+  free(p);
+  errno = e;
+  return fd;
+}
+
+/* rel split into (parent fd, last component). The parent is opened beneath
+ * dfd (O_PATH) when rel has more than one component, else it is dfd. An
+ * empty rel gives an empty leaf: the call acts on dfd itself. */
+typedef struct bpath {
+  int pfd;
+  const char *leaf;
+  char *own;
+  bool opened;
+} bpath;
+
+static int bpath_open(int dfd, const char *rel, bpath *b) {
+  b->pfd = dfd;
+  b->own = NULL;
+  b->opened = false;
+  b->leaf = rel;
+  int e = rel_check(rel);
+  if (e) {
+    errno = e;
+    return -1;
+  }
+  char *p = pm_xstrdup(rel);
+  b->own = p;
+  size_t n = strlen(p);
+  while (n > 0 && p[n - 1] == '/') p[--n] = '\0';
+  char *last = strrchr(p, '/');
+  if (!last) {
+    b->leaf = (n == 1 && p[0] == '.') ? "" : p;
+    return 0;
+  }
+  *last = '\0';
+  b->leaf = last + 1;
+  if (!strcmp(b->leaf, ".")) {
+    errno = EINVAL;
+    return -1;
+  }
+  int fd = beneath_open(dfd, p, O_PATH | O_DIRECTORY, 0);
+  if (fd < 0) return -1;
+  b->pfd = fd;
+  b->opened = true;
+  return 0;
+}
+
+static void bpath_close(bpath *b) {
+  if (b->opened) close(b->pfd);
+  free(b->own);
+  b->own = NULL;
+}
+
+/* Runs `call` (which may use pfd and leaf) on rel beneath dir; a call that
+ * needs a leaf fails with EINVAL when rel is empty. */
+#define WITH_BPATH(dir, rel, need_leaf, call)                             \
+  do {                                                                    \
+    bpath b_;                                                             \
+    int r_;                                                               \
+    if (bpath_open((int)(dir), (rel), &b_) < 0) {                         \
+      r_ = fail();                                                        \
+      bpath_close(&b_);                                                   \
+      return r_;                                                          \
+    }                                                                     \
+    int pfd = b_.pfd;                                                     \
+    const char *leaf = b_.leaf;                                           \
+    if ((need_leaf) && !*leaf) {                                          \
+      bpath_close(&b_);                                                   \
+      return PM_EINVAL;                                                   \
+    }                                                                     \
+    do r_ = (call);                                                       \
+    while (r_ < 0 && errno == EINTR);                                     \
+    r_ = r_ < 0 ? pm__from_errno(why_not(pfd, leaf, errno)) : 0;          \
+    bpath_close(&b_);                                                     \
+    return r_;                                                            \
+  } while (0)
+
+static int oflags_of(int flags) {
+  int f = 0;
+  switch (flags & PM_O_ACCMODE) {
+  case PM_O_WRONLY: f |= O_WRONLY; break;
+  case PM_O_RDWR: f |= O_RDWR; break;
+  default: f |= O_RDONLY; break;
+  }
+  if (flags & PM_O_CREAT) f |= O_CREAT;
+  if (flags & PM_O_EXCL) f |= O_EXCL;
+  if (flags & PM_O_TRUNC) f |= O_TRUNC;
+  if (flags & PM_O_DIRECT) f |= O_DIRECT;
+  if (flags & PM_O_DIRECTORY) f |= O_DIRECTORY;
+  if (flags & PM_O_APPEND) f |= O_APPEND;
+  if (flags & PM_O_REGULAR) f |= O_NONBLOCK;
+  return f;
+}
+
+static int lx_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
+                      pm_fd *out) {
+  int f = oflags_of(flags);
+  int fd;
+  for (;;) {
+    fd = beneath_open((int)dir, rel, f | ((flags & PM_O_NOATIME) ? O_NOATIME : 0),
+                      (mode_t)mode);
+    if (fd < 0 && errno == EPERM && (flags & PM_O_NOATIME)) {
+      flags &= ~PM_O_NOATIME;
+      continue;
+    }
+    break;
+  }
+  if (fd < 0) return fail();
+  if (flags & PM_O_REGULAR)
+    PM_TRY(regular_only(fd, f | ((flags & PM_O_NOATIME) ? O_NOATIME : 0)));
+  *out = fd;
+  return 0;
+}
+
+static int lx_stat_at(pm_fd dir, const char *rel, pm_stat *st) {
+  struct stat s;
+  bpath b;
+  if (bpath_open((int)dir, rel, &b) < 0) {
+    int rc = fail();
+    bpath_close(&b);
+    return rc;
+  }
+  int r = *b.leaf ? fstatat(b.pfd, b.leaf, &s, AT_SYMLINK_NOFOLLOW)
+                  : fstat(b.pfd, &s);
+  int rc = r < 0 ? fail() : 0;
+  bpath_close(&b);
+  if (!rc) fill_stat(&s, st);
+  return rc;
+}
+
+static int lx_opendir_at(pm_fd dir, const char *rel, pm_dir **out) {
+  pm_fd fd = PM_FD_INVALID;
+  int rc = lx_open_at(dir, rel, PM_O_RDONLY | PM_O_DIRECTORY | PM_O_NOATIME, 0,
+                      &fd);
+  if (rc) return rc;
+  DIR *d = fdopendir((int)fd);
+  if (!d) {
+    rc = fail();
+    close((int)fd);
+    return rc;
+  }
+  pm_dir *pd = pm_xmalloc(sizeof *pd);
+  pd->d = d;
+  *out = pd;
+  return 0;
+}
+
+static int lx_mkdir_at(pm_fd dir, const char *rel, uint32_t mode) {
+  WITH_BPATH(dir, rel, true, mkdirat(pfd, leaf, (mode_t)mode));
+}
+
+static int lx_symlink_at(const char *target, pm_fd dir, const char *rel) {
+  WITH_BPATH(dir, rel, true, symlinkat(target, pfd, leaf));
+}
+
+static int lx_link_at(pm_fd odir, const char *orel, pm_fd ndir,
+                      const char *nrel) {
+  bpath a, b;
+  int rc;
+  if (bpath_open((int)odir, orel, &a) < 0) {
+    rc = fail();
+    bpath_close(&a);
+    return rc;
+  }
+  if (bpath_open((int)ndir, nrel, &b) < 0) {
+    rc = fail();
+    bpath_close(&a);
+    bpath_close(&b);
+    return rc;
+  }
+  int r = -1;
+  if (!*a.leaf || !*b.leaf) errno = EINVAL;
+  /* Flags 0: a symlink at orel is linked itself, never followed. */
+  else
+    do r = linkat(a.pfd, a.leaf, b.pfd, b.leaf, 0);
+    while (r < 0 && errno == EINTR);
+  rc = r < 0 ? fail() : 0;
+  bpath_close(&a);
+  bpath_close(&b);
+  return rc;
+}
+
+static int lx_mknod_at(pm_fd dir, const char *rel, pm_ftype type, uint32_t mode,
+                       uint64_t rdev) {
+  mode_t m = (mode_t)mode;
+  switch (type) {
+  case PM_T_FIFO: m |= S_IFIFO; break;
+  case PM_T_SOCK: m |= S_IFSOCK; break;
+  case PM_T_CHR: m |= S_IFCHR; break;
+  case PM_T_BLK: m |= S_IFBLK; break;
+  default: return PM_EINVAL;
+  }
+  WITH_BPATH(dir, rel, true, mknodat(pfd, leaf, m, (dev_t)rdev));
+}
+
+static int lx_readlink_at(pm_fd dir, const char *rel, char *buf, size_t cap,
+                          size_t *len) {
+  bpath b;
+  if (bpath_open((int)dir, rel, &b) < 0) {
+    int rc = fail();
+    bpath_close(&b);
+    return rc;
+  }
+  ssize_t n = -1;
+  if (!*b.leaf) errno = EINVAL;
+  else n = readlinkat(b.pfd, b.leaf, buf, cap);
+  int rc = n < 0 ? fail() : 0;
+  bpath_close(&b);
+  if (rc) return rc;
+  if ((size_t)n >= cap) return PM_ERANGE;
+  buf[n] = '\0';
+  *len = (size_t)n;
+  return 0;
+}
+
+static int lx_unlink_at(pm_fd dir, const char *rel) {
+  WITH_BPATH(dir, rel, true, unlinkat(pfd, leaf, 0));
+}
+
+/* chmod has no "do not follow" form before fchmodat2 (Linux 6.6, not in
+ * this glibc): open the entry itself with O_PATH | O_NOFOLLOW, refuse a
+ * symlink, and change the mode through the fd's /proc name, which names
+ * the object the fd holds and nothing else. */
+static int lx_chmod_at(pm_fd dir, const char *rel, uint32_t mode) {
+  /* An empty rel: the handle's own object, which may be a file. */
+  int fd = *rel ? beneath_open((int)dir, rel, O_PATH, 0) : dup((int)dir);
+  if (fd < 0) return fail();
+  struct stat s;
+  int rc = 0;
+  if (fstat(fd, &s) < 0) {
+    rc = fail();
+  } else if (S_ISLNK(s.st_mode)) {
+    rc = pm__from_errno(ELOOP);
+  } else {
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    int r;
+    do r = chmod(proc, (mode_t)mode);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) rc = fail();
+  }
+  close(fd);
+  return rc;
+}
+
+static int lx_chown_at(pm_fd dir, const char *rel, uint32_t uid, uint32_t gid) {
+  WITH_BPATH(dir, rel, false,
+             fchownat(pfd, leaf, uid, gid,
+                      *leaf ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH));
+}
+
+static int lx_utimes_at(pm_fd dir, const char *rel, const pm_time *atime,
+                        const pm_time *mtime) {
+  struct timespec ts[2];
+  to_ts(ts, atime, mtime);
+  WITH_BPATH(dir, rel, false,
+             *leaf ? utimensat(pfd, leaf, ts, AT_SYMLINK_NOFOLLOW)
+                   : futimens(pfd, ts));
+}
+
+/* The xattr calls have no *at form before Linux 6.13: the entry is named
+ * through its parent's /proc fd name and the l* calls, which do not follow
+ * the last component; the parent itself was resolved beneath dir. */
+typedef struct bxpath {
+  bpath b;
+  char proc[PATH_MAX];
+  bool follow; /* the entry is dir itself: follow the /proc magic link */
+} bxpath;
+
+static int bxpath_open(pm_fd dir, const char *rel, bxpath *x) {
+  if (bpath_open((int)dir, rel, &x->b) < 0) {
+    int rc = fail();
+    bpath_close(&x->b);
+    return rc;
+  }
+  x->follow = !*x->b.leaf;
+  if (x->follow)
+    snprintf(x->proc, sizeof x->proc, "/proc/self/fd/%d", x->b.pfd);
+  else
+    snprintf(x->proc, sizeof x->proc, "/proc/self/fd/%d/%s", x->b.pfd,
+             x->b.leaf);
+  return 0;
+}
+
+static int lx_xattr_list_at(pm_fd dir, const char *rel, char *buf, size_t cap,
+                            size_t *len) {
+  bxpath x;
+  PM_TRY(bxpath_open(dir, rel, &x));
+  ssize_t n = x.follow ? listxattr(x.proc, buf, cap)
+                       : llistxattr(x.proc, buf, cap);
+  int rc = n < 0 ? fail() : 0;
+  bpath_close(&x.b);
+  if (!rc) *len = (size_t)n;
+  return rc;
+}
+
+static int lx_xattr_get_at(pm_fd dir, const char *rel, const char *name,
+                           void *buf, size_t cap, size_t *len) {
+  bxpath x;
+  PM_TRY(bxpath_open(dir, rel, &x));
+  ssize_t n = x.follow ? getxattr(x.proc, name, buf, cap)
+                       : lgetxattr(x.proc, name, buf, cap);
+  int rc = n < 0 ? fail() : 0;
+  bpath_close(&x.b);
+  if (!rc) *len = (size_t)n;
+  return rc;
+}
+
+static int lx_xattr_set_at(pm_fd dir, const char *rel, const char *name,
+                           const void *val, size_t len) {
+  bxpath x;
+  PM_TRY(bxpath_open(dir, rel, &x));
+  int r = x.follow ? setxattr(x.proc, name, val, len, 0)
+                   : lsetxattr(x.proc, name, val, len, 0);
+  int rc = r < 0 ? fail() : 0;
+  bpath_close(&x.b);
+  return rc;
+}
+
 static const pm_fs_ops linux_fs = {
     .name = "linux",
     .open = lx_open,
@@ -602,6 +1091,21 @@ static const pm_fs_ops linux_fs = {
     .realpath = lx_realpath,
     .drop_cache = lx_drop_cache,
     .cached = lx_cached,
+    .open_at = lx_open_at,
+    .stat_at = lx_stat_at,
+    .opendir_at = lx_opendir_at,
+    .mkdir_at = lx_mkdir_at,
+    .symlink_at = lx_symlink_at,
+    .link_at = lx_link_at,
+    .mknod_at = lx_mknod_at,
+    .readlink_at = lx_readlink_at,
+    .unlink_at = lx_unlink_at,
+    .chmod_at = lx_chmod_at,
+    .chown_at = lx_chown_at,
+    .utimes_at = lx_utimes_at,
+    .xattr_list_at = lx_xattr_list_at,
+    .xattr_get_at = lx_xattr_get_at,
+    .xattr_set_at = lx_xattr_set_at,
 };
 
 const pm_fs_ops *pm_fs_native(void) { return &linux_fs; }

@@ -8,6 +8,8 @@ static const pm_fs_ops *parent;
 static fault_plan plan;
 static atomic_ulong counts[FK_NKINDS];
 static atomic_bool fired;
+static faultfs_hook_fn hook;
+static void *hook_arg;
 
 void faultfs_setup(const pm_fs_ops *p, const fault_plan *pl) {
   parent = p ? p : pm_fs_native();
@@ -15,6 +17,13 @@ void faultfs_setup(const pm_fs_ops *p, const fault_plan *pl) {
   if (pl) plan = *pl;
   for (int i = 0; i < FK_NKINDS; i++) atomic_store(&counts[i], 0);
   atomic_store(&fired, false);
+  hook = NULL;
+  hook_arg = NULL;
+}
+
+void faultfs_set_hook(faultfs_hook_fn fn, void *arg) {
+  hook = fn;
+  hook_arg = arg;
 }
 
 unsigned long faultfs_calls(fault_kind k) { return atomic_load(&counts[k]); }
@@ -53,7 +62,14 @@ static int hit(fault_kind k) { return hit_n(k, NULL); }
     if (e_) return e_;             \
   } while (0)
 
+/* The hook sees a call before it is counted or delegated. */
+#define HOOK(op, name, fl)                                   \
+  do {                                                       \
+    if (hook) hook(op, name, fl, hook_arg);                  \
+  } while (0)
+
 static int f_open(const char *p, int fl, uint32_t m, pm_fd *o) {
+  HOOK("open", p, fl);
   INJECT(FK_OPEN);
   return parent->open(p, fl, m, o);
 }
@@ -81,10 +97,12 @@ static int f_fstat(pm_fd fd, pm_stat *st) {
   return parent->fstat(fd, st);
 }
 static int f_stat(const char *p, bool f, pm_stat *st) {
+  HOOK("stat", p, 0);
   INJECT(FK_STAT);
   return parent->stat(p, f, st);
 }
 static int f_opendir(const char *p, pm_dir **o) {
+  HOOK("opendir", p, 0);
   INJECT(FK_LIST);
   return parent->opendir(p, o);
 }
@@ -94,6 +112,7 @@ static int f_readdir(pm_dir *d, pm_dirent *e) {
 }
 static void f_closedir(pm_dir *d) { parent->closedir(d); }
 static int f_mkdir(const char *p, uint32_t m) {
+  HOOK("mkdir", p, 0);
   INJECT(FK_MKDIR);
   return parent->mkdir(p, m);
 }
@@ -181,6 +200,78 @@ static int f_drop_cache(pm_fd fd, uint64_t o, uint64_t l) {
 
 static int f_cached(pm_fd fd, uint64_t o) { return parent->cached(fd, o); }
 
+/* The calls beneath a directory handle count as their path forms do. */
+static int f_open_at(pm_fd d, const char *r, int fl, uint32_t m, pm_fd *o) {
+  HOOK("open", r, fl);
+  INJECT(FK_OPEN);
+  return parent->open_at(d, r, fl, m, o);
+}
+static int f_stat_at(pm_fd d, const char *r, pm_stat *st) {
+  HOOK("stat", r, 0);
+  INJECT(FK_STAT);
+  return parent->stat_at(d, r, st);
+}
+static int f_opendir_at(pm_fd d, const char *r, pm_dir **o) {
+  HOOK("opendir", r, 0);
+  INJECT(FK_LIST);
+  return parent->opendir_at(d, r, o);
+}
+static int f_mkdir_at(pm_fd d, const char *r, uint32_t m) {
+  HOOK("mkdir", r, 0);
+  INJECT(FK_MKDIR);
+  return parent->mkdir_at(d, r, m);
+}
+static int f_symlink_at(const char *t, pm_fd d, const char *r) {
+  INJECT(FK_META);
+  return parent->symlink_at(t, d, r);
+}
+static int f_link_at(pm_fd od, const char *orl, pm_fd nd, const char *nr) {
+  INJECT(FK_META);
+  return parent->link_at(od, orl, nd, nr);
+}
+static int f_mknod_at(pm_fd d, const char *r, pm_ftype t, uint32_t m,
+                      uint64_t rd) {
+  INJECT(FK_META);
+  return parent->mknod_at(d, r, t, m, rd);
+}
+static int f_readlink_at(pm_fd d, const char *r, char *b, size_t c,
+                         size_t *l) {
+  INJECT(FK_STAT);
+  return parent->readlink_at(d, r, b, c, l);
+}
+static int f_unlink_at(pm_fd d, const char *r) {
+  INJECT(FK_META);
+  return parent->unlink_at(d, r);
+}
+static int f_chmod_at(pm_fd d, const char *r, uint32_t m) {
+  INJECT(FK_META);
+  return parent->chmod_at(d, r, m);
+}
+static int f_chown_at(pm_fd d, const char *r, uint32_t u, uint32_t g) {
+  INJECT(FK_META);
+  return parent->chown_at(d, r, u, g);
+}
+static int f_utimes_at(pm_fd d, const char *r, const pm_time *a,
+                       const pm_time *m) {
+  INJECT(FK_META);
+  return parent->utimes_at(d, r, a, m);
+}
+static int f_xattr_list_at(pm_fd d, const char *r, char *b, size_t c,
+                           size_t *l) {
+  INJECT(FK_STAT);
+  return parent->xattr_list_at(d, r, b, c, l);
+}
+static int f_xattr_get_at(pm_fd d, const char *r, const char *n, void *b,
+                          size_t c, size_t *l) {
+  INJECT(FK_STAT);
+  return parent->xattr_get_at(d, r, n, b, c, l);
+}
+static int f_xattr_set_at(pm_fd d, const char *r, const char *n,
+                          const void *v, size_t l) {
+  INJECT(FK_META);
+  return parent->xattr_set_at(d, r, n, v, l);
+}
+
 static const pm_fs_ops fault_fs = {
     .name = "faultfs", .open = f_open, .close = f_close, .pread = f_pread,
     .pwrite = f_pwrite, .fsync = f_fsync, .ftruncate = f_ftruncate,
@@ -193,7 +284,13 @@ static const pm_fs_ops fault_fs = {
     .xattr_list = f_xattr_list, .xattr_get = f_xattr_get,
     .xattr_set = f_xattr_set, .seek = f_seek, .syncfs = f_syncfs,
     .fsinfo = f_fsinfo, .realpath = f_realpath, .drop_cache = f_drop_cache,
-    .cached = f_cached,
+    .cached = f_cached, .open_at = f_open_at, .stat_at = f_stat_at,
+    .opendir_at = f_opendir_at, .mkdir_at = f_mkdir_at,
+    .symlink_at = f_symlink_at, .link_at = f_link_at, .mknod_at = f_mknod_at,
+    .readlink_at = f_readlink_at, .unlink_at = f_unlink_at,
+    .chmod_at = f_chmod_at, .chown_at = f_chown_at, .utimes_at = f_utimes_at,
+    .xattr_list_at = f_xattr_list_at, .xattr_get_at = f_xattr_get_at,
+    .xattr_set_at = f_xattr_set_at,
 };
 
 const pm_fs_ops *faultfs_ops(void) { return &fault_fs; }

@@ -3,7 +3,8 @@
  * kind, and fails the Nth call of a chosen kind with a chosen error, once
  * or persistently. It can also cap every read and write to a few bytes to
  * exercise short transfers. Not thread-aware beyond atomic counters: the
- * copy engine's workers may call it concurrently. */
+ * copy engine's workers may call it concurrently. The calls beneath a
+ * directory handle (open_at ...) are counted with their path forms. */
 #ifndef POMOVE_FAULTFS_H
 #define POMOVE_FAULTFS_H
 
@@ -46,6 +47,15 @@ const pm_fs_ops *faultfs_ops(void);
  * the pool engine does not count a call twice). */
 const pm_io_engine_ops *faultfs_engine(const pm_io_engine_ops *parent);
 unsigned long faultfs_calls(fault_kind kind);
+/* A function called before every open, stat, opendir and mkdir (path form
+ * and beneath-a-handle form alike) is counted or delegated, with the op's
+ * name ("open", "stat", "opendir", "mkdir"), the path or the relative path
+ * it was given, and the open flags (0 for the others). Tests use it to
+ * change the tree at the moment the engine first touches an entry.
+ * faultfs_setup() clears it. */
+typedef void (*faultfs_hook_fn)(const char *op, const char *path, int flags,
+                                void *arg);
+void faultfs_set_hook(faultfs_hook_fn fn, void *arg);
 bool faultfs_fired(void);
 const char *faultfs_kind_name(fault_kind kind);
 

@@ -121,8 +121,11 @@ static void test_verify_open_beneath(void **state) {
                          "r/a/b/lf && mkfifo r/a/fifo",
                          s),
                    0);
-  char *root = pm_xasprintf("%s/r", s);
+  char *rootpath = pm_xasprintf("%s/r", s);
   const pm_fs_ops *fs = pm_fs_native();
+  pm_fd root;
+  assert_int_equal(fs->open(rootpath, PM_O_RDONLY | PM_O_DIRECTORY, 0, &root),
+                   0);
   pm_fd fd;
   pm_stat st;
   bool ok;
@@ -150,7 +153,8 @@ static void test_verify_open_beneath(void **state) {
   assert_non_null(vf_rel_check("a//b"));
   assert_null(vf_rel_check("a/..b/c.."));
   assert_null(vf_rel_check("...")); /* a name, not a parent */
-  free(root);
+  fs->close(root);
+  free(rootpath);
   tu_cleanup();
 }
 

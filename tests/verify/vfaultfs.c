@@ -3,6 +3,8 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAXFD 4096
@@ -12,6 +14,9 @@ static const pm_fs_ops *base;
 static pm_fs_ops table;
 static atomic_uchar bad_read_fd[MAXFD];
 static atomic_ulong n_opens, n_direct, n_preads, n_fsyncs, n_drops, n_watched;
+/* The path each open directory handle was opened with, for open_at. */
+static char *dir_path[MAXFD];
+static pthread_mutex_t dir_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static int ends_with(const char *s, const char *suf) {
   if (!suf) return 0;
@@ -33,11 +38,47 @@ static int f_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
   int rc = base->open(path, flags, mode, out);
   if (!rc && *out >= 0 && *out < MAXFD)
     atomic_store(&bad_read_fd[*out], ends_with(path, cfg.read_fail_suffix));
+  if (!rc && (flags & PM_O_DIRECTORY) && *out >= 0 && *out < MAXFD) {
+    pthread_mutex_lock(&dir_mu);
+    free(dir_path[*out]);
+    dir_path[*out] = strdup(path);
+    pthread_mutex_unlock(&dir_mu);
+  }
+  return rc;
+}
+
+/* The audits open files beneath their root handles: the same faults, by
+ * the suffix of the path the handle's own path and rel make. */
+static int f_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
+                     pm_fd *out) {
+  atomic_fetch_add(&n_opens, 1);
+  if (flags & PM_O_DIRECT) {
+    atomic_fetch_add(&n_direct, 1);
+    if (cfg.refuse_direct) return PM_EINVAL;
+  }
+  char full[8192];
+  pthread_mutex_lock(&dir_mu);
+  snprintf(full, sizeof full, "%s/%s",
+           dir >= 0 && dir < MAXFD && dir_path[dir] ? dir_path[dir] : "", rel);
+  pthread_mutex_unlock(&dir_mu);
+  if (ends_with(full, cfg.open_fail_suffix)) {
+    pm_oserr_set(13);
+    return cfg.open_fail_err;
+  }
+  int rc = base->open_at(dir, rel, flags, mode, out);
+  if (!rc && *out >= 0 && *out < MAXFD)
+    atomic_store(&bad_read_fd[*out], ends_with(full, cfg.read_fail_suffix));
   return rc;
 }
 
 static int f_close(pm_fd fd) {
-  if (fd >= 0 && fd < MAXFD) atomic_store(&bad_read_fd[fd], 0);
+  if (fd >= 0 && fd < MAXFD) {
+    atomic_store(&bad_read_fd[fd], 0);
+    pthread_mutex_lock(&dir_mu);
+    free(dir_path[fd]);
+    dir_path[fd] = NULL;
+    pthread_mutex_unlock(&dir_mu);
+  }
   return base->close(fd);
 }
 
@@ -68,6 +109,7 @@ const pm_fs_ops *vfault_setup(const vfault_cfg *c) {
   table = *base;
   table.name = "faultfs";
   table.open = f_open;
+  table.open_at = f_open_at;
   table.close = f_close;
   table.pread = f_pread;
   table.fsync = f_fsync;

@@ -1,0 +1,123 @@
+/* test_verify_toctou.c - the trees audit (`pomove verify SRC DST`) reads
+ * beneath the two roots it opened: a directory of SRC or DST swapped for a
+ * symlink to an outside directory while the audit runs is reported as
+ * unreadable, and the files behind the link are never opened or hashed.
+ *
+ * The outside directory holds files of the same names as the swapped one
+ * but other bytes, so an audit that strayed would report them as content
+ * differences; the hook of faultfs makes the swap at the moment the audit
+ * first touches the directory or the file. Run with openat2 and, as
+ * test_verify_toctou_walk, with the component walk (POMOVE_NO_OPENAT2=1). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "faultfs.h"
+#include "report.h"
+#include "testutil.h"
+#include "util.h"
+
+static char *cat(const char *a, const char *b) {
+  char *s = NULL;
+  if (asprintf(&s, "%s/%s", a, b) < 0) abort();
+  return s;
+}
+
+static const char *hook_op, *hook_rel;
+static char *victim, *stash, *target;
+static atomic_bool swapped;
+static pthread_mutex_t hook_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static bool names(const char *path, const char *rel) {
+  size_t pl = strlen(path), rl = strlen(rel);
+  if (pl == rl) return !strcmp(path, rel);
+  return pl > rl && path[pl - rl - 1] == '/' && !strcmp(path + pl - rl, rel);
+}
+
+static void hook(const char *op, const char *path, int flags, void *arg) {
+  (void)flags;
+  (void)arg;
+  if (strcmp(op, hook_op) || !names(path, hook_rel)) return;
+  /* Held through the swap: every matching call after the first sees it. */
+  pthread_mutex_lock(&hook_mu);
+  bool expected = false;
+  if (atomic_compare_exchange_strong(&swapped, &expected, true)) {
+    assert_int_equal(rename(victim, stash), 0);
+    assert_int_equal(symlink(target, victim), 0);
+  }
+  pthread_mutex_unlock(&hook_mu);
+}
+
+/* SRC and DST identical (a/sub/x1, a/sub/x2, a/keep); outside has x1 and
+ * x2 with other bytes. `side` is the tree whose a/sub is swapped. */
+static void run(const char *side, const char *op, const char *rel) {
+  const char *base = tu_scratch();
+  assert_int_equal(
+      tu_sh("cd '%s' && mkdir -p src/a/sub outside && printf one > "
+            "src/a/sub/x1 && printf two > src/a/sub/x2 && printf keep > "
+            "src/a/keep && printf OUT > outside/x1 && printf OUT > "
+            "outside/x2 && cp -a src dst",
+            base),
+      0);
+  char *src = cat(base, "src"), *dst = cat(base, "dst");
+  char *tree = cat(base, side);
+  victim = cat(tree, "a/sub");
+  stash = cat(base, "stash");
+  target = cat(base, "outside");
+  hook_op = op;
+  hook_rel = rel;
+  atomic_store(&swapped, false);
+  faultfs_setup(NULL, NULL);
+  faultfs_set_hook(hook, NULL);
+  vf_audit_opts o = {0};
+  o.fs = faultfs_ops();
+  o.threads = 2;
+  o.compare = 0; /* bytes only: times differ after cp -a of a link */
+  o.progress_mode = PM_PROGRESS_OFF;
+  vf_report *r = vf_report_new(VF_MODE_TREES, 100);
+  assert_int_equal(vf_audit_trees(&o, src, dst, r), 0);
+  assert_true(atomic_load(&swapped));
+  /* Nothing behind the link was compared: no content difference (the
+   * outside files differ from both trees), and the entry is reported. */
+  assert_int_equal(vf_report_count(r, VF_CONTENT), 0);
+  assert_true(vf_report_count(r, VF_UNREADABLE) >= 1);
+  vf_report_free(r);
+  faultfs_set_hook(NULL, NULL);
+  free(src);
+  free(dst);
+  free(tree);
+  free(victim);
+  free(stash);
+  free(target);
+  tu_cleanup();
+}
+
+/* The directory swapped when the audit lists it. */
+static void test_verify_toctou_src_dir(void **state) {
+  (void)state;
+  run("src", "opendir", "a/sub");
+}
+
+static void test_verify_toctou_dst_dir(void **state) {
+  (void)state;
+  run("dst", "opendir", "a/sub");
+}
+
+/* The directory above a file swapped when the file is opened. */
+static void test_verify_toctou_src_file(void **state) {
+  (void)state;
+  run("src", "open", "a/sub/x1");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_verify_toctou_src_dir),
+      cmocka_unit_test(test_verify_toctou_dst_dir),
+      cmocka_unit_test(test_verify_toctou_src_file),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
