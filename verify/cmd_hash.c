@@ -19,6 +19,7 @@
 #include "hashpool.h"
 #include "listing.h"
 #include "manifest.h"
+#include "sidefile.h"
 #include "util.h"
 
 #define WINDOW 4096u
@@ -108,9 +109,10 @@ static void wait_window(hctx *c, uint64_t seq) {
   pthread_mutex_unlock(&c->mu);
 }
 
-/* Depth-first walk in path order; `skip_rel` is the manifest itself when
- * it is written inside the tree. */
-static void walk(hctx *c, const char *skip_rel) {
+/* Depth-first walk in path order; `skip_rel` and `skip_tmp` are the
+ * manifest and the temporary name it is written under when they lie
+ * inside the tree. */
+static void walk(hctx *c, const char *skip_rel, const char *skip_tmp) {
   typedef struct fr {
     char *rel;
     vf_listing l;
@@ -150,7 +152,8 @@ static void walk(hctx *c, const char *skip_rel) {
       char *r = pm_path_join(f->rel, e->name);
       if (e->type == PM_T_DIR) {
         rel = r;
-      } else if (e->type == PM_T_FILE && !(skip_rel && !strcmp(r, skip_rel))) {
+      } else if (e->type == PM_T_FILE && !(skip_rel && !strcmp(r, skip_rel)) &&
+                 !(skip_tmp && !strcmp(r, skip_tmp))) {
         char *full = pm_path_join(c->root, r);
         vf_job *j = vf_job_new1(full);
         free(full);
@@ -283,15 +286,17 @@ int vf_cmd_hash(int argc, char **argv) {
     free(c);
     return PM_EXIT_USAGE;
   }
-  char *skip = NULL;
+  char *skip = NULL, *skip_tmp = NULL;
   if (out_path) {
+    /* Written under a temporary name beside FILE and renamed over it at
+     * the end; a link or special file at FILE is refused (reported). */
     rc = pm_manifest_writer_open(out_path, &c->w);
     if (rc) {
-      pm_report_error("create manifest", out_path, rc);
       free(c);
-      return PM_EXIT_FAILED;
+      return pm_side_refused(rc) ? PM_EXIT_USAGE : PM_EXIT_FAILED;
     }
     skip = output_rel(c->fs, dir, out_path);
+    skip_tmp = output_rel(c->fs, dir, pm_manifest_writer_tmp_path(c->w));
   } else {
     c->out = stdout;
   }
@@ -309,18 +314,22 @@ int vf_cmd_hash(int argc, char **argv) {
     pm_report_errorf(rc, "cannot start the %s I/O engine", eng->name);
     if (c->w) pm_manifest_writer_close(c->w);
     free(skip);
+    free(skip_tmp);
     free(c);
     return PM_EXIT_FAILED;
   }
   unsigned nth = vf_pool_threads(c->pool);
   pm_progress_init(&c->prog, "hash", quiet ? PM_PROGRESS_OFF : PM_PROGRESS_AUTO);
-  walk(c, skip);
+  walk(c, skip, skip_tmp);
   int prc = vf_pool_finish(c->pool, NULL, NULL);
   pm_progress_finish(&c->prog);
   double secs = (double)(pm_now_ns() - t0) / 1e9;
   int wrc = c->write_err;
   if (c->w) {
-    int crc = pm_manifest_writer_close(c->w);
+    /* A manifest that could not be written whole is not put in place. */
+    int crc = wrc ? pm_manifest_writer_close(c->w)
+                  : pm_manifest_writer_publish(c->w);
+    c->w = NULL;
     if (!wrc) wrc = crc;
   } else if (fflush(stdout) != 0) {
     wrc = PM_EIO;
@@ -355,6 +364,7 @@ int vf_cmd_hash(int argc, char **argv) {
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->moved);
   free(skip);
+  free(skip_tmp);
   free(c);
   return code;
 }

@@ -566,6 +566,25 @@ static int lx_cached(pm_fd fd, uint64_t off) {
   return pm__from_errno(errno);
 }
 
+static int lx_lock(pm_fd fd) {
+  /* An open file description lock: it belongs to this open of the file
+   * (not to the process, as a classic POSIX lock would, which any close
+   * of any fd of the file would drop) and goes with the last close. */
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  int r;
+  do r = fcntl((int)fd, F_OFD_SETLK, &fl);
+  while (r < 0 && errno == EINTR);
+  if (r == 0) return 0;
+  if (errno == EAGAIN || errno == EACCES) {
+    pm_oserr_record(PM_EBUSY, errno);
+    return PM_EBUSY;
+  }
+  return fail();
+}
+
 static const pm_fs_ops linux_fs = {
     .name = "linux",
     .open = lx_open,
@@ -602,6 +621,7 @@ static const pm_fs_ops linux_fs = {
     .realpath = lx_realpath,
     .drop_cache = lx_drop_cache,
     .cached = lx_cached,
+    .lock = lx_lock,
 };
 
 const pm_fs_ops *pm_fs_native(void) { return &linux_fs; }

@@ -12,8 +12,7 @@
 
 extern const pm_io_engine_ops pm__engine_pool;
 
-int pm__from_errno(int e) {
-  pm_oserr_set(e);
+static int map_errno(int e) {
   switch (e) {
   case 0: return PM_OK;
   case ENOENT: return PM_ENOENT;
@@ -49,6 +48,12 @@ int pm__from_errno(int e) {
   }
 }
 
+int pm__from_errno(int e) {
+  int err = map_errno(e);
+  pm_oserr_record(err, e);
+  return err;
+}
+
 uint32_t pm_create_mask(void) {
   /* /proc/self/status has it since Linux 4.7; umask() would change it,
    * for a moment, under every other thread of the process. */
@@ -81,6 +86,23 @@ uint64_t pm_now_ns(void) {
 }
 
 bool pm_isatty(int fdno) { return isatty(fdno) == 1; }
+
+uint32_t pm_process_id(void) { return (uint32_t)getpid(); }
+
+uint32_t pm_user_id(void) { return (uint32_t)geteuid(); }
+
+void pm_host_name(char *buf, size_t cap) {
+  if (!cap) return;
+  if (gethostname(buf, cap) != 0 || !buf[0]) snprintf(buf, cap, "?");
+  buf[cap - 1] = '\0';
+}
+
+void pm_utc_now(char *buf, size_t cap) {
+  time_t t = time(NULL);
+  struct tm tm;
+  if (!gmtime_r(&t, &tm) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+    snprintf(buf, cap, "?");
+}
 
 static const pm_io_engine_ops *const engines[] = {&pm__engine_uring,
                                                   &pm__engine_pool, NULL};

@@ -175,6 +175,10 @@ static int f_drop_cache(pm_fd fd, uint64_t o, uint64_t l) {
 }
 
 static int f_cached(pm_fd fd, uint64_t o) { return parent->cached(fd, o); }
+static int f_lock(pm_fd fd) {
+  INJECT(FK_META);
+  return parent->lock(fd);
+}
 
 static const pm_fs_ops fault_fs = {
     .name = "faultfs", .open = f_open, .close = f_close, .pread = f_pread,
@@ -188,7 +192,7 @@ static const pm_fs_ops fault_fs = {
     .xattr_list = f_xattr_list, .xattr_get = f_xattr_get,
     .xattr_set = f_xattr_set, .seek = f_seek, .syncfs = f_syncfs,
     .fsinfo = f_fsinfo, .realpath = f_realpath, .drop_cache = f_drop_cache,
-    .cached = f_cached,
+    .cached = f_cached, .lock = f_lock,
 };
 
 const pm_fs_ops *faultfs_ops(void) { return &fault_fs; }
