@@ -152,7 +152,8 @@ static int open_checked(const pm_fs_ops *fs, const char *path,
                     (flags & PM_O_ACCMODE) | PM_O_NOFOLLOW | PM_O_REGULAR, 0,
                     &fd);
   if (rc == PM_ENOENT) return rc;
-  if (rc == PM_ELOOP || rc == PM_EISDIR || rc == PM_ESPECIAL) {
+  if (rc == PM_ELOOP || rc == PM_EISDIR || rc == PM_ESPECIAL ||
+      rc == PM_ENXIO) {
     /* Name what is there rather than the open's error. */
     pm_stat st;
     if (fs->stat(path, false, &st) == 0 && st.type != PM_T_FILE) {
