@@ -8,6 +8,7 @@
 
 #include "engine_internal.h"
 #include "preflight.h"
+#include "sidefile.h"
 #include "util.h"
 
 #define QUEUE_CAP 8192
@@ -82,6 +83,28 @@ static char *options_signature(const ce_options *o) {
                       o->verify ? 1 : 0);
 }
 
+/* DST made absolute and canonical, as preflight makes it (for a new DST:
+ * its parent's canonical path and its name), so that every spelling of
+ * one DST names one lock file; NULL when it cannot be (then preflight
+ * reports why). */
+static char *dst_canonical(const pm_fs_ops *fs, const char *dst) {
+  char buf[8192];
+  if (fs->realpath(dst, buf, sizeof buf) == 0) return pm_xstrdup(buf);
+  char *copy = pm_xstrdup(dst);
+  size_t n = strlen(copy);
+  while (n > 1 && copy[n - 1] == '/') copy[--n] = '\0';
+  char *slash = strrchr(copy, '/');
+  const char *name = slash ? slash + 1 : copy;
+  const char *parent = slash ? (slash == copy ? "/" : copy) : ".";
+  if (slash && slash != copy) *slash = '\0';
+  char *res = NULL;
+  if (*name && strcmp(name, ".") && strcmp(name, "..") &&
+      fs->realpath(parent, buf, sizeof buf) == 0)
+    res = pm_path_join(buf, name);
+  free(copy);
+  return res;
+}
+
 int ce_copy(const ce_options *opts, ce_result *res) {
   ce_options o = *opts;
   memset(res, 0, sizeof *res);
@@ -103,6 +126,23 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     return rc;
   }
   snprintf(res->engine, sizeof res->engine, "%s", eng->name);
+
+  /* One copy into a DST at a time: the lock file beside DST is taken
+   * before anything else looks at DST, and held to the end. */
+  pm_sidelock lock = {.fd = PM_FD_INVALID, .path = NULL};
+  {
+    char *base = dst_canonical(fs, o.dst);
+    if (base) {
+      char *lpath = pm_xasprintf("%s.pomove-lock", base);
+      free(base);
+      rc = pm_side_lock(fs, lpath, "lock file", &lock);
+      free(lpath);
+      if (rc) {
+        res->refused = pm_side_refused(rc);
+        return rc;
+      }
+    }
+  }
 
   /* An existing journal for this destination means "resume": the
    * destination is expected to be non-empty then. */
@@ -136,6 +176,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
       free(m);
     }
     free(jpath);
+    pm_side_unlock(fs, &lock);
     res->refused = true;
     return rc;
   }
@@ -218,7 +259,13 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     rc = ce_journal_open(fs, jpath, c->src, c->dst, sig, o.restart, &c->j,
                          &resumed, &js);
     free(sig);
-    if (rc) goto out;
+    if (rc) {
+      /* A journal that cannot be used as it is (another copy's, not a
+       * journal, a link, a directory, not ours) was reported with what
+       * to do; running the same command again would not help. */
+      res->refused = ce_journal_refused(rc);
+      goto out;
+    }
     if (resumed)
       pm_warnf("resuming the copy recorded in '%s' (%llu files done%s)", jpath,
                (unsigned long long)js.files,
@@ -227,14 +274,12 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   if (!o.no_manifest) {
     manifest = o.manifest_path ? pm_xstrdup(o.manifest_path)
                                : pm_xasprintf("%s.xxh128", c->dst);
-    char *tmp = pm_xasprintf("%s.tmp", manifest);
-    rc = pm_manifest_writer_open_fs(fs, tmp, &c->mw);
+    /* Written under a temporary name of its own (reported on failure). */
+    rc = pm_manifest_writer_open_fs(fs, manifest, &c->mw);
     if (rc) {
-      pm_report_error("create manifest", tmp, rc);
-      free(tmp);
+      res->refused = pm_side_refused(rc);
       goto out;
     }
-    free(tmp);
   }
 
   nworkers = o.threads ? o.threads : pm_cpu_count();
@@ -309,22 +354,22 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     }
   }
   if (c->mw) {
-    int mrc = pm_manifest_writer_close(c->mw);
+    /* Published only after a copy that ran to its end; otherwise its
+     * temporary file is removed (a rerun writes it again). */
+    bool publish = !fatal && !interrupted;
+    int mrc = publish ? pm_manifest_writer_publish(c->mw)
+                      : pm_manifest_writer_close(c->mw);
     c->mw = NULL;
-    char *tmp = pm_xasprintf("%s.tmp", manifest);
-    if (mrc) {
-      pm_report_error("write manifest", tmp, mrc);
+    if (mrc && !pm_side_refused(mrc)) {
+      pm_report_error("write manifest", manifest, mrc);
       if (!fatal) fatal = mrc;
-    } else if (!fatal && !interrupted) {
-      mrc = fs->rename(tmp, manifest);
-      if (mrc) {
-        pm_report_error("rename manifest into place", manifest, mrc);
-        fatal = mrc;
-      } else {
-        snprintf(res->manifest, sizeof res->manifest, "%s", manifest);
-      }
+    } else if (mrc) {
+      /* A link or other file put at the name during the copy: reported
+       * by the publish. */
+      if (!fatal) fatal = mrc;
+    } else if (publish) {
+      snprintf(res->manifest, sizeof res->manifest, "%s", manifest);
     }
-    free(tmp);
   }
   if (fatal) rc = fatal;
   res->interrupted = interrupted;
@@ -340,6 +385,7 @@ out:
   if (c->mw) pm_manifest_writer_close(c->mw);
   if (c->dst_fd != PM_FD_INVALID) fs->close(c->dst_fd);
   if (c->src_fd != PM_FD_INVALID) fs->close(c->src_fd);
+  pm_side_unlock(fs, &lock);
   res->files = atomic_load(&c->files);
   res->dirs = atomic_load(&c->dirs);
   res->symlinks = atomic_load(&c->symlinks);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "journal.h"
+#include "sidefile.h"
 #include "util.h"
 
 #define MAGIC "POMVJNL1"
@@ -247,6 +248,32 @@ static int load(ce_journal *j, const char *src, const char *dst,
   return 0;
 }
 
+bool ce_journal_refused(int err) {
+  return err == PM_ESTATE || err == PM_EFORMAT || pm_side_refused(err);
+}
+
+/* Writes the magic and the header to an empty journal and makes them
+ * durable, before any copy starts. */
+static int start_journal(ce_journal *j, const char *src, const char *dst,
+                         const char *opts_sig) {
+  j->end = 0;
+  size_t ls = strlen(src), ld = strlen(dst), lg = strlen(opts_sig);
+  size_t plen = ls + ld + lg + 3;
+  unsigned char *payload = pm_xmalloc(plen);
+  memcpy(payload, src, ls + 1);
+  memcpy(payload + ls + 1, dst, ld + 1);
+  memcpy(payload + ls + ld + 2, opts_sig, lg + 1);
+  unsigned char *buf = pm_xmalloc(8);
+  size_t len = 8, cap = 8;
+  memcpy(buf, MAGIC, 8);
+  frame(&buf, &len, &cap, 'H', payload, plen);
+  free(payload);
+  int rc = write_all(j, buf, len);
+  free(buf);
+  if (!rc) rc = j->fs->fsync(j->fd, true);
+  return rc;
+}
+
 int ce_journal_open(const pm_fs_ops *fs, const char *path, const char *src,
                     const char *dst, const char *opts_sig, bool restart,
                     ce_journal **out, bool *resumed, ce_journal_stats *st) {
@@ -254,71 +281,86 @@ int ce_journal_open(const pm_fs_ops *fs, const char *path, const char *src,
   *resumed = false;
   ce_journal *j = pm_xcalloc(1, sizeof *j);
   j->fs = fs;
+  j->fd = PM_FD_INVALID;
   j->path = pm_xstrdup(path);
   pthread_mutex_init(&j->mu, NULL);
-  int rc = fs->open(path, PM_O_RDWR | PM_O_CREAT | (restart ? PM_O_TRUNC : 0),
-                    0600, &j->fd);
-  if (rc) {
-    pm_report_error("open journal", path, rc);
+  /* An existing journal is continued only if it is a regular file of
+   * ours with one link, opened without following a link or waiting on a
+   * FIFO; a new one (or --restart) is written under a temporary name and
+   * renamed over the old, so that nothing planted at the name is ever
+   * opened or truncated. */
+  int rc = PM_ENOENT;
+  if (!restart)
+    rc = pm_side_open(fs, path, "journal",
+                      ", or use --restart to start a new journal", PM_O_RDWR,
+                      &j->fd);
+  if (rc && rc != PM_ENOENT) {
     journal_free(j);
     return rc;
   }
   bool matches = false;
-  rc = load(j, src, dst, opts_sig, st, &matches);
-  if (rc == PM_ESTATE) {
-    pm_oserr_set(0);
-    pm_report_errorf(rc,
-                     "journal '%s' belongs to a copy with another source, "
-                     "destination or options; rerun that copy, or use "
-                     "--restart to discard the journal",
-                     path);
-  } else if (rc == PM_EFORMAT) {
-    pm_oserr_set(0);
-    pm_report_errorf(rc,
-                     "'%s' is not a pomove journal; remove it or use "
-                     "--restart",
-                     path);
-  } else if (rc) {
-    pm_report_error("read journal", path, rc);
+  if (!rc) {
+    rc = load(j, src, dst, opts_sig, st, &matches);
+    if (rc == PM_ESTATE) {
+      pm_oserr_set(0);
+      pm_report_errorf(rc,
+                       "journal '%s' belongs to a copy with another source, "
+                       "destination or options; rerun that copy, or use "
+                       "--restart to discard the journal",
+                       path);
+    } else if (rc == PM_EFORMAT) {
+      pm_oserr_set(0);
+      pm_report_errorf(rc,
+                       "'%s' is not a pomove journal; remove it or use "
+                       "--restart",
+                       path);
+    } else if (rc) {
+      pm_report_error("read journal", path, rc);
+    }
+    if (rc) {
+      fs->close(j->fd);
+      journal_free(j);
+      return rc;
+    }
+    if (!matches) {
+      /* An empty journal of ours (a crash before its header was
+       * durable): start it again in place. */
+      rc = fs->ftruncate(j->fd, 0);
+      if (!rc) rc = start_journal(j, src, dst, opts_sig);
+      if (rc) {
+        pm_report_error("write journal", path, rc);
+        fs->close(j->fd);
+        journal_free(j);
+        return rc;
+      }
+    } else {
+      *resumed = st->records > 1;
+    }
+    *out = j;
+    return 0;
   }
+  pm_sidefile sf;
+  rc = pm_side_create(fs, path, "journal", 0600, &sf);
   if (rc) {
-    fs->close(j->fd);
     journal_free(j);
     return rc;
   }
-  if (!matches) {
-    /* New journal: magic and header, durable before any copy starts. */
-    rc = fs->ftruncate(j->fd, 0);
-    if (rc) {
-      pm_report_error("start journal", path, rc);
-      fs->close(j->fd);
-      journal_free(j);
-      return rc;
-    }
-    j->end = 0;
-    size_t ls = strlen(src), ld = strlen(dst), lg = strlen(opts_sig);
-    size_t plen = ls + ld + lg + 3;
-    unsigned char *payload = pm_xmalloc(plen);
-    memcpy(payload, src, ls + 1);
-    memcpy(payload + ls + 1, dst, ld + 1);
-    memcpy(payload + ls + ld + 2, opts_sig, lg + 1);
-    unsigned char *buf = pm_xmalloc(8);
-    size_t len = 8, cap = 8;
-    memcpy(buf, MAGIC, 8);
-    frame(&buf, &len, &cap, 'H', payload, plen);
-    free(payload);
-    rc = write_all(j, buf, len);
-    free(buf);
-    if (!rc) rc = fs->fsync(j->fd, true);
-    if (rc) {
-      pm_report_error("write journal", path, rc);
-      fs->close(j->fd);
-      journal_free(j);
-      return rc;
-    }
-  } else {
-    *resumed = st->records > 1;
+  j->fd = sf.fd;
+  rc = start_journal(j, src, dst, opts_sig);
+  if (rc) {
+    pm_report_error("write journal", sf.tmp, rc);
+    pm_side_discard(fs, &sf);
+    journal_free(j);
+    return rc;
   }
+  /* The file stays open across the rename: records go on being appended
+   * to it under its final name. */
+  rc = pm_side_publish(fs, &sf, "journal");
+  if (rc) {
+    journal_free(j);
+    return rc;
+  }
+  free(sf.path);
   *out = j;
   return 0;
 }

@@ -58,13 +58,21 @@ typedef struct ce_journal_stats {
   bool torn_tail; /* an incomplete last record was found and ignored */
 } ce_journal_stats;
 
-/* Opens (or creates) the journal. With an existing journal for another
- * source, destination or options it fails with PM_ESTATE and a message
- * unless `restart` is set, which starts it afresh. *resumed tells whether
- * records were loaded. */
+/* Opens (or creates) the journal, never through a link planted at its
+ * name (sidefile.h): an existing journal is continued only when it is a
+ * regular file of this user with one link; a new one is written under a
+ * temporary name and renamed into place. With an existing journal for
+ * another source, destination or options it fails with PM_ESTATE, with
+ * a file that is no journal with PM_EFORMAT, unless `restart` is set,
+ * which starts a new one. Every failure is reported with what to do.
+ * *resumed tells whether records were loaded. */
 int ce_journal_open(const pm_fs_ops *fs, const char *path, const char *src,
                     const char *dst, const char *opts_sig, bool restart,
                     ce_journal **out, bool *resumed, ce_journal_stats *st);
+/* True when ce_journal_open() refused the journal as it is (another
+ * copy's, not a journal, a link or other kind of file, not ours): running
+ * the same command again cannot help; --restart or removing it can. */
+bool ce_journal_refused(int err);
 /* NULL when the journal knows nothing of rel. */
 const ce_jentry *ce_journal_lookup(ce_journal *j, const char *rel);
 /* Appends records and makes them durable (one fdatasync per call).

@@ -287,7 +287,7 @@ static void *reread_main(void *arg) {
     t->out[i].rc = vf_hash_file_uncached_at(
         t->c->fs, t->c->dst_fd, t->items[i].rel, buf, REREAD_BUF,
         t->items[i].id.size, &t->out[i].hash, &t->out[i].size, &method);
-    t->out[i].oserr = t->out[i].rc ? pm_oserr_last() : 0;
+    t->out[i].oserr = t->out[i].rc ? pm_oserr_of(t->out[i].rc) : 0;
   }
   free(buf);
   return NULL;
@@ -522,7 +522,7 @@ static void file_fail_at(fstate *f, const char *op, int err, bool on_src) {
     f->err = err;
     f->errop = op;
     f->err_on_src = on_src;
-    f->err_os = pm_oserr_last();
+    f->err_os = pm_oserr_of(err);
   }
 }
 
@@ -553,7 +553,7 @@ static void submit(worker *w, chunk *ch) {
   ch->f->inflight++;
   if (q < 0) {
     ch->req.res = q;
-    ch->req.oserr = pm_oserr_last();
+    ch->req.oserr = pm_oserr_of(q);
   }
   ch->next = w->backlog; /* handled as completed by the loop */
   ch->req.udata = NULL;  /* marks "already complete" */

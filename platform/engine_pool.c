@@ -41,7 +41,7 @@ static void execute(const pm_fs_ops *fs, pm_io_req *req) {
   default: r = fs->fsync(req->fd, req->op == PM_IO_FDATASYNC); break;
   }
   req->res = r;
-  req->oserr = r < 0 ? pm_oserr_last() : 0;
+  req->oserr = r < 0 ? pm_oserr_of((int)r) : 0;
 }
 
 static void *worker(void *arg) {

@@ -19,7 +19,7 @@ const pm_io_engine_ops *pm_io_engine_default(char *why, size_t why_cap) {
     if (rc == PM_OK) return *e;
     if (why && why_cap && !why[0])
       snprintf(why, why_cap, "the %s engine is unavailable here (%s, OS error %d)",
-               (*e)->name, pm_strerror(rc), pm_oserr_last());
+               (*e)->name, pm_strerror(rc), pm_oserr_of(rc));
   }
   return NULL;
 }

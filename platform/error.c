@@ -2,10 +2,27 @@
  * platform.h) and the per-thread OS error that backends record. */
 #include "platform.h"
 
-static _Thread_local int last_oserr;
+/* The last OS code recorded on this thread and the PM_E* error it came
+ * with; ANY_ERR when it was set for whatever error is reported next. */
+#define ANY_ERR 1
+static _Thread_local struct {
+  int err;
+  int oserr;
+} last;
 
-int pm_oserr_last(void) { return last_oserr; }
-void pm_oserr_set(int oserr) { last_oserr = oserr; }
+int pm_oserr_last(void) { return last.oserr; }
+void pm_oserr_set(int oserr) {
+  last.err = ANY_ERR;
+  last.oserr = oserr;
+}
+void pm_oserr_record(int err, int oserr) {
+  last.err = err;
+  last.oserr = oserr;
+}
+int pm_oserr_of(int err) {
+  if (err >= 0) return 0;
+  return last.err == err || last.err == ANY_ERR ? last.oserr : 0;
+}
 
 const char *pm_strerror(int err) {
   switch (err) {

@@ -71,9 +71,20 @@ enum pm_error {
 const char *pm_strerror(int err);
 const char *pm_errname(int err);
 
-/* The OS's own code behind the last error returned on this thread. */
+/* The OS's own code behind the last error returned on this thread.
+ * A backend records the code together with the PM_E* error it returns
+ * (pm_oserr_record), so that a report can tell whether the code belongs to
+ * the error it reports: pm_oserr_of(err) gives the code recorded with err,
+ * or 0 when the last error recorded on this thread was another one (a
+ * later call failed differently, or pomove made the error itself, such as
+ * PM_EFORMAT or PM_ESHORT). pm_oserr_set() records a code for whatever
+ * error is reported next: the way to hand a code captured on one thread
+ * (an I/O request's oserr) to a report on another. A report consumes the
+ * record. pm_oserr_last() reads the raw code. */
 int pm_oserr_last(void);
 void pm_oserr_set(int oserr);
+void pm_oserr_record(int err, int oserr);
+int pm_oserr_of(int err);
 
 /* A file handle: an fd on POSIX, a HANDLE on Windows. */
 typedef intptr_t pm_fd;
@@ -254,6 +265,13 @@ typedef struct pm_fs_ops {
                       size_t cap, size_t *len);
   int (*xattr_set_at)(pm_fd dir, const char *rel, const char *name,
                       const void *val, size_t len);
+  /* Takes an exclusive lock on the whole file open at fd without waiting:
+   * PM_EBUSY when another open of the file holds it. The lock belongs to
+   * this open of the file and goes away when fd is closed or the process
+   * ends in any way (a crash, kill -9), so it is never left stale. Linux:
+   * an open file description lock (F_OFD_SETLK); Windows: LockFileEx with
+   * LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY. */
+  int (*lock)(pm_fd fd);
 } pm_fs_ops;
 
 /* The native file system of this build (Linux or Win32). */
@@ -315,6 +333,15 @@ unsigned pm_cpu_count(void);
 uint64_t pm_now_ns(void);
 /* True when the stream is a terminal. */
 bool pm_isatty(int fdno);
+/* This process's id. */
+uint32_t pm_process_id(void);
+/* The effective user id files are created with (0 where the OS has no
+ * such number, as on Windows, whose owners pm_stat does not carry). */
+uint32_t pm_user_id(void);
+/* This machine's name ("?" when the OS will not say). */
+void pm_host_name(char *buf, size_t cap);
+/* The current UTC time as "YYYY-MM-DDTHH:MM:SSZ". */
+void pm_utc_now(char *buf, size_t cap);
 
 /* Interruption (Ctrl-C and SIGTERM; CTRL_C_EVENT and CTRL_BREAK_EVENT on
  * Windows). After pm_interrupt_catch(), the first one only sets a flag:

@@ -121,7 +121,11 @@ void pm_report_errorf(int err, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(head, sizeof head, fmt, ap);
   va_end(ap);
-  int os = pm_oserr_last();
+  /* Only the OS code recorded with this very error: a code left by an
+   * earlier call, or one that came with another error, would mislead.
+   * The record is spent once reported. */
+  int os = pm_oserr_of(err);
+  pm_oserr_record(0, 0);
   pthread_mutex_lock(&report_lock);
   if (os)
     fprintf(stderr, "pomove: %s: %s (%s, OS error %d)\n", head,

@@ -42,8 +42,10 @@ char *pm_path_join(const char *a, const char *b);
 /* True when `inner` equals `outer` or lies below it (both canonical). */
 bool pm_path_within(const char *outer, const char *inner);
 
-/* Error reporting: "pomove: <op> '<path>': <message> (<ERRNAME>, OS code N)".
- * Thread-safe; lines are written whole. */
+/* Error reporting: "pomove: <op> '<path>': <message> (<ERRNAME>, OS error
+ * N)", where N is the OS code recorded with `err` on this thread
+ * (pm_oserr_of), and nothing when none was. Thread-safe; lines are written
+ * whole. */
 void pm_report_error(const char *op, const char *path, int err);
 void pm_report_errorf(int err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -21,6 +21,7 @@
 #include "hashpool.h"
 #include "listing.h"
 #include "manifest.h"
+#include "sidefile.h"
 #include "util.h"
 
 #define WINDOW 4096u
@@ -126,9 +127,10 @@ static void wait_window(hctx *c, uint64_t seq) {
   pthread_mutex_unlock(&c->mu);
 }
 
-/* Depth-first walk in path order; `skip_rel` is the manifest itself when
- * it is written inside the tree. */
-static void walk(hctx *c, const char *skip_rel) {
+/* Depth-first walk in path order; `skip_rel` and `skip_tmp` are the
+ * manifest and the temporary name it is written under when they lie
+ * inside the tree. */
+static void walk(hctx *c, const char *skip_rel, const char *skip_tmp) {
   typedef struct fr {
     char *rel;
     vf_listing l;
@@ -182,7 +184,8 @@ static void walk(hctx *c, const char *skip_rel) {
       char *r = pm_path_join(f->rel, e->name);
       if (e->type == PM_T_DIR) {
         rel = r;
-      } else if (e->type == PM_T_FILE && !(skip_rel && !strcmp(r, skip_rel))) {
+      } else if (e->type == PM_T_FILE && !(skip_rel && !strcmp(r, skip_rel)) &&
+                 !(skip_tmp && !strcmp(r, skip_tmp))) {
         char *full = pm_path_join(c->root, r);
         vf_job *j = vf_job_new1(full);
         vf_job_beneath(j, 0, c->rootfd, r);
@@ -328,16 +331,18 @@ int vf_cmd_hash(int argc, char **argv) {
     free(c);
     return PM_EXIT_USAGE;
   }
-  char *skip = NULL;
+  char *skip = NULL, *skip_tmp = NULL;
   if (out_path) {
+    /* Written under a temporary name beside FILE and renamed over it at
+     * the end; a link or special file at FILE is refused (reported). */
     rc = pm_manifest_writer_open(out_path, &c->w);
     if (rc) {
-      vf__report_error("create manifest", out_path, rc, pm_oserr_last());
       c->fs->close(c->rootfd);
       free(c);
-      return PM_EXIT_FAILED;
+      return pm_side_refused(rc) ? PM_EXIT_USAGE : PM_EXIT_FAILED;
     }
     skip = output_rel(c->fs, dir, out_path);
+    skip_tmp = output_rel(c->fs, dir, pm_manifest_writer_tmp_path(c->w));
   } else {
     c->out = stdout;
   }
@@ -361,34 +366,37 @@ int vf_cmd_hash(int argc, char **argv) {
     if (c->w) pm_manifest_writer_close(c->w);
     free(skip);
     c->fs->close(c->rootfd);
+    free(skip_tmp);
     free(c);
     return PM_EXIT_FAILED;
   }
   unsigned nth = vf_pool_threads(c->pool);
   pm_progress_init(&c->prog, "hash", quiet ? PM_PROGRESS_OFF : PM_PROGRESS_AUTO);
-  walk(c, skip);
+  walk(c, skip, skip_tmp);
   int prc = vf_pool_finish(c->pool, NULL, NULL);
   pm_progress_finish(&c->prog);
   double secs = (double)(pm_now_ns() - t0) / 1e9;
   int wrc = c->write_err;
-  int woserr = 0;
+  bool interrupted = pm_interrupted();
   if (c->w) {
-    int crc = pm_manifest_writer_close(c->w);
-    if (!wrc) wrc = crc;
-    woserr = pm_oserr_last(); /* the writer leaves its failure's code */
+    /* A manifest that could not be written whole, or that Ctrl-C cut
+     * short (it would audit clean for the files it lists, and pass for
+     * the tree's), is never put in place: its temporary is removed and
+     * FILE is left as it was. */
+    int crc = (wrc || interrupted) ? pm_manifest_writer_close(c->w)
+                                   : pm_manifest_writer_publish(c->w);
+    c->w = NULL;
+    if (!wrc && !interrupted) wrc = crc;
   } else if (fflush(stdout) != 0) {
+    pm_oserr_set(0); /* stdio does not keep the code of its failure */
     wrc = PM_EIO;
   }
   if (wrc)
     vf__report_error("write manifest", out_path ? out_path : "-", wrc,
-                     c->w ? woserr : 0);
-  bool interrupted = pm_interrupted();
+                     pm_oserr_of(wrc));
   if (interrupted && out_path) {
-    /* A manifest cut short would audit clean for the files it lists:
-     * it must not be mistaken for the tree's. */
-    c->fs->unlink(out_path);
-    fprintf(stderr, "pomove hash: interrupted; the incomplete manifest "
-                    "'%s' was removed\n", out_path);
+    fprintf(stderr, "pomove hash: interrupted; the incomplete manifest was "
+                    "not written to '%s'\n", out_path);
   } else if (interrupted) {
     fprintf(stderr, "pomove hash: interrupted; the manifest on stdout is "
                     "incomplete\n");
@@ -423,7 +431,8 @@ int vf_cmd_hash(int argc, char **argv) {
   pthread_mutex_destroy(&c->mu);
   pthread_cond_destroy(&c->moved);
   free(skip);
-  c->fs->close(c->rootfd);
+    c->fs->close(c->rootfd);
+    free(skip_tmp);
   free(c);
   return code;
 }

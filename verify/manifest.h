@@ -21,15 +21,29 @@
 /* Writer. Lines are appended in the order given; thread-safe. */
 typedef struct pm_manifest_writer pm_manifest_writer;
 
-/* Opens `path` for writing (truncating). Returns 0 or PM_E*. */
+/* Starts a manifest that pm_manifest_writer_publish() puts at `path`: it
+ * is written under a temporary name beside `path` (sidefile.h), created
+ * with O_EXCL|O_NOFOLLOW, so that nothing planted there is opened. A
+ * symlink, directory or special file at `path` is refused. Failures are
+ * reported here. Returns 0 or PM_E*. */
 int pm_manifest_writer_open(const char *path, pm_manifest_writer **out);
 /* The same through a given file-system table (fault injection). */
 struct pm_fs_ops;
 int pm_manifest_writer_open_fs(const struct pm_fs_ops *fs, const char *path,
                                pm_manifest_writer **out);
+/* The temporary name the manifest is being written under. */
+const char *pm_manifest_writer_tmp_path(const pm_manifest_writer *w);
+/* 0 or the first write error (with its OS code recorded on the calling
+ * thread, whichever thread met it). */
 int pm_manifest_writer_add(pm_manifest_writer *w, const char *relpath,
                            const pm_hash128 *h);
-/* Flushes, fsyncs and closes; 0 or the first write error. */
+/* Flushes, fsyncs and renames the manifest into place, and frees the
+ * writer; 0 or the first error (nothing is put in place then, and the
+ * temporary file is removed). A failure to rename is reported here; a
+ * write error is left to the caller to report. */
+int pm_manifest_writer_publish(pm_manifest_writer *w);
+/* Abandons the manifest: closes and removes the temporary file; 0 or the
+ * first write error. */
 int pm_manifest_writer_close(pm_manifest_writer *w);
 
 /* Formats one GNU-style line (with trailing newline) into a malloc'd

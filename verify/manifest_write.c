@@ -17,6 +17,7 @@
 
 #include "manifest.h"
 #include "platform.h"
+#include "sidefile.h"
 #include "util.h"
 
 #define WBUF (256 * 1024)
@@ -24,13 +25,12 @@
 struct pm_manifest_writer {
   const pm_fs_ops *fs;
   pm_fd fd;
-  char *path;
+  pm_sidefile sf;
   pthread_mutex_t mu;
   char *buf;
   size_t used;
   uint64_t off;
-  int err;
-  int oserr; /* the OS's code behind err, for the caller's report */
+  int err, err_os;
 };
 
 char *pm_manifest_format_line(const char *relpath, const pm_hash128 *h) {
@@ -71,17 +71,38 @@ int pm_manifest_writer_open(const char *path, pm_manifest_writer **out) {
 
 int pm_manifest_writer_open_fs(const pm_fs_ops *fs, const char *path,
                                pm_manifest_writer **out) {
-  pm_fd fd;
-  int rc = fs->open(path, PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC, 0644, &fd);
+  /* Written under a temporary name of its own and renamed into place by
+   * pm_manifest_writer_publish(): nothing planted at `path` or at a
+   * temporary name is ever opened, and an incomplete manifest never
+   * appears under the final name. */
+  pm_sidefile sf;
+  int rc = pm_side_create(fs, path, "manifest", 0644, &sf);
   if (rc) return rc;
   pm_manifest_writer *w = pm_xcalloc(1, sizeof *w);
   w->fs = fs;
-  w->fd = fd;
-  w->path = pm_xstrdup(path);
+  w->sf = sf;
+  w->fd = sf.fd;
   w->buf = pm_xmalloc(WBUF);
   pthread_mutex_init(&w->mu, NULL);
   *out = w;
   return 0;
+}
+
+const char *pm_manifest_writer_tmp_path(const pm_manifest_writer *w) {
+  return w->sf.tmp;
+}
+
+/* Records a write error with its OS code, so that whichever thread
+ * reports it later names the right one. */
+static void set_err(pm_manifest_writer *w, int err) {
+  w->err = err;
+  w->err_os = pm_oserr_of(err);
+}
+
+/* Returns the stored error with its OS code recorded on this thread. */
+static int get_err(const pm_manifest_writer *w) {
+  if (w->err) pm_oserr_record(w->err, w->err_os);
+  return w->err;
 }
 
 static int flush_locked(pm_manifest_writer *w) {
@@ -89,20 +110,19 @@ static int flush_locked(pm_manifest_writer *w) {
   while (done < w->used && !w->err) {
     int64_t n = w->fs->pwrite(w->fd, w->buf + done, w->used - done, w->off);
     if (n < 0) {
-      w->err = (int)n;
-      w->oserr = pm_oserr_last();
+      set_err(w, (int)n);
       break;
     }
     if (n == 0) {
-      w->err = PM_EIO;
-      w->oserr = 0;
+      pm_oserr_set(0);
+      set_err(w, PM_EIO);
       break;
     }
     done += (size_t)n;
     w->off += (uint64_t)n;
   }
   w->used = 0;
-  return w->err;
+  return get_err(w);
 }
 
 int pm_manifest_writer_add(pm_manifest_writer *w, const char *relpath,
@@ -110,7 +130,7 @@ int pm_manifest_writer_add(pm_manifest_writer *w, const char *relpath,
   char *line = pm_manifest_format_line(relpath, h);
   size_t n = strlen(line);
   pthread_mutex_lock(&w->mu);
-  int rc = w->err;
+  int rc = get_err(w);
   if (!rc && w->used + n > WBUF) rc = flush_locked(w);
   if (!rc && n > WBUF) {
     /* A line longer than the buffer (a very long path) goes straight out. */
@@ -118,8 +138,9 @@ int pm_manifest_writer_add(pm_manifest_writer *w, const char *relpath,
     while (done < n && !rc) {
       int64_t k = w->fs->pwrite(w->fd, line + done, n - done, w->off);
       if (k <= 0) {
-        rc = w->err = k < 0 ? (int)k : PM_EIO;
-        w->oserr = k < 0 ? pm_oserr_last() : 0;
+        if (k == 0) pm_oserr_set(0);
+        set_err(w, k < 0 ? (int)k : PM_EIO);
+        rc = get_err(w);
       } else {
         done += (size_t)k;
         w->off += (uint64_t)k;
@@ -134,27 +155,47 @@ int pm_manifest_writer_add(pm_manifest_writer *w, const char *relpath,
   return rc;
 }
 
-int pm_manifest_writer_close(pm_manifest_writer *w) {
-  if (!w) return 0;
+/* Flushes and makes durable; the first error with its OS code. */
+static int finish(pm_manifest_writer *w) {
   pthread_mutex_lock(&w->mu);
   int rc = flush_locked(w);
-  int oserr = w->oserr;
   pthread_mutex_unlock(&w->mu);
-  if (!rc) {
-    rc = w->fs->fsync(w->fd, false);
-    if (rc) oserr = pm_oserr_last();
-  }
-  int rc2 = w->fs->close(w->fd);
-  if (!rc && rc2) {
-    rc = rc2;
-    oserr = pm_oserr_last();
-  }
-  /* The caller reports rc: leave it the OS code of that failure, not of
-   * whatever ran last on this thread. */
-  if (rc) pm_oserr_set(oserr);
+  if (!rc) rc = w->fs->fsync(w->fd, false);
+  return rc;
+}
+
+static void writer_free(pm_manifest_writer *w) {
   pthread_mutex_destroy(&w->mu);
   free(w->buf);
-  free(w->path);
   free(w);
+}
+
+int pm_manifest_writer_publish(pm_manifest_writer *w) {
+  int rc = finish(w);
+  if (rc) {
+    int os = pm_oserr_of(rc);
+    pm_side_discard(w->fs, &w->sf);
+    pm_oserr_record(rc, os);
+    writer_free(w);
+    return rc;
+  }
+  rc = pm_side_publish(w->fs, &w->sf, "manifest");
+  if (rc) {
+    /* Reported by pm_side_publish, which also removed the file. */
+    writer_free(w);
+    return rc;
+  }
+  rc = pm_side_close(w->fs, &w->sf);
+  writer_free(w);
+  return rc;
+}
+
+int pm_manifest_writer_close(pm_manifest_writer *w) {
+  if (!w) return 0;
+  int rc = finish(w);
+  int os = pm_oserr_of(rc);
+  pm_side_discard(w->fs, &w->sf);
+  if (rc) pm_oserr_record(rc, os);
+  writer_free(w);
   return rc;
 }

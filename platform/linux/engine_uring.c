@@ -57,7 +57,7 @@ static void run_sync(pm_io_ctx *c, pm_io_req *req) {
   default: r = c->fs->fsync(req->fd, req->op == PM_IO_FDATASYNC); break;
   }
   req->res = r;
-  req->oserr = r < 0 ? pm_oserr_last() : 0;
+  req->oserr = r < 0 ? pm_oserr_of((int)r) : 0;
 }
 
 static int uring_queue(pm_io_ctx *c, pm_io_req *req) {

@@ -1055,6 +1055,25 @@ static int lx_xattr_set_at(pm_fd dir, const char *rel, const char *name,
   return rc;
 }
 
+static int lx_lock(pm_fd fd) {
+  /* An open file description lock: it belongs to this open of the file
+   * (not to the process, as a classic POSIX lock would, which any close
+   * of any fd of the file would drop) and goes with the last close. */
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  int r;
+  do r = fcntl((int)fd, F_OFD_SETLK, &fl);
+  while (r < 0 && errno == EINTR);
+  if (r == 0) return 0;
+  if (errno == EAGAIN || errno == EACCES) {
+    pm_oserr_record(PM_EBUSY, errno);
+    return PM_EBUSY;
+  }
+  return fail();
+}
+
 static const pm_fs_ops linux_fs = {
     .name = "linux",
     .open = lx_open,
@@ -1106,6 +1125,7 @@ static const pm_fs_ops linux_fs = {
     .xattr_list_at = lx_xattr_list_at,
     .xattr_get_at = lx_xattr_get_at,
     .xattr_set_at = lx_xattr_set_at,
+    .lock = lx_lock,
 };
 
 const pm_fs_ops *pm_fs_native(void) { return &linux_fs; }

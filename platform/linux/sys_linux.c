@@ -17,8 +17,7 @@
 
 extern const pm_io_engine_ops pm__engine_pool;
 
-int pm__from_errno(int e) {
-  pm_oserr_set(e);
+static int map_errno(int e) {
   switch (e) {
   case 0: return PM_OK;
   case ENOENT: return PM_ENOENT;
@@ -52,6 +51,12 @@ int pm__from_errno(int e) {
   case ECANCELED: return PM_ECANCELED;
   default: return PM_EUNKNOWN;
   }
+}
+
+int pm__from_errno(int e) {
+  int err = map_errno(e);
+  pm_oserr_record(err, e);
+  return err;
 }
 
 uint32_t pm_create_mask(void) {
@@ -94,6 +99,23 @@ FILE *pm_null_stream(void) {
   if (!null_stream) null_stream = fopen("/dev/null", "w");
   pthread_mutex_unlock(&mu);
   return null_stream;
+}
+
+uint32_t pm_process_id(void) { return (uint32_t)getpid(); }
+
+uint32_t pm_user_id(void) { return (uint32_t)geteuid(); }
+
+void pm_host_name(char *buf, size_t cap) {
+  if (!cap) return;
+  if (gethostname(buf, cap) != 0 || !buf[0]) snprintf(buf, cap, "?");
+  buf[cap - 1] = '\0';
+}
+
+void pm_utc_now(char *buf, size_t cap) {
+  time_t t = time(NULL);
+  struct tm tm;
+  if (!gmtime_r(&t, &tm) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+    snprintf(buf, cap, "?");
 }
 
 static const pm_io_engine_ops *const engines[] = {&pm__engine_uring,

@@ -199,6 +199,10 @@ static int f_drop_cache(pm_fd fd, uint64_t o, uint64_t l) {
 }
 
 static int f_cached(pm_fd fd, uint64_t o) { return parent->cached(fd, o); }
+static int f_lock(pm_fd fd) {
+  INJECT(FK_META);
+  return parent->lock(fd);
+}
 
 /* The calls beneath a directory handle count as their path forms do. */
 static int f_open_at(pm_fd d, const char *r, int fl, uint32_t m, pm_fd *o) {
@@ -291,6 +295,7 @@ static const pm_fs_ops fault_fs = {
     .chmod_at = f_chmod_at, .chown_at = f_chown_at, .utimes_at = f_utimes_at,
     .xattr_list_at = f_xattr_list_at, .xattr_get_at = f_xattr_get_at,
     .xattr_set_at = f_xattr_set_at,
+    .lock = f_lock,
 };
 
 const pm_fs_ops *faultfs_ops(void) { return &fault_fs; }

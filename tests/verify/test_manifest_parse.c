@@ -359,7 +359,7 @@ static void test_manifest_roundtrip_property(void **state) {
     pm_hash128 h = pm_hash_buffer(names[i], len);
     assert_int_equal(pm_manifest_writer_add(w, names[i], &h), 0);
   }
-  assert_int_equal(pm_manifest_writer_close(w), 0);
+  assert_int_equal(pm_manifest_writer_publish(w), 0);
   pm_manifest_reader *r;
   assert_int_equal(pm_manifest_reader_open(path, &r), 0);
   pm_manifest_entry e;
