@@ -368,7 +368,10 @@ static int lx_readlink(const char *path, char *buf, size_t cap, size_t *len) {
   int rc = n < 0 ? fail() : 0;
   lpath_close(&lp);
   if (rc) return rc;
-  if ((size_t)n >= cap) return PM_ERANGE;
+  if ((size_t)n >= cap) {
+    pm_oserr_set(0); /* no OS call failed: leave no stale code */
+    return PM_ERANGE;
+  }
   buf[n] = '\0';
   *len = (size_t)n;
   return 0;
@@ -541,6 +544,7 @@ static int lx_realpath(const char *path, char *buf, size_t cap) {
   size_t n = strlen(r);
   if (n >= cap) {
     free(r);
+    pm_oserr_set(0); /* no OS call failed: leave no stale code */
     return PM_ENAMETOOLONG;
   }
   memcpy(buf, r, n + 1);
