@@ -59,8 +59,16 @@ void ct_watchdog_stop(ct_watchdog *w) {
   free(w);
 }
 
-static char **strings;
+static void **strings;
 static size_t nstrings, capstrings;
+
+static void keep(void *p);
+
+void *ct_alloc(size_t n) {
+  void *p = pm_xcalloc(1, n);
+  keep(p);
+  return p;
+}
 
 char *ct_str(const char *fmt, ...) {
   va_list ap;
@@ -72,12 +80,16 @@ char *ct_str(const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(s, (size_t)n + 1, fmt, ap);
   va_end(ap);
+  keep(s);
+  return s;
+}
+
+static void keep(void *p) {
   if (nstrings == capstrings) {
     capstrings = capstrings ? capstrings * 2 : 64;
     strings = pm_xrealloc(strings, capstrings * sizeof *strings);
   }
-  strings[nstrings++] = s;
-  return s;
+  strings[nstrings++] = p;
 }
 
 void ct_strings_free(void) {

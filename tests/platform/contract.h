@@ -7,6 +7,7 @@
 #ifndef POMOVE_TESTS_CONTRACT_H
 #define POMOVE_TESTS_CONTRACT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct ct_watchdog ct_watchdog;
@@ -20,6 +21,9 @@ void ct_watchdog_stop(ct_watchdog *w);
 /* A formatted string that lives until ct_strings_free(). */
 char *ct_str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ct_strings_free(void);
+/* n bytes that live until ct_strings_free(), so that a failing assertion
+ * leaks nothing. */
+void *ct_alloc(size_t n);
 
 /* Sleeps about ms milliseconds (a timed wait on the thread layer). */
 void ct_sleep_ms(unsigned ms);

@@ -379,18 +379,16 @@ FS_CASE(long_path_realpath) {
   char *deep = deep_dir(fs, dir, 9000, &levels, &nlevels);
   free(levels);
   size_t cap = strlen(deep) + 4096;
-  char *buf = pm_xmalloc(cap);
+  char *buf = ct_alloc(cap);
   /* The scratch directory may itself sit below a symlink (/tmp): compare
    * against the resolved base. */
-  char *rbase = pm_xmalloc(cap);
+  char *rbase = ct_alloc(cap);
   assert_int_equal(fs->realpath(dir, rbase, cap), 0);
   int rc = fs->realpath(deep, buf, cap);
   if (rc) print_error("realpath of a %zu-byte path: %s (OS error %d)\n",
                       strlen(deep), pm_errname(rc), pm_oserr_last());
   assert_int_equal(rc, 0);
   assert_string_equal(buf, ct_str("%s%s", rbase, deep + strlen(dir)));
-  free(buf);
-  free(rbase);
   /* Recursive removal through the table: listing and removing long
    * paths. */
   rm_tree(fs, ct_str("%s/000d%s", dir, deep + strlen(dir) + 5));
