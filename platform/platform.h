@@ -158,6 +158,54 @@ typedef struct pm_fsinfo {
   uint64_t dev;
 } pm_fsinfo;
 
+/* The rules every file-system table keeps (tests/platform/
+ * test_fs_contract.c checks each, against every table compiled in):
+ *
+ * Paths and names. A path is '/'-separated, interpreted as UTF-8 where
+ * the OS wants characters, and of any length (a backend reaches paths past
+ * its OS's limit itself: PATH_MAX, MAX_PATH). A name (one component) is
+ * any string of 1 to 255 bytes without NUL or '/', other than "." and
+ * "..": control bytes, a trailing CR, spaces, dots and bytes that are not
+ * UTF-8 are all legal, and a name round-trips unchanged through create,
+ * readdir and stat. A name of more than 255 bytes fails with
+ * PM_ENAMETOOLONG.
+ *
+ * Listing. readdir never returns "." or "..", returns every entry exactly
+ * once in no particular order, and gives the entry's own type (not
+ * following a symlink) or PM_T_UNKNOWN; after the last entry it keeps
+ * returning 0.
+ *
+ * Identity. (dev, ino) names one file on this machine while it exists:
+ * the same through any of its paths (nlink counts them) and through an
+ * open handle, kept across a rename, different for different files, and
+ * dev equals pm_fsinfo.dev of the volume holding it. dirent.ino is a
+ * hint only; stat's is the identity.
+ *
+ * Reads and writes. pread returning 0 is end of file; a read or write may
+ * transfer less than asked (a read spanning the end returns at most the
+ * bytes left), and the caller asks again for the rest. A write past the
+ * end extends the file with zeros. rename replaces an existing target
+ * atomically: an open of the target at any moment finds the old file or
+ * the new one, whole.
+ *
+ * Errors the suite pins down: a missing file or parent PM_ENOENT; mkdir of
+ * an existing name PM_EEXIST; rmdir of a non-empty directory
+ * PM_ENOTEMPTY; opening a directory for writing PM_EISDIR; unlink of a
+ * directory PM_EISDIR; PM_O_NOFOLLOW on a symlink PM_ELOOP; PM_O_CREAT |
+ * PM_O_EXCL on any existing name, a dangling symlink included,
+ * PM_EEXIST (it never creates through a link). After a failure
+ * pm_oserr_last() holds the OS's own code for it, or 0 when no OS call
+ * failed (PM_ESPECIAL, PM_ERANGE of a too-small buffer): never the code
+ * of an earlier failure.
+ *
+ * Metadata. Times are 64-bit seconds and nanoseconds, kept to the file
+ * system's granularity (exactly on ext4, tmpfs, xfs, btrfs; 100 ns on
+ * NTFS); a NULL time in futimes/utimes leaves that time unchanged.
+ * chown to the owner one already is succeeds. readlink needs room for the
+ * target and a NUL (else PM_ERANGE); xattr_get fails with PM_ERANGE when
+ * the value does not fit and PM_ENODATA when the name is absent; a file
+ * system without extended attributes answers PM_ENOTSUP. */
+
 /* The file-system table. Path functions take UTF-8 paths of any length:
  * a backend handles paths beyond its OS's limit itself. `follow` false acts
  * on a symlink itself. xattr lists are NUL-separated names. */
@@ -196,7 +244,8 @@ typedef struct pm_fs_ops {
   int (*xattr_set)(const char *path, bool follow, const char *name,
                    const void *val, size_t len);
   /* Next data (hole=false) or hole (hole=true) at or after off; PM_ENXIO
-   * past the end. */
+   * at or past the end, and for data in a trailing hole. A file system
+   * without holes reports the whole file as data and the hole at the end. */
   int64_t (*seek)(pm_fd fd, uint64_t off, bool hole);
   int (*syncfs)(pm_fd fd);
   int (*fsinfo)(const char *path, pm_fsinfo *info);
@@ -302,14 +351,30 @@ typedef struct pm_io_ctx pm_io_ctx;
 /* A request stays owned by the caller and must stay alive until it comes
  * back from getevents() (or queue() returned PM_Q_COMPLETED). Short reads
  * and writes are returned as they are: the caller resubmits the rest.
- * A context is used by one thread at a time. */
+ * A context is used by one thread at a time.
+ *
+ * The rules every engine keeps (tests/platform/test_engine_contract.c):
+ * every request queue() takes comes back exactly once, either at once
+ * (PM_Q_COMPLETED) or from getevents() (PM_Q_QUEUED); a request queue()
+ * refuses (PM_Q_BUSY, or a PM_E* code such as PM_EINVAL for an unknown
+ * op) leaves no trace and never comes back. At most `depth` requests are
+ * outstanding: past that queue() answers PM_Q_BUSY (or completes the
+ * request itself) until getevents() has returned some. A read at or past
+ * the end returns res 0, one spanning it the bytes up to it. A request
+ * that fails comes back with res < 0 (a PM_E* code) and oserr, the OS's
+ * own code. getevents(min, max) caps min at the requests outstanding, so
+ * it never waits for a completion that cannot come, and returns at most
+ * max. cleanup() may be called with requests queued or in flight: it
+ * cancels or drains them and returns promptly, and after it returns the
+ * engine touches no request or buffer. Contexts are independent. */
 typedef struct pm_io_engine_ops {
   const char *name;
   int (*probe)(void); /* 0 when usable on this machine, else PM_E* */
   int (*init)(const pm_fs_ops *fs, unsigned depth, pm_io_ctx **out);
   int (*queue)(pm_io_ctx *ctx, pm_io_req *req); /* PM_Q_* or PM_E* */
   int (*commit)(pm_io_ctx *ctx);                /* submit what is queued */
-  /* Waits for at least `min` completions, returns up to `max` of them. */
+  /* Waits for at least `min` completions (at most as many as are
+   * outstanding), returns up to `max` of them. */
   int (*getevents)(pm_io_ctx *ctx, unsigned min, unsigned max,
                    pm_io_req **events);
   void (*cleanup)(pm_io_ctx *ctx);

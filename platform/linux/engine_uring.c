@@ -61,6 +61,9 @@ static void run_sync(pm_io_ctx *c, pm_io_req *req) {
 }
 
 static int uring_queue(pm_io_ctx *c, pm_io_req *req) {
+  /* Checked before an SQE is taken: a taken SQE is submitted whatever it
+   * holds, and an unprepared one would come back as a stray completion. */
+  if (req->op < PM_IO_READ || req->op > PM_IO_FDATASYNC) return PM_EINVAL;
   if (c->queued + c->inflight >= c->depth) return PM_Q_BUSY;
   struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
   if (!sqe) return PM_Q_BUSY;
@@ -76,8 +79,6 @@ static int uring_queue(pm_io_ctx *c, pm_io_req *req) {
     io_uring_prep_fsync(sqe, (int)req->fd,
                         req->op == PM_IO_FDATASYNC ? IORING_FSYNC_DATASYNC : 0);
     break;
-  default:
-    return PM_EINVAL;
   }
   io_uring_sqe_set_data(sqe, req);
   c->queued++;

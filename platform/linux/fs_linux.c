@@ -391,7 +391,10 @@ static int lx_readlink(const char *path, char *buf, size_t cap, size_t *len) {
   int rc = n < 0 ? fail() : 0;
   lpath_close(&lp);
   if (rc) return rc;
-  if ((size_t)n >= cap) return PM_ERANGE;
+  if ((size_t)n >= cap) {
+    pm_oserr_set(0); /* no OS call failed: leave no stale code */
+    return PM_ERANGE;
+  }
   buf[n] = '\0';
   *len = (size_t)n;
   return 0;
@@ -558,12 +561,169 @@ static int lx_fsinfo(const char *path, pm_fsinfo *info) {
   return 0;
 }
 
+/* The name of entry (dev, ino) in the directory open at pfd, found by
+ * device and inode as getcwd() does: d_ino first, then, for a mount point
+ * (whose d_ino is that of the directory underneath), by fstatat of every
+ * directory entry. Returns a malloc'd name or NULL with errno set. */
+static char *name_in_parent(int pfd, dev_t dev, ino_t ino) {
+  for (int pass = 0; pass < 2; pass++) {
+    int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+    if (!d) {
+      if (dfd >= 0) close(dfd);
+      return NULL;
+    }
+    struct dirent *e;
+    char *found = NULL;
+    while (!found && (errno = 0, e = readdir(d)) != NULL) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      if (pass == 0 && e->d_ino != ino) continue;
+      if (pass == 1 && e->d_type != DT_DIR && e->d_type != DT_UNKNOWN)
+        continue;
+      struct stat s;
+      if (fstatat(pfd, e->d_name, &s, AT_SYMLINK_NOFOLLOW) == 0 &&
+          s.st_dev == dev && s.st_ino == ino)
+        found = pm_xstrdup(e->d_name);
+    }
+    closedir(d);
+    if (found) return found;
+  }
+  errno = ENOENT; /* the directory was moved away meanwhile */
+  return NULL;
+}
+
+/* realpath() for a result longer than PATH_MAX, which glibc refuses: the
+ * path is opened piece by piece (lpath) with its symlinks followed as
+ * realpath follows them, and the name is rebuilt by walking up with "..".
+ * Only a directory can be walked up from, so a path naming a file is
+ * resolved as its parent's real path plus its own name (a symlink as the
+ * last component is read and resolved again, at most 40 times). */
+static int long_realpath(const char *path, char *buf, size_t cap, int hops) {
+  if (hops > 40) {
+    errno = ELOOP;
+    return -1;
+  }
+  lpath lp;
+  if (lpath_open(path, &lp) < 0) {
+    lpath_close(&lp);
+    return -1;
+  }
+  struct stat ls;
+  if (fstatat(lp.dirfd, lp.name, &ls, AT_SYMLINK_NOFOLLOW) < 0) {
+    lpath_close(&lp);
+    return -1;
+  }
+  if (S_ISLNK(ls.st_mode) || !S_ISDIR(ls.st_mode)) {
+    /* parent's real path + name, or + the link's target */
+    char *copy = pm_xstrdup(path);
+    char *slash = strrchr(copy, '/');
+    const char *name = slash ? slash + 1 : copy;
+    char *parent = slash ? (slash == copy ? pm_xstrdup("/")
+                                          : pm_xasprintf("%.*s",
+                                                         (int)(slash - copy),
+                                                         copy))
+                         : pm_xstrdup(".");
+    int r = -1;
+    if (S_ISLNK(ls.st_mode)) {
+      char target[PATH_MAX];
+      ssize_t n = readlinkat(lp.dirfd, lp.name, target, sizeof target - 1);
+      if (n >= 0) {
+        target[n] = '\0';
+        char *next = target[0] == '/' ? pm_xstrdup(target)
+                                      : pm_xasprintf("%s/%s", parent, target);
+        r = long_realpath(next, buf, cap, hops + 1);
+        free(next);
+      }
+    } else {
+      r = long_realpath(parent, buf, cap, hops);
+      if (r == 0) {
+        size_t n = strlen(buf), k = strlen(name);
+        bool root = n == 1;
+        if (n + !root + k + 1 > cap) {
+          errno = ENAMETOOLONG;
+          r = -1;
+        } else {
+          if (!root) buf[n++] = '/';
+          memcpy(buf + n, name, k + 1);
+        }
+      }
+    }
+    free(parent);
+    free(copy);
+    lpath_close(&lp);
+    return r;
+  }
+  int cur = openat(lp.dirfd, lp.name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  lpath_close(&lp);
+  if (cur < 0) return -1;
+  /* Built from the end of buf towards its start. */
+  size_t at = cap;
+  if (at == 0) {
+    close(cur);
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  buf[--at] = '\0';
+  for (;;) {
+    struct stat cs, ps;
+    int pfd = -1;
+    if (fstat(cur, &cs) < 0 ||
+        (pfd = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+        fstat(pfd, &ps) < 0) {
+      int e = errno;
+      if (pfd >= 0) close(pfd);
+      close(cur);
+      errno = e;
+      return -1;
+    }
+    if (ps.st_dev == cs.st_dev && ps.st_ino == cs.st_ino) {
+      close(pfd);
+      break; /* "/" is its own parent */
+    }
+    char *name = name_in_parent(pfd, cs.st_dev, cs.st_ino);
+    close(cur);
+    cur = pfd;
+    if (!name) {
+      int e = errno;
+      close(cur);
+      errno = e;
+      return -1;
+    }
+    size_t k = strlen(name);
+    if (k + 1 > at) {
+      free(name);
+      close(cur);
+      errno = ENAMETOOLONG;
+      return -1;
+    }
+    at -= k;
+    memcpy(buf + at, name, k);
+    buf[--at] = '/';
+    free(name);
+  }
+  close(cur);
+  if (buf[at] == '\0') {
+    if (at == 0) {
+      errno = ENAMETOOLONG;
+      return -1;
+    }
+    buf[--at] = '/'; /* the root itself */
+  }
+  memmove(buf, buf + at, cap - at);
+  return 0;
+}
+
 static int lx_realpath(const char *path, char *buf, size_t cap) {
   char *r = realpath(path, NULL);
+  if (!r && errno == ENAMETOOLONG) {
+    if (long_realpath(path, buf, cap, 0) < 0) return fail();
+    return 0;
+  }
   if (!r) return fail();
   size_t n = strlen(r);
   if (n >= cap) {
     free(r);
+    pm_oserr_set(0); /* no OS call failed: leave no stale code */
     return PM_ENAMETOOLONG;
   }
   memcpy(buf, r, n + 1);

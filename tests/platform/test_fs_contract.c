@@ -1,0 +1,1195 @@
+/* test_fs_contract.c - the conformance suite of the file-system table
+ * (pm_fs_ops in platform.h). Every case runs against every table compiled
+ * in (the `tables` list below: the native backend and the test wrappers in
+ * pass-through mode); a new backend (Win32) is one more line there and
+ * must pass the whole suite. The contract points, one case each:
+ *
+ * - validate: pm_fs_validate accepts each table and refuses a table with
+ *   any slot empty.
+ * - long_paths: paths are '/'-separated and of any length; a path of about
+ *   9000 bytes (many 200-byte components) can be made, created, opened,
+ *   read, stat'ed, listed, renamed, linked, symlinked, chmod'ed, given
+ *   times and removed, and a failure on it still names the OS's code.
+ * - long_path_realpath: realpath resolves such a path too.
+ * - names_every_byte: a name is any byte string of 1..255 bytes without
+ *   NUL or '/' (control bytes, invalid UTF-8, a trailing CR, spaces, dots
+ *   and 255-byte names included), and it round-trips unchanged through
+ *   create, readdir and stat. Names differ by more than letter case so the
+ *   point also holds on a case-insensitive file system.
+ * - readdir_each_once: readdir never returns "." or "..", returns every
+ *   entry exactly once (in any order), and its type is the entry's own
+ *   (lstat) type or PM_T_UNKNOWN; an empty directory lists nothing.
+ * - read_eof: a read at or past the end returns 0, which is how EOF is
+ *   told; a read spanning the end returns no more than the bytes left.
+ * - pwrite_extends: a write past the end extends the file with zeros.
+ * - sparse_seek: seek finds data and holes of a file with a hole, and
+ *   fails with PM_ENXIO at or past the end.
+ * - rename_replaces_atomically: rename replaces an existing file, and a
+ *   reader opening the target meanwhile never finds it missing or mixed.
+ * - rename_directory: a directory is renamed with its contents.
+ * - hard_links: link gives a second name of the same (dev, ino); nlink
+ *   counts the names.
+ * - symlink_readlink: readlink returns the target verbatim; too small a
+ *   buffer is PM_ERANGE; a dangling link and a non-link behave.
+ * - stat_follow: stat with follow describes the target, without follow
+ *   the link itself.
+ * - identity: (dev, ino) names one file: the same through a path and a
+ *   handle, kept across a rename, different for different files, and dev
+ *   matches fsinfo's dev.
+ * - metadata: permission bits, times to the nanosecond (and past 2038),
+ *   NULL time left unchanged, chown to oneself.
+ * - xattr: set, list, get, PM_ERANGE and PM_ENODATA, where the file
+ *   system stores extended attributes (else skipped with a message).
+ * - errors: the documented failures return their PM_E* code, and
+ *   PM_O_REGULAR on a FIFO fails with PM_ESPECIAL without blocking.
+ * - oserr: after a failure pm_oserr_last() holds the OS's code for it,
+ *   never a stale one, and only on the thread that failed.
+ * - sync_truncate: fsync, fdatasync and syncfs succeed (syncfs also on a
+ *   directory handle); ftruncate shrinks and grows with zeros.
+ * - fsinfo: the fields are plausible.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "contract.h"
+#include "faultfs.h"
+#include "platform.h"
+#include "testutil.h"
+#include "thread.h"
+#include "util.h"
+#include "vfaultfs.h"
+
+/* ---- the tables under test ---- */
+
+typedef struct fs_table {
+  const char *name;
+  const pm_fs_ops *(*setup)(void); /* installs the table, returns it */
+  int os_noent; /* the OS's own code for "no such file" */
+} fs_table;
+
+static const pm_fs_ops *setup_native(void) { return pm_fs_native(); }
+
+static const pm_fs_ops *setup_faultfs(void) {
+  faultfs_setup(NULL, NULL); /* no fault planned: pass-through */
+  return faultfs_ops();
+}
+
+static const pm_fs_ops *setup_vfaultfs(void) {
+  vfault_cfg none = {0};
+  return vfault_setup(&none);
+}
+
+static const fs_table tables[] = {
+    {"native", setup_native, ENOENT},
+    {"faultfs pass-through", setup_faultfs, ENOENT},
+    {"vfaultfs pass-through", setup_vfaultfs, ENOENT},
+};
+#define NTABLES (sizeof tables / sizeof tables[0])
+
+typedef void (*fs_case)(const pm_fs_ops *fs, const char *dir,
+                        const fs_table *t);
+
+/* Runs one case against every table, each in a fresh scratch directory. */
+static void for_each_table(fs_case fn) {
+  for (size_t i = 0; i < NTABLES; i++) {
+    const pm_fs_ops *fs = tables[i].setup();
+    const char *dir = tu_scratch();
+    print_message("  table %s (%s)\n", tables[i].name, fs->name);
+    fn(fs, dir, &tables[i]);
+    ct_strings_free();
+    tu_cleanup();
+  }
+}
+
+#define FS_CASE(name)                                   \
+  static void case_##name(const pm_fs_ops *fs, const char *dir, \
+                          const fs_table *t);          \
+  static void test_fs_contract_##name(void **state) {  \
+    (void)state;                                        \
+    for_each_table(case_##name);                        \
+  }                                                     \
+  static void case_##name(const pm_fs_ops *fs, const char *dir, \
+                          const fs_table *t)
+
+/* ---- helpers (through the table under test only) ---- */
+
+static void put_file(const pm_fs_ops *fs, const char *path, const void *data,
+                     size_t len) {
+  pm_fd fd;
+  assert_int_equal(fs->open(path, PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC, 0644,
+                            &fd), 0);
+  size_t done = 0;
+  while (done < len) {
+    int64_t n = fs->pwrite(fd, (const char *)data + done, len - done, done);
+    assert_true(n > 0);
+    done += (size_t)n;
+  }
+  assert_int_equal(fs->close(fd), 0);
+}
+
+/* Reads the whole file (up to cap bytes) by reading until a read returns
+ * 0; returns the byte count. */
+static size_t get_file(const pm_fs_ops *fs, const char *path, void *buf,
+                       size_t cap) {
+  pm_fd fd;
+  assert_int_equal(fs->open(path, PM_O_RDONLY, 0, &fd), 0);
+  size_t done = 0;
+  for (;;) {
+    int64_t n = fs->pread(fd, (char *)buf + done, cap - done, done);
+    assert_true(n >= 0);
+    if (n == 0) break;
+    done += (size_t)n;
+    assert_true(done <= cap);
+    if (done == cap) break;
+  }
+  assert_int_equal(fs->close(fd), 0);
+  return done;
+}
+
+static void put_text(const pm_fs_ops *fs, const char *path, const char *s) {
+  put_file(fs, path, s, strlen(s));
+}
+
+static void expect_text(const pm_fs_ops *fs, const char *path, const char *s) {
+  char buf[512];
+  size_t n = get_file(fs, path, buf, sizeof buf - 1);
+  buf[n] = '\0';
+  assert_string_equal(buf, s);
+}
+
+static pm_stat stat_of(const pm_fs_ops *fs, const char *path, bool follow) {
+  pm_stat st;
+  int rc = fs->stat(path, follow, &st);
+  if (rc) print_error("stat of a %zu-byte path: %s\n", strlen(path),
+                      pm_errname(rc));
+  assert_int_equal(rc, 0);
+  return st;
+}
+
+/* Every name in a directory, in the order readdir gave them. */
+typedef struct listing {
+  char **names;
+  pm_ftype *types;
+  size_t n;
+} listing;
+
+static listing list_dir(const pm_fs_ops *fs, const char *path) {
+  listing l = {0};
+  pm_dir *d;
+  assert_int_equal(fs->opendir(path, &d), 0);
+  pm_dirent e;
+  int rc;
+  while ((rc = fs->readdir(d, &e)) == 1) {
+    l.names = pm_xrealloc(l.names, (l.n + 1) * sizeof *l.names);
+    l.types = pm_xrealloc(l.types, (l.n + 1) * sizeof *l.types);
+    l.names[l.n] = ct_str("%s", e.name);
+    l.types[l.n] = e.type;
+    l.n++;
+  }
+  assert_int_equal(rc, 0);
+  fs->closedir(d);
+  return l;
+}
+
+static void listing_free(listing *l) {
+  free(l->names);
+  free(l->types);
+}
+
+/* Asserts that the listing holds exactly `want` (n names), each once, no
+ * dot entries, and that each type is the entry's lstat type or unknown. */
+static void expect_listing(const pm_fs_ops *fs, const char *dirpath,
+                           const listing *l, char *const *want, size_t n) {
+  unsigned char *seen = pm_xcalloc(n ? n : 1, 1);
+  for (size_t i = 0; i < l->n; i++) {
+    assert_string_not_equal(l->names[i], ".");
+    assert_string_not_equal(l->names[i], "..");
+    size_t k = 0;
+    while (k < n && strcmp(want[k], l->names[i]) != 0) k++;
+    if (k == n) {
+      char *shown = pm_display_path(l->names[i]);
+      print_error("readdir returned '%s', which was never created\n", shown);
+      free(shown);
+      fail();
+    }
+    if (seen[k]) {
+      char *shown = pm_display_path(l->names[i]);
+      print_error("readdir returned '%s' twice\n", shown);
+      free(shown);
+      fail();
+    }
+    seen[k] = 1;
+    pm_stat st = stat_of(fs, ct_str("%s/%s", dirpath, l->names[i]), false);
+    if (l->types[i] != PM_T_UNKNOWN) assert_int_equal(l->types[i], st.type);
+  }
+  for (size_t k = 0; k < n; k++) {
+    if (!seen[k]) {
+      char *shown = pm_display_path(want[k]);
+      print_error("readdir never returned '%s'\n", shown);
+      free(shown);
+      fail();
+    }
+  }
+  free(seen);
+}
+
+/* Removes a tree through the table: the removal is part of what the long
+ * path case checks, and `rm -rf` would hide a backend's failure. */
+static void rm_tree(const pm_fs_ops *fs, const char *path) {
+  pm_stat st = stat_of(fs, path, false);
+  if (st.type != PM_T_DIR) {
+    assert_int_equal(fs->unlink(path), 0);
+    return;
+  }
+  listing l = list_dir(fs, path);
+  for (size_t i = 0; i < l.n; i++)
+    rm_tree(fs, ct_str("%s/%s", path, l.names[i]));
+  listing_free(&l);
+  assert_int_equal(fs->rmdir(path), 0);
+}
+
+/* ---- cases ---- */
+
+FS_CASE(validate) {
+  (void)dir;
+  (void)t;
+  assert_int_equal(pm_fs_validate(fs), PM_OK);
+  assert_int_equal(pm_fs_validate(NULL), PM_EINVAL);
+  pm_fs_ops copy = *fs;
+  copy.name = NULL;
+  assert_int_equal(pm_fs_validate(&copy), PM_EINVAL);
+  /* Every slot after `name` is a function pointer: empty each in turn. */
+  size_t first = offsetof(pm_fs_ops, open);
+  size_t nslots = (sizeof copy - first) / sizeof(void (*)(void));
+  for (size_t i = 0; i < nslots; i++) {
+    copy = *fs;
+    memset((char *)&copy + first + i * sizeof(void (*)(void)), 0,
+           sizeof(void (*)(void)));
+    if (pm_fs_validate(&copy) != PM_EINVAL) {
+      print_error("slot %zu left empty was accepted\n", i);
+      fail();
+    }
+  }
+}
+
+/* A deep tree whose deepest directory's path is about 9000 bytes: twice
+ * the Linux PATH_MAX, so that a backend reaching it piece by piece needs
+ * more than one piece, and far past Windows' MAX_PATH. */
+static char *deep_dir(const pm_fs_ops *fs, const char *base, size_t min_len,
+                      char ***levels, size_t *nlevels) {
+  char comp[201];
+  char *p = ct_str("%s", base);
+  *levels = NULL;
+  *nlevels = 0;
+  for (unsigned i = 0; strlen(p) < min_len; i++) {
+    memset(comp, 'a' + (char)(i % 26), 200);
+    snprintf(comp, 4, "%03u", i);
+    comp[3] = 'd';
+    comp[200] = '\0';
+    p = ct_str("%s/%s", p, comp);
+    int rc = fs->mkdir(p, 0755);
+    if (rc) print_error("mkdir at depth %u (%zu bytes): %s\n", i, strlen(p),
+                        pm_errname(rc));
+    assert_int_equal(rc, 0);
+    *levels = pm_xrealloc(*levels, (*nlevels + 1) * sizeof **levels);
+    (*levels)[(*nlevels)++] = p;
+  }
+  return p;
+}
+
+FS_CASE(long_paths) {
+  char **levels;
+  size_t nlevels;
+  char *deep = deep_dir(fs, dir, 9000, &levels, &nlevels);
+  assert_true(strlen(deep) > 4096 * 2);
+
+  /* create, write, stat, read */
+  char *f = ct_str("%s/file", deep);
+  pm_fd fd;
+  assert_int_equal(fs->open(f, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0644,
+                            &fd), 0);
+  assert_int_equal(fs->pwrite(fd, "deep data", 9, 0), 9);
+  assert_int_equal(fs->close(fd), 0);
+  pm_stat st = stat_of(fs, f, true);
+  assert_int_equal(st.type, PM_T_FILE);
+  assert_int_equal(st.size, 9);
+  expect_text(fs, f, "deep data");
+
+  /* list */
+  listing l = list_dir(fs, deep);
+  char *want1[] = {"file"};
+  expect_listing(fs, deep, &l, want1, 1);
+  listing_free(&l);
+
+  /* rename within the deep directory and up to the scratch directory and
+   * back: one long and one short path in the same call. */
+  char *g = ct_str("%s/renamed", deep);
+  assert_int_equal(fs->rename(f, g), 0);
+  assert_int_equal(fs->stat(f, false, &st), PM_ENOENT);
+  char *up = ct_str("%s/up", dir);
+  assert_int_equal(fs->rename(g, up), 0);
+  assert_int_equal(fs->rename(up, g), 0);
+  expect_text(fs, g, "deep data");
+
+  /* link, symlink, readlink, chmod, utimes on long paths */
+  char *h = ct_str("%s/hard", deep);
+  assert_int_equal(fs->link(g, h), 0);
+  assert_int_equal(stat_of(fs, h, false).nlink, 2);
+  char *s = ct_str("%s/sym", deep);
+  assert_int_equal(fs->symlink("renamed", s), 0);
+  char buf[64];
+  size_t len;
+  assert_int_equal(fs->readlink(s, buf, sizeof buf, &len), 0);
+  assert_int_equal(len, 7);
+  assert_string_equal(buf, "renamed");
+  assert_int_equal(stat_of(fs, s, true).ino, stat_of(fs, g, false).ino);
+  assert_int_equal(fs->chmod(g, 0600), 0);
+  assert_int_equal(stat_of(fs, g, false).mode, 0600);
+  pm_time mt = {1234567890, 0};
+  assert_int_equal(fs->utimes(g, NULL, &mt, true), 0);
+  assert_int_equal(stat_of(fs, g, false).mtime.sec, 1234567890);
+
+  /* a failure on a long path is reported with its code */
+  pm_oserr_set(0);
+  assert_int_equal(fs->open(ct_str("%s/missing", deep), PM_O_RDONLY, 0, &fd),
+                   PM_ENOENT);
+  assert_int_equal(pm_oserr_last(), t->os_noent);
+
+  /* unlink and rmdir every level on the way up */
+  assert_int_equal(fs->unlink(s), 0);
+  assert_int_equal(fs->unlink(h), 0);
+  assert_int_equal(fs->unlink(g), 0);
+  for (size_t i = nlevels; i-- > 0;) {
+    int rc = fs->rmdir(levels[i]);
+    if (rc) print_error("rmdir at depth %zu: %s\n", i, pm_errname(rc));
+    assert_int_equal(rc, 0);
+  }
+  free(levels);
+  l = list_dir(fs, dir);
+  assert_int_equal(l.n, 0);
+  listing_free(&l);
+}
+
+FS_CASE(long_path_realpath) {
+  (void)t;
+  char **levels;
+  size_t nlevels;
+  char *deep = deep_dir(fs, dir, 9000, &levels, &nlevels);
+  free(levels);
+  size_t cap = strlen(deep) + 4096;
+  char *buf = ct_alloc(cap);
+  /* The scratch directory may itself sit below a symlink (/tmp): compare
+   * against the resolved base. */
+  char *rbase = ct_alloc(cap);
+  assert_int_equal(fs->realpath(dir, rbase, cap), 0);
+  int rc = fs->realpath(deep, buf, cap);
+  if (rc) print_error("realpath of a %zu-byte path: %s (OS error %d)\n",
+                      strlen(deep), pm_errname(rc), pm_oserr_last());
+  assert_int_equal(rc, 0);
+  assert_string_equal(buf, ct_str("%s%s", rbase, deep + strlen(dir)));
+  /* A file there, and a symlink to it: both resolve to the file. */
+  pm_fd fd;
+  assert_int_equal(fs->open(ct_str("%s/f", deep), PM_O_WRONLY | PM_O_CREAT,
+                            0644, &fd), 0);
+  fs->close(fd);
+  assert_int_equal(fs->symlink("f", ct_str("%s/l", deep)), 0);
+  const char *want = ct_str("%s%s/f", rbase, deep + strlen(dir));
+  assert_int_equal(fs->realpath(ct_str("%s/f", deep), buf, cap), 0);
+  assert_string_equal(buf, want);
+  assert_int_equal(fs->realpath(ct_str("%s/l", deep), buf, cap), 0);
+  assert_string_equal(buf, want);
+  /* Recursive removal through the table: listing and removing long
+   * paths. */
+  const char *first_end = strchr(deep + strlen(dir) + 1, '/');
+  rm_tree(fs, ct_str("%.*s", (int)(first_end - deep), deep));
+  listing l = list_dir(fs, dir);
+  assert_int_equal(l.n, 0);
+  listing_free(&l);
+}
+
+FS_CASE(names_every_byte) {
+  (void)t;
+  char **names = NULL;
+  size_t n = 0;
+#define ADD(...)                                                   \
+  do {                                                             \
+    names = pm_xrealloc(names, (n + 1) * sizeof *names);           \
+    names[n++] = ct_str(__VA_ARGS__);                              \
+  } while (0)
+  for (int b = 1; b <= 255; b++) {
+    if (b == '/') continue;
+    /* The byte at the end and at the start of a name (where Windows
+     * strips spaces and dots), tagged with its value so that no two
+     * names differ only by letter case. */
+    ADD("e%02x-%c", b, b);
+    ADD("%c-s%02x", b, b);
+    /* Alone, where that makes a legal name distinct from every other. */
+    bool letter = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z');
+    if (b != '.' && !letter) ADD("%c", b);
+  }
+  ADD("..."); /* legal, unlike . and .. */
+  ADD("trailing cr\r");
+  ADD(" spaces around ");
+  ADD("line\nfeed");
+  ADD("\xff\xfe invalid utf-8");
+  ADD("overlong \xc0\xaf slash");
+  ADD("surrogate \xed\xa0\x80");
+  ADD("truncated \xe2\x82");
+  ADD("valid \xe2\x82\xac \xf0\x9f\x93\xae");
+  char max[256];
+  memset(max, 'm', 255);
+  max[255] = '\0';
+  ADD("%s", max); /* 255 bytes of ASCII */
+  char euro[256];
+  for (int i = 0; i < 85; i++) memcpy(euro + 3 * i, "\xe2\x82\xac", 3);
+  euro[255] = '\0';
+  ADD("%s", euro); /* 255 bytes, 85 characters */
+  char raw[256];
+  for (int i = 0; i < 255; i++) raw[i] = (char)(0x80 + i % 0x7f);
+  raw[255] = '\0';
+  ADD("%s", raw); /* 255 bytes, none of them UTF-8 */
+#undef ADD
+
+  for (size_t i = 0; i < n; i++) {
+    char *p = ct_str("%s/%s", dir, names[i]);
+    pm_fd fd;
+    int rc = fs->open(p, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0644, &fd);
+    if (rc) {
+      char *shown = pm_display_path(names[i]);
+      print_error("create '%s': %s\n", shown, pm_errname(rc));
+      free(shown);
+    }
+    assert_int_equal(rc, 0);
+    /* The content is the name: a stat or read through a different name
+     * would show. */
+    size_t len = strlen(names[i]);
+    assert_int_equal(fs->pwrite(fd, names[i], len, 0), (int64_t)len);
+    assert_int_equal(fs->close(fd), 0);
+  }
+  listing l = list_dir(fs, dir);
+  expect_listing(fs, dir, &l, names, n);
+  assert_int_equal(l.n, n);
+  /* Each name as readdir returned it reaches its own file. */
+  for (size_t i = 0; i < l.n; i++) {
+    char *p = ct_str("%s/%s", dir, l.names[i]);
+    pm_stat st = stat_of(fs, p, false);
+    assert_int_equal(st.type, PM_T_FILE);
+    assert_int_equal(st.size, strlen(l.names[i]));
+    char buf[300];
+    size_t got = get_file(fs, p, buf, sizeof buf - 1);
+    buf[got] = '\0';
+    assert_string_equal(buf, l.names[i]);
+  }
+  listing_free(&l);
+  free(names);
+}
+
+FS_CASE(readdir_each_once) {
+  (void)t;
+  char *empty = ct_str("%s/empty", dir);
+  assert_int_equal(fs->mkdir(empty, 0755), 0);
+  listing l = list_dir(fs, empty);
+  assert_int_equal(l.n, 0);
+  listing_free(&l);
+
+  char *d = ct_str("%s/many", dir);
+  assert_int_equal(fs->mkdir(d, 0755), 0);
+  char *names[340];
+  size_t n = 0;
+  for (int i = 0; i < 300; i++) {
+    names[n] = ct_str("file%03d", i);
+    put_text(fs, ct_str("%s/%s", d, names[n]), "x");
+    n++;
+  }
+  for (int i = 0; i < 20; i++) {
+    names[n] = ct_str("dir%02d", i);
+    assert_int_equal(fs->mkdir(ct_str("%s/%s", d, names[n]), 0755), 0);
+    n++;
+  }
+  names[n] = "link";
+  assert_int_equal(fs->symlink("file000", ct_str("%s/link", d)), 0);
+  n++;
+  names[n] = "fifo";
+  int rc = fs->mknod(ct_str("%s/fifo", d), PM_T_FIFO, 0644, 0);
+  if (rc == PM_ENOTSUP || rc == PM_EPERM)
+    print_message("  no FIFOs here (%s): listed without one\n",
+                  pm_errname(rc));
+  else {
+    assert_int_equal(rc, 0);
+    n++;
+  }
+  /* A directory entry that is a hard link is listed under each name. */
+  names[n] = "hard";
+  assert_int_equal(fs->link(ct_str("%s/file001", d), ct_str("%s/hard", d)), 0);
+  n++;
+  l = list_dir(fs, d);
+  expect_listing(fs, d, &l, names, n);
+  assert_int_equal(l.n, n);
+  listing_free(&l);
+
+  /* Reading after the end keeps saying "end". */
+  pm_dir *h;
+  pm_dirent e;
+  assert_int_equal(fs->opendir(empty, &h), 0);
+  assert_int_equal(fs->readdir(h, &e), 0);
+  assert_int_equal(fs->readdir(h, &e), 0);
+  fs->closedir(h);
+}
+
+FS_CASE(read_eof) {
+  (void)t;
+  char data[1000];
+  for (int i = 0; i < 1000; i++) data[i] = (char)(i * 7 + 1);
+  char *p = ct_str("%s/f", dir);
+  put_file(fs, p, data, sizeof data);
+  pm_fd fd;
+  assert_int_equal(fs->open(p, PM_O_RDONLY, 0, &fd), 0);
+  char buf[8192];
+  assert_int_equal(fs->pread(fd, buf, 100, 1000), 0);
+  assert_int_equal(fs->pread(fd, buf, 100, 5000), 0);
+  assert_int_equal(fs->pread(fd, buf, 100, UINT64_C(1) << 40), 0);
+  assert_int_equal(fs->pread(fd, buf, 0, 0), 0);
+  /* Spanning the end: at most the 100 bytes left, never more; reading on
+   * collects exactly those and then 0. */
+  int64_t r = fs->pread(fd, buf, sizeof buf, 900);
+  assert_true(r > 0 && r <= 100);
+  size_t got = (size_t)r;
+  while ((r = fs->pread(fd, buf + got, sizeof buf - got, 900 + got)) > 0)
+    got += (size_t)r;
+  assert_int_equal(r, 0);
+  assert_int_equal(got, 100);
+  assert_memory_equal(buf, data + 900, 100);
+  assert_int_equal(fs->close(fd), 0);
+
+  char *e = ct_str("%s/empty", dir);
+  put_file(fs, e, "", 0);
+  assert_int_equal(fs->open(e, PM_O_RDONLY, 0, &fd), 0);
+  assert_int_equal(fs->pread(fd, buf, sizeof buf, 0), 0);
+  assert_int_equal(fs->close(fd), 0);
+}
+
+FS_CASE(pwrite_extends) {
+  (void)t;
+  char *p = ct_str("%s/f", dir);
+  put_text(fs, p, "0123456789");
+  pm_fd fd;
+  assert_int_equal(fs->open(p, PM_O_RDWR, 0, &fd), 0);
+  assert_int_equal(fs->pwrite(fd, "xyz", 3, 100000), 3);
+  pm_stat st;
+  assert_int_equal(fs->fstat(fd, &st), 0);
+  assert_int_equal(st.size, 100003);
+  char *buf = pm_xmalloc(100003);
+  size_t got = 0;
+  int64_t r;
+  while ((r = fs->pread(fd, buf + got, 100003 - got, got)) > 0) got += (size_t)r;
+  assert_int_equal(got, 100003);
+  assert_memory_equal(buf, "0123456789", 10);
+  for (size_t i = 10; i < 100000; i++)
+    if (buf[i]) {
+      print_error("byte %zu of the gap is %d, not 0\n", i, buf[i]);
+      fail();
+    }
+  assert_memory_equal(buf + 100000, "xyz", 3);
+  free(buf);
+  assert_int_equal(fs->close(fd), 0);
+}
+
+FS_CASE(sparse_seek) {
+  (void)t;
+  const uint64_t MiB = 1 << 20, size = 8 * MiB, chunk = 64 * 1024;
+  char *p = ct_str("%s/sparse", dir);
+  pm_fd fd;
+  assert_int_equal(fs->open(p, PM_O_RDWR | PM_O_CREAT | PM_O_EXCL, 0644, &fd),
+                   0);
+  char *block = pm_xmalloc(chunk);
+  memset(block, 0x5A, chunk);
+  assert_int_equal(fs->ftruncate(fd, size), 0);
+  assert_int_equal(fs->pwrite(fd, block, chunk, 0), (int64_t)chunk);
+  assert_int_equal(fs->pwrite(fd, block, chunk, 4 * MiB), (int64_t)chunk);
+  free(block);
+
+  assert_int_equal(fs->seek(fd, 0, false), 0);
+  int64_t hole = fs->seek(fd, 0, true);
+  assert_true(hole >= (int64_t)chunk);
+  /* Past the end there is neither data nor a hole. */
+  assert_int_equal(fs->seek(fd, size, false), PM_ENXIO);
+  assert_int_equal(fs->seek(fd, size + 4096, false), PM_ENXIO);
+  assert_int_equal(fs->seek(fd, size, true), PM_ENXIO);
+  assert_int_equal(fs->seek(fd, size + 4096, true), PM_ENXIO);
+  if (hole == (int64_t)size) {
+    /* A file system without holes reports the whole file as data. */
+    print_message("  no holes on this file system: the hole is the end\n");
+    assert_int_equal(fs->seek(fd, size - 1, false), (int64_t)size - 1);
+  } else {
+    assert_true(hole <= (int64_t)(4 * MiB));
+    int64_t data = fs->seek(fd, (uint64_t)hole, false);
+    assert_true(data > hole && data <= (int64_t)(4 * MiB));
+    int64_t tail = fs->seek(fd, 4 * MiB, true);
+    assert_true(tail >= (int64_t)(4 * MiB + chunk) && tail <= (int64_t)size);
+    /* In the trailing hole no data follows. */
+    if (tail < (int64_t)size)
+      assert_int_equal(fs->seek(fd, size - 1, false), PM_ENXIO);
+  }
+  assert_int_equal(fs->close(fd), 0);
+}
+
+typedef struct rename_reader {
+  const pm_fs_ops *fs;
+  const char *path;
+  pm_mutex mu;
+  bool stop;
+  unsigned opens, missing, mixed, errors;
+} rename_reader;
+
+static void reader_main(void *arg) {
+  rename_reader *r = arg;
+  char buf[4096];
+  for (;;) {
+    pm_mutex_lock(&r->mu);
+    bool stop = r->stop;
+    pm_mutex_unlock(&r->mu);
+    if (stop) break;
+    pm_fd fd;
+    int rc = r->fs->open(r->path, PM_O_RDONLY, 0, &fd);
+    pm_mutex_lock(&r->mu);
+    r->opens++;
+    if (rc == PM_ENOENT) r->missing++;
+    else if (rc) r->errors++;
+    pm_mutex_unlock(&r->mu);
+    if (rc) continue;
+    int64_t n = r->fs->pread(fd, buf, sizeof buf, 0);
+    bool ok = n == (int64_t)sizeof buf;
+    for (size_t i = 1; ok && i < sizeof buf; i++) ok = buf[i] == buf[0];
+    r->fs->close(fd);
+    pm_mutex_lock(&r->mu);
+    if (!ok) r->mixed++;
+    pm_mutex_unlock(&r->mu);
+  }
+}
+
+FS_CASE(rename_replaces_atomically) {
+  (void)t;
+  char *to = ct_str("%s/target", dir);
+  char *from = ct_str("%s/incoming", dir);
+  char buf[4096];
+  memset(buf, 'A', sizeof buf);
+  put_file(fs, to, buf, sizeof buf);
+
+  /* The plain replacement: the target is the source's file afterwards. */
+  memset(buf, 'B', sizeof buf);
+  put_file(fs, from, buf, sizeof buf);
+  uint64_t ino = stat_of(fs, from, false).ino;
+  assert_int_equal(fs->rename(from, to), 0);
+  pm_stat st;
+  assert_int_equal(fs->stat(from, false, &st), PM_ENOENT);
+  assert_int_equal(stat_of(fs, to, false).ino, ino);
+  char back[4096];
+  assert_int_equal(get_file(fs, to, back, sizeof back), sizeof back);
+  assert_memory_equal(back, buf, sizeof buf);
+
+  /* Atomic: a reader opening the target while it is replaced again and
+   * again finds it every time, whole. */
+  rename_reader r = {.fs = fs, .path = to};
+  pm_mutex_init(&r.mu);
+  pm_thread th;
+  assert_int_equal(pm_thread_create(&th, reader_main, &r), 0);
+  for (int i = 0; i < 300; i++) {
+    memset(buf, 'C' + i % 20, sizeof buf);
+    put_file(fs, from, buf, sizeof buf);
+    assert_int_equal(fs->rename(from, to), 0);
+  }
+  pm_mutex_lock(&r.mu);
+  r.stop = true;
+  pm_mutex_unlock(&r.mu);
+  pm_thread_join(&th);
+  pm_mutex_destroy(&r.mu);
+  print_message("  %u opens during 300 renames\n", r.opens);
+  assert_int_equal(r.missing, 0);
+  assert_int_equal(r.mixed, 0);
+  assert_int_equal(r.errors, 0);
+}
+
+FS_CASE(rename_directory) {
+  (void)t;
+  char *a = ct_str("%s/a", dir);
+  assert_int_equal(fs->mkdir(a, 0755), 0);
+  assert_int_equal(fs->mkdir(ct_str("%s/sub", a), 0755), 0);
+  put_text(fs, ct_str("%s/sub/f", a), "inside");
+  uint64_t ino = stat_of(fs, a, false).ino;
+  char *b = ct_str("%s/b", dir);
+  assert_int_equal(fs->rename(a, b), 0);
+  pm_stat st;
+  assert_int_equal(fs->stat(a, false, &st), PM_ENOENT);
+  st = stat_of(fs, b, false);
+  assert_int_equal(st.type, PM_T_DIR);
+  assert_int_equal(st.ino, ino);
+  expect_text(fs, ct_str("%s/sub/f", b), "inside");
+  /* Into another directory. */
+  char *c = ct_str("%s/c", dir);
+  assert_int_equal(fs->mkdir(c, 0755), 0);
+  assert_int_equal(fs->rename(b, ct_str("%s/moved", c)), 0);
+  expect_text(fs, ct_str("%s/moved/sub/f", c), "inside");
+}
+
+FS_CASE(hard_links) {
+  (void)t;
+  char *f = ct_str("%s/f", dir), *g = ct_str("%s/g", dir);
+  put_text(fs, f, "shared");
+  assert_int_equal(stat_of(fs, f, false).nlink, 1);
+  assert_int_equal(fs->link(f, g), 0);
+  pm_stat a = stat_of(fs, f, false), b = stat_of(fs, g, false);
+  assert_int_equal(a.dev, b.dev);
+  assert_int_equal(a.ino, b.ino);
+  assert_int_equal(a.nlink, 2);
+  assert_int_equal(b.nlink, 2);
+  pm_fd fd;
+  assert_int_equal(fs->open(g, PM_O_RDONLY, 0, &fd), 0);
+  pm_stat c;
+  assert_int_equal(fs->fstat(fd, &c), 0);
+  assert_int_equal(c.ino, a.ino);
+  assert_int_equal(c.nlink, 2);
+  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(fs->link(f, g), PM_EEXIST);
+  assert_int_equal(fs->unlink(f), 0);
+  assert_int_equal(stat_of(fs, g, false).nlink, 1);
+  expect_text(fs, g, "shared");
+}
+
+FS_CASE(symlink_readlink) {
+  (void)t;
+  char *l = ct_str("%s/l", dir);
+  /* The target is stored verbatim: it need not exist, and its bytes are
+   * not interpreted. */
+  const char *target = "no/such \xff target\r";
+  assert_int_equal(fs->symlink(target, l), 0);
+  char buf[64];
+  size_t len = 0;
+  assert_int_equal(fs->readlink(l, buf, sizeof buf, &len), 0);
+  assert_int_equal(len, strlen(target));
+  assert_string_equal(buf, target);
+  /* The buffer must hold the target and a NUL. */
+  assert_int_equal(fs->readlink(l, buf, strlen(target), &len), PM_ERANGE);
+  assert_int_equal(fs->readlink(l, buf, strlen(target) + 1, &len), 0);
+  pm_stat st;
+  assert_int_equal(fs->stat(l, true, &st), PM_ENOENT);
+  assert_int_equal(stat_of(fs, l, false).type, PM_T_SYMLINK);
+  /* A non-link. */
+  char *f = ct_str("%s/f", dir);
+  put_text(fs, f, "x");
+  assert_int_equal(fs->readlink(f, buf, sizeof buf, &len), PM_EINVAL);
+  assert_int_equal(fs->symlink("f", f), PM_EEXIST);
+}
+
+FS_CASE(stat_follow) {
+  (void)t;
+  char *f = ct_str("%s/f", dir), *d = ct_str("%s/d", dir);
+  put_text(fs, f, "twelve bytes");
+  assert_int_equal(fs->mkdir(d, 0755), 0);
+  char *lf = ct_str("%s/lf", dir), *ld = ct_str("%s/ld", dir);
+  assert_int_equal(fs->symlink("f", lf), 0);
+  assert_int_equal(fs->symlink("d", ld), 0);
+  pm_stat tf = stat_of(fs, f, false), sf = stat_of(fs, lf, true);
+  assert_int_equal(sf.type, PM_T_FILE);
+  assert_int_equal(sf.size, 12);
+  assert_int_equal(sf.ino, tf.ino);
+  pm_stat nf = stat_of(fs, lf, false);
+  assert_int_equal(nf.type, PM_T_SYMLINK);
+  assert_true(nf.ino != tf.ino);
+  assert_int_equal(stat_of(fs, ld, true).type, PM_T_DIR);
+  assert_int_equal(stat_of(fs, ld, false).type, PM_T_SYMLINK);
+  /* A plain file looks the same either way. */
+  assert_int_equal(stat_of(fs, f, true).ino, tf.ino);
+  /* A symlink in the middle of a path is always followed. */
+  put_text(fs, ct_str("%s/inner", d), "in");
+  assert_int_equal(stat_of(fs, ct_str("%s/inner", ld), false).type, PM_T_FILE);
+}
+
+FS_CASE(identity) {
+  (void)t;
+  char *f = ct_str("%s/f", dir), *g = ct_str("%s/g", dir);
+  put_text(fs, f, "one");
+  put_text(fs, g, "two");
+  pm_stat a = stat_of(fs, f, false), b = stat_of(fs, g, false);
+  assert_int_equal(a.dev, b.dev);
+  assert_true(a.ino != b.ino);
+  pm_fd fd;
+  assert_int_equal(fs->open(f, PM_O_RDONLY, 0, &fd), 0);
+  pm_stat h;
+  assert_int_equal(fs->fstat(fd, &h), 0);
+  assert_int_equal(h.dev, a.dev);
+  assert_int_equal(h.ino, a.ino);
+  assert_int_equal(fs->close(fd), 0);
+  char *moved = ct_str("%s/moved", dir);
+  assert_int_equal(fs->rename(f, moved), 0);
+  pm_stat m = stat_of(fs, moved, false);
+  assert_int_equal(m.dev, a.dev);
+  assert_int_equal(m.ino, a.ino);
+  pm_stat ds = stat_of(fs, dir, false);
+  assert_true(ds.ino != a.ino);
+  pm_fsinfo fi;
+  assert_int_equal(fs->fsinfo(dir, &fi), 0);
+  assert_int_equal(fi.dev, ds.dev);
+  assert_int_equal(fi.dev, a.dev);
+}
+
+/* How finely each file system keeps times, in nanoseconds; 1 for those
+ * that keep nanoseconds. Unknown ones are checked to within 2 seconds
+ * with a message. */
+static int64_t time_granularity(const char *type) {
+  static const struct { const char *type; int64_t ns; } known[] = {
+      {"ext4", 1}, {"tmpfs", 1}, {"xfs", 1}, {"btrfs", 1},
+      {"overlay", 1}, {"ntfs", 100}, {"NTFS", 100}, {"vfat", 2000000000},
+      {"FAT", 2000000000}, {"exfat", 10000000}};
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (!strcmp(known[i].type, type)) return known[i].ns;
+  return 0;
+}
+
+static void expect_time(pm_time got, pm_time want, int64_t gran) {
+  int64_t g = got.sec * 1000000000 + got.nsec;
+  int64_t w = want.sec * 1000000000 + want.nsec;
+  if (gran == 1) {
+    assert_int_equal(got.sec, want.sec);
+    assert_int_equal(got.nsec, want.nsec);
+  } else {
+    int64_t tol = gran ? gran : 2000000000;
+    assert_true(g <= w && w - g < tol);
+  }
+}
+
+FS_CASE(metadata) {
+  (void)t;
+  char *f = ct_str("%s/f", dir);
+  put_text(fs, f, "meta");
+  pm_fsinfo fi;
+  assert_int_equal(fs->fsinfo(dir, &fi), 0);
+  int64_t gran = time_granularity(fi.type);
+  if (gran != 1)
+    print_message("  times on %s are kept to %lld ns: compared to that\n",
+                  fi.type, (long long)(gran ? gran : 2000000000));
+
+  pm_fd fd;
+  assert_int_equal(fs->open(f, PM_O_RDWR, 0, &fd), 0);
+  pm_stat st;
+  assert_int_equal(fs->fchmod(fd, 0640), 0);
+  assert_int_equal(fs->fstat(fd, &st), 0);
+  assert_int_equal(st.mode, 0640);
+  assert_int_equal(fs->chmod(f, 0604), 0);
+  assert_int_equal(stat_of(fs, f, false).mode, 0604);
+  char *d = ct_str("%s/d", dir);
+  assert_int_equal(fs->mkdir(d, 0755), 0);
+  assert_int_equal(fs->chmod(d, 0750), 0);
+  assert_int_equal(stat_of(fs, d, false).mode, 0750);
+
+  pm_time at = {1000000000, 987654321}, mt = {1234567890, 123456789};
+  assert_int_equal(fs->futimes(fd, &at, &mt), 0);
+  assert_int_equal(fs->fstat(fd, &st), 0);
+  expect_time(st.atime, at, gran);
+  expect_time(st.mtime, mt, gran);
+  /* Past 2038: times are 64-bit seconds everywhere. */
+  pm_time late = {4102444800, 500000000}; /* 2100-01-01 */
+  assert_int_equal(fs->utimes(f, NULL, &late, true), 0);
+  st = stat_of(fs, f, false);
+  expect_time(st.mtime, late, gran);
+  /* A NULL time is left as it was. */
+  expect_time(st.atime, at, gran);
+  assert_int_equal(fs->futimes(fd, &mt, NULL), 0);
+  assert_int_equal(fs->fstat(fd, &st), 0);
+  expect_time(st.atime, mt, gran);
+  expect_time(st.mtime, late, gran);
+  assert_int_equal(fs->utimes(d, &at, &mt, true), 0);
+  expect_time(stat_of(fs, d, false).mtime, mt, gran);
+
+  /* Without follow, a symlink's own times change and its target's not. */
+  char *l = ct_str("%s/l", dir);
+  assert_int_equal(fs->symlink("f", l), 0);
+  assert_int_equal(fs->utimes(l, &at, &at, false), 0);
+  expect_time(stat_of(fs, l, false).mtime, at, gran);
+  expect_time(stat_of(fs, f, false).mtime, late, gran);
+
+  /* chown to oneself is always allowed. */
+  assert_int_equal(fs->fchown(fd, st.uid, st.gid), 0);
+  assert_int_equal(fs->chown(f, st.uid, st.gid, true), 0);
+  assert_int_equal(fs->chown(l, st.uid, st.gid, false), 0);
+  pm_stat after = stat_of(fs, f, false);
+  assert_int_equal(after.uid, st.uid);
+  assert_int_equal(after.gid, st.gid);
+  assert_int_equal(fs->close(fd), 0);
+}
+
+static bool xattr_listed(const char *list, size_t len, const char *name) {
+  for (size_t i = 0; i < len; i += strlen(list + i) + 1)
+    if (!strcmp(list + i, name)) return true;
+  return false;
+}
+
+static unsigned xattr_tables_run;
+
+/* Not an FS_CASE: the test itself is skipped when no table could run it. */
+static void case_xattr(const pm_fs_ops *fs, const char *dir,
+                       const fs_table *t) {
+  (void)t;
+  char *f = ct_str("%s/f", dir);
+  put_text(fs, f, "x");
+  const char *name = "user.pomove.contract";
+  const char val[] = {'v', 0, 1, (char)0xff};
+  int rc = fs->xattr_set(f, true, name, val, sizeof val);
+  if (rc == PM_ENOTSUP) {
+    pm_fsinfo fi;
+    fs->fsinfo(dir, &fi);
+    print_message("  %s (%s) stores no extended attributes: skipped\n", dir,
+                  fi.type);
+    return;
+  }
+  assert_int_equal(rc, 0);
+  xattr_tables_run++;
+  char list[4096];
+  size_t len = 0;
+  assert_int_equal(fs->xattr_list(f, true, list, sizeof list, &len), 0);
+  assert_true(len > 0 && list[len - 1] == '\0');
+  assert_true(xattr_listed(list, len, name));
+  char buf[16];
+  assert_int_equal(fs->xattr_get(f, true, name, buf, sizeof buf, &len), 0);
+  assert_int_equal(len, sizeof val);
+  assert_memory_equal(buf, val, sizeof val);
+  assert_int_equal(fs->xattr_get(f, true, name, buf, 2, &len), PM_ERANGE);
+  assert_int_equal(fs->xattr_get(f, true, "user.pomove.absent", buf,
+                                 sizeof buf, &len), PM_ENODATA);
+  /* An empty value is a value. */
+  assert_int_equal(fs->xattr_set(f, true, "user.pomove.empty", "", 0), 0);
+  assert_int_equal(fs->xattr_get(f, true, "user.pomove.empty", buf,
+                                 sizeof buf, &len), 0);
+  assert_int_equal(len, 0);
+}
+
+static void test_fs_contract_xattr_any(void **state) {
+  (void)state;
+  xattr_tables_run = 0;
+  for_each_table(case_xattr);
+  if (!xattr_tables_run) skip();
+}
+
+/* A failure with its PM_E* code; the OS code must have been replaced. */
+#define EXPECT_FAIL(call, code)                         \
+  do {                                                  \
+    pm_oserr_set(-424242);                              \
+    assert_int_equal((call), (code));                   \
+    assert_int_not_equal(pm_oserr_last(), -424242);     \
+  } while (0)
+
+FS_CASE(errors) {
+  char *f = ct_str("%s/f", dir), *d = ct_str("%s/d", dir);
+  char *l = ct_str("%s/l", dir), *ld = ct_str("%s/ld", dir);
+  char *missing = ct_str("%s/missing", dir);
+  put_text(fs, f, "x");
+  assert_int_equal(fs->mkdir(d, 0755), 0);
+  put_text(fs, ct_str("%s/child", d), "y");
+  assert_int_equal(fs->symlink("f", l), 0);
+  assert_int_equal(fs->symlink("d", ld), 0);
+  pm_fd fd = PM_FD_INVALID;
+  pm_stat st;
+  pm_dir *dh;
+
+  EXPECT_FAIL(fs->open(missing, PM_O_RDONLY, 0, &fd), PM_ENOENT);
+  assert_int_equal(pm_oserr_last(), t->os_noent);
+  EXPECT_FAIL(fs->open(ct_str("%s/x", missing), PM_O_WRONLY | PM_O_CREAT,
+                       0644, &fd), PM_ENOENT);
+  EXPECT_FAIL(fs->stat(missing, false, &st), PM_ENOENT);
+  EXPECT_FAIL(fs->opendir(missing, &dh), PM_ENOENT);
+  EXPECT_FAIL(fs->opendir(f, &dh), PM_ENOTDIR);
+  EXPECT_FAIL(fs->stat(ct_str("%s/x", f), false, &st), PM_ENOTDIR);
+  EXPECT_FAIL(fs->open(f, PM_O_RDONLY | PM_O_DIRECTORY, 0, &fd), PM_ENOTDIR);
+
+  EXPECT_FAIL(fs->mkdir(d, 0755), PM_EEXIST);
+  EXPECT_FAIL(fs->mkdir(f, 0755), PM_EEXIST);
+  EXPECT_FAIL(fs->mkdir(ct_str("%s/x/y", missing), 0755), PM_ENOENT);
+  EXPECT_FAIL(fs->rmdir(d), PM_ENOTEMPTY);
+  EXPECT_FAIL(fs->rmdir(f), PM_ENOTDIR);
+  EXPECT_FAIL(fs->rmdir(missing), PM_ENOENT);
+  EXPECT_FAIL(fs->open(d, PM_O_WRONLY, 0, &fd), PM_EISDIR);
+  EXPECT_FAIL(fs->open(d, PM_O_RDWR, 0, &fd), PM_EISDIR);
+  EXPECT_FAIL(fs->unlink(d), PM_EISDIR);
+  EXPECT_FAIL(fs->unlink(missing), PM_ENOENT);
+
+  /* No-follow opens refuse a symlink in the last component. */
+  EXPECT_FAIL(fs->open(l, PM_O_RDONLY | PM_O_NOFOLLOW, 0, &fd), PM_ELOOP);
+  EXPECT_FAIL(fs->open(ld, PM_O_RDONLY | PM_O_NOFOLLOW, 0, &fd), PM_ELOOP);
+  /* Exclusive creation never goes through a symlink, even a dangling
+   * one, and never reuses an existing file. */
+  EXPECT_FAIL(fs->open(f, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0644, &fd),
+              PM_EEXIST);
+  char *dangling = ct_str("%s/dangling", dir);
+  assert_int_equal(fs->symlink("created-through-link", dangling), 0);
+  EXPECT_FAIL(fs->open(dangling, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0644,
+                       &fd), PM_EEXIST);
+  EXPECT_FAIL(fs->stat(ct_str("%s/created-through-link", dir), false, &st),
+              PM_ENOENT);
+
+  /* Renames to a missing directory, from a missing name. */
+  EXPECT_FAIL(fs->rename(f, ct_str("%s/f", missing)), PM_ENOENT);
+  EXPECT_FAIL(fs->rename(missing, ct_str("%s/g", dir)), PM_ENOENT);
+  assert_int_equal(stat_of(fs, f, false).type, PM_T_FILE);
+
+  /* A name of 256 bytes is too long (255 is the longest name). */
+  char longname[257];
+  memset(longname, 'n', 256);
+  longname[256] = '\0';
+  char *toolong = ct_str("%s/%s", dir, longname);
+  EXPECT_FAIL(fs->open(toolong, PM_O_WRONLY | PM_O_CREAT, 0644, &fd),
+              PM_ENAMETOOLONG);
+  EXPECT_FAIL(fs->stat(toolong, false, &st), PM_ENAMETOOLONG);
+
+  /* PM_O_REGULAR: a FIFO without a writer is refused, not waited on; a
+   * directory is refused too; a regular file opens. */
+  char *fifo = ct_str("%s/fifo", dir);
+  int rc = fs->mknod(fifo, PM_T_FIFO, 0644, 0);
+  if (rc == PM_ENOTSUP || rc == PM_EPERM) {
+    print_message("  no FIFOs here (%s): PM_O_REGULAR checked on a directory "
+                  "only\n", pm_errname(rc));
+  } else {
+    assert_int_equal(rc, 0);
+    ct_watchdog *w = ct_watchdog_start(10, "open of a FIFO with PM_O_REGULAR");
+    rc = fs->open(fifo, PM_O_RDONLY | PM_O_REGULAR, 0, &fd);
+    ct_watchdog_stop(w);
+    assert_int_equal(rc, PM_ESPECIAL);
+    w = ct_watchdog_start(10, "stat of a FIFO");
+    assert_int_equal(stat_of(fs, fifo, false).type, PM_T_FIFO);
+    ct_watchdog_stop(w);
+  }
+  assert_int_equal(fs->open(d, PM_O_RDONLY | PM_O_REGULAR, 0, &fd),
+                   PM_ESPECIAL);
+  assert_int_equal(fs->open(f, PM_O_RDONLY | PM_O_REGULAR, 0, &fd), 0);
+  char c;
+  assert_int_equal(fs->pread(fd, &c, 1, 0), 1);
+  assert_int_equal(fs->close(fd), 0);
+}
+
+typedef struct other_thread {
+  const pm_fs_ops *fs;
+  const char *missing;
+  int rc, oserr;
+} other_thread;
+
+static void fail_elsewhere(void *arg) {
+  other_thread *o = arg;
+  pm_fd fd;
+  o->rc = o->fs->open(o->missing, PM_O_RDONLY, 0, &fd);
+  o->oserr = pm_oserr_last();
+}
+
+FS_CASE(oserr) {
+  char *missing = ct_str("%s/missing", dir);
+  pm_fd fd;
+  pm_oserr_set(0);
+  assert_int_equal(fs->open(missing, PM_O_RDONLY, 0, &fd), PM_ENOENT);
+  assert_int_equal(pm_oserr_last(), t->os_noent);
+  /* Another thread's failure leaves this thread's code alone. */
+  pm_oserr_set(4242);
+  other_thread o = {fs, missing, 0, 0};
+  pm_thread th;
+  assert_int_equal(pm_thread_create(&th, fail_elsewhere, &o), 0);
+  pm_thread_join(&th);
+  assert_int_equal(o.rc, PM_ENOENT);
+  assert_int_equal(o.oserr, t->os_noent);
+  assert_int_equal(pm_oserr_last(), 4242);
+  /* A failure the backend finds itself, with no OS call failing, leaves
+   * no stale code behind: 0 says "no OS code". */
+  char *l = ct_str("%s/l", dir);
+  assert_int_equal(fs->symlink("a-long-target", l), 0);
+  char small[4];
+  size_t len;
+  pm_oserr_set(4242);
+  assert_int_equal(fs->readlink(l, small, sizeof small, &len), PM_ERANGE);
+  assert_true(pm_oserr_last() != 4242);
+  char *d = ct_str("%s/d", dir);
+  assert_int_equal(fs->mkdir(d, 0755), 0);
+  pm_oserr_set(4242);
+  assert_int_equal(fs->open(d, PM_O_RDONLY | PM_O_REGULAR, 0, &fd),
+                   PM_ESPECIAL);
+  assert_true(pm_oserr_last() != 4242);
+  char tiny[2];
+  pm_oserr_set(4242);
+  assert_int_equal(fs->realpath(dir, tiny, sizeof tiny), PM_ENAMETOOLONG);
+  assert_true(pm_oserr_last() != 4242);
+}
+
+FS_CASE(sync_truncate) {
+  (void)t;
+  char *f = ct_str("%s/f", dir);
+  char data[10000];
+  for (size_t i = 0; i < sizeof data; i++) data[i] = (char)(i % 251 + 1);
+  put_file(fs, f, data, sizeof data);
+  pm_fd fd;
+  assert_int_equal(fs->open(f, PM_O_RDWR, 0, &fd), 0);
+  assert_int_equal(fs->fsync(fd, false), 0);
+  assert_int_equal(fs->fsync(fd, true), 0);
+  assert_int_equal(fs->syncfs(fd), 0);
+  assert_int_equal(fs->ftruncate(fd, 100), 0);
+  pm_stat st;
+  assert_int_equal(fs->fstat(fd, &st), 0);
+  assert_int_equal(st.size, 100);
+  assert_int_equal(fs->ftruncate(fd, 5000), 0);
+  char buf[5000];
+  assert_int_equal(fs->pread(fd, buf, sizeof buf, 0), 5000);
+  assert_memory_equal(buf, data, 100);
+  for (size_t i = 100; i < 5000; i++) assert_int_equal(buf[i], 0);
+  assert_int_equal(fs->ftruncate(fd, 0), 0);
+  assert_int_equal(fs->pread(fd, buf, sizeof buf, 0), 0);
+  assert_int_equal(fs->close(fd), 0);
+  /* The copy engine flushes a whole destination through a handle of its
+   * root directory. */
+  pm_fd dfd;
+  assert_int_equal(fs->open(dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &dfd), 0);
+  assert_int_equal(fs->syncfs(dfd), 0);
+  assert_int_equal(fs->close(dfd), 0);
+}
+
+FS_CASE(fsinfo) {
+  (void)t;
+  pm_fsinfo fi;
+  memset(&fi, 0x7f, sizeof fi);
+  assert_int_equal(fs->fsinfo(dir, &fi), 0);
+  assert_non_null(memchr(fi.type, '\0', sizeof fi.type));
+  assert_true(fi.type[0] != '\0');
+  assert_true(fi.total_bytes > 0);
+  assert_true(fi.free_bytes <= fi.total_bytes);
+  assert_true(fi.block_size >= 512);
+  assert_int_equal(fi.block_size & (fi.block_size - 1), 0);
+  assert_int_equal(fi.dev, stat_of(fs, dir, false).dev);
+  print_message("  %s: %s, block %u\n", dir, fi.type, fi.block_size);
+  char *f = ct_str("%s/f", dir);
+  put_text(fs, f, "x");
+  pm_fsinfo ff;
+  assert_int_equal(fs->fsinfo(f, &ff), 0);
+  assert_int_equal(ff.dev, fi.dev);
+  assert_string_equal(ff.type, fi.type);
+  assert_int_equal(fs->fsinfo(ct_str("%s/missing", dir), &ff), PM_ENOENT);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_fs_contract_validate),
+      cmocka_unit_test(test_fs_contract_long_paths),
+      cmocka_unit_test(test_fs_contract_long_path_realpath),
+      cmocka_unit_test(test_fs_contract_names_every_byte),
+      cmocka_unit_test(test_fs_contract_readdir_each_once),
+      cmocka_unit_test(test_fs_contract_read_eof),
+      cmocka_unit_test(test_fs_contract_pwrite_extends),
+      cmocka_unit_test(test_fs_contract_sparse_seek),
+      cmocka_unit_test(test_fs_contract_rename_replaces_atomically),
+      cmocka_unit_test(test_fs_contract_rename_directory),
+      cmocka_unit_test(test_fs_contract_hard_links),
+      cmocka_unit_test(test_fs_contract_symlink_readlink),
+      cmocka_unit_test(test_fs_contract_stat_follow),
+      cmocka_unit_test(test_fs_contract_identity),
+      cmocka_unit_test(test_fs_contract_metadata),
+      cmocka_unit_test(test_fs_contract_xattr_any),
+      cmocka_unit_test(test_fs_contract_errors),
+      cmocka_unit_test(test_fs_contract_oserr),
+      cmocka_unit_test(test_fs_contract_sync_truncate),
+      cmocka_unit_test(test_fs_contract_fsinfo),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
