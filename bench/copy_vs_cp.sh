@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # copy_vs_cp.sh - issue 2's benchmark: times `pomove copy` (hashing and
-# writing its manifest, its default) against `cp -a` on one generated
-# postoffice, in alternating runs with a warm cache, and prints every run,
-# the medians, the spread and the ratio. Not a test: no assertion on time.
-# The full suite (more peers, cold cache, JSON/SVG) is bench/run.sh.
+# writing its manifest, its default) against `cp -a; sync -f` (as durable
+# as pomove's copy) and, for reference, plain `cp -a`, on one generated
+# postoffice, in a seeded shuffled order per round with a warm cache, under
+# the run protocol of bench/lib.sh (fresh DST file system or an honest
+# wait, sync, caches dropped, SRC re-read), and prints every run, the
+# medians, min - max, coefficient of variation, CPU and the ratio. Not a
+# test: no assertion on time. The full suite is bench/run.sh.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -11,9 +14,11 @@ usage() {
   cat <<EOF
 usage: bench/copy_vs_cp.sh [options]
 
-Generates a postoffice, reads it once (warm cache), then runs
-\`pomove copy\` and \`cp -a\` in alternation, removing the destination
-between runs, and prints each run, medians, spread and the ratio.
+Generates a postoffice, then runs \`pomove copy\`, \`cp -a; sync -f\`
+and \`cp -a\` in a seeded shuffled order per round. Before every run: DST
+fresh (see --fs), sync, caches dropped (root), SRC re-read by 8 readers.
+Prints each run, medians, min - max, CV, CPU and the ratio of pomove to
+the durable cp.
 
   --files N       files in the postoffice (default 100000)
   --size BYTES    total size (default: 30 KiB a file, ~3 GB at 100000)
@@ -21,6 +26,10 @@ between runs, and prints each run, medians, spread and the ratio.
   --data DIR      where the trees go (default: a new dir under \$TMPDIR
                   or /tmp); removed at the end unless --keep
   --pomove PATH   pomove binary (default: \$POMOVE_BIN, build/gcc, PATH)
+  --fs MODE       where DST lives: auto (default), nojournal, journaled,
+                  data; as in bench/run.sh --help
+  --settle S      data mode: seconds between removing DST and the next run
+                  (default 61 on ext4 without a journal, else 0)
   --keep          keep the generated tree
   --help          this text
 
@@ -28,7 +37,7 @@ Exit codes: 0 done; 1 a timed command failed; 2 usage or setup error.
 EOF
 }
 
-files=100000 size="" runs=5 data="" keep=0 pomove_opt=""
+files=100000 size="" runs=5 data="" keep=0 pomove_opt="" fs_mode=auto settle=""
 while [ $# -gt 0 ]; do
   case $1 in
   --files) files=${2:?}; shift ;;
@@ -37,12 +46,16 @@ while [ $# -gt 0 ]; do
   --data) data=${2:?}; shift ;;
   --pomove) pomove_opt=${2:?}; shift ;;
   --keep) keep=1 ;;
+  --fs) fs_mode=${2:?}; shift ;;
+  --settle) settle=${2:?}; shift ;;
   --help | -h) usage; exit 0 ;;
   *) usage >&2; exit 2 ;;
   esac
   shift
 done
 [[ $runs =~ ^[1-9][0-9]*$ ]] || bench_die "--runs needs a positive number"
+[ -z "$settle" ] || [[ $settle =~ ^[0-9]+$ ]] || bench_die "--settle needs a number of seconds"
+if bench_can_drop_caches; then BENCH_DROP=1; fi
 bench_find_pomove "$pomove_opt"
 
 made_data=0
@@ -53,6 +66,7 @@ fi
 mkdir -p "$data" || bench_die "cannot create $data"
 src=$data/src dst=$data/dst man=$data/pomove.xxh128 log=$data/runs.log
 cleanup() {
+  bench_fs_teardown
   bench_rm "$dst"
   rm -f "$man"
   if [ "$keep" = 0 ]; then
@@ -62,11 +76,20 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+bench_fs_init "$fs_mode" "$data"
+[ "$BENCH_FS" = data ] || dst=$BENCH_FS_MNT/dst
+if [ -z "$settle" ]; then
+  settle=0
+  [ "$BENCH_FS" = data ] && [ "$(bench_fs_kind "$data")" = nojournal ] && settle=61
+fi
+BENCH_SETTLE=$settle
+BENCH_LOG=$log
 
 echo "generating the postoffice ($files files) in $src" >&2
 "$POMOVE" gen-postoffice "$src" --files "$files" ${size:+--size "$size"} \
   --quiet --json >&2 || bench_die "generation failed"
-bench_warm "$src"
+[ "$BENCH_FS" = data ] || bench_fs_size "$src"
+echo "DST on: $([ "$BENCH_FS" = data ] && echo "$data" || echo "a fresh scratch file system per run") ($BENCH_FS_TYPE); caches dropped: $([ "$BENCH_DROP" = 1 ] && echo yes || echo no); wait after removal: $BENCH_SETTLE s"
 
 have_pomove=0
 if bench_pomove_has copy; then
@@ -79,43 +102,59 @@ else
   echo "pomove copy: not available in $POMOVE (timing cp -a alone)"
 fi
 cmd_cp="cp -a \"$src\" \"$dst\""
+cmd_cpsync="cp -a \"$src\" \"$dst\" && sync -f \"$dst\""
 echo "commands:"
-[ $have_pomove = 1 ] && echo "  pomove: $cmd_pomove"
-echo "  cp:     $cmd_cp"
+[ $have_pomove = 1 ] && echo "  pomove:  $cmd_pomove"
+echo "  cp+sync: $cmd_cpsync"
+echo "  cp:      $cmd_cp"
 
 failed=0
-declare -A walls
+declare -A walls cpus
 run_one() { # tool command run
-  bench_rm "$dst"
+  bench_fresh_dst "$dst"
   # pomove's defaults beside DST: a left-over journal would make the next
   # run a resume.
   rm -f "$man" "$dst.xxh128" "$dst.pomove-journal"
-  sync
+  bench_prepare warm "$src"
+  echo "## $1 run $3: $2" >>"$log"
   bench_time "$2" "$log"
   printf '%-7s run %d: %8.3f s  user %6.2f s  sys %6.2f s  peak RSS %s KiB%s\n' \
     "$1" "$3" "$BT_WALL" "$BT_USER" "$BT_SYS" "${BT_RSS:-?}" \
     "$([ "$BT_RC" = 0 ] || echo "  FAILED (exit $BT_RC, see $log)")"
   [ "$BT_RC" = 0 ] || failed=1
   walls[$1]+="$BT_WALL"$'\n'
+  cpus[$1]+="$(awk -v u="$BT_USER" -v s="$BT_SYS" 'BEGIN { print u + s }')"$'\n'
 }
+tools="cp+sync cp"
+[ $have_pomove = 1 ] && tools="pomove $tools"
 for r in $(seq 1 "$runs"); do
-  # Alternate which tool goes first so neither always follows the other.
-  if [ $((r % 2)) = 1 ]; then order="pomove cp"; else order="cp pomove"; fi
-  for t in $order; do
-    [ "$t" = pomove ] && [ $have_pomove = 0 ] && continue
-    if [ "$t" = pomove ]; then run_one pomove "$cmd_pomove" "$r"; else run_one cp "$cmd_cp" "$r"; fi
+  for t in $(bench_order $((r - 1)) $tools); do
+    case $t in
+    pomove) run_one pomove "$cmd_pomove" "$r" ;;
+    cp+sync) run_one cp+sync "$cmd_cpsync" "$r" ;;
+    cp) run_one cp "$cmd_cp" "$r" ;;
+    esac
   done
 done
+# Stop using DST's file system before the summary (and the EXIT trap).
+if [ "$BENCH_FS" = data ]; then bench_rm "$dst"; else bench_fs_teardown; fi
 
 echo
-read -r cmed cmin cmax < <(printf '%s' "${walls[cp]}" | bench_stats)
-printf 'cp -a       median %.3f s (min %.3f, max %.3f, spread %.1f%%)\n' \
-  "$cmed" "$cmin" "$cmax" "$(awk -v a="$cmin" -v b="$cmax" -v m="$cmed" 'BEGIN{print 100*(b-a)/m}')"
+summary() { # tool label
+  local med min max cv cpu
+  read -r med min max < <(printf '%s' "${walls[$1]}" | bench_stats)
+  cv=$(printf '%s' "${walls[$1]}" | bench_cv)
+  read -r cpu _ _ < <(printf '%s' "${cpus[$1]}" | bench_stats)
+  printf '%-11s median %.3f s (min %.3f, max %.3f, CV %s%%, CPU %.2f s)\n' \
+    "$2" "$med" "$min" "$max" "$cv" "$cpu"
+  MED=$med
+}
+summary cp "cp -a"
+summary cp+sync "cp -a;sync"
+csmed=$MED
 if [ $have_pomove = 1 ]; then
-  read -r pmed pmin pmax < <(printf '%s' "${walls[pomove]}" | bench_stats)
-  printf 'pomove copy median %.3f s (min %.3f, max %.3f, spread %.1f%%)\n' \
-    "$pmed" "$pmin" "$pmax" "$(awk -v a="$pmin" -v b="$pmax" -v m="$pmed" 'BEGIN{print 100*(b-a)/m}')"
-  printf 'ratio: pomove copy is %.2fx the speed of cp -a (median cp / median pomove)\n' \
-    "$(awk -v c="$cmed" -v p="$pmed" 'BEGIN{print c/p}')"
+  summary pomove "pomove copy"
+  printf 'ratio: pomove copy is %.2fx the speed of cp -a; sync -f, both durable (median cp+sync / median pomove)\n' \
+    "$(awk -v c="$csmed" -v p="$MED" 'BEGIN{print c/p}')"
 fi
 exit $failed

@@ -4,12 +4,18 @@
 # Markdown table: medians, spread, each tool's speed relative to the
 # baseline), results.json (every raw figure) and results.svg (bars per
 # tool per workload). awk only: python may not exist on a fresh Debian.
-# Baselines: `cp -a` for copies, `xxh128sum -c` for audits.
+# Baselines: `cp -a; sync -f` for copies (durable against durable:
+# pomove's copy is on disk when it returns), `xxh128sum -c` for audits.
+# Copies are also given as a multiple of the floor's time (pm_floor:
+# create + write + syncfs as fast as the OS allows) when it ran; floor.tsv
+# is optional so that older result sets still render.
 set -euo pipefail
 out=${1:?usage: bench/report.sh OUT}
 for f in meta tools workloads runs scaling; do
   [ -f "$out/$f.tsv" ] || { echo "bench: $out/$f.tsv is missing" >&2; exit 2; }
 done
+floor_tsv=$out/floor.tsv
+[ -f "$floor_tsv" ] || floor_tsv=/dev/null
 
 awk -F'\t' -v out="$out" '
 function jstr(s,   r) {
@@ -67,6 +73,11 @@ file == "runs.tsv" {
   if ($11 == 1) nok[k]++
   next
 }
+file == "floor.tsv" {
+  nf++
+  fw[nf] = $1; fc[nf] = $2; fr[nf] = $3; fcw[nf] = $4; ffl[nf] = $5; ftot[nf] = $6
+  next
+}
 file == "scaling.tsv" {
   ns++
   sf[ns] = $1; st[ns] = $2; sw[ns] = $3; su[ns] = $4; ss[ns] = $5
@@ -99,17 +110,27 @@ END {
       rssmed[k] = (m[1] == "") ? "" : median(m, n)
       rssmax[k] = mx
       spread[k] = med[k] > 0 ? 100 * (mxw - mn) / med[k] : 0
+      # Coefficient of variation: sample standard deviation over the mean.
+      sum = 0; for (i = 1; i <= n; i++) sum += w[i]
+      mean = sum / n; q = 0
+      for (i = 1; i <= n; i++) q += (w[i] - mean) ^ 2
+      cv[k] = (n > 1 && mean > 0) ? 100 * sqrt(q / (n - 1)) / mean : 0
     }
   }
-  base["copy"] = "cp-a"; base["audit"] = "xxh128sum-c"
-  basename["copy"] = "cp -a"; basename["audit"] = "xxh128sum -c"
+  base["copy"] = "cp-a+sync"; base["audit"] = "xxh128sum-c"
+  basename["copy"] = "cp -a; sync -f"; basename["audit"] = "xxh128sum -c"
+  # Copies that are on disk when they return; the others leave dirty pages.
+  split("pomove-copy pomove-copy-verify cp-a+sync parallel-cp+sync floor", dl, " ")
+  for (i in dl) durable[dl[i]] = 1
   for (gi = 1; gi <= ngroups; gi++) {
     g = gorder[gi]
     split(g, gp, SUBSEP)
     bk = g SUBSEP base[gp[3]]
+    fk = g SUBSEP "floor"
     for (ti = 1; ti <= ntools; ti++) {
       k = g SUBSEP torder[ti]
       if ((k in med) && (bk in med) && med[k] > 0) ratio[k] = med[bk] / med[k]
+      if (gp[3] == "copy" && (k in med) && (fk in med) && med[fk] > 0) xfloor[k] = med[k] / med[fk]
     }
   }
 
@@ -119,11 +140,21 @@ END {
   printf "Measured %s on `%s`: %s, %s cores, %.1f GiB RAM, %s, data on %s. " \
     "pomove: %s. %s timed runs of each tool per workload and cache state, " \
     "tools in a shuffled order per run (seeded); median wall time, spread = " \
-    "(max - min) / median, CPU = user + system (median), peak RSS = largest " \
-    "process (median of runs, GNU time).%s\n\n", meta["date"], meta["host"],
+    "(max - min) / median, CV = standard deviation / mean, CPU = user + system " \
+    "(median), peak RSS = largest process (median of runs, GNU time).%s\n\n",
+    meta["date"], meta["host"],
     meta["cpu"], meta["cores"], meta["mem_kib"] / 1048576, meta["kernel"],
     meta["fs"], meta["pomove"], meta["runs"],
     meta["quick"] == 1 ? " **Quick mode: tiny sizes, figures mean nothing.**" : "" >> md
+  if ("fs_mode" in meta) {
+    printf "Protocol: DST on %s (%s), caches dropped before every run: %s, " \
+      "warm runs re-read SRC with 8 readers first%s.\n\n",
+      meta["fs_mode"] == "data" ? "the data directory" : "a scratch file system made afresh before every run",
+      meta["dst_fs"], meta["drop_caches"],
+      (meta["settle_s"] + 0 > 0) ? sprintf(", %s s wait after every removal of DST", meta["settle_s"]) : "" >> md
+  } else {
+    printf "Protocol: before issue 17 (DST removed before every run on the data directory'"'"'s file system, no wait, no cache drop for warm runs).\n\n" >> md
+  }
   printf "Reproduce: `%s`\n\n", meta["command"] >> md
   printf "## Workloads\n\n| workload | files | directories | size | generated in |\n|---|---:|---:|---:|---:|\n" >> md
   for (i = 1; i <= nwl; i++) {
@@ -137,9 +168,10 @@ END {
     any = 0
     for (gi = 1; gi <= ngroups; gi++) { split(gorder[gi], gp, SUBSEP); if (gp[3] == kind) any = 1 }
     if (!any) continue
-    printf "\n## %s\n\nSpeed relative to `%s` (its median time divided by the tool'"'"'s): above 1 is faster.\n\n", kind == "copy" ? "Copies" : "Audits", basename[kind] >> md
-    printf "| workload | cache | tool | median s | min - max s | spread | x %s | CPU s | peak RSS MiB | runs ok |\n", basename[kind] >> md
-    printf "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n" >> md
+    printf "\n## %s\n\nSpeed relative to `%s` (its median time divided by the tool'"'"'s): above 1 is faster.%s\n\n", kind == "copy" ? "Copies" : "Audits", basename[kind],
+      kind == "copy" ? " / floor: the tool'"'"'s median time divided by the floor'"'"'s (pm_floor: create + write + syncfs, no reading, hashing or metadata); 1 is the floor. Tools marked * leave their data in the page cache (not durable when they return)." : "" >> md
+    printf "| workload | cache | tool | median s | min - max s | spread | CV | x %s | / floor | CPU s | peak RSS MiB | runs ok |\n", basename[kind] >> md
+    printf "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n" >> md
     for (gi = 1; gi <= ngroups; gi++) {
       g = gorder[gi]
       split(g, gp, SUBSEP)
@@ -148,21 +180,28 @@ END {
         t = torder[ti]
         if (tkind[t] != kind) continue
         k = g SUBSEP t
+        tn = (kind == "copy" && !(t in durable)) ? t "*" : t
         if (tavail[t] != "yes") {
-          printf "| %s | %s | %s | not available: %s | | | | | | |\n", gp[1], gp[2], t, tdetail[t] >> md
+          printf "| %s | %s | %s | not available: %s | | | | | | | | |\n", gp[1], gp[2], tn, tdetail[t] >> md
           continue
         }
         if (!(k in nr)) continue # not selected (--tools)
         if (!(k in med)) {
-          printf "| %s | %s | %s | failed (see runs.log) | | | | | | %d/%d |\n", gp[1], gp[2], t, nok[k], nr[k] >> md
+          printf "| %s | %s | %s | failed (see runs.log) | | | | | | | | %d/%d |\n", gp[1], gp[2], tn, nok[k], nr[k] >> md
           continue
         }
-        printf "| %s | %s | %s | %.3f | %.3f - %.3f | %.1f%% | %s | %.2f | %s | %d/%d |\n",
-          gp[1], gp[2], t, med[k], wmin[k], wmax[k], spread[k],
-          (k in ratio) ? sprintf("%.2f", ratio[k]) : "-", cpu[k], mib(rssmed[k]),
+        printf "| %s | %s | %s | %.3f | %.3f - %.3f | %.1f%% | %.1f%% | %s | %s | %.2f | %s | %d/%d |\n",
+          gp[1], gp[2], tn, med[k], wmin[k], wmax[k], spread[k], cv[k],
+          (k in ratio) ? sprintf("%.2f", ratio[k]) : "-",
+          (k in xfloor) ? sprintf("%.2f", xfloor[k]) : "-", cpu[k], mib(rssmed[k]),
           nok[k], nr[k] >> md
       }
     }
+  }
+  if (nf > 0) {
+    printf "\n## Floor (pm_floor)\n\nCreate + write of every file from memory on %s threads, then one syncfs of DST'"'"'s file system.\n\n| workload | cache | run | create + write s | flush s | total s |\n|---|---|---:|---:|---:|---:|\n", meta["cores"] >> md
+    for (i = 1; i <= nf; i++)
+      printf "| %s | %s | %d | %.3f | %.3f | %.3f |\n", fw[i], fc[i], fr[i], fcw[i], ffl[i], ftot[i] >> md
   }
   if (ns > 0) {
     printf "\n## Scaling (tiny files, warm cache, one run each)\n\n| files | tool | wall s | CPU s | peak RSS MiB |\n|---:|---|---:|---:|---:|\n" >> md
@@ -185,16 +224,16 @@ END {
   js = out "/results.json"
   printf "{\n  \"machine\": {" > js
   sep = ""
-  split("date host cpu cores mem_kib kernel fs", mk, " ")
+  split("date host cpu cores mem_kib kernel fs fs_mode dst_fs drop_caches settle_s loop_dio", mk, " ")
   for (i = 1; i in mk; i++) {
     v = meta[mk[i]]
-    printf "%s%s: %s", sep, jstr(mk[i]), (mk[i] == "cores" || mk[i] == "mem_kib") ? jnum(v) : jstr(v) >> js
+    printf "%s%s: %s", sep, jstr(mk[i]), (mk[i] == "cores" || mk[i] == "mem_kib" || mk[i] == "settle_s") ? jnum(v) : jstr(v) >> js
     sep = ", "
   }
   printf "},\n  \"pomove\": %s,\n  \"runs\": %s,\n  \"quick\": %s,\n  \"caches\": %s,\n  \"gnu_time\": %s,\n  \"command\": %s,\n",
     jstr(meta["pomove"]), jnum(meta["runs"]), meta["quick"] == 1 ? "true" : "false",
     jstr(meta["caches"]), meta["gnu_time"] == "yes" ? "true" : "false", jstr(meta["command"]) >> js
-  printf "  \"baselines\": {\"copy\": \"cp-a\", \"audit\": \"xxh128sum-c\"},\n" >> js
+  printf "  \"baselines\": {\"copy\": \"cp-a+sync\", \"audit\": \"xxh128sum-c\", \"floor\": \"floor\"},\n" >> js
   printf "  \"tools\": [" >> js
   for (ti = 1; ti <= ntools; ti++) {
     t = torder[ti]
@@ -221,9 +260,12 @@ END {
       printf "%s\n    {\"workload\": %s, \"cache\": %s, \"kind\": %s, \"tool\": %s, \"baseline\": %s,\n",
         (first ? "" : ","), jstr(gp[1]), jstr(gp[2]), jstr(gp[3]), jstr(t), jstr(base[gp[3]]) >> js
       first = 0
-      printf "     \"median_s\": %s, \"min_s\": %s, \"max_s\": %s, \"spread_pct\": %s, \"ratio_to_baseline\": %s, \"median_cpu_s\": %s, \"median_maxrss_kib\": %s, \"max_maxrss_kib\": %s,\n",
+      printf "     \"durable\": %s, \"median_s\": %s, \"min_s\": %s, \"max_s\": %s, \"spread_pct\": %s, \"cv_pct\": %s, \"ratio_to_baseline\": %s, \"time_over_floor\": %s, \"median_cpu_s\": %s, \"median_maxrss_kib\": %s, \"max_maxrss_kib\": %s,\n",
+        (gp[3] == "copy" ? ((t in durable) ? "true" : "false") : "null"),
         jnum(med[k]), jnum(wmin[k]), jnum(wmax[k]), (k in med) ? sprintf("%.2f", spread[k]) : "null",
-        (k in ratio) ? sprintf("%.4f", ratio[k]) : "null", jnum(cpu[k]), jnum(rssmed[k]), jnum(rssmax[k]) >> js
+        (k in med) ? sprintf("%.2f", cv[k]) : "null",
+        (k in ratio) ? sprintf("%.4f", ratio[k]) : "null", (k in xfloor) ? sprintf("%.4f", xfloor[k]) : "null",
+        jnum(cpu[k]), jnum(rssmed[k]), jnum(rssmax[k]) >> js
       printf "     \"runs\": [" >> js
       for (i = 1; i <= nr[k]; i++)
         printf "%s{\"wall_s\": %s, \"user_s\": %s, \"sys_s\": %s, \"maxrss_kib\": %s, \"exit\": %s, \"ok\": %s}",
@@ -232,6 +274,10 @@ END {
       printf "]}" >> js
     }
   }
+  printf "\n  ],\n  \"floor\": [" >> js
+  for (i = 1; i <= nf; i++)
+    printf "%s\n    {\"workload\": %s, \"cache\": %s, \"run\": %s, \"create_write_s\": %s, \"flush_s\": %s, \"total_s\": %s}",
+      (i > 1 ? "," : ""), jstr(fw[i]), jstr(fc[i]), jnum(fr[i]), jnum(fcw[i]), jnum(ffl[i]), jnum(ftot[i]) >> js
   printf "\n  ],\n  \"scaling\": [" >> js
   for (i = 1; i <= ns; i++) {
     if (sx[i] == "not available")
@@ -274,7 +320,7 @@ END {
   printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">\n", width, height, width, height >> svg
   printf "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", width, height >> svg
   printf "<text x=\"%d\" y=\"20\" font-size=\"14\" font-weight=\"bold\">%s</text>\n", left,
-    xml("pomove benchmark: speed relative to cp -a (copies) and xxh128sum -c (audits), medians") >> svg
+    xml("pomove benchmark: speed relative to cp -a; sync -f (copies) and xxh128sum -c (audits), medians") >> svg
   printf "<text x=\"%d\" y=\"36\">%s</text>\n", left,
     xml(meta["date"] " - " meta["cpu"] ", " meta["cores"] " cores - " meta["runs"] " runs" (meta["quick"] == 1 ? " - QUICK MODE" : "")) >> svg
   for (v = 0; v <= ymax; v++) {
@@ -312,4 +358,4 @@ END {
   printf "</svg>\n" >> svg
   close(svg)
 }
-' "$out/meta.tsv" "$out/tools.tsv" "$out/workloads.tsv" "$out/runs.tsv" "$out/scaling.tsv"
+' "$out/meta.tsv" "$out/tools.tsv" "$out/workloads.tsv" "$out/runs.tsv" "$floor_tsv" "$out/scaling.tsv"

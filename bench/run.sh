@@ -2,7 +2,12 @@
 # run.sh - the benchmark suite (issue 6): pomove against the tools a user
 # would otherwise pick, on generated workloads (a postoffice, many tiny
 # files, a few large files), in alternating runs with a warm cache and,
-# as root, a cold one. Writes runs.tsv (every run), results.md (table with
+# as root, a cold one. Before every timed run the machine is put in a
+# known state (bench/lib.sh, "the run protocol"): DST on a freshly made
+# scratch file system (or, without root, an honest wait for ext4's
+# recently-deleted-inode window), sync, caches dropped, SRC re-read for
+# warm runs. pm_floor, the floor benchmark, runs with the copiers and each
+# copier's time is also given as a multiple of the floor's. Writes runs.tsv (every run), results.md (table with
 # each tool's ratio to the baseline), results.json (raw figures) and
 # results.svg (bars per tool per workload) into --out, via bench/report.sh.
 # Commands missing from this pomove build are reported "not available",
@@ -25,6 +30,22 @@ usage: bench/run.sh [options]
                      not --quick)
   --warm-only        no cold-cache runs
   --cold-only        only cold-cache runs (needs root)
+  --fs MODE          where DST lives (default auto):
+                       nojournal  ext4 without a journal, on a loop image
+                                  made afresh (mkfs) before every run;
+                                  the mode of this project's root fs
+                       journaled  XFS if mkfs.xfs exists, else ext4 with
+                                  its journal, the same way (a server's fs)
+                       data       beside SRC in --data, removed before
+                                  every run (no root needed; see --settle)
+                       auto       as root: a loop image of the kind --data
+                                  is on; else data
+  --settle S         data mode: seconds between removing DST and the next
+                     run (default 61 when --data is ext4 without a journal,
+                     whose kernel avoids inodes freed in the last 60 s;
+                     else 0; quick mode 0)
+  --floor PATH       pm_floor binary (default: \$POMOVE_FLOOR_BIN, beside
+                     the pomove build, PATH)
   --no-audit         skip the audit comparison
   --tools LIST       comma list of the tools to time (default all; names as
                      in the table, e.g. pomove-copy,cp-a,parallel-cp)
@@ -40,11 +61,15 @@ usage: bench/run.sh [options]
   --help             this text
 
 Copy peers: pomove copy, pomove copy --verify, cp -a, cp -a + sync -f
-(durable, as pomove's copy is), rsync -a, tar | tar,
-parallel per-directory cp (xargs -P nproc), cp -a + xxh128sum -c.
+(durable, as pomove's copy is; the baseline), rsync -a, tar | tar,
+parallel per-directory cp (xargs -P nproc), the same + sync -f,
+cp -a + xxh128sum -c, and the floor (pm_floor: create + write + syncfs).
+Before every run: DST fresh, sync, caches dropped (root), SRC re-read by
+8 readers (warm runs).
 Audit peers: pomove verify SRC DST, pomove verify --manifest, xxh128sum -c,
 xxh128sum of both trees + cmp, hashdeep audit mode.
-Each run's wall time, user+sys CPU and peak RSS (GNU time) are recorded.
+Each run's wall time, user+sys CPU and peak RSS (GNU time) are recorded;
+the table gives median, min - max, coefficient of variation and CPU.
 
 Exit codes: 0 done (also when some tools are not available); 1 some timed
 run failed or copied the wrong tree; 2 usage or setup error.
@@ -54,7 +79,7 @@ EOF
 args="$*"
 quick=0 runs="" out="bench-out" data="" pomove_opt="" workloads="postoffice,tiny,large"
 cold="" audit=1 po_files="" po_size="" tiny_files="" large_files="" large_size=""
-scale="" do_scale=1 keep=0 only_tools=""
+scale="" do_scale=1 keep=0 only_tools="" fs_mode=auto settle="" floor_opt=""
 while [ $# -gt 0 ]; do
   case $1 in
   --quick) quick=1 ;;
@@ -67,6 +92,9 @@ while [ $# -gt 0 ]; do
   --warm-only) cold=0 ;;
   --cold-only) cold=only ;;
   --no-audit) audit=0 ;;
+  --fs) fs_mode=${2:?}; shift ;;
+  --settle) settle=${2:?}; shift ;;
+  --floor) floor_opt=${2:?}; shift ;;
   --tools) only_tools=",${2:?},"; shift ;;
   --po-files) po_files=${2:?}; shift ;;
   --po-size) po_size=${2:?}; shift ;;
@@ -99,6 +127,9 @@ caches="warm"
 [ "$cold" = 1 ] && caches="warm cold"
 [ "$cold" = only ] && caches="cold"
 bench_find_pomove "$pomove_opt"
+bench_find_floor "$floor_opt"
+[ -z "$settle" ] || [[ $settle =~ ^[0-9]+$ ]] || bench_die "--settle needs a number of seconds"
+if bench_can_drop_caches; then BENCH_DROP=1; fi
 
 mkdir -p "$out" || bench_die "cannot create --out $out"
 out=$(cd "$out" && pwd)
@@ -114,6 +145,9 @@ case "$data/" in
 "$BENCH_REPO"/*) bench_die "--data must not be inside the repository" ;;
 esac
 cleanup() {
+  # The scratch file system goes even with --keep: a mount left behind
+  # would pin the loop device and the image.
+  bench_fs_teardown
   [ "$keep" = 1 ] && return
   local d
   for d in "$data"/*; do bench_rm "$d"; done
@@ -122,15 +156,24 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+bench_fs_init "$fs_mode" "$data"
+if [ -z "$settle" ]; then
+  settle=0
+  [ "$BENCH_FS" = data ] && [ $quick = 0 ] &&
+    [ "$(bench_fs_kind "$data")" = nojournal ] && settle=61
+fi
+BENCH_SETTLE=$settle
 
 log=$out/runs.log
 : >"$log"
+BENCH_LOG=$log
 runs_tsv=$out/runs.tsv tools_tsv=$out/tools.tsv meta_tsv=$out/meta.tsv
-wl_tsv=$out/workloads.tsv scale_tsv=$out/scaling.tsv
+wl_tsv=$out/workloads.tsv scale_tsv=$out/scaling.tsv floor_tsv=$out/floor.tsv
 printf 'workload\tcache\tkind\ttool\trun\twall_s\tuser_s\tsys_s\tmaxrss_kib\texit\tok\n' >"$runs_tsv"
 printf 'kind\ttool\tavailable\tdetail\n' >"$tools_tsv"
 printf 'workload\tfiles\tdirs\tbytes\tgen_s\tnote\n' >"$wl_tsv"
 printf 'files\ttool\twall_s\tuser_s\tsys_s\tmaxrss_kib\texit\n' >"$scale_tsv"
+printf 'workload\tcache\trun\tcreate_write_s\tflush_s\ttotal_s\n' >"$floor_tsv"
 
 # ---- what this machine and build can run ----
 {
@@ -143,6 +186,10 @@ printf 'files\ttool\twall_s\tuser_s\tsys_s\tmaxrss_kib\texit\n' >"$scale_tsv"
   printf 'kernel\t%s\n' "$(uname -sr)"
   # findmnt names ext4 as such; stat -f says ext2/ext3 for all three.
   printf 'fs\t%s\n' "$(findmnt -no FSTYPE -T "$data" 2>/dev/null || stat -f -c %T "$data")"
+  printf 'fs_mode\t%s\n' "$BENCH_FS"
+  printf 'dst_fs\t%s\n' "$BENCH_FS_TYPE"
+  printf 'drop_caches\t%s\n' "$([ "$BENCH_DROP" = 1 ] && echo yes || echo no)"
+  printf 'settle_s\t%s\n' "$BENCH_SETTLE"
   printf 'pomove\t%s\n' "$("$POMOVE" --version 2>/dev/null | head -n 1)"
   printf 'runs\t%s\n' "$runs"
   printf 'quick\t%s\n' "$quick"
@@ -183,11 +230,19 @@ tool_cmd() {
     command -v rsync >/dev/null || { echo "rsync is not installed"; return 1; }
     echo "rsync -a \"$s/\" \"$d/\"" ;;
   copy/tar-tar) echo "mkdir \"$d\" && tar -C \"$s\" -cf - . | tar -C \"$d\" -xf -" ;;
-  copy/parallel-cp)
+  copy/parallel-cp | copy/parallel-cp+sync)
     # One cp per directory of the tree (its files and links), nproc at a
     # time, after the directories are made. Directory modes and times are
-    # not carried over: that is what this common recipe does.
-    echo "mkdir \"$d\" && cd \"$s\" && find . -mindepth 1 -type d -print0 | (cd \"$d\" && xargs -0 -r mkdir -p) && find . -type d -print0 | xargs -0 -r -n 1 -P$(nproc) sh -c 'find \"\$2\" -mindepth 1 -maxdepth 1 ! -type d -exec cp -a -t \"\$1/\$2\" {} +' sh \"$d\"" ;;
+    # not carried over: that is what this common recipe does. The +sync
+    # variant is as durable as pomove's copy.
+    local psync=""
+    [ "$t" = parallel-cp+sync ] && psync=" && sync -f \"$d\""
+    echo "mkdir \"$d\" && cd \"$s\" && find . -mindepth 1 -type d -print0 | (cd \"$d\" && xargs -0 -r mkdir -p) && find . -type d -print0 | xargs -0 -r -n 1 -P$(nproc) sh -c 'find \"\$2\" -mindepth 1 -maxdepth 1 ! -type d -exec cp -a -t \"\$1/\$2\" {} +' sh \"$d\"$psync" ;;
+  copy/floor)
+    # Its own figures (create + write + flush, without the untimed
+    # preload) replace the process's: see timed().
+    [ -n "$FLOOR" ] || { echo "pm_floor is not built (cmake target pm_floor) or not found (--floor)"; return 1; }
+    echo "\"$FLOOR\" \"$s\" \"$d\" > \"$w/floor.out\"" ;;
   copy/cp-a+xxh128sum-c)
     command -v xxh128sum >/dev/null || { echo "xxh128sum is not installed"; return 1; }
     echo "(cd \"$s\" && find . -type f -print0 | xargs -0 -r xxh128sum) > \"$m.cp\" && cp -a \"$s\" \"$d\" && cd \"$d\" && xxh128sum --quiet -c \"$m.cp\"" ;;
@@ -208,7 +263,7 @@ tool_cmd() {
     echo "cd \"$d\" && hashdeep -c md5 -r -l -a -k \"$k\" . > /dev/null" ;;
   esac
 }
-copy_tools="pomove-copy pomove-copy-verify cp-a cp-a+sync rsync-a tar-tar parallel-cp cp-a+xxh128sum-c"
+copy_tools="pomove-copy pomove-copy-verify cp-a cp-a+sync rsync-a tar-tar parallel-cp parallel-cp+sync cp-a+xxh128sum-c floor"
 audit_tools="pomove-verify pomove-verify-manifest xxh128sum-c xxh128sum-both hashdeep-audit"
 
 echo "== tools (SRC, DST and WORK stand for the workload's trees)" >&2
@@ -234,17 +289,35 @@ tree_sig() {
 }
 
 failed=0
-# timed KIND WORKLOAD CACHE TOOL RUN CMD: one timed run, recorded.
+# timed KIND WORKLOAD CACHE TOOL RUN CMD: one timed run, recorded. The
+# caller has put the machine in the protocol's state (bench_fresh_dst,
+# bench_prepare).
 timed() {
   local kind=$1 wl=$2 cache=$3 t=$4 r=$5 cmd=$6
-  # Flush the previous run's writes so that no run pays for another's;
-  # quick mode skips it (its figures mean nothing, and it must be fast).
-  [ "$quick" = 1 ] || sync
-  [ "$cache" = cold ] && bench_drop_caches
   echo "## $wl $cache $t run $r: $cmd" >>"$log"
   bench_time "$cmd" "$log"
   TIMED_OK=1
   [ "$BT_RC" = 0 ] || TIMED_OK=0
+  if [ "$t" = floor ] && [ "$BT_RC" = 0 ]; then
+    # The floor's own clock: create + write + syncfs, and the CPU of that
+    # part; its untimed preload of SRC is not the floor's cost. Peak RSS
+    # is the preloaded tree's size, so it is left out.
+    local fo=${cmd##*> \"} cw fl tot us sy
+    fo=${fo%\"}
+    cw=$(awk '$1 == "create_write_s" { print $2 }' "$fo")
+    fl=$(awk '$1 == "flush_s" { print $2 }' "$fo")
+    tot=$(awk '$1 == "total_s" { print $2 }' "$fo")
+    us=$(awk '$1 == "user_s" { print $2 }' "$fo")
+    sy=$(awk '$1 == "sys_s" { print $2 }' "$fo")
+    cat "$fo" >>"$log"
+    if [ -n "$tot" ]; then
+      BT_WALL=$tot BT_USER=$us BT_SYS=$sy BT_RSS=""
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$cache" "$r" "$cw" "$fl" "$tot" >>"$floor_tsv"
+    else
+      echo "## floor: no total_s in $fo" >>"$log"
+      TIMED_OK=0
+    fi
+  fi
   local how=""
   [ "$BT_RC" = 0 ] || how="  FAILED (exit $BT_RC)"
   printf '  %-5s %-24s run %d: %8s s  user %6s s  sys %6s s  rss %8s KiB%s\n' \
@@ -260,25 +333,6 @@ record() { # kind wl cache tool run ok
 available() {
   awk -F'\t' -v k="$1" -v only="$only_tools" \
     '$1 == k && $3 == "yes" && (only == "" || index(only, "," $2 ",")) { print $2 }' "$tools_tsv"
-}
-
-# order N WORDS...: the words in round N's order, a shuffle seeded by N
-# (reproducible). A rotation would keep every tool behind the same
-# neighbour in every round, and here a run pays for what the run before
-# it left: memory the guest must fault back in, writeback still going.
-order() {
-  local n=$1
-  shift
-  printf '%s\n' "$@" | awk -v seed="$n" '
-    { w[NR] = $0 }
-    END {
-      srand(seed + 1)
-      for (i = NR; i > 1; i--) {
-        j = int(rand() * i) + 1
-        t = w[i]; w[i] = w[j]; w[j] = t
-      }
-      for (i = 1; i <= NR; i++) print w[i]
-    }'
 }
 
 gen_workload() { # name dir
@@ -310,6 +364,7 @@ wl_estimate() {
 for wl in ${workloads//,/ }; do
   case $wl in postoffice | tiny | large) ;; *) bench_die "unknown workload '$wl'" ;; esac
   src=$data/$wl-src dst=$data/$wl-dst work=$data/$wl-work
+  [ "$BENCH_FS" = data ] || dst=$BENCH_FS_MNT/$wl-dst
   need=$(($(wl_estimate "$wl") * 21 / 10 + (1 << 30)))
   avail=$(($(df -Pk "$data" | awk 'NR == 2 { print $4 }') * 1024))
   if [ "$avail" -lt "$need" ]; then
@@ -322,17 +377,18 @@ for wl in ${workloads//,/ }; do
   mkdir -p "$work"
   gen_workload "$wl" "$src" || bench_die "generating the $wl workload failed"
   sig_src=$(tree_sig "$src")
+  [ "$BENCH_FS" = data ] || bench_fs_size "$src"
 
   for cache in $caches; do
-    [ "$cache" = warm ] && bench_warm "$src"
     mapfile -t tools < <(available copy)
     for r in $(seq 1 "$runs"); do
-      for t in $(order $((r - 1)) "${tools[@]}"); do
+      for t in $(bench_order $((r - 1)) "${tools[@]}"); do
         cmd=$(tool_cmd copy "$t" "$src" "$dst" "$work")
-        bench_rm "$dst"
+        bench_fresh_dst "$dst"
         # pomove's defaults beside DST: a left-over journal would make the
         # next run a resume.
         rm -f "$dst.xxh128" "$dst.pomove-journal"
+        bench_prepare "$cache" "$src"
         timed copy "$wl" "$cache" "$t" "$r" "$cmd"
         ok=$TIMED_OK
         if [ "$ok" = 1 ] && [ "$(tree_sig "$dst")" != "$sig_src" ]; then
@@ -342,8 +398,7 @@ for wl in ${workloads//,/ }; do
         fi
         [ "$ok" = 1 ] || failed=1
         record copy "$wl" "$cache" "$t" "$r" "$ok"
-        bench_rm "$dst"
-        rm -f "$work"/*.xxh128 "$work"/*.xxh128.cp
+        rm -f "$work"/*.xxh128 "$work"/*.xxh128.cp "$work/floor.out"
       done
     done
   done
@@ -352,16 +407,20 @@ for wl in ${workloads//,/ }; do
     mapfile -t tools < <(available audit)
     if [ ${#tools[@]} -gt 0 ]; then
       echo "== $wl: audits (preparing a copy and the manifests, untimed)" >&2
+      bench_fresh_dst "$dst"
       cp -a "$src" "$dst" 2>>"$log"
+      # Audits create no inodes on DST's file system: no wait for them.
+      BENCH_RM_AT=""
       (cd "$src" && find . -type f -print0 | sort -z | xargs -0 -r xxh128sum) >"$work/src.xxh128" 2>>"$log"
       if command -v hashdeep >/dev/null; then
         (cd "$src" && hashdeep -c md5 -r -l .) >"$work/src.hashdeep" 2>>"$log"
       fi
       for cache in $caches; do
-        [ "$cache" = warm ] && { bench_warm "$src"; bench_warm "$dst"; }
         for r in $(seq 1 "$runs"); do
-          for t in $(order $((r - 1)) "${tools[@]}"); do
+          for t in $(bench_order $((r - 1)) "${tools[@]}"); do
             cmd=$(tool_cmd audit "$t" "$src" "$dst" "$work")
+            # Audits only read: the same DST serves every run.
+            bench_prepare "$cache" "$src" "$dst"
             timed audit "$wl" "$cache" "$t" "$r" "$cmd"
             [ "$TIMED_OK" = 1 ] || failed=1
             record audit "$wl" "$cache" "$t" "$r" "$TIMED_OK"
@@ -370,7 +429,7 @@ for wl in ${workloads//,/ }; do
       done
     fi
   fi
-  bench_rm "$dst"
+  if [ "$BENCH_FS" = data ]; then bench_rm "$dst"; else bench_fs_umount; fi
   bench_rm "$src"
   bench_rm "$work"
 done
@@ -387,30 +446,35 @@ if [ $do_scale = 1 ]; then
       continue
     fi
     src=$data/scale-src dst=$data/scale-dst work=$data/scale-work
+    [ "$BENCH_FS" = data ] || dst=$BENCH_FS_MNT/scale-dst
     mkdir -p "$work"
     "$POMOVE" gen-postoffice "$src" --tiny "$n" --quiet ||
       bench_die "generating $n tiny files failed"
-    bench_warm "$src"
-    for t in pomove-copy cp-a; do
+    [ "$BENCH_FS" = data ] || bench_fs_size "$src"
+    # The durable peer: pomove's copy is on disk when it returns.
+    for t in pomove-copy cp-a+sync; do
       if [ "$t" = pomove-copy ] && [ -z "$have" ]; then
         printf '%s\t%s\t\t\t\t\tnot available\n' "$n" "$t" >>"$scale_tsv"
         continue
       fi
-      bench_rm "$dst"
+      bench_fresh_dst "$dst"
       rm -f "$dst.xxh128" "$dst.pomove-journal"
+      bench_prepare warm "$src"
       cmd=$(tool_cmd copy "$t" "$src" "$dst" "$work")
       timed copy "scale-$n" warm "$t" 1 "$cmd"
       [ "$TIMED_OK" = 1 ] || failed=1
       printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$t" "$BT_WALL" "$BT_USER" \
         "$BT_SYS" "${BT_RSS:-}" "$BT_RC" >>"$scale_tsv"
-      bench_rm "$dst"
       rm -f "$work"/*
     done
+    if [ "$BENCH_FS" = data ]; then bench_rm "$dst"; else bench_fs_umount; fi
     bench_rm "$src"
     bench_rm "$work"
   done
 fi
 
+printf 'loop_dio\t%s\n' "$(bench_fs_dio)" >>"$meta_tsv"
+bench_fs_teardown
 "$BENCH_DIR/report.sh" "$out" || bench_die "writing the report failed"
 echo "results: $out/results.md, $out/results.json, $out/results.svg" >&2
 exit $failed

@@ -1,9 +1,12 @@
 /* test_bench_run.c - smoke test of the benchmark scripts: bench/run.sh
- * --quick against the pomove under test writes results.md, results.json
- * and results.svg that are well-formed (checked here with a small JSON
- * parser and an XML tag-balance checker: no python or xmllint needed),
- * lists every peer once, and cleans its data directory; copy_vs_cp.sh
- * prints its runs and medians. No assertion on any time. */
+ * --quick against the pomove under test, with DST in the data directory
+ * (the protocol's mode that needs no root), writes results.md,
+ * results.json and results.svg that are well-formed (checked here with a
+ * small JSON parser and an XML tag-balance checker: no python or xmllint
+ * needed), lists every peer once, gives the floor and every copier's ratio
+ * to it, and cleans its data directory; copy_vs_cp.sh prints its runs and
+ * medians. No assertion on any time. The loop file system modes are in
+ * test_bench_protocol.c (root only). */
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,6 +15,10 @@
 #include <sys/stat.h>
 
 #include "testutil.h"
+
+#ifndef PM_FLOOR_BIN
+#define PM_FLOOR_BIN ""
+#endif
 
 /* ---- a strict little JSON checker (RFC 8259 grammar) ---- */
 typedef struct jp {
@@ -220,10 +227,13 @@ static void test_bench_run_quick(void **state) {
   const char *s = tu_scratch();
   /* Two workloads and one scaling size keep it well under a minute in the
    * ASan build on a loaded 2-core machine. */
+  bool have_floor = PM_FLOOR_BIN[0] != '\0';
+  char floor_opt[4200] = "";
+  if (have_floor) snprintf(floor_opt, sizeof floor_opt, "--floor '%s'", PM_FLOOR_BIN);
   int rc = tu_sh("bash '%s/bench/run.sh' --quick --runs 1 --workloads "
-                 "postoffice,large --scale 100 --pomove '%s' "
+                 "postoffice,large --scale 100 --pomove '%s' %s --fs data "
                  "--out '%s/out' --data '%s/data' > '%s/log' 2>&1",
-                 POMOVE_SOURCE_DIR, tu_pomove(), s, s, s);
+                 POMOVE_SOURCE_DIR, tu_pomove(), floor_opt, s, s, s);
   if (rc != 0) tu_sh("cat '%s/log' '%s/out/runs.log' >&2", s, s);
   assert_int_equal(rc, 0);
 
@@ -236,15 +246,30 @@ static void test_bench_run_quick(void **state) {
   assert_non_null(strstr(md, "## Copies"));
   assert_non_null(strstr(md, "## Audits"));
   assert_non_null(strstr(md, "## Scaling"));
-  /* Every workload has a baseline row with its ratio of 1. */
-  assert_int_equal(count(md, "| warm | cp-a | "), 2);
-  assert_true(count(md, " | 1.00 | ") >= 4); /* cp -a and xxh128sum -c */
+  /* The protocol is stated: DST beside SRC, no wait in quick mode. */
+  assert_non_null(strstr(md, "Protocol: DST on the data directory"));
+  /* Every workload has a durable baseline row with its ratio of 1; the
+   * copies that are not durable are marked. */
+  assert_int_equal(count(md, "| warm | cp-a+sync | "), 2);
+  assert_int_equal(count(md, "| warm | cp-a* | "), 2);
+  assert_true(count(md, " | 1.00 | ") >= 4); /* cp -a; sync -f and xxh128sum -c */
+  assert_non_null(strstr(md, "| CV | x cp -a; sync -f | / floor |"));
   assert_non_null(strstr(md, "| 100 | pomove-copy | "));
+  assert_non_null(strstr(md, "| 100 | cp-a+sync | "));
+  if (have_floor) {
+    /* The floor ran on both workloads, its own ratio is 1, its split
+     * figures are listed. */
+    assert_int_equal(count(md, "| warm | floor | "), 2);
+    assert_non_null(strstr(md, "## Floor (pm_floor)"));
+    assert_int_equal(count(md, "| postoffice | warm | 1 | "), 1);
+    assert_int_equal(count(md, "| large | warm | 1 | "), 1);
+  }
   /* Every peer is listed with its command or as not available. */
   static const char *const tools[] = {
       "pomove-copy (copy)", "pomove-copy-verify (copy)", "cp-a (copy)",
       "cp-a+sync (copy)",
       "rsync-a (copy)", "tar-tar (copy)", "parallel-cp (copy)",
+      "parallel-cp+sync (copy)", "floor (copy)",
       "cp-a+xxh128sum-c (copy)", "pomove-verify (audit)",
       "pomove-verify-manifest (audit)", "xxh128sum-c (audit)",
       "hashdeep-audit (audit)"};
@@ -264,6 +289,10 @@ static void test_bench_run_quick(void **state) {
   assert_non_null(strstr(js, "\"results\": ["));
   assert_non_null(strstr(js, "\"tool\": \"cp-a\""));
   assert_non_null(strstr(js, "\"maxrss_kib\""));
+  assert_non_null(strstr(js, "\"cv_pct\""));
+  assert_non_null(strstr(js, "\"time_over_floor\""));
+  assert_non_null(strstr(js, "\"fs_mode\": \"data\""));
+  if (have_floor) assert_non_null(strstr(js, "\"create_write_s\""));
   free(js);
 
   snprintf(p, sizeof p, "%s/out/results.svg", s);
@@ -283,16 +312,23 @@ static void test_bench_copy_vs_cp_smoke(void **state) {
   (void)state;
   const char *s = tu_scratch();
   char *out = NULL;
+  /* --fs data --settle 0: the protocol without root and without the
+   * 61 s wait (the loop modes are test_bench_protocol's). */
   int rc = tu_sh_out(&out,
                      "bash '%s/bench/copy_vs_cp.sh' --files 100 --runs 2 "
-                     "--pomove '%s' --data '%s/data' 2>&1",
+                     "--fs data --settle 0 --pomove '%s' --data '%s/data' 2>&1",
                      POMOVE_SOURCE_DIR, tu_pomove(), s);
   if (rc != 0) fprintf(stderr, "%s\n", out);
   assert_int_equal(rc, 0);
   assert_int_equal(count(out, "cp      run "), 2);
+  assert_int_equal(count(out, "cp+sync run "), 2);
   assert_non_null(strstr(out, "cp -a       median"));
-  /* With pomove copy built, its runs and the ratio; else it says so. */
-  assert_true((count(out, "pomove  run ") == 2 && strstr(out, "ratio: ")) ||
+  assert_non_null(strstr(out, "cp -a;sync  median"));
+  assert_non_null(strstr(out, "CV "));
+  /* With pomove copy built, its runs and the ratio to the durable cp;
+   * else it says so. */
+  assert_true((count(out, "pomove  run ") == 2 &&
+               strstr(out, "ratio: pomove copy is") && strstr(out, "both durable")) ||
               strstr(out, "pomove copy: not available"));
   free(out);
   assert_int_equal(tu_sh("test ! -e '%s/data/src'", s), 0);
