@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "orch.h"
+#include "sidefile.h"
 #include "util.h"
 
 typedef struct bin_finding {
@@ -172,28 +173,32 @@ static void json_audit(const audit *a, FILE *out, bool repaired) {
   fputs("]}\n", out);
 }
 
+/* Copies a Bin file from the old place to the new one. The new file is
+ * created under a temporary name of its own (O_EXCL, no symlink followed)
+ * and renamed over dst only when its bytes are durable, so a symlink
+ * planted at either name is never written through (sidefile.h). */
 static int copy_file(const pm_fs_ops *fs, const char *src, const char *dst) {
-  pm_fd in, out;
-  PM_TRY(fs->open(src, PM_O_RDONLY, 0, &in));
+  pm_fd in;
+  PM_TRY(fs->open(src, PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_REGULAR, 0, &in));
   pm_stat st;
   int rc = fs->fstat(in, &st);
-  char *tmp = pm_xasprintf("%s.pomove-tmp", dst);
-  if (rc == 0)
-    rc = fs->open(tmp, PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC, st.mode, &out);
+  pm_sidefile sf;
+  if (rc == 0) rc = pm_side_create(fs, dst, "repaired Bin file", st.mode, &sf);
   if (rc < 0) {
     fs->close(in);
-    free(tmp);
     return rc;
   }
-  rc = orch_copy_bytes(fs, in, out);
-  if (rc == 0) rc = fs->futimes(out, &st.atime, &st.mtime);
-  if (rc == 0) rc = fs->fsync(out, false);
-  fs->close(out);
+  rc = orch_copy_bytes(fs, in, sf.fd);
+  if (rc == 0) rc = fs->futimes(sf.fd, &st.atime, &st.mtime);
+  if (rc == 0) rc = fs->fsync(sf.fd, false);
   fs->close(in);
-  if (rc == 0) rc = fs->rename(tmp, dst);
-  if (rc < 0) fs->unlink(tmp);
-  free(tmp);
-  return rc;
+  if (rc < 0) {
+    pm_side_discard(fs, &sf);
+    return rc;
+  }
+  rc = pm_side_publish(fs, &sf, "repaired Bin file");
+  if (rc < 0) return rc; /* reported; the temporary was removed */
+  return pm_side_close(fs, &sf);
 }
 
 static int repair(pm_host *h, const orch_check_options *o, audit *a,

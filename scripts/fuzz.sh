@@ -15,7 +15,8 @@
 #   HARNESS         manifest copy_journal regfile plan step_journal
 #                   (default: all)
 # Exit status: 0 nothing found, 1 something found (see the crash files),
-# 2 usage error. Reproduce a finding with
+# 2 usage error. POMOVE_FUZZ_JOBS=N runs N harnesses side by side instead
+# of one per processor. Reproduce a finding with
 #   build/fuzz/tests/fuzz/fuzz_<harness> build/fuzz/crashes/<harness>/<file>
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +44,7 @@ done
 command -v clang >/dev/null ||
   { echo "fuzz.sh: clang is missing (scripts/deps.sh installs it)" >&2; exit 2; }
 
-jobs=$(nproc)
+jobs=${POMOVE_FUZZ_JOBS:-$(nproc)}
 b=build/fuzz
 echo "== build $b" >&2
 cmake -S . -B $b -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \

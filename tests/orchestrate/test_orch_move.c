@@ -585,6 +585,46 @@ static void test_orch_check_after_service_pack(void **state) {
   free(dir);
 }
 
+/* check --repair copies a newer Bin file over the moved one: a symlink
+ * planted at the moved file's name is refused, and one at the temporary
+ * name the repair used to write (<name>.pomove-tmp, opened with O_TRUNC)
+ * is never written through. */
+static void test_orch_check_repair_never_through_link(void **state) {
+  (void)state;
+  char *dir = dir_of("checklink");
+  orch_sim_options so;
+  ot_sim_options(&so, dir);
+  ot_make_host(&so);
+  assert_int_equal(do_move(dir, "C:\\exchsrvr", "D:"), PM_EXIT_OK);
+  orch_check_options co;
+  memset(&co, 0, sizeof co);
+  co.expect = "D:";
+  co.stop_timeout_ms = co.start_timeout_ms = 5000;
+  co.out = fopen("/dev/null", "w");
+  assert_int_equal(tu_sh("cd '%s' && printf keep > outside && "
+                         "touch -d '2030-01-01' drives/C/exchsrvr/Connect/"
+                         "Msmcon/Bin/Mt.exe && rm drives/D/ExchSrvr/Connect/"
+                         "Msmcon/Bin/Mt.exe && ln -s \"$PWD/outside\" "
+                         "drives/D/ExchSrvr/Connect/Msmcon/Bin/Mt.exe && ln -s "
+                         "\"$PWD/outside\" drives/D/ExchSrvr/Connect/Msmcon/"
+                         "Bin/Mt.exe.pomove-tmp",
+                         dir),
+                   0);
+  pm_host *h = ot_open(dir);
+  co.repair = true;
+  pm_set_quiet(true);
+  assert_int_not_equal(orch_check(h, &co), PM_EXIT_OK);
+  pm_set_quiet(false);
+  pm_host_close(h);
+  fclose(co.out);
+  assert_int_equal(tu_sh("cd '%s' && test \"$(cat outside)\" = keep && "
+                         "test -L drives/D/ExchSrvr/Connect/Msmcon/Bin/Mt.exe "
+                         "&& test -z \"$(ls drives/D/ExchSrvr/Connect/Msmcon/"
+                         "Bin | grep tmp- )\"", dir),
+                   0);
+  free(dir);
+}
+
 /* A service started again between a failed step and --resume is stopped
  * before the copy: a running connector writes to the postoffice. */
 static void test_orch_move_resume_restopped(void **state) {
@@ -632,6 +672,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_orch_move_service_will_not_stop, kill_hosts),
       cmocka_unit_test_teardown(test_orch_move_plan_changes_nothing, kill_hosts),
       cmocka_unit_test_teardown(test_orch_check_after_service_pack, kill_hosts),
+      cmocka_unit_test_teardown(test_orch_check_repair_never_through_link, kill_hosts),
       cmocka_unit_test_teardown(test_orch_move_resume_restopped, kill_hosts),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
