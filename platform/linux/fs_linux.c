@@ -134,8 +134,12 @@ static int regular_only(int fd, int oflags) {
   return rc;
 }
 
-static int lx_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
-  int f = O_CLOEXEC;
+/* The open(2) flags of PM_O_* flags, without O_CLOEXEC and O_NOFOLLOW
+ * (each caller adds them). O_NONBLOCK for PM_O_REGULAR makes an open of
+ * a FIFO return at once instead of waiting for a writer; it changes
+ * nothing for reads of a regular file. */
+static int oflags_of(int flags) {
+  int f = 0;
   switch (flags & PM_O_ACCMODE) {
   case PM_O_WRONLY: f |= O_WRONLY; break;
   case PM_O_RDWR: f |= O_RDWR; break;
@@ -145,12 +149,15 @@ static int lx_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
   if (flags & PM_O_EXCL) f |= O_EXCL;
   if (flags & PM_O_TRUNC) f |= O_TRUNC;
   if (flags & PM_O_DIRECT) f |= O_DIRECT;
-  if (flags & PM_O_NOFOLLOW) f |= O_NOFOLLOW;
   if (flags & PM_O_DIRECTORY) f |= O_DIRECTORY;
   if (flags & PM_O_APPEND) f |= O_APPEND;
-  /* O_NONBLOCK makes an open of a FIFO return at once instead of waiting
-   * for a writer; it changes nothing for reads of a regular file. */
   if (flags & PM_O_REGULAR) f |= O_NONBLOCK;
+  return f;
+}
+
+static int lx_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
+  int f = O_CLOEXEC | oflags_of(flags);
+  if (flags & PM_O_NOFOLLOW) f |= O_NOFOLLOW;
   lpath lp;
   if (lpath_open(path, &lp) < 0) {
     int rc = fail();
@@ -973,22 +980,6 @@ static void bpath_close(bpath *b) {
     return r_;                                                            \
   } while (0)
 
-static int oflags_of(int flags) {
-  int f = 0;
-  switch (flags & PM_O_ACCMODE) {
-  case PM_O_WRONLY: f |= O_WRONLY; break;
-  case PM_O_RDWR: f |= O_RDWR; break;
-  default: f |= O_RDONLY; break;
-  }
-  if (flags & PM_O_CREAT) f |= O_CREAT;
-  if (flags & PM_O_EXCL) f |= O_EXCL;
-  if (flags & PM_O_TRUNC) f |= O_TRUNC;
-  if (flags & PM_O_DIRECT) f |= O_DIRECT;
-  if (flags & PM_O_DIRECTORY) f |= O_DIRECTORY;
-  if (flags & PM_O_APPEND) f |= O_APPEND;
-  if (flags & PM_O_REGULAR) f |= O_NONBLOCK;
-  return f;
-}
 
 static int lx_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
                       pm_fd *out) {
