@@ -9,6 +9,7 @@
 #ifndef POMOVE_COPYENGINE_H
 #define POMOVE_COPYENGINE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -66,7 +67,7 @@ typedef struct ce_options {
   /* Called from one thread at a time, at most every few ms. */
   void (*progress)(const ce_progress_info *info, void *arg);
   void *progress_arg;
-  volatile int *interrupt; /* set non-zero to stop early (signal handler) */
+  atomic_int *interrupt; /* set non-zero to stop early (signal handler) */
 } ce_options;
 
 typedef struct ce_result {

@@ -7,6 +7,7 @@
 #ifndef POMOVE_ORCH_H
 #define POMOVE_ORCH_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -69,7 +70,7 @@ typedef struct orch_options {
   unsigned threads;
   int progress_mode; /* PM_PROGRESS_* */
   FILE *out;         /* the report; NULL: stdout */
-  volatile int *interrupt;
+  atomic_int *interrupt;
 } orch_options;
 
 void orch_options_init(orch_options *o);

@@ -15,6 +15,7 @@
 #ifndef POMOVE_PLATFORM_H
 #define POMOVE_PLATFORM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -414,9 +415,10 @@ void pm_utc_now(char *buf, size_t cap);
  * resumes from, and the command exits 130. A second one ends the process
  * at once, as the OS default would (the copy's journal survives that as
  * it survives a kill). pm_interrupt_flag() is the flag itself, for the
- * engines' `volatile int *interrupt` options. */
+ * engines' `atomic_int *interrupt` options (an atomic: the handler
+ * writes it while worker threads read it). */
 void pm_interrupt_catch(void);
 bool pm_interrupted(void);
-volatile int *pm_interrupt_flag(void);
+atomic_int *pm_interrupt_flag(void);
 
 #endif

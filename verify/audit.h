@@ -7,6 +7,7 @@
 #ifndef VF_AUDIT_H
 #define VF_AUDIT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -35,7 +36,7 @@ typedef struct vf_audit_opts {
   int progress_mode;              /* PM_PROGRESS_* */
   /* Set non-zero (signal handler) to stop early: the audit then returns
    * PM_ECANCELED. May be NULL. */
-  volatile int *interrupt;
+  atomic_int *interrupt;
   /* Out: what ran. */
   char engine_used[16];
   unsigned threads_used;

@@ -351,7 +351,7 @@ int vf_cmd_hash(int argc, char **argv) {
   /* Ctrl-C or SIGTERM stops the walk and the reads within moments: exit
    * 130. A second one ends the process at once. */
   pm_interrupt_catch();
-  volatile int *interrupt = pm_interrupt_flag();
+  atomic_int *interrupt = pm_interrupt_flag();
   vf_pool_opts po = {.fs = c->fs,
                      .engine = eng,
                      .threads = threads,

@@ -9,6 +9,7 @@
 #ifndef VF_HASHPOOL_H
 #define VF_HASHPOOL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -79,7 +80,7 @@ typedef struct vf_pool_opts {
   /* Set non-zero (by a signal handler) to stop: jobs not yet started and
    * files being read end with err PM_ECANCELED at once, without waiting
    * for their reads; the callback still gets every job. May be NULL. */
-  volatile int *interrupt;
+  atomic_int *interrupt;
 } vf_pool_opts;
 
 /* Default worker count: more threads than CPUs, because opening and

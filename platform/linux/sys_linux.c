@@ -1,6 +1,7 @@
 /* sys_linux.c - small system queries of the Linux backend and the errno
  * translator (the only one on this platform). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -145,18 +146,19 @@ int64_t pm_wall_seconds(void) {
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec;
 }
-/* Written by the signal handler, read by every thread. An int is written
- * whole on every CPU Linux runs on; volatile keeps the polls real. */
-static volatile int interrupt_flag;
+/* Written by the signal handler, read by every thread: an atomic, so that
+ * the read in a worker is not a data race (a lock-free atomic is
+ * async-signal-safe, C11 7.14.1.1). */
+static atomic_int interrupt_flag;
 
 static void on_interrupt(int sig) {
-  if (interrupt_flag) {
+  if (atomic_load(&interrupt_flag)) {
     /* The second signal: the default action, now. */
     signal(sig, SIG_DFL);
     raise(sig);
     return;
   }
-  interrupt_flag = 1;
+  atomic_store(&interrupt_flag, 1);
 }
 
 void pm_interrupt_catch(void) {
@@ -172,6 +174,6 @@ void pm_interrupt_catch(void) {
   sigaction(SIGTERM, &sa, NULL);
 }
 
-bool pm_interrupted(void) { return interrupt_flag != 0; }
+bool pm_interrupted(void) { return atomic_load(&interrupt_flag) != 0; }
 
-volatile int *pm_interrupt_flag(void) { return &interrupt_flag; }
+atomic_int *pm_interrupt_flag(void) { return &interrupt_flag; }
