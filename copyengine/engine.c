@@ -235,8 +235,10 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   }
   ce_state *old_state = NULL;
   if (update && spath) {
-    rc = ce_state_load(fs, spath, roots.src, &old_state);
-    if (rc && !(rc == PM_ENOENT && o.checksum)) {
+    /* With --checksum a damaged state is not needed: every file is
+     * hashed on both sides, as when adopting a tree. */
+    rc = ce_state_load(fs, spath, roots.src, !o.checksum, &old_state);
+    if (rc && !((rc == PM_ENOENT || rc == PM_EFORMAT) && o.checksum)) {
       /* Damaged, another source's, or a link planted at its name. */
       if (rc == PM_ENOENT) {
         pm_oserr_set(0);

@@ -173,8 +173,18 @@ static slot *find_slot(ce_state *s, const pm_hash128 *k, bool add) {
   return &s->tab[i];
 }
 
-static int damaged(const char *path, unsigned long recno, uint64_t off,
-                   const char *why) {
+/* Reported as an error that refuses the update, or (report false) as a
+ * warning of an update that goes on by hashing every file. */
+static int damaged(bool report, const char *path, unsigned long recno,
+                   uint64_t off, const char *why) {
+  if (!report) {
+    char *shown = pm_display_path(path);
+    pm_warnf("state '%s' is damaged at record %lu (byte %llu): %s; "
+             "ignoring it: every file is hashed and compared (--checksum)",
+             shown, recno, (unsigned long long)off, why);
+    free(shown);
+    return PM_EFORMAT;
+  }
   char *shown = pm_display_path(path);
   pm_oserr_set(0);
   pm_report_errorf(PM_EFORMAT,
@@ -189,23 +199,23 @@ static int damaged(const char *path, unsigned long recno, uint64_t off,
 
 /* Parses the whole file in buf. */
 static int parse(ce_state *s, const char *path, const unsigned char *buf,
-                 uint64_t len, const char *src) {
+                 uint64_t len, const char *src, bool report) {
   if (len < 8 || memcmp(buf, MAGIC, 8) != 0)
-    return damaged(path, 0, 0, "it does not start as a pomove state");
+    return damaged(report, path, 0, 0, "it does not start as a pomove state");
   uint64_t pos = 8, files = 0;
   unsigned long recno = 0;
   bool header = false, end = false;
   while (pos < len) {
     recno++;
-    if (end) return damaged(path, recno, pos, "bytes follow the last record");
+    if (end) return damaged(report, path, recno, pos, "bytes follow the last record");
     if (len - pos < 5 + 8)
-      return damaged(path, recno, pos, "the file ends inside a record");
+      return damaged(report, path, recno, pos, "the file ends inside a record");
     uint32_t plen = get_u32(buf + pos);
     if ((uint64_t)plen > len - pos - 5 - 8)
-      return damaged(path, recno, pos, "the file ends inside a record");
+      return damaged(report, path, recno, pos, "the file ends inside a record");
     pm_hash128 h = pm_hash_buffer(buf + pos, 5 + (size_t)plen);
     if (memcmp(h.b, buf + pos + 5 + plen, 8) != 0)
-      return damaged(path, recno, pos, "its checksum does not match");
+      return damaged(report, path, recno, pos, "its checksum does not match");
     char type = (char)buf[pos + 4];
     const unsigned char *p = buf + pos + 5;
     if (!header) {
@@ -214,7 +224,7 @@ static int parse(ce_state *s, const char *path, const unsigned char *buf,
       const unsigned char *nul2 =
           nul1 ? memchr(nul1 + 1, 0, plen - (size_t)(nul1 + 1 - p)) : NULL;
       if (!nul2 || nul2 != p + plen - 1)
-        return damaged(path, recno, pos, "the header is malformed");
+        return damaged(report, path, recno, pos, "the header is malformed");
       if (strcmp((const char *)p, src) != 0) {
         char *shown = pm_display_path(path);
         char *theirs = pm_display_path((const char *)p);
@@ -234,36 +244,36 @@ static int parse(ce_state *s, const char *path, const unsigned char *buf,
       header = true;
     } else if (type == 'S') {
       if (plen <= CE_SREC_BYTES)
-        return damaged(path, recno, pos, "a file record is too short");
+        return damaged(report, path, recno, pos, "a file record is too short");
       const char *rel = (const char *)p + CE_SREC_BYTES;
       size_t rl = plen - CE_SREC_BYTES;
       if (memchr(rel, 0, rl))
-        return damaged(path, recno, pos, "a path holds a NUL byte");
+        return damaged(report, path, recno, pos, "a path holds a NUL byte");
       pm_hash128 k = pm_hash_buffer(rel, rl);
       slot *sl = find_slot(s, &k, true);
       ce_srec_get(p, &sl->r);
       files++;
     } else if (type == 'E') {
       if (plen != 8)
-        return damaged(path, recno, pos, "the last record is malformed");
+        return damaged(report, path, recno, pos, "the last record is malformed");
       if (get_u64(p) != files)
-        return damaged(path, recno, pos,
+        return damaged(report, path, recno, pos,
                        "it counts another number of files than it holds");
       end = true;
     } else {
-      return damaged(path, recno, pos, "a record of unknown type");
+      return damaged(report, path, recno, pos, "a record of unknown type");
     }
     pos += 5 + (uint64_t)plen + 8;
   }
-  if (!header) return damaged(path, 1, 8, "it has no header");
+  if (!header) return damaged(report, path, 1, 8, "it has no header");
   if (!end)
-    return damaged(path, recno + 1, pos,
+    return damaged(report, path, recno + 1, pos,
                    "it ends before its last record (it is incomplete)");
   return 0;
 }
 
 int ce_state_load(const pm_fs_ops *fs, const char *path, const char *src,
-                  ce_state **out) {
+                  bool report_damage, ce_state **out) {
   *out = NULL;
   pm_fd fd;
   int rc = pm_side_open(fs, path, "state", NULL, PM_O_RDONLY, &fd);
@@ -290,7 +300,7 @@ int ce_state_load(const pm_fs_ops *fs, const char *path, const char *src,
   }
   fs->close(fd);
   ce_state *s = pm_xcalloc(1, sizeof *s);
-  rc = parse(s, path, buf, got, src);
+  rc = parse(s, path, buf, got, src, report_damage);
   free(buf);
   if (rc) {
     ce_state_free(s);

@@ -63,9 +63,11 @@ typedef struct ce_state ce_state;
  * FIFO waited on, a regular file of ours). PM_ENOENT, not reported, when
  * there is none. Reported and returned: PM_ESTATE when it was written for
  * another source (both are named), PM_EFORMAT when any record is damaged (named by
- * number and byte offset), or the error of the read. */
+ * number and byte offset; reported only with report_damage, a caller that
+ * goes on without the state reports it its own way), or the error of the
+ * read. */
 int ce_state_load(const pm_fs_ops *fs, const char *path, const char *src,
-                  ce_state **out);
+                  bool report_damage, ce_state **out);
 /* NULL when the state has no record of rel. */
 const ce_srec *ce_state_lookup(const ce_state *s, const char *rel);
 size_t ce_state_count(const ce_state *s);

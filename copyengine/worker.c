@@ -1127,7 +1127,13 @@ static bool update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf) {
   bool dst_file =
       c->fs->stat_at(ddir, leaf, &dst) == 0 && dst.type == PM_T_FILE;
   if (se) {
-    if (!dst_file || !ce_srec_dst_equal(se, &dst)) {
+    /* The copy's change time is the moment recorded as read_at, unless
+     * somebody wrote to it or changed its metadata since (or linked it:
+     * a hard-link group's links change it, so its ctime is not asked). */
+    bool dst_same = dst_file && ce_srec_dst_equal(se, &dst) &&
+                    (f->st.nlink > 1 || (dst.ctime.sec == se->read_at.sec &&
+                                         dst.ctime.nsec == se->read_at.nsec));
+    if (!dst_same) {
       /* A resumed run finds the files it was copying when it stopped
        * changed too: no news for the user. */
       if (dst_file && !c->resumed) {
