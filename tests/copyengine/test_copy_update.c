@@ -421,6 +421,33 @@ static void test_copy_update_kill9_resume(void **state) {
   tu_cleanup();
 }
 
+/* --live: a file written to all the time is left for the next pass and
+ * counted, not failed; without --live it is an error (exit 1). */
+static void test_copy_update_live_leaves_busy_file(void **state) {
+  (void)state;
+  const char *b = tu_scratch();
+  assert_int_equal(tu_sh("set -e; cd '%s'; mkdir src; echo a > src/a; head "
+                         "-c 8000000 /dev/urandom > src/busy; (while :; do "
+                         "echo x >> src/busy; done) >/dev/null 2>&1 & echo $! "
+                         "> appender.pid",
+                         b),
+                   0);
+  char *out = NULL;
+  /* Not quiet: the file left behind is listed among the warnings. */
+  int rc = tu_sh_out(&out, "cd '%s' && '%s' copy --progress none --json "
+                     "--live src dst 2>err", b, tu_pomove());
+  int rc2 = tu_sh("cd '%s' && '%s' copy -q src plain 2>/dev/null", b,
+                  tu_pomove());
+  tu_sh("kill $(cat '%s/appender.pid')", b);
+  assert_int_equal(rc, 0);
+  assert_int_equal(json_u64(out, "left_for_next_pass"), 1);
+  assert_int_equal(json_u64(out, "errors"), 0);
+  free(out);
+  assert_int_equal(tu_sh("grep -q 'left for the next pass' '%s/err'", b), 0);
+  assert_int_equal(rc2, 1);
+  tu_cleanup();
+}
+
 int main(void) {
   tu_require(tu_sh("command -v xxh128sum >/dev/null") == 0,
              "xxh128sum is not installed");
@@ -431,6 +458,7 @@ int main(void) {
       cmocka_unit_test(test_copy_update_dst_changed_by_hand),
       cmocka_unit_test(test_copy_update_bad_input),
       cmocka_unit_test(test_copy_update_kill9_resume),
+      cmocka_unit_test(test_copy_update_live_leaves_busy_file),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
