@@ -24,6 +24,19 @@ static void help(FILE *out) {
 "interrupted copy is continued by running the same command again (see\n"
 "--restart).\n"
 "\n"
+"Updating a copy (--update, or the same command run again once a copy\n"
+"finished): the copy leaves DST.pomove-state beside its manifest, which\n"
+"records for every file the source's size, mtime, ctime, device and inode\n"
+"when it was read, the copy's size, mtime, device and inode, and the hash.\n"
+"A file whose source and copy both still match is skipped without being\n"
+"read, unless its mtime or ctime lay within the file system's timestamp\n"
+"granularity (FAT 2 s, others 1 s) of the moment it was read: such a\n"
+"\"racy\" file is read and hashed again. A file whose size changed, or\n"
+"whose copy was changed by hand, is copied again; one whose identity\n"
+"changed but not its size is read and hashed, and copied only when its\n"
+"data differ, else only its metadata are applied. The new manifest lists\n"
+"the whole tree.\n"
+"\n"
 "One copy into a DST at a time: DST.pomove-lock beside DST is locked (an\n"
 "OS lock, released when the process ends, even by kill -9) and names its\n"
 "holder's pid, host and start time; a second copy is refused (exit 2)\n"
@@ -54,6 +67,18 @@ static void help(FILE *out) {
 "                       removed when the copy completes without errors)\n"
 "  --restart            start a new journal (replacing the old one) and\n"
 "                       copy everything\n"
+"  --update             bring an existing copy up to date (see above);\n"
+"                       refused (exit 2) when DST has no state of a copy of\n"
+"                       SRC, or a damaged one, unless --checksum\n"
+"  --delete             with --update: remove entries of DST that SRC no\n"
+"                       longer has (files, links, directories)\n"
+"  --checksum           with --update: read and hash every source file even\n"
+"                       when its metadata match, copy it when its hash\n"
+"                       differs; without a state, adopt an existing DST by\n"
+"                       hashing the files of both sides\n"
+"  --live               SRC is in use: a file that keeps changing while it\n"
+"                       is read (after three tries), or goes away, is left\n"
+"                       for the next pass and counted, not an error\n"
 "  --progress MODE      auto, tty, plain or none (default auto: redrawn on a\n"
 "                       terminal, a line every 10 s otherwise)\n"
 "  -q, --quiet          no progress, no warnings (errors are still shown)\n"
@@ -106,7 +131,8 @@ int ce_cmd_copy(int argc, char **argv) {
   enum {
     O_ENGINE = 256, O_THREADS, O_CHUNK, O_MANIFEST, O_NOMANIFEST, O_MERGE,
     O_SPECIALS, O_VERIFY, O_VRETRIES, O_NOJOURNAL, O_JOURNAL, O_RESTART,
-    O_PROGRESS, O_JSON, O_FIF, O_IFB, O_BF, O_BB, O_CKB, O_SYNC, O_DIRECT
+    O_PROGRESS, O_JSON, O_FIF, O_IFB, O_BF, O_BB, O_CKB, O_SYNC, O_DIRECT,
+    O_UPDATE, O_DELETE, O_CHECKSUM, O_LIVE
   };
   static const struct option longopts[] = {
       {"engine", required_argument, NULL, O_ENGINE},
@@ -121,6 +147,10 @@ int ce_cmd_copy(int argc, char **argv) {
       {"no-journal", no_argument, NULL, O_NOJOURNAL},
       {"journal", required_argument, NULL, O_JOURNAL},
       {"restart", no_argument, NULL, O_RESTART},
+      {"update", no_argument, NULL, O_UPDATE},
+      {"delete", no_argument, NULL, O_DELETE},
+      {"checksum", no_argument, NULL, O_CHECKSUM},
+      {"live", no_argument, NULL, O_LIVE},
       {"progress", required_argument, NULL, O_PROGRESS},
       {"quiet", no_argument, NULL, 'q'},
       {"json", no_argument, NULL, O_JSON},
@@ -177,6 +207,10 @@ int ce_cmd_copy(int argc, char **argv) {
     case O_NOJOURNAL: o.journal = false; break;
     case O_JOURNAL: o.journal_path = optarg; break;
     case O_RESTART: o.restart = true; break;
+    case O_UPDATE: o.update = true; break;
+    case O_DELETE: o.delete_gone = true; break;
+    case O_CHECKSUM: o.checksum = true; break;
+    case O_LIVE: o.live = true; break;
     case O_SYNC:
       if (!strcmp(optarg, "fs")) o.sync_mode = CE_SYNC_FS;
       else if (!strcmp(optarg, "file")) o.sync_mode = CE_SYNC_FILE;
@@ -240,6 +274,16 @@ int ce_cmd_copy(int argc, char **argv) {
     help(stderr);
     return PM_EXIT_USAGE;
   }
+  if ((o.delete_gone || o.checksum) && !o.update) {
+    fprintf(stderr, "pomove copy: %s works only with --update\n",
+            o.delete_gone ? "--delete" : "--checksum");
+    return PM_EXIT_USAGE;
+  }
+  if (o.update && (o.no_manifest || o.restart)) {
+    fprintf(stderr, "pomove copy: --update cannot go with %s\n",
+            o.no_manifest ? "--no-manifest" : "--restart");
+    return PM_EXIT_USAGE;
+  }
   o.src = argv[optind];
   o.dst = argv[optind + 1];
   if (quiet) {
@@ -282,7 +326,10 @@ int ce_cmd_copy(int argc, char **argv) {
            "\"errors\":%llu,\"resumed_files_skipped\":%llu,"
            "\"resumed_bytes_skipped\":%llu,\"rewritten_bytes\":%llu,"
            "\"verified_files\":%llu,"
-           "\"verify_mismatches\":%llu,\"seconds\":%.3f,"
+           "\"verify_mismatches\":%llu,\"update\":%s,\"copied\":%llu,"
+           "\"skipped_unchanged\":%llu,\"metadata_only\":%llu,"
+           "\"deleted\":%llu,\"racy_rehashed\":%llu,"
+           "\"left_for_next_pass\":%llu,\"seconds\":%.3f,"
            "\"bytes_per_second\":%.0f,\"interrupted\":%s,\"manifest\":",
            r.engine, (unsigned long long)r.files, (unsigned long long)r.dirs,
            (unsigned long long)r.symlinks, (unsigned long long)r.hardlinks,
@@ -293,10 +340,20 @@ int ce_cmd_copy(int argc, char **argv) {
            (unsigned long long)r.resumed_bytes_skipped,
            (unsigned long long)r.rewritten_bytes,
            (unsigned long long)r.verified_files,
-           (unsigned long long)r.verify_mismatches, r.seconds, rate,
+           (unsigned long long)r.verify_mismatches,
+           r.update ? "true" : "false", (unsigned long long)r.copied,
+           (unsigned long long)r.skipped_unchanged,
+           (unsigned long long)r.metadata_only, (unsigned long long)r.deleted,
+           (unsigned long long)r.racy_rehashed,
+           (unsigned long long)r.left_for_next_pass, r.seconds, rate,
            r.interrupted ? "true" : "false");
     if (r.manifest[0])
       pm_json_string(stdout, r.manifest);
+    else
+      printf("null");
+    printf(",\"state\":");
+    if (r.state[0])
+      pm_json_string(stdout, r.state);
     else
       printf("null");
     printf(",\"exit_code\":%d}\n", exit_code);
@@ -319,6 +376,21 @@ int ce_cmd_copy(int argc, char **argv) {
               (unsigned long long)r.resumed_files_skipped,
               pm_fmt_bytes(r.resumed_bytes_skipped, b1, sizeof b1),
               pm_fmt_bytes(r.rewritten_bytes, b2, sizeof b2));
+    if (r.update)
+      fprintf(stderr,
+              "pomove copy: update: %llu files copied, %llu unchanged, "
+              "%llu with new metadata only, %llu racy files hashed again, "
+              "%llu entries deleted\n",
+              (unsigned long long)r.copied,
+              (unsigned long long)r.skipped_unchanged,
+              (unsigned long long)r.metadata_only,
+              (unsigned long long)r.racy_rehashed,
+              (unsigned long long)r.deleted);
+    if (r.left_for_next_pass)
+      fprintf(stderr,
+              "pomove copy: %llu files changed while read or went away: "
+              "left for the next pass (listed above)\n",
+              (unsigned long long)r.left_for_next_pass);
     if (o.verify)
       fprintf(stderr, "pomove copy: verified %llu files from the medium, %llu "
               "mismatches\n", (unsigned long long)r.verified_files,

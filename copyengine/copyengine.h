@@ -64,6 +64,25 @@ typedef struct ce_options {
    * medium and the chunk buffers, where the file systems take it. 0: default
    * (CE_DIRECT_MIN_DEFAULT); UINT64_MAX: never. */
   uint64_t direct_min;
+  /* Bring an existing copy up to date (`copy --update`): a file whose
+   * source and copy both match the state the last copy left
+   * (ce_state_path_for()) is skipped without being read; a changed one is
+   * read and copied again, or only gets its new metadata when its data
+   * hash as recorded. Refused (PM_ESTATE, res->refused) when DST has no
+   * state, unless `checksum` is set: then the existing tree is adopted by
+   * hashing both sides. A run without `update` into a DST that has a
+   * state of the same SRC is an update too (a rerun of a finished copy). */
+  bool update;
+  bool delete_gone; /* with update: remove entries of DST gone from SRC */
+  bool checksum;    /* with update: hash every source file, trust no stat */
+  /* A file that keeps changing while it is read (or vanishes) is left for
+   * the next pass and counted, not failed: for staging a live tree. */
+  bool live;
+  const char *state_path; /* NULL: beside the manifest (state.h) */
+  /* How close to the moment of its read a file's mtime or ctime may be
+   * before the file counts as "racy" and is hashed again by the next
+   * update. 0: by the source's file system (FAT 2 s, others 1 s). */
+  int64_t racy_ns;
   /* Called from one thread at a time, at most every few ms. */
   void (*progress)(const ce_progress_info *info, void *arg);
   void *progress_arg;
@@ -80,6 +99,12 @@ typedef struct ce_result {
   uint64_t rewritten_bytes; /* bytes a resumed run found on disk but not
                                recorded as durable, and wrote again */
   uint64_t verified_files, verify_mismatches;
+  /* An update's accounting (also of a plain run: then all are 0 but
+   * copied). copied: files whose data were written this run. */
+  uint64_t copied, skipped_unchanged, metadata_only, deleted, racy_rehashed,
+      left_for_next_pass;
+  bool update; /* ran as an update of an earlier copy */
+  char state[4096]; /* the state published, or "" */
   double seconds;
   char engine[16];
   char manifest[4096];

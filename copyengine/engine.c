@@ -9,6 +9,7 @@
 #include "engine_internal.h"
 #include "preflight.h"
 #include "sidefile.h"
+#include "state.h"
 #include "util.h"
 
 #define QUEUE_CAP 8192
@@ -130,19 +131,69 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   /* One copy into a DST at a time: the lock file beside DST is taken
    * before anything else looks at DST, and held to the end. */
   pm_sidelock lock = {.fd = PM_FD_INVALID, .path = NULL};
-  {
-    char *base = dst_canonical(fs, o.dst);
-    if (base) {
-      char *lpath = pm_xasprintf("%s.pomove-lock", base);
+  char *base = dst_canonical(fs, o.dst);
+  if (base) {
+    char *lpath = pm_xasprintf("%s.pomove-lock", base);
+    rc = pm_side_lock(fs, lpath, "lock file", &lock);
+    free(lpath);
+    if (rc) {
       free(base);
-      rc = pm_side_lock(fs, lpath, "lock file", &lock);
-      free(lpath);
-      if (rc) {
-        res->refused = pm_side_refused(rc);
-        return rc;
-      }
+      res->refused = pm_side_refused(rc);
+      return rc;
     }
   }
+
+  /* The state of the copy, beside its manifest. Its presence makes a run
+   * an update: `--update`, or the same command run again after a copy
+   * finished (DST exists and holds a copy of this SRC then). */
+  char *spath = NULL;
+  bool update = false;
+  if (!o.no_manifest && (o.state_path || o.manifest_path || base)) {
+    if (o.state_path) {
+      spath = pm_xstrdup(o.state_path);
+    } else {
+      char *m = o.manifest_path ? pm_xstrdup(o.manifest_path)
+                                : pm_xasprintf("%s.xxh128", base);
+      spath = ce_state_path_for(m);
+      free(m);
+    }
+  }
+  {
+    pm_stat sst, dst_st;
+    bool have_state = spath && fs->stat(spath, false, &sst) == 0;
+    if (o.update) {
+      update = true;
+      if (!have_state && !o.checksum) {
+        char *shown = pm_display_path(o.dst);
+        pm_oserr_set(0);
+        pm_report_errorf(
+            PM_ESTATE,
+            "cannot update '%s': %s, so pomove cannot tell which files are "
+            "unchanged; use --update --checksum to adopt the tree by "
+            "hashing both sides, or copy into a new directory",
+            shown,
+            o.no_manifest ? "--no-manifest keeps no state"
+                          : "it has no state from an earlier pomove copy "
+                            "beside its manifest");
+        free(shown);
+        free(spath);
+        free(base);
+        pm_side_unlock(fs, &lock);
+        res->refused = true;
+        return PM_ESTATE;
+      }
+    } else if (have_state && !o.restart && !o.merge &&
+               fs->stat(o.dst, true, &dst_st) == 0 &&
+               dst_st.type == PM_T_DIR) {
+      update = true;
+      char *shown = pm_display_path(o.dst);
+      pm_warnf("'%s' holds a finished copy (state '%s'): bringing it up to "
+               "date",
+               shown, spath);
+      free(shown);
+    }
+  }
+  free(base);
 
   /* An existing journal for this destination means "resume": the
    * destination is expected to be non-empty then. */
@@ -161,7 +212,8 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     have_journal = jpath && !o.restart && fs->stat(jpath, false, &jst) == 0;
     free(dst_abs);
   }
-  rc = ce_preflight(fs, o.src, o.dst, o.merge || have_journal, &roots);
+  rc = ce_preflight(fs, o.src, o.dst, o.merge || have_journal || update,
+                    &roots);
   if (rc) {
     if (rc == PM_EEXIST && !o.no_manifest) {
       /* A published manifest and no journal: the copy into DST finished
@@ -176,10 +228,33 @@ int ce_copy(const ce_options *opts, ce_result *res) {
       free(m);
     }
     free(jpath);
+    free(spath);
     pm_side_unlock(fs, &lock);
     res->refused = true;
     return rc;
   }
+  ce_state *old_state = NULL;
+  if (update && spath) {
+    /* With --checksum a damaged state is not needed: every file is
+     * hashed on both sides, as when adopting a tree. */
+    rc = ce_state_load(fs, spath, roots.src, !o.checksum, &old_state);
+    if (rc && !((rc == PM_ENOENT || rc == PM_EFORMAT) && o.checksum)) {
+      /* Damaged, another source's, or a link planted at its name. */
+      if (rc == PM_ENOENT) {
+        pm_oserr_set(0);
+        pm_report_errorf(PM_ESTATE, "state '%s' went away", spath);
+      }
+      free(jpath);
+      free(spath);
+      ce_roots_free(&roots);
+      pm_side_unlock(fs, &lock);
+      res->refused = rc == PM_ENOENT || rc == PM_EFORMAT || rc == PM_ESTATE ||
+                     pm_side_refused(rc);
+      return rc == PM_ENOENT ? PM_ESTATE : rc;
+    }
+    rc = 0;
+  }
+  res->update = update;
   if (o.journal && !jpath)
     jpath = o.journal_path ? pm_xstrdup(o.journal_path)
                            : pm_xasprintf("%s.pomove-journal", roots.dst);
@@ -191,6 +266,19 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   c->src = roots.src;
   c->dst = roots.dst;
   c->src_fd = c->dst_fd = PM_FD_INVALID;
+  c->update = update;
+  c->old_state = old_state;
+  c->adopt = update && !old_state;
+  c->racy_ns = o.racy_ns;
+  if (!c->racy_ns) {
+    /* FAT keeps mtimes to 2 s; 1 s is safe for every other file system
+     * (the coarsest others keep whole seconds). */
+    pm_fsinfo fi;
+    bool fat = fs->fsinfo(c->src, &fi) == 0 &&
+               (strstr(fi.type, "fat") || strstr(fi.type, "FAT") ||
+                strstr(fi.type, "msdos"));
+    c->racy_ns = fat ? 2000000000LL : 1000000000LL;
+  }
   c->root_user = geteuid() == 0;
   c->cmask = pm_create_mask();
   c->euid = (uint32_t)geteuid();
@@ -266,6 +354,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
       res->refused = ce_journal_refused(rc);
       goto out;
     }
+    c->resumed = resumed;
     if (resumed)
       pm_warnf("resuming the copy recorded in '%s' (%llu files done%s)", jpath,
                (unsigned long long)js.files,
@@ -279,6 +368,13 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     if (rc) {
       res->refused = pm_side_refused(rc);
       goto out;
+    }
+    if (spath) {
+      rc = ce_state_writer_open(fs, spath, c->src, c->dst, &c->sw);
+      if (rc) {
+        res->refused = pm_side_refused(rc);
+        goto out;
+      }
     }
   }
 
@@ -371,6 +467,17 @@ int ce_copy(const ce_options *opts, ce_result *res) {
       snprintf(res->manifest, sizeof res->manifest, "%s", manifest);
     }
   }
+  if (c->sw) {
+    /* Published with the manifest it describes, never without it. */
+    if (res->manifest[0]) {
+      int src = ce_state_writer_publish(c->sw);
+      if (src && !fatal) fatal = src;
+      if (!src) snprintf(res->state, sizeof res->state, "%s", spath);
+    } else {
+      ce_state_writer_discard(c->sw);
+    }
+    c->sw = NULL;
+  }
   if (fatal) rc = fatal;
   res->interrupted = interrupted;
 out:
@@ -383,6 +490,8 @@ out:
     c->j = NULL;
   }
   if (c->mw) pm_manifest_writer_close(c->mw);
+  ce_state_writer_discard(c->sw);
+  ce_state_free(old_state);
   if (c->dst_fd != PM_FD_INVALID) fs->close(c->dst_fd);
   if (c->src_fd != PM_FD_INVALID) fs->close(c->src_fd);
   pm_side_unlock(fs, &lock);
@@ -400,6 +509,12 @@ out:
   res->rewritten_bytes = atomic_load(&c->rewritten);
   res->verified_files = atomic_load(&c->verified);
   res->verify_mismatches = atomic_load(&c->mismatches);
+  res->copied = atomic_load(&c->copied);
+  res->skipped_unchanged = atomic_load(&c->unchanged);
+  res->metadata_only = atomic_load(&c->metaonly);
+  res->deleted = atomic_load(&c->deleted);
+  res->racy_rehashed = atomic_load(&c->racy);
+  res->left_for_next_pass = atomic_load(&c->left);
   res->seconds = (double)(pm_now_ns() - t0) / 1e9;
   ce_hardlinks_free(c);
   pthread_mutex_destroy(&c->qmu);
@@ -411,6 +526,7 @@ out:
   free(workers);
   free(manifest);
   free(jpath);
+  free(spath);
   ce_roots_free(&roots);
   free(c);
   return rc;

@@ -15,6 +15,7 @@
 #include "journal.h"
 #include "manifest.h"
 #include "platform.h"
+#include "state.h"
 
 typedef struct ce_dnode {
   struct ce_dnode *parent;
@@ -29,6 +30,7 @@ typedef struct ce_task {
   ce_dnode *dir;
   char *rel;
   unsigned attempts;
+  bool force_copy; /* an update found its data changed: copy, no checks */
 } ce_task;
 
 typedef struct ce_hardlink ce_hardlink;
@@ -68,11 +70,20 @@ typedef struct ce_ctx {
 
   pm_manifest_writer *mw;
   ce_journal *j;
+  /* An update: the state the last copy left (NULL when adopting a tree
+   * with --checksum), and the state this run writes (NULL without a
+   * manifest). */
+  bool update, adopt;
+  bool resumed; /* records of an earlier run were loaded from the journal */
+  int64_t racy_ns;
+  const ce_state *old_state;
+  ce_state_writer *sw;
   atomic_bool xattr_unsupported;
 
   atomic_uint_least64_t files, dirs, symlinks, hardlinks, specials, bytes,
       hashed, skipped, errors, seen_files, resumed_files, resumed_bytes, rewritten,
-      verified, mismatches;
+      verified, mismatches, copied, unchanged, metaonly, deleted, racy,
+      left;
   atomic_bool walk_done;
   atomic_uint running; /* workers still running */
   pthread_mutex_t donemu;

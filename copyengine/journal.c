@@ -4,6 +4,7 @@
  *   u32 payload length | u8 type | payload | 8 bytes of XXH3-128(len,
  *   type, payload)
  * Types: 'H' header (src NUL dst NUL options NUL), 'F' file done,
+ * 'U' file done with its whole state record (state.h) after the hash,
  * 'C' checkpoint of a large file. Integers are little-endian. Loading stops
  * at the first record that is short or fails its checksum: that is the
  * torn tail of a crash, and it is cut off before anything is appended. */
@@ -139,6 +140,18 @@ static void apply(ce_journal *j, char type, const unsigned char *p,
     s->e.done = true;
     get_ident(p, &s->e.id);
     memcpy(s->e.hash.b, p + IDENT_BYTES, 16);
+    st->files++;
+  } else if (type == 'U' && plen >= IDENT_BYTES + 16 + CE_SREC_BYTES) {
+    size_t fixed = IDENT_BYTES + 16 + CE_SREC_BYTES;
+    pm_hash128 k = rel_key((const char *)p + fixed, plen - fixed);
+    slot *s = lookup_key(j, &k, true);
+    free(s->e.chunks);
+    memset(&s->e, 0, sizeof s->e);
+    s->e.done = true;
+    get_ident(p, &s->e.id);
+    memcpy(s->e.hash.b, p + IDENT_BYTES, 16);
+    s->e.has_sr = true;
+    ce_srec_get(p + IDENT_BYTES + 16, &s->e.sr);
     st->files++;
   } else if (type == 'C' && plen >= IDENT_BYTES + 32) {
     pm_hash128 k = rel_key((const char *)p + IDENT_BYTES + 32,
@@ -388,12 +401,14 @@ static void frame_chunk(unsigned char **buf, size_t *len, size_t *cap,
 static void frame_file(unsigned char **buf, size_t *len, size_t *cap,
                        const ce_jfile *f) {
   size_t rl = strlen(f->rel);
-  size_t plen = IDENT_BYTES + 16 + rl;
+  size_t fixed = IDENT_BYTES + 16 + (f->sr ? CE_SREC_BYTES : 0);
+  size_t plen = fixed + rl;
   unsigned char *payload = pm_xmalloc(plen);
   put_ident(payload, &f->id);
   memcpy(payload + IDENT_BYTES, f->hash.b, 16);
-  memcpy(payload + IDENT_BYTES + 16, f->rel, rl);
-  frame(buf, len, cap, 'F', payload, plen);
+  if (f->sr) ce_srec_put(payload + IDENT_BYTES + 16, f->sr);
+  memcpy(payload + fixed, f->rel, rl);
+  frame(buf, len, cap, f->sr ? 'U' : 'F', payload, plen);
   free(payload);
 }
 

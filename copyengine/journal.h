@@ -14,6 +14,7 @@
 
 #include "hash.h"
 #include "platform.h"
+#include "state.h"
 
 typedef struct ce_journal ce_journal;
 
@@ -29,6 +30,10 @@ typedef struct ce_jfile {
   const char *rel;
   ce_jident id;
   pm_hash128 hash; /* of the whole file */
+  /* The file's whole state record (state.h), or NULL: then only id and
+   * hash are recorded. A resumed run hands it on to the state it writes,
+   * and checks the source's change time too. */
+  const ce_srec *sr;
 } ce_jfile;
 
 /* A checkpoint: bytes [off, off+len) of a large file are durable and hash
@@ -45,6 +50,8 @@ typedef struct ce_jentry {
   bool done;
   ce_jident id;
   pm_hash128 hash;
+  bool has_sr; /* sr holds the state record the file was done with */
+  ce_srec sr;
   /* Checkpoints in order of offset, contiguous from 0. */
   size_t nchunks;
   struct {

@@ -5,7 +5,14 @@
  * served to anyone) and pushed on the stack; regular files go to the
  * bounded file queue that the workers drain; symlinks and special files
  * are cheap and made here. A directory's own metadata is applied by
- * ce_dnode_release() when its last child is done. */
+ * ce_dnode_release() when its last child is done.
+ *
+ * An update (`copy --update`) also lists each destination directory:
+ * an entry whose type differs from the source's (a file that became a
+ * directory, and back) is removed before the source's is made, and with
+ * --delete the entries the source no longer has are removed, once the
+ * source directory was listed to its end. Removal goes through the
+ * dir-relative calls beneath DST's handle and never follows a link. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +121,124 @@ static void copy_special(ce_ctx *c, const char *rel, const pm_stat *st) {
   free(sp);
 }
 
+/* ---- an update's listing of the destination ---- */
+
+typedef struct dent {
+  char *name;
+  pm_ftype type; /* PM_T_UNKNOWN until looked at */
+  bool seen;     /* the source has it too */
+} dent;
+
+typedef struct dlist {
+  dent *v;
+  size_t n, cap;
+  bool ok; /* listed to its end */
+} dlist;
+
+static int dent_cmp(const void *a, const void *b) {
+  return strcmp(((const dent *)a)->name, ((const dent *)b)->name);
+}
+
+static void dlist_free(dlist *l) {
+  for (size_t i = 0; i < l->n; i++) free(l->v[i].name);
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
+/* The names in the destination directory rel, sorted. */
+static int dlist_read(ce_ctx *c, const char *rel, dlist *l) {
+  memset(l, 0, sizeof *l);
+  pm_dir *dir;
+  int rc = c->fs->opendir_at(c->dst_fd, rel, &dir);
+  if (rc) return rc;
+  pm_dirent ent;
+  while ((rc = c->fs->readdir(dir, &ent)) > 0) {
+    if (l->n == l->cap) {
+      l->cap = l->cap ? 2 * l->cap : 64;
+      l->v = pm_xrealloc(l->v, l->cap * sizeof *l->v);
+    }
+    l->v[l->n].name = pm_xstrdup(ent.name);
+    l->v[l->n].type = ent.type;
+    l->v[l->n].seen = false;
+    l->n++;
+  }
+  c->fs->closedir(dir);
+  if (rc < 0) {
+    dlist_free(l);
+    return rc;
+  }
+  if (l->n) qsort(l->v, l->n, sizeof *l->v, dent_cmp);
+  l->ok = true;
+  return 0;
+}
+
+static dent *dlist_find(dlist *l, const char *name) {
+  if (!l->ok || !l->n) return NULL;
+  dent key = {.name = (char *)name};
+  return bsearch(&key, l->v, l->n, sizeof *l->v, dent_cmp);
+}
+
+/* Removes rel beneath DST, a directory with everything in it; counts
+ * what it removed, reports what it could not. */
+static void remove_tree(ce_ctx *c, const char *rel) {
+  pm_stat st;
+  int rc = c->fs->stat_at(c->dst_fd, rel, &st);
+  if (rc == PM_ENOENT) return;
+  char *dp = pm_path_join(c->dst, rel);
+  if (rc) {
+    ce_count_error(c, "read metadata of", dp, rc);
+    free(dp);
+    return;
+  }
+  if (st.type != PM_T_DIR) {
+    rc = c->fs->unlink_at(c->dst_fd, rel);
+    if (rc && rc != PM_ENOENT)
+      ce_count_error(c, "remove", dp, rc);
+    else if (!rc)
+      atomic_fetch_add(&c->deleted, 1);
+    free(dp);
+    return;
+  }
+  /* A read-only directory of the old copy refuses to lose its children:
+   * it goes anyway, so it may first be made writable. */
+  if ((st.mode & 0700) != 0700) c->fs->chmod_at(c->dst_fd, rel, 0700);
+  dlist l;
+  rc = dlist_read(c, rel, &l);
+  if (rc) {
+    ce_count_error(c, "list directory", dp, rc);
+    free(dp);
+    return;
+  }
+  for (size_t i = 0; i < l.n && !ce_interrupted(c); i++) {
+    char *crel = pm_path_join(rel, l.v[i].name);
+    remove_tree(c, crel);
+    free(crel);
+  }
+  dlist_free(&l);
+  if (!ce_interrupted(c)) {
+    rc = c->fs->rmdir_at(c->dst_fd, rel);
+    if (rc && rc != PM_ENOENT)
+      ce_count_error(c, "remove directory", dp, rc);
+    else if (!rc)
+      atomic_fetch_add(&c->deleted, 1);
+  }
+  free(dp);
+}
+
+/* The source has `name` (at rel) of type t: what the destination has
+ * there of another type is removed, so that the source's can be made. */
+static void reconcile(ce_ctx *c, dlist *l, const char *name, const char *rel,
+                      pm_ftype t) {
+  dent *e = dlist_find(l, name);
+  if (!e) return;
+  if (e->type == PM_T_UNKNOWN) {
+    pm_stat st;
+    if (c->fs->stat_at(c->dst_fd, rel, &st) != 0) return;
+    e->type = st.type;
+  }
+  if (e->type != t) remove_tree(c, rel);
+}
+
 static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
   char *sp = pm_path_join(c->src, d->rel);
   pm_dir *dir;
@@ -123,9 +248,24 @@ static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
     free(sp);
     return;
   }
+  dlist dl = {0};
+  if (c->update && d->created) {
+    int lrc = dlist_read(c, d->rel, &dl);
+    if (lrc) {
+      char *dp = pm_path_join(c->dst, d->rel);
+      ce_count_error(c, "list directory", dp, lrc);
+      free(dp);
+    }
+  }
   pm_dirent ent;
   while (!ce_interrupted(c) && (rc = c->fs->readdir(dir, &ent)) > 0) {
     char *rel = pm_path_join(d->rel, ent.name);
+    if (dl.ok) {
+      /* Seen before anything can fail: an entry of the source that could
+       * not be looked at is not one that is gone. */
+      dent *e = dlist_find(&dl, ent.name);
+      if (e) e->seen = true;
+    }
     pm_stat st;
     memset(&st, 0, sizeof st);
     st.type = ent.type;
@@ -142,6 +282,7 @@ static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
       }
       free(ep);
     }
+    if (dl.ok) reconcile(c, &dl, ent.name, rel, st.type);
     switch (st.type) {
     case PM_T_FILE: {
       ce_task *t = pm_xcalloc(1, sizeof *t);
@@ -178,6 +319,16 @@ static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
   }
   if (rc < 0) ce_count_error(c, "list directory", sp, rc);
   c->fs->closedir(dir);
+  /* Only a source directory listed to its end says what is gone. */
+  if (dl.ok && c->o->delete_gone && rc == 0 && !ce_interrupted(c)) {
+    for (size_t i = 0; i < dl.n && !ce_interrupted(c); i++) {
+      if (dl.v[i].seen) continue;
+      char *rel = pm_path_join(d->rel, dl.v[i].name);
+      remove_tree(c, rel);
+      free(rel);
+    }
+  }
+  dlist_free(&dl);
   free(sp);
 }
 

@@ -82,6 +82,12 @@ struct fstate {
   bool fresh;              /* the destination file was created by us */
   bool mode_set;           /* ... with its final mode, which stuck */
   bool sync_issued, synced, truncated;
+  /* An update found the file's identity changed (or racy, or --checksum)
+   * but not its size: its source is only read and hashed, and when the
+   * hash is `expect` the copy just gets the new metadata (dfd is then a
+   * read-only handle on the copy); otherwise it is copied again. */
+  bool hash_only, src_same, was_racy;
+  pm_hash128 expect;
 };
 
 typedef struct pending {
@@ -94,6 +100,9 @@ typedef struct pending {
    * batch's syncfs too, and the worker never waits for a flush. */
   bool ckpt;
   uint64_t off, len;
+  bool wrote;  /* its data were written by this run */
+  bool has_sr; /* sr is its state record (state.h) */
+  ce_srec sr;
 } pending;
 
 typedef struct worker {
@@ -200,7 +209,7 @@ static ce_jident ident_of(const pm_stat *st) {
 /* ---- batches ---- */
 
 static void batch_add(worker *w, char *rel, const ce_jident *id,
-                      const pm_hash128 *h, ce_task *t) {
+                      const pm_hash128 *h, ce_task *t, const ce_srec *sr) {
   if (w->nbatch == w->capbatch) {
     w->capbatch = w->capbatch ? w->capbatch * 2 : 64;
     w->batch = pm_xrealloc(w->batch, w->capbatch * sizeof *w->batch);
@@ -212,12 +221,15 @@ static void batch_add(worker *w, char *rel, const ce_jident *id,
   p->hash = *h;
   p->t = t;
   p->ckpt = false;
+  p->wrote = false;
+  p->has_sr = sr != NULL;
+  if (sr) p->sr = *sr;
   w->batch_bytes += id->size;
 }
 
 static void batch_add_ckpt(worker *w, const fstate *f, const ckpt *k) {
   ce_jident id = ident_of(&f->st);
-  batch_add(w, pm_xstrdup(f->t->rel), &id, &k->hash, NULL);
+  batch_add(w, pm_xstrdup(f->t->rel), &id, &k->hash, NULL, NULL);
   pending *p = &w->batch[w->nbatch - 1];
   p->ckpt = true;
   p->off = k->off;
@@ -356,12 +368,17 @@ static void commit_items(ce_ctx *c, pending *items, size_t n,
                    shown);
           free(shown);
           p->t->attempts++;
+          /* The copy is what differs: an update must not trust it. */
+          p->t->force_copy = true;
           p->t->next = *retry;
           *retry = p->t;
           p->t = NULL;
           /* Re-copy counts its own bytes and file again. */
           atomic_fetch_sub(&c->files, 1);
-          atomic_fetch_sub(&c->bytes, p->id.size);
+          if (p->wrote) {
+            atomic_fetch_sub(&c->bytes, p->id.size);
+            atomic_fetch_sub(&c->copied, 1);
+          }
         } else {
           pm_oserr_set(0);
           ce_count_error(c, "verify copy", dp, PM_ECORRUPT);
@@ -375,9 +392,14 @@ static void commit_items(ce_ctx *c, pending *items, size_t n,
       int mrc = pm_manifest_writer_add(c->mw, p->rel, &p->hash);
       if (mrc) ce_count_error(c, "write manifest line for", p->rel, mrc);
     }
+    if (c->sw && p->has_sr) {
+      int src = ce_state_writer_add(c->sw, p->rel, &p->sr);
+      if (src) ce_count_error(c, "write state record for", p->rel, src);
+    }
     jf[nj].rel = p->rel;
     jf[nj].id = p->id;
     jf[nj].hash = p->hash;
+    jf[nj].sr = p->has_sr ? &p->sr : NULL;
     nj++;
   }
   if (c->j && (nj || nc)) {
@@ -674,7 +696,7 @@ static void try_hash(worker *w, fstate *f) {
     }
     atomic_fetch_add(&w->c->hashed, ch->len);
     f->hashed_off += ch->len;
-    if (ch->hole || f->err) {
+    if (ch->hole || f->err || f->hash_only) {
       chunk_free(w, ch);
     } else {
       issue_write(w, ch);
@@ -790,7 +812,7 @@ static void hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
         free(waiting[i].rel);
       } else {
         atomic_fetch_add(&c->hardlinks, 1);
-        batch_add(w, waiting[i].rel, id, h, NULL);
+        batch_add(w, waiting[i].rel, id, h, NULL, NULL);
       }
     } else {
       pm_oserr_set(0);
@@ -824,7 +846,23 @@ static void finish_file(worker *w, fstate *f) {
                       true);
   }
   direct_close(w, f);
-  if (!f->err && (f->sparse || f->resumed || f->padded) && !f->truncated) {
+  if (!f->err && f->hash_only) {
+    pm_hash128 got = pm_hasher_digest(f->h);
+    if (!pm_hash_equal(&got, &f->expect)) {
+      /* Its data changed although its size did not: copy it. The task
+       * keeps its directory; a hard-link group keeps waiting for it. */
+      if (f->sfd != PM_FD_INVALID) c->fs->close(f->sfd);
+      if (f->dfd != PM_FD_INVALID) c->fs->close(f->dfd);
+      if (f->was_racy) atomic_fetch_add(&c->racy, 1);
+      f->t->force_copy = true;
+      f->t->next = w->retry;
+      w->retry = f->t;
+      fstate_free(f);
+      return;
+    }
+  }
+  if (!f->err && !f->hash_only && (f->sparse || f->resumed || f->padded) &&
+      !f->truncated) {
     rc = c->fs->ftruncate(f->dfd, f->st.size);
     if (rc) file_fail(f, "set size of", rc);
   }
@@ -844,6 +882,18 @@ static void finish_file(worker *w, fstate *f) {
     rc = c->fs->futimes(f->dfd, &f->st.atime, &f->st.mtime);
     if (rc) file_fail(f, "set times of", rc);
   }
+  /* The state record: the source as read, the copy as it is now that its
+   * times are set, and (its change time) when that was. */
+  ce_srec sr;
+  bool has_sr = false;
+  if (!f->err && c->sw) {
+    pm_stat dst_st;
+    if (c->fs->fstat(f->dfd, &dst_st) == 0) {
+      ce_srec_set_src(&sr, &f->st);
+      ce_srec_set_dst(&sr, &dst_st);
+      has_sr = true;
+    }
+  }
   if (f->sfd != PM_FD_INVALID) c->fs->close(f->sfd);
   if (f->dfd != PM_FD_INVALID) {
     rc = c->fs->close(f->dfd);
@@ -860,7 +910,19 @@ static void finish_file(worker *w, fstate *f) {
     fstate_free(f);
     return;
   }
-  if (f->err) {
+  if (f->err && c->o->live &&
+      (f->err == PM_ECHANGED || (f->err == PM_ENOENT && f->err_on_src))) {
+    /* Staging a live tree: a file that kept changing, or went away, is
+     * for the next pass to copy; it is listed, not failed. */
+    char *shown = pm_display_path(f->sp);
+    pm_warnf("'%s' %s: left for the next pass", shown,
+             f->err == PM_ENOENT ? "went away" : "kept changing while read");
+    free(shown);
+    atomic_fetch_add(&c->left, 1);
+    if (f->hl) hl_settle(w, f->hl, false, NULL, NULL);
+    ce_dnode_release(c, t->dir);
+    task_free(t);
+  } else if (f->err) {
     if (f->err != PM_ECANCELED) {
       pm_oserr_set(f->err_os);
       ce_count_error(c, f->errop, f->err_on_src ? f->sp : f->dp, f->err);
@@ -872,15 +934,24 @@ static void finish_file(worker *w, fstate *f) {
     pm_hash128 h = pm_hasher_digest(f->h);
     ce_jident id = ident_of(&f->st);
     atomic_fetch_add(&c->files, 1);
-    atomic_fetch_add(&c->bytes, f->st.size);
-    atomic_fetch_add(&c->rewritten, f->found_on_disk < f->st.size
-                                        ? f->found_on_disk
-                                        : f->st.size);
+    if (f->hash_only) {
+      /* Nothing written: the data were as recorded. */
+      if (f->was_racy) atomic_fetch_add(&c->racy, 1);
+      atomic_fetch_add(f->src_same ? &c->unchanged : &c->metaonly, 1);
+    } else {
+      atomic_fetch_add(&c->bytes, f->st.size);
+      atomic_fetch_add(&c->copied, 1);
+      atomic_fetch_add(&c->rewritten, f->found_on_disk < f->st.size
+                                          ? f->found_on_disk
+                                          : f->st.size);
+    }
     if (f->hl) hl_settle(w, f->hl, true, &h, &id);
     ce_dnode_release(c, t->dir);
     char *rel = t->rel;
     t->dir = NULL;
-    batch_add(w, pm_xstrdup(rel), &id, &h, t);
+    if (has_sr) sr.hash = h;
+    batch_add(w, pm_xstrdup(rel), &id, &h, t, has_sr ? &sr : NULL);
+    w->batch[w->nbatch - 1].wrote = !f->hash_only;
   }
   fstate_free(f);
 }
@@ -1010,6 +1081,107 @@ static int open_dst(ce_ctx *c, pm_fd dir, const char *rel, bool trunc,
   return rc;
 }
 
+/* Hashes the copy rel beneath ddir (an update adopting an existing tree
+ * with --checksum); 0 or PM_E*. */
+static int hash_copy(ce_ctx *c, pm_fd ddir, const char *leaf, uint64_t size,
+                     pm_hash128 *out) {
+  pm_fd fd;
+  int rc = c->fs->open_at(ddir, leaf,
+                          PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_REGULAR, 0, &fd);
+  if (rc) return rc;
+  pm_hasher *h = pm_hasher_create();
+  char *buf = pm_xmalloc(c->chunk);
+  uint64_t off = 0;
+  while (off < size) {
+    uint64_t n = size - off < c->chunk ? size - off : c->chunk;
+    int64_t r = c->fs->pread(fd, buf, (size_t)n, off);
+    if (r <= 0) {
+      rc = r < 0 ? (int)r : PM_ESHORT;
+      break;
+    }
+    pm_hasher_update(h, buf, (size_t)r);
+    off += (uint64_t)r;
+  }
+  *out = pm_hasher_digest(h);
+  pm_hasher_free(h);
+  free(buf);
+  c->fs->close(fd);
+  return rc;
+}
+
+/* An update decides what a file needs, from the state the last copy left
+ * and the two ends as they are now, without reading any data:
+ * - both ends as recorded, and the read not racy: nothing (the manifest
+ *   line and the state record are carried over); returns true, done;
+ * - the copy not as recorded (changed by hand, removed): copied again;
+ * - the source's size changed: copied again;
+ * - otherwise (identity changed, racy, --checksum): the source is hashed
+ *   (f->hash_only), and copied only when the hash differs.
+ * Adopting a tree (--checksum, no state), a copy of the source's size is
+ * hashed here and the source compared with it the same way. */
+static bool update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf) {
+  ce_ctx *c = w->c;
+  ce_task *t = f->t;
+  const ce_srec *se = ce_state_lookup(c->old_state, t->rel);
+  pm_stat dst;
+  bool dst_file =
+      c->fs->stat_at(ddir, leaf, &dst) == 0 && dst.type == PM_T_FILE;
+  if (se) {
+    /* The copy's change time is the moment recorded as read_at, unless
+     * somebody wrote to it or changed its metadata since (or linked it:
+     * a hard-link group's links change it, so its ctime is not asked). */
+    bool dst_same = dst_file && ce_srec_dst_equal(se, &dst) &&
+                    (f->st.nlink > 1 || (dst.ctime.sec == se->read_at.sec &&
+                                         dst.ctime.nsec == se->read_at.nsec));
+    if (!dst_same) {
+      /* A resumed run finds the files it was copying when it stopped
+       * changed too: no news for the user. */
+      if (dst_file && !c->resumed) {
+        char *shown = pm_display_path(f->dp);
+        pm_warnf("'%s' was changed since the last pass (it is not the copy "
+                 "pomove left): copying it again",
+                 shown);
+        free(shown);
+      }
+      return false;
+    }
+    bool src_same = ce_srec_src_equal(se, &f->st);
+    bool racy = ce_srec_racy(se, c->racy_ns);
+    if (src_same && !racy && !c->o->checksum) {
+      atomic_fetch_add(&c->unchanged, 1);
+      atomic_fetch_add(&c->files, 1);
+      c->fs->close(f->sfd);
+      f->sfd = PM_FD_INVALID;
+      ce_jident id = ident_of(&f->st);
+      if (f->hl) hl_settle(w, f->hl, true, &se->hash, &id);
+      if (c->mw) {
+        int mrc = pm_manifest_writer_add(c->mw, t->rel, &se->hash);
+        if (mrc) ce_count_error(c, "write manifest line for", t->rel, mrc);
+      }
+      if (c->sw) {
+        int src = ce_state_writer_add(c->sw, t->rel, se);
+        if (src) ce_count_error(c, "write state record for", t->rel, src);
+      }
+      ce_dnode_release(c, t->dir);
+      task_free(t);
+      fstate_free(f);
+      return true;
+    }
+    if (se->ssize != f->st.size) return false;
+    f->hash_only = true;
+    f->src_same = src_same;
+    f->was_racy = src_same && racy;
+    f->expect = se->hash;
+    return false;
+  }
+  if (c->adopt && dst_file && dst.size == f->st.size &&
+      hash_copy(c, ddir, leaf, dst.size, &f->expect) == 0) {
+    f->hash_only = true;
+    return false;
+  }
+  return false;
+}
+
 /* Starts a file: opens both ends, handles resume and hard links. The
  * file is either added to the active list or finished at once. */
 static void start_file(worker *w, ce_task *t) {
@@ -1094,7 +1266,7 @@ static void start_file(worker *w, ce_task *t) {
           ce_count_error(c, "create hard link", f->dp, lrc);
         } else {
           atomic_fetch_add(&c->hardlinks, 1);
-          batch_add(w, pm_xstrdup(t->rel), &hid, &h, NULL);
+          batch_add(w, pm_xstrdup(t->rel), &hid, &h, NULL, NULL);
         }
       } else if (state == 2) {
         pm_oserr_set(0);
@@ -1109,14 +1281,19 @@ static void start_file(worker *w, ce_task *t) {
   }
   ce_jident id = ident_of(&f->st);
   bool trunc = true;
-  const ce_jentry *je = c->j ? ce_journal_lookup(c->j, t->rel) : NULL;
+  const ce_jentry *je =
+      c->j && !t->force_copy ? ce_journal_lookup(c->j, t->rel) : NULL;
   if (je && ce_jident_equal(&je->id, &id)) {
     if (je->done) {
       pm_stat dst_st;
+      /* With its state record the change time of the source and the
+       * whole identity of the copy are checked too. */
       if (c->fs->stat_at(ddir, leaf, &dst_st) == 0 &&
           dst_st.type == PM_T_FILE && dst_st.size == f->st.size &&
           dst_st.mtime.sec == f->st.mtime.sec &&
-          dst_st.mtime.nsec == f->st.mtime.nsec) {
+          dst_st.mtime.nsec == f->st.mtime.nsec &&
+          (!je->has_sr || (ce_srec_src_equal(&je->sr, &f->st) &&
+                           ce_srec_dst_equal(&je->sr, &dst_st)))) {
         /* Done in an earlier run, durable, and unchanged since. */
         atomic_fetch_add(&c->resumed_files, 1);
         atomic_fetch_add(&c->resumed_bytes, f->st.size);
@@ -1124,6 +1301,10 @@ static void start_file(worker *w, ce_task *t) {
         c->fs->close(f->sfd);
         if (f->hl) hl_settle(w, f->hl, true, &je->hash, &id);
         if (c->mw) pm_manifest_writer_add(c->mw, t->rel, &je->hash);
+        if (c->sw && je->has_sr) {
+          int src = ce_state_writer_add(c->sw, t->rel, &je->sr);
+          if (src) ce_count_error(c, "write state record for", t->rel, src);
+        }
         ce_dnode_release(c, t->dir);
         task_free(t);
         fstate_free(f);
@@ -1131,6 +1312,21 @@ static void start_file(worker *w, ce_task *t) {
       }
     } else if (je->nchunks) {
       trunc = false;
+    }
+  }
+  if (c->update && !t->force_copy && trunc) {
+    if (update_check(w, f, ddir, leaf)) return;
+    if (f->hash_only) {
+      /* The copy is opened only to take the new metadata. */
+      rc = c->fs->open_at(ddir, leaf,
+                          PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_REGULAR, 0,
+                          &f->dfd);
+      if (rc) {
+        f->dfd = PM_FD_INVALID;
+        f->hash_only = false;
+      } else {
+        goto admit;
+      }
     }
   }
   /* The common case, a new file, costs one open: O_EXCL tells us nothing
@@ -1152,9 +1348,10 @@ static void start_file(worker *w, ce_task *t) {
     f->mode_set = f->fresh && exact;
   }
   if (rc == PM_EEXIST) {
-    if (c->j) {
+    if (c->j && (!c->update || c->resumed)) {
       /* What a crash left on disk unrecorded is written again: count it
-       * so a resumed run can show it stayed within what was in flight. */
+       * so a resumed run can show it stayed within what was in flight.
+       * (An update that is not resumed replaces old copies: not that.) */
       pm_stat old;
       if (c->fs->stat_at(ddir, leaf, &old) == 0 &&
           old.type == PM_T_FILE)
@@ -1175,8 +1372,9 @@ static void start_file(worker *w, ce_task *t) {
     atomic_fetch_add(&c->resumed_bytes, good);
     if (!good) pm_hasher_reset(f->h);
   }
+admit:
   f->sparse = f->st.size > 0 && f->st.blocks512 * 512 < f->st.size;
-  if (!f->sparse && f->st.size >= c->direct_min &&
+  if (!f->hash_only && !f->sparse && f->st.size >= c->direct_min &&
       f->issue_off % DIRECT_ALIGN == 0) {
     /* A second, uncached descriptor for the data; where the file system
      * refuses one, the file is written through the cache. */
@@ -1210,7 +1408,7 @@ static void start_file(worker *w, ce_task *t) {
       f->sdfd = PM_FD_INVALID;
     }
   }
-  if (c->j && f->st.size > 2 * c->ckpt_bytes) {
+  if (c->j && !f->hash_only && f->st.size > 2 * c->ckpt_bytes) {
     f->ck = pm_hasher_create();
     f->ck_start = f->hashed_off;
   }
@@ -1366,7 +1564,8 @@ static bool file_done(worker *w, fstate *f) {
   if (f->inflight) return false;
   if (f->err) return true;
   if (!data_done(f)) return false;
-  if (!(w->c->j || w->c->o->verify) || w->c->sync_fs || f->synced)
+  if (f->hash_only || !(w->c->j || w->c->o->verify) || w->c->sync_fs ||
+      f->synced)
     return true;
   if (!f->sync_issued) issue_sync(w, f);
   return f->err && !f->inflight;

@@ -305,6 +305,9 @@ typedef struct pm_fs_ops {
                      size_t *len);
   /* Removes a non-directory. */
   int (*unlink_at)(pm_fd dir, const char *rel);
+  /* Removes an empty directory (PM_ENOTEMPTY otherwise; PM_ENOTDIR for
+   * anything else, a symlink included, which is never followed). */
+  int (*rmdir_at)(pm_fd dir, const char *rel);
   int (*chmod_at)(pm_fd dir, const char *rel, uint32_t mode);
   int (*chown_at)(pm_fd dir, const char *rel, uint32_t uid, uint32_t gid);
   int (*utimes_at)(pm_fd dir, const char *rel, const pm_time *atime,

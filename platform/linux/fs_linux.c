@@ -1106,6 +1106,12 @@ static int lx_unlink_at(pm_fd dir, const char *rel) {
   WITH_BPATH(dir, rel, true, unlinkat(pfd, leaf, 0));
 }
 
+/* unlinkat(AT_REMOVEDIR) acts on the last component itself: a symlink
+ * there fails with ENOTDIR, it is never followed. */
+static int lx_rmdir_at(pm_fd dir, const char *rel) {
+  WITH_BPATH(dir, rel, true, unlinkat(pfd, leaf, AT_REMOVEDIR));
+}
+
 /* chmod has no "do not follow" form before fchmodat2 (Linux 6.6, not in
  * this glibc): open the entry itself with O_PATH | O_NOFOLLOW, refuse a
  * symlink, and change the mode through the fd's /proc name, which names
@@ -1270,6 +1276,7 @@ static const pm_fs_ops linux_fs = {
     .mknod_at = lx_mknod_at,
     .readlink_at = lx_readlink_at,
     .unlink_at = lx_unlink_at,
+    .rmdir_at = lx_rmdir_at,
     .chmod_at = lx_chmod_at,
     .chown_at = lx_chown_at,
     .utimes_at = lx_utimes_at,

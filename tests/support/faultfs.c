@@ -247,6 +247,10 @@ static int f_unlink_at(pm_fd d, const char *r) {
   INJECT(FK_META);
   return parent->unlink_at(d, r);
 }
+static int f_rmdir_at(pm_fd d, const char *r) {
+  INJECT(FK_META);
+  return parent->rmdir_at(d, r);
+}
 static int f_chmod_at(pm_fd d, const char *r, uint32_t m) {
   INJECT(FK_META);
   return parent->chmod_at(d, r, m);
@@ -292,6 +296,7 @@ static const pm_fs_ops fault_fs = {
     .opendir_at = f_opendir_at, .mkdir_at = f_mkdir_at,
     .symlink_at = f_symlink_at, .link_at = f_link_at, .mknod_at = f_mknod_at,
     .readlink_at = f_readlink_at, .unlink_at = f_unlink_at,
+    .rmdir_at = f_rmdir_at,
     .chmod_at = f_chmod_at, .chown_at = f_chown_at, .utimes_at = f_utimes_at,
     .xattr_list_at = f_xattr_list_at, .xattr_get_at = f_xattr_get_at,
     .xattr_set_at = f_xattr_set_at,

@@ -1,0 +1,475 @@
+/* state.c - the per-file state a copy leaves for `copy --update` (see
+ * state.h).
+ *
+ * File layout: the magic "POMVSTA1", then records
+ *   u32 payload length | u8 type | payload | 8 bytes of XXH3-128(len,
+ *   type, payload)
+ * Types: 'H' header (source NUL destination NUL), first and once; 'S' one
+ * file (a ce_srec, then the relative path); 'E' the end (u64 number of
+ * 'S' records), last. Integers are little-endian. Unlike the journal,
+ * which may be cut by a crash at any record, the state is published whole
+ * by a rename after a flush: so every byte must belong to a sound record,
+ * the trailer must be there and count right, and nothing may follow it. */
+#include "state.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sidefile.h"
+#include "thread.h"
+#include "util.h"
+
+#define MAGIC "POMVSTA1"
+#define WBUF (1u << 20)
+
+static void put_u32(unsigned char *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void put_u64(unsigned char *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t get_u32(const unsigned char *p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; i--) v = v << 8 | p[i];
+  return v;
+}
+static uint64_t get_u64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+  return v;
+}
+static void put_time(unsigned char *p, const pm_time *t) {
+  put_u64(p, (uint64_t)t->sec);
+  put_u32(p + 8, (uint32_t)t->nsec);
+}
+static void get_time(const unsigned char *p, pm_time *t) {
+  t->sec = (int64_t)get_u64(p);
+  t->nsec = (int32_t)get_u32(p + 8);
+}
+
+void ce_srec_put(unsigned char *p, const ce_srec *r) {
+  put_u64(p, r->ssize);
+  put_u64(p + 8, r->sdev);
+  put_u64(p + 16, r->sino);
+  put_time(p + 24, &r->smtime);
+  put_time(p + 36, &r->sctime);
+  put_u64(p + 48, r->dsize);
+  put_u64(p + 56, r->ddev);
+  put_u64(p + 64, r->dino);
+  put_time(p + 72, &r->dmtime);
+  put_time(p + 84, &r->read_at);
+  memcpy(p + 96, r->hash.b, 16);
+}
+
+void ce_srec_get(const unsigned char *p, ce_srec *r) {
+  r->ssize = get_u64(p);
+  r->sdev = get_u64(p + 8);
+  r->sino = get_u64(p + 16);
+  get_time(p + 24, &r->smtime);
+  get_time(p + 36, &r->sctime);
+  r->dsize = get_u64(p + 48);
+  r->ddev = get_u64(p + 56);
+  r->dino = get_u64(p + 64);
+  get_time(p + 72, &r->dmtime);
+  get_time(p + 84, &r->read_at);
+  memcpy(r->hash.b, p + 96, 16);
+}
+
+void ce_srec_set_src(ce_srec *r, const pm_stat *st) {
+  r->ssize = st->size;
+  r->sdev = st->dev;
+  r->sino = st->ino;
+  r->smtime = st->mtime;
+  r->sctime = st->ctime;
+}
+
+void ce_srec_set_dst(ce_srec *r, const pm_stat *st) {
+  r->dsize = st->size;
+  r->ddev = st->dev;
+  r->dino = st->ino;
+  r->dmtime = st->mtime;
+  r->read_at = st->ctime;
+}
+
+static bool time_eq(const pm_time *a, const pm_time *b) {
+  return a->sec == b->sec && a->nsec == b->nsec;
+}
+
+bool ce_srec_src_equal(const ce_srec *r, const pm_stat *st) {
+  return st->type == PM_T_FILE && r->ssize == st->size &&
+         r->sdev == st->dev && r->sino == st->ino &&
+         time_eq(&r->smtime, &st->mtime) && time_eq(&r->sctime, &st->ctime);
+}
+
+bool ce_srec_dst_equal(const ce_srec *r, const pm_stat *st) {
+  return st->type == PM_T_FILE && r->dsize == st->size &&
+         r->ddev == st->dev && r->dino == st->ino &&
+         time_eq(&r->dmtime, &st->mtime);
+}
+
+static int64_t ns_of(const pm_time *t) {
+  return t->sec * 1000000000LL + t->nsec;
+}
+
+bool ce_srec_racy(const ce_srec *r, int64_t gran_ns) {
+  int64_t m = ns_of(&r->smtime), c = ns_of(&r->sctime);
+  int64_t last = m > c ? m : c;
+  return last > ns_of(&r->read_at) - gran_ns;
+}
+
+char *ce_state_path_for(const char *manifest) {
+  size_t n = strlen(manifest);
+  const char *suf = ".xxh128";
+  size_t sl = strlen(suf);
+  if (n > sl && !strcmp(manifest + n - sl, suf))
+    return pm_xasprintf("%.*s.pomove-state", (int)(n - sl), manifest);
+  return pm_xasprintf("%s.pomove-state", manifest);
+}
+
+/* ---- loading ---- */
+
+typedef struct slot {
+  pm_hash128 key; /* XXH3-128 of the relative path, as the journal keys */
+  bool used;
+  ce_srec r;
+} slot;
+
+struct ce_state {
+  slot *tab;
+  size_t cap, count;
+};
+
+static size_t key_slot(size_t cap, const pm_hash128 *k) {
+  uint64_t v;
+  memcpy(&v, k->b, 8);
+  return (size_t)v & (cap - 1);
+}
+
+static slot *find_slot(ce_state *s, const pm_hash128 *k, bool add) {
+  if (add && (s->count + 1) * 2 > s->cap) {
+    size_t ncap = s->cap ? s->cap * 2 : 1024;
+    slot *old = s->tab;
+    size_t ocap = s->cap;
+    s->tab = pm_xcalloc(ncap, sizeof *s->tab);
+    s->cap = ncap;
+    for (size_t i = 0; i < ocap; i++) {
+      if (!old[i].used) continue;
+      size_t k2 = key_slot(ncap, &old[i].key);
+      while (s->tab[k2].used) k2 = (k2 + 1) & (ncap - 1);
+      s->tab[k2] = old[i];
+    }
+    free(old);
+  }
+  if (!s->cap) return NULL;
+  size_t i = key_slot(s->cap, k);
+  while (s->tab[i].used) {
+    if (pm_hash_equal(&s->tab[i].key, k)) return &s->tab[i];
+    i = (i + 1) & (s->cap - 1);
+  }
+  if (!add) return NULL;
+  s->tab[i].used = true;
+  s->tab[i].key = *k;
+  s->count++;
+  return &s->tab[i];
+}
+
+/* Reported as an error that refuses the update, or (report false) as a
+ * warning of an update that goes on by hashing every file. */
+static int damaged(bool report, const char *path, unsigned long recno,
+                   uint64_t off, const char *why) {
+  if (!report) {
+    char *shown = pm_display_path(path);
+    pm_warnf("state '%s' is damaged at record %lu (byte %llu): %s; "
+             "ignoring it: every file is hashed and compared (--checksum)",
+             shown, recno, (unsigned long long)off, why);
+    free(shown);
+    return PM_EFORMAT;
+  }
+  char *shown = pm_display_path(path);
+  pm_oserr_set(0);
+  pm_report_errorf(PM_EFORMAT,
+                   "state '%s' is damaged at record %lu (byte %llu): %s; "
+                   "it cannot tell which files are unchanged: run with "
+                   "--update --checksum (every file is read and compared), "
+                   "or remove it",
+                   shown, recno, (unsigned long long)off, why);
+  free(shown);
+  return PM_EFORMAT;
+}
+
+/* Parses the whole file in buf. */
+static int parse(ce_state *s, const char *path, const unsigned char *buf,
+                 uint64_t len, const char *src, bool report) {
+  if (len < 8 || memcmp(buf, MAGIC, 8) != 0)
+    return damaged(report, path, 0, 0, "it does not start as a pomove state");
+  uint64_t pos = 8, files = 0;
+  unsigned long recno = 0;
+  bool header = false, end = false;
+  while (pos < len) {
+    recno++;
+    if (end) return damaged(report, path, recno, pos, "bytes follow the last record");
+    if (len - pos < 5 + 8)
+      return damaged(report, path, recno, pos, "the file ends inside a record");
+    uint32_t plen = get_u32(buf + pos);
+    if ((uint64_t)plen > len - pos - 5 - 8)
+      return damaged(report, path, recno, pos, "the file ends inside a record");
+    pm_hash128 h = pm_hash_buffer(buf + pos, 5 + (size_t)plen);
+    if (memcmp(h.b, buf + pos + 5 + plen, 8) != 0)
+      return damaged(report, path, recno, pos, "its checksum does not match");
+    char type = (char)buf[pos + 4];
+    const unsigned char *p = buf + pos + 5;
+    if (!header) {
+      const unsigned char *nul1 =
+          type == 'H' ? memchr(p, 0, plen) : NULL;
+      const unsigned char *nul2 =
+          nul1 ? memchr(nul1 + 1, 0, plen - (size_t)(nul1 + 1 - p)) : NULL;
+      if (!nul2 || nul2 != p + plen - 1)
+        return damaged(report, path, recno, pos, "the header is malformed");
+      if (strcmp((const char *)p, src) != 0) {
+        char *shown = pm_display_path(path);
+        char *theirs = pm_display_path((const char *)p);
+        char *ours = pm_display_path(src);
+        pm_oserr_set(0);
+        pm_report_errorf(PM_ESTATE,
+                         "state '%s' records a copy of '%s', not of '%s': "
+                         "this destination is another tree's copy; choose "
+                         "another destination, or remove the state and "
+                         "adopt the tree with --update --checksum",
+                         shown, theirs, ours);
+        free(shown);
+        free(theirs);
+        free(ours);
+        return PM_ESTATE;
+      }
+      header = true;
+    } else if (type == 'S') {
+      if (plen <= CE_SREC_BYTES)
+        return damaged(report, path, recno, pos, "a file record is too short");
+      const char *rel = (const char *)p + CE_SREC_BYTES;
+      size_t rl = plen - CE_SREC_BYTES;
+      if (memchr(rel, 0, rl))
+        return damaged(report, path, recno, pos, "a path holds a NUL byte");
+      pm_hash128 k = pm_hash_buffer(rel, rl);
+      slot *sl = find_slot(s, &k, true);
+      ce_srec_get(p, &sl->r);
+      files++;
+    } else if (type == 'E') {
+      if (plen != 8)
+        return damaged(report, path, recno, pos, "the last record is malformed");
+      if (get_u64(p) != files)
+        return damaged(report, path, recno, pos,
+                       "it counts another number of files than it holds");
+      end = true;
+    } else {
+      return damaged(report, path, recno, pos, "a record of unknown type");
+    }
+    pos += 5 + (uint64_t)plen + 8;
+  }
+  if (!header) return damaged(report, path, 1, 8, "it has no header");
+  if (!end)
+    return damaged(report, path, recno + 1, pos,
+                   "it ends before its last record (it is incomplete)");
+  return 0;
+}
+
+int ce_state_load(const pm_fs_ops *fs, const char *path, const char *src,
+                  bool report_damage, ce_state **out) {
+  *out = NULL;
+  pm_fd fd;
+  int rc = pm_side_open(fs, path, "state", NULL, PM_O_RDONLY, &fd);
+  if (rc) return rc;
+  pm_stat st;
+  rc = fs->fstat(fd, &st);
+  if (rc) {
+    pm_report_error("read metadata of state", path, rc);
+    fs->close(fd);
+    return rc;
+  }
+  unsigned char *buf = pm_xmalloc(st.size ? st.size : 1);
+  uint64_t got = 0;
+  while (got < st.size) {
+    int64_t n = fs->pread(fd, buf + got, st.size - got, got);
+    if (n < 0) {
+      pm_report_error("read state", path, (int)n);
+      free(buf);
+      fs->close(fd);
+      return (int)n;
+    }
+    if (n == 0) break;
+    got += (uint64_t)n;
+  }
+  fs->close(fd);
+  ce_state *s = pm_xcalloc(1, sizeof *s);
+  rc = parse(s, path, buf, got, src, report_damage);
+  free(buf);
+  if (rc) {
+    ce_state_free(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+const ce_srec *ce_state_lookup(const ce_state *s, const char *rel) {
+  if (!s) return NULL;
+  pm_hash128 k = pm_hash_buffer(rel, strlen(rel));
+  slot *sl = find_slot((ce_state *)s, &k, false);
+  return sl ? &sl->r : NULL;
+}
+
+size_t ce_state_count(const ce_state *s) { return s ? s->count : 0; }
+
+void ce_state_free(ce_state *s) {
+  if (!s) return;
+  free(s->tab);
+  free(s);
+}
+
+/* ---- writing ---- */
+
+struct ce_state_writer {
+  const pm_fs_ops *fs;
+  pm_sidefile sf;
+  pm_mutex mu;
+  unsigned char *buf;
+  size_t len;
+  uint64_t off, files;
+  int err;
+};
+
+static void frame(ce_state_writer *w, char type, const unsigned char *a,
+                  size_t alen, const void *b, size_t blen) {
+  size_t need = 5 + alen + blen + 8;
+  if (w->len + need > WBUF && w->len) {
+    /* Flush what is buffered first. */
+    size_t done = 0;
+    while (!w->err && done < w->len) {
+      int64_t n = w->fs->pwrite(w->sf.fd, w->buf + done, w->len - done,
+                                w->off);
+      if (n <= 0) {
+        w->err = n < 0 ? (int)n : PM_EIO;
+        break;
+      }
+      done += (size_t)n;
+      w->off += (uint64_t)n;
+    }
+    w->len = 0;
+  }
+  if (need > WBUF) {
+    /* One record larger than the buffer (a path near the limits). */
+    unsigned char *big = pm_xmalloc(need);
+    unsigned char *keep = w->buf;
+    w->buf = big;
+    w->len = 0;
+    unsigned char *r = w->buf;
+    put_u32(r, (uint32_t)(alen + blen));
+    r[4] = (unsigned char)type;
+    memcpy(r + 5, a, alen);
+    memcpy(r + 5 + alen, b, blen);
+    pm_hash128 h = pm_hash_buffer(r, 5 + alen + blen);
+    memcpy(r + 5 + alen + blen, h.b, 8);
+    size_t done = 0;
+    while (!w->err && done < need) {
+      int64_t n = w->fs->pwrite(w->sf.fd, big + done, need - done, w->off);
+      if (n <= 0) {
+        w->err = n < 0 ? (int)n : PM_EIO;
+        break;
+      }
+      done += (size_t)n;
+      w->off += (uint64_t)n;
+    }
+    free(big);
+    w->buf = keep;
+    return;
+  }
+  unsigned char *r = w->buf + w->len;
+  put_u32(r, (uint32_t)(alen + blen));
+  r[4] = (unsigned char)type;
+  memcpy(r + 5, a, alen);
+  if (blen) memcpy(r + 5 + alen, b, blen);
+  pm_hash128 h = pm_hash_buffer(r, 5 + alen + blen);
+  memcpy(r + 5 + alen + blen, h.b, 8);
+  w->len += need;
+}
+
+static int flush_buf(ce_state_writer *w) {
+  size_t done = 0;
+  while (!w->err && done < w->len) {
+    int64_t n = w->fs->pwrite(w->sf.fd, w->buf + done, w->len - done, w->off);
+    if (n <= 0) {
+      w->err = n < 0 ? (int)n : PM_EIO;
+      break;
+    }
+    done += (size_t)n;
+    w->off += (uint64_t)n;
+  }
+  w->len = 0;
+  return w->err;
+}
+
+int ce_state_writer_open(const pm_fs_ops *fs, const char *path,
+                         const char *src, const char *dst,
+                         ce_state_writer **out) {
+  *out = NULL;
+  ce_state_writer *w = pm_xcalloc(1, sizeof *w);
+  w->fs = fs;
+  int rc = pm_side_create(fs, path, "state", 0600, &w->sf);
+  if (rc) {
+    free(w);
+    return rc;
+  }
+  pm_mutex_init(&w->mu);
+  w->buf = pm_xmalloc(WBUF);
+  memcpy(w->buf, MAGIC, 8);
+  w->len = 8;
+  size_t ls = strlen(src), ld = strlen(dst);
+  unsigned char *hdr = pm_xmalloc(ls + ld + 2);
+  memcpy(hdr, src, ls + 1);
+  memcpy(hdr + ls + 1, dst, ld + 1);
+  frame(w, 'H', hdr, ls + ld + 2, NULL, 0);
+  free(hdr);
+  *out = w;
+  return 0;
+}
+
+int ce_state_writer_add(ce_state_writer *w, const char *rel,
+                        const ce_srec *r) {
+  unsigned char rec[CE_SREC_BYTES];
+  ce_srec_put(rec, r);
+  pm_mutex_lock(&w->mu);
+  frame(w, 'S', rec, sizeof rec, rel, strlen(rel));
+  w->files++;
+  int rc = w->err;
+  pm_mutex_unlock(&w->mu);
+  return rc;
+}
+
+static void writer_free(ce_state_writer *w) {
+  pm_mutex_destroy(&w->mu);
+  free(w->buf);
+  free(w);
+}
+
+int ce_state_writer_publish(ce_state_writer *w) {
+  unsigned char cnt[8];
+  put_u64(cnt, w->files);
+  frame(w, 'E', cnt, 8, NULL, 0);
+  int rc = flush_buf(w);
+  if (!rc) rc = w->fs->fsync(w->sf.fd, false);
+  if (rc) {
+    pm_report_error("write state", w->sf.tmp, rc);
+    pm_side_discard(w->fs, &w->sf);
+    writer_free(w);
+    return rc;
+  }
+  rc = pm_side_publish(w->fs, &w->sf, "state");
+  if (!rc) rc = pm_side_close(w->fs, &w->sf);
+  writer_free(w);
+  return rc;
+}
+
+void ce_state_writer_discard(ce_state_writer *w) {
+  if (!w) return;
+  pm_side_discard(w->fs, &w->sf);
+  writer_free(w);
+}
