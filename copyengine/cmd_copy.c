@@ -6,6 +6,7 @@
 
 #include "../orchestrate/commands.h"
 #include "copyengine.h"
+#include "sys.h"
 #include "util.h"
 
 static void help(FILE *out) {
