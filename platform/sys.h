@@ -48,8 +48,9 @@ void pm_host_name(char *buf, size_t cap);
 void pm_utc_now(char *buf, size_t cap);
 
 /* Interruption (Ctrl-C and SIGTERM on Linux; on Windows Ctrl+C,
- * Ctrl+Break and the closing of the console window, which arrive on a
- * thread of their own through the console control handler). After
+ * Ctrl+Break, the closing of the console window and shut-down, which
+ * arrive on a thread of their own through the console control handler;
+ * win32/sys_win32.c says how each is treated). After
  * pm_interrupt_catch(), the first one only sets a flag: every long loop
  * polls pm_interrupted() and stops at a point a rerun resumes from, and
  * the command exits 130. A second one ends the process at once, as the OS

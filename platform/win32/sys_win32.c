@@ -116,10 +116,16 @@ unsigned pm_cpu_count(void) {
 }
 
 /* The performance counter is monotonic and present since NT 3.1
- * (GetTickCount64 is Vista, and GetTickCount wraps after 49 days). */
+ * (GetTickCount64 is Vista, and GetTickCount wraps after 49 days). Its
+ * frequency is constant while the system runs: read once (pm_once, as a
+ * 64-bit store is two stores on i686). */
+static pm_once_t freq_once = PM_ONCE_INIT;
+static LARGE_INTEGER freq;
+
+static void read_freq(void) { QueryPerformanceFrequency(&freq); }
+
 uint64_t pm_now_ns(void) {
-  static LARGE_INTEGER freq; /* constant while the system runs */
-  if (!freq.QuadPart) QueryPerformanceFrequency(&freq);
+  pm_once(&freq_once, read_freq);
   LARGE_INTEGER c;
   QueryPerformanceCounter(&c);
   uint64_t f = (uint64_t)freq.QuadPart, t = (uint64_t)c.QuadPart;
@@ -184,12 +190,13 @@ FILE *pm_null_stream(void) {
  * than ExitProcess, because another thread may hold the C library's lock
  * in the middle of a write, and ExitProcess's clean-up would wait for it;
  * the copy's journal survives this as it survives a kill. On the closing
- * of the window the handler waits (the system ends the process after its
- * own timeout, or sooner when the command has stopped and returned), so
- * that the loops get that time to reach a point a rerun resumes from.
- * Log-off and shut-down events are left to the default handler: a console
- * program started by a service receives the log-off of every user, which
- * must not interrupt it. */
+ * of the window and at shut-down the handler sets the flag and waits (the
+ * system ends the process after its own timeout, or sooner when the
+ * command has stopped and returned), so that the loops get that time to
+ * reach a point a rerun resumes from. A log-off is ignored: a console
+ * program started by a service or the scheduler receives the log-off of
+ * every user, which must not interrupt it, and the log-off of its own
+ * user ends its session, and it, anyway. */
 static volatile int interrupt_flag;
 static volatile LONG interrupt_count;
 
@@ -197,11 +204,18 @@ static BOOL WINAPI on_console_event(DWORD ev) {
   switch (ev) {
   case CTRL_C_EVENT:
   case CTRL_BREAK_EVENT:
-  case CTRL_CLOSE_EVENT:
     interrupt_flag = 1;
-    if (InterlockedIncrement(&interrupt_count) > 1 && ev != CTRL_CLOSE_EVENT)
+    /* Two events may run at once, each on its own thread. */
+    if (InterlockedIncrement(&interrupt_count) > 1)
       TerminateProcess(GetCurrentProcess(), PM_EXIT_INTERRUPTED);
-    if (ev == CTRL_CLOSE_EVENT) Sleep(INFINITE);
+    return TRUE;
+  case CTRL_CLOSE_EVENT:
+  case CTRL_SHUTDOWN_EVENT:
+    interrupt_flag = 1;
+    InterlockedIncrement(&interrupt_count);
+    Sleep(INFINITE);
+    return TRUE;
+  case CTRL_LOGOFF_EVENT:
     return TRUE;
   default:
     return FALSE;
