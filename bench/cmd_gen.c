@@ -10,6 +10,7 @@
 #include "../orchestrate/commands.h"
 #include "gen_postoffice.h"
 #include "gen_workload.h"
+#include "sys.h"
 #include "util.h"
 
 static void gen_usage(FILE *out) {

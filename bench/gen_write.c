@@ -4,6 +4,7 @@
  * stream, with a 16-byte per-file header so that no two files share a
  * hash even when they are small. */
 #include "gen_write.h"
+#include "sys.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sys.h"
+
 #define MIN_SHIFT 12
 
 static unsigned size_class(size_t len) {
@@ -27,8 +29,9 @@ void *ce_bufpool_get(ce_bufpool *p, size_t len) {
     return b;
   }
   size_t sz = k < CE_BUFPOOL_CLASSES ? (size_t)1 << (MIN_SHIFT + k) : len;
-  void *b = NULL;
-  if (posix_memalign(&b, 4096, sz) != 0 || !b) {
+  /* Aligned for unbuffered I/O; freed with pm_aligned_free only. */
+  void *b = pm_aligned_alloc(4096, sz);
+  if (!b) {
     fprintf(stderr, "pomove: out of memory (%zu bytes for an I/O buffer)\n",
             sz);
     abort();
@@ -41,7 +44,7 @@ void ce_bufpool_put(ce_bufpool *p, void *buf, size_t len) {
   unsigned k = size_class(len ? len : 1);
   size_t sz = (size_t)1 << (MIN_SHIFT + k);
   if (k >= CE_BUFPOOL_CLASSES || p->cached + sz > p->cap) {
-    free(buf);
+    pm_aligned_free(buf);
     return;
   }
   memcpy(buf, &p->free[k], sizeof(void *));
@@ -55,7 +58,7 @@ void ce_bufpool_destroy(ce_bufpool *p) {
     while (b) {
       void *next;
       memcpy(&next, b, sizeof next);
-      free(b);
+      pm_aligned_free(b);
       b = next;
     }
     p->free[k] = NULL;

@@ -6,6 +6,7 @@
 
 #include "../orchestrate/commands.h"
 #include "copyengine.h"
+#include "sys.h"
 #include "util.h"
 
 static void help(FILE *out) {
@@ -176,8 +177,12 @@ int ce_cmd_copy(int argc, char **argv) {
     case O_ENGINE:
       o.engine = pm_io_engine_find(optarg);
       if (!o.engine) {
-        fprintf(stderr, "pomove copy: unknown engine '%s' (io_uring, pool)\n",
+        /* The engines of this build: io_uring only where liburing was. */
+        fprintf(stderr, "pomove copy: unknown engine '%s' (choose from:",
                 optarg);
+        for (const pm_io_engine_ops *const *x = pm_io_engines(); *x; x++)
+          fprintf(stderr, " %s", (*x)->name);
+        fprintf(stderr, ")\n");
         return PM_EXIT_USAGE;
       }
       break;

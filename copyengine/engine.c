@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "engine_internal.h"
 #include "preflight.h"
 #include "sidefile.h"
 #include "state.h"
+#include "sys.h"
 #include "util.h"
 
 #define QUEUE_CAP 8192
@@ -279,10 +279,14 @@ int ce_copy(const ce_options *opts, ce_result *res) {
                 strstr(fi.type, "msdos"));
     c->racy_ns = fat ? 2000000000LL : 1000000000LL;
   }
-  c->root_user = geteuid() == 0;
+  /* Owners are copied only where the process may give files any owner
+   * (root on POSIX; SeRestorePrivilege on Windows). */
+  pm_identity id;
+  pm_identity_get(&id);
+  c->root_user = id.can_set_owner;
   c->cmask = pm_create_mask();
-  c->euid = (uint32_t)geteuid();
-  c->egid = (uint32_t)getegid();
+  c->euid = id.uid;
+  c->egid = id.gid;
   c->chunk = o.chunk_size ? o.chunk_size : 1u << 20;
   c->chunks_per_file = o.chunks_in_flight ? o.chunks_in_flight : 4;
   c->files_per_worker = o.files_in_flight ? o.files_in_flight : 64;

@@ -23,6 +23,7 @@
 #include "bufpool.h"
 #include "engine_internal.h"
 #include "reread.h"
+#include "sys.h"
 #include "util.h"
 
 #define CKPT_MAX 16
@@ -284,8 +285,7 @@ typedef struct reread_team {
 
 static void *reread_main(void *arg) {
   reread_team *t = arg;
-  void *buf = NULL;
-  if (posix_memalign(&buf, VF_REREAD_ALIGN, REREAD_BUF) != 0) buf = NULL;
+  void *buf = pm_aligned_alloc(VF_REREAD_ALIGN, REREAD_BUF);
   for (;;) {
     size_t i = atomic_fetch_add(&t->next, 1);
     if (i >= t->n) break;
@@ -301,7 +301,7 @@ static void *reread_main(void *arg) {
         t->items[i].id.size, &t->out[i].hash, &t->out[i].size, &method);
     t->out[i].oserr = t->out[i].rc ? pm_oserr_of(t->out[i].rc) : 0;
   }
-  free(buf);
+  pm_aligned_free(buf);
   return NULL;
 }
 

@@ -8,10 +8,10 @@
  * move, stopping the connector services around the change. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "orch.h"
 #include "sidefile.h"
+#include "sys.h"
 #include "util.h"
 
 typedef struct bin_finding {
@@ -213,10 +213,10 @@ static int repair(pm_host *h, const orch_check_options *o, audit *a,
   /* The backup first, beside the moves' state. */
   const char *base = o->state_dir ? o->state_dir : h->state_dir;
   char stamp[32];
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  pm_utc now;
+  pm_utc_from_seconds(pm_wall_seconds(), &now);
+  snprintf(stamp, sizeof stamp, "%04d%02d%02d-%02d%02d%02d", now.year,
+           now.month, now.day, now.hour, now.min, now.sec);
   char *backup = pm_xasprintf("%s/check-%s.reg", base, stamp);
   if (a->p.nvals) {
     rc = h->fs->mkdir(base, 0755);

@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "orch.h"
+#include "sys.h"
 #include "util.h"
 
 const char *orch_cli_value(int argc, char **argv, int *i, const char *name) {

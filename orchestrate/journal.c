@@ -6,10 +6,10 @@
  * whole text. Both are written through the host's file-system table. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hash.h"
 #include "orch.h"
+#include "sys.h"
 #include "util.h"
 
 /* ---- small file helpers ---- */
@@ -449,7 +449,7 @@ int orch_journal_open(const pm_fs_ops *fs, const char *path,
 int orch_journal_add(orch_journal *j, const char *event, int step) {
   char rec[128], line[200], hex[33];
   snprintf(rec, sizeof rec, "%u %s %d %lld", j->seq + 1, event, step,
-           (long long)time(NULL));
+           (long long)pm_wall_seconds());
   hash_hex(rec, strlen(rec), hex);
   snprintf(line, sizeof line, "%s %s\n", rec, hex);
   pm_fd fd;

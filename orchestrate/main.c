@@ -27,8 +27,12 @@ static const command commands[] = {
      "delete the old postoffice after a move, once it audits clean"},
     {"check", orch_cmd_check,
      "check (and --repair) a host after an earlier move"},
+/* The simulated host is part of the Linux harness only (the build defines
+ * POMOVE_HAVE_SIM where platform/sim is compiled). */
+#ifdef POMOVE_HAVE_SIM
     {"sim-create", orch_cmd_sim_create,
      "create a simulated Exchange 5.5 host with a sample postoffice"},
+#endif
     {"gen-postoffice", bench_cmd_gen,
      "generate a realistic connector postoffice tree"},
 };

@@ -9,10 +9,10 @@
  * needs nothing else. The move never deletes the old tree. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "copyengine.h"
 #include "orch.h"
+#include "sys.h"
 #include "util.h"
 
 enum {
@@ -432,7 +432,7 @@ static int check_paths(pm_host *h, const orch_plan *p, pm_strlist *missing) {
       char *s = pm_reg_value_str(v);
       if (s) {
         char *save = s, *tok;
-        while ((tok = strsep(&save, ";")) != NULL) pm_strlist_add(&items, tok);
+        while ((tok = pm_strsep(&save, ";")) != NULL) pm_strlist_add(&items, tok);
       }
       free(s);
     }
@@ -546,11 +546,11 @@ static void print_json(run *r, const char *cmd, const char *result,
 }
 
 static int archive_current(pm_host *h, const char *cur, const char *base) {
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
+  pm_utc now;
+  pm_utc_from_seconds(pm_wall_seconds(), &now);
   char stamp[32];
-  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  snprintf(stamp, sizeof stamp, "%04d%02d%02d-%02d%02d%02d", now.year,
+           now.month, now.day, now.hour, now.min, now.sec);
   for (int i = 0; i < 100; i++) {
     char *dst = pm_xasprintf("%s/move-%s%s%.0d", base, stamp, i ? "-" : "", i);
     pm_stat st;

@@ -176,7 +176,7 @@ int orch_cli_open_host(const char *spec, pm_host **h);
 /* snprintf into a fixed field; a longer result is cut (the fields are
  * sized by Win32's own limits). */
 void orch_strf(char *dst, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    PM_PRINTF_FMT(3, 4);
 
 typedef struct orch_sim_options {
   const char *dir;

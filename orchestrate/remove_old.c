@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "orch.h"
 #include "report.h"
+#include "sys.h"
 #include "util.h"
 
 int orch_remove_old(pm_host *h, const orch_remove_options *o) {

@@ -13,6 +13,7 @@
 
 #include "gen_postoffice.h"
 #include "orch.h"
+#include "sys.h"
 #include "util.h"
 
 #define MSMCON "C:\\exchsrvr\\Connect\\Msmcon"

@@ -302,7 +302,7 @@ int pm_host_open(const char *spec, pm_host **out);
 /* The last failed pm_host_open's detail on this thread ("" when none). */
 const char *pm_host_open_detail(void);
 void pm__host_open_detail_set(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+    PM_PRINTF_FMT(1, 2);
 void pm_host_close(pm_host *h);
 /* Checks that every slot of every table is filled; 0 or PM_EINVAL. */
 int pm_host_validate(const pm_host *h);

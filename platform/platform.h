@@ -15,10 +15,22 @@
 #ifndef POMOVE_PLATFORM_H
 #define POMOVE_PLATFORM_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Marks a printf-like function (format string at argument `fmt`, the
+ * values from `first`) so that the compiler checks every caller's format.
+ * With mingw-w64 plain "printf" means the printf of msvcrt.dll, which
+ * knows neither %zu nor %llu; a Windows build uses mingw's own stdio
+ * instead (__USE_MINGW_ANSI_STDIO=1, set by CMakeLists.txt), whose
+ * formats are GNU's: gnu_printf. */
+#if defined(__MINGW32__)
+#define PM_PRINTF_FMT(fmt, first) \
+  __attribute__((format(gnu_printf, fmt, first)))
+#else
+#define PM_PRINTF_FMT(fmt, first) __attribute__((format(printf, fmt, first)))
+#endif
 
 /* One list of errors: the enum, pm_errname() and pm_strerror() are built
  * from it. */
@@ -402,26 +414,5 @@ unsigned pm_cpu_count(void);
 uint64_t pm_now_ns(void);
 /* True when the stream is a terminal. */
 bool pm_isatty(int fdno);
-/* This process's id. */
-uint32_t pm_process_id(void);
-/* The effective user id files are created with (0 where the OS has no
- * such number, as on Windows, whose owners pm_stat does not carry). */
-uint32_t pm_user_id(void);
-/* This machine's name ("?" when the OS will not say). */
-void pm_host_name(char *buf, size_t cap);
-/* The current UTC time as "YYYY-MM-DDTHH:MM:SSZ". */
-void pm_utc_now(char *buf, size_t cap);
-
-/* Interruption (Ctrl-C and SIGTERM; CTRL_C_EVENT and CTRL_BREAK_EVENT on
- * Windows). After pm_interrupt_catch(), the first one only sets a flag:
- * every long loop polls pm_interrupted() and stops at a point a rerun
- * resumes from, and the command exits 130. A second one ends the process
- * at once, as the OS default would (the copy's journal survives that as
- * it survives a kill). pm_interrupt_flag() is the flag itself, for the
- * engines' `atomic_int *interrupt` options (an atomic: the handler
- * writes it while worker threads read it). */
-void pm_interrupt_catch(void);
-bool pm_interrupted(void);
-atomic_int *pm_interrupt_flag(void);
 
 #endif

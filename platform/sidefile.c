@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sys.h"
 #include "util.h"
 
 /* Candidate temporary names tried before giving up: each one that is

@@ -1,14 +1,17 @@
 /* sys.h - the small services the portable core asks of the OS besides
  * files and I/O: aligned buffers, who the process runs as, the wall
- * clock broken down in UTC. One backend file per OS (linux/sys_linux.c,
- * win32/sys_win32.c) implements them; callers never include an OS header
- * for these. Any module may include this header. */
+ * clock, this process and machine for the notes pomove leaves, the
+ * interrupt hook and a null stream. One backend file per OS
+ * (linux/sys_linux.c, win32/sys_win32.c) implements them; callers never
+ * include an OS header for these. Any module may include this header. */
 #ifndef POMOVE_SYS_H
 #define POMOVE_SYS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* A buffer whose address is a multiple of `align` (a power of two, at
  * least sizeof(void *)), for unbuffered I/O: O_DIRECT on Linux,
@@ -34,5 +37,35 @@ void pm_identity_get(pm_identity *out);
 
 /* Seconds since 1970-01-01 UTC by the wall clock. */
 int64_t pm_wall_seconds(void);
+
+/* This process's id. */
+uint32_t pm_process_id(void);
+/* The effective user id files are created with (0 where the OS has no
+ * such number, as on Windows, whose owners pm_stat does not carry). */
+uint32_t pm_user_id(void);
+/* This machine's name ("?" when the OS will not say). */
+void pm_host_name(char *buf, size_t cap);
+/* The current UTC time as "YYYY-MM-DDTHH:MM:SSZ". */
+void pm_utc_now(char *buf, size_t cap);
+
+/* Interruption (Ctrl-C and SIGTERM on Linux; on Windows Ctrl+C,
+ * Ctrl+Break, the closing of the console window and shut-down, which
+ * arrive on a thread of their own through the console control handler;
+ * win32/sys_win32.c says how each is treated). After
+ * pm_interrupt_catch(), the first one only sets a flag: every long loop
+ * polls pm_interrupted() and stops at a point a rerun resumes from, and
+ * the command exits 130. A second one ends the process at once, as the OS
+ * default would on Linux, with exit code 130 on Windows (the copy's
+ * journal survives that as it survives a kill). pm_interrupt_flag() is
+ * the flag itself, for the engines' `atomic_int *interrupt` options (an
+ * atomic: the handler writes it while worker threads read it). */
+void pm_interrupt_catch(void);
+bool pm_interrupted(void);
+atomic_int *pm_interrupt_flag(void);
+
+/* A stream that discards what is written to it (/dev/null, NUL): where
+ * -q sends a command's report. Opened once, never closed; NULL if the
+ * OS refuses (then the caller prints as usual). */
+FILE *pm_null_stream(void);
 
 #endif

@@ -35,7 +35,7 @@ void *pm_xcalloc(size_t n, size_t size);
 void *pm_xrealloc(void *p, size_t n);
 char *pm_xstrdup(const char *s);
 char *pm_xasprintf(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+    PM_PRINTF_FMT(1, 2);
 
 /* "a" + "/" + "b"; b may be empty (returns a copy of a). Caller frees. */
 char *pm_path_join(const char *a, const char *b);
@@ -48,15 +48,11 @@ bool pm_path_within(const char *outer, const char *inner);
  * whole. */
 void pm_report_error(const char *op, const char *path, int err);
 void pm_report_errorf(int err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void pm_warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+    PM_PRINTF_FMT(2, 3);
+void pm_warnf(const char *fmt, ...) PM_PRINTF_FMT(1, 2);
 /* Quiet mode silences warnings, never errors. */
 void pm_set_quiet(bool quiet);
 bool pm_quiet(void);
-/* A stream that discards what is written to it (/dev/null, NUL): where
- * -q sends a command's report. Opened once, never closed; NULL if the
- * OS refuses (then the caller prints as usual). Backend. */
-FILE *pm_null_stream(void);
 
 /* Escapes a path for display (control bytes and invalid UTF-8 as \xNN). */
 char *pm_display_path(const char *path);

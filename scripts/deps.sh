@@ -7,9 +7,13 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 # libclang-rt-14-dev: the sanitizer and libFuzzer runtimes (only a
 # recommendation of clang, so --no-install-recommends would leave it out).
+# The mingw-w64 cross compilers of the Windows builds: the -win32 thread
+# variant (the -posix one links winpthreads, which does not load on
+# Windows 2000), and their binutils for objdump (scripts/win-imports.sh).
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev liburing-dev libxxhash-dev
       libcmocka-dev xxhash rsync hashdeep attr acl coreutils findutils
-      time)
+      time gcc-mingw-w64-i686-win32 gcc-mingw-w64-x86-64-win32
+      binutils-mingw-w64-i686 binutils-mingw-w64-x86-64)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,6 +4,9 @@
 # (warnings are errors), and runs every test through CTest: plain, under
 # ASan+UBSan, the threaded tests under TSan, and a short smoke run of each
 # libFuzzer harness (tests/fuzz/; scripts/fuzz.sh runs them for longer).
+# It also cross-builds pomove.exe for Windows (i686 and x86_64, mingw-w64,
+# warnings are errors) and checks that each imports only what Windows 2000
+# has (scripts/win-imports.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -27,6 +30,21 @@ build fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPOMOVE_FUZZ=ON -DPOMOVE_FUZZ_SMOKE_SECONDS=25
 
 status=0
+# The Windows builds: every file outside platform/'s Linux and simulator
+# backends, linked against the stub backend (platform/win32/stub_win32.c).
+# A failure fails the test command, after the other tests have run.
+for arch in i686 x86_64; do
+  echo "== build win-$arch (mingw-w64)" >&2
+  if cmake -S . -B "build/win-$arch" -DCMAKE_BUILD_TYPE=Release \
+       -DCMAKE_TOOLCHAIN_FILE="cmake/toolchain-mingw-$arch.cmake" >/dev/null &&
+     cmake --build "build/win-$arch" -j"$jobs" >/dev/null; then
+    scripts/win-imports.sh "win-$arch" "build/win-$arch/orchestrate/pomove.exe" \
+      "$arch-w64-mingw32-objdump" "$arch" || status=1
+  else
+    echo "win-$arch: pomove.exe does not build" >&2
+    status=1
+  fi
+done
 echo "== tests (gcc build)" >&2
 ctest --test-dir build/gcc --output-on-failure -j"$jobs" || status=1
 echo "== tests (ASan+UBSan build)" >&2

@@ -10,7 +10,6 @@
  * skipped. */
 #include <getopt.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +21,7 @@
 #include "listing.h"
 #include "manifest.h"
 #include "sidefile.h"
+#include "sys.h"
 #include "util.h"
 
 #define WINDOW 4096u

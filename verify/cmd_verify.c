@@ -2,7 +2,6 @@
  * the trees audit or the manifest audit (audit.h), prints the human
  * summary or the JSON, and turns the outcome into the exit code. */
 #include <getopt.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +9,7 @@
 #include "audit.h"
 #include "hashpool.h"
 #include "report.h"
+#include "sys.h"
 #include "util.h"
 
 static void usage(FILE *out) {

@@ -19,6 +19,7 @@
 
 #include "audit_int.h"
 #include "hashpool.h"
+#include "sys.h"
 #include "util.h"
 
 #define BUF_ALIGN 4096
@@ -138,8 +139,8 @@ unsigned vf_pool_default_threads(void) {
 static char *buf_get(worker *w) {
   if (w->nfree) return w->freebufs[--w->nfree];
   if (w->nalloc >= w->maxbufs) return NULL;
-  void *b = NULL;
-  if (posix_memalign(&b, BUF_ALIGN, w->p->chunk) != 0) return NULL;
+  void *b = pm_aligned_alloc(BUF_ALIGN, w->p->chunk);
+  if (!b) return NULL;
   w->nalloc++;
   return b;
 }
@@ -546,7 +547,7 @@ static void worker_free(worker *w) {
       }
   free(w->slots);
   if (!w->fatal)
-    for (unsigned i = 0; i < w->nfree; i++) free(w->freebufs[i]);
+    for (unsigned i = 0; i < w->nfree; i++) pm_aligned_free(w->freebufs[i]);
   free(w->freebufs);
   free(w->events);
   free(w->taken);

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "platform.h"
+
 enum vf_cat {
   VF_IDENTICAL,
   VF_MISSING,    /* in SRC (or the manifest), not in DST */
@@ -46,7 +48,7 @@ void vf_report_add_side_entries(vf_report *r, uint64_t src, uint64_t dst);
 void vf_report_add(vf_report *r, int cat, const char *relpath,
                    const char *detail);
 void vf_report_addf(vf_report *r, int cat, const char *relpath,
-                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                    const char *fmt, ...) PM_PRINTF_FMT(4, 5);
 
 uint64_t vf_report_count(const vf_report *r, int cat);
 uint64_t vf_report_total(const vf_report *r);

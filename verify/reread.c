@@ -12,6 +12,7 @@
 
 #include "platform.h"
 #include "reread.h"
+#include "sys.h"
 #include "util.h"
 
 /* O_DIRECT wants buffer, offset and length aligned to the logical block
@@ -70,11 +71,11 @@ static int hash_fd(const pm_fs_ops *fs, pm_fd fd, bool direct, void *buf,
 
 int vf_hash_file_uncached(const pm_fs_ops *fs, const char *path,
                           pm_hash128 *out, uint64_t *size, int *method) {
-  void *buf = NULL;
-  if (posix_memalign(&buf, ALIGN, BUFSZ) != 0) return PM_ENOMEM;
+  void *buf = pm_aligned_alloc(ALIGN, BUFSZ);
+  if (!buf) return PM_ENOMEM;
   int rc =
       vf_hash_file_uncached_buf(fs, path, buf, BUFSZ, 0, out, size, method);
-  free(buf);
+  pm_aligned_free(buf);
   return rc;
 }
 

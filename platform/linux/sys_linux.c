@@ -119,8 +119,13 @@ void pm_utc_now(char *buf, size_t cap) {
     snprintf(buf, cap, "?");
 }
 
-static const pm_io_engine_ops *const engines[] = {&pm__engine_uring,
-                                                  &pm__engine_pool, NULL};
+/* io_uring first where it was built (POMOVE_HAVE_URING: liburing found
+ * at build time); the pool engine always. */
+static const pm_io_engine_ops *const engines[] = {
+#ifdef POMOVE_HAVE_URING
+    &pm__engine_uring,
+#endif
+    &pm__engine_pool, NULL};
 
 const pm_io_engine_ops *const *pm_io_engines(void) { return engines; }
 
