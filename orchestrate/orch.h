@@ -55,6 +55,7 @@ typedef struct orch_stage {
   /* The last pass's counts. */
   uint64_t copied, skipped, metadata_only, deleted, left;
   uint64_t millis; /* how long the last pass took */
+  uint64_t made;   /* folders above the copy the first pass created */
   /* Not in the record: orch_stage_changed()'s estimate, when made. */
   bool have_estimate;
   uint64_t src_files, changed_since;

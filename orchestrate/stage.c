@@ -30,13 +30,14 @@ static char *record_text(const orch_stage *s) {
       STAGE_MAGIC "\nfrom=%s\nto=%s\nfrom_native=%s\nto_native=%s\n"
                   "started=%lld\nended=%lld\npasses=%llu\nfiles=%llu\n"
                   "bytes=%llu\ncopied=%llu\nskipped=%llu\nmetadata_only=%llu\n"
-                  "deleted=%llu\nleft=%llu\nmillis=%llu\n",
+                  "deleted=%llu\nleft=%llu\nmillis=%llu\nmade=%llu\n",
       s->from, s->to, s->from_native, s->to_native, (long long)s->started,
       (long long)s->ended, (unsigned long long)s->passes,
       (unsigned long long)s->files, (unsigned long long)s->bytes,
       (unsigned long long)s->copied, (unsigned long long)s->skipped,
       (unsigned long long)s->metadata_only, (unsigned long long)s->deleted,
-      (unsigned long long)s->left, (unsigned long long)s->millis);
+      (unsigned long long)s->left, (unsigned long long)s->millis,
+      (unsigned long long)s->made);
   pm_hash128 hh = pm_hash_buffer(t, strlen(t));
   char hex[33];
   pm_hash_hex(&hh, hex);
@@ -119,7 +120,8 @@ static int parse_record(const char *path, char *b, size_t len,
   static const char *const keys[] = {
       "from",   "to",     "from_native",   "to_native", "started",
       "ended",  "passes", "files",         "bytes",     "copied",
-      "skipped", "metadata_only", "deleted", "left",    "millis"};
+      "skipped", "metadata_only", "deleted", "left",    "millis",
+      "made"};
   enum { NKEYS = sizeof keys / sizeof keys[0] };
   bool seen[NKEYS] = {false};
   unsigned line = 0;
@@ -182,6 +184,7 @@ static int parse_record(const char *path, char *b, size_t len,
       if (k == 12) s->deleted = n;
       if (k == 13) s->left = n;
       if (k == 14) s->millis = n;
+      if (k == 15) s->made = n;
     }
     if (!ok) return bad_line(path, line, "not a number");
     *eq = '=';
@@ -367,7 +370,9 @@ int orch_remove_beneath(const pm_fs_ops *fs, const char *path) {
 
 /* ---- the command ---- */
 
-static int mkdirs(const pm_fs_ops *fs, const char *path) {
+/* Creates path and its missing parents; *made counts the folders it
+ * created (NULL: not counted). */
+static int mkdirs(const pm_fs_ops *fs, const char *path, uint64_t *made) {
   char *p = pm_xstrdup(path);
   int rc = 0;
   for (char *s = p + 1; rc == 0; s++) {
@@ -375,6 +380,7 @@ static int mkdirs(const pm_fs_ops *fs, const char *path) {
       char c = *s;
       *s = '\0';
       rc = fs->mkdir(p, 0755);
+      if (rc == 0 && made) ++*made;
       if (rc == PM_EEXIST) rc = 0;
       *s = c;
       if (!c) break;
@@ -440,12 +446,21 @@ static int discard(pm_host *h, const orch_options *o, FILE *out) {
   rc = orch_remove_beneath(h->fs, s.to_native);
   if (rc < 0 && rc != PM_ECANCELED)
     pm_report_error("remove the staged copy", s.to_native, rc);
-  /* The copy engine's lock file beside the copy. */
+  /* The copy engine's lock file beside the copy, then the folders above
+   * it that the first pass made (only while empty). */
   if (rc == 0) {
     char *lock = pm_xasprintf("%s.pomove-lock", s.to_native);
     int lr = h->fs->unlink(lock);
     if (lr < 0 && lr != PM_ENOENT) pm_report_error("remove", lock, lr);
     free(lock);
+    char *up = pm_xstrdup(s.to_native);
+    for (uint64_t i = 0; i < s.made; i++) {
+      char *sl = strrchr(up, '/');
+      if (!sl || sl == up) break;
+      *sl = '\0';
+      if (h->fs->rmdir(up) < 0) break;
+    }
+    free(up);
   }
   if (rc == 0) {
     rc = orch_remove_beneath(h->fs, dir);
@@ -520,8 +535,12 @@ int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard_it) {
   char *parent = pm_xstrdup(plan.to_native);
   char *sl = strrchr(parent, '/');
   if (sl) *sl = '\0';
-  rc = mkdirs(h->fs, dir);
-  if (rc == 0) rc = mkdirs(h->fs, parent);
+  /* The folders above the copy that this stage made are recorded, so
+   * that --discard leaves the drive as it was. */
+  uint64_t made = 0;
+  rc = mkdirs(h->fs, dir, NULL);
+  if (rc == 0) rc = mkdirs(h->fs, parent, &made);
+  if (!again) s.made = made;
   free(parent);
   if (rc < 0) goto out;
 
