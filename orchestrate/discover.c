@@ -542,9 +542,9 @@ int orch_discover(pm_host *h, const orch_options *o, orch_plan *p) {
   if (sr < 0 && sr != PM_ENOENT) return PM_EXIT_USAGE;
   if (sr == 0 && !strcmp(sg.from_native, p->from_native) &&
       !strcmp(sg.to_native, p->to_native)) {
-    p->staged = true;
+    p->staged = sg.passes > 0;
     p->stage = sg;
-    if (o->dry_run) orch_stage_changed(h, &p->stage);
+    if (o->dry_run && p->staged) orch_stage_changed(h, &p->stage);
     tk = 1;
   }
   if (tk < 0) {

@@ -379,7 +379,10 @@ static int st_copy(run *r) {
     free(manifest);
     return sr;
   }
-  r->staged = sr == 0 && !strcmp(sg.from_native, r->p->from_native) &&
+  /* A stage whose first pass never finished has no state to update: the
+   * copy is then a full one over its partial copy (merge). */
+  r->staged = sr == 0 && sg.passes > 0 &&
+              !strcmp(sg.from_native, r->p->from_native) &&
               !strcmp(sg.to_native, r->p->to_native);
   if (r->staged) {
     char *sdir = orch_stage_dir(r->h, r->o->state_dir);

@@ -421,23 +421,18 @@ static int discard(pm_host *h, const orch_options *o, FILE *out) {
   int exit_code = PM_EXIT_FAILED;
   if (rc == PM_ENOENT) {
     pm_stat st;
-    if (h->fs->stat(dir, false, &st) == PM_ENOENT) {
+    if (h->fs->stat(dir, false, &st) == PM_ENOENT ||
+        orch_remove_beneath(h->fs, dir) == 0) {
       if (!o->json) fprintf(out, "Nothing is staged.\n");
       else fputs("{\"command\":\"stage\",\"result\":\"nothing staged\"}\n",
                  out);
       free(dir);
       return PM_EXIT_OK;
     }
-    /* A first pass that never finished: its files in the stage folder
-     * say nothing about where; the copy is left alone. */
-    pm_oserr_set(0);
-    pm_report_errorf(PM_ESTATE,
-                     "stage --discard: %s holds no finished stage record; "
-                     "run `pomove stage` again to finish the first pass, "
-                     "then discard it",
-                     dir);
+    /* A stage folder without a record says nothing about where a copy
+     * is; it could not be removed (reported). */
     free(dir);
-    return PM_EXIT_USAGE;
+    return PM_EXIT_FAILED;
   }
   if (rc < 0) {
     free(dir);
@@ -543,10 +538,20 @@ int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard_it) {
   if (!again) s.made = made;
   free(parent);
   if (rc < 0) goto out;
+  /* Before the first pass, a record of 0 passes: a first pass killed
+   * half way leaves a partial copy that is known as ours (a rerun
+   * resumes it, --discard removes it, a move copies over it in full). */
+  if (!again) {
+    rc = orch_stage_save(h, rec_path, &s);
+    if (rc < 0) {
+      pm_report_error("write stage record", rec_path, rc);
+      goto out;
+    }
+  }
 
   if (!o->json)
     fprintf(out, "Staging %s -> %s while the services run (%s pass)...\n",
-            plan.from, plan.to, again ? "delta" : "first");
+            plan.from, plan.to, again && s.passes ? "delta" : "first");
   ce_options co;
   ce_options_init(&co);
   co.src = plan.from_native;
@@ -563,7 +568,7 @@ int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard_it) {
    * remove what is gone from the source. Files the services write while
    * they are read are left for the next pass (the move's final one). */
   pm_stat st;
-  co.update = again && h->fs->stat(state, false, &st) == 0;
+  co.update = again && s.passes && h->fs->stat(state, false, &st) == 0;
   co.delete_gone = co.update;
   co.live = true;
   co.interrupt = o->interrupt;
