@@ -1,6 +1,7 @@
-/* cmd_move.c - the command lines of `pomove move`, `pomove plan` and
- * `pomove rollback`: option parsing, help, opening the host, and the exit
- * code. The work is in discover.c, move.c and journal.c. */
+/* cmd_move.c - the command lines of `pomove move`, `pomove plan`,
+ * `pomove stage` and `pomove rollback`: option parsing, help, opening the
+ * host, and the exit code. The work is in discover.c, move.c, stage.c and
+ * journal.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +71,10 @@ static const char move_help[] =
     "the affected service and event-log keys (types kept, a .reg backup\n"
     "first), re-points the Macintosh volume, restarts the services and\n"
     "checks the result. The old tree is never deleted. `plan` (or\n"
-    "--dry-run) prints the plan and changes nothing.\n"
+    "--dry-run) prints the plan and changes nothing, and shows what\n"
+    "`pomove stage` staged. After a stage the copy step is a final delta\n"
+    "pass over the staged copy (changed files copied and re-read, removed\n"
+    "ones deleted); the report gives the downtime.\n"
     "\n"
     "  --host SPEC          the Windows host: sim:DIR (simulated host)\n"
     "  --from PATH          the Exchange path (C:\\exchsrvr) or its\n"
@@ -84,6 +88,10 @@ static const char move_help[] =
     "  --start-timeout S    seconds to wait for a service to start (120)\n"
     "  --threads N          copy threads (default: number of CPUs)\n"
     "  --no-verify          do not re-read the copy to compare it\n"
+    "  --verify-all         after a stage: also re-read every file the\n"
+    "                       final pass skipped (default: only the files it\n"
+    "                       copied are re-read; skipped ones are checked\n"
+    "                       against their recorded identity)\n"
     "  --progress MODE      auto, tty, plain or off (copy progress)\n"
     "  --json               print the result as JSON (also with -q)\n"
     "  -q, --quiet          no progress, no warnings, no report on stdout\n"
@@ -119,6 +127,37 @@ static const char rollback_help[] =
     "to roll back or bad arguments; 3 a step failed (run it again); 130\n"
     "interrupted (Ctrl-C or SIGTERM; run it again to finish).\n";
 
+static const char stage_help[] =
+    "usage: pomove stage --host SPEC --from PATH --to PATH [options]\n"
+    "       pomove stage --host SPEC --discard [options]\n"
+    "\n"
+    "The first phase of a two-phase move: copies Connect\\Msmcon to its\n"
+    "new place while the connector services run and Maildat$ is shared.\n"
+    "Changes no service, share or registry value. The first run is a full\n"
+    "copy, each later run a delta pass; files the services write while\n"
+    "they are read are left for the next pass and counted. What was staged\n"
+    "is recorded in the state folder (DIR/pomove/stage on a simulated\n"
+    "host); `pomove plan` shows it and `pomove move` then stops the\n"
+    "services and finishes with a short verified delta pass. A killed\n"
+    "stage continues when run again.\n"
+    "\n"
+    "  --host SPEC          the Windows host: sim:DIR (simulated host)\n"
+    "  --from PATH          the Exchange path (C:\\exchsrvr) or its\n"
+    "                       Connect\\Msmcon\n"
+    "  --to PATH            the new drive (D:) or ExchSrvr folder\n"
+    "  --discard            remove the staged copy (never following a\n"
+    "                       link inside it) and its record\n"
+    "  --state DIR          where the stage is recorded\n"
+    "  --threads N          copy threads (default: number of CPUs)\n"
+    "  --no-verify          do not re-read what each pass copies\n"
+    "  --json               print the result as JSON\n"
+    "  -q, --quiet          no report on stdout (errors are still shown)\n"
+    "\n"
+    "Exit codes: 0 staged (or discarded); 1 some files could not be\n"
+    "copied (the next pass or the move copies them); 2 bad arguments, a\n"
+    "refused destination, another stage there, or a move in progress;\n"
+    "3 the pass could not complete; 130 interrupted (run it again).\n";
+
 static int parse_timeout(const char *cmd, const char *v, const char *opt,
                          unsigned *ms) {
   double s;
@@ -127,17 +166,18 @@ static int parse_timeout(const char *cmd, const char *v, const char *opt,
   return rc;
 }
 
-/* mode: 0 move, 1 plan, 2 rollback */
+/* mode: 0 move, 1 plan, 2 rollback, 3 stage */
 static int run_cmd(int argc, char **argv, int mode) {
   orch_options o;
   orch_options_init(&o);
   const char *host = NULL;
-  bool quiet = false;
+  bool quiet = false, discard = false;
   o.dry_run = mode == 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(mode == 2 ? rollback_help : move_help, stdout);
+      fputs(mode == 2 ? rollback_help : mode == 3 ? stage_help : move_help,
+            stdout);
       return PM_EXIT_OK;
     }
     if ((v = orch_cli_value(argc, argv, &i, "host"))) host = v;
@@ -172,6 +212,8 @@ static int run_cmd(int argc, char **argv, int mode) {
     } else if (mode == 0 && !strcmp(a, "--resume")) o.resume = true;
     else if (mode == 0 && !strcmp(a, "--dry-run")) o.dry_run = true;
     else if (mode != 2 && !strcmp(a, "--no-verify")) o.no_verify = true;
+    else if (mode == 0 && !strcmp(a, "--verify-all")) o.verify_all = true;
+    else if (mode == 3 && !strcmp(a, "--discard")) discard = true;
     else if (mode == 2 && !strcmp(a, "--remove-copy")) o.remove_copy = true;
     else if (!strcmp(a, "--json")) o.json = true;
     else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = true;
@@ -186,7 +228,7 @@ static int run_cmd(int argc, char **argv, int mode) {
       return PM_EXIT_USAGE;
     }
   }
-  if (mode != 2 && !o.resume && (!o.from || !o.to)) {
+  if (mode != 2 && !o.resume && !discard && (!o.from || !o.to)) {
     pm_report_errorf(PM_EINVAL, "%s: --from and --to are required (see "
                                 "--help)", argv[0]);
     return PM_EXIT_USAGE;
@@ -203,13 +245,16 @@ static int run_cmd(int argc, char **argv, int mode) {
   if (rc) return rc;
   pm_interrupt_catch();
   o.interrupt = pm_interrupt_flag();
-  rc = mode == 2 ? orch_rollback(h, &o) : orch_move(h, &o);
+  rc = mode == 2   ? orch_rollback(h, &o)
+       : mode == 3 ? orch_stage_cmd(h, &o, discard)
+                   : orch_move(h, &o);
   pm_host_close(h);
   return rc;
 }
 
 int orch_cmd_move(int argc, char **argv) { return run_cmd(argc, argv, 0); }
 int orch_cmd_plan(int argc, char **argv) { return run_cmd(argc, argv, 1); }
+int orch_cmd_stage(int argc, char **argv) { return run_cmd(argc, argv, 3); }
 int orch_cmd_rollback(int argc, char **argv) {
   return run_cmd(argc, argv, 2);
 }

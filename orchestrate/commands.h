@@ -11,6 +11,7 @@ int bench_cmd_gen(int argc, char **argv);        /* bench/cmd_gen.c */
 int orch_cmd_move(int argc, char **argv);        /* orchestrate/cmd_move.c */
 int orch_cmd_plan(int argc, char **argv);        /* orchestrate/cmd_move.c */
 int orch_cmd_rollback(int argc, char **argv);    /* orchestrate/cmd_move.c */
+int orch_cmd_stage(int argc, char **argv);       /* orchestrate/cmd_move.c */
 int orch_cmd_check(int argc, char **argv);       /* orchestrate/cmd_check.c */
 int orch_cmd_sim_create(int argc, char **argv);  /* orchestrate/cmd_sim.c */
 int orch_cmd_remove_old(int argc, char **argv);  /* orchestrate/remove_old.c */

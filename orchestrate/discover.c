@@ -535,6 +535,18 @@ int orch_discover(pm_host *h, const orch_options *o, orch_plan *p) {
   p->dirs = ts.dirs;
   p->bytes = ts.bytes;
   int tk = target_kind(h->fs, p->from_native, p->to_native);
+  /* A staged copy of this postoffice is ours whatever the services have
+   * written since (the move's final pass brings it up to date). */
+  orch_stage sg;
+  int sr = orch_stage_load(h, o->state_dir, &sg);
+  if (sr < 0 && sr != PM_ENOENT) return PM_EXIT_USAGE;
+  if (sr == 0 && !strcmp(sg.from_native, p->from_native) &&
+      !strcmp(sg.to_native, p->to_native)) {
+    p->staged = sg.passes > 0;
+    p->stage = sg;
+    if (o->dry_run && p->staged) orch_stage_changed(h, &p->stage);
+    tk = 1;
+  }
   if (tk < 0) {
     pm_report_errorf(PM_EEXIST,
                      "move: %s already holds a different postoffice (or "
@@ -668,5 +680,10 @@ void orch_plan_json(const orch_plan *p, FILE *out) {
   fputs("],\"steps\":[", out);
   for (int k = 0; k < ORCH_NSTEPS; k++)
     fprintf(out, "%s\"%s\"", k ? "," : "", orch_step_name(k));
-  fputs("]}", out);
+  fputs("]", out);
+  if (p->staged) {
+    fputs(",\"staged\":", out);
+    orch_stage_json(&p->stage, out);
+  }
+  fputs("}", out);
 }

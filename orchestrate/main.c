@@ -21,6 +21,8 @@ static const command commands[] = {
     {"move", orch_cmd_move,
      "move the MS Mail connector postoffice (KB Q171259) end to end"},
     {"plan", orch_cmd_plan, "print the plan of a move; changes nothing"},
+    {"stage", orch_cmd_stage,
+     "pre-copy the postoffice while the services run (then `move`)"},
     {"rollback", orch_cmd_rollback,
      "return a host to its state before a move"},
     {"remove-old", orch_cmd_remove_old,

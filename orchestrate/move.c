@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "copyengine.h"
 #include "orch.h"
 #include "sys.h"
+#include "report.h"
 #include "util.h"
 
 enum {
@@ -56,6 +58,7 @@ const char *orch_step_text(int step) {
 typedef struct step_result {
   int status; /* 0 not run, 1 done, 2 skipped (done earlier), -1 failed */
   double seconds;
+  uint64_t t_begin, t_end; /* pm_now_ns() around the step, this run */
   char detail[512];
 } step_result;
 
@@ -71,6 +74,11 @@ typedef struct run {
   ce_result copy;
   bool copied;
   pm_progress prog;
+  /* A stage preceded the move: the copy step was its final delta pass. */
+  bool staged;
+  double delta_s, verify_s; /* the copy step's two phases */
+  bool verified_all;
+  uint64_t verify_all_files;
 } run;
 
 /* ---- helpers ---- */
@@ -295,6 +303,36 @@ static void copy_progress(const ce_progress_info *info, void *arg) {
   pm_progress_update(&r->prog, info->files_done, info->bytes_done, false);
 }
 
+/* --verify-all: every file of the new tree is re-read from the medium and
+ * compared with the manifest the copy just wrote (whose hashes are of the
+ * source's bytes), and nothing may be missing or extra. */
+static int verify_all(run *r, const char *manifest) {
+  vf_audit_opts ao;
+  memset(&ao, 0, sizeof ao);
+  ao.fs = r->h->fs;
+  ao.extra = true;
+  ao.threads = r->o->threads;
+  ao.progress_mode = PM_PROGRESS_OFF;
+  ao.interrupt = r->o->interrupt;
+  vf_report *rep = vf_report_new(VF_MODE_MANIFEST, 10);
+  uint64_t t0 = pm_now_ns();
+  int rc = vf_audit_manifest(&ao, manifest, r->p->to_native, rep);
+  r->verify_s = since(t0);
+  uint64_t diffs = vf_report_differences(rep) + ao.malformed;
+  if (rc == 0 && diffs) {
+    pm_oserr_set(0);
+    pm_report_errorf(PM_ECORRUPT,
+                     "copy --verify-all: %llu entries of %s differ from the "
+                     "manifest %s",
+                     (unsigned long long)diffs, r->p->to_native, manifest);
+    rc = PM_ECORRUPT;
+  }
+  r->verify_all_files = vf_report_count(rep, VF_IDENTICAL);
+  r->verified_all = rc == 0;
+  vf_report_free(rep);
+  return rc;
+}
+
 static int st_copy(run *r) {
   /* A running connector holds postoffice files open and writes to them:
    * a service started again since step 2 (by a person, or by the SCM's
@@ -327,6 +365,33 @@ static int st_copy(run *r) {
   char *manifest = pm_path_join(r->state, "copy.xxh128");
   co.journal_path = journal;
   co.manifest_path = manifest;
+  /* After `pomove stage`: the final delta pass. The stage's per-file
+   * state says what is unchanged (skipped unread when source and copy
+   * both match their records); what changed is copied and, with the
+   * default verification, re-read from the medium; what is gone from the
+   * source is removed. No --live: the services are stopped, nothing may
+   * change now, so a file that changes while read is an error. */
+  orch_stage sg;
+  char *stage_state = NULL;
+  int sr = orch_stage_load(r->h, r->o->state_dir, &sg);
+  if (sr < 0 && sr != PM_ENOENT) {
+    free(journal);
+    free(manifest);
+    return sr;
+  }
+  /* A stage whose first pass never finished has no state to update: the
+   * copy is then a full one over its partial copy (merge). */
+  r->staged = sr == 0 && sg.passes > 0 &&
+              !strcmp(sg.from_native, r->p->from_native) &&
+              !strcmp(sg.to_native, r->p->to_native);
+  if (r->staged) {
+    char *sdir = orch_stage_dir(r->h, r->o->state_dir);
+    stage_state = pm_path_join(sdir, "copy.pomove-state");
+    free(sdir);
+    co.update = true;
+    co.delete_gone = true;
+    co.state_path = stage_state;
+  }
   co.progress = copy_progress;
   co.progress_arg = r;
   co.interrupt = r->o->interrupt;
@@ -335,10 +400,12 @@ static int st_copy(run *r) {
   r->prog.files_total = r->p->files;
   r->prog.bytes_total = r->p->bytes;
   memset(&r->copy, 0, sizeof r->copy);
+  uint64_t tc = pm_now_ns();
   int rc = ce_copy(&co, &r->copy);
   pm_progress_finish(&r->prog);
+  r->delta_s = since(tc);
   free(journal);
-  free(manifest);
+  free(stage_state);
   if (rc == 0 && r->copy.interrupted) rc = PM_ECANCELED;
   if (rc == 0 && r->copy.errors) {
     pm_report_errorf(PM_EIO, "copy: %llu entries could not be copied",
@@ -350,15 +417,31 @@ static int st_copy(run *r) {
                      (unsigned long long)r->copy.verify_mismatches);
     rc = PM_ECORRUPT;
   }
+  if (rc == 0 && r->o->verify_all) rc = verify_all(r, manifest);
+  free(manifest);
   if (rc < 0) return rc;
   r->copied = true;
   char b[32];
-  orch_strf(r->detail, sizeof r->detail, "%llu files, %s%s%s%s",
-           (unsigned long long)r->copy.files,
-           pm_fmt_bytes(r->copy.bytes, b, sizeof b),
-           co.verify ? ", verified" : "",
-           r->copy.resumed_files_skipped ? ", resumed" : "",
-           again ? ", after stopping a service that ran again" : "");
+  if (r->staged)
+    orch_strf(r->detail, sizeof r->detail,
+              "final pass after the stage: %llu copied (%s%s), %llu "
+              "unchanged, %llu metadata only, %llu removed%s%s%s",
+              (unsigned long long)r->copy.copied,
+              pm_fmt_bytes(r->copy.bytes, b, sizeof b),
+              co.verify ? ", re-read" : "",
+              (unsigned long long)r->copy.skipped_unchanged,
+              (unsigned long long)r->copy.metadata_only,
+              (unsigned long long)r->copy.deleted,
+              r->verified_all ? "; every file re-read" : "",
+              r->copy.resumed_files_skipped ? ", resumed" : "",
+              again ? ", after stopping a service that ran again" : "");
+  else
+    orch_strf(r->detail, sizeof r->detail, "%llu files, %s%s%s%s",
+              (unsigned long long)r->copy.files,
+              pm_fmt_bytes(r->copy.bytes, b, sizeof b),
+              co.verify ? ", verified" : "",
+              r->copy.resumed_files_skipped ? ", resumed" : "",
+              again ? ", after stopping a service that ran again" : "");
   return 0;
 }
 
@@ -499,6 +582,38 @@ static int (*const step_fn[ORCH_NSTEPS])(run *) = {
 
 /* ---- output ---- */
 
+/* The downtime: from the moment the first service was asked to stop to
+ * the moment the last one was running again, measured when this run did
+ * both (a resumed move spans runs and has no single figure). Its parts:
+ * stopping (the stop-services step), the copy (the delta pass after a
+ * stage, or the whole copy; the default re-reads of copied files happen
+ * within it), the --verify-all audit, starting (start-services) and the
+ * other steps between (unshare, create-target, share, registry,
+ * mac-volume) and the journal records around them, so that the parts add
+ * up to the whole. */
+typedef struct downtime {
+  bool known;
+  double total, stopping, copy, verify, starting, other;
+} downtime;
+
+static downtime downtime_of(const run *r) {
+  downtime d;
+  memset(&d, 0, sizeof d);
+  const step_result *st = &r->res[S_STOP], *sa = &r->res[S_START];
+  if (st->status != 1 || sa->status != 1 || r->res[S_COPY].status != 1)
+    return d;
+  d.known = true;
+  d.total = (double)(sa->t_end - st->t_begin) / 1e9;
+  d.stopping = (double)(st->t_end - st->t_begin) / 1e9;
+  d.starting = (double)(sa->t_end - sa->t_begin) / 1e9;
+  d.verify = r->verify_s;
+  d.copy = (double)(r->res[S_COPY].t_end - r->res[S_COPY].t_begin) / 1e9 -
+           d.verify;
+  d.other = d.total - d.stopping - d.copy - d.verify - d.starting;
+  if (d.other < 0) d.other = 0;
+  return d;
+}
+
 static void print_step(run *r, int k, int status, double secs,
                        const char *detail) {
   if (r->o->json) return;
@@ -536,10 +651,26 @@ static void print_json(run *r, const char *cmd, const char *result,
   fputs("]", o);
   if (r->copied)
     fprintf(o, ",\"copy\":{\"files\":%llu,\"bytes\":%llu,\"verified\":%llu,"
-               "\"seconds\":%.3f}",
+               "\"seconds\":%.3f,\"staged\":%s,\"copied\":%llu,"
+               "\"skipped_unchanged\":%llu,\"metadata_only\":%llu,"
+               "\"deleted\":%llu,\"verify_all\":%s,"
+               "\"verify_all_files\":%llu}",
             (unsigned long long)r->copy.files,
             (unsigned long long)r->copy.bytes,
-            (unsigned long long)r->copy.verified_files, r->copy.seconds);
+            (unsigned long long)r->copy.verified_files, r->copy.seconds,
+            r->staged ? "true" : "false",
+            (unsigned long long)r->copy.copied,
+            (unsigned long long)r->copy.skipped_unchanged,
+            (unsigned long long)r->copy.metadata_only,
+            (unsigned long long)r->copy.deleted,
+            r->verified_all ? "true" : "false",
+            (unsigned long long)r->verify_all_files);
+  downtime d = downtime_of(r);
+  if (d.known)
+    fprintf(o, ",\"downtime\":{\"seconds\":%.3f,\"stopping\":%.3f,"
+               "\"copy\":%.3f,\"verification\":%.3f,\"starting\":%.3f,"
+               "\"other_steps\":%.3f}",
+            d.total, d.stopping, d.copy, d.verify, d.starting, d.other);
   fputs(",\"plan\":", o);
   orch_plan_json(r->p, o);
   fputs("}\n", o);
@@ -635,6 +766,7 @@ int orch_move(pm_host *h, const orch_options *o) {
         fputc('\n', r.out);
       } else {
         orch_plan_print(&plan, r.out);
+        if (plan.staged) orch_stage_print(&plan.stage, r.out);
         fprintf(r.out, "\nNothing was changed (plan only).\n");
       }
       exit_code = PM_EXIT_OK;
@@ -684,6 +816,7 @@ int orch_move(pm_host *h, const orch_options *o) {
     }
     rc = orch_journal_add(&r.j, "begin", k);
     uint64_t ts = pm_now_ns();
+    r.res[k].t_begin = ts;
     r.detail[0] = '\0';
     if (rc < 0)
       pm_report_error("write step journal", journal_path, rc);
@@ -693,6 +826,7 @@ int orch_move(pm_host *h, const orch_options *o) {
       rc = orch_journal_add(&r.j, "done", k);
       if (rc < 0) pm_report_error("write step journal", journal_path, rc);
     }
+    r.res[k].t_end = pm_now_ns();
     r.res[k].seconds = since(ts);
     orch_strf(r.res[k].detail, sizeof r.res[k].detail, "%s", r.detail);
     if (rc < 0) {
@@ -719,13 +853,38 @@ int orch_move(pm_host *h, const orch_options *o) {
     char t[32], b[32];
     fprintf(r.out, "\nMove complete in %s: %s -> %s\n",
             pm_fmt_duration(secs, t, sizeof t), plan.from, plan.to);
-    if (r.copied)
+    if (r.copied && r.staged)
+      fprintf(r.out, "  copied    final pass after the stage: %llu files "
+                     "copied (%s)%s, %llu unchanged (checked against their "
+                     "recorded identity%s), %llu removed\n",
+              (unsigned long long)r.copy.copied,
+              pm_fmt_bytes(r.copy.bytes, b, sizeof b),
+              o->no_verify ? "" : " and re-read",
+              (unsigned long long)r.copy.skipped_unchanged,
+              r.verified_all ? ", then every file re-read" : "",
+              (unsigned long long)r.copy.deleted);
+    else if (r.copied)
       fprintf(r.out, "  copied    %llu files, %s%s\n",
               (unsigned long long)r.copy.files,
               pm_fmt_bytes(r.copy.bytes, b, sizeof b),
               o->no_verify ? "" : ", each re-read and compared");
     if (r.copied && r.copy.manifest[0])
       fprintf(r.out, "  manifest  %s (the copy's hashes)\n", r.copy.manifest);
+    downtime d = downtime_of(&r);
+    if (d.known) {
+      char a[32], b1[32], c[32], e[32], f[32], g[32];
+      fprintf(r.out,
+              "  downtime  %s from the first service stopped to the last "
+              "started: stopping %s, %s %s, verification %s, starting %s, "
+              "other steps %s\n",
+              pm_fmt_duration(d.total, a, sizeof a),
+              pm_fmt_duration(d.stopping, b1, sizeof b1),
+              r.staged ? "final delta pass" : "copy",
+              pm_fmt_duration(d.copy, c, sizeof c),
+              pm_fmt_duration(d.verify, e, sizeof e),
+              pm_fmt_duration(d.starting, f, sizeof f),
+              pm_fmt_duration(d.other, g, sizeof g));
+    }
     fprintf(r.out, "  started   ");
     for (size_t i = plan.nsvcs; i-- > 0;)
       fprintf(r.out, "%s%s", plan.svcs[i].name, i ? ", " : "\n");
@@ -941,6 +1100,16 @@ int orch_rollback(pm_host *h, const orch_options *o) {
   if (o->remove_copy && !pm_path_within(plan.from_native, plan.to_native)) {
     rc = orch_remove_tree(h->fs, plan.to_native);
     if (rc < 0) pm_report_error("remove the copy", plan.to_native, rc);
+    /* A stage of that copy goes with it: its record would describe a
+     * copy that is no longer there. */
+    orch_stage sg;
+    if (rc == 0 && orch_stage_load(h, o->state_dir, &sg) == 0 &&
+        !strcmp(sg.to_native, plan.to_native)) {
+      char *sdir = orch_stage_dir(h, o->state_dir);
+      rc = orch_remove_beneath(h->fs, sdir);
+      if (rc < 0) pm_report_error("remove the stage record", sdir, rc);
+      free(sdir);
+    }
     orch_strf(r.detail, sizeof r.detail, "%s removed", plan.to);
   } else {
     orch_strf(r.detail, sizeof r.detail, "%s left in place", plan.to);

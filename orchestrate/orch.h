@@ -46,6 +46,21 @@ typedef struct orch_value {
   pm_reg_value old, new_;
 } orch_value;
 
+/* What `pomove stage` staged (stage.c): the record in <state>/stage. */
+typedef struct orch_stage {
+  char from[PM_HOST_PATH_MAX], to[PM_HOST_PATH_MAX];
+  char from_native[PM_HOST_PATH_MAX * 4], to_native[PM_HOST_PATH_MAX * 4];
+  int64_t started, ended; /* the last pass, wall-clock seconds (UTC) */
+  uint64_t passes, files, bytes;
+  /* The last pass's counts. */
+  uint64_t copied, skipped, metadata_only, deleted, left;
+  uint64_t millis; /* how long the last pass took */
+  uint64_t made;   /* folders above the copy the first pass created */
+  /* Not in the record: orch_stage_changed()'s estimate, when made. */
+  bool have_estimate;
+  uint64_t src_files, changed_since;
+} orch_stage;
+
 typedef struct orch_plan {
   char from[PM_HOST_PATH_MAX]; /* old ...\Connect\Msmcon */
   char to[PM_HOST_PATH_MAX];   /* new ...\Connect\Msmcon */
@@ -59,6 +74,10 @@ typedef struct orch_plan {
   pm_share_info share; /* as it was */
   uint64_t files, dirs, bytes; /* the source tree */
   bool target_existed; /* the new Msmcon held an earlier partial copy */
+  /* A stage of this from/to exists (not saved with the plan: the move's
+   * copy step reads the stage record itself). */
+  bool staged;
+  orch_stage stage;
 } orch_plan;
 
 typedef struct orch_options {
@@ -67,6 +86,10 @@ typedef struct orch_options {
   unsigned stop_timeout_ms, start_timeout_ms;
   bool json, dry_run, resume, remove_copy;
   bool no_verify; /* copy without the re-read verification */
+  /* After a stage: re-read every file of the new tree at cut-over and
+   * compare it with the manifest, not only the files the final pass
+   * copied. */
+  bool verify_all;
   unsigned threads;
   int progress_mode; /* PM_PROGRESS_* */
   FILE *out;         /* the report; NULL: stdout */
@@ -210,6 +233,26 @@ typedef struct orch_remove_options {
   FILE *out;
 } orch_remove_options;
 int orch_remove_old(pm_host *h, const orch_remove_options *o);
+
+/* ---- The stage (stage.c) ---- */
+
+/* <state>/stage, where the record, manifest, state and journal of the
+ * staged copy live. Caller frees. */
+char *orch_stage_dir(pm_host *h, const char *state_dir);
+/* Reads the record: 0, PM_ENOENT (nothing staged; not reported), or an
+ * error that has been reported naming the file and line. */
+int orch_stage_load(pm_host *h, const char *state_dir, orch_stage *s);
+int orch_stage_save(pm_host *h, const char *path, const orch_stage *s);
+/* A cheap estimate of what changed in the source since the last pass
+ * began: regular files whose mtime or change time is later. */
+void orch_stage_changed(pm_host *h, orch_stage *s);
+void orch_stage_print(const orch_stage *s, FILE *out);
+void orch_stage_json(const orch_stage *s, FILE *out);
+/* `pomove stage` (or `--discard`). Returns a PM_EXIT_*. */
+int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard);
+/* Removes the folder at path and everything in it through a handle on
+ * it: no symbolic link beneath is followed (a link is removed itself). */
+int orch_remove_beneath(const pm_fs_ops *fs, const char *path);
 
 /* The state folder of a move: <state>/current. Caller frees. */
 char *orch_state_current(pm_host *h, const char *state_dir);
