@@ -59,6 +59,17 @@ ce_task *ce_queue_pop(ce_ctx *c, bool wait) {
   return t;
 }
 
+/* Drops the tasks left in the queue once every thread that could take
+ * them has been joined. */
+static void queue_drop(ce_ctx *c) {
+  ce_task *t;
+  while ((t = ce_queue_pop(c, false))) {
+    ce_dnode_release(c, t->dir);
+    free(t->rel);
+    free(t);
+  }
+}
+
 /* Wakes threads blocked on the queue (interrupt, fatal error). */
 static void queue_wake(ce_ctx *c) {
   pm_mutex_lock(&c->qmu);
@@ -301,12 +312,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     atomic_compare_exchange_strong(&c->fatal, &expected, trc);
     queue_wake(c);
     pm_thread_join(&walker);
-    ce_task *t;
-    while ((t = ce_queue_pop(c, false))) {
-      ce_dnode_release(c, t->dir);
-      free(t->rel);
-      free(t);
-    }
+    queue_drop(c);
     rc = trc;
     pm_report_errorf(rc, "start the worker threads");
     goto out;
@@ -330,6 +336,10 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   }
   pm_thread_join(&walker);
   for (unsigned i = 0; i < nworkers; i++) pm_thread_join(&workers[i]);
+  /* After an interrupt the walker may push the file it had just read
+   * after the last worker drained the queue and ended (a push does not
+   * wait for room then): those tasks are dropped here, not leaked. */
+  queue_drop(c);
   {
     ce_progress_info p;
     snapshot(c, &p);
