@@ -25,15 +25,15 @@ bool ce_interrupted(const ce_ctx *c) {
 }
 
 void ce_signal_done(ce_ctx *c) {
-  pthread_mutex_lock(&c->donemu);
-  pthread_cond_broadcast(&c->donecv);
-  pthread_mutex_unlock(&c->donemu);
+  pm_mutex_lock(&c->donemu);
+  pm_cond_broadcast(&c->donecv);
+  pm_mutex_unlock(&c->donemu);
 }
 
 void ce_queue_push(ce_ctx *c, ce_task *t) {
-  pthread_mutex_lock(&c->qmu);
+  pm_mutex_lock(&c->qmu);
   while (c->qlen >= c->qcap && !ce_interrupted(c))
-    pthread_cond_wait(&c->qnotfull, &c->qmu);
+    pm_cond_wait(&c->qnotfull, &c->qmu);
   t->next = NULL;
   if (c->qtail)
     c->qtail->next = t;
@@ -41,31 +41,42 @@ void ce_queue_push(ce_ctx *c, ce_task *t) {
     c->qhead = t;
   c->qtail = t;
   c->qlen++;
-  pthread_cond_signal(&c->qnotempty);
-  pthread_mutex_unlock(&c->qmu);
+  pm_cond_signal(&c->qnotempty);
+  pm_mutex_unlock(&c->qmu);
 }
 
 ce_task *ce_queue_pop(ce_ctx *c, bool wait) {
-  pthread_mutex_lock(&c->qmu);
+  pm_mutex_lock(&c->qmu);
   while (wait && !c->qhead && !c->qclosed)
-    pthread_cond_wait(&c->qnotempty, &c->qmu);
+    pm_cond_wait(&c->qnotempty, &c->qmu);
   ce_task *t = c->qhead;
   if (t) {
     c->qhead = t->next;
     if (!c->qhead) c->qtail = NULL;
     c->qlen--;
-    pthread_cond_signal(&c->qnotfull);
+    pm_cond_signal(&c->qnotfull);
   }
-  pthread_mutex_unlock(&c->qmu);
+  pm_mutex_unlock(&c->qmu);
   return t;
+}
+
+/* Drops the tasks left in the queue once every thread that could take
+ * them has been joined. */
+static void queue_drop(ce_ctx *c) {
+  ce_task *t;
+  while ((t = ce_queue_pop(c, false))) {
+    ce_dnode_release(c, t->dir);
+    free(t->rel);
+    free(t);
+  }
 }
 
 /* Wakes threads blocked on the queue (interrupt, fatal error). */
 static void queue_wake(ce_ctx *c) {
-  pthread_mutex_lock(&c->qmu);
-  pthread_cond_broadcast(&c->qnotfull);
-  pthread_cond_broadcast(&c->qnotempty);
-  pthread_mutex_unlock(&c->qmu);
+  pm_mutex_lock(&c->qmu);
+  pm_cond_broadcast(&c->qnotfull);
+  pm_cond_broadcast(&c->qnotempty);
+  pm_mutex_unlock(&c->qmu);
 }
 
 static void snapshot(ce_ctx *c, ce_progress_info *p) {
@@ -299,16 +310,16 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   /* Uncached writes go chunk by chunk at aligned offsets. */
   if (c->chunk % 4096) c->direct_min = UINT64_MAX;
   c->qcap = QUEUE_CAP;
-  pthread_mutex_init(&c->qmu, NULL);
-  pthread_cond_init(&c->qnotempty, NULL);
-  pthread_cond_init(&c->qnotfull, NULL);
-  pthread_mutex_init(&c->hlmu, NULL);
-  pthread_mutex_init(&c->donemu, NULL);
-  pthread_cond_init(&c->donecv, NULL);
+  pm_mutex_init(&c->qmu);
+  pm_cond_init(&c->qnotempty);
+  pm_cond_init(&c->qnotfull);
+  pm_mutex_init(&c->hlmu);
+  pm_mutex_init(&c->donemu);
+  pm_cond_init(&c->donecv);
 
   char *manifest = NULL;
-  pthread_t walker;
-  pthread_t *workers = NULL;
+  pm_thread walker;
+  pm_thread *workers = NULL;
   unsigned nworkers = 0;
   bool resumed = false;
 
@@ -385,28 +396,24 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   nworkers = o.threads ? o.threads : pm_cpu_count();
   if (nworkers > 64) nworkers = 64;
   workers = pm_xcalloc(nworkers, sizeof *workers);
-  if (pthread_create(&walker, NULL, ce_walker_main, c) != 0) {
-    rc = PM_ENOMEM;
+  rc = pm_thread_create(&walker, ce_walker_main, c);
+  if (rc) {
     pm_report_errorf(rc, "start the walker thread");
     goto out;
   }
   unsigned started = 0;
+  int trc = 0;
   atomic_store(&c->running, nworkers);
   for (; started < nworkers; started++)
-    if (pthread_create(&workers[started], NULL, ce_worker_main, c) != 0) break;
+    if ((trc = pm_thread_create(&workers[started], ce_worker_main, c))) break;
   if (started == 0) {
     /* Without a worker nobody drains the queue: stop the walker. */
     int expected = 0;
-    atomic_compare_exchange_strong(&c->fatal, &expected, PM_ENOMEM);
+    atomic_compare_exchange_strong(&c->fatal, &expected, trc);
     queue_wake(c);
-    pthread_join(walker, NULL);
-    ce_task *t;
-    while ((t = ce_queue_pop(c, false))) {
-      ce_dnode_release(c, t->dir);
-      free(t->rel);
-      free(t);
-    }
-    rc = PM_ENOMEM;
+    pm_thread_join(&walker);
+    queue_drop(c);
+    rc = trc;
     pm_report_errorf(rc, "start the worker threads");
     goto out;
   }
@@ -420,22 +427,19 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     if (o.progress) o.progress(&p, o.progress_arg);
     if (ce_interrupted(c)) queue_wake(c);
     /* Sleep until a worker ends or the next progress tick. */
-    pthread_mutex_lock(&c->donemu);
+    pm_mutex_lock(&c->donemu);
     if (!(atomic_load(&c->walk_done) && atomic_load(&c->running) == 0)) {
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_nsec += 50 * 1000 * 1000;
-      if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-      }
-      pthread_cond_timedwait(&c->donecv, &c->donemu, &ts);
+      pm_cond_timedwait(&c->donecv, &c->donemu, 50 * 1000000ull); /* 50 ms */
     }
-    pthread_mutex_unlock(&c->donemu);
+    pm_mutex_unlock(&c->donemu);
     if (atomic_load(&c->walk_done) && atomic_load(&c->running) == 0) break;
   }
-  pthread_join(walker, NULL);
-  for (unsigned i = 0; i < nworkers; i++) pthread_join(workers[i], NULL);
+  pm_thread_join(&walker);
+  for (unsigned i = 0; i < nworkers; i++) pm_thread_join(&workers[i]);
+  /* After an interrupt the walker may push the file it had just read
+   * after the last worker drained the queue and ended (a push does not
+   * wait for room then): those tasks are dropped here, not leaked. */
+  queue_drop(c);
   {
     ce_progress_info p;
     snapshot(c, &p);
@@ -521,12 +525,12 @@ out:
   res->left_for_next_pass = atomic_load(&c->left);
   res->seconds = (double)(pm_now_ns() - t0) / 1e9;
   ce_hardlinks_free(c);
-  pthread_mutex_destroy(&c->qmu);
-  pthread_cond_destroy(&c->qnotempty);
-  pthread_cond_destroy(&c->qnotfull);
-  pthread_mutex_destroy(&c->hlmu);
-  pthread_mutex_destroy(&c->donemu);
-  pthread_cond_destroy(&c->donecv);
+  pm_mutex_destroy(&c->qmu);
+  pm_cond_destroy(&c->qnotempty);
+  pm_cond_destroy(&c->qnotfull);
+  pm_mutex_destroy(&c->hlmu);
+  pm_mutex_destroy(&c->donemu);
+  pm_cond_destroy(&c->donecv);
   free(workers);
   free(manifest);
   free(jpath);

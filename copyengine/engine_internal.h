@@ -5,7 +5,6 @@
 #ifndef POMOVE_ENGINE_INTERNAL_H
 #define POMOVE_ENGINE_INTERNAL_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,6 +15,7 @@
 #include "manifest.h"
 #include "platform.h"
 #include "state.h"
+#include "thread.h"
 
 typedef struct ce_dnode {
   struct ce_dnode *parent;
@@ -57,14 +57,14 @@ typedef struct ce_ctx {
   uint32_t cmask;      /* pm_create_mask(): bits creation strips */
   bool exact_modes;    /* a new file's mode given at creation sticks */
 
-  pthread_mutex_t qmu;
-  pthread_cond_t qnotempty, qnotfull;
+  pm_mutex qmu;
+  pm_cond qnotempty, qnotfull;
   ce_task *qhead, *qtail;
   size_t qlen, qcap;
   bool qclosed;
   unsigned idle_workers;
 
-  pthread_mutex_t hlmu;
+  pm_mutex hlmu;
   ce_hardlink **hl;
   size_t hlcap, hlcount;
 
@@ -86,8 +86,8 @@ typedef struct ce_ctx {
       left;
   atomic_bool walk_done;
   atomic_uint running; /* workers still running */
-  pthread_mutex_t donemu;
-  pthread_cond_t donecv; /* a worker or the walker ended */
+  pm_mutex donemu;
+  pm_cond donecv; /* a worker or the walker ended */
   atomic_int fatal; /* a PM_E* that stops the whole copy (ENOSPC ...) */
 } ce_ctx;
 
@@ -98,8 +98,8 @@ void ce_count_error(ce_ctx *c, const char *op, const char *path, int err);
 void ce_queue_push(ce_ctx *c, ce_task *t);
 ce_task *ce_queue_pop(ce_ctx *c, bool wait);
 /* The walker (walk.c) and the workers (worker.c). */
-void *ce_walker_main(void *arg);
-void *ce_worker_main(void *arg);
+void ce_walker_main(void *arg);
+void ce_worker_main(void *arg);
 void ce_hardlinks_free(ce_ctx *c);
 /* Wakes the thread waiting in ce_copy() for the end. */
 void ce_signal_done(ce_ctx *c);

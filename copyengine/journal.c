@@ -8,12 +8,12 @@
  * 'C' checkpoint of a large file. Integers are little-endian. Loading stops
  * at the first record that is short or fails its checksum: that is the
  * torn tail of a crash, and it is cut off before anything is appended. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "journal.h"
 #include "sidefile.h"
+#include "thread.h"
 #include "util.h"
 
 #define MAGIC "POMVJNL1"
@@ -30,7 +30,7 @@ struct ce_journal {
   pm_fd fd;
   char *path;
   uint64_t end;
-  pthread_mutex_t mu;
+  pm_mutex mu;
   slot *tab;
   size_t cap, count;
 };
@@ -186,7 +186,7 @@ static void journal_free(ce_journal *j) {
     if (j->tab[i].used) free(j->tab[i].e.chunks);
   free(j->tab);
   free(j->path);
-  pthread_mutex_destroy(&j->mu);
+  pm_mutex_destroy(&j->mu);
   free(j);
 }
 
@@ -296,7 +296,7 @@ int ce_journal_open(const pm_fs_ops *fs, const char *path, const char *src,
   j->fs = fs;
   j->fd = PM_FD_INVALID;
   j->path = pm_xstrdup(path);
-  pthread_mutex_init(&j->mu, NULL);
+  pm_mutex_init(&j->mu);
   /* An existing journal is continued only if it is a regular file of
    * ours with one link, opened without following a link or waiting on a
    * FIFO; a new one (or --restart) is written under a temporary name and
@@ -419,10 +419,10 @@ int ce_journal_add(ce_journal *j, const ce_jchunk *c, size_t nc,
   for (size_t i = 0; i < nc; i++) frame_chunk(&buf, &len, &cap, &c[i]);
   for (size_t i = 0; i < nf; i++) frame_file(&buf, &len, &cap, &f[i]);
   if (!len) return 0;
-  pthread_mutex_lock(&j->mu);
+  pm_mutex_lock(&j->mu);
   int rc = write_all(j, buf, len);
   if (!rc) rc = j->fs->fsync(j->fd, true);
-  pthread_mutex_unlock(&j->mu);
+  pm_mutex_unlock(&j->mu);
   free(buf);
   return rc;
 }

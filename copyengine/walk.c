@@ -332,7 +332,7 @@ static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
   free(sp);
 }
 
-void *ce_walker_main(void *arg) {
+void ce_walker_main(void *arg) {
   ce_ctx *c = arg;
   dstack stack = {0};
   ce_dnode *root = new_dnode(NULL, pm_xstrdup(""), &(pm_stat){0});
@@ -346,11 +346,10 @@ void *ce_walker_main(void *arg) {
     ce_dnode_release(c, d);
   }
   free(stack.v);
-  pthread_mutex_lock(&c->qmu);
+  pm_mutex_lock(&c->qmu);
   c->qclosed = true;
-  pthread_cond_broadcast(&c->qnotempty);
-  pthread_mutex_unlock(&c->qmu);
+  pm_cond_broadcast(&c->qnotempty);
+  pm_mutex_unlock(&c->qmu);
   atomic_store(&c->walk_done, true);
   ce_signal_done(c);
-  return NULL;
 }

@@ -283,7 +283,7 @@ typedef struct reread_team {
 
 #define REREAD_BUF (1024u * 1024u)
 
-static void *reread_main(void *arg) {
+static void reread_main(void *arg) {
   reread_team *t = arg;
   void *buf = pm_aligned_alloc(VF_REREAD_ALIGN, REREAD_BUF);
   for (;;) {
@@ -302,7 +302,6 @@ static void *reread_main(void *arg) {
     t->out[i].oserr = t->out[i].rc ? pm_oserr_of(t->out[i].rc) : 0;
   }
   pm_aligned_free(buf);
-  return NULL;
 }
 
 /* Per committer, so per worker: enough reads in flight to overlap the
@@ -313,12 +312,12 @@ static reread *reread_batch(ce_ctx *c, const pending *items, size_t n) {
   reread_team t = {.c = c, .items = items, .n = n};
   t.out = pm_xcalloc(n, sizeof *t.out);
   atomic_init(&t.next, 0);
-  pthread_t th[REREAD_THREADS];
+  pm_thread th[REREAD_THREADS];
   size_t nth = n < REREAD_THREADS ? n : REREAD_THREADS, started = 0;
   for (; started + 1 < nth; started++)
-    if (pthread_create(&th[started], NULL, reread_main, &t) != 0) break;
+    if (pm_thread_create(&th[started], reread_main, &t)) break;
   reread_main(&t); /* this thread takes part too */
-  for (size_t i = 0; i < started; i++) pthread_join(th[i], NULL);
+  for (size_t i = 0; i < started; i++) pm_thread_join(&th[i]);
   return t.out;
 }
 
@@ -431,47 +430,46 @@ typedef struct cbatch {
 
 typedef struct committer {
   ce_ctx *c;
-  pthread_t th;
-  pthread_mutex_t mu;
-  pthread_cond_t cv; /* a batch was queued, committed, or stop was set */
+  pm_thread th;
+  pm_mutex mu;
+  pm_cond cv; /* a batch was queued, committed, or stop was set */
   cbatch *head, *tail;
   unsigned handed; /* queued or being committed */
   bool stop;
   ce_task *retry; /* returned for a re-copy; under mu */
 } committer;
 
-static void *committer_main(void *arg) {
+static void committer_main(void *arg) {
   committer *cm = arg;
-  pthread_mutex_lock(&cm->mu);
+  pm_mutex_lock(&cm->mu);
   for (;;) {
-    while (!cm->head && !cm->stop) pthread_cond_wait(&cm->cv, &cm->mu);
+    while (!cm->head && !cm->stop) pm_cond_wait(&cm->cv, &cm->mu);
     cbatch *b = cm->head;
     if (!b) break;
     cm->head = b->next;
     if (!cm->head) cm->tail = NULL;
-    pthread_mutex_unlock(&cm->mu);
+    pm_mutex_unlock(&cm->mu);
     ce_task *retry = NULL;
     commit_items(cm->c, b->items, b->n, &retry);
     free(b->items);
     free(b);
-    pthread_mutex_lock(&cm->mu);
+    pm_mutex_lock(&cm->mu);
     tasks_move(&cm->retry, &retry);
     cm->handed--;
-    pthread_cond_broadcast(&cm->cv);
+    pm_cond_broadcast(&cm->cv);
   }
-  pthread_mutex_unlock(&cm->mu);
-  return NULL;
+  pm_mutex_unlock(&cm->mu);
 }
 
 static committer *committer_start(ce_ctx *c) {
   committer *cm = pm_xcalloc(1, sizeof *cm);
   cm->c = c;
-  pthread_mutex_init(&cm->mu, NULL);
-  pthread_cond_init(&cm->cv, NULL);
-  if (pthread_create(&cm->th, NULL, committer_main, cm) != 0) {
+  pm_mutex_init(&cm->mu);
+  pm_cond_init(&cm->cv);
+  if (pm_thread_create(&cm->th, committer_main, cm)) {
     /* Commit in the worker itself. */
-    pthread_cond_destroy(&cm->cv);
-    pthread_mutex_destroy(&cm->mu);
+    pm_cond_destroy(&cm->cv);
+    pm_mutex_destroy(&cm->mu);
     free(cm);
     return NULL;
   }
@@ -481,23 +479,23 @@ static committer *committer_start(ce_ctx *c) {
 /* Waits until every handed batch is committed, and takes the tasks it
  * returned for a re-copy. */
 static void committer_drain(committer *cm, ce_task **retry) {
-  pthread_mutex_lock(&cm->mu);
-  while (cm->handed) pthread_cond_wait(&cm->cv, &cm->mu);
+  pm_mutex_lock(&cm->mu);
+  while (cm->handed) pm_cond_wait(&cm->cv, &cm->mu);
   tasks_move(retry, &cm->retry);
-  pthread_mutex_unlock(&cm->mu);
+  pm_mutex_unlock(&cm->mu);
 }
 
 static void committer_stop(committer *cm) {
   if (!cm) return;
-  pthread_mutex_lock(&cm->mu);
+  pm_mutex_lock(&cm->mu);
   cm->stop = true;
-  pthread_cond_broadcast(&cm->cv);
-  pthread_mutex_unlock(&cm->mu);
-  pthread_join(cm->th, NULL);
+  pm_cond_broadcast(&cm->cv);
+  pm_mutex_unlock(&cm->mu);
+  pm_thread_join(&cm->th);
   /* Returned tasks nobody will copy again (the worker is stopping). */
   tasks_drop(cm->c, &cm->retry);
-  pthread_cond_destroy(&cm->cv);
-  pthread_mutex_destroy(&cm->mu);
+  pm_cond_destroy(&cm->cv);
+  pm_mutex_destroy(&cm->mu);
   free(cm);
 }
 
@@ -512,8 +510,8 @@ static void flush_batch(worker *w) {
     w->batch = NULL;
     w->capbatch = 0;
     committer *cm = w->cm;
-    pthread_mutex_lock(&cm->mu);
-    while (cm->handed >= COMMIT_DEPTH) pthread_cond_wait(&cm->cv, &cm->mu);
+    pm_mutex_lock(&cm->mu);
+    while (cm->handed >= COMMIT_DEPTH) pm_cond_wait(&cm->cv, &cm->mu);
     if (cm->tail)
       cm->tail->next = b;
     else
@@ -522,8 +520,8 @@ static void flush_batch(worker *w) {
     cm->handed++;
     /* Take what it returned meanwhile. */
     tasks_move(&w->retry, &cm->retry);
-    pthread_cond_broadcast(&cm->cv);
-    pthread_mutex_unlock(&cm->mu);
+    pm_cond_broadcast(&cm->cv);
+    pm_mutex_unlock(&cm->mu);
   }
   w->nbatch = 0;
   w->batch_bytes = 0;
@@ -788,7 +786,7 @@ static void fstate_free(fstate *f) {
 static void hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
                       const ce_jident *id) {
   ce_ctx *c = w->c;
-  pthread_mutex_lock(&c->hlmu);
+  pm_mutex_lock(&c->hlmu);
   e->state = ok ? 1 : 2;
   if (ok) {
     e->hash = *h;
@@ -799,7 +797,7 @@ static void hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
   e->waiting = NULL;
   e->nwaiting = 0;
   char *first = pm_xstrdup(e->rel);
-  pthread_mutex_unlock(&c->hlmu);
+  pm_mutex_unlock(&c->hlmu);
   for (size_t i = 0; i < n; i++) {
     char *dp = pm_path_join(c->dst, waiting[i].rel);
     if (ok) {
@@ -1231,7 +1229,7 @@ static void start_file(worker *w, ce_task *t) {
   }
   if (f->st.nlink > 1) {
     bool created;
-    pthread_mutex_lock(&c->hlmu);
+    pm_mutex_lock(&c->hlmu);
     ce_hlentry *e = hl_find_or_add(c, f->st.dev, f->st.ino, t->rel, &created);
     if (!created && !strcmp(e->rel, t->rel)) {
       /* The first path itself, copied again after a failed try. */
@@ -1240,7 +1238,7 @@ static void start_file(worker *w, ce_task *t) {
     }
     if (created) {
       f->hl = e;
-      pthread_mutex_unlock(&c->hlmu);
+      pm_mutex_unlock(&c->hlmu);
     } else {
       int state = e->state;
       pm_hash128 h = e->hash;
@@ -1259,7 +1257,7 @@ static void start_file(worker *w, ce_task *t) {
         if (lrc == PM_EEXIST && c->fs->unlink_at(c->dst_fd, t->rel) == 0)
           lrc = c->fs->link_at(c->dst_fd, e->rel, c->dst_fd, t->rel);
       }
-      pthread_mutex_unlock(&c->hlmu);
+      pm_mutex_unlock(&c->hlmu);
       c->fs->close(f->sfd);
       if (state == 1) {
         if (lrc) {
@@ -1589,7 +1587,7 @@ static void cancel_active(worker *w) {
   for (fstate *f = w->active; f; f = f->next) file_fail(f, "copy", PM_ECANCELED);
 }
 
-void *ce_worker_main(void *arg) {
+void ce_worker_main(void *arg) {
   ce_ctx *c = arg;
   worker w = {.c = c};
   w.depth = 128;
@@ -1605,8 +1603,8 @@ void *ce_worker_main(void *arg) {
       task_free(t);
     }
     atomic_fetch_sub(&c->running, 1);
-  ce_signal_done(c);
-    return NULL;
+    ce_signal_done(c);
+    return;
   }
   w.zeros = pm_xcalloc(1, c->chunk);
   /* Half the in-flight budget is cache enough to stop the faulting, and
@@ -1717,5 +1715,4 @@ void *ce_worker_main(void *arg) {
   free(w.batch);
   c->eng->cleanup(w.io);
   ce_bufpool_destroy(&w.bufs);
-  return NULL;
 }

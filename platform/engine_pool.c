@@ -2,10 +2,10 @@
  * synchronous calls of the file-system table on a few worker threads, so
  * the same pipeline runs where io_uring (or IOCP) is unavailable, and a
  * fault-injecting table sees every call. */
-#include <pthread.h>
 #include <stdlib.h>
 
 #include "platform.h"
+#include "thread.h"
 #include "util.h"
 
 #define POOL_THREADS 4
@@ -18,8 +18,8 @@ typedef struct qnode {
 struct pm_io_ctx {
   const pm_fs_ops *fs;
   unsigned depth, outstanding;
-  pthread_mutex_t mu;
-  pthread_cond_t work, done;
+  pm_mutex mu;
+  pm_cond work, done;
   pm_io_req **pending; /* queued, not committed */
   unsigned npending;
   pm_io_req **runq; /* committed, waiting for a worker (ring) */
@@ -27,7 +27,7 @@ struct pm_io_ctx {
   pm_io_req **doneq; /* completed (ring) */
   unsigned dhead, dcount;
   bool stop;
-  pthread_t th[POOL_THREADS];
+  pm_thread th[POOL_THREADS];
   unsigned nth;
 };
 
@@ -44,24 +44,23 @@ static void execute(const pm_fs_ops *fs, pm_io_req *req) {
   req->oserr = r < 0 ? pm_oserr_of((int)r) : 0;
 }
 
-static void *worker(void *arg) {
+static void worker(void *arg) {
   pm_io_ctx *c = arg;
-  pthread_mutex_lock(&c->mu);
+  pm_mutex_lock(&c->mu);
   for (;;) {
-    while (!c->stop && c->rcount == 0) pthread_cond_wait(&c->work, &c->mu);
+    while (!c->stop && c->rcount == 0) pm_cond_wait(&c->work, &c->mu);
     if (c->stop) break;
     pm_io_req *req = c->runq[c->rhead];
     c->rhead = (c->rhead + 1) % c->depth;
     c->rcount--;
-    pthread_mutex_unlock(&c->mu);
+    pm_mutex_unlock(&c->mu);
     execute(c->fs, req);
-    pthread_mutex_lock(&c->mu);
+    pm_mutex_lock(&c->mu);
     c->doneq[(c->dhead + c->dcount) % c->depth] = req;
     c->dcount++;
-    pthread_cond_signal(&c->done);
+    pm_cond_signal(&c->done);
   }
-  pthread_mutex_unlock(&c->mu);
-  return NULL;
+  pm_mutex_unlock(&c->mu);
 }
 
 static void pool_cleanup(pm_io_ctx *c);
@@ -71,17 +70,18 @@ static int pool_init(const pm_fs_ops *fs, unsigned depth, pm_io_ctx **out) {
   if (depth < 2) depth = 2;
   c->fs = fs;
   c->depth = depth;
-  pthread_mutex_init(&c->mu, NULL);
-  pthread_cond_init(&c->work, NULL);
-  pthread_cond_init(&c->done, NULL);
+  pm_mutex_init(&c->mu);
+  pm_cond_init(&c->work);
+  pm_cond_init(&c->done);
   c->pending = pm_xcalloc(depth, sizeof *c->pending);
   c->runq = pm_xcalloc(depth, sizeof *c->runq);
   c->doneq = pm_xcalloc(depth, sizeof *c->doneq);
   unsigned n = depth < POOL_THREADS ? depth : POOL_THREADS;
   for (unsigned i = 0; i < n; i++) {
-    if (pthread_create(&c->th[i], NULL, worker, c) != 0) {
+    int rc = pm_thread_create(&c->th[i], worker, c);
+    if (rc) {
       pool_cleanup(c);
-      return PM_ENOMEM;
+      return rc;
     }
     c->nth++;
   }
@@ -99,14 +99,14 @@ static int pool_queue(pm_io_ctx *c, pm_io_req *req) {
 
 static int pool_commit(pm_io_ctx *c) {
   if (!c->npending) return 0;
-  pthread_mutex_lock(&c->mu);
+  pm_mutex_lock(&c->mu);
   for (unsigned i = 0; i < c->npending; i++) {
     c->runq[(c->rhead + c->rcount) % c->depth] = c->pending[i];
     c->rcount++;
   }
   c->npending = 0;
-  pthread_cond_broadcast(&c->work);
-  pthread_mutex_unlock(&c->mu);
+  pm_cond_broadcast(&c->work);
+  pm_mutex_unlock(&c->mu);
   return 0;
 }
 
@@ -114,30 +114,30 @@ static int pool_getevents(pm_io_ctx *c, unsigned min, unsigned max,
                           pm_io_req **events) {
   PM_TRY(pool_commit(c));
   unsigned got = 0;
-  pthread_mutex_lock(&c->mu);
+  pm_mutex_lock(&c->mu);
   if (min > c->outstanding) min = c->outstanding;
   while (got < max) {
-    while (c->dcount == 0 && got < min) pthread_cond_wait(&c->done, &c->mu);
+    while (c->dcount == 0 && got < min) pm_cond_wait(&c->done, &c->mu);
     if (c->dcount == 0) break;
     events[got++] = c->doneq[c->dhead];
     c->dhead = (c->dhead + 1) % c->depth;
     c->dcount--;
     c->outstanding--;
   }
-  pthread_mutex_unlock(&c->mu);
+  pm_mutex_unlock(&c->mu);
   return (int)got;
 }
 
 static void pool_cleanup(pm_io_ctx *c) {
   if (!c) return;
-  pthread_mutex_lock(&c->mu);
+  pm_mutex_lock(&c->mu);
   c->stop = true;
-  pthread_cond_broadcast(&c->work);
-  pthread_mutex_unlock(&c->mu);
-  for (unsigned i = 0; i < c->nth; i++) pthread_join(c->th[i], NULL);
-  pthread_mutex_destroy(&c->mu);
-  pthread_cond_destroy(&c->work);
-  pthread_cond_destroy(&c->done);
+  pm_cond_broadcast(&c->work);
+  pm_mutex_unlock(&c->mu);
+  for (unsigned i = 0; i < c->nth; i++) pm_thread_join(&c->th[i]);
+  pm_mutex_destroy(&c->mu);
+  pm_cond_destroy(&c->work);
+  pm_cond_destroy(&c->done);
   free(c->pending);
   free(c->runq);
   free(c->doneq);

@@ -2,11 +2,20 @@
  * reports, human formatting, the progress line and JSON strings. */
 #include "util.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
+#include "thread.h"
+
+/* Serialises lines on stderr between threads. Windows has no static
+ * initialiser for a critical section, so the lock is made on first use. */
+static pm_mutex report_lock;
+static pm_once_t report_once = PM_ONCE_INIT;
+static void report_lock_init(void) { pm_mutex_init(&report_lock); }
+static void report_begin(void) {
+  pm_once(&report_once, report_lock_init);
+  pm_mutex_lock(&report_lock);
+}
 static bool quiet_mode;
 
 static void oom(void) {
@@ -126,7 +135,7 @@ void pm_report_errorf(int err, const char *fmt, ...) {
    * The record is spent once reported. */
   int os = pm_oserr_of(err);
   pm_oserr_record(0, 0);
-  pthread_mutex_lock(&report_lock);
+  report_begin();
   if (os)
     fprintf(stderr, "pomove: %s: %s (%s, OS error %d)\n", head,
             pm_strerror(err), pm_errname(err), os);
@@ -134,7 +143,7 @@ void pm_report_errorf(int err, const char *fmt, ...) {
     fprintf(stderr, "pomove: %s: %s (%s)\n", head, pm_strerror(err),
             pm_errname(err));
   fflush(stderr);
-  pthread_mutex_unlock(&report_lock);
+  pm_mutex_unlock(&report_lock);
 }
 
 void pm_warnf(const char *fmt, ...) {
@@ -144,10 +153,10 @@ void pm_warnf(const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  pthread_mutex_lock(&report_lock);
+  report_begin();
   fprintf(stderr, "pomove: %s\n", msg);
   fflush(stderr);
-  pthread_mutex_unlock(&report_lock);
+  pm_mutex_unlock(&report_lock);
 }
 
 const char *pm_fmt_bytes(uint64_t bytes, char *buf, size_t cap) {
@@ -204,7 +213,7 @@ void pm_progress_update(pm_progress *p, uint64_t files, uint64_t bytes,
   if (p->bytes_total)
     snprintf(tot_bytes, sizeof tot_bytes, "/%s",
              pm_fmt_bytes(p->bytes_total, b3, sizeof b3));
-  pthread_mutex_lock(&report_lock);
+  report_begin();
   fprintf(stderr, "%s%s: %llu%s files, %s%s, %s/s, ETA %s%s",
           p->mode == PM_PROGRESS_TTY ? "\r\033[K" : "", p->label,
           (unsigned long long)files, tot_files,
@@ -212,7 +221,7 @@ void pm_progress_update(pm_progress *p, uint64_t files, uint64_t bytes,
           pm_fmt_bytes((uint64_t)rate, b2, sizeof b2), eta,
           p->mode == PM_PROGRESS_TTY ? "" : "\n");
   fflush(stderr);
-  pthread_mutex_unlock(&report_lock);
+  pm_mutex_unlock(&report_lock);
   p->drawn = true;
 }
 

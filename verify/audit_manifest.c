@@ -22,7 +22,6 @@
  * md5sum's by content, since its lines look exactly like XXH128 lines:
  * when one of the first entries whose hash differs has the expected
  * value as its MD5, the manifest is md5sum's. */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +32,7 @@
 #include "listing.h"
 #include "manifest.h"
 #include "md5.h"
+#include "thread.h"
 #include "util.h"
 
 /* Mismatched entries whose MD5 is computed to recognise an md5sum
@@ -104,7 +104,7 @@ typedef struct mctx {
   vf_pool *pool;
   pm_progress prog;
   atomic_uint md5_probes;
-  pthread_mutex_t mu;
+  pm_mutex mu;
   unsigned md5_line; /* first line found to hold an MD5; 0 none */
   pm_fd dirfd;       /* DIR, opened once: every entry is opened beneath it */
 } mctx;
@@ -191,9 +191,9 @@ static void entry_done(vf_job *j, void *arg) {
     snprintf(detail, sizeof detail, "XXH128 %s expected, %s found", he, hg);
     cat = VF_CONTENT;
     if (atomic_fetch_add(&c->md5_probes, 1) < MD5_PROBES && md5_matches(c, m)) {
-      pthread_mutex_lock(&c->mu);
+      pm_mutex_lock(&c->mu);
       if (!c->md5_line || m->line < c->md5_line) c->md5_line = m->line;
-      pthread_mutex_unlock(&c->mu);
+      pm_mutex_unlock(&c->mu);
     }
   } else {
     cat = VF_IDENTICAL;
@@ -303,7 +303,7 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
     c.fs->close(c.dirfd);
     return rc;
   }
-  pthread_mutex_init(&c.mu, NULL);
+  pm_mutex_init(&c.mu);
   atomic_init(&c.md5_probes, 0);
   pm_progress_init(&c.prog, "verify", o->progress_mode);
   pset listed = {0};
@@ -378,7 +378,7 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
   if (!rc && o->extra && !stop_asked(o))
     rc = find_extra(&c, dir, &listed);
   pset_free(&listed);
-  pthread_mutex_destroy(&c.mu);
+  pm_mutex_destroy(&c.mu);
   c.fs->close(c.dirfd);
   return rc;
 }

@@ -13,7 +13,6 @@
  * side), so the counts add up to the number of distinct paths. A
  * directory that cannot be listed is unreadable and its contents are not
  * counted (they cannot be known). */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +20,7 @@
 #include "audit_int.h"
 #include "hashpool.h"
 #include "listing.h"
+#include "thread.h"
 #include "util.h"
 
 /* ---- hard-link groups: (dev, ino) on one side -> (dev, ino) on the
@@ -102,7 +102,7 @@ typedef struct actx {
   frame *stack;
   size_t depth, cap;
   uint64_t entries[2];
-  pthread_mutex_t link_mu;
+  pm_mutex link_mu;
   lmap links[2];
 } actx;
 
@@ -319,14 +319,14 @@ static bool links_differ(actx *c, const pm_stat *a, const pm_stat *b) {
   if (a->nlink < 2 && b->nlink < 2) return false;
   lkey ka = {a->dev, a->ino}, kb = {b->dev, b->ino};
   bool differ = false;
-  pthread_mutex_lock(&c->link_mu);
+  pm_mutex_lock(&c->link_mu);
   lslot *x = lmap_find(&c->links[0], ka);
   lslot *y = lmap_find(&c->links[1], kb);
   if (x && (x->v.dev != kb.dev || x->v.ino != kb.ino)) differ = true;
   if (y && (y->v.dev != ka.dev || y->v.ino != ka.ino)) differ = true;
   if (!x && a->nlink > 1) lmap_put(&c->links[0], ka, kb);
   if (!y && b->nlink > 1) lmap_put(&c->links[1], kb, ka);
-  pthread_mutex_unlock(&c->link_mu);
+  pm_mutex_unlock(&c->link_mu);
   return differ;
 }
 
@@ -440,7 +440,7 @@ int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
   c.rep = rep;
   c.root[0] = src;
   c.root[1] = dst;
-  pthread_mutex_init(&c.link_mu, NULL);
+  pm_mutex_init(&c.link_mu);
   int rc = 0;
   vf_listing l[2] = {{0}, {0}};
   c.rootfd[0] = c.rootfd[1] = PM_FD_INVALID;
@@ -471,7 +471,7 @@ int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
     vf_listing_free(&l[1]);
     for (int s = 0; s < 2; s++)
       if (c.rootfd[s] != PM_FD_INVALID) c.fs->close(c.rootfd[s]);
-    pthread_mutex_destroy(&c.link_mu);
+    pm_mutex_destroy(&c.link_mu);
     return rc;
   }
   pm_progress_init(&c.prog, "verify", o->progress_mode);
@@ -491,7 +491,7 @@ int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
   free(c.stack);
   free(c.links[0].s);
   free(c.links[1].s);
-  pthread_mutex_destroy(&c.link_mu);
+  pm_mutex_destroy(&c.link_mu);
   /* After vf_pool_finish: no job opens beneath them any more. */
   c.fs->close(c.rootfd[0]);
   c.fs->close(c.rootfd[1]);

@@ -9,10 +9,8 @@
  * or a dangling link); symlinks and special files are counted as
  * skipped. */
 #include <getopt.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../orchestrate/commands.h"
 #include "audit.h"
@@ -22,6 +20,7 @@
 #include "manifest.h"
 #include "sidefile.h"
 #include "sys.h"
+#include "thread.h"
 #include "util.h"
 
 #define WINDOW 4096u
@@ -38,8 +37,8 @@ typedef struct hctx {
   pm_progress prog;
   pm_manifest_writer *w; /* -o FILE */
   FILE *out;             /* stdout otherwise */
-  pthread_mutex_t mu;
-  pthread_cond_t moved;
+  pm_mutex mu;
+  pm_cond moved;
   vf_job *ring[WINDOW];
   uint64_t next_emit;
   uint64_t files, bytes, errors, skipped, dirs;
@@ -90,7 +89,7 @@ static void emit(hctx *c, vf_job *j) {
  * in order. */
 static void job_done(vf_job *j, void *arg) {
   hctx *c = arg;
-  pthread_mutex_lock(&c->mu);
+  pm_mutex_lock(&c->mu);
   c->ring[j->seq % WINDOW] = j;
   while (c->ring[c->next_emit % WINDOW]) {
     vf_job *k = c->ring[c->next_emit % WINDOW];
@@ -100,31 +99,24 @@ static void job_done(vf_job *j, void *arg) {
     vf_job_free(k);
     c->next_emit++;
   }
-  pthread_cond_broadcast(&c->moved);
-  pthread_mutex_unlock(&c->mu);
+  pm_cond_broadcast(&c->moved);
+  pm_mutex_unlock(&c->mu);
 }
 
 static void wait_window(hctx *c, uint64_t seq) {
-  pthread_mutex_lock(&c->mu);
+  pm_mutex_lock(&c->mu);
   bool full = seq - c->next_emit >= WINDOW;
-  pthread_mutex_unlock(&c->mu);
+  pm_mutex_unlock(&c->mu);
   /* The job the window waits for may still sit in the submit batch. */
   if (full) vf_pool_flush(c->pool);
-  pthread_mutex_lock(&c->mu);
+  pm_mutex_lock(&c->mu);
   while (seq - c->next_emit >= WINDOW) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 100000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&c->moved, &c->mu, &ts);
-    pthread_mutex_unlock(&c->mu);
+    pm_cond_timedwait(&c->moved, &c->mu, 100 * 1000000ull);
+    pm_mutex_unlock(&c->mu);
     tick(c);
-    pthread_mutex_lock(&c->mu);
+    pm_mutex_lock(&c->mu);
   }
-  pthread_mutex_unlock(&c->mu);
+  pm_mutex_unlock(&c->mu);
 }
 
 /* Depth-first walk in path order; `skip_rel` and `skip_tmp` are the
@@ -346,8 +338,8 @@ int vf_cmd_hash(int argc, char **argv) {
   } else {
     c->out = stdout;
   }
-  pthread_mutex_init(&c->mu, NULL);
-  pthread_cond_init(&c->moved, NULL);
+  pm_mutex_init(&c->mu);
+  pm_cond_init(&c->moved);
   /* Ctrl-C or SIGTERM stops the walk and the reads within moments: exit
    * 130. A second one ends the process at once. */
   pm_interrupt_catch();
@@ -428,8 +420,8 @@ int vf_cmd_hash(int argc, char **argv) {
   int code = interrupted ? PM_EXIT_INTERRUPTED
              : !complete ? PM_EXIT_FAILED
              : c->errors ? PM_EXIT_PARTIAL : PM_EXIT_OK;
-  pthread_mutex_destroy(&c->mu);
-  pthread_cond_destroy(&c->moved);
+  pm_mutex_destroy(&c->mu);
+  pm_cond_destroy(&c->moved);
   free(skip);
     c->fs->close(c->rootfd);
     free(skip_tmp);

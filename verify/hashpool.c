@@ -11,15 +11,14 @@
  * when a buffer is free. Deadlock cannot happen: a buffer is either in
  * flight, or holds a finished chunk that waits only for an earlier chunk
  * of the same file, which is in flight. */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "audit_int.h"
 #include "hashpool.h"
 #include "sys.h"
+#include "thread.h"
 #include "util.h"
 
 #define BUF_ALIGN 4096
@@ -65,7 +64,7 @@ typedef struct slot {
 
 typedef struct worker {
   vf_pool *p;
-  pthread_t th;
+  pm_thread th;
   pm_io_ctx *io;
   slot *slots;
   unsigned nbusy;
@@ -81,8 +80,8 @@ struct vf_pool {
   vf_pool_opts o;
   const pm_fs_ops *fs;
   const pm_io_engine_ops *eng;
-  pthread_mutex_t mu;
-  pthread_cond_t not_full, not_empty, idle;
+  pm_mutex mu;
+  pm_cond not_full, not_empty, idle;
   vf_job **q;
   unsigned qcap, qhead, qcount;
   vf_job **batch; /* the submitter's, not yet in q */
@@ -452,17 +451,17 @@ static bool submit_round(worker *w) {
 /* Takes up to `max` jobs in one go: one lock per batch, not per file,
  * keeps the queue's mutex out of the way when files are small. */
 static unsigned pop(vf_pool *p, bool block, vf_job **out, unsigned max) {
-  pthread_mutex_lock(&p->mu);
+  pm_mutex_lock(&p->mu);
   while (block && p->qcount == 0 && !p->closed)
-    pthread_cond_wait(&p->not_empty, &p->mu);
+    pm_cond_wait(&p->not_empty, &p->mu);
   unsigned n = 0;
   while (n < max && p->qcount) {
     out[n++] = p->q[p->qhead];
     p->qhead = (p->qhead + 1) % p->qcap;
     p->qcount--;
   }
-  if (n) pthread_cond_signal(&p->not_full);
-  pthread_mutex_unlock(&p->mu);
+  if (n) pm_cond_signal(&p->not_full);
+  pm_mutex_unlock(&p->mu);
   return n;
 }
 
@@ -472,9 +471,9 @@ static unsigned pop(vf_pool *p, bool block, vf_job **out, unsigned max) {
 static void worker_break(worker *w, int err) {
   vf_pool *p = w->p;
   w->fatal = err;
-  pthread_mutex_lock(&p->mu);
+  pm_mutex_lock(&p->mu);
   if (!p->fatal) p->fatal = err;
-  pthread_mutex_unlock(&p->mu);
+  pm_mutex_unlock(&p->mu);
   pm_report_errorf(err, "the %s I/O engine failed; files still being read "
                         "are reported unreadable", p->eng->name);
   for (unsigned k = 0; k < p->nslots; k++) {
@@ -493,7 +492,7 @@ static void worker_break(worker *w, int err) {
   w->inflight = 0;
 }
 
-static void *worker_main(void *arg) {
+static void worker_main(void *arg) {
   worker *w = arg;
   vf_pool *p = w->p;
   for (;;) {
@@ -506,9 +505,9 @@ static void *worker_main(void *arg) {
       }
     }
     if (w->nbusy == 0) {
-      pthread_mutex_lock(&p->mu);
+      pm_mutex_lock(&p->mu);
       bool over = p->closed && p->qcount == 0;
-      pthread_mutex_unlock(&p->mu);
+      pm_mutex_unlock(&p->mu);
       if (over) break;
       continue;
     }
@@ -527,11 +526,10 @@ static void *worker_main(void *arg) {
     }
     for (int i = 0; i < n; i++) on_complete(w, w->events[i]->udata, true);
   }
-  pthread_mutex_lock(&p->mu);
+  pm_mutex_lock(&p->mu);
   p->running--;
-  pthread_cond_broadcast(&p->idle);
-  pthread_mutex_unlock(&p->mu);
-  return NULL;
+  pm_cond_broadcast(&p->idle);
+  pm_mutex_unlock(&p->mu);
 }
 
 /* ---- the pool ---- */
@@ -572,10 +570,10 @@ int vf_pool_create(const vf_pool_opts *o, vf_pool **out) {
   p->q = pm_xcalloc(p->qcap, sizeof *p->q);
   p->batchcap = 32;
   p->batch = pm_xcalloc(p->batchcap, sizeof *p->batch);
-  pthread_mutex_init(&p->mu, NULL);
-  pthread_cond_init(&p->not_full, NULL);
-  pthread_cond_init(&p->not_empty, NULL);
-  pthread_cond_init(&p->idle, NULL);
+  pm_mutex_init(&p->mu);
+  pm_cond_init(&p->not_full);
+  pm_cond_init(&p->not_empty);
+  pm_cond_init(&p->idle);
   atomic_init(&p->files_done, 0);
   atomic_init(&p->bytes_done, 0);
   p->w = pm_xcalloc(p->nth, sizeof *p->w);
@@ -602,23 +600,28 @@ int vf_pool_create(const vf_pool_opts *o, vf_pool **out) {
     w->taken = pm_xcalloc(p->nslots, sizeof *w->taken);
   }
   for (unsigned t = 0; t < p->nth && !rc; t++) {
-    if (pthread_create(&p->w[t].th, NULL, worker_main, &p->w[t]) != 0) {
-      rc = PM_ENOMEM;
+    rc = pm_thread_create(&p->w[t].th, worker_main, &p->w[t]);
+    if (rc) {
       /* Let the ones already started finish an empty queue. */
-      pthread_mutex_lock(&p->mu);
+      pm_mutex_lock(&p->mu);
       p->closed = true;
-      pthread_cond_broadcast(&p->not_empty);
-      pthread_mutex_unlock(&p->mu);
-      for (unsigned k = 0; k < t; k++) pthread_join(p->w[k].th, NULL);
+      pm_cond_broadcast(&p->not_empty);
+      pm_mutex_unlock(&p->mu);
+      for (unsigned k = 0; k < t; k++) pm_thread_join(&p->w[k].th);
       break;
     }
-    pthread_mutex_lock(&p->mu);
+    pm_mutex_lock(&p->mu);
     p->running++;
-    pthread_mutex_unlock(&p->mu);
+    pm_mutex_unlock(&p->mu);
   }
   if (rc) {
     for (unsigned t = 0; t < p->nth; t++)
       if (p->w[t].p) worker_free(&p->w[t]);
+    /* On Windows these hold a critical section and events. */
+    pm_mutex_destroy(&p->mu);
+    pm_cond_destroy(&p->not_full);
+    pm_cond_destroy(&p->not_empty);
+    pm_cond_destroy(&p->idle);
     free(p->w);
     free(p->q);
     free(p->batch);
@@ -629,35 +632,29 @@ int vf_pool_create(const vf_pool_opts *o, vf_pool **out) {
   return 0;
 }
 
-static void deadline(struct timespec *ts, long ms) {
-  clock_gettime(CLOCK_REALTIME, ts);
-  ts->tv_nsec += ms * 1000000L;
-  ts->tv_sec += ts->tv_nsec / 1000000000L;
-  ts->tv_nsec %= 1000000000L;
-}
+/* How long the submitter sleeps between progress ticks while it waits. */
+#define TICK_NS (100 * 1000000ull) /* 100 ms */
 
 /* Moves the submitter's batch into the queue, waiting for room. */
 void vf_pool_flush(vf_pool *p) {
   unsigned done = 0;
-  pthread_mutex_lock(&p->mu);
+  pm_mutex_lock(&p->mu);
   while (done < p->nbatch) {
     while (p->qcount == p->qcap) {
-      struct timespec ts;
-      deadline(&ts, 100);
-      pthread_cond_timedwait(&p->not_full, &p->mu, &ts);
+      pm_cond_timedwait(&p->not_full, &p->mu, TICK_NS);
       if (p->qcount == p->qcap && p->o.tick) {
-        pthread_mutex_unlock(&p->mu);
+        pm_mutex_unlock(&p->mu);
         p->o.tick(p->o.arg);
-        pthread_mutex_lock(&p->mu);
+        pm_mutex_lock(&p->mu);
       }
     }
     while (done < p->nbatch && p->qcount < p->qcap) {
       p->q[(p->qhead + p->qcount) % p->qcap] = p->batch[done++];
       p->qcount++;
     }
-    pthread_cond_broadcast(&p->not_empty);
+    pm_cond_broadcast(&p->not_empty);
   }
-  pthread_mutex_unlock(&p->mu);
+  pm_mutex_unlock(&p->mu);
   p->nbatch = 0;
 }
 
@@ -668,29 +665,27 @@ void vf_pool_submit(vf_pool *p, vf_job *job) {
 
 int vf_pool_finish(vf_pool *p, uint64_t *files, uint64_t *bytes) {
   vf_pool_flush(p);
-  pthread_mutex_lock(&p->mu);
+  pm_mutex_lock(&p->mu);
   p->closed = true;
-  pthread_cond_broadcast(&p->not_empty);
+  pm_cond_broadcast(&p->not_empty);
   while (p->running > 0) {
-    struct timespec ts;
-    deadline(&ts, 100);
-    pthread_cond_timedwait(&p->idle, &p->mu, &ts);
+    pm_cond_timedwait(&p->idle, &p->mu, TICK_NS);
     if (p->running > 0 && p->o.tick) {
-      pthread_mutex_unlock(&p->mu);
+      pm_mutex_unlock(&p->mu);
       p->o.tick(p->o.arg);
-      pthread_mutex_lock(&p->mu);
+      pm_mutex_lock(&p->mu);
     }
   }
-  pthread_mutex_unlock(&p->mu);
-  for (unsigned t = 0; t < p->nth; t++) pthread_join(p->w[t].th, NULL);
+  pm_mutex_unlock(&p->mu);
+  for (unsigned t = 0; t < p->nth; t++) pm_thread_join(&p->w[t].th);
   int rc = p->fatal;
   if (files) *files = atomic_load(&p->files_done);
   if (bytes) *bytes = atomic_load(&p->bytes_done);
   for (unsigned t = 0; t < p->nth; t++) worker_free(&p->w[t]);
-  pthread_mutex_destroy(&p->mu);
-  pthread_cond_destroy(&p->not_full);
-  pthread_cond_destroy(&p->not_empty);
-  pthread_cond_destroy(&p->idle);
+  pm_mutex_destroy(&p->mu);
+  pm_cond_destroy(&p->not_full);
+  pm_cond_destroy(&p->not_empty);
+  pm_cond_destroy(&p->idle);
   free(p->w);
   free(p->q);
   free(p->batch);

@@ -11,13 +11,13 @@
  * CR); both forms read back the same with either tool.
  * Lines are buffered and written whole under a lock, so worker threads
  * can add entries as files complete. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "manifest.h"
 #include "platform.h"
 #include "sidefile.h"
+#include "thread.h"
 #include "util.h"
 
 #define WBUF (256 * 1024)
@@ -26,7 +26,7 @@ struct pm_manifest_writer {
   const pm_fs_ops *fs;
   pm_fd fd;
   pm_sidefile sf;
-  pthread_mutex_t mu;
+  pm_mutex mu;
   char *buf;
   size_t used;
   uint64_t off;
@@ -83,7 +83,7 @@ int pm_manifest_writer_open_fs(const pm_fs_ops *fs, const char *path,
   w->sf = sf;
   w->fd = sf.fd;
   w->buf = pm_xmalloc(WBUF);
-  pthread_mutex_init(&w->mu, NULL);
+  pm_mutex_init(&w->mu);
   *out = w;
   return 0;
 }
@@ -129,7 +129,7 @@ int pm_manifest_writer_add(pm_manifest_writer *w, const char *relpath,
                            const pm_hash128 *h) {
   char *line = pm_manifest_format_line(relpath, h);
   size_t n = strlen(line);
-  pthread_mutex_lock(&w->mu);
+  pm_mutex_lock(&w->mu);
   int rc = get_err(w);
   if (!rc && w->used + n > WBUF) rc = flush_locked(w);
   if (!rc && n > WBUF) {
@@ -150,22 +150,22 @@ int pm_manifest_writer_add(pm_manifest_writer *w, const char *relpath,
     memcpy(w->buf + w->used, line, n);
     w->used += n;
   }
-  pthread_mutex_unlock(&w->mu);
+  pm_mutex_unlock(&w->mu);
   free(line);
   return rc;
 }
 
 /* Flushes and makes durable; the first error with its OS code. */
 static int finish(pm_manifest_writer *w) {
-  pthread_mutex_lock(&w->mu);
+  pm_mutex_lock(&w->mu);
   int rc = flush_locked(w);
-  pthread_mutex_unlock(&w->mu);
+  pm_mutex_unlock(&w->mu);
   if (!rc) rc = w->fs->fsync(w->fd, false);
   return rc;
 }
 
 static void writer_free(pm_manifest_writer *w) {
-  pthread_mutex_destroy(&w->mu);
+  pm_mutex_destroy(&w->mu);
   free(w->buf);
   free(w);
 }

@@ -1,12 +1,12 @@
 /* report.c - see report.h. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "platform.h"
 #include "report.h"
+#include "thread.h"
 #include "util.h"
 
 typedef struct diff {
@@ -16,7 +16,7 @@ typedef struct diff {
 
 struct vf_report {
   int mode;
-  pthread_mutex_t mu;
+  pm_mutex mu;
   uint64_t count[VF_NCAT];
   uint64_t files_hashed, bytes_hashed;
   uint64_t src_entries, dst_entries;
@@ -56,7 +56,7 @@ vf_report *vf_report_new(int mode, unsigned keep) {
   r->mode = mode;
   r->keep = keep;
   r->kept = pm_xcalloc(keep ? keep : 1, sizeof *r->kept);
-  pthread_mutex_init(&r->mu, NULL);
+  pm_mutex_init(&r->mu);
   return r;
 }
 
@@ -68,7 +68,7 @@ void vf_report_free(vf_report *r) {
     free(r->kept[i].detail);
   }
   free(r->kept);
-  pthread_mutex_destroy(&r->mu);
+  pm_mutex_destroy(&r->mu);
   free(r);
 }
 
@@ -94,22 +94,22 @@ int vf_report_close_file(vf_report *r) {
 }
 
 void vf_report_set_hashed(vf_report *r, uint64_t files, uint64_t bytes) {
-  pthread_mutex_lock(&r->mu);
+  pm_mutex_lock(&r->mu);
   r->files_hashed = files;
   r->bytes_hashed = bytes;
-  pthread_mutex_unlock(&r->mu);
+  pm_mutex_unlock(&r->mu);
 }
 
 void vf_report_add_side_entries(vf_report *r, uint64_t src, uint64_t dst) {
-  pthread_mutex_lock(&r->mu);
+  pm_mutex_lock(&r->mu);
   r->src_entries += src;
   r->dst_entries += dst;
-  pthread_mutex_unlock(&r->mu);
+  pm_mutex_unlock(&r->mu);
 }
 
 void vf_report_add(vf_report *r, int cat, const char *relpath,
                    const char *detail) {
-  pthread_mutex_lock(&r->mu);
+  pm_mutex_lock(&r->mu);
   r->count[cat]++;
   if (cat != VF_IDENTICAL) {
     if (r->nkept < r->keep) {
@@ -126,7 +126,7 @@ void vf_report_add(vf_report *r, int cat, const char *relpath,
       free(shown);
     }
   }
-  pthread_mutex_unlock(&r->mu);
+  pm_mutex_unlock(&r->mu);
 }
 
 void vf_report_addf(vf_report *r, int cat, const char *relpath,

@@ -157,13 +157,18 @@ int64_t pm_wall_seconds(void) {
 static atomic_int interrupt_flag;
 
 static void on_interrupt(int sig) {
+  /* A handler must leave errno as it found it: the signal may land
+   * between a failed call and the read of its errno. */
+  int saved = errno;
   if (atomic_load(&interrupt_flag)) {
     /* The second signal: the default action, now. */
     signal(sig, SIG_DFL);
     raise(sig);
+    errno = saved;
     return;
   }
   atomic_store(&interrupt_flag, 1);
+  errno = saved;
 }
 
 void pm_interrupt_catch(void) {

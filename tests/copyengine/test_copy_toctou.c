@@ -11,7 +11,6 @@
  * reason, and the copy counted it as an error (the CLI's exit 1). Run with
  * openat2 and, as test_copy_toctou_walk, with POMOVE_NO_OPENAT2=1. */
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 #include "copyengine.h"
 #include "faultfs.h"
 #include "testutil.h"
+#include "thread.h"
 #include "util.h"
 
 static char *cat(const char *a, const char *b) {
@@ -50,7 +50,15 @@ typedef struct swap {
 } swap;
 
 static swap sw;
-static pthread_mutex_t hook_mu = PTHREAD_MUTEX_INITIALIZER;
+/* The thread layer has no static initialiser (Windows has none for a
+ * critical section): the lock is made on first use. */
+static pm_mutex hook_mu;
+static pm_once_t hook_mu_once = PM_ONCE_INIT;
+static void hook_mu_init(void) { pm_mutex_init(&hook_mu); }
+static void hook_mu_lock(void) {
+  pm_once(&hook_mu_once, hook_mu_init);
+  pm_mutex_lock(&hook_mu);
+}
 
 /* The engine names entries by path (before this fix) or by path relative
  * to a root handle (after): both end with the relative path. */
@@ -78,7 +86,7 @@ static void hook(const char *op, const char *path, int flags, void *arg) {
   }
   /* Held through the swap: a matching call on another worker waits here
    * until the swap is done, so every call after the first sees it. */
-  pthread_mutex_lock(&hook_mu);
+  hook_mu_lock();
   bool expected = false;
   if (atomic_compare_exchange_strong(&sw.done, &expected, true)) {
     if (sw.fifo) {
@@ -89,7 +97,7 @@ static void hook(const char *op, const char *path, int flags, void *arg) {
       assert_int_equal(symlink(sw.target, sw.victim), 0);
     }
   }
-  pthread_mutex_unlock(&hook_mu);
+  pm_mutex_unlock(&hook_mu);
 }
 
 /* stderr goes to a file while a copy runs, so that the report can be

@@ -3,11 +3,11 @@
  * so that every file has many chunks in flight and in-order hashing is
  * exercised), pair jobs with the size gate, short reads resubmitted,
  * read and open failures reported per file, and the counts. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "thread.h"
 #include "vfaultfs.h"
 #include "hashpool.h"
 #include "testutil.h"
@@ -15,18 +15,18 @@
 #define NFILES 300
 
 typedef struct collect {
-  pthread_mutex_t mu;
+  pm_mutex mu;
   vf_job *jobs[NFILES + 8];
   unsigned n;
 } collect;
 
 static void on_done(vf_job *j, void *arg) {
   collect *c = arg;
-  pthread_mutex_lock(&c->mu);
+  pm_mutex_lock(&c->mu);
   assert_null(c->jobs[j->seq]);
   c->jobs[j->seq] = j;
   c->n++;
-  pthread_mutex_unlock(&c->mu);
+  pm_mutex_unlock(&c->mu);
 }
 
 static const pm_io_engine_ops *engine_or_skip(void **state) {
@@ -50,7 +50,7 @@ static uint64_t size_of(unsigned i) {
 static void run_files(const pm_fs_ops *fs, const pm_io_engine_ops *e,
                       const char *dir, unsigned threads, bool no_stat) {
   collect c = {.n = 0};
-  pthread_mutex_init(&c.mu, NULL);
+  pm_mutex_init(&c.mu);
   memset(c.jobs, 0, sizeof c.jobs);
   vf_pool_opts o = {.fs = fs,
                     .engine = e,
@@ -96,7 +96,7 @@ static void run_files(const pm_fs_ops *fs, const pm_io_engine_ops *e,
                (unsigned long long)size_of(i));
     vf_job_free(j);
   }
-  pthread_mutex_destroy(&c.mu);
+  pm_mutex_destroy(&c.mu);
 }
 
 static void make_files(const char *dir) {
@@ -168,7 +168,7 @@ static void test_hashpool_pairs_and_errors(void **state) {
                      .open_fail_suffix = "/locked",
                      .open_fail_err = PM_EACCES};
   collect col = {.n = 0};
-  pthread_mutex_init(&col.mu, NULL);
+  pm_mutex_init(&col.mu);
   memset(col.jobs, 0, sizeof col.jobs);
   vf_pool_opts o = {.fs = vfault_setup(&cfg),
                     .engine = e,
@@ -229,7 +229,7 @@ static void test_hashpool_pairs_and_errors(void **state) {
   /* Sides hashed: 2 + 0 + 2 + (pool ? 0 : 1) + 1. */
   assert_int_equal(files, pool ? 5 : 6);
   for (int i = 0; i < 6; i++) vf_job_free(col.jobs[i]);
-  pthread_mutex_destroy(&col.mu);
+  pm_mutex_destroy(&col.mu);
   tu_cleanup();
 }
 

@@ -8,7 +8,6 @@
  * differences; the hook of faultfs makes the swap at the moment the audit
  * first touches the directory or the file. Run with openat2 and, as
  * test_verify_toctou_walk, with the component walk (POMOVE_NO_OPENAT2=1). */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "faultfs.h"
 #include "report.h"
 #include "testutil.h"
+#include "thread.h"
 #include "util.h"
 
 static char *cat(const char *a, const char *b) {
@@ -30,7 +30,15 @@ static char *cat(const char *a, const char *b) {
 static const char *hook_op, *hook_rel;
 static char *victim, *stash, *target;
 static atomic_bool swapped;
-static pthread_mutex_t hook_mu = PTHREAD_MUTEX_INITIALIZER;
+/* The thread layer has no static initialiser (Windows has none for a
+ * critical section): the lock is made on first use. */
+static pm_mutex hook_mu;
+static pm_once_t hook_mu_once = PM_ONCE_INIT;
+static void hook_mu_init(void) { pm_mutex_init(&hook_mu); }
+static void hook_mu_lock(void) {
+  pm_once(&hook_mu_once, hook_mu_init);
+  pm_mutex_lock(&hook_mu);
+}
 
 static bool names(const char *path, const char *rel) {
   size_t pl = strlen(path), rl = strlen(rel);
@@ -43,13 +51,13 @@ static void hook(const char *op, const char *path, int flags, void *arg) {
   (void)arg;
   if (strcmp(op, hook_op) || !names(path, hook_rel)) return;
   /* Held through the swap: every matching call after the first sees it. */
-  pthread_mutex_lock(&hook_mu);
+  hook_mu_lock();
   bool expected = false;
   if (atomic_compare_exchange_strong(&swapped, &expected, true)) {
     assert_int_equal(rename(victim, stash), 0);
     assert_int_equal(symlink(target, victim), 0);
   }
-  pthread_mutex_unlock(&hook_mu);
+  pm_mutex_unlock(&hook_mu);
 }
 
 /* SRC and DST identical (a/sub/x1, a/sub/x2, a/keep); outside has x1 and

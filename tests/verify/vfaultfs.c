@@ -1,11 +1,12 @@
 /* faultfs.c - see faultfs.h. Thread-safe: the hashing workers call it. */
 #include "vfaultfs.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "thread.h"
 
 #define MAXFD 4096
 
@@ -16,7 +17,15 @@ static atomic_uchar bad_read_fd[MAXFD];
 static atomic_ulong n_opens, n_direct, n_preads, n_fsyncs, n_drops, n_watched;
 /* The path each open directory handle was opened with, for open_at. */
 static char *dir_path[MAXFD];
-static pthread_mutex_t dir_mu = PTHREAD_MUTEX_INITIALIZER;
+/* The thread layer has no static initialiser (Windows has none for a
+ * critical section): the lock is made on first use. */
+static pm_mutex dir_mu;
+static pm_once_t dir_mu_once = PM_ONCE_INIT;
+static void dir_mu_init(void) { pm_mutex_init(&dir_mu); }
+static void dir_mu_lock(void) {
+  pm_once(&dir_mu_once, dir_mu_init);
+  pm_mutex_lock(&dir_mu);
+}
 
 static int ends_with(const char *s, const char *suf) {
   if (!suf) return 0;
@@ -39,10 +48,10 @@ static int f_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
   if (!rc && *out >= 0 && *out < MAXFD)
     atomic_store(&bad_read_fd[*out], ends_with(path, cfg.read_fail_suffix));
   if (!rc && (flags & PM_O_DIRECTORY) && *out >= 0 && *out < MAXFD) {
-    pthread_mutex_lock(&dir_mu);
+    dir_mu_lock();
     free(dir_path[*out]);
     dir_path[*out] = strdup(path);
-    pthread_mutex_unlock(&dir_mu);
+    pm_mutex_unlock(&dir_mu);
   }
   return rc;
 }
@@ -57,10 +66,10 @@ static int f_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
     if (cfg.refuse_direct) return PM_EINVAL;
   }
   char full[8192];
-  pthread_mutex_lock(&dir_mu);
+  dir_mu_lock();
   snprintf(full, sizeof full, "%s/%s",
            dir >= 0 && dir < MAXFD && dir_path[dir] ? dir_path[dir] : "", rel);
-  pthread_mutex_unlock(&dir_mu);
+  pm_mutex_unlock(&dir_mu);
   if (ends_with(full, cfg.open_fail_suffix)) {
     pm_oserr_set(13);
     return cfg.open_fail_err;
@@ -74,10 +83,10 @@ static int f_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
 static int f_close(pm_fd fd) {
   if (fd >= 0 && fd < MAXFD) {
     atomic_store(&bad_read_fd[fd], 0);
-    pthread_mutex_lock(&dir_mu);
+    dir_mu_lock();
     free(dir_path[fd]);
     dir_path[fd] = NULL;
-    pthread_mutex_unlock(&dir_mu);
+    pm_mutex_unlock(&dir_mu);
   }
   return base->close(fd);
 }
