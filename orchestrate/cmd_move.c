@@ -92,6 +92,9 @@ static const char move_help[] =
     "                       final pass skipped (default: only the files it\n"
     "                       copied are re-read; skipped ones are checked\n"
     "                       against their recorded identity)\n"
+    "  --checksum           after a stage: the final pass reads and hashes\n"
+    "                       every source file, whatever its metadata say\n"
+    "                       (for a FAT source, which keeps no change time)\n"
     "  --progress MODE      auto, tty, plain or off (copy progress)\n"
     "  --json               print the result as JSON (also with -q)\n"
     "  -q, --quiet          no progress, no warnings, no report on stdout\n"
@@ -213,6 +216,7 @@ static int run_cmd(int argc, char **argv, int mode) {
     else if (mode == 0 && !strcmp(a, "--dry-run")) o.dry_run = true;
     else if (mode != 2 && !strcmp(a, "--no-verify")) o.no_verify = true;
     else if (mode == 0 && !strcmp(a, "--verify-all")) o.verify_all = true;
+    else if (mode == 0 && !strcmp(a, "--checksum")) o.checksum = true;
     else if (mode == 3 && !strcmp(a, "--discard")) discard = true;
     else if (mode == 2 && !strcmp(a, "--remove-copy")) o.remove_copy = true;
     else if (!strcmp(a, "--json")) o.json = true;

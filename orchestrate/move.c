@@ -390,6 +390,7 @@ static int st_copy(run *r) {
     free(sdir);
     co.update = true;
     co.delete_gone = true;
+    co.checksum = r->o->checksum;
     co.state_path = stage_state;
   }
   co.progress = copy_progress;

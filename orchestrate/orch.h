@@ -90,6 +90,11 @@ typedef struct orch_options {
    * compare it with the manifest, not only the files the final pass
    * copied. */
   bool verify_all;
+  /* After a stage: the final pass reads and hashes every source file
+   * whatever its metadata say (copy --update --checksum), for a source
+   * without change time (FAT) whose files may have been rewritten with
+   * their size and mtime kept. */
+  bool checksum;
   unsigned threads;
   int progress_mode; /* PM_PROGRESS_* */
   FILE *out;         /* the report; NULL: stdout */

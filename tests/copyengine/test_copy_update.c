@@ -21,6 +21,7 @@
 #include "hash.h"
 #include "testutil.h"
 #include "util.h"
+#include "state_forge.h"
 
 static uint64_t json_u64(const char *json, const char *key) {
   char pat[64];
@@ -205,33 +206,6 @@ static void test_copy_update_racy_files_rehashed(void **state) {
 /* Changes the recorded hash of `rel` in a state file and re-frames the
  * record, so that the state is sound but says the file held other data:
  * what a change that kept size, mtime and ctime would look like. */
-static void state_forge_hash(const char *path, const char *rel) {
-  size_t len;
-  unsigned char *buf = (unsigned char *)tu_read_all(path, &len);
-  assert_non_null(buf);
-  size_t pos = 8;
-  bool done = false;
-  const size_t srec = 112; /* CE_SREC_BYTES */
-  while (pos + 13 <= len) {
-    uint32_t plen = (uint32_t)buf[pos] | (uint32_t)buf[pos + 1] << 8 |
-                    (uint32_t)buf[pos + 2] << 16 | (uint32_t)buf[pos + 3] << 24;
-    unsigned char *p = buf + pos + 5;
-    if (buf[pos + 4] == 'S' && plen - srec == strlen(rel) &&
-        !memcmp(p + srec, rel, strlen(rel))) {
-      p[96] ^= 0xff; /* the first byte of the hash */
-      pm_hash128 h = pm_hash_buffer(buf + pos, 5 + plen);
-      memcpy(buf + pos + 5 + plen, h.b, 8);
-      done = true;
-    }
-    pos += 5 + plen + 8;
-  }
-  assert_true(done);
-  FILE *f = fopen(path, "wb");
-  assert_non_null(f);
-  assert_int_equal(fwrite(buf, 1, len, f), len);
-  fclose(f);
-  free(buf);
-}
 
 /* An update trusts matching metadata; --checksum does not: it reads every
  * source file and copies the one whose data differ from the record. */
