@@ -37,6 +37,8 @@ apply)
     die "PERCENT must be 1 to 100"
   [ -d "$dir/Maildata" ] || die "$dir/Maildata: not a directory"
   [ -e "$stash" ] && die "$stash exists (revert the last change first)"
+  # Absolute: the stash is written from inside DIR.
+  stash=$(realpath -m -- "$stash") || die "$stash: bad path"
   mkdir -p "$stash/orig" || die "cannot create $stash"
   : >"$stash/added"
   # DIR's own mtime (adding and removing entries changes it; cp -a of the
