@@ -176,7 +176,6 @@ json_num() {
 }
 
 hostspec() { echo "sim:$host"; }
-move_args=(--from 'C:\exchsrvr' --to 'D:')
 
 # timed_move STEP: `pomove move --json`, its downtime and copy figures.
 timed_move() {
