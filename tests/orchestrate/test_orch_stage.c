@@ -22,7 +22,8 @@
 #include "state_forge.h"
 
 static const char *scratch;
-static char hosts[8][4200];
+#define MAX_HOSTS 16
+static char hosts[MAX_HOSTS][4200];
 static int nhosts;
 
 static int setup(void **state) {
@@ -44,6 +45,9 @@ static int teardown(void **state) {
 
 /* A simulated host whose services write every 50 ms. */
 static const char *make_host(const char *name, const char *files) {
+  /* One host per case: a case added beyond the table fails here, not by
+   * writing past it. */
+  assert_true(nhosts < MAX_HOSTS);
   char *dir = hosts[nhosts++];
   snprintf(dir, sizeof hosts[0], "%s/%s", scratch, name);
   assert_int_equal(tu_sh("'%s' sim-create '%s' --files %s --touch 50 "
