@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "journal.h"
+#include "le.h"
 #include "sidefile.h"
 #include "thread.h"
 #include "util.h"
@@ -34,23 +35,6 @@ struct ce_journal {
   slot *tab;
   size_t cap, count;
 };
-
-static void put_u32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put_u64(unsigned char *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get_u32(const unsigned char *p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--) v = v << 8 | p[i];
-  return v;
-}
-static uint64_t get_u64(const unsigned char *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-  return v;
-}
 
 bool ce_jident_equal(const ce_jident *a, const ce_jident *b) {
   return a->size == b->size && a->ino == b->ino && a->dev == b->dev &&

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
 #include "sidefile.h"
 #include "thread.h"
 #include "util.h"
@@ -22,22 +23,6 @@
 #define MAGIC "POMVSTA1"
 #define WBUF (1u << 20)
 
-static void put_u32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put_u64(unsigned char *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get_u32(const unsigned char *p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--) v = v << 8 | p[i];
-  return v;
-}
-static uint64_t get_u64(const unsigned char *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-  return v;
-}
 static void put_time(unsigned char *p, const pm_time *t) {
   put_u64(p, (uint64_t)t->sec);
   put_u32(p + 8, (uint32_t)t->nsec);

@@ -297,13 +297,11 @@ struct pm_dir {
   DIR *d;
 };
 
-static int lx_opendir(const char *path, pm_dir **out) {
-  pm_fd fd = PM_FD_INVALID;
-  int rc = lx_open(path, PM_O_RDONLY | PM_O_DIRECTORY | PM_O_NOATIME, 0, &fd);
-  if (rc) return rc;
+/* Turns an open directory fd into a pm_dir (which then owns it). */
+static int dir_of_fd(pm_fd fd, pm_dir **out) {
   DIR *d = fdopendir((int)fd);
   if (!d) {
-    rc = fail();
+    int rc = fail();
     close((int)fd);
     return rc;
   }
@@ -311,6 +309,13 @@ static int lx_opendir(const char *path, pm_dir **out) {
   pd->d = d;
   *out = pd;
   return 0;
+}
+
+static int lx_opendir(const char *path, pm_dir **out) {
+  pm_fd fd = PM_FD_INVALID;
+  int rc = lx_open(path, PM_O_RDONLY | PM_O_DIRECTORY | PM_O_NOATIME, 0, &fd);
+  if (rc) return rc;
+  return dir_of_fd(fd, out);
 }
 
 static int lx_readdir(pm_dir *pd, pm_dirent *ent) {
@@ -1022,16 +1027,7 @@ static int lx_opendir_at(pm_fd dir, const char *rel, pm_dir **out) {
   int rc = lx_open_at(dir, rel, PM_O_RDONLY | PM_O_DIRECTORY | PM_O_NOATIME, 0,
                       &fd);
   if (rc) return rc;
-  DIR *d = fdopendir((int)fd);
-  if (!d) {
-    rc = fail();
-    close((int)fd);
-    return rc;
-  }
-  pm_dir *pd = pm_xmalloc(sizeof *pd);
-  pd->d = d;
-  *out = pd;
-  return 0;
+  return dir_of_fd(fd, out);
 }
 
 static int lx_mkdir_at(pm_fd dir, const char *rel, uint32_t mode) {
