@@ -781,6 +781,22 @@ static void fstate_free(fstate *f) {
   free(f);
 }
 
+/* Makes DST's `rel` a hard link of DST's `first`. An entry already there
+ * is replaced, unless it is that very file (an update or a resumed run
+ * finds the group linked already): relinking it would only change its
+ * change time, which the next update reads as a change by hand. */
+static int link_into_group(ce_ctx *c, const char *first, const char *rel) {
+  int lrc = c->fs->link_at(c->dst_fd, first, c->dst_fd, rel);
+  if (lrc != PM_EEXIST) return lrc;
+  pm_stat a, b;
+  if (c->fs->stat_at(c->dst_fd, first, &a) == 0 &&
+      c->fs->stat_at(c->dst_fd, rel, &b) == 0 && a.type == PM_T_FILE &&
+      b.type == PM_T_FILE && a.dev == b.dev && a.ino == b.ino)
+    return 0;
+  if (c->fs->unlink_at(c->dst_fd, rel)) return PM_EEXIST;
+  return c->fs->link_at(c->dst_fd, first, c->dst_fd, rel);
+}
+
 /* Links the paths that waited for a hard-link group's first path and
  * passes them its hash; or, when the first failed, fails them. */
 static void hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
@@ -801,10 +817,7 @@ static void hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
   for (size_t i = 0; i < n; i++) {
     char *dp = pm_path_join(c->dst, waiting[i].rel);
     if (ok) {
-      const char *wr = waiting[i].rel;
-      int lrc = c->fs->link_at(c->dst_fd, first, c->dst_fd, wr);
-      if (lrc == PM_EEXIST && c->fs->unlink_at(c->dst_fd, wr) == 0)
-        lrc = c->fs->link_at(c->dst_fd, first, c->dst_fd, wr);
+      int lrc = link_into_group(c, first, waiting[i].rel);
       if (lrc) {
         ce_count_error(c, "create hard link", dp, lrc);
         free(waiting[i].rel);
@@ -1297,9 +1310,7 @@ static void start_file(worker *w, ce_task *t) {
         e->waiting[e->nwaiting].dir = t->dir;
         e->nwaiting++;
       } else if (state == 1) {
-        lrc = c->fs->link_at(c->dst_fd, e->rel, c->dst_fd, t->rel);
-        if (lrc == PM_EEXIST && c->fs->unlink_at(c->dst_fd, t->rel) == 0)
-          lrc = c->fs->link_at(c->dst_fd, e->rel, c->dst_fd, t->rel);
+        lrc = link_into_group(c, e->rel, t->rel);
       }
       pm_mutex_unlock(&c->hlmu);
       c->fs->close(f->sfd);

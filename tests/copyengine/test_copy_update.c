@@ -183,6 +183,58 @@ static void test_copy_update_carries_every_change(void **state) {
   tu_cleanup();
 }
 
+/* A hard-link group copied once is left as it is by later passes: the
+ * copy's links are not made again (that would change the copy's change
+ * time, which the next pass reads as a change by hand), and a group
+ * whose first path changed is linked to the new copy. */
+static void test_copy_update_keeps_hard_links(void **state) {
+  (void)state;
+  const char *b = tu_scratch();
+  assert_int_equal(tu_sh("set -e; cd '%s'; mkdir -p src/sub; echo one > "
+                         "src/h1; ln src/h1 src/h2; ln src/h1 src/sub/h3; "
+                         "echo plain > src/p; find src -exec touch -h -d "
+                         "'2021-01-01 00:00:00' {} +",
+                         b),
+                   0);
+  settle();
+  char *out = NULL;
+  assert_int_equal(run_copy(&out, b, "src dst"), 0);
+  free(out);
+  settle();
+  assert_int_equal(tu_sh("cd '%s' && stat -c '%%i %%h %%Z %%z' dst/h1 > "
+                         "before",
+                         b),
+                   0);
+  assert_int_equal(run_copy(&out, b, "--update src dst"), 0);
+  assert_int_equal(json_u64(out, "errors"), 0);
+  assert_int_equal(json_u64(out, "copied"), 0);
+  assert_int_equal(json_u64(out, "racy_rehashed"), 0);
+  free(out);
+  assert_int_equal(tu_sh("cd '%s' && stat -c '%%i %%h %%Z %%z' dst/h1 > "
+                         "after && cmp before after && test $(stat -c %%h "
+                         "dst/h1) -eq 3",
+                         b),
+                   0);
+  /* The group's data changes (in place, same inode in SRC): the copy is
+   * new, and every path of the group is linked to it. */
+  assert_int_equal(tu_sh("set -e; cd '%s'; echo 'two, longer' > src/h1", b),
+                   0);
+  settle();
+  assert_int_equal(run_copy(&out, b, "--update src dst"), 0);
+  assert_int_equal(json_u64(out, "errors"), 0);
+  free(out);
+  assert_int_equal(tu_sh("set -e; cd '%s'; test $(stat -c %%h dst/h1) -eq 3; "
+                         "test $(stat -c %%i dst/h1) = $(stat -c %%i "
+                         "dst/sub/h3); test $(stat -c %%i dst/h1) = $(stat "
+                         "-c %%i dst/h2); grep -q longer dst/h2",
+                         b),
+                   0);
+  assert_int_equal(tu_sh("cd '%s/dst' && xxh128sum -c --quiet ../dst.xxh128",
+                         b),
+                   0);
+  tu_cleanup();
+}
+
 /* Files read within the timestamp granularity of their last change are
  * hashed again by the next update (and nothing is copied); once that
  * window lies behind the read, they are skipped unread. */
@@ -450,6 +502,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_copy_update_carries_every_change),
       cmocka_unit_test(test_copy_update_racy_files_rehashed),
+      cmocka_unit_test(test_copy_update_keeps_hard_links),
       cmocka_unit_test(test_copy_update_checksum_catches_hidden_change),
       cmocka_unit_test(test_copy_update_dst_changed_by_hand),
       cmocka_unit_test(test_copy_update_bad_input),
