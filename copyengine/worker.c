@@ -888,7 +888,8 @@ static void finish_file(worker *w, fstate *f) {
     rc = c->fs->fchmod(f->dfd, f->st.mode & 07777);
     if (rc) file_fail(f, "set mode of", rc);
   }
-  if (!f->err) ce_copy_xattrs(c, f->sfd, "", f->dfd, "", f->sp, f->dp);
+  if (!f->err)
+    ce_copy_xattrs(c, f->sfd, "", f->dfd, "", f->sp, f->dp, !f->fresh);
   if (!f->err) {
     rc = c->fs->futimes(f->dfd, &f->st.atime, &f->st.mtime);
     if (rc) file_fail(f, "set times of", rc);
