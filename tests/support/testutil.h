@@ -36,6 +36,9 @@ FILE *tu_tmpfile(void);
 #define TU_NULL_DEVICE "/dev/null"
 #endif
 
+/* Sets the environment variable name to value, or removes it (NULL). */
+void tu_setenv(const char *name, const char *value);
+
 /* The pomove binary under test. */
 const char *tu_pomove(void);
 

@@ -79,4 +79,8 @@ int tu_sh_out(char **out, const char *fmt, ...) {
 
 FILE *tu_tmpfile(void) { return tmpfile(); }
 
+void tu_setenv(const char *name, const char *value) {
+  if (value ? setenv(name, value, 1) : unsetenv(name)) abort();
+}
+
 int tu_is_root(void) { return geteuid() == 0; }

@@ -14,6 +14,7 @@
 #include <windows.h>
 
 #include "sys.h"
+#include "util.h"
 
 static char scratch[4096];
 
@@ -142,6 +143,18 @@ FILE *tu_tmpfile(void) {
   if (!n || n > MAX_PATH || !GetTempFileNameW(dir, L"pmt", 0, name))
     return NULL;
   return _wfopen(name, L"w+bD");
+}
+
+/* Both the C library's copy (getenv) and the process's (what
+ * GetEnvironmentVariable and child processes see). "NAME=" removes. */
+void tu_setenv(const char *name, const char *value) {
+  char *kv = pm_xasprintf("%s=%s", name, value ? value : "");
+  if (_putenv(kv)) abort();
+  free(kv);
+  wchar_t *wn = to_wide(name), *wv = value ? to_wide(value) : NULL;
+  SetEnvironmentVariableW(wn, wv);
+  free(wn);
+  free(wv);
 }
 
 int tu_is_root(void) {
