@@ -136,6 +136,13 @@ int pmw_xattr_set_at(pm_fd dir, const char *rel, const char *name, const void *v
   return PM_ENOTSUP;
 }
 
+int pmw_xattr_remove_at(pm_fd dir, const char *rel, const char *name) {
+  (void)dir;
+  (void)rel;
+  (void)name;
+  return PM_ENOTSUP;
+}
+
 int pmw_opendir_handle(HANDLE h, pm_dir **out) {
   (void)h;
   *out = NULL;
