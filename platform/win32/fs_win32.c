@@ -1416,6 +1416,7 @@ static const pm_fs_ops win32_fs = {
     .xattr_list_at = pmw_xattr_list_at,
     .xattr_get_at = pmw_xattr_get_at,
     .xattr_set_at = pmw_xattr_set_at,
+    .xattr_remove_at = pmw_xattr_remove_at,
     .lock = w_lock,
 };
 
