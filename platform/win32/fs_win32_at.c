@@ -25,10 +25,12 @@
  * points). Metadata is set on handles with FileBasicInformation, never by
  * path (SetFileInformationByHandle is Vista).
  *
- * Handles. Handles this file returns (open_at) are opened without
+ * Handles. Files open_at returns are opened without
  * FILE_SYNCHRONOUS_IO_NONALERT: that is CreateFileW's FILE_FLAG_OVERLAPPED
- * in native terms, so the IOCP engine and an overlapped pread/pwrite work
- * on them. Handles used only inside a call are synchronous.
+ * in native terms, so the IOCP engine and fs_win32.c's overlapped
+ * pread/pwrite work on them. Directories (PM_O_DIRECTORY) and handles
+ * used only inside a call are synchronous, as fs_win32.c's open makes a
+ * directory.
  *
  * What Wine 8.0 does (measured with wine64 8.0 on Debian 12, ext4):
  * - NtCreateFile relative to RootDirectory works, by one component or
@@ -233,9 +235,9 @@ typedef struct walk {
 
 static bool is_sep(wchar_t c) { return c == L'/' || c == L'\\'; }
 
-/* Checks rel as a whole: PM_EXDEV for what could leave the handle's
- * tree, PM_ENAMETOOLONG for a component NTFS cannot hold (255 UTF-16
- * units), before anything is opened. */
+/* Checks rel as a whole before anything is opened: PM_EXDEV for what
+ * could leave the handle's tree (first, whatever else is wrong), then
+ * the names. */
 static int rel_check(const wchar_t *w) {
   if (is_sep(w[0])) return PM_EXDEV;
   /* "C:..." names a drive to every Win32 reader; relative to a handle NT
@@ -248,7 +250,19 @@ static int rel_check(const wchar_t *w) {
     while (*e && !is_sep(*e)) e++;
     size_t n = (size_t)(e - p);
     if (n == 2 && p[0] == L'.' && p[1] == L'.') return PM_EXDEV;
-    if (n > 255) return PM_ENAMETOOLONG;
+    p = e;
+    while (is_sep(*p)) p++;
+  }
+  /* Then the names, as fs_win32.c checks a path's: what NTFS cannot hold
+   * through Win32 is PM_EINVAL (':' would even name a stream of the
+   * component before it), more than 255 UTF-16 units PM_ENAMETOOLONG. */
+  for (const wchar_t *p = w; *p;) {
+    const wchar_t *e = p;
+    while (*e && !is_sep(*e)) {
+      if (*e < 0x20 || wcschr(L":*?\"<>|", *e)) return PM_EINVAL;
+      e++;
+    }
+    if (e - p > 255) return PM_ENAMETOOLONG;
     p = e;
     while (is_sep(*p)) p++;
   }
@@ -453,10 +467,12 @@ int pmw_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
   ULONG disp = FILE_OPEN;
   if (flags & PM_O_CREAT)
     disp = (flags & PM_O_EXCL) ? FILE_CREATE : FILE_OPEN_IF;
-  /* No FILE_SYNCHRONOUS_IO_*: an overlapped handle, for the engines. */
+  /* A file: no FILE_SYNCHRONOUS_IO_*, an overlapped handle, for the
+   * engines. A directory: synchronous, as fs_win32.c's open makes it (no
+   * engine reads it, and listing code calls the native API on it). */
   ULONG opts = OPT_WALK;
   if (flags & PM_O_DIRECTORY)
-    opts |= FILE_DIRECTORY_FILE;
+    opts |= FILE_DIRECTORY_FILE | FILE_SYNCHRONOUS_IO_NONALERT;
   else if (writing || (flags & PM_O_REGULAR))
     /* A directory is refused by its type at once (a read-only open of
      * one without PM_O_REGULAR is allowed, as POSIX allows it). */
@@ -666,10 +682,10 @@ int pmw_mknod_at(pm_fd dir, const char *rel, pm_ftype type, uint32_t mode,
   return own_fail(PM_ENOTSUP);
 }
 
-/* FSCTL_GET_REPARSE_POINT on the entry opened itself. The target is the
- * link's print name (what `dir` and the shell show) or, without one, its
- * substitute name less NT's "\??\" prefix, with '/' separators as every
- * path in the API. */
+/* FSCTL_GET_REPARSE_POINT on the entry opened itself. The target is
+ * given as fs_win32.c's readlink gives it: the substitute name as stored,
+ * "\??\C:\x" as "C:/x", "\??\UNC\srv\x" as "//srv/x", a relative
+ * target in its own form, '/' for every separator. */
 int pmw_readlink_at(pm_fd dir, const char *rel, char *buf, size_t cap,
                     size_t *len) {
   walk w;
@@ -677,7 +693,7 @@ int pmw_readlink_at(pm_fd dir, const char *rel, char *buf, size_t cap,
   if (rc) return rc;
   HANDLE h;
   tag_info ti;
-  rc = leaf_open(&w, FILE_READ_ATTRIBUTES | FILE_READ_EA, 0, &h, &ti);
+  rc = leaf_open(&w, FILE_READ_ATTRIBUTES, 0, &h, &ti);
   walk_close(&w);
   if (rc) return rc;
   if (!is_link(&ti)) {
@@ -699,27 +715,26 @@ int pmw_readlink_at(pm_fd dir, const char *rel, char *buf, size_t cap,
     return nt_fail(s);
   }
   const reparse_buf *rb = (const reparse_buf *)raw;
+  /* IO_REPARSE_TAG_SYMLINK has a ULONG of flags before its names. */
   size_t path_at = sizeof *rb + (rb->tag == IO_REPARSE_TAG_SYMLINK ? 4 : 0);
   size_t got = (size_t)io.Information;
-  const wchar_t *name = NULL;
-  size_t n = 0;
-  if (rb->tag == IO_REPARSE_TAG_SYMLINK ||
-      rb->tag == IO_REPARSE_TAG_MOUNT_POINT) {
-    USHORT off = rb->print_len ? rb->print_off : rb->sub_off;
-    USHORT l = rb->print_len ? rb->print_len : rb->sub_len;
-    if (path_at + off + l <= got) {
-      name = (const wchar_t *)(raw + path_at + off);
-      n = l / sizeof(wchar_t);
-      if (!rb->print_len && n >= 4 && name[0] == L'\\' && name[1] == L'?' &&
-          name[2] == L'?' && name[3] == L'\\') {
-        name += 4;
-        n -= 4;
-      }
-    }
-  }
-  if (!name) {
+  if ((rb->tag != IO_REPARSE_TAG_SYMLINK &&
+       rb->tag != IO_REPARSE_TAG_MOUNT_POINT) ||
+      path_at + rb->sub_off + rb->sub_len > got) {
     free(raw);
     return own_fail(PM_EINVAL);
+  }
+  const wchar_t *name = (const wchar_t *)(raw + path_at + rb->sub_off);
+  size_t n = rb->sub_len / sizeof(wchar_t);
+  bool unc = false;
+  if (n >= 4 && !wcsncmp(name, L"\\??\\", 4)) {
+    name += 4;
+    n -= 4;
+    if (n >= 4 && !wcsncmp(name, L"UNC\\", 4)) {
+      name += 3; /* keep one '\\': the other comes first */
+      n -= 3;
+      unc = true;
+    }
   }
   char *u;
   size_t ulen;
@@ -728,12 +743,13 @@ int pmw_readlink_at(pm_fd dir, const char *rel, char *buf, size_t cap,
   if (rc) return own_fail(rc);
   for (size_t i = 0; i < ulen; i++)
     if (u[i] == '\\') u[i] = '/';
-  if (ulen + 1 > cap) {
+  if (ulen + 1 + unc > cap) {
     free(u);
     return own_fail(PM_ERANGE);
   }
-  memcpy(buf, u, ulen + 1);
-  *len = ulen;
+  if (unc) buf[0] = '/';
+  memcpy(buf + unc, u, ulen + 1);
+  *len = ulen + unc;
   free(u);
   return 0;
 }
