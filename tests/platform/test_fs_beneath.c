@@ -534,6 +534,69 @@ static void test_fs_beneath_long_path_swap(void **state) {
   }
 }
 
+/* Names reach the file system as they are, through one component
+ * each: trailing dots and spaces (which Win32 paths would strip), a
+ * character outside the BMP (a surrogate pair in UTF-16), 255 units;
+ * each round-trips through readdir. 256 is PM_ENAMETOOLONG. */
+static void test_fs_beneath_names(void **state) {
+  (void)state;
+  const pm_fs_ops *fs = pm_fs_native();
+  char n255[256], n256[257];
+  memset(n255, 'n', 255);
+  n255[255] = '\0';
+  memset(n256, 'n', 256);
+  n256[256] = '\0';
+  const char *names[] = {"dot.", "space ", "\xF0\x9F\x98\x80 smile", "..x",
+                         n255};
+  size_t count = sizeof names / sizeof *names;
+  for (int m = 0; m < NMODES; m++) {
+    set_mode(m);
+    fixture fx;
+    fixture_make(&fx, false);
+    pm_fd fd;
+    pm_stat st;
+    for (size_t i = 0; i < count; i++) {
+      const char *rel = ct_str("a/%s", names[i]);
+      assert_int_equal(fs->open_at(fx.dir, rel,
+                                   PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0600,
+                                   &fd),
+                       0);
+      fs->close(fd);
+      assert_int_equal(fs->stat_at(fx.dir, rel, &st), 0);
+      assert_int_equal(st.type, PM_T_FILE);
+    }
+    pm_dir *d;
+    assert_int_equal(fs->opendir_at(fx.dir, "a", &d), 0);
+    pm_dirent e;
+    size_t found = 0;
+    while (fs->readdir(d, &e) == 1) {
+      if (!strcmp(e.name, "b")) continue;
+      bool known = false;
+      for (size_t i = 0; i < count; i++) known |= !strcmp(e.name, names[i]);
+      assert_true(known);
+      found++;
+    }
+    fs->closedir(d);
+    assert_int_equal(found, count);
+    for (size_t i = 0; i < count; i++)
+      assert_int_equal(fs->unlink_at(fx.dir, ct_str("a/%s", names[i])), 0);
+    assert_int_equal(fs->mkdir_at(fx.dir, ct_str("a/%s", n256), 0700),
+                     PM_ENAMETOOLONG);
+    assert_int_equal(fs->stat_at(fx.dir, ct_str("%s/x", n256), &st),
+                     PM_ENAMETOOLONG);
+#ifdef _WIN32
+    /* ':' would name a stream of the component before it; these cannot
+     * be NTFS names through Win32. */
+    const char *bad[] = {"a/b/f:s", "a/x*", "a/x?", "a/x|y", "a/x\"<"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+      assert_int_equal(fs->open_at(fx.dir, bad[i],
+                                   PM_O_WRONLY | PM_O_CREAT, 0600, &fd),
+                       PM_EINVAL);
+#endif
+    fixture_free(&fx);
+  }
+}
+
 /* PM_O_REGULAR: a FIFO without a writer is refused at once, never waited
  * on (the watchdog turns a regression into a failure instead of a
  * hang); so is a directory. Windows has no FIFO in a file system. */
@@ -596,6 +659,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_fs_beneath_plain),
       cmocka_unit_test(test_fs_beneath_escape),
       cmocka_unit_test(test_fs_beneath_long_path),
+      cmocka_unit_test(test_fs_beneath_names),
       cmocka_unit_test(test_fs_beneath_fifo),
   };
   const struct CMUnitTest links[] = {
