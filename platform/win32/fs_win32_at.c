@@ -45,8 +45,10 @@
  *   NOT given for Unix symlinks: that is a Wine limitation, and the tests
  *   that need a link report skipped on Wine.
  * - Wine cannot create a link of its own: FSCTL_SET_REPARSE_POINT (a
- *   junction) fails with ERROR_NOT_SUPPORTED; CreateSymbolicLinkW is
- *   Vista and not used here.
+ *   junction) fails with ERROR_NOT_SUPPORTED, so its cmd's `mklink /j`
+ *   fails too; and CreateSymbolicLinkW (Vista, not used here) is a stub
+ *   that returns TRUE and creates nothing (`mklink /d` "succeeds" the
+ *   same way): a test must never take its success for a link.
  * - FileLinkInformation with RootDirectory creates the hard link;
  *   FileDispositionInformation deletes, and a non-empty directory fails
  *   at once with STATUS_DIRECTORY_NOT_EMPTY.
@@ -665,6 +667,11 @@ int pmw_link_at(pm_fd odir, const char *orel, pm_fd ndir, const char *nrel) {
   free(li);
   NtClose(h);
   walk_close(&b);
+  if (s == ST_FILE_IS_A_DIRECTORY) {
+    /* A directory that turned up after the check: link(2)'s EPERM. */
+    pm_oserr_record(PM_EPERM, (int)RtlNtStatusToDosError(s));
+    return PM_EPERM;
+  }
   return s < 0 ? nt_fail(s) : 0;
 }
 
