@@ -391,22 +391,32 @@ static LARGE_INTEGER li_of(FILETIME ft) {
   return l;
 }
 
-/* The attribute word for a mode: read-only when nobody may write. A
- * directory keeps its attributes (its read-only bit means "customised
- * folder" to the shell, not "cannot be changed"). */
+/* The attributes FileBasicInformation may set (kernel32's
+ * SetFileAttributesW masks with the same FILE_ATTRIBUTE_VALID_SET_FLAGS;
+ * the directory, reparse, compressed ... bits are the file system's). A
+ * word with none of them is FILE_ATTRIBUTE_NORMAL: 0 would mean "leave
+ * the attributes as they are". */
+static ULONG settable(ULONG attrs) {
+  attrs &= 0x31a7; /* FILE_ATTRIBUTE_VALID_SET_FLAGS */
+  return attrs ? attrs : FILE_ATTRIBUTE_NORMAL;
+}
+
+/* The attribute word for a mode: read-only without the owner's write bit,
+ * as fs_win32.c reads and sets modes. A directory keeps its attributes
+ * (its read-only bit means "customised folder" to the shell, not "cannot
+ * be changed"). */
 static ULONG attrs_for_mode(ULONG attrs, uint32_t mode) {
-  if (attrs & FILE_ATTRIBUTE_DIRECTORY) return attrs;
-  if (mode & 0222)
+  if (mode & 0200)
     attrs &= ~(ULONG)FILE_ATTRIBUTE_READONLY;
   else
     attrs |= FILE_ATTRIBUTE_READONLY;
-  return attrs ? attrs : FILE_ATTRIBUTE_NORMAL;
+  return settable(attrs);
 }
 
 /* Runs `op` on the object rel names: an empty rel acts on `dir` itself
  * (directly when the handle has the access, else on a reopen of its
  * object by an empty name), else on the last component opened itself.
- * follow_ok false refuses a link there with PM_ELOOP. */
+ * refuse_link refuses a link there with PM_ELOOP. */
 typedef int (*handle_op)(HANDLE h, const tag_info *ti, void *arg);
 
 static int on_entry(pm_fd dir, const char *rel, ACCESS_MASK access,
@@ -481,7 +491,7 @@ int pmw_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
     opts |= FILE_NON_DIRECTORY_FILE;
   if (flags & PM_O_DIRECT) opts |= FILE_NO_INTERMEDIATE_BUFFERING;
   ULONG fattrs = FILE_ATTRIBUTE_NORMAL;
-  if ((flags & PM_O_CREAT) && !(mode & 0222)) fattrs = FILE_ATTRIBUTE_READONLY;
+  if ((flags & PM_O_CREAT) && !(mode & 0200)) fattrs = FILE_ATTRIBUTE_READONLY;
 
   walk w;
   int rc = walk_open(dir, rel, &w);
@@ -771,8 +781,7 @@ static int dispose(HANDLE h, ULONG attrs) {
   NTSTATUS s;
   if (ro) {
     memset(&bi, 0, sizeof bi);
-    bi.FileAttributes = attrs & ~(ULONG)FILE_ATTRIBUTE_READONLY;
-    if (!bi.FileAttributes) bi.FileAttributes = FILE_ATTRIBUTE_NORMAL;
+    bi.FileAttributes = settable(attrs & ~(ULONG)FILE_ATTRIBUTE_READONLY);
     s = set_basic(h, &bi);
     if (s < 0) return nt_fail(s);
   }
@@ -783,7 +792,7 @@ static int dispose(HANDLE h, ULONG attrs) {
   if (s < 0) {
     int rc = nt_fail(s);
     if (ro) {
-      bi.FileAttributes = attrs;
+      bi.FileAttributes = settable(attrs);
       set_basic(h, &bi);
     }
     return rc;
@@ -841,11 +850,12 @@ int pmw_rmdir_at(pm_fd dir, const char *rel) {
 
 static int chmod_op(HANDLE h, const tag_info *ti, void *arg) {
   uint32_t mode = *(const uint32_t *)arg;
+  if (ti->attrs & FILE_ATTRIBUTE_DIRECTORY) return 0;
   FILE_BASIC_INFORMATION bi;
   memset(&bi, 0, sizeof bi);
   bi.FileAttributes = attrs_for_mode(ti->attrs, mode);
-  if (bi.FileAttributes == (ti->attrs ? ti->attrs : FILE_ATTRIBUTE_NORMAL))
-    return 0;
+  if (!((bi.FileAttributes ^ ti->attrs) & FILE_ATTRIBUTE_READONLY))
+    return 0; /* nothing to change: no write access needed */
   NTSTATUS s = set_basic(h, &bi);
   return s < 0 ? nt_fail(s) : 0;
 }
