@@ -75,6 +75,7 @@
 #include <winioctl.h>
 #include <winternl.h>
 
+#include "nt_at.h"
 #include "platform.h"
 #include "win32.h"
 
@@ -125,6 +126,15 @@ typedef struct reparse_buf {
 #define IO_REPARSE_TAG_SYMLINK 0xA000000CL
 #endif
 
+/* The native calls, through one table (nt_at.h) so that a test can
+ * show this file the reparse points Wine does not have. */
+const pmw_nt_api pmw_nt_real = {NtCreateFile,         NtQueryInformationFile,
+                                NtSetInformationFile, NtQueryDirectoryFile,
+                                NtFsControlFile,      NtClose};
+pmw_nt_api pmw_nt = {NtCreateFile,         NtQueryInformationFile,
+                     NtSetInformationFile, NtQueryDirectoryFile,
+                     NtFsControlFile,      NtClose};
+
 /* ---- Errors ---- */
 
 /* The PM_E* code for a failed native call, with the Win32 code recorded
@@ -164,7 +174,7 @@ static NTSTATUS nt_open(HANDLE root, const wchar_t *name, size_t n,
   IO_STATUS_BLOCK io;
   memset(&io, 0, sizeof io);
   *out = NULL;
-  NTSTATUS s = NtCreateFile(out, access, &oa, &io, NULL, attrs,
+  NTSTATUS s = pmw_nt.create_file(out, access, &oa, &io, NULL, attrs,
                             FILE_SHARE_READ | FILE_SHARE_WRITE |
                                 FILE_SHARE_DELETE,
                             disp, opts, NULL, 0);
@@ -178,12 +188,12 @@ static NTSTATUS nt_open(HANDLE root, const wchar_t *name, size_t n,
  * then come from FileBasicInformation with tag 0. */
 static NTSTATUS query_tag(HANDLE h, tag_info *ti) {
   IO_STATUS_BLOCK io;
-  NTSTATUS s = NtQueryInformationFile(h, &io, ti, sizeof *ti,
+  NTSTATUS s = pmw_nt.query_info(h, &io, ti, sizeof *ti,
                                       (FILE_INFORMATION_CLASS)35);
   if (s == ST_INVALID_INFO_CLASS || s == ST_NOT_IMPLEMENTED ||
       s == ST_INVALID_PARAMETER) {
     FILE_BASIC_INFORMATION bi;
-    s = NtQueryInformationFile(h, &io, &bi, sizeof bi, FileBasicInformation);
+    s = pmw_nt.query_info(h, &io, &bi, sizeof bi, FileBasicInformation);
     ti->attrs = bi.FileAttributes;
     ti->tag = 0;
   }
@@ -214,7 +224,7 @@ static int why_not(HANDLE root, const wchar_t *name, size_t n, NTSTATUS s) {
                 NULL) >= 0) {
       tag_info ti;
       bool link = query_tag(h, &ti) >= 0 && is_link(&ti);
-      NtClose(h);
+      pmw_nt.close(h);
       if (link) return own_fail(PM_ELOOP);
     }
   }
@@ -272,7 +282,7 @@ static int rel_check(const wchar_t *w) {
 }
 
 static void walk_close(walk *w) {
-  if (w->own && w->parent) NtClose(w->parent);
+  if (w->own && w->parent) pmw_nt.close(w->parent);
   w->own = false;
   w->parent = NULL;
   free(w->wide);
@@ -323,7 +333,7 @@ static int walk_open(pm_fd dir, const char *rel, walk *w) {
           walk_close(w);
           return rc;
         }
-        if (w->own) NtClose(w->parent);
+        if (w->own) pmw_nt.close(w->parent);
         w->parent = h;
         w->own = true;
         tag_info ti;
@@ -367,7 +377,7 @@ static int leaf_open(walk *w, ACCESS_MASK access, ULONG opts, HANDLE *out,
   if (s < 0) return why_not(w->parent, w->leaf, w->leaf_len, s);
   s = query_tag(*out, ti);
   if (s < 0) {
-    NtClose(*out);
+    pmw_nt.close(*out);
     *out = NULL;
     return nt_fail(s);
   }
@@ -380,7 +390,7 @@ static int leaf_open(walk *w, ACCESS_MASK access, ULONG opts, HANDLE *out,
  * (NT's rule), so only what is given changes. */
 static NTSTATUS set_basic(HANDLE h, const FILE_BASIC_INFORMATION *bi) {
   IO_STATUS_BLOCK io;
-  return NtSetInformationFile(h, &io, (PVOID)bi, sizeof *bi,
+  return pmw_nt.set_info(h, &io, (PVOID)bi, sizeof *bi,
                               FileBasicInformation);
 }
 
@@ -455,7 +465,7 @@ static int on_entry(pm_fd dir, const char *rel, ACCESS_MASK access,
     rc = own_fail(PM_ELOOP);
   else
     rc = op(h, &ti, arg);
-  NtClose(h);
+  pmw_nt.close(h);
   return rc;
 }
 
@@ -520,20 +530,20 @@ int pmw_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
     IO_STATUS_BLOCK io;
     FILE_INTERNAL_INFORMATION a, b;
     HANDLE h2;
-    s = NtQueryInformationFile(h, &io, &a, sizeof a, FileInternalInformation);
+    s = pmw_nt.query_info(h, &io, &a, sizeof a, FileInternalInformation);
     if (s >= 0)
       s = nt_open(w.parent, w.leaf, w.leaf_len, access, fattrs, FILE_OPEN,
                   opts & ~(ULONG)FILE_OPEN_REPARSE_POINT, &h2, NULL);
     if (s < 0) {
       rc = nt_fail(s);
     } else {
-      s = NtQueryInformationFile(h2, &io, &b, sizeof b,
+      s = pmw_nt.query_info(h2, &io, &b, sizeof b,
                                  FileInternalInformation);
       if (s < 0 || a.IndexNumber.QuadPart != b.IndexNumber.QuadPart) {
-        NtClose(h2);
+        pmw_nt.close(h2);
         rc = s < 0 ? nt_fail(s) : own_fail(PM_ELOOP);
       } else {
-        NtClose(h);
+        pmw_nt.close(h);
         h = h2;
       }
     }
@@ -550,12 +560,12 @@ int pmw_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
     eof_info eo;
     IO_STATUS_BLOCK io;
     eo.eof.QuadPart = 0;
-    s = NtSetInformationFile(h, &io, &eo, sizeof eo,
+    s = pmw_nt.set_info(h, &io, &eo, sizeof eo,
                              FileEndOfFileInformation);
     if (s < 0) rc = nt_fail(s);
   }
   if (rc) {
-    NtClose(h);
+    pmw_nt.close(h);
     return rc;
   }
   *out = (pm_fd)(intptr_t)h;
@@ -577,7 +587,7 @@ int pmw_stat_at(pm_fd dir, const char *rel, pm_stat *st) {
   walk_close(&w);
   if (rc) return rc;
   rc = pmw_stat_handle(h, st);
-  NtClose(h);
+  pmw_nt.close(h);
   return rc;
 }
 
@@ -593,7 +603,7 @@ int pmw_opendir_at(pm_fd dir, const char *rel, pm_dir **out) {
   walk_close(&w);
   if (rc) return rc;
   if (is_link(&ti)) {
-    NtClose(h);
+    pmw_nt.close(h);
     return own_fail(PM_ELOOP);
   }
   return pmw_opendir_handle(h, out);
@@ -613,7 +623,7 @@ int pmw_mkdir_at(pm_fd dir, const char *rel, uint32_t mode) {
                        &h, NULL);
   walk_close(&w);
   if (s < 0) return nt_fail(s);
-  NtClose(h);
+  pmw_nt.close(h);
   return 0;
 }
 
@@ -653,7 +663,7 @@ int pmw_link_at(pm_fd odir, const char *orel, pm_fd ndir, const char *nrel) {
   }
   if (ti.attrs & FILE_ATTRIBUTE_DIRECTORY) {
     /* POSIX: no hard link to a directory. */
-    NtClose(h);
+    pmw_nt.close(h);
     walk_close(&b);
     return own_fail(PM_EPERM);
   }
@@ -663,7 +673,7 @@ int pmw_link_at(pm_fd odir, const char *orel, pm_fd ndir, const char *nrel) {
   size_t size = sizeof(FILE_LINK_INFORMATION) + bytes;
   FILE_LINK_INFORMATION *li = calloc(1, size);
   if (!li) {
-    NtClose(h);
+    pmw_nt.close(h);
     walk_close(&b);
     return PM_ENOMEM;
   }
@@ -672,10 +682,10 @@ int pmw_link_at(pm_fd odir, const char *orel, pm_fd ndir, const char *nrel) {
   li->FileNameLength = (ULONG)bytes;
   memcpy(li->FileName, b.leaf, bytes);
   IO_STATUS_BLOCK io;
-  NTSTATUS s = NtSetInformationFile(h, &io, li, (ULONG)size,
+  NTSTATUS s = pmw_nt.set_info(h, &io, li, (ULONG)size,
                                     FileLinkInformation);
   free(li);
-  NtClose(h);
+  pmw_nt.close(h);
   walk_close(&b);
   if (s == ST_FILE_IS_A_DIRECTORY) {
     /* A directory that turned up after the check: link(2)'s EPERM. */
@@ -714,19 +724,19 @@ int pmw_readlink_at(pm_fd dir, const char *rel, char *buf, size_t cap,
   walk_close(&w);
   if (rc) return rc;
   if (!is_link(&ti)) {
-    NtClose(h);
+    pmw_nt.close(h);
     return own_fail(PM_EINVAL);
   }
   unsigned char *raw = malloc(MAXIMUM_REPARSE_DATA_BUFFER_SIZE);
   if (!raw) {
-    NtClose(h);
+    pmw_nt.close(h);
     return PM_ENOMEM;
   }
   IO_STATUS_BLOCK io;
-  NTSTATUS s = NtFsControlFile(h, NULL, NULL, NULL, &io,
+  NTSTATUS s = pmw_nt.fs_control(h, NULL, NULL, NULL, &io,
                                FSCTL_GET_REPARSE_POINT, NULL, 0, raw,
                                MAXIMUM_REPARSE_DATA_BUFFER_SIZE);
-  NtClose(h);
+  pmw_nt.close(h);
   if (s < 0) {
     free(raw);
     return nt_fail(s);
@@ -788,7 +798,7 @@ static int dispose(HANDLE h, ULONG attrs) {
   disposition_info di;
   di.delete_file = TRUE;
   IO_STATUS_BLOCK io;
-  s = NtSetInformationFile(h, &io, &di, sizeof di, FileDispositionInformation);
+  s = pmw_nt.set_info(h, &io, &di, sizeof di, FileDispositionInformation);
   if (s < 0) {
     int rc = nt_fail(s);
     if (ro) {
@@ -825,7 +835,7 @@ int pmw_unlink_at(pm_fd dir, const char *rel) {
     rc = own_fail(PM_EISDIR);
   else
     rc = dispose(h, ti.attrs);
-  NtClose(h);
+  pmw_nt.close(h);
   return rc;
 }
 
@@ -844,7 +854,7 @@ int pmw_rmdir_at(pm_fd dir, const char *rel) {
     rc = own_fail(PM_ENOTDIR);
   else
     rc = dispose(h, ti.attrs);
-  NtClose(h);
+  pmw_nt.close(h);
   return rc;
 }
 
@@ -977,7 +987,7 @@ static int next_batch(pm_dir *d) {
    * overlapped handle Windows may answer STATUS_PENDING; without an event
    * the file object itself is signalled when the query completes, and
    * this listing is the only I/O on the handle. */
-  NTSTATUS s = NtQueryDirectoryFile(d->h, NULL, NULL, NULL, &io, d->buf,
+  NTSTATUS s = pmw_nt.query_dir(d->h, NULL, NULL, NULL, &io, d->buf,
                                     DIR_BUF, FileFullDirectoryInformation,
                                     FALSE, NULL, d->first ? TRUE : FALSE);
   if (s == ST_PENDING) {
@@ -1036,7 +1046,7 @@ int pmw_readdir(pm_dir *d, pm_dirent *ent) {
 
 void pmw_closedir(pm_dir *d) {
   if (!d) return;
-  CloseHandle(d->h);
+  pmw_nt.close(d->h);
   free(d->buf);
   free(d->name);
   free(d);
