@@ -25,6 +25,10 @@
  * points). Metadata is set on handles with FileBasicInformation, never by
  * path (SetFileInformationByHandle is Vista).
  *
+ * Every native call goes through the table pmw_nt (nt_at.h), so that
+ * tests/platform/test_fs_beneath_nt.c can show this file junctions,
+ * symbolic links and HSM files under Wine, which has none.
+ *
  * Handles. Files open_at returns are opened without
  * FILE_SYNCHRONOUS_IO_NONALERT: that is CreateFileW's FILE_FLAG_OVERLAPPED
  * in native terms, so the IOCP engine and fs_win32.c's overlapped
@@ -971,7 +975,7 @@ int pmw_opendir_handle(HANDLE h, pm_dir **out) {
   if (d) d->buf = malloc(DIR_BUF);
   if (!d || !d->buf) {
     if (d) free(d);
-    CloseHandle(h);
+    pmw_nt.close(h);
     return PM_ENOMEM;
   }
   d->h = h;
