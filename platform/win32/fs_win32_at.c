@@ -486,7 +486,9 @@ int pmw_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
   ACCESS_MASK access = SYNCHRONIZE | FILE_READ_ATTRIBUTES;
   if (acc == PM_O_RDONLY || acc == PM_O_RDWR) access |= GENERIC_READ;
   if (writing)
-    access |= (flags & PM_O_APPEND)
+    /* Append access without write access, as fs_win32.c's open: every
+     * write goes to the end. O_TRUNC needs write access to truncate. */
+    access |= (flags & PM_O_APPEND) && !(flags & PM_O_TRUNC)
                   ? (FILE_APPEND_DATA | FILE_WRITE_ATTRIBUTES |
                      FILE_WRITE_EA | STANDARD_RIGHTS_WRITE)
                   : GENERIC_WRITE;
@@ -592,6 +594,22 @@ int pmw_stat_at(pm_fd dir, const char *rel, pm_stat *st) {
   if (rc) return rc;
   rc = pmw_stat_handle(h, st);
   pmw_nt.close(h);
+  if (!rc && (ti.attrs & FILE_ATTRIBUTE_REPARSE_POINT)) {
+    /* The type the walk itself goes by (the tag it read), so that what
+     * stat_at calls a symlink is exactly what the other calls refuse
+     * with PM_ELOOP. */
+    st->attrs = ti.attrs;
+    if (is_link(&ti)) {
+      st->type = PM_T_SYMLINK;
+      st->mode = 0777;
+    } else if (ti.attrs & FILE_ATTRIBUTE_DIRECTORY) {
+      st->type = PM_T_DIR;
+      st->mode = 0777;
+    } else {
+      st->type = PM_T_FILE;
+      st->mode = (ti.attrs & FILE_ATTRIBUTE_READONLY) ? 0444 : 0666;
+    }
+  }
   return rc;
 }
 

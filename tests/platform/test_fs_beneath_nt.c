@@ -322,6 +322,13 @@ static void test_fs_beneath_nt_leaf_links(void **state) {
     assert_int_equal(fs->rmdir_at(fx.dir, r), PM_ENOTDIR);
     assert_int_equal(fs->chown_at(fx.dir, r, (uint32_t)-1, (uint32_t)-1), 0);
   }
+  /* stat_at calls a symlink exactly what the walk refuses. */
+  pm_stat st;
+  assert_int_equal(fs->stat_at(fx.dir, "a/jl", &st), 0);
+  assert_int_equal(st.type, PM_T_SYMLINK);
+  assert_int_equal(fs->stat_at(fx.dir, "a/sl", &st), 0);
+  assert_int_equal(st.type, PM_T_SYMLINK);
+  assert_true(st.attrs & FILE_ATTRIBUTE_REPARSE_POINT);
   char buf[64];
   size_t len;
   assert_int_equal(fs->readlink_at(fx.dir, "a/jl", buf, sizeof buf, &len), 0);
@@ -358,7 +365,6 @@ static void test_fs_beneath_nt_leaf_links(void **state) {
   assert_int_equal(fs->unlink_at(fx.dir, "a/sl"), 0);
   assert_int_equal(followed, 0);
   pmw_nt = pmw_nt_real;
-  pm_stat st;
   assert_int_equal(fs->stat(ct_str("%s/a/ej", fx.root), false, &st),
                    PM_ENOENT);
   assert_int_equal(fs->stat(ct_str("%s/a/sl", fx.root), false, &st),
