@@ -43,9 +43,9 @@
  *   or without FILE_OPEN_REPARSE_POINT: the handle is the target's, its
  *   attributes carry no FILE_ATTRIBUTE_REPARSE_POINT and
  *   FSCTL_GET_REPARSE_POINT says ERROR_NOT_A_REPARSE_POINT. A dangling
- *   symlink is STATUS_NO_SUCH_FILE. Only a directory listing marks a
- *   symlink to a directory (attributes 0x410, EaSize 0; a symlink to a
- *   file shows as a plain file). So under Wine the beneath guarantee is
+ *   symlink is STATUS_NO_SUCH_FILE, and a listing leaves it out. Only a
+ *   directory listing marks a symlink to a directory (attributes 0x410,
+ *   EaSize 0; a symlink to a file shows as a plain file). So under Wine the beneath guarantee is
  *   NOT given for Unix symlinks: that is a Wine limitation, and the tests
  *   that need a link report skipped on Wine.
  * - Wine cannot create a link of its own: FSCTL_SET_REPARSE_POINT (a
