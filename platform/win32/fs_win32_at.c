@@ -45,15 +45,20 @@
  *   FSCTL_GET_REPARSE_POINT says ERROR_NOT_A_REPARSE_POINT. A dangling
  *   symlink is STATUS_NO_SUCH_FILE, and a listing leaves it out. Only a
  *   directory listing marks a symlink to a directory (attributes 0x410,
- *   EaSize 0; a symlink to a file shows as a plain file). So under Wine the beneath guarantee is
- *   NOT given for Unix symlinks: that is a Wine limitation, and the tests
- *   that need a link report skipped on Wine.
+ *   EaSize 0; a symlink to a file shows as a plain file). So under Wine
+ *   the beneath guarantee is NOT given for Unix symlinks: that is a Wine
+ *   limitation; test_fs_beneath's link cases report skipped on Wine, and
+ *   test_fs_beneath_nt shows this file reparse points through its table
+ *   instead.
  * - Wine cannot create a link of its own: FSCTL_SET_REPARSE_POINT (a
  *   junction) fails with ERROR_NOT_SUPPORTED, so its cmd's `mklink /j`
  *   fails too; and CreateSymbolicLinkW (Vista, not used here) is a stub
  *   that returns TRUE and creates nothing (`mklink /d` "succeeds" the
  *   same way): a test must never take its success for a link.
- * - FileLinkInformation with RootDirectory creates the hard link;
+ * - FileLinkInformation with RootDirectory creates the hard link (the
+ *   choice for link_at: CreateHardLinkW takes two paths, so it could not
+ *   stay beneath the handles; the class is NT 3.1's, used by the POSIX
+ *   subsystem and by Windows 2000's own CreateHardLinkW);
  *   FileDispositionInformation deletes, and a non-empty directory fails
  *   at once with STATUS_DIRECTORY_NOT_EMPTY.
  * - Overlapped ReadFile on a handle opened here completes with
