@@ -170,6 +170,17 @@ static NTSTATUS NTAPI w_fsctl(HANDLE h, HANDLE event, PIO_APC_ROUTINE apc,
   return 0;
 }
 
+/* A handle whose FileBasicInformation sets are refused, as Windows
+ * refuses them on a handle without FILE_WRITE_ATTRIBUTES. */
+static HANDLE deny_basic;
+
+static NTSTATUS NTAPI w_set(HANDLE h, PIO_STATUS_BLOCK io, PVOID buf,
+                            ULONG len, FILE_INFORMATION_CLASS cls) {
+  if (h == deny_basic && cls == FileBasicInformation)
+    return (NTSTATUS)0xC0000022L; /* STATUS_ACCESS_DENIED */
+  return pmw_nt_real.set_info(h, io, buf, len, cls);
+}
+
 static NTSTATUS NTAPI w_close(HANDLE h) {
   int i = find(h);
   if (i >= 0) opened[i].h = NULL;
@@ -187,6 +198,8 @@ static void wrap(void) {
   pmw_nt.query_dir = w_dir;
   pmw_nt.fs_control = w_fsctl;
   pmw_nt.close = w_close;
+  pmw_nt.set_info = w_set;
+  deny_basic = NULL;
 }
 
 /* root/a/{b/f, jl/b/f, ej/, sl, hsm} and outside/ beside it; jl and ej
@@ -448,6 +461,34 @@ static void test_fs_beneath_nt_swap(void **state) {
   fixture_free(&fx);
 }
 
+/* Metadata of a handle's own object (empty rel) when the handle may not
+ * set it (opened for reading): the object is reopened by an empty name
+ * relative to the handle, never looked up by name. */
+static void test_fs_beneath_nt_reopen_own_object(void **state) {
+  (void)state;
+  const pm_fs_ops *fs = pm_fs_native();
+  fixture fx;
+  fixture_make(&fx);
+  pm_fd fd;
+  assert_int_equal(fs->open_at(fx.dir, "a/b/f", PM_O_RDONLY, 0, &fd), 0);
+  deny_basic = (HANDLE)fd;
+  pm_time t = {.sec = 1200000000, .nsec = 0};
+  assert_int_equal(fs->utimes_at(fd, "", &t, &t), 0);
+  assert_int_equal(fs->chmod_at(fd, "", 0444), 0);
+  pm_stat st;
+  assert_int_equal(fs->fstat(fd, &st), 0);
+  assert_int_equal(st.mtime.sec, 1200000000);
+  assert_int_equal(st.mode, 0444);
+  assert_int_equal(fs->chmod_at(fd, "", 0644), 0);
+  fs->close(fd);
+  /* The same for the directory handle itself. */
+  deny_basic = (HANDLE)fx.dir;
+  assert_int_equal(fs->utimes_at(fx.dir, "", &t, &t), 0);
+  assert_int_equal(fs->stat_at(fx.dir, "", &st), 0);
+  assert_int_equal(st.mtime.sec, 1200000000);
+  fixture_free(&fx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fs_beneath_nt_junction_in_path),
@@ -455,6 +496,7 @@ int main(void) {
       cmocka_unit_test(test_fs_beneath_nt_trunc_after_check),
       cmocka_unit_test(test_fs_beneath_nt_hsm),
       cmocka_unit_test(test_fs_beneath_nt_swap),
+      cmocka_unit_test(test_fs_beneath_nt_reopen_own_object),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
