@@ -1020,7 +1020,7 @@ static int64_t time_granularity(const char *type) {
   static const struct { const char *type; int64_t ns; } known[] = {
       {"ext4", 1}, {"tmpfs", 1}, {"xfs", 1}, {"btrfs", 1},
       {"overlay", 1}, {"ntfs", 100}, {"NTFS", 100}, {"vfat", 2000000000},
-      {"FAT", 2000000000}, {"exfat", 10000000}};
+      {"FAT", 2000000000}, {"FAT32", 2000000000}, {"exfat", 10000000}};
   for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
     if (!strcmp(known[i].type, type)) return known[i].ns;
   return 0;
