@@ -476,15 +476,19 @@ static int w_mkdir(const char *path, uint32_t mode) {
   return rc;
 }
 
+/* The attributes SetFileAttributes and FileBasicInformation can set. */
+#define SETTABLE_ATTRS                                                     \
+  (FILE_ATTRIBUTE_READONLY | FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_SYSTEM | \
+   FILE_ATTRIBUTE_ARCHIVE | FILE_ATTRIBUTE_TEMPORARY |                       \
+   FILE_ATTRIBUTE_OFFLINE | FILE_ATTRIBUTE_NOT_CONTENT_INDEXED)
+
 /* Drops FILE_ATTRIBUTE_READONLY from w for `op`, which Windows refuses on
  * a read-only object and POSIX does not, and puts it back if op fails.
  * Returns op's result (TRUE/FALSE, GetLastError kept). */
 static BOOL without_readonly(const wchar_t *w, DWORD attrs,
                              BOOL (*op)(const wchar_t *, const wchar_t *),
                              const wchar_t *a, const wchar_t *b) {
-  DWORD keep = attrs & (FILE_ATTRIBUTE_ARCHIVE | FILE_ATTRIBUTE_HIDDEN |
-                        FILE_ATTRIBUTE_SYSTEM | FILE_ATTRIBUTE_NOT_CONTENT_INDEXED |
-                        FILE_ATTRIBUTE_OFFLINE | FILE_ATTRIBUTE_TEMPORARY);
+  DWORD keep = attrs & SETTABLE_ATTRS & ~(DWORD)FILE_ATTRIBUTE_READONLY;
   if (!SetFileAttributesW(w, keep ? keep : FILE_ATTRIBUTE_NORMAL))
     return FALSE;
   if (op(a, b)) return TRUE;
@@ -537,21 +541,15 @@ static NTSTATUS set_attrs(HANDLE h, DWORD attrs) {
   return NtSetInformationFile(h, &io, &fb, sizeof fb, FileBasicInformation);
 }
 
-/* The attributes SetFileAttributes and FileBasicInformation can set. */
-#define SETTABLE_ATTRS                                                     \
-  (FILE_ATTRIBUTE_READONLY | FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_SYSTEM | \
-   FILE_ATTRIBUTE_ARCHIVE | FILE_ATTRIBUTE_TEMPORARY |                       \
-   FILE_ATTRIBUTE_OFFLINE | FILE_ATTRIBUTE_NOT_CONTENT_INDEXED)
-
 /* Deletes the read-only file w through one handle: the attribute is
  * dropped, the file marked for deletion, and the attribute put back, so
  * that a file which keeps other names (hard links) keeps it too. Returns
  * 0 or a Win32 error. */
 static DWORD delete_readonly(const wchar_t *w) {
-  HANDLE h = CreateFileW(w, DELETE | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES,
-                         SHARE_ALL, NULL, OPEN_EXISTING,
-                         FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT,
-                         NULL);
+  HANDLE h = CreateFileW(
+      w, DELETE | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES, SHARE_ALL,
+      NULL, OPEN_EXISTING,
+      FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
   if (h == INVALID_HANDLE_VALUE) return GetLastError();
   DWORD e = 0;
   BY_HANDLE_FILE_INFORMATION bi;

@@ -585,7 +585,8 @@ FS_CASE(names_every_byte) {
    * must fail as said and leave nothing behind; the rest round-trip. */
   size_t kept = 0, refused = 0;
   for (size_t i = 0; i < n; i++) {
-    if (caps.windows_names && strchr(names[i], '\\')) continue; /* a separator */
+    /* On Windows a backslash separates: such a string is not one name. */
+    if (caps.windows_names && strchr(names[i], '\\')) continue;
     char *p = ct_str("%s/%s", dir, names[i]);
     pm_fd fd;
     int rc = fs->open(p, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0644, &fd);
@@ -1501,7 +1502,8 @@ static void case_win32(const pm_fs_ops *fs, const char *dir,
   char *mixed = ct_str("%s/MiXed", dir);
   put_text(fs, mixed, "case");
   char *upper = ct_str("%s/MIXED", dir);
-  assert_int_equal(stat_of(fs, upper, false).ino, stat_of(fs, mixed, false).ino);
+  assert_int_equal(stat_of(fs, upper, false).ino,
+                   stat_of(fs, mixed, false).ino);
   assert_int_equal(fs->open(upper, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0644,
                             &fd), PM_EEXIST);
   char *rm = ct_alloc(strlen(mixed) + 64), *ru = ct_alloc(strlen(mixed) + 64);
