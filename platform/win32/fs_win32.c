@@ -181,9 +181,10 @@ static DWORD ov_end(HANDLE h, OVERLAPPED *ov, BOOL ok, DWORD *got) {
   if (!ok && e == ERROR_IO_PENDING) {
     ok = GetOverlappedResult(h, ov, got, TRUE);
     e = ok ? 0 : GetLastError();
-  } else if (ok) {
-    /* Completed at once (a synchronous handle, or the cache): the count
-     * is in the OVERLAPPED as well. */
+  } else if (ok || e == ERROR_MORE_DATA) {
+    /* Completed at once (a synchronous handle, or the cache), or with
+     * part of its answer (an FSCTL's STATUS_BUFFER_OVERFLOW): the count
+     * is in the OVERLAPPED, which was the call's status block. */
     *got = (DWORD)ov->InternalHigh;
   }
   CloseHandle((HANDLE)((uintptr_t)ov->hEvent & ~(uintptr_t)1));
@@ -1017,6 +1018,7 @@ static int64_t w_seek(pm_fd fd, uint64_t off, bool hole) {
     return hole ? (int64_t)size : (int64_t)off;
   uint64_t pos = off;
   for (;;) {
+    uint64_t before = pos;
     FILE_ALLOCATED_RANGE_BUFFER in, r[64];
     in.FileOffset.QuadPart = (LONGLONG)pos;
     in.Length.QuadPart = (LONGLONG)(size - pos);
@@ -1036,7 +1038,9 @@ static int64_t w_seek(pm_fd fd, uint64_t off, bool hole) {
       pos = end;
       if (pos >= size) return (int64_t)size;
     }
-    if (e != ERROR_MORE_DATA || k == 0) break;
+    /* More ranges than fit: ask again from where this answer ended
+     * (only a hole search moves on; a data search has returned). */
+    if (e != ERROR_MORE_DATA || k == 0 || pos == before) break;
   }
   /* No allocated range from pos on: a hole up to the end. */
   return hole ? (int64_t)pos : fail_self(PM_ENXIO);
