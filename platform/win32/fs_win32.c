@@ -47,6 +47,7 @@
 #include <winioctl.h>
 #include <winternl.h>
 
+#include "fs_calls.h"
 #include "platform.h"
 #include "win32.h"
 
@@ -66,6 +67,11 @@
 #define IO_MAX ((DWORD)1 << 30)
 /* The byte lock() takes (see w_lock). */
 #define LOCK_OFFSET ((uint64_t)1 << 62)
+
+const pmw_w32_api pmw_w32_real = {DeviceIoControl, FindFirstFileW,
+                                  GetFileInformationByHandle};
+pmw_w32_api pmw_w32 = {DeviceIoControl, FindFirstFileW,
+                       GetFileInformationByHandle};
 
 /* A failure found without a failing OS call: recorded with OS code 0, so
  * that no earlier failure's code is taken for it. */
@@ -197,7 +203,8 @@ static DWORD ioctl_wait(HANDLE h, DWORD code, void *in, DWORD inlen,
   OVERLAPPED ov;
   *got = 0;
   if (ov_begin(&ov, 0)) return GetLastError();
-  BOOL ok = DeviceIoControl(h, code, in, inlen, out, outlen, got, &ov);
+  BOOL ok =
+      pmw_w32.device_io_control(h, code, in, inlen, out, outlen, got, &ov);
   return ov_end(h, &ov, ok, got);
 }
 
@@ -218,7 +225,7 @@ static NTSTATUS reopen(HANDLE h, ACCESS_MASK access, HANDLE *out) {
 }
 
 static int info_of(HANDLE h, BY_HANDLE_FILE_INFORMATION *bi) {
-  return GetFileInformationByHandle(h, bi) ? PM_OK : pmw_fail_last();
+  return pmw_w32.get_file_information(h, bi) ? PM_OK : pmw_fail_last();
 }
 
 /* Sets the end of file (no file pointer: an overlapped handle has none
@@ -1235,7 +1242,7 @@ static int resolve(const wchar_t *w, wchar_t **out, int hops) {
     r[o] = 0;
     WIN32_FIND_DATAW fd;
     DWORD attrs;
-    HANDLE f = FindFirstFileW(r, &fd);
+    HANDLE f = pmw_w32.find_first_file(r, &fd);
     if (f != INVALID_HANDLE_VALUE) {
       FindClose(f);
       size_t n = wcslen(fd.cFileName);
