@@ -251,10 +251,24 @@ static int open_meta(const wchar_t *w, bool follow, DWORD access, HANDLE *h) {
   return *h == INVALID_HANDLE_VALUE ? fail_path(GetLastError(), w) : PM_OK;
 }
 
+/* Whether h (opened with FILE_FLAG_OPEN_REPARSE_POINT, attributes
+ * `attrs`) is a name surrogate (junction, symbolic link), which pomove
+ * treats as a link; other reparse points (HSM, single-instance store) are
+ * files. When the tag cannot be read, the safe answer is "a link". */
 static bool is_link(HANDLE h, DWORD attrs) {
   if (!(attrs & FILE_ATTRIBUTE_REPARSE_POINT)) return false;
-  pm_stat st;
-  return pmw_stat_handle(h, &st) == PM_OK && st.type == PM_T_SYMLINK;
+  union {
+    REPARSE_GUID_DATA_BUFFER g;
+    unsigned char raw[MAXIMUM_REPARSE_DATA_BUFFER_SIZE];
+  } *buf = malloc(sizeof *buf);
+  if (!buf) return true;
+  DWORD got;
+  DWORD e = ioctl_wait(h, FSCTL_GET_REPARSE_POINT, NULL, 0, buf, sizeof *buf,
+                       &got);
+  bool link = e || got < sizeof(DWORD) ||
+              IsReparseTagNameSurrogate(buf->g.ReparseTag);
+  free(buf);
+  return link;
 }
 
 static int w_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
@@ -311,7 +325,7 @@ static int w_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
     bool created =
         disp != OPEN_EXISTING && GetLastError() != ERROR_ALREADY_EXISTS;
     BY_HANDLE_FILE_INFORMATION bi;
-    if (!GetFileInformationByHandle(h, &bi)) {
+    if (!pmw_w32.get_file_information(h, &bi)) {
       /* No file information: a pipe or a device (GetFileType is asked
        * only then; see pmw_stat_handle), never a directory, never
        * regular. */

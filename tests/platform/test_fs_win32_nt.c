@@ -7,12 +7,14 @@
  * file or a sparse file with given allocated ranges, answered as NTFS
  * answers: the reparse attribute and tag in FindFirstFileW's data, the
  * link's REPARSE_DATA_BUFFER from FSCTL_GET_REPARSE_POINT, the sparse
- * attribute from GetFileInformationByHandle, and the ranges from
+ * attribute from GetFileInformationByHandle (and the reparse attribute,
+ * for open's PM_O_NOFOLLOW check), and the ranges from
  * FSCTL_QUERY_ALLOCATED_RANGES, a few per answer (ERROR_MORE_DATA), as a
  * full buffer makes NTFS answer. Checked: readlink's text (a junction's
  * absolute target, a relative and a UNC symbolic link, PM_ERANGE,
  * PM_EINVAL for an HSM file), realpath through a junction and a relative
- * link (and PM_ELOOP for a link to itself), and seek's data and holes. */
+ * link (and PM_ELOOP for a link to itself), PM_O_NOFOLLOW on a link
+ * (PM_ELOOP) and on an HSM file (opened), and seek's data and holes. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +198,7 @@ static HANDLE WINAPI fake_find(LPCWSTR path, LPWIN32_FIND_DATAW fd) {
 static BOOL WINAPI fake_info(HANDLE h, LPBY_HANDLE_FILE_INFORMATION bi) {
   if (!pmw_w32_real.get_file_information(h, bi)) return FALSE;
   if (is_sparse(h)) bi->dwFileAttributes |= FILE_ATTRIBUTE_SPARSE_FILE;
+  if (fake_of(h)) bi->dwFileAttributes |= FILE_ATTRIBUTE_REPARSE_POINT;
   return TRUE;
 }
 
@@ -274,6 +277,20 @@ static void test_fs_win32_nt_readlink(void **state) {
   assert_int_equal(fs->readlink(ct_str("%s/target", dir), buf, sizeof buf,
                                 &len),
                    PM_EINVAL);
+
+  /* PM_O_NOFOLLOW refuses a link, and opens an HSM file, whose data is
+   * read as Windows presents it. */
+  pm_fd fd;
+  pm_oserr_set(4242);
+  assert_int_equal(fs->open(j, PM_O_RDONLY | PM_O_NOFOLLOW, 0, &fd), PM_ELOOP);
+  assert_int_equal(pm_oserr_last(), 0);
+  assert_int_equal(fs->open(unc, PM_O_RDONLY | PM_O_NOFOLLOW |
+                                     PM_O_DIRECTORY, 0, &fd),
+                   PM_ELOOP);
+  assert_int_equal(fs->open(hsm, PM_O_RDONLY | PM_O_NOFOLLOW, 0, &fd), 0);
+  assert_int_equal(fs->pread(fd, buf, sizeof buf, 0), 8);
+  assert_memory_equal(buf, "migrated", 8);
+  assert_int_equal(fs->close(fd), 0);
 }
 
 static void test_fs_win32_nt_realpath(void **state) {
