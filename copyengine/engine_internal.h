@@ -31,6 +31,14 @@ typedef struct ce_task {
   char *rel;
   unsigned attempts;
   bool force_copy; /* an update found its data changed: copy, no checks */
+  /* Held by another program (PM_EBUSY): the file is put aside on its
+   * worker's busy list and tried again from busy_next_ns on, until
+   * busy_wait_ns after busy_since_ns. busy_tries 0: never found busy. */
+  unsigned busy_tries;
+  uint64_t busy_since_ns, busy_next_ns;
+  /* The hard-link group whose first path this file is, kept while it
+   * waits (its other paths wait for it), or NULL. */
+  struct ce_hardlink *busy_hl;
 } ce_task;
 
 typedef struct ce_hardlink ce_hardlink;
@@ -83,7 +91,7 @@ typedef struct ce_ctx {
   atomic_uint_least64_t files, dirs, symlinks, hardlinks, specials, bytes,
       hashed, skipped, errors, seen_files, resumed_files, resumed_bytes, rewritten,
       verified, mismatches, copied, unchanged, metaonly, deleted, racy,
-      left;
+      left, busy;
   atomic_bool walk_done;
   atomic_uint running; /* workers still running */
   pm_mutex donemu;
@@ -97,6 +105,10 @@ void ce_count_error(ce_ctx *c, const char *op, const char *path, int err);
 /* Queue operations (engine.c). */
 void ce_queue_push(ce_ctx *c, ce_task *t);
 ce_task *ce_queue_pop(ce_ctx *c, bool wait);
+/* Waits at most timeout_ns for a task (less when the copy is interrupted);
+ * NULL when none came. *closed is set when the queue is closed and empty:
+ * no task will come any more. */
+ce_task *ce_queue_pop_timed(ce_ctx *c, uint64_t timeout_ns, bool *closed);
 /* The walker (walk.c) and the workers (worker.c). */
 void ce_walker_main(void *arg);
 void ce_worker_main(void *arg);
