@@ -466,8 +466,8 @@ static void test_busy_read_lock_mid_file(void **state) {
   tu_cleanup();
 }
 
-/* The command line: --busy-wait in --help, its value checked, the count
- * in --json. */
+/* The command line: --busy-wait in --help (of copy, move and stage),
+ * its value checked, the count in --json. */
 static void test_busy_cli(void **state) {
   (void)state;
   const char *base = tu_scratch();
@@ -484,6 +484,15 @@ static void test_busy_cli(void **state) {
   assert_int_equal(tu_sh("cd '%s' && '%s' copy --busy-wait 3601 src d1 "
                          "2>/dev/null; test $? -eq 2",
                          base, tu_pomove()),
+                   0);
+  /* move and stage pass it to their copy. */
+  assert_int_equal(tu_sh("'%s' move --help | grep -q -- '--busy-wait S' && "
+                         "'%s' stage --help | grep -q -- '--busy-wait S'",
+                         tu_pomove(), tu_pomove()),
+                   0);
+  assert_int_equal(tu_sh("'%s' stage --host sim:/nonexistent --from C: --to "
+                         "D: --busy-wait -1 2>/dev/null; test $? -eq 2",
+                         tu_pomove()),
                    0);
   char *out = NULL;
   assert_int_equal(tu_sh_out(&out, "cd '%s' && '%s' copy -q --json "
