@@ -829,9 +829,13 @@ static void hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
         batch_add(w, waiting[i].rel, id, h, NULL, NULL);
       }
     } else {
-      pm_oserr_set(0);
-      ce_count_error(c, "complete hard link (its first path failed)", dp,
-                     PM_EIO);
+      /* A first path dropped or cancelled by an interrupt did not fail:
+       * its group is simply not done, and the rerun links it. */
+      if (!ce_interrupted(c)) {
+        pm_oserr_set(0);
+        ce_count_error(c, "complete hard link (its first path failed)", dp,
+                       PM_EIO);
+      }
       free(waiting[i].rel);
     }
     free(dp);

@@ -378,6 +378,19 @@ static void stopper_main(void *arg) {
   atomic_store(s->flag, 1);
 }
 
+/* The same once any path of the f1/ha/hb group was refused three
+ * times. */
+static void hl_stopper_main(void *arg) {
+  stopper *s = arg;
+  uint64_t t0 = pm_now_ns();
+  while (rule_get("f1").refused + rule_get("ha").refused +
+                 rule_get("hb").refused < 3 &&
+         pm_now_ns() - t0 < 20000 * MS)
+    usleep(10000);
+  s->set_ns = pm_now_ns();
+  atomic_store(s->flag, 1);
+}
+
 /* Ctrl-C while a worker waits for a held file ends the copy within a
  * second or two (not after the 30 s wait), the file is not recorded, and
  * a rerun completes the copy. */
@@ -413,6 +426,66 @@ static void test_busy_interrupt_then_rerun(void **state) {
   assert_false(r.interrupted);
   assert_true(r.resumed_files_skipped >= 1);
   assert_copy_whole(src, dst);
+  free(src);
+  free(dst);
+  tu_cleanup();
+}
+
+/* A hard-link group whose paths are held: the path copied first keeps
+ * the group waiting while it is put aside, and the others are linked to
+ * it once it is copied; interrupted while it waits, the group is let go
+ * and a rerun links it. */
+static void test_busy_hardlink_group(void **state) {
+  (void)state;
+  const char *base = tu_scratch();
+  char *src = path(base, "src"), *dst = path(base, "dst");
+  make_tree(src, 3);
+  assert_int_equal(tu_sh("cd '%s' && ln f1 ha && ln f1 hb", src), 0);
+  const char *same = "test $(stat -c %%i '%s/f1') = $(stat -c %%i '%s/ha') "
+                     "&& test $(stat -c %%i '%s/f1') = $(stat -c %%i "
+                     "'%s/hb')";
+  for (int pass = 0; pass < 3; pass++) {
+    tu_sh("rm -rf '%s' '%s.xxh128' '%s.pomove-state' '%s.pomove-journal'",
+          dst, dst, dst, dst);
+    rules_clear();
+    const char *names[] = {"f1", "ha", "hb"};
+    for (int i = 0; i < 3; i++) {
+      if (pass == 0) rule_add(names[i], SIDE_SRC, 0, 300);
+      if (pass == 1) rule_add(names[i], SIDE_DST, 2, 0);
+      if (pass == 2) rule_add(names[i], SIDE_DST, 0, 0);
+    }
+    atomic_int flag;
+    atomic_init(&flag, 0);
+    ce_options o = opts_for(src, dst, 10000);
+    o.interrupt = &flag;
+    ce_result r;
+    pm_thread th;
+    stopper s = {.flag = &flag};
+    if (pass < 2) {
+      assert_int_equal(ce_copy(&o, &r), 0);
+      assert_int_equal(r.errors, 0);
+      assert_true(r.busy_waited >= 1);
+      assert_int_equal(r.hardlinks, 2);
+      assert_copy_whole(src, dst);
+      assert_int_equal(tu_sh(same, dst, dst, dst, dst), 0);
+      continue;
+    }
+    /* Held for good: interrupted after a few tries of the first path. */
+    assert_int_equal(pm_thread_create(&th, hl_stopper_main, &s), 0);
+    pm_set_quiet(true);
+    assert_int_equal(ce_copy(&o, &r), 0);
+    pm_set_quiet(false);
+    pm_thread_join(&th);
+    assert_true(r.interrupted);
+    /* The paths that waited for it are not done, not failed. */
+    assert_int_equal(r.errors, 0);
+    rules_clear();
+    atomic_store(&flag, 0);
+    assert_int_equal(ce_copy(&o, &r), 0);
+    assert_int_equal(r.errors, 0);
+    assert_copy_whole(src, dst);
+    assert_int_equal(tu_sh(same, dst, dst, dst, dst), 0);
+  }
   free(src);
   free(dst);
   tu_cleanup();
@@ -516,6 +589,7 @@ int main(void) {
       cmocka_unit_test(test_busy_wait_zero_fails_at_once),
       cmocka_unit_test(test_busy_many_files_wait_together),
       cmocka_unit_test(test_busy_interrupt_then_rerun),
+      cmocka_unit_test(test_busy_hardlink_group),
       cmocka_unit_test(test_busy_read_lock_mid_file),
   };
   const struct CMUnitTest plain[] = {
