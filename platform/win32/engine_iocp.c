@@ -40,8 +40,10 @@
  * (a handle value reused after a close) succeeds and overwrites the stale
  * record, under the same lock as the call. A handle whose packets go to
  * another context's port (a file used by two contexts, or by a new context
- * after the one that first used it was cleaned up, whose port is gone) is
- * served by the helper threads instead: they issue the request with the
+ * after the one that first used it was cleaned up, whose port is gone), and
+ * a handle opened without FILE_FLAG_OVERLAPPED (which no port takes: the
+ * association fails with ERROR_INVALID_PARAMETER and no record names this
+ * context), is served by the helper threads instead: they issue the request with the
  * low bit of hEvent set, so that no packet is queued anywhere, wait for its
  * event and post the result to this context's port. The copy engine opens
  * its files per worker and never meets this slower path; the contract
@@ -221,7 +223,9 @@ static void run_job(slot *s, HANDLE ev) {
     ok = req->op == PM_IO_READ
              ? pmw_iocp.read_file(h, req->buf, req->len, &done, &o)
              : pmw_iocp.write_file(h, req->buf, req->len, &done, &o);
-    if (ok || GetLastError() == ERROR_IO_PENDING) {
+    if (ok) {
+      n = done; /* a synchronous handle, or the cache */
+    } else if (GetLastError() == ERROR_IO_PENDING) {
       WaitForSingleObject(ev, INFINITE);
       ok = pmw_iocp.get_result(h, &o, &n, FALSE);
     }
