@@ -8,30 +8,24 @@
  * read by fs_linux.c at each call). */
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "contract.h"
 #include "platform.h"
 #include "testutil.h"
+#include "util.h"
 
 static const char *const modes[] = {"openat2", "component walk"};
 
 static void set_mode(int m) {
-  if (m)
-    setenv("POMOVE_NO_OPENAT2", "1", 1);
-  else
-    unsetenv("POMOVE_NO_OPENAT2");
+  tu_setenv("POMOVE_NO_OPENAT2", m ? "1" : NULL);
   printf("  [%s]\n", modes[m]);
 }
 
 static char *cat(const char *a, const char *b) {
-  char *s = NULL;
-  if (asprintf(&s, "%s/%s", a, b) < 0) abort();
-  return s;
+  return pm_xasprintf("%s/%s", a, b);
 }
 
 /* root/ with a/b/f ("inside") and outside/ beside it with b/f
@@ -279,10 +273,11 @@ static void test_fs_beneath_long_path(void **state) {
      * symlink to outside: the same long path is refused. */
     rel[n] = '\0';
     size_t cut = 24 * 201 + 200; /* end of the 25th component */
-    char *dir25 = strndup(rel, cut);
+    char *dir25 = pm_xmalloc(cut + 1);
+    memcpy(dir25, rel, cut);
+    dir25[cut] = '\0';
     char *full = cat(fx.root, dir25);
-    char *moved = NULL;
-    if (asprintf(&moved, "%s/moved", fx.root) < 0) abort();
+    char *moved = pm_xasprintf("%s/moved", fx.root);
     assert_int_equal(fs->rename(full, moved), 0);
     assert_int_equal(fs->symlink(fx.outside, full), 0);
     strcat(rel, "/file");
@@ -300,25 +295,18 @@ static void test_fs_beneath_long_path(void **state) {
   }
 }
 
-static void on_alarm(int sig) {
-  (void)sig;
-  static const char msg[] = "test_fs_beneath: a FIFO open blocked\n";
-  if (write(2, msg, sizeof msg - 1) < 0) _exit(1);
-  _exit(1);
-}
-
 /* PM_O_REGULAR: a FIFO without a writer is refused at once, never waited
- * on (the alarm turns a regression into a failure instead of a hang). */
+ * on (the watchdog turns a regression into a failure instead of a
+ * hang). */
 static void test_fs_beneath_fifo(void **state) {
   (void)state;
   const pm_fs_ops *fs = pm_fs_native();
-  signal(SIGALRM, on_alarm);
   for (int m = 0; m < 2; m++) {
     set_mode(m);
     fixture fx;
     fixture_make(&fx);
     assert_int_equal(tu_sh("mkfifo '%s/a/b/p'", fx.root), 0);
-    alarm(10);
+    ct_watchdog *wd = ct_watchdog_start(10, "a FIFO open (PM_O_REGULAR)");
     pm_fd fd;
     assert_int_equal(fs->open_at(fx.dir, "a/b/p", PM_O_RDONLY | PM_O_REGULAR,
                                  0, &fd),
@@ -326,7 +314,7 @@ static void test_fs_beneath_fifo(void **state) {
     assert_int_equal(fs->open_at(fx.dir, "a/b", PM_O_RDONLY | PM_O_REGULAR, 0,
                                  &fd),
                      PM_ESPECIAL);
-    alarm(0);
+    ct_watchdog_stop(wd);
     /* A regular file opened so reads as usual. */
     assert_int_equal(fs->open_at(fx.dir, "a/b/f", PM_O_RDONLY | PM_O_REGULAR,
                                  0, &fd),
