@@ -24,6 +24,9 @@
  *   created after the first one was cleaned up (its port gone), works.
  * - cleanup_in_flight: cleanup() with reads and writes in flight and
  *   flushes queued returns, and nothing lands in the buffers afterwards.
+ * - cleanup_waits: the same with reads a wrapper issues 300 ms late (a
+ *   slow disk; under Wine a file read is done before ReadFile returns):
+ *   cleanup() waits for them.
  *
  * The files are made with CreateFileW(FILE_FLAG_OVERLAPPED) in a scratch
  * folder of the temporary directory, so that the cases need nothing else
@@ -401,6 +404,77 @@ static HANDLE WINAPI failing_port(HANDLE h, HANDLE port, ULONG_PTR key,
   return NULL;
 }
 
+/* Requests issued late: the wrapper answers ERROR_IO_PENDING and a thread
+ * makes the real call DEFER_MS later, with the same OVERLAPPED, so that the
+ * packet (and the bytes) arrive long after queue() returned, as a slow
+ * disk's would. Under Wine a read of a file completes before ReadFile
+ * returns, which no cleanup() could get wrong. */
+#define DEFER_MS 300
+#define DEFER_MAX 256
+static struct deferred {
+  HANDLE h;
+  void *buf;
+  DWORD len;
+  OVERLAPPED *ov;
+  bool write;
+  DWORD due;
+} defq[DEFER_MAX];
+static volatile LONG defn, defdone;
+static CRITICAL_SECTION defmu;
+
+static DWORD WINAPI defer_thread(void *arg) {
+  (void)arg;
+  for (;;) {
+    EnterCriticalSection(&defmu);
+    LONG i = defdone, n = defn;
+    LeaveCriticalSection(&defmu);
+    if (i == n) {
+      Sleep(5);
+      continue;
+    }
+    struct deferred d = defq[i % DEFER_MAX];
+    while ((LONG)(GetTickCount() - d.due) < 0) Sleep(5);
+    DWORD done = 0;
+    if (d.write)
+      pmw_iocp_real.write_file(d.h, d.buf, d.len, &done, d.ov);
+    else
+      pmw_iocp_real.read_file(d.h, d.buf, d.len, &done, d.ov);
+    InterlockedIncrement(&defdone);
+  }
+  return 0;
+}
+
+static BOOL defer(HANDLE h, const void *buf, DWORD len, LPOVERLAPPED ov,
+                  bool write) {
+  static HANDLE th;
+  if (!th) th = CreateThread(NULL, 0, defer_thread, NULL, 0, NULL);
+  EnterCriticalSection(&defmu);
+  assert_true(defn - defdone < DEFER_MAX);
+  struct deferred *d = &defq[defn % DEFER_MAX];
+  d->h = h;
+  d->buf = (void *)buf;
+  d->len = len;
+  d->ov = ov;
+  d->write = write;
+  d->due = GetTickCount() + DEFER_MS;
+  defn++;
+  LeaveCriticalSection(&defmu);
+  SetLastError(ERROR_IO_PENDING);
+  return FALSE;
+}
+
+static BOOL WINAPI deferred_read(HANDLE h, LPVOID buf, DWORD len, LPDWORD done,
+                                 LPOVERLAPPED ov) {
+  (void)done;
+  return defer(h, buf, len, ov, false);
+}
+
+static BOOL WINAPI deferred_write(HANDLE h, LPCVOID buf, DWORD len,
+                                  LPDWORD done, LPOVERLAPPED ov) {
+  (void)done;
+  return defer(h, buf, len, ov, true);
+}
+
 /* ---- cases ---- */
 
 /* Whatever a failed case left, the next one starts from the real calls. */
@@ -734,6 +808,50 @@ static void test_engine_iocp_cleanup_in_flight(void **state) {
   scratch_remove();
 }
 
+/* cleanup() returns only when every request has come back, even the ones
+ * the disk is slow with: nothing lands in a buffer after it returns. */
+static void test_engine_iocp_cleanup_waits(void **state) {
+  (void)state;
+  setup_each();
+  InitializeCriticalSection(&defmu);
+  const unsigned n = 16, bs = 65536;
+  pm_fd fd = file_new((uint64_t)n * bs, false);
+  unsigned char *mem = malloc((size_t)n * bs);
+  wrap_begin();
+  pmw_iocp.read_file = deferred_read;
+  pmw_iocp.write_file = deferred_write;
+  pm_io_ctx *c = ctx_new(n + 1);
+  tracker t;
+  tracker_init(&t, n + 1);
+  memset(mem, 0, (size_t)n * bs);
+  for (unsigned i = 0; i < n; i++) {
+    set_req(&t.reqs[i], PM_IO_READ, fd, mem + (size_t)i * bs, bs,
+            (uint64_t)i * bs);
+    submit(c, &t, i);
+  }
+  set_req(&t.reqs[n], PM_IO_FSYNC, fd, NULL, 0, 0);
+  submit(c, &t, n);
+  DWORD t0 = GetTickCount();
+  E->cleanup(c);
+  DWORD took = GetTickCount() - t0;
+  print_message("    cleanup took %lu ms (the reads were issued %d ms "
+                "late)\n", (unsigned long)took, DEFER_MS);
+  memset(mem, 0xA5, (size_t)n * bs);
+  Sleep(2 * DEFER_MS);
+  for (size_t i = 0; i < (size_t)n * bs; i++)
+    if (mem[i] != 0xA5) {
+      print_error("byte %zu changed after cleanup returned\n", i);
+      fail();
+    }
+  assert_int_equal(defdone, defn);
+  assert_true(took < 10000);
+  wrap_end();
+  tracker_free(&t);
+  free(mem);
+  CloseHandle((HANDLE)fd);
+  scratch_remove();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_engine_iocp_sync_completion, teardown),
@@ -741,6 +859,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_engine_iocp_faults, teardown),
       cmocka_unit_test_teardown(test_engine_iocp_shared_handle, teardown),
       cmocka_unit_test_teardown(test_engine_iocp_cleanup_in_flight, teardown),
+      cmocka_unit_test_teardown(test_engine_iocp_cleanup_waits, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
