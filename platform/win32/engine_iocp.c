@@ -9,7 +9,11 @@
  *   PM_Q_QUEUED for it exactly as for ERROR_IO_PENDING, and the packet
  *   completes it: one report per request. A call that fails at once (any
  *   error but ERROR_IO_PENDING, an NT_ERROR status) queues no packet, so
- *   that request is completed by queue() itself (PM_Q_COMPLETED).
+ *   that request is completed by queue() itself (PM_Q_COMPLETED), unless
+ *   the error says too much is in flight for the system (too many
+ *   outstanding requests, pages of an unbuffered one that cannot be
+ *   locked) while this context has requests outstanding: then queue()
+ *   answers PM_Q_BUSY and the caller queues it again after a reap.
  * - No GetQueuedCompletionStatusEx: getevents() waits in
  *   GetQueuedCompletionStatus for the first packet and takes the rest with
  *   zero-timeout polls. ERROR_HANDLE_EOF, from ReadFile itself or in the
@@ -116,7 +120,7 @@ struct pm_io_ctx {
   pm_mutex mu;
   pm_cond work;
   slot *jobs, *jobs_tail;
-  unsigned nhelpers, idle;
+  unsigned njobs, nhelpers, idle;
   bool stop;
   pm_thread helpers[HELPERS];
 };
@@ -249,6 +253,7 @@ static void helper(void *arg) {
     slot *s = c->jobs;
     c->jobs = s->next;
     if (!c->jobs) c->jobs_tail = NULL;
+    c->njobs--;
     pm_mutex_unlock(&c->mu);
     if (ev || s->req->op == PM_IO_FSYNC || s->req->op == PM_IO_FDATASYNC) {
       run_job(s, ev);
@@ -266,11 +271,11 @@ static void helper(void *arg) {
   if (ev) CloseHandle(ev);
 }
 
-/* Hands s to a helper, starting one when none is idle. 0, or a PM_E* code
- * when no helper runs at all. */
+/* Hands s to a helper, starting one when more jobs wait than helpers are
+ * idle (up to HELPERS). 0, or a PM_E* code when no helper runs at all. */
 static int job_push(pm_io_ctx *c, slot *s) {
   pm_mutex_lock(&c->mu);
-  if (!c->idle && c->nhelpers < HELPERS) {
+  if (c->njobs >= c->idle && c->nhelpers < HELPERS) {
     int rc = pm_thread_create(&c->helpers[c->nhelpers], helper, c);
     if (rc == 0) {
       c->nhelpers++;
@@ -284,6 +289,7 @@ static int job_push(pm_io_ctx *c, slot *s) {
   if (c->jobs_tail) c->jobs_tail->next = s;
   else c->jobs = s;
   c->jobs_tail = s;
+  c->njobs++;
   pm_cond_signal(&c->work);
   pm_mutex_unlock(&c->mu);
   return 0;
@@ -311,6 +317,24 @@ static int iocp_init(const pm_fs_ops *fs, unsigned depth, pm_io_ctx **out) {
   pm_cond_init(&c->work);
   *out = c;
   return 0;
+}
+
+/* The errors with which ReadFile and WriteFile refuse a request because
+ * too many are in flight (MSDN: ERROR_INVALID_USER_BUFFER and
+ * ERROR_NOT_ENOUGH_MEMORY "too many outstanding asynchronous I/O
+ * requests"), or the pages of a large unbuffered one cannot be locked
+ * (the working-set and pool errors of NT). */
+static bool out_of_resources(DWORD err) {
+  switch (err) {
+  case ERROR_INVALID_USER_BUFFER:
+  case ERROR_NOT_ENOUGH_MEMORY:
+  case ERROR_NOT_ENOUGH_QUOTA:
+  case ERROR_NO_SYSTEM_RESOURCES:
+  case ERROR_NONPAGED_SYSTEM_RESOURCES:
+  case ERROR_PAGED_SYSTEM_RESOURCES:
+  case ERROR_WORKING_SET_QUOTA: return true;
+  default: return false;
+  }
 }
 
 static int iocp_queue(pm_io_ctx *c, pm_io_req *req) {
@@ -367,6 +391,11 @@ static int iocp_queue(pm_io_ctx *c, pm_io_req *req) {
     return PM_Q_QUEUED;
   }
   slot_put(c, s);
+  if (c->outstanding && out_of_resources(err)) {
+    /* Too much in flight for the system right now: the caller reaps and
+     * queues it again. */
+    return PM_Q_BUSY;
+  }
   finish(req, FALSE, 0, err);
   return PM_Q_COMPLETED;
 }
@@ -431,6 +460,7 @@ static void iocp_cleanup(pm_io_ctx *c) {
     c->outstanding--;
   }
   c->jobs_tail = NULL;
+  c->njobs = 0;
   pm_mutex_unlock(&c->mu);
   for (unsigned i = 0; i < c->depth; i++)
     if (c->slots[i].kind == SLOT_PORT)

@@ -18,8 +18,10 @@
  * - faults: a WriteFile failing at once with ERROR_DISK_FULL (PM_ENOSPC,
  *   oserr 112), a ReadFile failing at once with ERROR_CRC (PM_EIO, 23),
  *   a failure packet (GetQueuedCompletionStatus FALSE with an
- *   OVERLAPPED), a PostQueuedCompletionStatus that fails once (the flush
- *   still comes back once), CreateIoCompletionPort failing in init().
+ *   OVERLAPPED), ERROR_INVALID_USER_BUFFER (too many requests in flight:
+ *   BUSY while some are outstanding), a PostQueuedCompletionStatus that
+ *   fails once (the flush still comes back once), CreateIoCompletionPort
+ *   failing in init().
  * - shared_handle: a handle used by two contexts at once, and by contexts
  *   created after the first one was cleaned up (its port gone), works.
  * - cleanup_in_flight: cleanup() with reads and writes in flight and
@@ -123,7 +125,7 @@ static void file_read(pm_fd fd, void *buf, DWORD len, uint64_t off) {
 
 typedef struct tracker {
   pm_io_req *reqs;
-  unsigned n, outstanding, max_outstanding;
+  unsigned n, outstanding, max_outstanding, busy;
   unsigned char *back, *sent;
 } tracker;
 
@@ -216,6 +218,7 @@ static void submit(pm_io_ctx *c, tracker *t, unsigned i) {
       print_error("queue() answered %d (%s)\n", q, pm_errname(q));
       fail();
     }
+    t->busy++;
     pm_io_req *ev[64];
     int got = reap_guarded(c, 1, 64, ev);
     assert_true(got >= 1);
@@ -386,6 +389,18 @@ static BOOL WINAPI failing_status(HANDLE port, LPDWORD bytes, PULONG_PTR key,
     return FALSE;
   }
   return ok;
+}
+
+/* Every other call is refused as Windows refuses a request when too many
+ * are in flight. */
+static BOOL WINAPI crowded_read(HANDLE h, LPVOID buf, DWORD len,
+                                LPDWORD done, LPOVERLAPPED ov) {
+  if (InterlockedIncrement(&calls) % 2 == 0) {
+    InterlockedIncrement(&faults);
+    SetLastError(ERROR_INVALID_USER_BUFFER);
+    return FALSE;
+  }
+  return pmw_iocp_real.read_file(h, buf, len, done, ov);
 }
 
 static BOOL WINAPI failing_post(HANDLE port, DWORD bytes, ULONG_PTR key,
@@ -675,6 +690,42 @@ static void test_engine_iocp_faults(void **state) {
   pmw_iocp.get_status = failing_status;
   fail_code = ERROR_HANDLE_EOF;
   run_faulty(PM_IO_READ, 30, 0, 0, true);
+  wrap_end();
+
+  /* Too many requests in flight for the system: with requests
+   * outstanding, queue() says BUSY and the request goes again after a
+   * reap; with none, there is nothing to wait for and it fails. */
+  wrap_begin();
+  pmw_iocp.read_file = crowded_read;
+  {
+    const unsigned n = 40, bs = 4096;
+    pm_fd rfd = file_new((uint64_t)n * bs, false);
+    unsigned char *mem = calloc(n, bs);
+    pm_io_ctx *rc_ = ctx_new(8);
+    tracker rt;
+    tracker_init(&rt, n + 1);
+    for (unsigned i = 0; i < n; i++) {
+      set_req(&rt.reqs[i], PM_IO_READ, rfd, mem + (size_t)i * bs, bs,
+              (uint64_t)i * bs);
+      submit(rc_, &rt, i);
+    }
+    drain(rc_, &rt);
+    for (unsigned i = 0; i < n; i++) assert_int_equal(rt.reqs[i].res, bs);
+    print_message("    %u BUSY answers for %ld refusals\n", rt.busy,
+                  (long)faults);
+    assert_true(rt.busy > 0);
+    assert_int_equal(rt.busy, faults);
+    /* Nothing outstanding: the refusal is the request's result. */
+    calls = 1;
+    set_req(&rt.reqs[n], PM_IO_READ, rfd, mem, bs, 0);
+    assert_int_equal(E->queue(rc_, &rt.reqs[n]), PM_Q_COMPLETED);
+    assert_true(rt.reqs[n].res < 0);
+    assert_int_equal(rt.reqs[n].oserr, ERROR_INVALID_USER_BUFFER);
+    E->cleanup(rc_);
+    tracker_free(&rt);
+    free(mem);
+    CloseHandle((HANDLE)rfd);
+  }
   wrap_end();
 
   /* A flush whose post fails once still comes back, once. */
