@@ -66,17 +66,17 @@ void pm_cmocka_false(int result, const char *expr, const char *file,
   pm_cmocka_fail(file, line);
 }
 
-void pm_cmocka_non_null(const void *p, const char *expr, const char *file,
+void pm_cmocka_non_null(uintptr_t p, const char *expr, const char *file,
                         int line) {
   if (p) return;
   print_error("[  ERROR   ] --- %s is NULL\n", expr);
   pm_cmocka_fail(file, line);
 }
 
-void pm_cmocka_null(const void *p, const char *expr, const char *file,
+void pm_cmocka_null(uintptr_t p, const char *expr, const char *file,
                     int line) {
   if (!p) return;
-  print_error("[  ERROR   ] --- %s is %p, not NULL\n", expr, p);
+  print_error("[  ERROR   ] --- %s is %#" PRIxPTR ", not NULL\n", expr, p);
   pm_cmocka_fail(file, line);
 }
 
@@ -91,10 +91,11 @@ void pm_cmocka_int(uintmax_t a, uintmax_t b, int want_equal, const char *file,
   pm_cmocka_fail(file, line);
 }
 
-void pm_cmocka_ptr(const void *a, const void *b, int want_equal,
-                   const char *file, int line) {
+void pm_cmocka_ptr(uintptr_t a, uintptr_t b, int want_equal, const char *file,
+                   int line) {
   if ((a == b) == (want_equal != 0)) return;
-  print_error("[  ERROR   ] --- %p %s %p\n", a, want_equal ? "!=" : "==", b);
+  print_error("[  ERROR   ] --- %#" PRIxPTR " %s %#" PRIxPTR "\n", a,
+              want_equal ? "!=" : "==", b);
   pm_cmocka_fail(file, line);
 }
 
