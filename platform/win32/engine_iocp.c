@@ -36,26 +36,27 @@
  * Handles and ports. A handle (a file object) can be associated with one
  * completion port only, once, for as long as it is open; a second
  * CreateIoCompletionPort on it fails with ERROR_INVALID_PARAMETER, whatever
- * port it names. queue() associates every handle with the context's port
- * the first time it sees it, and a process-wide table remembers which
- * context made the last successful association of each handle value.
- * That record is right whenever the association fails: every association
- * in the process is made here, and the association of a new file object
- * (a handle value reused after a close) succeeds and overwrites the stale
- * record, under the same lock as the call. A handle whose packets go to
- * another context's port (a file used by two contexts, or by a new context
- * after the one that first used it was cleaned up, whose port is gone), and
- * a handle opened without FILE_FLAG_OVERLAPPED (which no port takes: the
- * association fails with ERROR_INVALID_PARAMETER and no record names this
- * context), is served by the helper threads instead: they issue the request with the
- * low bit of hEvent set, so that no packet is queued anywhere, wait for its
- * event and post the result to this context's port. The copy engine opens
- * its files per worker and never meets this slower path; the contract
- * suite does. A record lost to a collision in the table only sends a
- * handle down that path too. The caller's own synchronous reads and writes
- * on an associated handle (the file-system table's pread/pwrite) must set
- * the low bit of their hEvent, or their packets reach the port: a packet
- * whose OVERLAPPED is not one of the context's is dropped unread.
+ * port it names. queue() associates the handle of every request with the
+ * context's port (one cheap call; a failure with 87 means "already"), and
+ * a process-wide table remembers which context made the last successful
+ * association of each handle value. That record is right whenever the
+ * association fails: every association in the process is made here, and
+ * the association of a new file object (a handle value reused after a
+ * close) succeeds and overwrites the stale record, under the same lock as
+ * the call. Requests on a handle whose packets go to another context's
+ * port (a file used by two contexts, or by a new context after the one
+ * that first used it was cleaned up, whose port is gone), or on a handle
+ * opened without FILE_FLAG_OVERLAPPED (no port takes one: the association
+ * fails with 87 and no record names this context), are served by the
+ * helper threads instead: they issue the request with the low bit of
+ * hEvent set, so that no packet is queued anywhere, wait for its event and
+ * post the result to this context's port. The copy engine opens its files
+ * per worker and never takes this slower path; the contract suite does. A
+ * record lost to a collision in the table only sends a handle down that
+ * path too. The caller's own synchronous reads and writes on an associated
+ * handle (the file-system table's pread/pwrite) must set the low bit of
+ * their hEvent (fs_win32.c does), or their packets reach the port: a
+ * packet whose OVERLAPPED is not one of the context's is dropped unread.
  *
  * Unbuffered handles (FILE_FLAG_NO_BUFFERING) need sector-aligned offsets,
  * lengths and buffers; the engine passes the request as it is, and

@@ -326,7 +326,8 @@ static bool unbuffered(HANDLE h) {
     ULONG_PTR n;
   } iosb;
   ULONG mode = 0;
-  assert_int_equal(q(h, &iosb, &mode, sizeof mode, 16 /* FileModeInformation */), 0);
+  const int file_mode_information = 16;
+  assert_int_equal(q(h, &iosb, &mode, sizeof mode, file_mode_information), 0);
   return mode & 0x8; /* FILE_NO_INTERMEDIATE_BUFFERING */
 }
 
@@ -581,8 +582,8 @@ static void test_engine_iocp_misaligned_unbuffered(void **state) {
   const uint64_t size = 5 * SECTOR + 123; /* a short tail */
   pm_fd fd = file_new(size, true), cached = file_new(size, false);
   unsigned char *raw = malloc(8 * SECTOR * 2);
-  unsigned char *buf =
-      (unsigned char *)(((uintptr_t)raw + SECTOR - 1) & ~(uintptr_t)(SECTOR - 1));
+  uintptr_t up = ((uintptr_t)raw + SECTOR - 1) & ~(uintptr_t)(SECTOR - 1);
+  unsigned char *buf = (unsigned char *)up;
   wrap_begin();
   pmw_iocp.read_file = strict_read;
   pmw_iocp.write_file = strict_write;
@@ -847,7 +848,8 @@ static void test_engine_iocp_cleanup_in_flight(void **state) {
   submit(c, &t, 0);
   drain(c, &t);
   assert_int_equal(t.reqs[0].res, bs);
-  for (unsigned k = 0; k < bs; k++) assert_int_equal(mem[k], pattern_byte(bs + k));
+  for (unsigned k = 0; k < bs; k++)
+    assert_int_equal(mem[k], pattern_byte(bs + k));
   E->cleanup(c);
   tracker_free(&t);
   unsigned char check[16];
@@ -906,7 +908,8 @@ static void test_engine_iocp_cleanup_waits(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_engine_iocp_sync_completion, teardown),
-      cmocka_unit_test_teardown(test_engine_iocp_misaligned_unbuffered, teardown),
+      cmocka_unit_test_teardown(test_engine_iocp_misaligned_unbuffered,
+                                teardown),
       cmocka_unit_test_teardown(test_engine_iocp_faults, teardown),
       cmocka_unit_test_teardown(test_engine_iocp_shared_handle, teardown),
       cmocka_unit_test_teardown(test_engine_iocp_cleanup_in_flight, teardown),
