@@ -59,13 +59,18 @@ static void scratch_make(void) {
   wchar_t tmp[MAX_PATH];
   DWORD n = GetTempPathW(MAX_PATH, tmp);
   assert_true(n > 0 && n < MAX_PATH - 40);
-  swprintf(scratch, MAX_PATH, L"%lsiocp-%lu-%lu", tmp,
-           (unsigned long)GetCurrentProcessId(), (unsigned long)GetTickCount());
+  static unsigned serial;
+  swprintf(scratch, MAX_PATH, L"%lsiocp-%lu-%lu-%u", tmp,
+           (unsigned long)GetCurrentProcessId(), (unsigned long)GetTickCount(),
+           ++serial);
   assert_true(CreateDirectoryW(scratch, NULL));
+  nfiles = 0;
 }
 
+/* Removes what scratch_make made; again after a case did is harmless. */
 static void scratch_remove(void) {
   wchar_t p[MAX_PATH];
+  if (!scratch[0]) return;
   for (unsigned i = 0; i < nfiles; i++) {
     swprintf(p, MAX_PATH, L"%ls\\f%u", scratch, i);
     DeleteFileW(p);
@@ -497,6 +502,7 @@ static BOOL WINAPI deferred_write(HANDLE h, LPCVOID buf, DWORD len,
 static int teardown(void **state) {
   (void)state;
   pmw_iocp = pmw_iocp_real;
+  scratch_remove();
   return 0;
 }
 
