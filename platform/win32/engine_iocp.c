@@ -298,7 +298,14 @@ static int job_push(pm_io_ctx *c, slot *s) {
 
 /* ---- The engine ---- */
 
-static int iocp_probe(void) { return 0; }
+/* A port can be made (it cannot on Windows 9x, nor when the system is out
+ * of resources): then the pool engine is the default instead. */
+static int iocp_probe(void) {
+  HANDLE port = pmw_iocp.create_port(INVALID_HANDLE_VALUE, NULL, 0, 1);
+  if (!port) return pmw_fail_last();
+  CloseHandle(port);
+  return 0;
+}
 
 static void iocp_cleanup(pm_io_ctx *c);
 

@@ -21,7 +21,7 @@
  *   OVERLAPPED), ERROR_INVALID_USER_BUFFER (too many requests in flight:
  *   BUSY while some are outstanding), a PostQueuedCompletionStatus that
  *   fails once (the flush still comes back once), CreateIoCompletionPort
- *   failing in init().
+ *   failing in init() and probe() (the pool engine is the default then).
  * - shared_handle: a handle used by two contexts at once, and by contexts
  *   created after the first one was cleaned up (its port gone), works.
  * - cleanup_in_flight: cleanup() with reads and writes in flight and
@@ -764,6 +764,13 @@ static void test_engine_iocp_faults(void **state) {
   int rc = E->init(NULL, 4, &c);
   assert_int_equal(rc, PM_ENOMEM);
   assert_int_equal(pm_oserr_of(rc), ERROR_NOT_ENOUGH_MEMORY);
+  /* and the probe says so: the pool engine is the default then. */
+  assert_int_equal(E->probe(), PM_ENOMEM);
+  char why[200];
+  assert_ptr_equal(pm_io_engine_default(why, sizeof why),
+                   pm_io_engine_find("pool"));
+  print_message("    %s\n", why);
+  assert_non_null(strstr(why, "iocp"));
   wrap_end();
   scratch_remove();
 }
