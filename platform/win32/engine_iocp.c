@@ -40,10 +40,14 @@
  * context's port (one cheap call; a failure with 87 means "already"), and
  * a process-wide table remembers which context made the last successful
  * association of each handle value. That record is right whenever the
- * association fails: every association in the process is made here, and
- * the association of a new file object (a handle value reused after a
- * close) succeeds and overwrites the stale record, under the same lock as
- * the call. Requests on a handle whose packets go to another context's
+ * association fails on an overlapped handle: every association in the
+ * process is made here, and the association of a new overlapped file
+ * object (a handle value reused after a close) succeeds and overwrites the
+ * stale record, under the same lock as the call. A synchronous handle is
+ * refused with the same ERROR_INVALID_PARAMETER, so when the record says
+ * "this context" the handle's mode is asked too (NtQueryInformationFile,
+ * FileModeInformation): the value may have been closed and given to a
+ * synchronous handle since, whose I/O would queue no packet at all. Requests on a handle whose packets go to another context's
  * port (a file used by two contexts, or by a new context after the one
  * that first used it was cleaned up, whose port is gone), or on a handle
  * opened without FILE_FLAG_OVERLAPPED (no port takes one: the association
@@ -87,6 +91,7 @@ const pmw_iocp_api pmw_iocp_real = {
     .flush = FlushFileBuffers,
     .cancel_io = CancelIo,
     .get_result = GetOverlappedResult,
+    .query_file = NtQueryInformationFile,
 };
 pmw_iocp_api pmw_iocp = {
     .read_file = ReadFile,
@@ -97,6 +102,7 @@ pmw_iocp_api pmw_iocp = {
     .flush = FlushFileBuffers,
     .cancel_io = CancelIo,
     .get_result = GetOverlappedResult,
+    .query_file = NtQueryInformationFile,
 };
 
 enum { SLOT_FREE, SLOT_PORT, SLOT_JOB };
@@ -144,21 +150,40 @@ static struct owner *owner_of(HANDLE h) {
   return &owners[((uintptr_t)h >> 2) % OWNERS];
 }
 
-/* 1 when the packets of h's I/O reach c's port, 0 when they go elsewhere,
- * or a PM_E* code (with *err) when h cannot be associated at all. */
+/* Whether h was opened for overlapped I/O (FileModeInformation has
+ * neither FILE_SYNCHRONOUS_IO_ALERT nor _NONALERT); false when the OS does
+ * not say. */
+static bool overlapped(HANDLE h) {
+  IO_STATUS_BLOCK iosb;
+  ULONG mode = 0;
+  const int file_mode_information = 16; /* NT 3.1's FILE_MODE_INFORMATION */
+  if (pmw_iocp.query_file(h, &iosb, &mode, sizeof mode,
+                          (FILE_INFORMATION_CLASS)file_mode_information) < 0)
+    return false;
+  return !(mode & 0x30); /* FILE_SYNCHRONOUS_IO_ALERT | _NONALERT */
+}
+
+/* 1 when the packets of h's I/O reach c's port, 0 when they go elsewhere
+ * (or nowhere), or a PM_E* code (with *err) when h cannot be associated
+ * at all. */
 static int associate(pm_io_ctx *c, HANDLE h, DWORD *err) {
   int rc;
   pm_mutex_lock(&owners_mu);
+  struct owner *o = owner_of(h);
   if (pmw_iocp.create_port(h, c->port, KEY_IO, 0)) {
-    struct owner *o = owner_of(h);
     o->h = h;
     o->id = c->id;
     rc = 1;
   } else {
     *err = GetLastError();
     if (*err == ERROR_INVALID_PARAMETER) {
-      struct owner *o = owner_of(h);
       rc = o->h == h && o->id == c->id;
+      /* A synchronous handle is refused with the same code: the value
+       * recorded may have been closed and given to one since. */
+      if (rc && !overlapped(h)) {
+        o->id = 0;
+        rc = 0;
+      }
     } else {
       rc = pmw_error_of(*err);
     }

@@ -12,6 +12,7 @@
 #define POMOVE_WIN32_IOCP_H
 
 #include <windows.h>
+#include <winternl.h>
 
 #include "platform.h"
 
@@ -30,6 +31,10 @@ typedef struct pmw_iocp_api {
   BOOL(WINAPI *cancel_io)(HANDLE h);
   BOOL(WINAPI *get_result)(HANDLE h, LPOVERLAPPED ov, LPDWORD bytes,
                            BOOL wait);
+  /* NtQueryInformationFile: FileModeInformation says whether a handle is
+   * synchronous. */
+  NTSTATUS(NTAPI *query_file)(HANDLE h, PIO_STATUS_BLOCK iosb, PVOID info,
+                              ULONG len, FILE_INFORMATION_CLASS cls);
 } pmw_iocp_api;
 
 /* The completion key of the packets that ReadFile and WriteFile queue on a

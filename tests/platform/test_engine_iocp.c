@@ -24,6 +24,9 @@
  *   failing in init() and probe() (the pool engine is the default then).
  * - shared_handle: a handle used by two contexts at once, and by contexts
  *   created after the first one was cleaned up (its port gone), works.
+ * - stale_handle: a handle value the context associated, closed and
+ *   reused by the OS for a synchronous handle (which no port takes), and
+ *   then for an overlapped one again: both read right.
  * - cleanup_in_flight: cleanup() with reads and writes in flight and
  *   flushes queued returns, and nothing lands in the buffers afterwards.
  * - cleanup_waits: the same with reads a wrapper issues 300 ms late (a
@@ -105,6 +108,18 @@ static pm_fd file_new(uint64_t size, bool unbuffered) {
                   FILE_FLAG_OVERLAPPED |
                       (unbuffered ? FILE_FLAG_NO_BUFFERING : 0),
                   NULL);
+  assert_true(h != INVALID_HANDLE_VALUE);
+  return (pm_fd)h;
+}
+
+/* The same, opened again without FILE_FLAG_OVERLAPPED: a synchronous
+ * handle, which no completion port takes. */
+static pm_fd file_reopen_sync(unsigned i) {
+  wchar_t p[MAX_PATH];
+  swprintf(p, MAX_PATH, L"%ls\\f%u", scratch, i);
+  HANDLE h = CreateFileW(p, GENERIC_READ | GENERIC_WRITE,
+                         FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+                         OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
   assert_true(h != INVALID_HANDLE_VALUE);
   return (pm_fd)h;
 }
@@ -918,6 +933,64 @@ static void test_engine_iocp_cleanup_waits(void **state) {
   scratch_remove();
 }
 
+/* A handle value the context associated, closed, and given by the OS to a
+ * synchronous handle of another file: the engine must not take the value
+ * for one on its port (no packet would ever come), and must take the next
+ * overlapped file at that value on its port again. */
+static void test_engine_iocp_stale_handle(void **state) {
+  (void)state;
+  setup_each();
+  const unsigned bs = 4096;
+  pm_fd a = file_new(2 * bs, false);
+  unsigned first = nfiles - 1;
+  pm_fd b0 = file_new(3 * bs, false);
+  unsigned second = nfiles - 1;
+  CloseHandle((HANDLE)b0);
+  unsigned char *mem = malloc(3 * bs);
+  pm_io_ctx *c = ctx_new(4);
+  tracker t;
+  tracker_init(&t, 3);
+  set_req(&t.reqs[0], PM_IO_READ, a, mem, bs, bs);
+  submit(c, &t, 0);
+  drain(c, &t);
+  assert_int_equal(t.reqs[0].res, bs);
+  CloseHandle((HANDLE)a);
+  pm_fd b = file_reopen_sync(second);
+  if (b != a) {
+    print_message("    the OS gave the synchronous handle another value: "
+                  "nothing to check\n");
+    CloseHandle((HANDLE)b);
+    E->cleanup(c);
+    tracker_free(&t);
+    free(mem);
+    skip();
+  }
+  set_req(&t.reqs[1], PM_IO_READ, b, mem, 3 * bs, 0);
+  submit(c, &t, 1);
+  drain(c, &t);
+  assert_int_equal(t.reqs[1].res, 3 * bs);
+  for (unsigned k = 0; k < 3 * bs; k++)
+    assert_int_equal(mem[k], pattern_byte(k));
+  CloseHandle((HANDLE)b);
+  /* And an overlapped handle at that value again. */
+  wchar_t p[MAX_PATH];
+  swprintf(p, MAX_PATH, L"%ls\\f%u", scratch, first);
+  HANDLE h = CreateFileW(p, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE,
+                         NULL, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL);
+  assert_true(h != INVALID_HANDLE_VALUE);
+  set_req(&t.reqs[2], PM_IO_READ, (pm_fd)h, mem, bs, bs);
+  submit(c, &t, 2);
+  drain(c, &t);
+  assert_int_equal(t.reqs[2].res, bs);
+  for (unsigned k = 0; k < bs; k++)
+    assert_int_equal(mem[k], pattern_byte(bs + k));
+  E->cleanup(c);
+  CloseHandle(h);
+  tracker_free(&t);
+  free(mem);
+  scratch_remove();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_engine_iocp_sync_completion, teardown),
@@ -925,6 +998,7 @@ int main(void) {
                                 teardown),
       cmocka_unit_test_teardown(test_engine_iocp_faults, teardown),
       cmocka_unit_test_teardown(test_engine_iocp_shared_handle, teardown),
+      cmocka_unit_test_teardown(test_engine_iocp_stale_handle, teardown),
       cmocka_unit_test_teardown(test_engine_iocp_cleanup_in_flight, teardown),
       cmocka_unit_test_teardown(test_engine_iocp_cleanup_waits, teardown),
   };
