@@ -375,10 +375,15 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     c->exact_modes =
         !o.merge && (arc == PM_ENODATA || arc == PM_ENOTSUP);
   }
-  if ((o.journal || o.verify) && o.sync_mode == CE_SYNC_FS) {
-    /* One flush per batch, where the platform has one: try it now. */
+  {
+    /* One flush per batch, where the platform has one: try it now.
+     * Without one (Windows without administrator rights, a network
+     * drive) every file is flushed on its own, journal or not, so that
+     * the copy is durable before its manifest is published. */
     int src = fs->syncfs(c->dst_fd);
-    c->sync_fs = src != PM_ENOTSUP;
+    c->no_syncfs = src == PM_ENOTSUP;
+    c->sync_fs = (o.journal || o.verify) && o.sync_mode == CE_SYNC_FS &&
+                 !c->no_syncfs;
   }
   if (o.journal) {
     char *sig = options_signature(&o);
@@ -473,8 +478,9 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   int fatal = atomic_load(&c->fatal);
   bool interrupted = o.interrupt && *o.interrupt;
 
-  /* Make everything durable before the manifest is published. */
-  if (!fatal) {
+  /* Make everything durable before the manifest is published (each file
+   * was, where there is no whole-volume flush). */
+  if (!fatal && !c->no_syncfs) {
     int src = fs->syncfs(c->dst_fd);
     if (src) {
       ce_count_error(c, "flush to disk", c->dst, src);

@@ -55,6 +55,7 @@ typedef struct ce_ctx {
    * to name entries in reports. dst_fd also serves syncfs. */
   pm_fd src_fd, dst_fd;
   bool sync_fs;  /* batches are made durable by one syncfs each */
+  bool no_syncfs; /* the platform has no syncfs here: flush every file */
   bool root_user;
   uint32_t euid, egid;
   unsigned chunk, chunks_per_file, files_per_worker;

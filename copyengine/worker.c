@@ -1740,7 +1740,8 @@ static bool file_done(worker *w, fstate *f) {
   if (f->inflight) return false;
   if (f->err) return true;
   if (!data_done(f)) return false;
-  if (f->hash_only || !(w->c->j || w->c->o->verify) || w->c->sync_fs ||
+  if (f->hash_only ||
+      !(w->c->j || w->c->o->verify || w->c->no_syncfs) || w->c->sync_fs ||
       f->synced)
     return true;
   if (!f->sync_issued) issue_sync(w, f);
