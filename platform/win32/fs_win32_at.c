@@ -975,8 +975,6 @@ int pmw_xattr_set_at(pm_fd dir, const char *rel, const char *name,
   return rc ? rc : own_fail(PM_ENOTSUP);
 }
 
-/* Placeholder from main's xattr_remove_at slot (copy --update), kept as
- * the other xattr slots are until alternate data streams come. */
 int pmw_xattr_remove_at(pm_fd dir, const char *rel, const char *name) {
   (void)name;
   int rc = on_entry(dir, rel, 0, false, check_op, NULL);
