@@ -39,7 +39,11 @@
  *   mode. Owners, groups and ACLs (security descriptors) and alternate
  *   data streams (which come later through BackupRead/BackupWrite, as
  *   extended attributes) are not part of this table yet: chown succeeds
- *   only when it changes nothing, xattr_* answer PM_ENOTSUP. */
+ *   only when it changes nothing, xattr_* answer PM_ENOTSUP.
+ * - The Win32 calls whose answers Wine cannot give (reparse data, sparse
+ *   ranges, the attributes that announce them) go through the table
+ *   pmw_w32 (fs_calls.h), so that tests/platform/test_fs_win32_nt.c can
+ *   show this file what NTFS answers. */
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
