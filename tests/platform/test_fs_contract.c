@@ -1527,6 +1527,22 @@ static void case_win32(const pm_fs_ops *fs, const char *dir,
   assert_int_equal(fs->close(fd2), 0);
   expect_text(fs, mixed, "CASE");
 
+  /* The change time is NTFS's ChangeTime, which moves with the data
+   * and the metadata (copy --update finds a rewrite whose mtime was put
+   * back by it), not the creation time, which never moves. */
+  char *ch = ct_str("%s/changed", dir);
+  put_text(fs, ch, "one");
+  pm_stat c0 = stat_of(fs, ch, false);
+  ct_sleep_ms(50);
+  assert_int_equal(fs->open(ch, PM_O_WRONLY, 0, &fd), 0);
+  assert_int_equal(fs->pwrite(fd, "two", 3, 0), 3);
+  assert_int_equal(fs->futimes(fd, &c0.atime, &c0.mtime), 0);
+  assert_int_equal(fs->close(fd), 0);
+  pm_stat c1 = stat_of(fs, ch, false);
+  assert_true(c1.mtime.sec == c0.mtime.sec && c1.mtime.nsec == c0.mtime.nsec);
+  assert_true(c1.ctime.sec > c0.ctime.sec ||
+              (c1.ctime.sec == c0.ctime.sec && c1.ctime.nsec > c0.ctime.nsec));
+
   /* What Windows 2000 cannot do answers so, found without an OS call. */
   pm_oserr_set(4242);
   assert_int_equal(fs->symlink("x", ct_str("%s/l", dir)), PM_ENOTSUP);
