@@ -74,7 +74,9 @@ FILETIME pmw_filetime_of(pm_time t);
  * read-only file, 0666 otherwise (0777/0555 for directories); uid and
  * gid are 0; blocks512 is the allocation size where the file system gives
  * it (GetFileSize for compressed or sparse files is left to the caller),
- * else the size rounded up. */
+ * else the size rounded up. ctime is the change time
+ * (FILE_BASIC_INFORMATION.ChangeTime), or the last write time where the
+ * file system keeps none (FAT). */
 int pmw_stat_handle(HANDLE h, pm_stat *st);
 
 /* ---- Beneath a directory handle (fs_win32_at.c) ----
