@@ -36,10 +36,15 @@
  *   existing junctions and symbolic links are read (readlink, stat without
  *   follow, PM_O_NOFOLLOW). Modes hold only what Windows keeps: the owner
  *   write bit is FILE_ATTRIBUTE_READONLY on files; directories have no
- *   mode. Owners, groups and ACLs (security descriptors) and alternate
- *   data streams (which come later through BackupRead/BackupWrite, as
- *   extended attributes) are not part of this table yet: chown succeeds
- *   only when it changes nothing, xattr_* answer PM_ENOTSUP.
+ *   mode. Owners, groups and ACLs (security descriptors) and the other
+ *   attributes are the xattr slots' reserved names win32.security and
+ *   win32.attributes (platform.h; meta_win32.c); chown succeeds only when
+ *   it changes nothing. Alternate data streams are not carried yet (they
+ *   need BackupRead/BackupWrite: FindFirstStreamW is Vista's).
+ * - pm_fs_native() enables the backup, restore and security privileges
+ *   the token holds, once; every open asks for backup semantics.
+ * - A file created with no group or other bits in its mode is private
+ *   until complete (platform.h; meta_win32.c).
  * - The Win32 calls whose answers Wine cannot give (reparse data, sparse
  *   ranges, the attributes that announce them) go through the table
  *   pmw_w32 (fs_calls.h), so that tests/platform/test_fs_win32_nt.c can
