@@ -1047,10 +1047,23 @@ static int w_xattr_get(const char *path, bool follow, const char *name,
 
 static int w_xattr_set(const char *path, bool follow, const char *name,
                        const void *val, size_t len) {
-  HANDLE h;
-  int rc = xattr_path(path, follow, name, PMW_META_SET, &h);
+  wchar_t *w;
+  int rc = wpath(path, &w);
   if (rc) return rc;
-  rc = pmw_meta_set(h, name, val, len);
+  HANDLE h;
+  DWORD access = pmw_meta_access(name, PMW_META_SET);
+  rc = open_meta(w, follow, access, &h);
+  bool reduced = false;
+  if (rc == PM_EACCES && (access & WRITE_OWNER)) {
+    /* No WRITE_OWNER to be had: the descriptor without owner and group
+     * (pmw_meta_set_reduced). */
+    rc = open_meta(w, follow, access & ~(DWORD)WRITE_OWNER, &h);
+    reduced = true;
+  }
+  free(w);
+  if (rc) return rc;
+  rc = reduced ? pmw_meta_set_reduced(h, name, val, len)
+               : pmw_meta_set(h, name, val, len);
   CloseHandle(h);
   return rc;
 }

@@ -981,6 +981,8 @@ static int xattr_op(HANDLE h, const tag_info *ti, void *arg) {
     return pmw_meta_get(h, a->name, a->buf, a->cap, a->len);
   if (a->op == PMW_META_SET)
     return pmw_meta_set(h, a->name, a->val, a->cap);
+  if (a->op == PMW_META_SET_REDUCED)
+    return pmw_meta_set_reduced(h, a->name, a->val, a->cap);
   return pmw_meta_remove(h, a->name);
 }
 
@@ -1001,8 +1003,16 @@ int pmw_xattr_get_at(pm_fd dir, const char *rel, const char *name, void *buf,
 int pmw_xattr_set_at(pm_fd dir, const char *rel, const char *name,
                      const void *val, size_t len) {
   xattr_arg a = {name, NULL, val, len, NULL, PMW_META_SET};
-  return on_entry(dir, rel, pmw_meta_access(name, PMW_META_SET), false,
-                  xattr_op, &a);
+  DWORD access = pmw_meta_access(name, PMW_META_SET);
+  int rc = on_entry(dir, rel, access, false, xattr_op, &a);
+  if (rc == PM_EACCES && (access & WRITE_OWNER)) {
+    /* Not even a reopen gets WRITE_OWNER (no SeRestorePrivilege, and the
+     * DACL does not give it): the descriptor without owner and group. */
+    a.op = PMW_META_SET_REDUCED;
+    rc = on_entry(dir, rel, access & ~(DWORD)WRITE_OWNER, false, xattr_op,
+                  &a);
+  }
+  return rc;
 }
 
 int pmw_xattr_remove_at(pm_fd dir, const char *rel, const char *name) {

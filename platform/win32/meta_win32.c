@@ -445,7 +445,8 @@ static int parts_of(const void *val, size_t len, SECURITY_INFORMATION *info) {
   return PM_OK;
 }
 
-static int set_security(HANDLE h, const void *val, size_t len) {
+static int set_security(HANDLE h, const void *val, size_t len,
+                        bool own_handle_only) {
   SECURITY_INFORMATION info;
   int rc = parts_of(val, len, &info);
   if (rc) return rc;
@@ -468,6 +469,15 @@ static int set_security(HANDLE h, const void *val, size_t len) {
       info &= ~(SECURITY_INFORMATION)SACL_SECURITY_INFORMATION;
       continue;
     }
+    if (e == ERROR_ACCESS_DENIED && own_handle_only &&
+        (info & (OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION))) {
+      /* A handle opened without WRITE_OWNER (the DACL does not give it and
+       * SeRestorePrivilege is not held): owner and group both need it;
+       * the DACL is set alone, as for an owner refused above. */
+      info &= ~(SECURITY_INFORMATION)(OWNER_SECURITY_INFORMATION |
+                                      GROUP_SECURITY_INFORMATION);
+      continue;
+    }
     return pmw_fail(e);
   }
   return PM_OK;
@@ -487,11 +497,17 @@ int pmw_meta_set(HANDLE h, const char *name, const void *val, size_t len) {
     return set_attrs(h, want);
   }
   case XA_SECURITY:
-    return set_security(h, val, len);
+    return set_security(h, val, len, false);
   default:
     /* No other name has a place on NTFS (ADS are not carried this way). */
     return own_fail(PM_ENOTSUP);
   }
+}
+
+int pmw_meta_set_reduced(HANDLE h, const char *name, const void *val,
+                         size_t len) {
+  if (which(name) != XA_SECURITY) return pmw_meta_set(h, name, val, len);
+  return set_security(h, val, len, true);
 }
 
 int pmw_meta_remove(HANDLE h, const char *name) {

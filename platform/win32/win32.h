@@ -87,7 +87,7 @@ int pmw_stat_handle(HANDLE h, pm_stat *st);
  * caller's handle first) and call these. */
 #define PMW_XA_ATTRIBUTES "win32.attributes"
 #define PMW_XA_SECURITY "win32.security"
-enum { PMW_META_GET, PMW_META_SET, PMW_META_REMOVE };
+enum { PMW_META_GET, PMW_META_SET, PMW_META_REMOVE, PMW_META_SET_REDUCED };
 /* The access a handle needs for `op` on `name` (NULL: listing). */
 DWORD pmw_meta_access(const char *name, int op);
 int pmw_meta_list(HANDLE h, char *buf, size_t cap, size_t *len);
@@ -95,6 +95,13 @@ int pmw_meta_get(HANDLE h, const char *name, void *buf, size_t cap,
                  size_t *len);
 int pmw_meta_set(HANDLE h, const char *name, const void *val, size_t len);
 int pmw_meta_remove(HANDLE h, const char *name);
+/* For a set whose open with pmw_meta_access(name, PMW_META_SET) was
+ * refused: h was opened without WRITE_OWNER, so for win32.security the
+ * owner and group are left out when the handle cannot set them and the
+ * DACL is set alone (silently, as for an owner refused with
+ * ERROR_INVALID_OWNER); other names as pmw_meta_set. */
+int pmw_meta_set_reduced(HANDLE h, const char *name, const void *val,
+                         size_t len);
 
 /* Enables SeBackupPrivilege, SeRestorePrivilege and SeSecurityPrivilege
  * where the process token holds them (AdjustTokenPrivileges); returns

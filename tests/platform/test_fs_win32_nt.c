@@ -27,6 +27,7 @@
 
 #include "contract.h"
 #include "fs_calls.h"
+#include "nt_at.h"
 #include "win32.h"
 #include "platform.h"
 #include "testutil.h"
@@ -223,6 +224,7 @@ static size_t nsdrecs;
 static bool refuse_owner;   /* no SeRestorePrivilege: only `own` may own */
 static BYTE own_sid[SECURITY_MAX_SID_SIZE];
 static bool fat_volume;     /* FILE_PERSISTENT_ACLS not set */
+static bool deny_write_owner; /* no open gets WRITE_OWNER */
 static unsigned sd_sets, sd_inherits;
 
 static sdrec *sdrec_of(HANDLE h, bool make) {
@@ -292,6 +294,11 @@ static BOOL WINAPI fake_set_sec(HANDLE h, SECURITY_INFORMATION info,
       return FALSE;
     }
   }
+  if (deny_write_owner &&
+      (info & (OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION))) {
+    SetLastError(ERROR_ACCESS_DENIED);
+    return FALSE;
+  }
   sd_sets++;
   if (info & OWNER_SECURITY_INFORMATION) {
     CopySid(sizeof r->owner, r->owner, sid);
@@ -335,6 +342,17 @@ static DWORD WINAPI fake_set_sec_info(HANDLE h, SE_OBJECT_TYPE type,
   return ERROR_SUCCESS;
 }
 
+static NTSTATUS NTAPI fake_create(PHANDLE out, ACCESS_MASK access,
+                                  POBJECT_ATTRIBUTES oa, PIO_STATUS_BLOCK io,
+                                  PLARGE_INTEGER alloc, ULONG attrs,
+                                  ULONG share, ULONG disp, ULONG opts,
+                                  PVOID ea, ULONG ea_len) {
+  if (deny_write_owner && (access & WRITE_OWNER))
+    return (NTSTATUS)0xC0000022L; /* STATUS_ACCESS_DENIED */
+  return pmw_nt_real.create_file(out, access, oa, io, alloc, attrs, share,
+                                 disp, opts, ea, ea_len);
+}
+
 static NTSTATUS NTAPI fake_volume(HANDLE h, PIO_STATUS_BLOCK io, PVOID buf,
                                   ULONG len, FS_INFORMATION_CLASS cls) {
   NTSTATUS s = pmw_w32_real.query_volume(h, io, buf, len, cls);
@@ -360,12 +378,15 @@ static int setup(void **state) {
   pmw_w32.set_security = fake_set_sec;
   pmw_w32.set_security_info = fake_set_sec_info;
   pmw_w32.query_volume = fake_volume;
+  deny_write_owner = false;
+  pmw_nt.create_file = fake_create;
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
   pmw_w32 = pmw_w32_real;
+  pmw_nt = pmw_nt_real;
   ct_strings_free();
   tu_cleanup();
   return 0;
@@ -649,6 +670,24 @@ static void test_fs_win32_nt_security(void **state) {
   assert_true(GetSecurityDescriptorDacl(src, &present, &sacl_, &def));
   assert_int_equal(cacl->AclSize, sacl_->AclSize);
   assert_memory_equal(cacl, sacl_, sacl_->AclSize);
+  /* No open gets WRITE_OWNER (the DACL does not give it, and no
+   * SeRestorePrivilege): owner and group stay, the DACL is set. */
+  refuse_owner = false;
+  assert_true(fake_set_sec(open_h(c, &fd), OWNER_SECURITY_INFORMATION |
+                                             GROUP_SECURITY_INFORMATION |
+                                             DACL_SECURITY_INFORMATION,
+                           before));
+  fs->close(fd);
+  deny_write_owner = true;
+  assert_int_equal(fs->xattr_set_at(d, "c", "win32.security", got, alen), 0);
+  csd = get_sd(fs, c, &clen);
+  assert_true(GetSecurityDescriptorOwner(csd, &o, &def));
+  assert_true(EqualSid(o, admins));
+  assert_true(GetSecurityDescriptorGroup(csd, &g, &def));
+  assert_true(EqualSid(g, admins));
+  assert_true(GetSecurityDescriptorDacl(csd, &present, &cacl, &def));
+  assert_memory_equal(cacl, sacl_, sacl_->AclSize);
+  deny_write_owner = false;
   /* Not a descriptor: refused before anything is set. */
   unsigned sets = sd_sets;
   assert_int_equal(fs->xattr_set_at(d, "c", "win32.security", "junk!", 5),
