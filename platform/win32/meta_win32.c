@@ -29,7 +29,9 @@
  * - FileFsAttributeInformation says "NTFS" with FILE_PERSISTENT_ACLS.
  * - AdjustTokenPrivileges enables SeBackupPrivilege, SeRestorePrivilege
  *   and SeSecurityPrivilege (ERROR_SUCCESS).
- * - FILE_BASIC_INFORMATION.ChangeTime is the Unix ctime. */
+ * - FILE_BASIC_INFORMATION.ChangeTime is the Unix ctime.
+ * - No alternate data streams: BackupRead fails with ERROR_NOT_SUPPORTED,
+ *   and CreateFileW("f.txt:alt") makes a Unix file named "f.txt:alt". */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>

@@ -225,6 +225,7 @@ static bool refuse_owner;   /* no SeRestorePrivilege: only `own` may own */
 static BYTE own_sid[SECURITY_MAX_SID_SIZE];
 static bool fat_volume;     /* FILE_PERSISTENT_ACLS not set */
 static bool deny_write_owner; /* no open gets WRITE_OWNER */
+static PVOID create_sd;       /* the descriptor of the last creation */
 static unsigned sd_sets, sd_inherits;
 
 static sdrec *sdrec_of(HANDLE h, bool make) {
@@ -349,6 +350,7 @@ static NTSTATUS NTAPI fake_create(PHANDLE out, ACCESS_MASK access,
                                   PVOID ea, ULONG ea_len) {
   if (deny_write_owner && (access & WRITE_OWNER))
     return (NTSTATUS)0xC0000022L; /* STATUS_ACCESS_DENIED */
+  if (disp != FILE_OPEN) create_sd = oa->SecurityDescriptor;
   return pmw_nt_real.create_file(out, access, oa, io, alloc, attrs, share,
                                  disp, opts, ea, ea_len);
 }
@@ -782,11 +784,19 @@ static void test_fs_win32_nt_private(void **state) {
   assert_int_equal(sd_inherits, 1);
   assert_int_equal(fs->close(fd), 0);
 
-  /* Beneath a handle: the same through open_at and chmod_at, and a file
-   * whose DACL is its own (not the private one) is never touched. */
+  /* Beneath a handle: the same through open_at (which hands NtCreateFile
+   * the private descriptor for a 0600 file, and none for a 0644 one) and
+   * chmod_at, and a file whose DACL is its own (not the private one) is
+   * never touched. */
   assert_int_equal(fs->open(dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d), 0);
+  create_sd = NULL;
+  assert_int_equal(fs->open_at(d, "public", PM_O_WRONLY | PM_O_CREAT |
+                                                PM_O_EXCL, 0644, &fq), 0);
+  assert_int_equal(fs->close(fq), 0);
+  assert_null(create_sd);
   assert_int_equal(fs->open_at(d, "other", PM_O_WRONLY | PM_O_CREAT |
                                                PM_O_EXCL, 0600, &fq), 0);
+  assert_ptr_equal(create_sd, priv);
   assert_true(fake_set_sec((HANDLE)fq, DACL_SECURITY_INFORMATION, priv));
   assert_int_equal(fs->close(fq), 0);
   assert_int_equal(fs->chmod_at(d, "other", 0444), 0);
