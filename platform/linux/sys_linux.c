@@ -93,6 +93,20 @@ uint64_t pm_now_ns(void) {
 
 bool pm_isatty(int fdno) { return isatty(fdno) == 1; }
 
+/* argv is already the bytes the user typed, and the terminal shows UTF-8
+ * as it is: nothing to convert. */
+int pm_args_utf8(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  return 0;
+}
+
+void pm_stdio_init(void) {}
+
+FILE *pm_fopen(const char *path, const char *mode) {
+  return fopen(path, mode);
+}
+
 FILE *pm_null_stream(void) {
   static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
   static FILE *null_stream;
