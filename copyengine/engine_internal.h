@@ -106,9 +106,12 @@ void ce_signal_done(ce_ctx *c);
 /* Metadata of a finished entry (meta.c). */
 /* Copies the extended attributes of srel beneath the handle sdir to drel
  * beneath ddir; sp and dp name them in reports. An open file passes its
- * own handles and "" (no path lookup at all). */
+ * own handles and "" (no path lookup at all). With `prune` (an entry
+ * pomove did not create in this run), attributes of drel that srel does
+ * not have are removed. */
 int ce_copy_xattrs(ce_ctx *c, pm_fd sdir, const char *srel, pm_fd ddir,
-                   const char *drel, const char *sp, const char *dp);
+                   const char *drel, const char *sp, const char *dp,
+                   bool prune);
 void ce_apply_dir_meta(ce_ctx *c, ce_dnode *d);
 
 #endif

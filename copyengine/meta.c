@@ -28,11 +28,49 @@ void ce_count_error(ce_ctx *c, const char *op, const char *path, int err) {
   }
 }
 
-/* Copies the extended attributes of src to dst. Attributes the
+/* Whether a NUL-separated list holds name. */
+static bool listed(const char *list, size_t len, const char *name) {
+  for (size_t i = 0; i < len; i += strlen(list + i) + 1)
+    if (!strcmp(list + i, name)) return true;
+  return false;
+}
+
+/* Removes from dst the attributes the source does not have (`src_list`):
+ * an entry pomove did not create may carry attributes of an earlier copy
+ * that the source has since lost. */
+static void prune_xattrs(ce_ctx *c, pm_fd ddir, const char *drel,
+                         const char *src_list, size_t src_len,
+                         const char *dst) {
+  char list[65536];
+  size_t len;
+  int rc = c->fs->xattr_list_at(ddir, drel, list, sizeof list, &len);
+  if (rc) {
+    if (rc != PM_ENOTSUP) ce_count_error(c, "list extended attributes of", dst, rc);
+    return;
+  }
+  for (size_t i = 0; i < len; i += strlen(list + i) + 1) {
+    const char *name = list + i;
+    if (listed(src_list, src_len, name)) continue;
+    rc = c->fs->xattr_remove_at(ddir, drel, name);
+    if (rc == PM_ENODATA) continue;
+    if (rc == PM_ENOTSUP || rc == PM_EPERM) {
+      char *shown = pm_display_path(dst);
+      pm_warnf("extended attribute '%s' cannot be removed from '%s': %s",
+               name, shown, pm_strerror(rc));
+      free(shown);
+    } else if (rc) {
+      ce_count_error(c, "remove extended attribute of", dst, rc);
+    }
+  }
+}
+
+/* Copies the extended attributes of src to dst; with `prune`, also
+ * removes those of dst that src does not have. Attributes the
  * destination cannot hold (another file system, a namespace we may not
  * write) are reported once as a warning and not counted as errors. */
 int ce_copy_xattrs(ce_ctx *c, pm_fd sdir, const char *srel, pm_fd ddir,
-                   const char *drel, const char *src, const char *dst) {
+                   const char *drel, const char *src, const char *dst,
+                   bool prune) {
   if (atomic_load(&c->xattr_unsupported)) return 0;
   char list[65536];
   size_t len;
@@ -77,6 +115,7 @@ int ce_copy_xattrs(ce_ctx *c, pm_fd sdir, const char *srel, pm_fd ddir,
     }
   }
   free(val);
+  if (prune) prune_xattrs(c, ddir, drel, list, len, dst);
   return 0;
 }
 
@@ -88,7 +127,8 @@ void ce_apply_dir_meta(ce_ctx *c, ce_dnode *d) {
     rc = c->fs->chown_at(c->dst_fd, d->rel, d->st.uid, d->st.gid);
     if (rc) ce_count_error(c, "set owner of directory", dp, rc);
   }
-  ce_copy_xattrs(c, c->src_fd, d->rel, c->dst_fd, d->rel, sp, dp);
+  /* An update meets directories of an earlier pass. */
+  ce_copy_xattrs(c, c->src_fd, d->rel, c->dst_fd, d->rel, sp, dp, c->update);
   rc = c->fs->chmod_at(c->dst_fd, d->rel, d->st.mode & 07777);
   if (rc) ce_count_error(c, "set mode of directory", dp, rc);
   rc = c->fs->utimes_at(c->dst_fd, d->rel, &d->st.atime, &d->st.mtime);

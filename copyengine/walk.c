@@ -85,7 +85,8 @@ static void copy_symlink(ce_ctx *c, const char *rel, const pm_stat *st) {
     rc = c->fs->chown_at(c->dst_fd, rel, st->uid, st->gid);
     if (rc) ce_count_error(c, "set owner of symlink", dp, rc);
   }
-  ce_copy_xattrs(c, c->src_fd, rel, c->dst_fd, rel, sp, dp);
+  /* The symlink was created just now: nothing to remove. */
+  ce_copy_xattrs(c, c->src_fd, rel, c->dst_fd, rel, sp, dp, false);
   rc = c->fs->utimes_at(c->dst_fd, rel, &st->atime, &st->mtime);
   if (rc && rc != PM_ENOTSUP) ce_count_error(c, "set times of symlink", dp, rc);
   atomic_fetch_add(&c->symlinks, 1);

@@ -781,6 +781,22 @@ static void fstate_free(fstate *f) {
   free(f);
 }
 
+/* Makes DST's `rel` a hard link of DST's `first`. An entry already there
+ * is replaced, unless it is that very file (an update or a resumed run
+ * finds the group linked already): relinking it would only change its
+ * change time, which the next update reads as a change by hand. */
+static int link_into_group(ce_ctx *c, const char *first, const char *rel) {
+  int lrc = c->fs->link_at(c->dst_fd, first, c->dst_fd, rel);
+  if (lrc != PM_EEXIST) return lrc;
+  pm_stat a, b;
+  if (c->fs->stat_at(c->dst_fd, first, &a) == 0 &&
+      c->fs->stat_at(c->dst_fd, rel, &b) == 0 && a.type == PM_T_FILE &&
+      b.type == PM_T_FILE && a.dev == b.dev && a.ino == b.ino)
+    return 0;
+  if (c->fs->unlink_at(c->dst_fd, rel)) return PM_EEXIST;
+  return c->fs->link_at(c->dst_fd, first, c->dst_fd, rel);
+}
+
 /* Links the paths that waited for a hard-link group's first path and
  * passes them its hash; or, when the first failed, fails them. */
 static void hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
@@ -801,10 +817,7 @@ static void hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
   for (size_t i = 0; i < n; i++) {
     char *dp = pm_path_join(c->dst, waiting[i].rel);
     if (ok) {
-      const char *wr = waiting[i].rel;
-      int lrc = c->fs->link_at(c->dst_fd, first, c->dst_fd, wr);
-      if (lrc == PM_EEXIST && c->fs->unlink_at(c->dst_fd, wr) == 0)
-        lrc = c->fs->link_at(c->dst_fd, first, c->dst_fd, wr);
+      int lrc = link_into_group(c, first, waiting[i].rel);
       if (lrc) {
         ce_count_error(c, "create hard link", dp, lrc);
         free(waiting[i].rel);
@@ -875,7 +888,8 @@ static void finish_file(worker *w, fstate *f) {
     rc = c->fs->fchmod(f->dfd, f->st.mode & 07777);
     if (rc) file_fail(f, "set mode of", rc);
   }
-  if (!f->err) ce_copy_xattrs(c, f->sfd, "", f->dfd, "", f->sp, f->dp);
+  if (!f->err)
+    ce_copy_xattrs(c, f->sfd, "", f->dfd, "", f->sp, f->dp, !f->fresh);
   if (!f->err) {
     rc = c->fs->futimes(f->dfd, &f->st.atime, &f->st.mtime);
     if (rc) file_fail(f, "set times of", rc);
@@ -1117,6 +1131,61 @@ static int hash_copy(ce_ctx *c, pm_fd ddir, const char *leaf, uint64_t size,
  *   (f->hash_only), and copied only when the hash differs.
  * Adopting a tree (--checksum, no state), a copy of the source's size is
  * hashed here and the source compared with it the same way. */
+/* Whether the copy is the one the last pass left: as recorded, and its
+ * change time the moment recorded as read_at, unless somebody wrote to it
+ * or changed its metadata since (or linked it: a hard-link group's links
+ * change it, so its ctime is not asked). */
+static bool dst_as_recorded(const ce_srec *se, const pm_stat *src,
+                            const pm_stat *dst) {
+  return dst->type == PM_T_FILE && ce_srec_dst_equal(se, dst) &&
+         (src->nlink > 1 || (dst->ctime.sec == se->read_at.sec &&
+                             dst->ctime.nsec == se->read_at.nsec));
+}
+
+/* Counts a file found unchanged and carries its manifest line and state
+ * record over to the new pass. */
+static void carry_over(ce_ctx *c, const ce_task *t, const ce_srec *se) {
+  atomic_fetch_add(&c->unchanged, 1);
+  atomic_fetch_add(&c->files, 1);
+  if (c->mw) {
+    int mrc = pm_manifest_writer_add(c->mw, t->rel, &se->hash);
+    if (mrc) ce_count_error(c, "write manifest line for", t->rel, mrc);
+  }
+  if (c->sw) {
+    int src = ce_state_writer_add(c->sw, t->rel, se);
+    if (src) ce_count_error(c, "write state record for", t->rel, src);
+  }
+}
+
+/* The common case of an update, a file nobody touched since the last
+ * pass, decided from two stats by name beneath the directory handles,
+ * before anything is opened: true when the file was carried over (the
+ * task is done and freed). Anything else (no record, a journal entry of
+ * an interrupted run, a hard link, a change, a racy record, --checksum)
+ * returns false and takes the full path through update_check on an open
+ * descriptor, which decides it again and says why. A stat that races
+ * with a change answers for the moment it was made, as update_check's
+ * fstat does: the record keeps what was seen, and a change made after
+ * the stat is the next pass's. */
+static bool update_fast(worker *w, ce_task *t, pm_fd sdir, pm_fd ddir,
+                        const char *leaf) {
+  ce_ctx *c = w->c;
+  if (c->o->checksum || !c->old_state) return false;
+  if (c->j && ce_journal_lookup(c->j, t->rel)) return false;
+  const ce_srec *se = ce_state_lookup(c->old_state, t->rel);
+  if (!se || ce_srec_racy(se, c->racy_ns)) return false;
+  pm_stat src, dst;
+  if (c->fs->stat_at(sdir, leaf, &src) || src.type != PM_T_FILE ||
+      src.nlink > 1 || !ce_srec_src_equal(se, &src))
+    return false;
+  if (c->fs->stat_at(ddir, leaf, &dst) || !dst_as_recorded(se, &src, &dst))
+    return false;
+  carry_over(c, t, se);
+  ce_dnode_release(c, t->dir);
+  task_free(t);
+  return true;
+}
+
 static bool update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf) {
   ce_ctx *c = w->c;
   ce_task *t = f->t;
@@ -1125,12 +1194,7 @@ static bool update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf) {
   bool dst_file =
       c->fs->stat_at(ddir, leaf, &dst) == 0 && dst.type == PM_T_FILE;
   if (se) {
-    /* The copy's change time is the moment recorded as read_at, unless
-     * somebody wrote to it or changed its metadata since (or linked it:
-     * a hard-link group's links change it, so its ctime is not asked). */
-    bool dst_same = dst_file && ce_srec_dst_equal(se, &dst) &&
-                    (f->st.nlink > 1 || (dst.ctime.sec == se->read_at.sec &&
-                                         dst.ctime.nsec == se->read_at.nsec));
+    bool dst_same = dst_file && dst_as_recorded(se, &f->st, &dst);
     if (!dst_same) {
       /* A resumed run finds the files it was copying when it stopped
        * changed too: no news for the user. */
@@ -1146,20 +1210,11 @@ static bool update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf) {
     bool src_same = ce_srec_src_equal(se, &f->st);
     bool racy = ce_srec_racy(se, c->racy_ns);
     if (src_same && !racy && !c->o->checksum) {
-      atomic_fetch_add(&c->unchanged, 1);
-      atomic_fetch_add(&c->files, 1);
       c->fs->close(f->sfd);
       f->sfd = PM_FD_INVALID;
       ce_jident id = ident_of(&f->st);
       if (f->hl) hl_settle(w, f->hl, true, &se->hash, &id);
-      if (c->mw) {
-        int mrc = pm_manifest_writer_add(c->mw, t->rel, &se->hash);
-        if (mrc) ce_count_error(c, "write manifest line for", t->rel, mrc);
-      }
-      if (c->sw) {
-        int src = ce_state_writer_add(c->sw, t->rel, se);
-        if (src) ce_count_error(c, "write state record for", t->rel, src);
-      }
+      carry_over(c, t, se);
       ce_dnode_release(c, t->dir);
       task_free(t);
       fstate_free(f);
@@ -1184,18 +1239,21 @@ static bool update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf) {
  * file is either added to the active list or finished at once. */
 static void start_file(worker *w, ce_task *t) {
   ce_ctx *c = w->c;
+  pm_fd sdir = PM_FD_INVALID, ddir = PM_FD_INVALID;
+  const char *leaf = NULL;
+  bool psrc = false;
+  int rc = parent_dirs(w, t->rel, &sdir, &ddir, &leaf, &psrc);
+  if (!rc && c->update && !t->force_copy &&
+      update_fast(w, t, sdir, ddir, leaf))
+    return;
   fstate *f = pm_xcalloc(1, sizeof *f);
   f->t = t;
   f->sfd = f->dfd = f->ddfd = f->sdfd = PM_FD_INVALID;
   f->sp = pm_path_join(c->src, t->rel);
   f->dp = pm_path_join(c->dst, t->rel);
   f->h = pm_hasher_create();
-  /* PM_O_REGULAR: a FIFO or device put where the walk saw a file must not
-   * block the worker on its open or its reads. */
-  pm_fd sdir, ddir;
-  const char *leaf;
-  bool psrc = false;
-  int rc = parent_dirs(w, t->rel, &sdir, &ddir, &leaf, &psrc);
+  /* PM_O_REGULAR (below): a FIFO or device put where the walk saw a file
+   * must not block the worker on its open or its reads. */
   if (rc) {
     file_fail_at(f, "open the directory of", rc, psrc);
     finish_file(w, f);
@@ -1253,9 +1311,7 @@ static void start_file(worker *w, ce_task *t) {
         e->waiting[e->nwaiting].dir = t->dir;
         e->nwaiting++;
       } else if (state == 1) {
-        lrc = c->fs->link_at(c->dst_fd, e->rel, c->dst_fd, t->rel);
-        if (lrc == PM_EEXIST && c->fs->unlink_at(c->dst_fd, t->rel) == 0)
-          lrc = c->fs->link_at(c->dst_fd, e->rel, c->dst_fd, t->rel);
+        lrc = link_into_group(c, e->rel, t->rel);
       }
       pm_mutex_unlock(&c->hlmu);
       c->fs->close(f->sfd);

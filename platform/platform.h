@@ -330,6 +330,8 @@ typedef struct pm_fs_ops {
                       size_t cap, size_t *len);
   int (*xattr_set_at)(pm_fd dir, const char *rel, const char *name,
                       const void *val, size_t len);
+  /* Removes one extended attribute: PM_ENODATA when it is absent. */
+  int (*xattr_remove_at)(pm_fd dir, const char *rel, const char *name);
   /* Takes an exclusive lock on the whole file open at fd without waiting:
    * PM_EBUSY when another open of the file holds it. The lock belongs to
    * this open of the file and goes away when fd is closed or the process

@@ -10,10 +10,14 @@ SUDO=""
 # The mingw-w64 cross compilers of the Windows builds: the -win32 thread
 # variant (the -posix one links winpthreads, which does not load on
 # Windows 2000), and their binutils for objdump (scripts/win-imports.sh).
+# wine and wine64: the x86_64 Windows tests run under wine64
+# (scripts/wine-run.sh); 24 packages, about 10 s here. wine32 (i386
+# multiarch, for the i686 tests) is not installed: README ("Windows tests
+# under Wine") says why.
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev liburing-dev libxxhash-dev
       libcmocka-dev xxhash rsync hashdeep attr acl coreutils findutils
       time gcc-mingw-w64-i686-win32 gcc-mingw-w64-x86-64-win32
-      binutils-mingw-w64-i686 binutils-mingw-w64-x86-64)
+      binutils-mingw-w64-i686 binutils-mingw-w64-x86-64 wine wine64)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

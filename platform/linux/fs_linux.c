@@ -1208,6 +1208,15 @@ static int lx_xattr_set_at(pm_fd dir, const char *rel, const char *name,
   return rc;
 }
 
+static int lx_xattr_remove_at(pm_fd dir, const char *rel, const char *name) {
+  bxpath x;
+  PM_TRY(bxpath_open(dir, rel, &x));
+  int r = x.follow ? removexattr(x.proc, name) : lremovexattr(x.proc, name);
+  int rc = r < 0 ? fail() : 0;
+  bpath_close(&x.b);
+  return rc;
+}
+
 static int lx_lock(pm_fd fd) {
   /* An open file description lock: it belongs to this open of the file
    * (not to the process, as a classic POSIX lock would, which any close
@@ -1279,6 +1288,7 @@ static const pm_fs_ops linux_fs = {
     .xattr_list_at = lx_xattr_list_at,
     .xattr_get_at = lx_xattr_get_at,
     .xattr_set_at = lx_xattr_set_at,
+    .xattr_remove_at = lx_xattr_remove_at,
     .lock = lx_lock,
 };
 

@@ -1,5 +1,6 @@
 /* stub_win32.c - a stand-in for the Win32 backend that does not exist
- * yet: the file-system table, the I/O engines list and the host backends.
+ * yet: the I/O engines list and the host backends (the file-system table
+ * is fs_win32.c).
  * Each entry point aborts with a message, so that pomove.exe links (which
  * proves that the portable core needs nothing else from the OS than the
  * platform layer) but can do nothing. The stub goes away with the Win32
@@ -18,11 +19,6 @@ static void not_yet(const char *what) {
           what);
   fflush(stderr);
   abort();
-}
-
-const pm_fs_ops *pm_fs_native(void) {
-  not_yet("the file system (pm_fs_native)");
-  return NULL;
 }
 
 const pm_io_engine_ops *const *pm_io_engines(void) {

@@ -97,6 +97,7 @@ int pmw_utimes_at(pm_fd dir, const char *rel, const pm_time *atime, const pm_tim
 int pmw_xattr_list_at(pm_fd dir, const char *rel, char *buf, size_t cap, size_t *len);
 int pmw_xattr_get_at(pm_fd dir, const char *rel, const char *name, void *buf, size_t cap, size_t *len);
 int pmw_xattr_set_at(pm_fd dir, const char *rel, const char *name, const void *val, size_t len);
+int pmw_xattr_remove_at(pm_fd dir, const char *rel, const char *name);
 /* Lists the directory open at `h` (opened with FILE_LIST_DIRECTORY);
  * takes ownership of `h`, which closedir closes. */
 int pmw_opendir_handle(HANDLE h, pm_dir **out);

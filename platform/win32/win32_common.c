@@ -301,12 +301,20 @@ static void append_components(wchar_t *out, size_t root_len,
   }
 }
 
+/* A failure pmw_path finds itself (not UTF-8, out of memory) is recorded
+ * with OS code 0, so that a report never shows an earlier failure's code
+ * for it; a failure of GetFullPathNameW records its own. */
+static int path_fail(int err) {
+  pm_oserr_record(err, 0);
+  return err;
+}
+
 int pmw_path(const char *path, wchar_t **out) {
   *out = NULL;
-  if (!path || !*path) return PM_EINVAL;
+  if (!path || !*path) return path_fail(PM_EINVAL);
   wchar_t *w;
   int rc = pmw_to_wide(path, (size_t)-1, &w, NULL);
-  if (rc) return rc;
+  if (rc) return path_fail(rc);
 
   static const wchar_t prefix[] = L"\\\\?\\";
   static const wchar_t unc[] = L"\\\\?\\UNC\\";
@@ -356,11 +364,11 @@ int pmw_path(const char *path, wchar_t **out) {
     full = malloc((need + 1) * sizeof *full);
     if (!full) {
       free(w);
-      return PM_ENOMEM;
+      return path_fail(PM_ENOMEM);
     }
     DWORD got = GetFullPathNameW(w, need + 1, full, NULL);
     if (!got || got > need) {
-      rc = got ? PM_ENAMETOOLONG : pmw_fail_last();
+      rc = got ? path_fail(PM_ENAMETOOLONG) : pmw_fail_last();
       free(full);
       free(w);
       return rc;
@@ -378,7 +386,7 @@ int pmw_path(const char *path, wchar_t **out) {
       rest = w + 2;
     } else {
       free(w);
-      return PM_EINVAL;
+      return path_fail(PM_EINVAL);
     }
   }
 
@@ -386,7 +394,7 @@ int pmw_path(const char *path, wchar_t **out) {
   wchar_t *res = malloc((root_len + wcslen(rest) + 3) * sizeof *res);
   if (!res) {
     free(w);
-    return PM_ENOMEM;
+    return path_fail(PM_ENOMEM);
   }
   wcscpy(res, root);
   if (wcscmp(root, unc) == 0) {
@@ -446,9 +454,20 @@ static bool is_link_reparse(HANDLE h) {
     unsigned char raw[MAXIMUM_REPARSE_DATA_BUFFER_SIZE];
   } buf;
   DWORD got = 0;
-  if (!DeviceIoControl(h, FSCTL_GET_REPARSE_POINT, NULL, 0, &buf, sizeof buf,
-                       &got, NULL))
-    return true; /* cannot tell: the safe answer is "a link" */
+  /* The handle may be overlapped (every file pm_fs_native opens is): then
+   * DeviceIoControl needs an OVERLAPPED, with an event of its own whose
+   * low bit keeps the completion off any port the handle belongs to. */
+  OVERLAPPED ov;
+  memset(&ov, 0, sizeof ov);
+  HANDLE ev = CreateEventW(NULL, TRUE, FALSE, NULL);
+  if (!ev) return true;
+  ov.hEvent = (HANDLE)((uintptr_t)ev | 1);
+  BOOL ok = DeviceIoControl(h, FSCTL_GET_REPARSE_POINT, NULL, 0, &buf,
+                            sizeof buf, &got, &ov);
+  if (!ok && GetLastError() == ERROR_IO_PENDING)
+    ok = GetOverlappedResult(h, &ov, &got, TRUE);
+  CloseHandle(ev);
+  if (!ok) return true; /* cannot tell: the safe answer is "a link" */
   return IsReparseTagNameSurrogate(buf.g.ReparseTag) != 0;
 }
 

@@ -80,19 +80,18 @@ static void test_cli_size_refused(void **state) {
 static int cli(const char *opt, const char *val, uint64_t min, uint64_t max,
                unsigned flags, uint64_t *v, char *msg, size_t cap) {
   fflush(stderr);
-  char path[] = "/tmp/pomove-cli-size-XXXXXX";
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
+  FILE *f = tu_tmpfile();
+  assert_non_null(f);
   int saved = dup(2);
-  dup2(fd, 2);
+  dup2(fileno(f), 2);
   int rc = pm_cli_size("copy", opt, val, min, max, flags, v);
   fflush(stderr);
   dup2(saved, 2);
   close(saved);
-  ssize_t n = pread(fd, msg, cap - 1, 0);
-  msg[n > 0 ? n : 0] = '\0';
-  close(fd);
-  unlink(path);
+  rewind(f);
+  size_t n = fread(msg, 1, cap - 1, f);
+  msg[n] = '\0';
+  fclose(f);
   return rc;
 }
 
@@ -161,7 +160,7 @@ static void test_cli_size_seconds(void **state) {
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     fflush(stderr);
     int saved = dup(2);
-    int devnull = open("/dev/null", O_WRONLY);
+    int devnull = open(TU_NULL_DEVICE, O_WRONLY);
     dup2(devnull, 2);
     int rc = pm_cli_seconds("check", "--stop-timeout", bad[i], 86400, &s);
     dup2(saved, 2);

@@ -962,6 +962,20 @@ static void case_xattr(const pm_fs_ops *fs, const char *dir,
   assert_int_equal(fs->xattr_get(f, true, "user.pomove.empty", buf,
                                  sizeof buf, &len), 0);
   assert_int_equal(len, 0);
+  /* Removal, beneath a directory handle: gone from get and list, and a
+   * second removal (or one of a name never set) says PM_ENODATA. */
+  pm_fd d;
+  assert_int_equal(fs->open(dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d), 0);
+  assert_int_equal(fs->xattr_remove_at(d, "f", name), 0);
+  assert_int_equal(fs->xattr_get(f, true, name, buf, sizeof buf, &len),
+                   PM_ENODATA);
+  assert_int_equal(fs->xattr_list(f, true, list, sizeof list, &len), 0);
+  assert_false(xattr_listed(list, len, name));
+  assert_true(xattr_listed(list, len, "user.pomove.empty"));
+  assert_int_equal(fs->xattr_remove_at(d, "f", name), PM_ENODATA);
+  assert_int_equal(fs->xattr_remove_at(d, "f", "user.pomove.absent"),
+                   PM_ENODATA);
+  assert_int_equal(fs->close(d), 0);
 }
 
 static void test_fs_contract_xattr_any(void **state) {

@@ -8,6 +8,7 @@
 
 #include "platform.h"
 #include "testutil.h"
+#include "util.h"
 
 static void test_fs_native_table_complete(void **state) {
   (void)state;
@@ -18,8 +19,7 @@ static void test_fs_native_cached(void **state) {
   (void)state;
   const pm_fs_ops *fs = pm_fs_native();
   const char *b = tu_scratch();
-  char *p = NULL;
-  if (asprintf(&p, "%s/f", b) < 0) abort();
+  char *p = pm_xasprintf("%s/f", b);
   tu_write_pattern(p, 1 << 20, 3);
   pm_fd fd;
   assert_int_equal(fs->open(p, PM_O_RDONLY, 0, &fd), 0);

@@ -279,6 +279,10 @@ static int f_xattr_set_at(pm_fd d, const char *r, const char *n,
   INJECT(FK_META);
   return parent->xattr_set_at(d, r, n, v, l);
 }
+static int f_xattr_remove_at(pm_fd d, const char *r, const char *n) {
+  INJECT(FK_META);
+  return parent->xattr_remove_at(d, r, n);
+}
 
 static const pm_fs_ops fault_fs = {
     .name = "faultfs", .open = f_open, .close = f_close, .pread = f_pread,
@@ -300,6 +304,7 @@ static const pm_fs_ops fault_fs = {
     .chmod_at = f_chmod_at, .chown_at = f_chown_at, .utimes_at = f_utimes_at,
     .xattr_list_at = f_xattr_list_at, .xattr_get_at = f_xattr_get_at,
     .xattr_set_at = f_xattr_set_at,
+    .xattr_remove_at = f_xattr_remove_at,
     .lock = f_lock,
 };
 

@@ -20,7 +20,7 @@ typedef enum fault_kind {
   FK_FSYNC,
   FK_MKDIR,
   FK_RENAME,
-  FK_META, /* chmod, chown, utimes, xattr set, truncate, link, symlink */
+  FK_META, /* chmod, chown, utimes, xattr set/remove, truncate, link, symlink */
   FK_LIST, /* opendir, readdir */
   FK_STAT,
   FK_ANY, /* every call above */

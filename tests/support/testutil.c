@@ -1,79 +1,11 @@
-/* testutil.c - see testutil.h. */
+/* testutil.c - see testutil.h: the portable part; scratch directories and
+ * commands are in testutil_posix.c / testutil_win32.c (chosen by
+ * tests/CMakeLists.txt). */
 #include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-static char scratch[4096];
-
-const char *tu_scratch(void) {
-  if (scratch[0]) {
-    tu_cleanup();
-  }
-  const char *base = getenv("TMPDIR");
-  snprintf(scratch, sizeof scratch, "%s/pomove-test-XXXXXX",
-           base && *base ? base : "/tmp");
-  if (!mkdtemp(scratch)) {
-    perror("mkdtemp");
-    abort();
-  }
-  return scratch;
-}
-
-void tu_cleanup(void) {
-  if (!scratch[0]) return;
-  if (!getenv("POMOVE_KEEP_TMP")) {
-    char cmd[8400];
-    /* chmod first: tests make unreadable directories. */
-    snprintf(cmd, sizeof cmd, "chmod -R u+rwx '%s' 2>/dev/null; rm -rf '%s'",
-             scratch, scratch);
-    if (system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", scratch);
-  }
-  scratch[0] = '\0';
-}
-
-static int run(char *cmd) {
-  int st = system(cmd);
-  if (st == -1) return -1;
-  if (WIFEXITED(st)) return WEXITSTATUS(st);
-  return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
-
-int tu_sh(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *cmd = NULL;
-  if (vasprintf(&cmd, fmt, ap) < 0) abort();
-  va_end(ap);
-  int rc = run(cmd);
-  free(cmd);
-  return rc;
-}
-
-int tu_sh_out(char **out, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *cmd = NULL;
-  if (vasprintf(&cmd, fmt, ap) < 0) abort();
-  va_end(ap);
-  FILE *p = popen(cmd, "r");
-  free(cmd);
-  if (!p) return -1;
-  size_t cap = 4096, len = 0;
-  char *buf = malloc(cap);
-  size_t n;
-  while ((n = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-    len += n;
-    if (cap - len < 2) buf = realloc(buf, cap *= 2);
-  }
-  buf[len] = '\0';
-  int st = pclose(p);
-  *out = buf;
-  if (WIFEXITED(st)) return WEXITSTATUS(st);
-  return -1;
-}
 
 const char *tu_pomove(void) {
   const char *e = getenv("POMOVE_BIN");
@@ -134,4 +66,3 @@ void tu_require(int cond, const char *why) {
   exit(TU_SKIP_CODE);
 }
 
-int tu_is_root(void) { return geteuid() == 0; }

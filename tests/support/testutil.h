@@ -6,8 +6,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include "platform.h"
 
 #define TU_SKIP_CODE 77
 
@@ -18,10 +21,23 @@ void tu_cleanup(void);
 
 /* Runs a shell command built from fmt; returns its exit status (or -1).
  * Output goes to the test's output unless redirected in the command. */
-int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int tu_sh(const char *fmt, ...) PM_PRINTF_FMT(1, 2);
 /* Like tu_sh but captures stdout into a malloc'd string (*out). */
 int tu_sh_out(char **out, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+    PM_PRINTF_FMT(2, 3);
+
+/* An anonymous temporary file, open for reading and writing, removed
+ * when closed (the OS's temporary folder). */
+FILE *tu_tmpfile(void);
+/* The null device, for silencing a stream. */
+#ifdef _WIN32
+#define TU_NULL_DEVICE "NUL"
+#else
+#define TU_NULL_DEVICE "/dev/null"
+#endif
+
+/* Sets the environment variable name to value, or removes it (NULL). */
+void tu_setenv(const char *name, const char *value);
 
 /* The pomove binary under test. */
 const char *tu_pomove(void);
