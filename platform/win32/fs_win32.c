@@ -300,16 +300,19 @@ static int w_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
       free(w);
       return rc;
     }
-    bool created = disp != OPEN_EXISTING && GetLastError() != ERROR_ALREADY_EXISTS;
-    DWORD ft = GetFileType(h);
-    if (ft != FILE_TYPE_DISK) {
-      /* A pipe or a device: never a directory, never regular. */
-      rc = (flags & PM_O_REGULAR) ? PM_ESPECIAL
-           : (flags & PM_O_DIRECTORY) ? PM_ENOTDIR : PM_OK;
+    bool created =
+        disp != OPEN_EXISTING && GetLastError() != ERROR_ALREADY_EXISTS;
+    BY_HANDLE_FILE_INFORMATION bi;
+    if (!GetFileInformationByHandle(h, &bi)) {
+      /* No file information: a pipe or a device (GetFileType is asked
+       * only then; see pmw_stat_handle), never a directory, never
+       * regular. */
+      DWORD e = GetLastError();
+      if (GetFileType(h) == FILE_TYPE_DISK) rc = pmw_fail(e);
+      else if (flags & PM_O_REGULAR) rc = fail_self(PM_ESPECIAL);
+      else if (flags & PM_O_DIRECTORY) rc = fail_self(PM_ENOTDIR);
       break;
     }
-    BY_HANDLE_FILE_INFORMATION bi;
-    if ((rc = info_of(h, &bi)) != PM_OK) break;
     bool dir = (bi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0;
     if ((fl & FILE_FLAG_OPEN_REPARSE_POINT) &&
         (bi.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT)) {

@@ -473,15 +473,22 @@ static bool is_link_reparse(HANDLE h) {
 
 int pmw_stat_handle(HANDLE h, pm_stat *st) {
   memset(st, 0, sizeof *st);
-  DWORD ft = GetFileType(h);
-  if (ft == FILE_TYPE_PIPE || ft == FILE_TYPE_CHAR) {
-    st->type = ft == FILE_TYPE_PIPE ? PM_T_FIFO : PM_T_CHR;
-    st->mode = 0666;
-    st->nlink = 1;
-    return PM_OK;
-  }
   BY_HANDLE_FILE_INFORMATION bi;
-  if (!GetFileInformationByHandle(h, &bi)) return pmw_fail_last();
+  if (!GetFileInformationByHandle(h, &bi)) {
+    /* Pipes and character devices have no file information. GetFileType
+     * is asked only then: under Wine it sets a file's access time to now
+     * (measured with Wine 8.0), so that calling it first would undo a
+     * futimes before the fstat that checks it. */
+    DWORD e = GetLastError();
+    DWORD ft = GetFileType(h);
+    if (ft == FILE_TYPE_PIPE || ft == FILE_TYPE_CHAR) {
+      st->type = ft == FILE_TYPE_PIPE ? PM_T_FIFO : PM_T_CHR;
+      st->mode = 0666;
+      st->nlink = 1;
+      return PM_OK;
+    }
+    return pmw_fail(e);
+  }
   st->attrs = bi.dwFileAttributes;
   if ((bi.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) &&
       is_link_reparse(h))
