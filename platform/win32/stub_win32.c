@@ -1,6 +1,6 @@
 /* stub_win32.c - a stand-in for the Win32 backend that does not exist
- * yet: the I/O engines list and the host backends (the file-system table
- * is fs_win32.c).
+ * yet: the host backends (the file-system table is fs_win32.c, the I/O
+ * engines engines_win32.c).
  * Each entry point aborts with a message, so that pomove.exe links (which
  * proves that the portable core needs nothing else from the OS than the
  * platform layer) but can do nothing. The stub goes away with the Win32
@@ -19,11 +19,6 @@ static void not_yet(const char *what) {
           what);
   fflush(stderr);
   abort();
-}
-
-const pm_io_engine_ops *const *pm_io_engines(void) {
-  not_yet("the I/O engines (pm_io_engines)");
-  return NULL;
 }
 
 const pm_host_backend *const *pm__host_backends(void) {
