@@ -75,7 +75,7 @@ esac
 # pair in UTF-16; one decomposed, which must not be normalised), a
 # leading space, dots; a path of more than 260 characters (MAX_PATH);
 # empty files; a read-only and a hidden file; a file of several MiB that
-# is no multiple of the chunk size; mtimes on whole seconds (NTFS keeps
+# is no multiple of the chunk size; a hard link; mtimes on whole seconds (NTFS keeps
 # 100 ns, so the copy's must then be exact).
 src="$work/src é"
 rm -rf "$work"/src* "$work"/dst* "$work"/*.xxh128 "$work"/*.pomove-* "$work"/out
@@ -120,6 +120,8 @@ printf 'hidden\n' >"$src/hidden.txt"
 # Wine keeps the DOS attributes it cannot map to a mode in this xattr.
 hidden_ok=0
 setfattr -n user.DOSATTRIB -v '"0x2"' "$src/hidden.txt" 2>/dev/null && hidden_ok=1
+# A hard link: the copy keeps the two names one file.
+ln "$src/plain.txt" "$src/Répertoire ünïcödé/hard link to plain.txt"
 find "$src" -exec touch -h -d @1234567890 {} +
 chmod a-w "$src/read-only.txt"
 longrel=${long#"$src"/}/"deep file beyond MAX_PATH.txt"
@@ -155,6 +157,11 @@ fi
 # Wine keep 100 ns).
 bad_t=$(find "$dst" -mindepth 1 -printf '%T@ %P\n' | grep -v '^1234567890\.0* ' | head)
 [ -z "$bad_t" ] || fail "entries whose mtime was not kept:"$'\n'"$bad_t"
+if [ "$(stat -c %i "$dst/plain.txt")" = "$(stat -c %i "$dst/Répertoire ünïcödé/hard link to plain.txt")" ]; then
+  note "hard link kept"
+else
+  fail "the hard link became two files"
+fi
 # Attributes: FILE_ATTRIBUTE_READONLY is the mode's write bits under
 # Wine; hidden is its xattr.
 if [ -z "$(find "$dst/read-only.txt" -perm /0222)" ]; then
