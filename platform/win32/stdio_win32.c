@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <io.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -226,6 +227,17 @@ static void relay_stop(void) {
   WaitForSingleObject(relay_done, 5000);
 }
 
+/* abort() (an out-of-memory report, the stub host backend) ends the
+ * process without atexit: the relay is given the time to show the last
+ * message, which is already in the pipe (the streams are unbuffered), so
+ * that it never loses the race with the process's end. */
+static void relay_on_abort(int sig) {
+  (void)sig;
+  for (int fd = 1; fd < 3; fd++)
+    if (relayed[fd]) _close(fd);
+  WaitForSingleObject(relay_done, 2000);
+}
+
 void pm_stdio_init(void) {
   fflush(stdout);
   fflush(stderr);
@@ -271,4 +283,5 @@ void pm_stdio_init(void) {
   }
   _close(fd);
   atexit(relay_stop);
+  signal(SIGABRT, relay_on_abort);
 }
