@@ -68,8 +68,11 @@ atomic_int *pm_interrupt_flag(void);
  * room for most characters a file name may hold; this replaces *argc and
  * *argv with the UTF-16 command line (GetCommandLineW, split by
  * CommandLineToArgvW) in UTF-8 (WTF-8 for an unpaired surrogate, as
- * names are everywhere in pomove). On Linux, where argv is already the
- * bytes the user typed, it changes nothing. The strings live as long as
+ * names are everywhere in pomove), with every backslash made a '/' (the
+ * separator pomove's paths use; Win32 reads both, and no Windows name
+ * holds a backslash), so that D:\exchsrvr\connect reaches every command
+ * as D:/exchsrvr/connect. On Linux, where argv is already the bytes the
+ * user typed, it changes nothing. The strings live as long as
  * the process. 0, or a PM_E* code with argc and argv left as they were. */
 int pm_args_utf8(int *argc, char ***argv);
 

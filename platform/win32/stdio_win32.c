@@ -31,8 +31,15 @@ int pm_args_utf8(int *argc, char ***argv) {
   if (!w) return pmw_fail_last();
   char **out = calloc((size_t)n + 1, sizeof *out);
   int rc = out ? 0 : PM_ENOMEM;
-  for (int i = 0; !rc && i < n; i++)
+  for (int i = 0; !rc && i < n; i++) {
     rc = pmw_to_utf8(w[i], (size_t)-1, &out[i], NULL);
+    /* A path is typed with '\' on Windows; pomove splits paths at '/'
+     * everywhere (the parent of DST for its side files, the checks of
+     * DST against SRC ...), and Win32 reads either. No argument of pomove
+     * holds a '\' that is not a separator: a Windows name cannot. */
+    for (char *c = i > 0 && !rc ? out[i] : NULL; c && *c; c++)
+      if (*c == '\\') *c = '/';
+  }
   LocalFree(w);
   if (rc) {
     for (int i = 0; out && i < n; i++) free(out[i]);

@@ -3,10 +3,10 @@
  *
  * On Windows (run under Wine by the Windows build's CTest) the test
  * starts itself again as a child for what only a fresh process shows:
- *   child NAME HEX   the child's pm_args_utf8 must give argv[2] equal to
+ *   child PATH HEX   the child's pm_args_utf8 must give argv[2] equal to
  *                    the UTF-8 that HEX spells, from a UTF-16 command
- *                    line whose NAME holds characters no ANSI code page
- *                    has;
+ *                    line whose PATH holds characters no ANSI code page
+ *                    has and backslashes (which become '/');
  *   child console    the child makes a console of its own, points fd 1
  *                    and 2 at it, calls pm_stdio_init, prints UTF-8 and
  *                    the progress line's "\r\033[K", and reads the
@@ -178,12 +178,16 @@ static void test_stdio_args_utf8(void **state) {
   int wn = MultiByteToWideChar(CP_UTF8, 0, utf8_name, -1, NULL, 0);
   w = calloc((size_t)wn, sizeof *w);
   MultiByteToWideChar(CP_UTF8, 0, utf8_name, -1, w, wn);
-  char hex[2 * sizeof utf8_name + 1];
-  for (size_t i = 0; i < strlen(utf8_name); i++)
-    snprintf(hex + 2 * i, 3, "%02x", (unsigned char)utf8_name[i]);
+  /* Typed as a Windows path, with backslashes: they arrive as '/'. */
+  char *want = pm_xasprintf("C:/dir/%s", utf8_name);
+  char *hex = pm_xcalloc(2 * strlen(want) + 1, 1);
+  for (size_t i = 0; i < strlen(want); i++)
+    snprintf(hex + 2 * i, 3, "%02x", (unsigned char)want[i]);
   size_t len = wcslen(w) + strlen(hex) + 32;
   wchar_t *args = calloc(len, sizeof *args);
-  _snwprintf(args, len, L"child \"%ls\" %hs", w, hex);
+  _snwprintf(args, len, L"child \"C:\\dir\\%ls\" %hs", w, hex);
+  free(hex);
+  free(want);
   assert_int_equal(run_child(args), 0);
   free(args);
   free(w);

@@ -130,7 +130,8 @@ nfiles=$(find "$src" -type f | wc -l)
 
 # ---- copy ----
 note "copy"
-win copy "S:/src é" S:/dst >"$work/out/copy.out" 2>"$work/out/copy.err"
+# Typed as an administrator would, with backslashes.
+win copy 'S:\src é' 'S:\dst' >"$work/out/copy.out" 2>"$work/out/copy.err"
 rc=$?
 [ $rc -eq 0 ] || { fail "copy exited $rc"; cat "$work/out/copy.err" >&2; }
 dst=$work/dst
@@ -188,10 +189,10 @@ fi
 
 # ---- verify ----
 note "verify"
-win verify "S:/src é" S:/dst >"$work/out/verify.out" 2>&1
+win verify 'S:\src é' 'S:\dst' >"$work/out/verify.out" 2>&1
 rc=$?
 [ $rc -eq 0 ] || { fail "verify of an identical copy exited $rc"; cat "$work/out/verify.out" >&2; }
-win verify --manifest S:/dst.xxh128 S:/dst >"$work/out/verifym.out" 2>&1
+win verify --manifest 'S:\dst.xxh128' 'S:\dst' >"$work/out/verifym.out" 2>&1
 rc=$?
 [ $rc -eq 0 ] || { fail "verify --manifest of an identical copy exited $rc"; cat "$work/out/verifym.out" >&2; }
 # One byte changed in a copy with a non-ASCII name: both audits find it
