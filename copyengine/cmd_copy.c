@@ -80,6 +80,11 @@ static void help(FILE *out) {
 "  --live               SRC is in use: a file that keeps changing while it\n"
 "                       is read (after three tries), or goes away, is left\n"
 "                       for the next pass and counted, not an error\n"
+"  --busy-wait S        a file another program holds (Windows: a sharing or\n"
+"                       lock violation) is put aside and tried again, 100 ms\n"
+"                       then twice as long each time up to 5 s, for S\n"
+"                       seconds, 0 to 3600, while other files are copied;\n"
+"                       then it is reported (default 30; 0: at once)\n"
 "  --progress MODE      auto, tty, plain or none (default auto: redrawn on a\n"
 "                       terminal, a line every 10 s otherwise)\n"
 "  -q, --quiet          no progress, no warnings (errors are still shown)\n"
@@ -133,7 +138,7 @@ int ce_cmd_copy(int argc, char **argv) {
     O_ENGINE = 256, O_THREADS, O_CHUNK, O_MANIFEST, O_NOMANIFEST, O_MERGE,
     O_SPECIALS, O_VERIFY, O_VRETRIES, O_NOJOURNAL, O_JOURNAL, O_RESTART,
     O_PROGRESS, O_JSON, O_FIF, O_IFB, O_BF, O_BB, O_CKB, O_SYNC, O_DIRECT,
-    O_UPDATE, O_DELETE, O_CHECKSUM, O_LIVE
+    O_UPDATE, O_DELETE, O_CHECKSUM, O_LIVE, O_BUSYWAIT
   };
   static const struct option longopts[] = {
       {"engine", required_argument, NULL, O_ENGINE},
@@ -152,6 +157,7 @@ int ce_cmd_copy(int argc, char **argv) {
       {"delete", no_argument, NULL, O_DELETE},
       {"checksum", no_argument, NULL, O_CHECKSUM},
       {"live", no_argument, NULL, O_LIVE},
+      {"busy-wait", required_argument, NULL, O_BUSYWAIT},
       {"progress", required_argument, NULL, O_PROGRESS},
       {"quiet", no_argument, NULL, 'q'},
       {"json", no_argument, NULL, O_JSON},
@@ -216,6 +222,13 @@ int ce_cmd_copy(int argc, char **argv) {
     case O_DELETE: o.delete_gone = true; break;
     case O_CHECKSUM: o.checksum = true; break;
     case O_LIVE: o.live = true; break;
+    case O_BUSYWAIT: {
+      double secs;
+      if ((rc = pm_cli_seconds("copy", "--busy-wait", optarg, 3600, &secs)))
+        return rc;
+      o.busy_wait_ns = (int64_t)(secs * 1e9 + 0.5);
+      break;
+    }
     case O_SYNC:
       if (!strcmp(optarg, "fs")) o.sync_mode = CE_SYNC_FS;
       else if (!strcmp(optarg, "file")) o.sync_mode = CE_SYNC_FILE;
@@ -334,7 +347,8 @@ int ce_cmd_copy(int argc, char **argv) {
            "\"verify_mismatches\":%llu,\"update\":%s,\"copied\":%llu,"
            "\"skipped_unchanged\":%llu,\"metadata_only\":%llu,"
            "\"deleted\":%llu,\"racy_rehashed\":%llu,"
-           "\"left_for_next_pass\":%llu,\"seconds\":%.3f,"
+           "\"left_for_next_pass\":%llu,\"busy_waited\":%llu,"
+           "\"seconds\":%.3f,"
            "\"bytes_per_second\":%.0f,\"interrupted\":%s,\"manifest\":",
            r.engine, (unsigned long long)r.files, (unsigned long long)r.dirs,
            (unsigned long long)r.symlinks, (unsigned long long)r.hardlinks,
@@ -350,7 +364,8 @@ int ce_cmd_copy(int argc, char **argv) {
            (unsigned long long)r.skipped_unchanged,
            (unsigned long long)r.metadata_only, (unsigned long long)r.deleted,
            (unsigned long long)r.racy_rehashed,
-           (unsigned long long)r.left_for_next_pass, r.seconds, rate,
+           (unsigned long long)r.left_for_next_pass,
+           (unsigned long long)r.busy_waited, r.seconds, rate,
            r.interrupted ? "true" : "false");
     if (r.manifest[0])
       pm_json_string(stdout, r.manifest);
@@ -396,6 +411,12 @@ int ce_cmd_copy(int argc, char **argv) {
               "pomove copy: %llu files changed while read or went away: "
               "left for the next pass (listed above)\n",
               (unsigned long long)r.left_for_next_pass);
+    if (r.busy_waited)
+      fprintf(stderr,
+              "pomove copy: %llu files were held by another program and "
+              "waited for (those still held after --busy-wait are listed "
+              "above)\n",
+              (unsigned long long)r.busy_waited);
     if (o.verify)
       fprintf(stderr, "pomove copy: verified %llu files from the medium, %llu "
               "mismatches\n", (unsigned long long)r.verified_files,

@@ -25,6 +25,7 @@ typedef struct ce_progress_info {
 enum { CE_SYNC_FS = 0, CE_SYNC_FILE = 1 };
 
 #define CE_DIRECT_MIN_DEFAULT (16ull << 20)
+#define CE_BUSY_WAIT_DEFAULT (30ll * 1000000000ll) /* 30 s */
 
 typedef struct ce_options {
   const char *src;
@@ -83,6 +84,13 @@ typedef struct ce_options {
    * before the file counts as "racy" and is hashed again by the next
    * update. 0: by the source's file system (FAT 2 s, others 1 s). */
   int64_t racy_ns;
+  /* A file another program holds (PM_EBUSY: on Windows a sharing
+   * violation at its open, or a byte range it locked at a read) is put
+   * aside and tried again, after 100 ms, then twice as long each time up
+   * to 5 s, while the worker copies other files; this long after it was
+   * first found busy it is reported as an error. 0: reported at once.
+   * ce_options_init gives CE_BUSY_WAIT_DEFAULT. */
+  int64_t busy_wait_ns;
   /* Called from one thread at a time, at most every few ms. */
   void (*progress)(const ce_progress_info *info, void *arg);
   void *progress_arg;
@@ -103,6 +111,9 @@ typedef struct ce_result {
    * copied). copied: files whose data were written this run. */
   uint64_t copied, skipped_unchanged, metadata_only, deleted, racy_rehashed,
       left_for_next_pass;
+  /* Files found held by another program (PM_EBUSY) and waited for; those
+   * still held when busy_wait_ns ran out are in errors too. */
+  uint64_t busy_waited;
   bool update; /* ran as an update of an earlier copy */
   char state[4096]; /* the state published, or "" */
   double seconds;

@@ -18,6 +18,7 @@ void ce_options_init(ce_options *o) {
   memset(o, 0, sizeof *o);
   o->verify_retries = 1;
   o->journal = true;
+  o->busy_wait_ns = CE_BUSY_WAIT_DEFAULT;
 }
 
 bool ce_interrupted(const ce_ctx *c) {
@@ -56,6 +57,29 @@ ce_task *ce_queue_pop(ce_ctx *c, bool wait) {
     c->qlen--;
     pm_cond_signal(&c->qnotfull);
   }
+  pm_mutex_unlock(&c->qmu);
+  return t;
+}
+
+ce_task *ce_queue_pop_timed(ce_ctx *c, uint64_t timeout_ns, bool *closed) {
+  uint64_t end = pm_now_ns() + timeout_ns;
+  pm_mutex_lock(&c->qmu);
+  /* The walker signals a push, and ce_copy's thread broadcasts on an
+   * interrupt; once the queue is closed nothing does, and this is a plain
+   * sleep of timeout_ns. */
+  while (!c->qhead && !ce_interrupted(c)) {
+    uint64_t now = pm_now_ns();
+    if (now >= end) break;
+    pm_cond_timedwait(&c->qnotempty, &c->qmu, end - now);
+  }
+  ce_task *t = c->qhead;
+  if (t) {
+    c->qhead = t->next;
+    if (!c->qhead) c->qtail = NULL;
+    c->qlen--;
+    pm_cond_signal(&c->qnotfull);
+  }
+  *closed = !t && c->qclosed;
   pm_mutex_unlock(&c->qmu);
   return t;
 }
@@ -351,10 +375,15 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     c->exact_modes =
         !o.merge && (arc == PM_ENODATA || arc == PM_ENOTSUP);
   }
-  if ((o.journal || o.verify) && o.sync_mode == CE_SYNC_FS) {
-    /* One flush per batch, where the platform has one: try it now. */
+  {
+    /* One flush per batch, where the platform has one: try it now.
+     * Without one (Windows without administrator rights, a network
+     * drive) every file is flushed on its own, journal or not, so that
+     * the copy is durable before its manifest is published. */
     int src = fs->syncfs(c->dst_fd);
-    c->sync_fs = src != PM_ENOTSUP;
+    c->no_syncfs = src == PM_ENOTSUP;
+    c->sync_fs = (o.journal || o.verify) && o.sync_mode == CE_SYNC_FS &&
+                 !c->no_syncfs;
   }
   if (o.journal) {
     char *sig = options_signature(&o);
@@ -449,8 +478,9 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   int fatal = atomic_load(&c->fatal);
   bool interrupted = o.interrupt && *o.interrupt;
 
-  /* Make everything durable before the manifest is published. */
-  if (!fatal) {
+  /* Make everything durable before the manifest is published (each file
+   * was, where there is no whole-volume flush). */
+  if (!fatal && !c->no_syncfs) {
     int src = fs->syncfs(c->dst_fd);
     /* Where the platform has no whole-volume flush (PM_ENOTSUP: Windows
      * without a handle on DST's volume, fs_win32.c), every file recorded
@@ -528,6 +558,7 @@ out:
   res->deleted = atomic_load(&c->deleted);
   res->racy_rehashed = atomic_load(&c->racy);
   res->left_for_next_pass = atomic_load(&c->left);
+  res->busy_waited = atomic_load(&c->busy);
   res->seconds = (double)(pm_now_ns() - t0) / 1e9;
   ce_hardlinks_free(c);
   pm_mutex_destroy(&c->qmu);

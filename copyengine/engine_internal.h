@@ -31,6 +31,14 @@ typedef struct ce_task {
   char *rel;
   unsigned attempts;
   bool force_copy; /* an update found its data changed: copy, no checks */
+  /* Held by another program (PM_EBUSY): the file is put aside on its
+   * worker's busy list and tried again from busy_next_ns on, until
+   * busy_wait_ns after busy_since_ns. busy_tries 0: never found busy. */
+  unsigned busy_tries;
+  uint64_t busy_since_ns, busy_next_ns;
+  /* The hard-link group whose first path this file is, kept while it
+   * waits (its other paths wait for it), or NULL. */
+  struct ce_hardlink *busy_hl;
 } ce_task;
 
 typedef struct ce_hardlink ce_hardlink;
@@ -47,6 +55,7 @@ typedef struct ce_ctx {
    * to name entries in reports. dst_fd also serves syncfs. */
   pm_fd src_fd, dst_fd;
   bool sync_fs;  /* batches are made durable by one syncfs each */
+  bool no_syncfs; /* the platform has no syncfs here: flush every file */
   bool root_user;
   uint32_t euid, egid;
   unsigned chunk, chunks_per_file, files_per_worker;
@@ -83,7 +92,7 @@ typedef struct ce_ctx {
   atomic_uint_least64_t files, dirs, symlinks, hardlinks, specials, bytes,
       hashed, skipped, errors, seen_files, resumed_files, resumed_bytes, rewritten,
       verified, mismatches, copied, unchanged, metaonly, deleted, racy,
-      left;
+      left, busy;
   atomic_bool walk_done;
   atomic_uint running; /* workers still running */
   pm_mutex donemu;
@@ -97,6 +106,10 @@ void ce_count_error(ce_ctx *c, const char *op, const char *path, int err);
 /* Queue operations (engine.c). */
 void ce_queue_push(ce_ctx *c, ce_task *t);
 ce_task *ce_queue_pop(ce_ctx *c, bool wait);
+/* Waits at most timeout_ns for a task (less when the copy is interrupted);
+ * NULL when none came. *closed is set when the queue is closed and empty:
+ * no task will come any more. */
+ce_task *ce_queue_pop_timed(ce_ctx *c, uint64_t timeout_ns, bool *closed);
 /* The walker (walk.c) and the workers (worker.c). */
 void ce_walker_main(void *arg);
 void ce_worker_main(void *arg);

@@ -115,6 +115,9 @@ typedef struct worker {
   unsigned nactive;
   chunk *backlog; /* requests the engine said BUSY to */
   ce_task *retry;
+  /* Files held by another program, to be tried again: sorted by
+   * busy_next_ns, the earliest first (see busy_later). */
+  ce_task *busy;
   pending *batch;
   size_t nbatch, capbatch;
   uint64_t batch_bytes, batch_start_ns;
@@ -826,9 +829,13 @@ static void hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
         batch_add(w, waiting[i].rel, id, h, NULL, NULL);
       }
     } else {
-      pm_oserr_set(0);
-      ce_count_error(c, "complete hard link (its first path failed)", dp,
-                     PM_EIO);
+      /* A first path dropped or cancelled by an interrupt did not fail:
+       * its group is simply not done, and the rerun links it. */
+      if (!ce_interrupted(c)) {
+        pm_oserr_set(0);
+        ce_count_error(c, "complete hard link (its first path failed)", dp,
+                       PM_EIO);
+      }
       free(waiting[i].rel);
     }
     free(dp);
@@ -836,6 +843,100 @@ static void hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
   }
   free(first);
   free(waiting);
+}
+
+/* ---- files held by another program ----
+ *
+ * On Windows a file that a service or a virus scanner holds open without
+ * sharing fails its open with a sharing violation, and a range of it
+ * locked by another program fails a read with a lock violation: both come
+ * here as PM_EBUSY. Such a file is not failed at once: it is put aside on
+ * its worker's busy list, its handles and buffers released, and tried
+ * again from the start after 100 ms, then twice as long each time up to
+ * 5 s, while the worker copies other files, until busy_wait_ns after it
+ * was first found busy. Only then is it an error, naming the file and
+ * how long pomove waited (robocopy's default is a million retries 30 s
+ * apart: a held file stalls it for a year). SQLite's winRetryIoerr does
+ * the same for its own files. */
+
+#define BUSY_FIRST_NS 100000000ull /* 100 ms */
+#define BUSY_CAP_NS 5000000000ull  /* 5 s */
+/* The longest an idle worker with only busy files sleeps, so that it
+ * sees an interrupt and new files in good time. */
+#define BUSY_POLL_NS 100000000ull
+
+/* Puts t on w's busy list to be tried again later. False when it has
+ * waited its time, or the options say not to wait: the caller reports
+ * it. hl: the hard-link group t is the first path of (its other paths go
+ * on waiting for it), or NULL. An interrupted copy puts every file aside:
+ * the loop drops them with the queued ones. */
+static bool busy_later(worker *w, ce_task *t, ce_hlentry *hl) {
+  ce_ctx *c = w->c;
+  uint64_t wait = c->o->busy_wait_ns > 0 ? (uint64_t)c->o->busy_wait_ns : 0;
+  if (!wait) return false;
+  uint64_t now = pm_now_ns();
+  if (!t->busy_tries) {
+    t->busy_since_ns = now;
+    atomic_fetch_add(&c->busy, 1);
+  } else if (now - t->busy_since_ns >= wait && !ce_interrupted(c)) {
+    return false;
+  }
+  uint64_t delay = BUSY_FIRST_NS;
+  for (unsigned i = 0; i < t->busy_tries && delay < BUSY_CAP_NS; i++)
+    delay *= 2;
+  if (delay > BUSY_CAP_NS) delay = BUSY_CAP_NS;
+  t->busy_tries++;
+  /* The last try is made when the wait ends, not a backoff step later. */
+  uint64_t end = t->busy_since_ns + wait;
+  t->busy_next_ns = now + delay < end ? now + delay : end;
+  t->busy_hl = (ce_hardlink *)hl; /* hl is the first member */
+  ce_task **pp = &w->busy;
+  while (*pp && (*pp)->busy_next_ns <= t->busy_next_ns) pp = &(*pp)->next;
+  t->next = *pp;
+  *pp = t;
+  return true;
+}
+
+/* Drops the files put aside (an interrupted or stopping worker): a rerun
+ * copies them. */
+static void busy_drop(worker *w) {
+  while (w->busy) {
+    ce_task *t = w->busy;
+    w->busy = t->next;
+    if (t->busy_hl) hl_settle(w, &t->busy_hl->e, false, NULL, NULL);
+    ce_dnode_release(w->c, t->dir);
+    task_free(t);
+  }
+}
+
+/* How long an idle worker whose only work is its busy list may sleep. */
+static uint64_t busy_sleep_ns(const worker *w) {
+  uint64_t now = pm_now_ns(), next = w->busy->busy_next_ns;
+  uint64_t d = next > now ? next - now : 0;
+  return d < BUSY_POLL_NS ? d : BUSY_POLL_NS;
+}
+
+/* Reports a file still busy when its wait ran out (or with no wait):
+ * the operation, the file, that another program holds it, for how long
+ * pomove waited and the option that sets it. */
+static void busy_report(ce_ctx *c, const fstate *f) {
+  const ce_task *t = f->t;
+  char *op;
+  if (t->busy_tries) {
+    char d[32];
+    double waited = (double)(pm_now_ns() - t->busy_since_ns) / 1e9;
+    op = pm_xasprintf("%s (held by another program; pomove tried %u times "
+                      "over %s, --busy-wait sets how long it waits)",
+                      f->errop, t->busy_tries + 1,
+                      pm_fmt_duration(waited, d, sizeof d));
+  } else {
+    op = pm_xasprintf("%s (held by another program; not waited for, as "
+                      "--busy-wait is 0)",
+                      f->errop);
+  }
+  pm_oserr_set(f->err_os);
+  ce_count_error(c, op, f->err_on_src ? f->sp : f->dp, f->err);
+  free(op);
 }
 
 static void finish_file(worker *w, fstate *f) {
@@ -912,6 +1013,13 @@ static void finish_file(worker *w, fstate *f) {
     if (rc) file_fail(f, "close", rc);
   }
   ce_task *t = f->t;
+  if (f->err == PM_EBUSY && busy_later(w, t, f->hl)) {
+    /* Held by another program: at its open, or a locked range at a read
+     * or write. What was written is replaced when it is tried again, as
+     * after a change (checkpoints already recorded are kept). */
+    fstate_free(f);
+    return;
+  }
   if (f->err == PM_ECHANGED && t->attempts < 2 && !ce_interrupted(c)) {
     /* Copy it again from the start; a file that keeps changing is an
      * error after the third try. */
@@ -931,6 +1039,11 @@ static void finish_file(worker *w, fstate *f) {
              f->err == PM_ENOENT ? "went away" : "kept changing while read");
     free(shown);
     atomic_fetch_add(&c->left, 1);
+    if (f->hl) hl_settle(w, f->hl, false, NULL, NULL);
+    ce_dnode_release(c, t->dir);
+    task_free(t);
+  } else if (f->err == PM_EBUSY) {
+    busy_report(c, f);
     if (f->hl) hl_settle(w, f->hl, false, NULL, NULL);
     ce_dnode_release(c, t->dir);
     task_free(t);
@@ -1242,12 +1355,18 @@ static void start_file(worker *w, ce_task *t) {
   pm_fd sdir = PM_FD_INVALID, ddir = PM_FD_INVALID;
   const char *leaf = NULL;
   bool psrc = false;
+  /* A file tried again after it was busy may be the first path of a
+   * hard-link group whose other paths wait for it: it is settled like
+   * any first path, whatever happens to the file now. */
+  ce_hlentry *held = t->busy_hl ? &t->busy_hl->e : NULL;
+  t->busy_hl = NULL;
   int rc = parent_dirs(w, t->rel, &sdir, &ddir, &leaf, &psrc);
-  if (!rc && c->update && !t->force_copy &&
+  if (!rc && !held && c->update && !t->force_copy &&
       update_fast(w, t, sdir, ddir, leaf))
     return;
   fstate *f = pm_xcalloc(1, sizeof *f);
   f->t = t;
+  f->hl = held;
   f->sfd = f->dfd = f->ddfd = f->sdfd = PM_FD_INVALID;
   f->sp = pm_path_join(c->src, t->rel);
   f->dp = pm_path_join(c->dst, t->rel);
@@ -1315,6 +1434,9 @@ static void start_file(worker *w, ce_task *t) {
       }
       pm_mutex_unlock(&c->hlmu);
       c->fs->close(f->sfd);
+      /* Another group's path now (the file was replaced while it was
+       * busy): the paths that waited for it are not linked to this one. */
+      if (f->hl) hl_settle(w, f->hl, false, NULL, NULL);
       if (state == 1) {
         if (lrc) {
           ce_count_error(c, "create hard link", f->dp, lrc);
@@ -1618,7 +1740,8 @@ static bool file_done(worker *w, fstate *f) {
   if (f->inflight) return false;
   if (f->err) return true;
   if (!data_done(f)) return false;
-  if (f->hash_only || !(w->c->j || w->c->o->verify) || w->c->sync_fs ||
+  if (f->hash_only ||
+      !(w->c->j || w->c->o->verify || w->c->no_syncfs) || w->c->sync_fs ||
       f->synced)
     return true;
   if (!f->sync_issued) issue_sync(w, f);
@@ -1675,11 +1798,26 @@ void ce_worker_main(void *arg) {
     /* Admit new files while there is room. */
     while (!stopping && w.nactive < c->files_per_worker &&
            w.bytes_out < c->budget && w.chunks_out + 2 < w.depth) {
-      ce_task *t = w.retry;
-      if (t) {
+      ce_task *t = NULL;
+      bool idle = w.nactive == 0 && !w.backlog;
+      if (w.busy && w.busy->busy_next_ns <= pm_now_ns()) {
+        /* A file held by another program, due for another try. */
+        t = w.busy;
+        w.busy = t->next;
+      } else if (w.retry) {
+        t = w.retry;
         w.retry = t->next;
+      } else if (idle && w.busy) {
+        /* Nothing to do but wait for a busy file: sleep until it is due
+         * (at most BUSY_POLL_NS, for an interrupt), taking a new file
+         * from the queue the moment one comes. Never a blocking pop
+         * here: the busy files would wait for the walker. */
+        maybe_flush(&w, true);
+        bool closed = false;
+        t = ce_queue_pop_timed(c, busy_sleep_ns(&w), &closed);
+        if (closed) queue_done = true;
+        if (!t) break; /* the loop comes back here */
       } else if (!queue_done) {
-        bool idle = w.nactive == 0 && !w.backlog;
         if (idle) maybe_flush(&w, true);
         t = ce_queue_pop(c, idle);
         if (!t && idle) queue_done = true;
@@ -1692,6 +1830,7 @@ void ce_worker_main(void *arg) {
       /* Drop queued tasks of an interrupted copy. */
       ce_task *t;
       tasks_drop(c, &w.retry);
+      busy_drop(&w);
       while (!queue_done && (t = ce_queue_pop(c, false))) {
         ce_dnode_release(c, t->dir);
         task_free(t);
@@ -1730,7 +1869,7 @@ void ce_worker_main(void *arg) {
     reap_finished(&w);
     unsigned inflight = 0;
     for (fstate *f = w.active; f; f = f->next) inflight += f->inflight;
-    if (w.nactive == 0 && !w.retry && !w.backlog &&
+    if (w.nactive == 0 && !w.retry && !w.backlog && !w.busy &&
         (queue_done || stopping)) {
       if (!w.cm || stopping) break;
       /* Done here, but a file may yet fail its verification: wait for
@@ -1763,6 +1902,7 @@ void ce_worker_main(void *arg) {
   w.cm = NULL;
   /* Tasks a stopping worker did not copy again. */
   tasks_drop(c, &w.retry);
+  busy_drop(&w);
   dircache_drop(&w);
   atomic_fetch_sub(&c->running, 1);
   ce_signal_done(c);

@@ -87,6 +87,8 @@ static const char move_help[] =
     "  --stop-timeout S     seconds to wait for a service to stop (120)\n"
     "  --start-timeout S    seconds to wait for a service to start (120)\n"
     "  --threads N          copy threads (default: number of CPUs)\n"
+    "  --busy-wait S        how long the copy waits for a file another\n"
+    "                       program holds, 0 to 3600 (default 30; see copy)\n"
     "  --no-verify          do not re-read the copy to compare it\n"
     "  --verify-all         after a stage: also re-read every file the\n"
     "                       final pass skipped (default: only the files it\n"
@@ -152,6 +154,8 @@ static const char stage_help[] =
     "                       link inside it) and its record\n"
     "  --state DIR          where the stage is recorded\n"
     "  --threads N          copy threads (default: number of CPUs)\n"
+    "  --busy-wait S        how long a pass waits for a file another\n"
+    "                       program holds, 0 to 3600 (default 30; see copy)\n"
     "  --no-verify          do not re-read what each pass copies\n"
     "  --json               print the result as JSON\n"
     "  -q, --quiet          no report on stdout (errors are still shown)\n"
@@ -202,6 +206,13 @@ static int run_cmd(int argc, char **argv, int mode) {
                             &n))
         return PM_EXIT_USAGE;
       o.threads = (unsigned)n;
+    } else if (mode != 2 &&
+               (v = orch_cli_value(argc, argv, &i, "busy-wait"))) {
+      double s = 0;
+      if (*v && pm_cli_seconds(argv[0], "--busy-wait", v, 3600, &s))
+        return PM_EXIT_USAGE;
+      o.busy_wait_set = true;
+      o.busy_wait_ns = (int64_t)(s * 1e9 + 0.5);
     } else if (mode != 2 && (v = orch_cli_value(argc, argv, &i, "progress"))) {
       if (!strcmp(v, "auto")) o.progress_mode = PM_PROGRESS_AUTO;
       else if (!strcmp(v, "tty")) o.progress_mode = PM_PROGRESS_TTY;

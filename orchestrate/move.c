@@ -357,6 +357,7 @@ static int st_copy(run *r) {
   co.dst = r->p->to_native;
   co.fs = r->h->fs;
   co.threads = r->o->threads;
+  if (r->o->busy_wait_set) co.busy_wait_ns = r->o->busy_wait_ns;
   /* The destination may hold the part copied before a crash. */
   co.merge = true;
   co.verify = !r->o->no_verify;

@@ -96,6 +96,10 @@ typedef struct orch_options {
    * their size and mtime kept. */
   bool checksum;
   unsigned threads;
+  /* The copy's wait for files held by another program (copy
+   * --busy-wait); without busy_wait_set, the copy's default. */
+  bool busy_wait_set;
+  int64_t busy_wait_ns;
   int progress_mode; /* PM_PROGRESS_* */
   FILE *out;         /* the report; NULL: stdout */
   atomic_int *interrupt;

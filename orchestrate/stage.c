@@ -558,6 +558,7 @@ int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard_it) {
   co.dst = plan.to_native;
   co.fs = h->fs;
   co.threads = o->threads;
+  if (o->busy_wait_set) co.busy_wait_ns = o->busy_wait_ns;
   co.merge = true;
   co.verify = !o->no_verify;
   co.journal = true;

@@ -110,6 +110,48 @@ static void test_copy_short_transfers(void **state) {
   tu_cleanup();
 }
 
+/* A file system without a whole-volume flush (Windows without
+ * administrator rights, where syncfs answers PM_ENOTSUP): every file is
+ * flushed on its own, with the journal or without it, and the copy ends
+ * without an error. */
+static int no_syncfs(pm_fd fd) {
+  (void)fd;
+  pm_oserr_record(PM_ENOTSUP, 0);
+  return PM_ENOTSUP;
+}
+
+static void test_copy_without_syncfs(void **state) {
+  (void)state;
+  const char *base = tu_scratch();
+  char *src = path(base, "src");
+  mkdir(src, 0755);
+  for (int i = 0; i < 5; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "f%d", i);
+    char *p = path(src, name);
+    tu_write_pattern(p, 10000 + (uint64_t)i, (uint32_t)i + 1);
+    free(p);
+  }
+  static pm_fs_ops table;
+  table = *pm_fs_native();
+  table.syncfs = no_syncfs;
+  for (int journal = 0; journal < 2; journal++) {
+    char *dst = path(base, journal ? "dj" : "dn");
+    faultfs_setup(&table, NULL);
+    ce_options o = opts_for(src, dst, faultfs_ops(), faultfs_engine(engine));
+    o.journal = journal;
+    ce_result r;
+    assert_int_equal(ce_copy(&o, &r), 0);
+    assert_int_equal(r.errors, 0);
+    assert_int_equal(r.files, 5);
+    assert_true(faultfs_calls(FK_FSYNC) >= 5);
+    assert_int_equal(tu_sh("diff -r '%s' '%s'", src, dst), 0);
+    free(dst);
+  }
+  free(src);
+  tu_cleanup();
+}
+
 /* Uncached (O_DIRECT) reads and writes of large files: a second
  * descriptor for each end, tails read and written rounded up to the
  * alignment (the write's padding cut back by a truncate). Counted by a
@@ -346,6 +388,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_copy_chunk_boundaries),
       cmocka_unit_test(test_copy_short_transfers),
+      cmocka_unit_test(test_copy_without_syncfs),
       cmocka_unit_test(test_copy_uncached_writes),
       cmocka_unit_test(test_copy_walker_entry_types),
       cmocka_unit_test(test_copy_verify_finds_corruption),

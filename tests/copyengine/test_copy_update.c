@@ -514,8 +514,10 @@ static void test_copy_update_live_leaves_busy_file(void **state) {
   const char *b = tu_scratch();
   assert_int_equal(tu_sh("set -e; cd '%s'; mkdir src; echo a > src/a; head "
                          "-c 8000000 /dev/urandom > src/busy; (while :; do "
-                         "echo x >> src/busy; done) >/dev/null 2>&1 & echo $! "
-                         "> appender.pid",
+                         "echo x; done) >> src/busy 2>/dev/null & echo $! "
+                         "> appender.pid; s=$(stat -c %%s src/busy); while "
+                         "[ $(stat -c %%s src/busy) = $s ]; do sleep 0.01; "
+                         "done",
                          b),
                    0);
   char *out = NULL;
