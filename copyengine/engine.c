@@ -482,11 +482,6 @@ int ce_copy(const ce_options *opts, ce_result *res) {
    * was, where there is no whole-volume flush). */
   if (!fatal && !c->no_syncfs) {
     int src = fs->syncfs(c->dst_fd);
-    /* Where the platform has no whole-volume flush (PM_ENOTSUP: Windows
-     * without a handle on DST's volume, fs_win32.c), every file recorded
-     * with a journal or --verify was flushed by itself (file_done), so
-     * nothing is left that this flush would make durable. */
-    if (src == PM_ENOTSUP && (c->j || o.verify)) src = 0;
     if (src) {
       ce_count_error(c, "flush to disk", c->dst, src);
       fatal = src;
