@@ -73,7 +73,8 @@ esac
 # Names: every character Windows allows in a name that is not a letter or
 # digit, non-ASCII in several scripts (one outside the BMP, a surrogate
 # pair in UTF-16; one decomposed, which must not be normalised), a
-# leading space, dots; a path of more than 260 characters (MAX_PATH);
+# leading space, dots, a trailing dot and a trailing space (which only
+# \\?\ paths reach); a path of more than 260 characters (MAX_PATH);
 # empty files; a read-only and a hidden file; a file of several MiB that
 # is no multiple of the chunk size; a hard link; mtimes on whole seconds (NTFS keeps
 # 100 ns, so the copy's must then be exact).
@@ -95,6 +96,8 @@ names=(
   "emoji 🙂 smile.txt"
   "decomposed e"$'\xcc\x81'".txt"
   "UPPER lower MiXeD.TXT"
+  "trailing dot."
+  "trailing space "
 )
 i=0
 for n in "${names[@]}"; do
