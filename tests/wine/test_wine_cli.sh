@@ -215,6 +215,18 @@ rc=$?
 grep -qF "$victim" "$work/out/verifym2.out" || fail "verify --manifest does not name $victim"
 cp "$src/$victim" "$dst/$victim"
 touch -d @1234567890 "$dst/$victim"
+# --json: the same fields as the Linux pomove's, for copy and verify.
+win copy --json -q "S:/src é" S:/dst-json >"$work/out/copy.json" 2>/dev/null
+"$lpomove" copy --json -q "$src" "$work/dst-json-linux" >"$work/out/copy-linux.json" 2>/dev/null
+win verify --json -q "S:/src é" S:/dst >"$work/out/verify.json" 2>/dev/null
+"$lpomove" verify --json -q "$src" "$dst" >"$work/out/verify-linux.json" 2>/dev/null
+for j in copy verify; do
+  keys_w=$(grep -o '"[a-z_]*":' "$work/out/$j.json" | sort -u)
+  keys_l=$(grep -o '"[a-z_]*":' "$work/out/$j-linux.json" | sort -u)
+  [ -n "$keys_w" ] && [ "$keys_w" = "$keys_l" ] ||
+    fail "$j --json: fields differ from the Linux pomove's:"$'\n'"$(diff <(echo "$keys_w") <(echo "$keys_l"))"
+done
+grep -qF '"S:/src é"' "$work/out/copy.json" || fail "copy --json does not name the source in UTF-8"
 # The same exit codes as on Linux.
 win verify S:/nonexistent S:/dst >/dev/null 2>&1
 rc=$?
