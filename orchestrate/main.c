@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "sys.h"
 #include "util.h"
 
 typedef struct command {
@@ -56,6 +57,14 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  /* Before anything reads argv or prints: the arguments in UTF-8 (Windows
+   * passes them in its ANSI code page), and the standard streams as
+   * pomove writes them (sys.h). */
+  if (pm_args_utf8(&argc, &argv) < 0) {
+    fprintf(stderr, "pomove: cannot read the command line as Unicode\n");
+    return PM_EXIT_FAILED;
+  }
+  pm_stdio_init();
   if (argc < 2) {
     usage(stderr);
     return PM_EXIT_USAGE;

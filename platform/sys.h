@@ -63,6 +63,38 @@ void pm_interrupt_catch(void);
 bool pm_interrupted(void);
 atomic_int *pm_interrupt_flag(void);
 
+/* The command line in UTF-8: main() calls this first, before it reads
+ * argv. On Windows, main's argv is in the ANSI code page, which has no
+ * room for most characters a file name may hold; this replaces *argc and
+ * *argv with the UTF-16 command line (GetCommandLineW, split by
+ * CommandLineToArgvW) in UTF-8 (WTF-8 for an unpaired surrogate, as
+ * names are everywhere in pomove), with every backslash made a '/' (the
+ * separator pomove's paths use; Win32 reads both, and no Windows name
+ * holds a backslash), so that D:\exchsrvr\connect reaches every command
+ * as D:/exchsrvr/connect. On Linux, where argv is already the bytes the
+ * user typed, it changes nothing. The strings live as long as
+ * the process. 0, or a PM_E* code with argc and argv left as they were. */
+int pm_args_utf8(int *argc, char ***argv);
+
+/* The standard streams as pomove writes them: main() calls this once,
+ * after pm_args_utf8(). On Linux it changes nothing. On Windows, stdout
+ * is put in binary mode, so that a manifest or JSON written to a file or
+ * pipe has the same bytes as on Linux (LF line ends, UTF-8); stderr keeps
+ * the text mode of a Windows log. A stream that is a console cannot show
+ * UTF-8 through msvcrt's narrow stdio (it would print the bytes in the
+ * console's code page), so its bytes are relayed instead to the console
+ * with WriteConsoleW: UTF-8 decoded, invalid bytes shown as U+FFFD, and
+ * the progress line's "\r\033[K" (erase to the end of the line, which
+ * Windows 2000's console does not understand) done with console calls.
+ * pm_isatty() keeps answering true for such a stream. */
+void pm_stdio_init(void);
+
+/* fopen() of a UTF-8 path given by the user (a report file): fopen on
+ * Linux; on Windows _wfopen on the path in UTF-16 with the \\?\ prefix,
+ * so that any name and any length work. NULL with errno set on failure,
+ * as fopen. */
+FILE *pm_fopen(const char *path, const char *mode);
+
 /* A stream that discards what is written to it (/dev/null, NUL): where
  * -q sends a command's report. Opened once, never closed; NULL if the
  * OS refuses (then the caller prints as usual). */

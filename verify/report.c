@@ -6,6 +6,7 @@
 
 #include "platform.h"
 #include "report.h"
+#include "sys.h"
 #include "thread.h"
 #include "util.h"
 
@@ -74,8 +75,10 @@ void vf_report_free(vf_report *r) {
 
 int vf_report_open_file(vf_report *r, const char *path) {
   /* The report is a plain stream written in order; stdio buffers it. The
-   * fs table is not involved because nothing here touches the trees. */
-  r->file = fopen(path, "w");
+   * fs table is not involved because nothing here touches the trees;
+   * pm_fopen takes the UTF-8 path on Windows too. Binary: the lines are
+   * for programs, and end in LF on Windows as on Linux. */
+  r->file = pm_fopen(path, "wb");
   if (!r->file) {
     int e = errno;
     pm_oserr_set(e);

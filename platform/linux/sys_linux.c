@@ -97,6 +97,20 @@ size_t pm_path_root_len(const char *path) { return path[0] == '/' ? 1 : 0; }
 
 char *pm_path_fold(const char *path) { return strdup(path); }
 
+/* argv is already the bytes the user typed, and the terminal shows UTF-8
+ * as it is: nothing to convert. */
+int pm_args_utf8(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  return 0;
+}
+
+void pm_stdio_init(void) {}
+
+FILE *pm_fopen(const char *path, const char *mode) {
+  return fopen(path, mode);
+}
+
 FILE *pm_null_stream(void) {
   static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
   static FILE *null_stream;

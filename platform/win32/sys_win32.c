@@ -3,7 +3,6 @@
  * (token groups are compared by hand instead of CheckTokenMembership,
  * which is Windows 2000). Every function imported here is in the list
  * that scripts/win-imports.sh checks (platform/win32/imports-win2000.txt). */
-#include <io.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -135,13 +134,7 @@ uint64_t pm_now_ns(void) {
   return t / f * 1000000000u + t % f * 1000000000u / f;
 }
 
-/* A console, not merely a character device: _isatty() of msvcrt is also
- * true for NUL and COM ports, where redrawing a line makes no sense. */
-bool pm_isatty(int fdno) {
-  intptr_t h = _get_osfhandle(fdno);
-  DWORD mode;
-  return h != -1 && GetConsoleMode((HANDLE)h, &mode) != 0;
-}
+/* pm_isatty() is in stdio_win32.c, with the console relay it knows of. */
 
 /* ---- sys.h: process, host, time ---- */
 
