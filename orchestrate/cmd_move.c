@@ -30,15 +30,17 @@ void orch_strf(char *dst, size_t cap, const char *fmt, ...) {
 }
 
 int orch_cli_open_host(const char *spec, pm_host **h) {
+  /* Without --host, the platform's default (Windows: this machine). */
+  if (!spec) spec = pm_host_default_spec();
   if (!spec) {
-    pm_report_errorf(PM_EINVAL, "--host is required (this build knows "
-                                "sim:DIR, the simulated Windows host)");
+    pm_report_errorf(PM_EINVAL, "--host is required (this build knows %s)",
+                     pm_host_known_specs());
     return PM_EXIT_USAGE;
   }
   int rc = pm_host_open(spec, h);
-  if (rc == PM_EINVAL) {
-    pm_report_errorf(rc, "unknown host '%s' (this build knows sim:DIR)",
-                     spec);
+  if (rc == PM_EINVAL && !pm_host_open_detail()[0]) {
+    pm_report_errorf(rc, "unknown host '%s' (this build knows %s)", spec,
+                     pm_host_known_specs());
     return PM_EXIT_USAGE;
   }
   if (rc == PM_EBUSY) {
