@@ -10,7 +10,11 @@
  * folder compare equal). pomove's state lives under the common
  * application data folder (SHGetFolderPathW: shell32 on Windows 2000,
  * the shfolder.dll redistributable on NT 4.0, both looked up), else
- * beside pomove.exe. */
+ * beside pomove.exe.
+ *
+ * "local:shares=FILE" keeps the shares in a text file instead of asking
+ * the Server service (host_win32_sharefile.c): for Wine, which has no
+ * NetShare*, and for tests; the run says so. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,11 +208,23 @@ static void local_close(pm_host *h) {
 
 static int local_open(const char *arg, pm_host **out) {
   *out = NULL;
-  if (arg[0]) {
-    pm__host_open_detail_set("local takes no argument (\"%s\")", arg);
+  /* "local" or "local:shares=FILE". */
+  const char *shares = NULL;
+  if (!strncmp(arg, "shares=", 7) && arg[7]) {
+    shares = arg + 7;
+  } else if (arg[0]) {
+    pm__host_open_detail_set("local takes no argument but shares=FILE "
+                             "(\"%s\")", arg);
     return pmw_fail(ERROR_INVALID_PARAMETER);
   }
   pmw_host *c = pm_xcalloc(1, sizeof *c);
+  if (shares) {
+    /* Said on every run, so that a move whose share steps went to a file
+     * is never taken for one that changed the real shares. */
+    c->shares = pmw_share_file(shares);
+    pm_warnf("host local: the shares are those of the table file %s, not "
+             "the Server service's (NetShare* is not used)", shares);
+  }
   /* Rights every user has: listing and querying. Each change opens its
    * service with the right it needs, so `plan` and `check` work without
    * being an administrator. */

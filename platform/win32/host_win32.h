@@ -42,6 +42,11 @@ typedef struct pmw_share_api {
 /* The real one: netapi32's functions. */
 extern const pmw_share_api pmw_share_netapi;
 
+/* The share table kept in a text file (host_win32_sharefile.c), for
+ * `--host local:shares=FILE` where the Server service cannot answer
+ * (Wine). */
+const pmw_share_api *pmw_share_file(const char *path);
+
 /* The backend's context (pm_host.ctx). */
 typedef struct pmw_host {
   SC_HANDLE scm; /* SC_MANAGER_CONNECT | SC_MANAGER_ENUMERATE_SERVICE */

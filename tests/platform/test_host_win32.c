@@ -722,12 +722,76 @@ static void test_host_win32_shares(void **state) {
   pmw_host_set_share_api(host, NULL);
 }
 
+/* ---- Shares kept in a file (local:shares=FILE) ---- */
+
+static void test_host_win32_share_file(void **state) {
+  (void)state;
+  char path[MAX_PATH * 2], maildata[MAX_PATH * 2];
+  snprintf(path, sizeof path, "%s/shares.txt", dir);
+  snprintf(maildata, sizeof maildata, "%s/Maildata", dir);
+  char *maildata_bs = backslashes(maildata);
+  wchar_t *wm = wide(maildata_bs);
+  CreateDirectoryW(wm, NULL);
+  free(wm);
+  char *spec = pm_xasprintf("local:shares=%s", path);
+  pm_host *fh;
+  assert_int_equal(pm_host_open(spec, &fh), 0);
+  free(spec);
+  pm_strlist names = {0};
+  /* No file yet: no share. */
+  assert_int_equal(fh->share->list(fh, &names), 0);
+  pm_share_info sh, got;
+  memset(&sh, 0, sizeof sh);
+  snprintf(sh.name, sizeof sh.name, "Maildat$");
+  snprintf(sh.path, sizeof sh.path, "%s", maildata_bs);
+  snprintf(sh.remark, sizeof sh.remark, "Access for MSMI postoffice\t%%");
+  sh.max_uses = 0xFFFFFFFFu;
+  snprintf(sh.sddl, sizeof sh.sddl, "D:(A;;FA;;;WD)(A;;FA;;;BA)");
+  assert_int_equal(fh->share->add(fh, &sh), 0);
+  assert_int_equal(fh->share->add(fh, &sh), PM_EEXIST);
+  assert_int_equal(fh->share->list(fh, &names), 1);
+  assert_string_equal(names.v[0], "Maildat$");
+  pm_strlist_free(&names);
+  assert_int_equal(fh->share->get(fh, "MAILDAT$", &got), 0);
+  assert_string_equal(got.path, sh.path);
+  assert_string_equal(got.remark, sh.remark);
+  assert_int_equal(got.max_uses, 0xFFFFFFFFu);
+  /* What NetShareAdd was given comes back as bytes, and adding those
+   * bytes again stores the same text. */
+  assert_memory_equal(got.sddl, "hex:", 4);
+  assert_int_equal(fh->share->del(fh, "Maildat$"), 0);
+  assert_int_equal(fh->share->get(fh, "Maildat$", &sh), PM_ENOENT);
+  assert_int_equal(fh->share->add(fh, &got), 0);
+  pm_share_info again;
+  assert_int_equal(fh->share->get(fh, "Maildat$", &again), 0);
+  assert_string_equal(again.sddl, got.sddl);
+  /* A folder that does not exist cannot be shared. */
+  snprintf(sh.name, sizeof sh.name, "Nowhere");
+  snprintf(sh.path, sizeof sh.path, "%s\\no such folder", maildata_bs);
+  assert_int_equal(fh->share->add(fh, &sh), PM_ENOENT);
+  /* A failure the test asks for, with its code. */
+  FILE *f = fopen(path, "ab");
+  assert_non_null(f);
+  fputs("!fail\tadd\t5\n", f);
+  fclose(f);
+  snprintf(sh.name, sizeof sh.name, "Other");
+  snprintf(sh.path, sizeof sh.path, "%s", maildata_bs);
+  assert_int_equal(fh->share->add(fh, &sh), PM_EACCES);
+  assert_int_equal(pm_oserr_last(), ERROR_ACCESS_DENIED);
+  /* The failure line survives a change by another call. */
+  assert_int_equal(fh->share->del(fh, "Maildat$"), 0);
+  assert_int_equal(fh->share->add(fh, &sh), PM_EACCES);
+  pm_host_close(fh);
+  free(maildata_bs);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_host_win32_registry),
       cmocka_unit_test(test_host_win32_services),
       cmocka_unit_test(test_host_win32_volumes),
       cmocka_unit_test(test_host_win32_shares),
+      cmocka_unit_test(test_host_win32_share_file),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
