@@ -11,7 +11,8 @@
  * stop control it reports STOPPED. MODE "nostop": it accepts the stop
  * control and ignores it (a service that will not stop); "fail": it
  * reports STOPPED with exit code 1064 (ERROR_EXCEPTION_IN_SERVICE)
- * instead of RUNNING. A relative OUTFILE is taken from the folder the
+ * instead of RUNNING; "slow": it stays START_PENDING and STOP_PENDING
+ * for 1.5 s each (a move then spends seconds in those steps). A relative OUTFILE is taken from the folder the
  * program runs from (so that a service moved with its postoffice writes
  * into the moved one).
  *
@@ -26,6 +27,7 @@
  *   pm_test_service --delete NAME    stops (or kills) and deletes it;
  *                                    a missing service is no error
  * each with exit 0 on success, 1 otherwise. Without arguments it exits 2. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +78,8 @@ static void WINAPI service_main(DWORD argc, LPWSTR *argv) {
   status_handle = RegisterServiceCtrlHandlerExW(argv[0], handler, NULL);
   if (!status_handle) return;
   report(SERVICE_START_PENDING, NO_ERROR);
+  bool slow = !strcmp(mode, "slow");
+  if (slow) Sleep(1500);
   if (!strcmp(mode, "fail")) {
     report(SERVICE_STOPPED, ERROR_EXCEPTION_IN_SERVICE);
     return;
@@ -94,6 +98,10 @@ static void WINAPI service_main(DWORD argc, LPWSTR *argv) {
   do {
     if (f != INVALID_HANDLE_VALUE) write_out(f, self, ++count);
   } while (WaitForSingleObject(stop_event, 50) == WAIT_TIMEOUT);
+  if (slow) {
+    report(SERVICE_STOP_PENDING, NO_ERROR);
+    Sleep(1500);
+  }
   if (f != INVALID_HANDLE_VALUE) CloseHandle(f);
   report(SERVICE_STOPPED, NO_ERROR);
 }
