@@ -249,32 +249,38 @@ fi
 
 # ---- 4. pomove.exe killed in the middle, then --resume, then rollback ----
 if [[ $only == *4* ]]; then
-# Slow services (1.5 s to start and to stop each) spread the move over
-# about ten seconds; it is killed at several points of it.
-for at in 1 4 7; do
-  note "pomove.exe killed after ${at}s"
+# Slow services (1.5 s to start and to stop each) make the stop and start
+# steps last seconds. pomove.exe is killed as soon as it reports step N
+# done (so within step N+1 or, for the quick steps, a little later): N =
+# 1 (in the stops), 4 (in the copy), 5 and 8 (in the starts).
+for at in 1 4 5 8; do
+  note "pomove.exe killed after step $at"
   setup slow slow slow
   "$here/scripts/wine-run.sh" --prefix "$prefix" --arch x86_64 "$exe" move \
     --host "$host" --state "$R\\state" "${move_args[@]}" </dev/null \
     >"$root/killed.out" 2>&1 &
   pid=$!
-  sleep "$at"
+  for _ in $(seq 1 600); do
+    grep -q "\[ *$at/10\]" "$root/killed.out" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
   kill -KILL "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   last=$(grep -o '\[ *[0-9]*/10\] [a-z-]*' "$root/killed.out" | tail -1)
   note "  killed after: ${last:-(no step finished)}"
   if [ -e "$root/state/current" ]; then
     pm move --resume
-    expect_rc 0 $? "move --resume after a kill at ${at}s" "$root/move.out"
-    check_state "$NEW" "$NEWDIR" "after the kill at ${at}s and --resume"
+    expect_rc 0 $? "move --resume after a kill after step $at" "$root/move.out"
+    check_state "$NEW" "$NEWDIR" "after the kill after step $at and --resume"
   else
     note "  (killed before the move began: nothing to resume)"
   fi
   pm rollback
   rc=$?
   [ -e "$root/state/current" ] || rc=0
-  expect_rc 0 $rc "rollback after a kill at ${at}s" "$root/rollback.out"
-  check_state "$OLD" "$OLDDIR" "after the kill at ${at}s and rollback"
+  expect_rc 0 $rc "rollback after a kill after step $at" "$root/rollback.out"
+  check_state "$OLD" "$OLDDIR" "after the kill after step $at and rollback"
 done
 fi
 
