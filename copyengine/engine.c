@@ -126,18 +126,14 @@ static char *options_signature(const ce_options *o) {
 static char *dst_canonical(const pm_fs_ops *fs, const char *dst) {
   char buf[8192];
   if (fs->realpath(dst, buf, sizeof buf) == 0) return pm_xstrdup(buf);
-  char *copy = pm_xstrdup(dst);
-  size_t n = strlen(copy);
-  while (n > 1 && copy[n - 1] == '/') copy[--n] = '\0';
-  char *slash = strrchr(copy, '/');
-  const char *name = slash ? slash + 1 : copy;
-  const char *parent = slash ? (slash == copy ? "/" : copy) : ".";
-  if (slash && slash != copy) *slash = '\0';
+  char *parent, *name;
+  pm_path_split(dst, &parent, &name);
   char *res = NULL;
   if (*name && strcmp(name, ".") && strcmp(name, "..") &&
       fs->realpath(parent, buf, sizeof buf) == 0)
     res = pm_path_join(buf, name);
-  free(copy);
+  free(parent);
+  free(name);
   return res;
 }
 

@@ -22,14 +22,15 @@ static bool below(const pm_fs_ops *fs, const char *dir, const pm_stat *anc) {
       found = true;
       break;
     }
-    char *slash = strrchr(p, '/');
-    if (!slash) break;
-    if (slash == p) {
-      if (p[1] == '\0') break;
-      p[1] = '\0';
-      continue;
-    }
-    *slash = '\0';
+    /* Up one level; the root (on Windows "C:/" or a share) is the
+     * last one looked at. */
+    char *parent, *name;
+    pm_path_split(p, &parent, &name);
+    bool top = !*name || !strcmp(parent, ".");
+    free(name);
+    free(p);
+    p = parent;
+    if (top) break;
   }
   free(p);
   return found;
@@ -83,19 +84,13 @@ int ce_preflight(const pm_fs_ops *fs, const char *src, const char *dst,
     roots->dst = canonical(fs, dst, &rc);
   } else if (rc == PM_ENOENT) {
     /* A new DST: its parent must exist; canonicalise the parent. */
-    char *copy = pm_xstrdup(dst);
-    size_t n = strlen(copy);
-    while (n > 1 && copy[n - 1] == '/') copy[--n] = '\0';
-    char *slash = strrchr(copy, '/');
-    const char *name = slash ? slash + 1 : copy;
-    char *parent = slash ? (slash == copy ? pm_xstrdup("/")
-                                          : (*slash = '\0', pm_xstrdup(copy)))
-                         : pm_xstrdup(".");
+    char *parent, *name;
+    pm_path_split(dst, &parent, &name);
     if (!strcmp(name, ".") || !strcmp(name, "..") || !*name) {
       pm_oserr_set(0);
       pm_report_error("use as destination directory", dst, PM_EINVAL);
       free(parent);
-      free(copy);
+      free(name);
       ce_roots_free(roots);
       return PM_EINVAL;
     }
@@ -103,7 +98,7 @@ int ce_preflight(const pm_fs_ops *fs, const char *src, const char *dst,
     if (!cparent) {
       pm_report_error("find the parent of the destination", dst, rc);
       free(parent);
-      free(copy);
+      free(name);
       ce_roots_free(roots);
       return rc;
     }
@@ -117,13 +112,13 @@ int ce_preflight(const pm_fs_ops *fs, const char *src, const char *dst,
                        src);
       free(cparent);
       free(parent);
-      free(copy);
+      free(name);
       ce_roots_free(roots);
       return PM_EINVAL;
     }
     free(cparent);
     free(parent);
-    free(copy);
+    free(name);
     return 0;
   } else {
     pm_report_error("read destination directory", dst, rc);

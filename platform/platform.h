@@ -337,7 +337,10 @@ typedef struct pm_fs_ops {
    * this open of the file and goes away when fd is closed or the process
    * ends in any way (a crash, kill -9), so it is never left stale. Linux:
    * an open file description lock (F_OFD_SETLK); Windows: LockFileEx with
-   * LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY. */
+   * LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY on one byte far
+   * past any data (Windows locks are mandatory: a lock on the data would
+   * refuse other processes' reads of it). The lock is advisory: other
+   * opens may read and write the file. */
   int (*lock)(pm_fd fd);
 } pm_fs_ops;
 

@@ -68,4 +68,24 @@ atomic_int *pm_interrupt_flag(void);
  * OS refuses (then the caller prints as usual). */
 FILE *pm_null_stream(void);
 
+/* ---- Path syntax of this OS ----
+ * pomove's paths separate components with '/' on every OS (on Windows a
+ * user's '\' becomes '/' as the command line is read). What differs is
+ * the root and how names compare. */
+
+/* The length of the root at the start of `path`; 0 for a relative path.
+ * POSIX: "/" (1). Windows: "C:/" (3), "C:" (2, the current directory of
+ * drive C, so that "C:x" keeps its meaning), "//server/share/" (through
+ * the '/' after the share, or the whole path when it ends there), "/"
+ * (1, the root of the current drive); "\\?\" and "\\.\" prefixes
+ * (as "//?/", "//./") are part of the root with what follows them. */
+size_t pm_path_root_len(const char *path);
+
+/* A malloc'd copy of `path` in the form in which two spellings of one
+ * path compare equal byte for byte: unchanged on POSIX; on Windows '\'
+ * made '/' and every character upper-cased as NTFS compares names
+ * (RtlUpcaseUnicodeChar on each UTF-16 unit). NULL when out of memory or
+ * (Windows) `path` is not UTF-8. */
+char *pm_path_fold(const char *path);
+
 #endif

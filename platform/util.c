@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sys.h"
 #include "thread.h"
 
 /* Serialises lines on stderr between threads. Windows has no static
@@ -71,11 +72,42 @@ char *pm_path_join(const char *a, const char *b) {
 }
 
 bool pm_path_within(const char *outer, const char *inner) {
-  size_t lo = strlen(outer);
-  while (lo > 1 && outer[lo - 1] == '/') lo--;
-  if (strncmp(outer, inner, lo) != 0) return false;
-  if (lo == 1 && outer[0] == '/') return true;
-  return inner[lo] == '\0' || inner[lo] == '/';
+  /* Both in the form in which spellings of one path are equal (on
+   * Windows: case and separators). */
+  char *o = pm_path_fold(outer), *in = pm_path_fold(inner);
+  bool within = false;
+  if (o && in) {
+    size_t root = pm_path_root_len(o);
+    size_t lo = strlen(o);
+    while (lo > root && o[lo - 1] == '/') lo--;
+    if (strncmp(o, in, lo) == 0)
+      within = (root > 0 && lo == root) || in[lo] == '\0' || in[lo] == '/';
+  }
+  free(o);
+  free(in);
+  return within;
+}
+
+void pm_path_split(const char *path, char **parent, char **name) {
+  size_t root = pm_path_root_len(path);
+  size_t n = strlen(path);
+  while (n > root && path[n - 1] == '/') n--;
+  size_t i = n;
+  while (i > root && path[i - 1] != '/') i--;
+  char *nm = pm_xmalloc(n - i + 1);
+  memcpy(nm, path + i, n - i);
+  nm[n - i] = '\0';
+  *name = nm;
+  if (i == 0) {
+    *parent = pm_xstrdup(".");
+    return;
+  }
+  size_t pl = i;
+  while (pl > root && path[pl - 1] == '/') pl--;
+  char *pa = pm_xmalloc(pl + 1);
+  memcpy(pa, path, pl);
+  pa[pl] = '\0';
+  *parent = pa;
 }
 
 static bool utf8_seq(const unsigned char *s, size_t *len) {

@@ -41,6 +41,12 @@ char *pm_xasprintf(const char *fmt, ...)
 char *pm_path_join(const char *a, const char *b);
 /* True when `inner` equals `outer` or lies below it (both canonical). */
 bool pm_path_within(const char *outer, const char *inner);
+/* Splits a path into its parent and its last name, as dirname and
+ * basename do, keeping a root whole (pm_path_root_len): "a/b/" -> "a" and
+ * "b"; "/x" -> "/" and "x"; "x" -> "." and "x"; on Windows "C:/x" ->
+ * "C:/" and "x", "C:x" -> "C:" and "x". A path that is only a root has
+ * the root as parent and the name "". Both malloc'd. */
+void pm_path_split(const char *path, char **parent, char **name);
 
 /* Error reporting: "pomove: <op> '<path>': <message> (<ERRNAME>, OS error
  * N)", where N is the OS code recorded with `err` on this thread

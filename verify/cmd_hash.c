@@ -203,11 +203,8 @@ static char *output_rel(const pm_fs_ops *fs, const char *dir,
                         const char *out) {
   char rdir[4096], rparent[4096];
   if (fs->realpath(dir, rdir, sizeof rdir)) return NULL;
-  char *copy = pm_xstrdup(out);
-  char *slash = strrchr(copy, '/');
-  const char *base = slash ? slash + 1 : copy;
-  const char *parent = slash ? (slash == copy ? "/" : copy) : ".";
-  if (slash) *slash = '\0';
+  char *parent, *base;
+  pm_path_split(out, &parent, &base);
   char *res = NULL;
   if (!fs->realpath(parent, rparent, sizeof rparent)) {
     char *full = pm_path_join(rparent, base);
@@ -217,7 +214,8 @@ static char *output_rel(const pm_fs_ops *fs, const char *dir,
     }
     free(full);
   }
-  free(copy);
+  free(parent);
+  free(base);
   return res;
 }
 

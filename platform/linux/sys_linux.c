@@ -93,6 +93,10 @@ uint64_t pm_now_ns(void) {
 
 bool pm_isatty(int fdno) { return isatty(fdno) == 1; }
 
+size_t pm_path_root_len(const char *path) { return path[0] == '/' ? 1 : 0; }
+
+char *pm_path_fold(const char *path) { return strdup(path); }
+
 FILE *pm_null_stream(void) {
   static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
   static FILE *null_stream;

@@ -39,7 +39,11 @@
  *   mode. Owners, groups and ACLs (security descriptors) and alternate
  *   data streams (which come later through BackupRead/BackupWrite, as
  *   extended attributes) are not part of this table yet: chown succeeds
- *   only when it changes nothing, xattr_* answer PM_ENOTSUP. */
+ *   only when it changes nothing, xattr_* answer PM_ENOTSUP.
+ * - The Win32 calls whose answers Wine cannot give (reparse data, sparse
+ *   ranges, the attributes that announce them) go through the table
+ *   pmw_w32 (fs_calls.h), so that tests/platform/test_fs_win32_nt.c can
+ *   show this file what NTFS answers. */
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
@@ -47,6 +51,7 @@
 #include <winioctl.h>
 #include <winternl.h>
 
+#include "fs_calls.h"
 #include "platform.h"
 #include "win32.h"
 
@@ -66,6 +71,11 @@
 #define IO_MAX ((DWORD)1 << 30)
 /* The byte lock() takes (see w_lock). */
 #define LOCK_OFFSET ((uint64_t)1 << 62)
+
+const pmw_w32_api pmw_w32_real = {DeviceIoControl, FindFirstFileW,
+                                  GetFileInformationByHandle};
+pmw_w32_api pmw_w32 = {DeviceIoControl, FindFirstFileW,
+                       GetFileInformationByHandle};
 
 /* A failure found without a failing OS call: recorded with OS code 0, so
  * that no earlier failure's code is taken for it. */
@@ -181,9 +191,10 @@ static DWORD ov_end(HANDLE h, OVERLAPPED *ov, BOOL ok, DWORD *got) {
   if (!ok && e == ERROR_IO_PENDING) {
     ok = GetOverlappedResult(h, ov, got, TRUE);
     e = ok ? 0 : GetLastError();
-  } else if (ok) {
-    /* Completed at once (a synchronous handle, or the cache): the count
-     * is in the OVERLAPPED as well. */
+  } else if (ok || e == ERROR_MORE_DATA) {
+    /* Completed at once (a synchronous handle, or the cache), or with
+     * part of its answer (an FSCTL's STATUS_BUFFER_OVERFLOW): the count
+     * is in the OVERLAPPED, which was the call's status block. */
     *got = (DWORD)ov->InternalHigh;
   }
   CloseHandle((HANDLE)((uintptr_t)ov->hEvent & ~(uintptr_t)1));
@@ -196,7 +207,8 @@ static DWORD ioctl_wait(HANDLE h, DWORD code, void *in, DWORD inlen,
   OVERLAPPED ov;
   *got = 0;
   if (ov_begin(&ov, 0)) return GetLastError();
-  BOOL ok = DeviceIoControl(h, code, in, inlen, out, outlen, got, &ov);
+  BOOL ok =
+      pmw_w32.device_io_control(h, code, in, inlen, out, outlen, got, &ov);
   return ov_end(h, &ov, ok, got);
 }
 
@@ -217,7 +229,7 @@ static NTSTATUS reopen(HANDLE h, ACCESS_MASK access, HANDLE *out) {
 }
 
 static int info_of(HANDLE h, BY_HANDLE_FILE_INFORMATION *bi) {
-  return GetFileInformationByHandle(h, bi) ? PM_OK : pmw_fail_last();
+  return pmw_w32.get_file_information(h, bi) ? PM_OK : pmw_fail_last();
 }
 
 /* Sets the end of file (no file pointer: an overlapped handle has none
@@ -243,10 +255,24 @@ static int open_meta(const wchar_t *w, bool follow, DWORD access, HANDLE *h) {
   return *h == INVALID_HANDLE_VALUE ? fail_path(GetLastError(), w) : PM_OK;
 }
 
+/* Whether h (opened with FILE_FLAG_OPEN_REPARSE_POINT, attributes
+ * `attrs`) is a name surrogate (junction, symbolic link), which pomove
+ * treats as a link; other reparse points (HSM, single-instance store) are
+ * files. When the tag cannot be read, the safe answer is "a link". */
 static bool is_link(HANDLE h, DWORD attrs) {
   if (!(attrs & FILE_ATTRIBUTE_REPARSE_POINT)) return false;
-  pm_stat st;
-  return pmw_stat_handle(h, &st) == PM_OK && st.type == PM_T_SYMLINK;
+  union {
+    REPARSE_GUID_DATA_BUFFER g;
+    unsigned char raw[MAXIMUM_REPARSE_DATA_BUFFER_SIZE];
+  } *buf = malloc(sizeof *buf);
+  if (!buf) return true;
+  DWORD got;
+  DWORD e = ioctl_wait(h, FSCTL_GET_REPARSE_POINT, NULL, 0, buf, sizeof *buf,
+                       &got);
+  bool link = e || got < sizeof(DWORD) ||
+              IsReparseTagNameSurrogate(buf->g.ReparseTag);
+  free(buf);
+  return link;
 }
 
 static int w_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
@@ -303,7 +329,7 @@ static int w_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
     bool created =
         disp != OPEN_EXISTING && GetLastError() != ERROR_ALREADY_EXISTS;
     BY_HANDLE_FILE_INFORMATION bi;
-    if (!GetFileInformationByHandle(h, &bi)) {
+    if (!pmw_w32.get_file_information(h, &bi)) {
       /* No file information: a pipe or a device (GetFileType is asked
        * only then; see pmw_stat_handle), never a directory, never
        * regular. */
@@ -476,15 +502,19 @@ static int w_mkdir(const char *path, uint32_t mode) {
   return rc;
 }
 
+/* The attributes SetFileAttributes and FileBasicInformation can set. */
+#define SETTABLE_ATTRS                                                     \
+  (FILE_ATTRIBUTE_READONLY | FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_SYSTEM | \
+   FILE_ATTRIBUTE_ARCHIVE | FILE_ATTRIBUTE_TEMPORARY |                       \
+   FILE_ATTRIBUTE_OFFLINE | FILE_ATTRIBUTE_NOT_CONTENT_INDEXED)
+
 /* Drops FILE_ATTRIBUTE_READONLY from w for `op`, which Windows refuses on
  * a read-only object and POSIX does not, and puts it back if op fails.
  * Returns op's result (TRUE/FALSE, GetLastError kept). */
 static BOOL without_readonly(const wchar_t *w, DWORD attrs,
                              BOOL (*op)(const wchar_t *, const wchar_t *),
                              const wchar_t *a, const wchar_t *b) {
-  DWORD keep = attrs & (FILE_ATTRIBUTE_ARCHIVE | FILE_ATTRIBUTE_HIDDEN |
-                        FILE_ATTRIBUTE_SYSTEM | FILE_ATTRIBUTE_NOT_CONTENT_INDEXED |
-                        FILE_ATTRIBUTE_OFFLINE | FILE_ATTRIBUTE_TEMPORARY);
+  DWORD keep = attrs & SETTABLE_ATTRS & ~(DWORD)FILE_ATTRIBUTE_READONLY;
   if (!SetFileAttributesW(w, keep ? keep : FILE_ATTRIBUTE_NORMAL))
     return FALSE;
   if (op(a, b)) return TRUE;
@@ -537,21 +567,15 @@ static NTSTATUS set_attrs(HANDLE h, DWORD attrs) {
   return NtSetInformationFile(h, &io, &fb, sizeof fb, FileBasicInformation);
 }
 
-/* The attributes SetFileAttributes and FileBasicInformation can set. */
-#define SETTABLE_ATTRS                                                     \
-  (FILE_ATTRIBUTE_READONLY | FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_SYSTEM | \
-   FILE_ATTRIBUTE_ARCHIVE | FILE_ATTRIBUTE_TEMPORARY |                       \
-   FILE_ATTRIBUTE_OFFLINE | FILE_ATTRIBUTE_NOT_CONTENT_INDEXED)
-
 /* Deletes the read-only file w through one handle: the attribute is
  * dropped, the file marked for deletion, and the attribute put back, so
  * that a file which keeps other names (hard links) keeps it too. Returns
  * 0 or a Win32 error. */
 static DWORD delete_readonly(const wchar_t *w) {
-  HANDLE h = CreateFileW(w, DELETE | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES,
-                         SHARE_ALL, NULL, OPEN_EXISTING,
-                         FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT,
-                         NULL);
+  HANDLE h = CreateFileW(
+      w, DELETE | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES, SHARE_ALL,
+      NULL, OPEN_EXISTING,
+      FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
   if (h == INVALID_HANDLE_VALUE) return GetLastError();
   DWORD e = 0;
   BY_HANDLE_FILE_INFORMATION bi;
@@ -1019,6 +1043,7 @@ static int64_t w_seek(pm_fd fd, uint64_t off, bool hole) {
     return hole ? (int64_t)size : (int64_t)off;
   uint64_t pos = off;
   for (;;) {
+    uint64_t before = pos;
     FILE_ALLOCATED_RANGE_BUFFER in, r[64];
     in.FileOffset.QuadPart = (LONGLONG)pos;
     in.Length.QuadPart = (LONGLONG)(size - pos);
@@ -1038,7 +1063,9 @@ static int64_t w_seek(pm_fd fd, uint64_t off, bool hole) {
       pos = end;
       if (pos >= size) return (int64_t)size;
     }
-    if (e != ERROR_MORE_DATA || k == 0) break;
+    /* More ranges than fit: ask again from where this answer ended
+     * (only a hole search moves on; a data search has returned). */
+    if (e != ERROR_MORE_DATA || k == 0 || pos == before) break;
   }
   /* No allocated range from pos on: a hole up to the end. */
   return hole ? (int64_t)pos : fail_self(PM_ENXIO);
@@ -1233,7 +1260,7 @@ static int resolve(const wchar_t *w, wchar_t **out, int hops) {
     r[o] = 0;
     WIN32_FIND_DATAW fd;
     DWORD attrs;
-    HANDLE f = FindFirstFileW(r, &fd);
+    HANDLE f = pmw_w32.find_first_file(r, &fd);
     if (f != INVALID_HANDLE_VALUE) {
       FindClose(f);
       size_t n = wcslen(fd.cFileName);

@@ -50,5 +50,9 @@ char *tu_read_all(const char *path, size_t *len);
 /* Exits 77 (skipped) with a reason when cond is false. */
 void tu_require(int cond, const char *why);
 int tu_is_root(void);
+/* Whether this Windows program runs under Wine (ntdll exports
+ * wine_get_version), whose limits a test may have to allow for: Unix
+ * paths under PATH_MAX, UTF-8 Unix names. 0 on other OSes. */
+int tu_under_wine(void);
 
 #endif

@@ -84,3 +84,5 @@ void tu_setenv(const char *name, const char *value) {
 }
 
 int tu_is_root(void) { return geteuid() == 0; }
+
+int tu_under_wine(void) { return 0; }

@@ -157,6 +157,11 @@ void tu_setenv(const char *name, const char *value) {
   free(wv);
 }
 
+int tu_under_wine(void) {
+  HMODULE nt = GetModuleHandleW(L"ntdll.dll");
+  return nt && GetProcAddress(nt, "wine_get_version") != NULL;
+}
+
 int tu_is_root(void) {
   pm_identity id;
   pm_identity_get(&id);
