@@ -57,7 +57,8 @@ typedef struct pmw_host {
  * `shares=FILE` option of the spec). NULL puts the real one back. */
 void pmw_host_set_share_api(pm_host *h, const pmw_share_api *api);
 
-/* The tables (host_win32_reg.c, host_win32_svc.c, host_win32_share.c,
+/* The tables (as the simulator's, the list slots return 0, not a count:
+ * orchestrate/ takes anything but 0 for a failure) (host_win32_reg.c, host_win32_svc.c, host_win32_share.c,
  * host_win32.c). */
 extern const pm_reg_ops pmw_reg_ops;
 extern const pm_svc_ops pmw_svc_ops;

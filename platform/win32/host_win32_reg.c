@@ -112,7 +112,7 @@ static int list_names(const char *key, int keys, pm_strlist *out) {
   if (err < 0) return err;
   if (rc != ERROR_NO_MORE_ITEMS && rc != ERROR_SUCCESS)
     return pmw_fail((DWORD)rc);
-  return (int)out->n;
+  return 0;
 }
 
 static int reg_subkeys(pm_host *h, const char *key, pm_strlist *out) {

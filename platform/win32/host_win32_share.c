@@ -202,7 +202,7 @@ static int share_list(pm_host *h, pm_strlist *names) {
     }
     if (buf) api->free_buf(buf);
   } while (st == ERROR_MORE_DATA && rc == 0);
-  return rc < 0 ? rc : (int)names->n;
+  return rc < 0 ? rc : 0;
 }
 
 static int share_get(pm_host *h, const char *name, pm_share_info *out) {

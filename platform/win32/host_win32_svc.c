@@ -109,7 +109,7 @@ static int svc_list(pm_host *h, pm_strlist *names) {
     }
   }
   free(buf);
-  return rc < 0 ? rc : (int)names->n;
+  return rc < 0 ? rc : 0;
 }
 
 static pm_svc_state state_of(DWORD s) {

@@ -187,6 +187,9 @@ case $sd_moved in hex:01*) ;; *) fail "the moved share's descriptor is '$sd_move
 # The copy: the tree as it was (the services' own files aside, which they
 # rewrite while they run).
 diff -r -x '*.OUT' "$OLDDIR" "$NEWDIR" >&2 || fail "the copy differs from the old tree"
+# `check` finds nothing to repair after the move.
+pm check --expect "$R\\newsrv"
+expect_rc 0 $? "check after the move" "$root/check.out"
 # The move's .reg backup, imported by Wine's reg.exe, puts back every
 # value with its type (what rollback then finds already done).
 W reg import "$R\\state\\current\\backup.reg" >/dev/null 2>&1 || fail "reg import of the backup"
