@@ -162,7 +162,7 @@ expect_rc() { # WANT RC WHAT
 }
 
 # POMOVE_WINE_MOVE_ONLY=24 runs scenarios 2 and 4 only (default: all).
-only=${POMOVE_WINE_MOVE_ONLY:-1234}
+only=${POMOVE_WINE_MOVE_ONLY:-123456}
 
 # ---- 1. plan, move, the backup imported by reg, rollback ----
 if [[ $only == *1* ]]; then
@@ -287,8 +287,38 @@ for at in 1 4 5 8; do
 done
 fi
 
+# ---- 5. the two-phase move: stage while the services run, then move ----
+if [[ $only == *5* ]]; then
+note "stage, then move, then rollback"
+setup
+pm stage --from "$R\\exchsrvr" --to "$R\\newsrv" --progress off
+rc=$?
+# 1: files the services were writing are left for the move's final pass.
+[ $rc = 0 ] || [ $rc = 1 ] || expect_rc 0 $rc stage "$root/stage.out"
+check_state "$OLD" "$OLDDIR" "after the stage"
+pm move "${move_args[@]}"
+expect_rc 0 $? "move after the stage" "$root/move.out"
+check_state "$NEW" "$NEWDIR" "after the staged move"
+diff -r -x '*.OUT' "$OLDDIR" "$NEWDIR" >&2 || fail "the staged copy differs from the old tree"
+pm rollback
+expect_rc 0 $? "rollback after the staged move" "$root/rollback.out"
+check_state "$OLD" "$OLDDIR" "after the rollback of the staged move"
+fi
+
+# ---- 6. remove-old after a move ----
+if [[ $only == *6* ]]; then
+note "move, then remove-old"
+setup
+pm move "${move_args[@]}"
+expect_rc 0 $? move "$root/move.out"
+pm remove-old
+expect_rc 0 $? remove-old "$root/remove-old.out"
+[ -e "$OLDDIR" ] && fail "remove-old left $OLDDIR"
+check_state "$NEW" "$NEWDIR" "after remove-old"
+fi
+
 if [ $failures = 0 ]; then
-  echo "test_wine_move: plan, move, rollback, a refused stop, a failed share step, a missing image and kills, under Wine: all checks passed"
+  echo "test_wine_move: plan, move, check, rollback, a refused stop, a failed share step, a missing image, kills, stage and remove-old, under Wine: all checks passed"
   exit 0
 fi
 echo "test_wine_move: $failures failure(s)" >&2
