@@ -425,14 +425,14 @@ static void test_host_win32_services(void **state) {
                                newdir_bs, out_bs);
   assert_int_equal(host->svc->set_image_path(host, svc_name, failing), 0);
   free(failing);
-  rc = host->svc->start(host, svc_name);
-  if (rc == 0) {
-    t0 = pm_now_ns();
-    rc = host->svc->wait(host, svc_name, PM_SVC_RUNNING, 20000, &seen);
-    assert_int_equal(rc, PM_EIO);
-    assert_int_equal(pm_oserr_last(), ERROR_EXCEPTION_IN_SERVICE);
-    assert_true(pm_now_ns() - t0 < 10000000000ull);
-  }
+  /* (StartServiceW itself succeeds: the process started and connected.) */
+  assert_int_equal(host->svc->start(host, svc_name), 0);
+  t0 = pm_now_ns();
+  rc = host->svc->wait(host, svc_name, PM_SVC_RUNNING, 20000, &seen);
+  assert_int_equal(rc, PM_EIO);
+  assert_int_equal(pm_oserr_last(), ERROR_EXCEPTION_IN_SERVICE);
+  assert_int_equal(seen, PM_SVC_STOPPED);
+  assert_true(pm_now_ns() - t0 < 10000000000ull);
 
   /* One that will not stop: stop is accepted, the wait times out. */
   char *nostop = pm_xasprintf("\"%s\\pm_test_service.exe\" \"%s\" nostop",
@@ -467,10 +467,26 @@ static void test_host_win32_services(void **state) {
   free(out_bs);
 }
 
-/* ---- Volumes ---- */
+/* ---- Volumes and the state folder ---- */
 
 static void test_host_win32_volumes(void **state) {
   (void)state;
+  /* The state folder: "<common application data>/pomove", whose parent
+   * exists (SHGetFolderPathW answers under Wine). */
+  size_t sl = strlen(host->state_dir);
+  assert_true(sl > 7);
+  assert_string_equal(host->state_dir + sl - 7, "/pomove");
+  char *parent = strdup(host->state_dir);
+  parent[sl - 7] = '\0';
+  char *parent_bs = backslashes(parent);
+  wchar_t *wp = wide(parent_bs);
+  DWORD attrs = GetFileAttributesW(wp);
+  assert_true(attrs != INVALID_FILE_ATTRIBUTES &&
+              (attrs & FILE_ATTRIBUTE_DIRECTORY));
+  free(wp);
+  free(parent_bs);
+  free(parent);
+
   pm_vol_info vi;
   assert_int_equal(host->vol->info(host, "C:", &vi), 0);
   assert_true(vi.fs_type[0] != '\0');
