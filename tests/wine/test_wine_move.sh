@@ -192,11 +192,23 @@ pm check --expect "$R\\newsrv"
 expect_rc 0 $? "check after the move" "$root/check.out"
 # The move's .reg backup, imported by Wine's reg.exe, puts back every
 # value with its type (what rollback then finds already done).
-W reg import "$R\\state\\current\\backup.reg" >/dev/null 2>&1 || fail "reg import of the backup"
-v=$(regval "$SVCKEY\\MSExchangeATMTA\\Performance" Library)
-[ "$v" = "REG_EXPAND_SZ $OLD\\Bin\\Macgperf.dll" ] || fail "after reg import: ATMTA Library is '$v'"
-v=$(regval "$SVCKEY\\MSExchangeMSMI\\Performance" Library)
-[ "$v" = "REG_SZ $OLD\\Bin\\Mtperf.dll" ] || fail "after reg import: MSMI Library is '$v'"
+# regedit /s does the same.
+for how in "regedit /s" "reg import"; do
+  W $how "$R\\state\\current\\backup.reg" >/dev/null 2>&1 || fail "$how of the backup"
+  v=$(regval "$SVCKEY\\MSExchangeATMTA\\Performance" Library)
+  [ "$v" = "REG_EXPAND_SZ $OLD\\Bin\\Macgperf.dll" ] || fail "after $how: ATMTA Library is '$v'"
+  v=$(regval "$SVCKEY\\MSExchangeMSMI\\Performance" Library)
+  [ "$v" = "REG_SZ $OLD\\Bin\\Mtperf.dll" ] || fail "after $how: MSMI Library is '$v'"
+  v=$(regval "$SVCKEY\\MSExchangeMSMI" ImagePath)
+  [ "$v" = "REG_EXPAND_SZ \"$OLD\\Bin\\Mt.exe\" $(svcargs MT.OUT "")" ] ||
+    fail "after $how: MSMI ImagePath is '$v'"
+  # Back to the moved values for the next importer.
+  [ "$how" = "regedit /s" ] && for n in MSExchangeMSMI/Performance:Library:REG_SZ:Mtperf.dll \
+      MSExchangeATMTA/Performance:Library:REG_EXPAND_SZ:Macgperf.dll; do
+    IFS=: read -r k name type file <<<"$n"
+    W reg add "$SVCKEY\\${k//\//\\}" /v "$name" /t "$type" /d "$NEW\\Bin\\$file" /f >/dev/null
+  done
+done
 pm rollback
 expect_rc 0 $? rollback "$root/rollback.out"
 check_state "$OLD" "$OLDDIR" "after the rollback"
@@ -318,6 +330,7 @@ check_state "$NEW" "$NEWDIR" "after remove-old"
 fi
 
 if [ $failures = 0 ]; then
+  rm -rf "$root"
   echo "test_wine_move: plan, move, check, rollback, a refused stop, a failed share step, a missing image, kills, stage and remove-old, under Wine: all checks passed"
   exit 0
 fi
