@@ -217,7 +217,42 @@ typedef struct pm_fsinfo {
  * chown to the owner one already is succeeds. readlink needs room for the
  * target and a NUL (else PM_ERANGE); xattr_get fails with PM_ERANGE when
  * the value does not fit and PM_ENODATA when the name is absent; a file
- * system without extended attributes answers PM_ENOTSUP. */
+ * system without extended attributes answers PM_ENOTSUP.
+ *
+ * Windows metadata as extended attributes. NTFS has no xattrs in the
+ * POSIX sense; the Win32 table (platform/win32/meta_win32.c) gives the
+ * metadata a copy must carry as a reserved namespace instead, so that the
+ * copy engine copies them with its xattr pass (after the data and the
+ * mode, before the times) and prunes them on an update, unchanged:
+ *   win32.attributes  4 bytes, little-endian: the FILE_ATTRIBUTE_* word
+ *       masked to what FileBasicInformation sets and a copy should carry:
+ *       READONLY, HIDDEN, SYSTEM, ARCHIVE, TEMPORARY, OFFLINE,
+ *       NOT_CONTENT_INDEXED (0x3127). Listed for every entry. Set: those
+ *       bits become the value's (others ignored; a length other than 4 is
+ *       PM_EINVAL); DIRECTORY, REPARSE_POINT, COMPRESSED, ENCRYPTED and
+ *       SPARSE_FILE belong to the file system and are not carried.
+ *       Removed: those bits are cleared.
+ *   win32.security  the self-relative security descriptor: owner, group
+ *       and DACL (protection and inherited ACEs as stored), and the SACL
+ *       when SeSecurityPrivilege is enabled. Listed only where the volume
+ *       keeps descriptors (FILE_PERSISTENT_ACLS: not FAT). Set: what the
+ *       descriptor holds is set (PM_EINVAL when the value is not a valid
+ *       self-relative descriptor); an owner the caller may not give
+ *       (no SeRestorePrivilege) is left out silently and the rest set; on
+ *       a volume without descriptors nothing is set and 0 is returned.
+ *       Removed: the DACL becomes what the parent passes down (Windows
+ *       2000; PM_ENOTSUP on NT 4.0).
+ * Any other name: get and remove PM_ENODATA, set PM_ENOTSUP (alternate
+ * data streams are not carried this way). On Linux there is no such
+ * namespace: "win32.*" names are ordinary names there.
+ *
+ * A file created with PM_O_CREAT and a mode without group or other bits
+ * (mode & 077 == 0) is private until complete: on Windows 2000 and later
+ * it is created with a protected DACL admitting only its owner and
+ * Administrators, and a chmod with group or other bits gives a file whose
+ * DACL is still exactly that one the permissions its parent passes down
+ * (win32.security, when the source has one, then replaces them). On
+ * Linux the mode itself does this. */
 
 /* The file-system table. Path functions take UTF-8 paths of any length:
  * a backend handles paths beyond its OS's limit itself. `follow` false acts

@@ -14,6 +14,8 @@
 #define POMOVE_WIN32_FS_CALLS_H
 
 #include <windows.h>
+#include <aclapi.h>
+#include <winternl.h>
 
 typedef struct pmw_w32_api {
   BOOL(WINAPI *device_io_control)(HANDLE h, DWORD code, LPVOID in,
@@ -22,6 +24,19 @@ typedef struct pmw_w32_api {
   HANDLE(WINAPI *find_first_file)(LPCWSTR path, LPWIN32_FIND_DATAW fd);
   BOOL(WINAPI *get_file_information)(HANDLE h,
                                      LPBY_HANDLE_FILE_INFORMATION bi);
+  /* meta_win32.c: security descriptors, which Wine makes up from the
+   * Unix mode and never stores, and the volume's flags (a FAT volume
+   * keeps no descriptor). */
+  BOOL(WINAPI *get_security)(HANDLE h, SECURITY_INFORMATION info,
+                             PSECURITY_DESCRIPTOR sd, DWORD len,
+                             LPDWORD need);
+  BOOL(WINAPI *set_security)(HANDLE h, SECURITY_INFORMATION info,
+                             PSECURITY_DESCRIPTOR sd);
+  DWORD(WINAPI *set_security_info)(HANDLE h, SE_OBJECT_TYPE type,
+                                   SECURITY_INFORMATION info, PSID owner,
+                                   PSID group, PACL dacl, PACL sacl);
+  NTSTATUS(NTAPI *query_volume)(HANDLE h, PIO_STATUS_BLOCK io, PVOID buf,
+                                ULONG len, FS_INFORMATION_CLASS cls);
 } pmw_w32_api;
 
 /* The calls fs_win32.c makes; initially the real ones. */

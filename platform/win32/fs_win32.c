@@ -36,10 +36,15 @@
  *   existing junctions and symbolic links are read (readlink, stat without
  *   follow, PM_O_NOFOLLOW). Modes hold only what Windows keeps: the owner
  *   write bit is FILE_ATTRIBUTE_READONLY on files; directories have no
- *   mode. Owners, groups and ACLs (security descriptors) and alternate
- *   data streams (which come later through BackupRead/BackupWrite, as
- *   extended attributes) are not part of this table yet: chown succeeds
- *   only when it changes nothing, xattr_* answer PM_ENOTSUP.
+ *   mode. Owners, groups and ACLs (security descriptors) and the other
+ *   attributes are the xattr slots' reserved names win32.security and
+ *   win32.attributes (platform.h; meta_win32.c); chown succeeds only when
+ *   it changes nothing. Alternate data streams are not carried yet (they
+ *   need BackupRead/BackupWrite: FindFirstStreamW is Vista's).
+ * - pm_fs_native() enables the backup, restore and security privileges
+ *   the token holds, once; every open asks for backup semantics.
+ * - A file created with no group or other bits in its mode is private
+ *   until complete (platform.h; meta_win32.c).
  * - The Win32 calls whose answers Wine cannot give (reparse data, sparse
  *   ranges, the attributes that announce them) go through the table
  *   pmw_w32 (fs_calls.h), so that tests/platform/test_fs_win32_nt.c can
@@ -72,10 +77,12 @@
 /* The byte lock() takes (see w_lock). */
 #define LOCK_OFFSET ((uint64_t)1 << 62)
 
-const pmw_w32_api pmw_w32_real = {DeviceIoControl, FindFirstFileW,
-                                  GetFileInformationByHandle};
-pmw_w32_api pmw_w32 = {DeviceIoControl, FindFirstFileW,
-                       GetFileInformationByHandle};
+#define W32_REAL                                                          \
+  {DeviceIoControl,        FindFirstFileW,  GetFileInformationByHandle,   \
+   GetKernelObjectSecurity, SetKernelObjectSecurity, SetSecurityInfo,     \
+   NtQueryVolumeInformationFile}
+const pmw_w32_api pmw_w32_real = W32_REAL;
+pmw_w32_api pmw_w32 = W32_REAL;
 
 /* A failure found without a failing OS call: recorded with OS code 0, so
  * that no earlier failure's code is taken for it. */
@@ -308,10 +315,18 @@ static int w_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
    * SetFileTime is XP's): dropped, as the contract allows. */
   DWORD attrs_new = (mode & 0200) ? FILE_ATTRIBUTE_NORMAL
                                   : FILE_ATTRIBUTE_READONLY;
+  /* A file created with no group or other bits is private until it is
+   * complete: a DACL for its owner and Administrators only (meta_win32.c),
+   * until chmod or the source's descriptor replaces it. */
+  SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, FALSE};
+  if ((flags & PM_O_CREAT) && !(mode & 077))
+    sa.lpSecurityDescriptor = pmw_private_sd();
 
   HANDLE h;
   for (int pass = 0;; pass++) {
-    h = CreateFileW(w, access, SHARE_ALL, NULL, disp, fl | attrs_new, NULL);
+    h = CreateFileW(w, access, SHARE_ALL,
+                    sa.lpSecurityDescriptor ? &sa : NULL, disp,
+                    fl | attrs_new, NULL);
     if (h == INVALID_HANDLE_VALUE) {
       DWORD e = GetLastError();
       if (e == ERROR_ACCESS_DENIED && wr) {
@@ -888,6 +903,11 @@ static int chmod_handle(HANDLE h, uint32_t mode) {
   int rc = info_of(h, &bi);
   if (rc) return rc;
   if (bi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) return PM_OK;
+  /* Group or other bits end a private file's privacy (see open). */
+  if (mode & 077) {
+    rc = pmw_meta_unprivate(h);
+    if (rc) return rc;
+  }
   DWORD attrs = bi.dwFileAttributes & SETTABLE_ATTRS;
   DWORD want = (mode & 0200) ? attrs & ~(DWORD)FILE_ATTRIBUTE_READONLY
                              : attrs | FILE_ATTRIBUTE_READONLY;
@@ -992,39 +1012,60 @@ static int w_utimes(const char *path, const pm_time *atime,
   return rc;
 }
 
-/* Extended attributes: NTFS's nearest thing are alternate data streams,
- * which Windows 2000 reaches only through BackupRead/BackupWrite
- * (FindFirstStreamW is Vista's). They come later, beside security
- * descriptors; until then no attribute is listed or kept. */
+/* Extended attributes: the reserved names of platform.h's "Windows
+ * metadata" contract (meta_win32.c), on a handle opened for the access
+ * the call needs. */
+static int xattr_path(const char *path, bool follow, const char *name,
+                      int op, HANDLE *h) {
+  wchar_t *w;
+  int rc = wpath(path, &w);
+  if (rc) return rc;
+  rc = open_meta(w, follow, pmw_meta_access(name, op), h);
+  free(w);
+  return rc;
+}
+
 static int w_xattr_list(const char *path, bool follow, char *buf, size_t cap,
                         size_t *len) {
-  (void)path;
-  (void)follow;
-  (void)buf;
-  (void)cap;
-  (void)len;
-  return fail_self(PM_ENOTSUP);
+  HANDLE h;
+  int rc = xattr_path(path, follow, NULL, PMW_META_GET, &h);
+  if (rc) return rc;
+  rc = pmw_meta_list(h, buf, cap, len);
+  CloseHandle(h);
+  return rc;
 }
 
 static int w_xattr_get(const char *path, bool follow, const char *name,
                        void *buf, size_t cap, size_t *len) {
-  (void)path;
-  (void)follow;
-  (void)name;
-  (void)buf;
-  (void)cap;
-  (void)len;
-  return fail_self(PM_ENOTSUP);
+  HANDLE h;
+  int rc = xattr_path(path, follow, name, PMW_META_GET, &h);
+  if (rc) return rc;
+  rc = pmw_meta_get(h, name, buf, cap, len);
+  CloseHandle(h);
+  return rc;
 }
 
 static int w_xattr_set(const char *path, bool follow, const char *name,
                        const void *val, size_t len) {
-  (void)path;
-  (void)follow;
-  (void)name;
-  (void)val;
-  (void)len;
-  return fail_self(PM_ENOTSUP);
+  wchar_t *w;
+  int rc = wpath(path, &w);
+  if (rc) return rc;
+  HANDLE h;
+  DWORD access = pmw_meta_access(name, PMW_META_SET);
+  rc = open_meta(w, follow, access, &h);
+  bool reduced = false;
+  if (rc == PM_EACCES && (access & WRITE_OWNER)) {
+    /* No WRITE_OWNER to be had: the descriptor without owner and group
+     * (pmw_meta_set_reduced). */
+    rc = open_meta(w, follow, access & ~(DWORD)WRITE_OWNER, &h);
+    reduced = true;
+  }
+  free(w);
+  if (rc) return rc;
+  rc = reduced ? pmw_meta_set_reduced(h, name, val, len)
+               : pmw_meta_set(h, name, val, len);
+  CloseHandle(h);
+  return rc;
 }
 
 /* ---- holes, flushing, the volume ---- */
@@ -1447,4 +1488,15 @@ static const pm_fs_ops win32_fs = {
     .lock = w_lock,
 };
 
-const pm_fs_ops *pm_fs_native(void) { return &win32_fs; }
+/* The first call enables the backup, restore and security privileges
+ * the token holds (meta_win32.c), before any tree is read or written:
+ * every open here and in fs_win32_at.c asks for backup semantics
+ * (FILE_FLAG_BACKUP_SEMANTICS, FILE_OPEN_FOR_BACKUP_INTENT), which the
+ * privileges turn into access past the ACLs, as robocopy /B. Commands
+ * reach the file system only through this table. */
+const pm_fs_ops *pm_fs_native(void) {
+  static volatile LONG done;
+  if (!done && InterlockedCompareExchange(&done, 1, 0) == 0)
+    pmw_privileges_enable();
+  return &win32_fs;
+}

@@ -170,16 +170,17 @@ enum { OPT_WALK = FILE_OPEN_REPARSE_POINT | FILE_OPEN_FOR_BACKUP_INTENT };
 
 /* NtCreateFile of `name` (n UTF-16 units, no separator) relative to
  * `root`. *created tells FILE_CREATED (may be NULL). */
-static NTSTATUS nt_open(HANDLE root, const wchar_t *name, size_t n,
-                        ACCESS_MASK access, ULONG attrs, ULONG disp,
-                        ULONG opts, HANDLE *out, bool *created) {
+static NTSTATUS nt_open_sd(HANDLE root, const wchar_t *name, size_t n,
+                           ACCESS_MASK access, ULONG attrs, ULONG disp,
+                           ULONG opts, PSECURITY_DESCRIPTOR sd, HANDLE *out,
+                           bool *created) {
   UNICODE_STRING us;
   us.Buffer = (PWSTR)name;
   us.Length = us.MaximumLength = (USHORT)(n * sizeof(wchar_t));
   OBJECT_ATTRIBUTES oa;
   /* Case-insensitive, as Win32 opens: a name differing in case from the
    * entry is the same file on NTFS. */
-  InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, root, NULL);
+  InitializeObjectAttributes(&oa, &us, OBJ_CASE_INSENSITIVE, root, sd);
   IO_STATUS_BLOCK io;
   memset(&io, 0, sizeof io);
   *out = NULL;
@@ -190,6 +191,13 @@ static NTSTATUS nt_open(HANDLE root, const wchar_t *name, size_t n,
   if (s < 0) *out = NULL;
   if (created) *created = s >= 0 && io.Information == FILE_CREATED;
   return s;
+}
+
+static NTSTATUS nt_open(HANDLE root, const wchar_t *name, size_t n,
+                        ACCESS_MASK access, ULONG attrs, ULONG disp,
+                        ULONG opts, HANDLE *out, bool *created) {
+  return nt_open_sd(root, name, n, access, attrs, disp, opts, NULL, out,
+                    created);
 }
 
 /* The attributes and reparse tag of an open handle. NT 4.0 has no
@@ -519,8 +527,12 @@ int pmw_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
   if (rc) return rc;
   HANDLE h;
   bool created = false;
-  NTSTATUS s = nt_open(w.parent, w.leaf, w.leaf_len, access, fattrs, disp,
-                       opts, &h, &created);
+  /* A file created with no group or other bits is private until it is
+   * complete (meta_win32.c; fs_win32.c's open does the same). */
+  PSECURITY_DESCRIPTOR sd = NULL;
+  if ((flags & PM_O_CREAT) && !(mode & 077)) sd = pmw_private_sd();
+  NTSTATUS s = nt_open_sd(w.parent, w.leaf, w.leaf_len, access, fattrs, disp,
+                          opts, sd, &h, &created);
   if (s < 0) {
     /* A link wins over its type; a directory met by PM_O_REGULAR is a
      * special file to it, as on Linux. */
@@ -888,6 +900,11 @@ int pmw_rmdir_at(pm_fd dir, const char *rel) {
 static int chmod_op(HANDLE h, const tag_info *ti, void *arg) {
   uint32_t mode = *(const uint32_t *)arg;
   if (ti->attrs & FILE_ATTRIBUTE_DIRECTORY) return 0;
+  /* Group or other bits end a private file's privacy (see open_at). */
+  if (mode & 077) {
+    int rc = pmw_meta_unprivate(h);
+    if (rc) return rc;
+  }
   FILE_BASIC_INFORMATION bi;
   memset(&bi, 0, sizeof bi);
   bi.FileAttributes = attrs_for_mode(ti->attrs, mode);
@@ -944,41 +961,64 @@ int pmw_utimes_at(pm_fd dir, const char *rel, const pm_time *atime,
   return on_entry(dir, rel, FILE_WRITE_ATTRIBUTES, false, utimes_op, &t);
 }
 
-/* Extended attributes are not carried on Windows yet (NTFS EAs are not
- * what Linux calls xattrs; ADS go through BackupRead): the entry is
- * still resolved, so that a link or a missing entry is reported first. */
+/* Extended attributes: the reserved names of platform.h's "Windows
+ * metadata" contract (meta_win32.c). An empty rel tries the caller's
+ * handle first and reopens its object with the access the call needs
+ * when that handle lacks it (on_entry). */
+typedef struct xattr_arg {
+  const char *name;
+  void *buf;
+  const void *val;
+  size_t cap, *len;
+  int op; /* PMW_META_*, or -1 to list */
+} xattr_arg;
+
+static int xattr_op(HANDLE h, const tag_info *ti, void *arg) {
+  (void)ti;
+  xattr_arg *a = arg;
+  if (a->op < 0) return pmw_meta_list(h, a->buf, a->cap, a->len);
+  if (a->op == PMW_META_GET)
+    return pmw_meta_get(h, a->name, a->buf, a->cap, a->len);
+  if (a->op == PMW_META_SET)
+    return pmw_meta_set(h, a->name, a->val, a->cap);
+  if (a->op == PMW_META_SET_REDUCED)
+    return pmw_meta_set_reduced(h, a->name, a->val, a->cap);
+  return pmw_meta_remove(h, a->name);
+}
+
 int pmw_xattr_list_at(pm_fd dir, const char *rel, char *buf, size_t cap,
                       size_t *len) {
-  (void)buf;
-  (void)cap;
-  (void)len;
-  int rc = on_entry(dir, rel, 0, false, check_op, NULL);
-  return rc ? rc : own_fail(PM_ENOTSUP);
+  xattr_arg a = {NULL, buf, NULL, cap, len, -1};
+  return on_entry(dir, rel, pmw_meta_access(NULL, PMW_META_GET), false,
+                  xattr_op, &a);
 }
 
 int pmw_xattr_get_at(pm_fd dir, const char *rel, const char *name, void *buf,
                      size_t cap, size_t *len) {
-  (void)name;
-  (void)buf;
-  (void)cap;
-  (void)len;
-  int rc = on_entry(dir, rel, 0, false, check_op, NULL);
-  return rc ? rc : own_fail(PM_ENOTSUP);
+  xattr_arg a = {name, buf, NULL, cap, len, PMW_META_GET};
+  return on_entry(dir, rel, pmw_meta_access(name, PMW_META_GET), false,
+                  xattr_op, &a);
 }
 
 int pmw_xattr_set_at(pm_fd dir, const char *rel, const char *name,
                      const void *val, size_t len) {
-  (void)name;
-  (void)val;
-  (void)len;
-  int rc = on_entry(dir, rel, 0, false, check_op, NULL);
-  return rc ? rc : own_fail(PM_ENOTSUP);
+  xattr_arg a = {name, NULL, val, len, NULL, PMW_META_SET};
+  DWORD access = pmw_meta_access(name, PMW_META_SET);
+  int rc = on_entry(dir, rel, access, false, xattr_op, &a);
+  if (rc == PM_EACCES && (access & WRITE_OWNER)) {
+    /* Not even a reopen gets WRITE_OWNER (no SeRestorePrivilege, and the
+     * DACL does not give it): the descriptor without owner and group. */
+    a.op = PMW_META_SET_REDUCED;
+    rc = on_entry(dir, rel, access & ~(DWORD)WRITE_OWNER, false, xattr_op,
+                  &a);
+  }
+  return rc;
 }
 
 int pmw_xattr_remove_at(pm_fd dir, const char *rel, const char *name) {
-  (void)name;
-  int rc = on_entry(dir, rel, 0, false, check_op, NULL);
-  return rc ? rc : own_fail(PM_ENOTSUP);
+  xattr_arg a = {name, NULL, NULL, 0, NULL, PMW_META_REMOVE};
+  return on_entry(dir, rel, pmw_meta_access(name, PMW_META_REMOVE), false,
+                  xattr_op, &a);
 }
 
 /* ---- Listing a directory handle ---- */

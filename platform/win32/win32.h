@@ -9,6 +9,7 @@
 #ifndef POMOVE_WIN32_H
 #define POMOVE_WIN32_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <windows.h>
@@ -74,8 +75,55 @@ FILETIME pmw_filetime_of(pm_time t);
  * read-only file, 0666 otherwise (0777/0555 for directories); uid and
  * gid are 0; blocks512 is the allocation size where the file system gives
  * it (GetFileSize for compressed or sparse files is left to the caller),
- * else the size rounded up. */
+ * else the size rounded up. ctime is the change time
+ * (FILE_BASIC_INFORMATION.ChangeTime), or the last write time where the
+ * file system keeps none (FAT). */
 int pmw_stat_handle(HANDLE h, pm_stat *st);
+
+/* ---- Metadata as extended attributes (meta_win32.c) ----
+ * The reserved names of platform.h's "Windows metadata" contract, read
+ * and set on an open handle; the slots of fs_win32.c and fs_win32_at.c
+ * resolve the entry, open it with pmw_meta_access(name, op) (or try the
+ * caller's handle first) and call these. */
+#define PMW_XA_ATTRIBUTES "win32.attributes"
+#define PMW_XA_SECURITY "win32.security"
+enum { PMW_META_GET, PMW_META_SET, PMW_META_REMOVE, PMW_META_SET_REDUCED };
+/* The access a handle needs for `op` on `name` (NULL: listing). */
+DWORD pmw_meta_access(const char *name, int op);
+int pmw_meta_list(HANDLE h, char *buf, size_t cap, size_t *len);
+int pmw_meta_get(HANDLE h, const char *name, void *buf, size_t cap,
+                 size_t *len);
+int pmw_meta_set(HANDLE h, const char *name, const void *val, size_t len);
+int pmw_meta_remove(HANDLE h, const char *name);
+/* For a set whose open with pmw_meta_access(name, PMW_META_SET) was
+ * refused: h was opened without WRITE_OWNER, so for win32.security the
+ * owner and group are left out when the handle cannot set them and the
+ * DACL is set alone (silently, as for an owner refused with
+ * ERROR_INVALID_OWNER); other names as pmw_meta_set. */
+int pmw_meta_set_reduced(HANDLE h, const char *name, const void *val,
+                         size_t len);
+
+/* Enables SeBackupPrivilege, SeRestorePrivilege and SeSecurityPrivilege
+ * where the process token holds them (AdjustTokenPrivileges); returns
+ * the PMW_PRIV_* bits enabled. pm_fs_native() calls it once. Whether the
+ * security privilege is on decides whether SACLs are read and set
+ * (pmw_sacl_enabled; pmw_sacl_force is for tests). */
+enum { PMW_PRIV_BACKUP = 1, PMW_PRIV_RESTORE = 2, PMW_PRIV_SECURITY = 4 };
+unsigned pmw_privileges_enable(void);
+bool pmw_sacl_enabled(void);
+void pmw_sacl_force(bool on);
+
+/* The descriptor a file being written is created with when its mode has
+ * no group or other bits: a protected DACL admitting only its owner (the
+ * token's default owner) and Administrators. NULL on NT 4.0 (no protected
+ * DACL, no inheritance to give back later: files are created as before)
+ * or when it cannot be built. Built once, never freed. */
+PSECURITY_DESCRIPTOR pmw_private_sd(void);
+/* Called by chmod with group or other bits on a file: when the file's
+ * DACL is still exactly the private one, gives it the permissions its
+ * parent passes down instead (Windows 2000: SetSecurityInfo with
+ * UNPROTECTED_DACL_SECURITY_INFORMATION). Anything else is left alone. */
+int pmw_meta_unprivate(HANDLE h);
 
 /* ---- Beneath a directory handle (fs_win32_at.c) ----
  * The handle-relative slots of the file-system table (see platform.h

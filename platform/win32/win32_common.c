@@ -5,6 +5,7 @@
 #include <wchar.h>
 #include <windows.h>
 #include <winioctl.h>
+#include <winternl.h>
 
 #include "platform.h"
 #include "win32.h"
@@ -511,8 +512,22 @@ int pmw_stat_handle(HANDLE h, pm_stat *st) {
   st->nlink = bi.nNumberOfLinks;
   st->atime = pmw_time_of(bi.ftLastAccessTime);
   st->mtime = pmw_time_of(bi.ftLastWriteTime);
-  /* Windows has no inode change time; the creation time is the nearest
-   * thing a report can show, and it never changes under a copy. */
-  st->ctime = pmw_time_of(bi.ftCreationTime);
+  /* The change time: NTFS keeps one (FILE_BASIC_INFORMATION.ChangeTime,
+   * NtQueryInformationFile, NT 3.1), moved by every change of the data
+   * or the metadata, as POSIX's ctime. A file system without one (FAT)
+   * reports 0: then the last write time stands in, so that a change of
+   * the data is still seen. The copy engine's --update depends on it
+   * (copyengine/state.c): the creation time would never move. */
+  st->ctime = st->mtime;
+  FILE_BASIC_INFORMATION fb;
+  IO_STATUS_BLOCK io;
+  if (NT_SUCCESS(NtQueryInformationFile(h, &io, &fb, sizeof fb,
+                                        FileBasicInformation)) &&
+      fb.ChangeTime.QuadPart != 0) {
+    FILETIME ft;
+    ft.dwLowDateTime = (DWORD)fb.ChangeTime.QuadPart;
+    ft.dwHighDateTime = (DWORD)((ULONGLONG)fb.ChangeTime.QuadPart >> 32);
+    st->ctime = pmw_time_of(ft);
+  }
   return PM_OK;
 }

@@ -1527,6 +1527,98 @@ static void case_win32(const pm_fs_ops *fs, const char *dir,
   assert_int_equal(fs->close(fd2), 0);
   expect_text(fs, mixed, "CASE");
 
+  /* The change time is NTFS's ChangeTime, which moves with the data
+   * and the metadata (copy --update finds a rewrite whose mtime was put
+   * back by it), not the creation time, which never moves. */
+  char *ch = ct_str("%s/changed", dir);
+  put_text(fs, ch, "one");
+  pm_stat c0 = stat_of(fs, ch, false);
+  ct_sleep_ms(50);
+  assert_int_equal(fs->open(ch, PM_O_WRONLY, 0, &fd), 0);
+  assert_int_equal(fs->pwrite(fd, "two", 3, 0), 3);
+  assert_int_equal(fs->futimes(fd, &c0.atime, &c0.mtime), 0);
+  assert_int_equal(fs->close(fd), 0);
+  pm_stat c1 = stat_of(fs, ch, false);
+  assert_true(c1.mtime.sec == c0.mtime.sec && c1.mtime.nsec == c0.mtime.nsec);
+  assert_true(c1.ctime.sec > c0.ctime.sec ||
+              (c1.ctime.sec == c0.ctime.sec && c1.ctime.nsec > c0.ctime.nsec));
+
+  /* Windows metadata as extended attributes (platform.h): the
+   * attribute word, set through win32.attributes and read back through
+   * stat; the security descriptor read (size first, PM_ERANGE when it
+   * does not fit) and set on another file; any other name is absent and
+   * cannot be set. */
+  char *ma = ct_str("%s/meta-a", dir), *mb = ct_str("%s/meta-b", dir);
+  put_text(fs, ma, "a");
+  put_text(fs, mb, "b");
+  char xl[256];
+  size_t xn = 0;
+  assert_int_equal(fs->xattr_list(ma, true, xl, sizeof xl, &xn), 0);
+  assert_true(xn > 0 && xl[xn - 1] == '\0');
+  assert_true(xattr_listed(xl, xn, "win32.attributes"));
+  unsigned char word[4] = {0x27, 0x00, 0x00, 0x00}; /* R H S A */
+  assert_int_equal(fs->xattr_set(ma, true, "win32.attributes", word, 4), 0);
+  st = stat_of(fs, ma, false);
+  assert_int_equal(st.attrs & 0x27, 0x27);
+  assert_int_equal(st.mode, 0444);
+  unsigned char got[8];
+  assert_int_equal(fs->xattr_get(ma, true, "win32.attributes", got,
+                                 sizeof got, &xn), 0);
+  assert_int_equal(xn, 4);
+  assert_memory_equal(got, word, 4);
+  assert_int_equal(fs->xattr_get(ma, true, "win32.attributes", got, 3, &xn),
+                   PM_ERANGE);
+  assert_int_equal(fs->xattr_set(ma, true, "win32.attributes", word, 3),
+                   PM_EINVAL);
+  /* The directory and reparse bits are not the word's: a directory's
+   * word does not carry FILE_ATTRIBUTE_DIRECTORY. */
+  assert_int_equal(fs->xattr_get(dir, true, "win32.attributes", got,
+                                 sizeof got, &xn), 0);
+  assert_int_equal(got[0] & 0x10, 0);
+  assert_int_equal(fs->xattr_get(ma, true, "user.x", got, sizeof got, &xn),
+                   PM_ENODATA);
+  assert_int_equal(fs->xattr_set(ma, true, "user.x", "1", 1), PM_ENOTSUP);
+  pm_fd md;
+  assert_int_equal(fs->open(dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &md), 0);
+  assert_int_equal(fs->xattr_remove_at(md, "meta-a", "user.x"), PM_ENODATA);
+  /* Removing the word clears it; the read-only file is a writable one. */
+  assert_int_equal(fs->xattr_remove_at(md, "meta-a", "win32.attributes"), 0);
+  st = stat_of(fs, ma, false);
+  /* (Wine reports FILE_ATTRIBUTE_ARCHIVE on every file, set or not.) */
+  assert_int_equal(st.attrs & (caps.wine ? 0x07 : 0x27), 0);
+  assert_int_equal(st.mode, 0666);
+  xn = 0;
+  assert_int_equal(fs->xattr_list(ma, true, xl, sizeof xl, &xn), 0);
+  if (xattr_listed(xl, xn, "win32.security")) {
+    size_t need = 0;
+    assert_int_equal(fs->xattr_get(ma, true, "win32.security", NULL, 0,
+                                   &need), 0);
+    assert_true(need >= 20);
+    unsigned char *sd = ct_alloc(need);
+    assert_int_equal(fs->xattr_get(ma, true, "win32.security", sd, need - 1,
+                                   &xn), PM_ERANGE);
+    assert_int_equal(fs->xattr_get(ma, true, "win32.security", sd, need,
+                                   &xn), 0);
+    assert_int_equal(xn, need);
+    assert_true(sd[0] == 1 && (sd[3] & 0x80)); /* revision 1, self-relative */
+    /* Beneath a handle, on a file's own read-only handle ("": the
+     * descriptor is read through it or a reopen of its object). */
+    pm_fd mf;
+    assert_int_equal(fs->open_at(md, "meta-b", PM_O_RDONLY, 0, &mf), 0);
+    size_t need_b = 0;
+    assert_int_equal(fs->xattr_get_at(mf, "", "win32.security", NULL, 0,
+                                      &need_b), 0);
+    assert_true(need_b >= 20);
+    assert_int_equal(fs->xattr_set_at(mf, "", "win32.security", sd, xn), 0);
+    assert_int_equal(fs->close(mf), 0);
+    assert_int_equal(fs->xattr_set(mb, true, "win32.security", sd, xn), 0);
+    assert_int_equal(fs->xattr_set(mb, true, "win32.security", "junk", 4),
+                     PM_EINVAL);
+  } else {
+    print_message("  %s keeps no security descriptors\n", dir);
+  }
+  assert_int_equal(fs->close(md), 0);
+
   /* What Windows 2000 cannot do answers so, found without an OS call. */
   pm_oserr_set(4242);
   assert_int_equal(fs->symlink("x", ct_str("%s/l", dir)), PM_ENOTSUP);

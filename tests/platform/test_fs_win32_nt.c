@@ -22,9 +22,13 @@
 #include <wchar.h>
 #include <windows.h>
 #include <winioctl.h>
+#include <aclapi.h>
+#include <winternl.h>
 
 #include "contract.h"
 #include "fs_calls.h"
+#include "nt_at.h"
+#include "win32.h"
 #include "platform.h"
 #include "testutil.h"
 #include "util.h"
@@ -202,6 +206,163 @@ static BOOL WINAPI fake_info(HANDLE h, LPBY_HANDLE_FILE_INFORMATION bi) {
   return TRUE;
 }
 
+
+/* ---- Security descriptors as NTFS keeps them ----
+ * Wine makes a descriptor up from the Unix mode and stores none, so the
+ * files of these cases keep theirs here, by identity: the owner, group
+ * and DACL (with its protected bit) last set, composed into a
+ * self-relative descriptor as NTFS answers GetKernelObjectSecurity. */
+typedef struct sdrec {
+  DWORD serial, hi, lo;
+  BYTE owner[SECURITY_MAX_SID_SIZE], group[SECURITY_MAX_SID_SIZE];
+  bool has_owner, has_group, has_dacl, dacl_null;
+  BYTE dacl[512];
+  SECURITY_DESCRIPTOR_CONTROL protect;
+} sdrec;
+static sdrec sdrecs[16];
+static size_t nsdrecs;
+static bool refuse_owner;   /* no SeRestorePrivilege: only `own` may own */
+static BYTE own_sid[SECURITY_MAX_SID_SIZE];
+static bool fat_volume;     /* FILE_PERSISTENT_ACLS not set */
+static bool deny_write_owner; /* no open gets WRITE_OWNER */
+static PVOID create_sd;       /* the descriptor of the last creation */
+static unsigned sd_sets, sd_inherits;
+
+static sdrec *sdrec_of(HANDLE h, bool make) {
+  DWORD s, hi, lo;
+  if (!identify(h, &s, &hi, &lo)) return NULL;
+  for (size_t i = 0; i < nsdrecs; i++)
+    if (sdrecs[i].serial == s && sdrecs[i].hi == hi && sdrecs[i].lo == lo)
+      return &sdrecs[i];
+  if (!make || nsdrecs == sizeof sdrecs / sizeof sdrecs[0]) return NULL;
+  sdrec *r = &sdrecs[nsdrecs++];
+  memset(r, 0, sizeof *r);
+  r->serial = s;
+  r->hi = hi;
+  r->lo = lo;
+  return r;
+}
+
+static BOOL WINAPI fake_get_sec(HANDLE h, SECURITY_INFORMATION info,
+                                PSECURITY_DESCRIPTOR out, DWORD len,
+                                LPDWORD need) {
+  sdrec *r = sdrec_of(h, false);
+  if (!r) return pmw_w32_real.get_security(h, info, out, len, need);
+  SECURITY_DESCRIPTOR abs;
+  InitializeSecurityDescriptor(&abs, SECURITY_DESCRIPTOR_REVISION);
+  if ((info & OWNER_SECURITY_INFORMATION) && r->has_owner)
+    SetSecurityDescriptorOwner(&abs, r->owner, FALSE);
+  if ((info & GROUP_SECURITY_INFORMATION) && r->has_group)
+    SetSecurityDescriptorGroup(&abs, r->group, FALSE);
+  if ((info & DACL_SECURITY_INFORMATION) && r->has_dacl) {
+    SetSecurityDescriptorDacl(&abs, TRUE, r->dacl_null ? NULL : (PACL)r->dacl,
+                              FALSE);
+    SetSecurityDescriptorControl(&abs, SE_DACL_PROTECTED, r->protect);
+  }
+  DWORD n = len;
+  if (MakeSelfRelativeSD(&abs, out, &n)) {
+    *need = n;
+    return TRUE;
+  }
+  *need = n;
+  SetLastError(ERROR_INSUFFICIENT_BUFFER);
+  return FALSE;
+}
+
+static void keep_dacl(sdrec *r, PSECURITY_DESCRIPTOR sd) {
+  BOOL present, defaulted;
+  PACL acl = NULL;
+  SECURITY_DESCRIPTOR_CONTROL ctl;
+  DWORD rev;
+  GetSecurityDescriptorDacl(sd, &present, &acl, &defaulted);
+  GetSecurityDescriptorControl(sd, &ctl, &rev);
+  r->has_dacl = true;
+  r->dacl_null = acl == NULL;
+  if (acl) memcpy(r->dacl, acl, acl->AclSize);
+  r->protect = ctl & SE_DACL_PROTECTED;
+}
+
+static BOOL WINAPI fake_set_sec(HANDLE h, SECURITY_INFORMATION info,
+                                PSECURITY_DESCRIPTOR sd) {
+  sdrec *r = sdrec_of(h, true);
+  if (!r) return FALSE;
+  PSID sid;
+  BOOL defaulted;
+  if (info & OWNER_SECURITY_INFORMATION) {
+    GetSecurityDescriptorOwner(sd, &sid, &defaulted);
+    if (refuse_owner && !EqualSid(sid, own_sid)) {
+      SetLastError(ERROR_INVALID_OWNER);
+      return FALSE;
+    }
+  }
+  if (deny_write_owner &&
+      (info & (OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION))) {
+    SetLastError(ERROR_ACCESS_DENIED);
+    return FALSE;
+  }
+  sd_sets++;
+  if (info & OWNER_SECURITY_INFORMATION) {
+    CopySid(sizeof r->owner, r->owner, sid);
+    r->has_owner = true;
+  }
+  if (info & GROUP_SECURITY_INFORMATION) {
+    GetSecurityDescriptorGroup(sd, &sid, &defaulted);
+    CopySid(sizeof r->group, r->group, sid);
+    r->has_group = true;
+  }
+  if (info & DACL_SECURITY_INFORMATION) keep_dacl(r, sd);
+  return TRUE;
+}
+
+/* What the parent passes down, as Windows 2000 gives it to a DACL that
+ * stops being protected: here one inherited ACE, Everyone read. */
+static DWORD WINAPI fake_set_sec_info(HANDLE h, SE_OBJECT_TYPE type,
+                                      SECURITY_INFORMATION info, PSID owner,
+                                      PSID group, PACL dacl, PACL sacl) {
+  (void)owner;
+  (void)group;
+  (void)sacl;
+  sdrec *r = sdrec_of(h, true);
+  if (!r || type != SE_FILE_OBJECT || !dacl || dacl->AceCount != 0 ||
+      info != (DACL_SECURITY_INFORMATION |
+               UNPROTECTED_DACL_SECURITY_INFORMATION))
+    return ERROR_INVALID_PARAMETER;
+  sd_inherits++;
+  SID_IDENTIFIER_AUTHORITY world = {SECURITY_WORLD_SID_AUTHORITY};
+  PSID ev;
+  AllocateAndInitializeSid(&world, 1, SECURITY_WORLD_RID, 0, 0, 0, 0, 0, 0, 0,
+                           &ev);
+  PACL acl = (PACL)r->dacl;
+  InitializeAcl(acl, sizeof r->dacl, ACL_REVISION);
+  AddAccessAllowedAceEx(acl, ACL_REVISION, INHERITED_ACE, FILE_GENERIC_READ,
+                        ev);
+  FreeSid(ev);
+  r->has_dacl = true;
+  r->dacl_null = false;
+  r->protect = 0;
+  return ERROR_SUCCESS;
+}
+
+static NTSTATUS NTAPI fake_create(PHANDLE out, ACCESS_MASK access,
+                                  POBJECT_ATTRIBUTES oa, PIO_STATUS_BLOCK io,
+                                  PLARGE_INTEGER alloc, ULONG attrs,
+                                  ULONG share, ULONG disp, ULONG opts,
+                                  PVOID ea, ULONG ea_len) {
+  if (deny_write_owner && (access & WRITE_OWNER))
+    return (NTSTATUS)0xC0000022L; /* STATUS_ACCESS_DENIED */
+  if (disp != FILE_OPEN) create_sd = oa->SecurityDescriptor;
+  return pmw_nt_real.create_file(out, access, oa, io, alloc, attrs, share,
+                                 disp, opts, ea, ea_len);
+}
+
+static NTSTATUS NTAPI fake_volume(HANDLE h, PIO_STATUS_BLOCK io, PVOID buf,
+                                  ULONG len, FS_INFORMATION_CLASS cls) {
+  NTSTATUS s = pmw_w32_real.query_volume(h, io, buf, len, cls);
+  if (fat_volume && cls == FileFsAttributeInformation && s >= 0)
+    *(ULONG *)buf &= ~(ULONG)FILE_PERSISTENT_ACLS;
+  return s;
+}
+
 static int setup(void **state) {
   (void)state;
   nfakes = 0;
@@ -212,12 +373,22 @@ static int setup(void **state) {
   pmw_w32.device_io_control = fake_ioctl;
   pmw_w32.find_first_file = fake_find;
   pmw_w32.get_file_information = fake_info;
+  nsdrecs = 0;
+  refuse_owner = fat_volume = false;
+  sd_sets = sd_inherits = 0;
+  pmw_w32.get_security = fake_get_sec;
+  pmw_w32.set_security = fake_set_sec;
+  pmw_w32.set_security_info = fake_set_sec_info;
+  pmw_w32.query_volume = fake_volume;
+  deny_write_owner = false;
+  pmw_nt.create_file = fake_create;
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
   pmw_w32 = pmw_w32_real;
+  pmw_nt = pmw_nt_real;
   ct_strings_free();
   tu_cleanup();
   return 0;
@@ -388,6 +559,311 @@ static void test_fs_win32_nt_sparse_seek(void **state) {
   assert_int_equal(fs->close(fd), 0);
 }
 
+
+/* A descriptor for the cases: owner, group, a protected DACL of two
+ * ACEs; self-relative, in a ct_alloc'd buffer. */
+static PSID well_known(BYTE auth, DWORD a, DWORD b, BYTE n) {
+  SID_IDENTIFIER_AUTHORITY ia = {{0, 0, 0, 0, 0, auth}};
+  PSID sid;
+  assert_true(AllocateAndInitializeSid(&ia, n, a, b, 0, 0, 0, 0, 0, 0, &sid));
+  return sid;
+}
+
+static void *make_sd(PSID owner, PSID group, size_t *len) {
+  static BYTE aclbuf[256];
+  PACL acl = (PACL)aclbuf;
+  assert_true(InitializeAcl(acl, sizeof aclbuf, ACL_REVISION));
+  assert_true(AddAccessAllowedAce(acl, ACL_REVISION, FILE_ALL_ACCESS, owner));
+  assert_true(AddAccessAllowedAce(acl, ACL_REVISION, FILE_GENERIC_READ, group));
+  SECURITY_DESCRIPTOR abs;
+  assert_true(InitializeSecurityDescriptor(&abs, SECURITY_DESCRIPTOR_REVISION));
+  assert_true(SetSecurityDescriptorOwner(&abs, owner, FALSE));
+  assert_true(SetSecurityDescriptorGroup(&abs, group, FALSE));
+  assert_true(SetSecurityDescriptorDacl(&abs, TRUE, acl, FALSE));
+  assert_true(SetSecurityDescriptorControl(&abs, SE_DACL_PROTECTED,
+                                           SE_DACL_PROTECTED));
+  DWORD n = 0;
+  MakeSelfRelativeSD(&abs, NULL, &n);
+  void *out = ct_alloc(n);
+  assert_true(MakeSelfRelativeSD(&abs, out, &n));
+  *len = n;
+  return out;
+}
+
+static void *get_sd(const pm_fs_ops *fs, const char *path, size_t *len) {
+  size_t need = 0;
+  assert_int_equal(fs->xattr_get(path, true, "win32.security", NULL, 0,
+                                 &need), 0);
+  void *sd = ct_alloc(need);
+  assert_int_equal(fs->xattr_get(path, true, "win32.security", sd, need,
+                                 len), 0);
+  return sd;
+}
+
+static HANDLE open_h(const char *path, pm_fd *fd) {
+  assert_int_equal(pm_fs_native()->open(path, PM_O_RDONLY, 0, fd), 0);
+  return (HANDLE)*fd;
+}
+
+/* win32.security copies owner, group and DACL (its protected bit too)
+ * from one file to another, byte for byte; without SeRestorePrivilege an
+ * owner other than the caller is left out silently and the rest is set. */
+static void test_fs_win32_nt_security(void **state) {
+  (void)state;
+  const char *dir = tu_scratch();
+  const pm_fs_ops *fs = pm_fs_native();
+  char *a = ct_str("%s/a", dir), *b = ct_str("%s/b", dir),
+       *c = ct_str("%s/c", dir);
+  pm_fd fd;
+  const char *files[] = {a, b, c};
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(fs->open(files[i], PM_O_WRONLY | PM_O_CREAT, 0644, &fd),
+                     0);
+    assert_int_equal(fs->close(fd), 0);
+  }
+  PSID users = well_known(5, SECURITY_BUILTIN_DOMAIN_RID,
+                          DOMAIN_ALIAS_RID_USERS, 2);
+  PSID admins = well_known(5, SECURITY_BUILTIN_DOMAIN_RID,
+                           DOMAIN_ALIAS_RID_ADMINS, 2);
+  PSID system = well_known(5, SECURITY_LOCAL_SYSTEM_RID, 0, 1);
+  size_t slen;
+  void *src = make_sd(users, system, &slen);
+  /* NTFS holds a's descriptor. */
+  assert_true(fake_set_sec(open_h(a, &fd), OWNER_SECURITY_INFORMATION |
+                                             GROUP_SECURITY_INFORMATION |
+                                             DACL_SECURITY_INFORMATION,
+                           src));
+  fs->close(fd);
+  size_t alen;
+  void *got = get_sd(fs, a, &alen);
+  assert_int_equal(alen, slen);
+  assert_memory_equal(got, src, slen);
+
+  /* Copied to b through the slot beneath a handle. */
+  pm_fd d;
+  assert_int_equal(fs->open(dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d), 0);
+  assert_int_equal(fs->xattr_set_at(d, "b", "win32.security", got, alen), 0);
+  size_t blen;
+  void *bsd = get_sd(fs, b, &blen);
+  assert_int_equal(blen, slen);
+  assert_memory_equal(bsd, src, slen);
+
+  /* No SeRestorePrivilege: Users may not be made c's owner; the set
+   * still succeeds and gives the group and the DACL. */
+  refuse_owner = true;
+  CopySid(sizeof own_sid, own_sid, admins);
+  void *before = make_sd(admins, admins, &blen);
+  assert_true(fake_set_sec(open_h(c, &fd), OWNER_SECURITY_INFORMATION |
+                                             GROUP_SECURITY_INFORMATION |
+                                             DACL_SECURITY_INFORMATION,
+                           before));
+  fs->close(fd);
+  assert_int_equal(fs->xattr_set_at(d, "c", "win32.security", got, alen), 0);
+  size_t clen;
+  void *csd = get_sd(fs, c, &clen);
+  PSID o, g;
+  BOOL def, present;
+  PACL cacl, sacl_;
+  assert_true(GetSecurityDescriptorOwner(csd, &o, &def));
+  assert_true(EqualSid(o, admins));
+  assert_true(GetSecurityDescriptorGroup(csd, &g, &def));
+  assert_true(EqualSid(g, system));
+  assert_true(GetSecurityDescriptorDacl(csd, &present, &cacl, &def));
+  assert_true(GetSecurityDescriptorDacl(src, &present, &sacl_, &def));
+  assert_int_equal(cacl->AclSize, sacl_->AclSize);
+  assert_memory_equal(cacl, sacl_, sacl_->AclSize);
+  /* No open gets WRITE_OWNER (the DACL does not give it, and no
+   * SeRestorePrivilege): owner and group stay, the DACL is set. */
+  refuse_owner = false;
+  assert_true(fake_set_sec(open_h(c, &fd), OWNER_SECURITY_INFORMATION |
+                                             GROUP_SECURITY_INFORMATION |
+                                             DACL_SECURITY_INFORMATION,
+                           before));
+  fs->close(fd);
+  deny_write_owner = true;
+  assert_int_equal(fs->xattr_set_at(d, "c", "win32.security", got, alen), 0);
+  csd = get_sd(fs, c, &clen);
+  assert_true(GetSecurityDescriptorOwner(csd, &o, &def));
+  assert_true(EqualSid(o, admins));
+  assert_true(GetSecurityDescriptorGroup(csd, &g, &def));
+  assert_true(EqualSid(g, admins));
+  assert_true(GetSecurityDescriptorDacl(csd, &present, &cacl, &def));
+  assert_memory_equal(cacl, sacl_, sacl_->AclSize);
+  deny_write_owner = false;
+  /* Not a descriptor: refused before anything is set. */
+  unsigned sets = sd_sets;
+  assert_int_equal(fs->xattr_set_at(d, "c", "win32.security", "junk!", 5),
+                   PM_EINVAL);
+  assert_int_equal(sd_sets, sets);
+  assert_int_equal(fs->close(d), 0);
+  FreeSid(users);
+  FreeSid(admins);
+  FreeSid(system);
+}
+
+/* A volume without FILE_PERSISTENT_ACLS (FAT): no descriptor is listed
+ * or read, and one given for it is dropped without a word (a FAT
+ * destination), so that a copy from or to FAT says nothing per file. */
+static void test_fs_win32_nt_fat(void **state) {
+  (void)state;
+  const char *dir = tu_scratch();
+  const pm_fs_ops *fs = pm_fs_native();
+  char *a = ct_str("%s/a", dir);
+  pm_fd fd;
+  assert_int_equal(fs->open(a, PM_O_WRONLY | PM_O_CREAT, 0644, &fd), 0);
+  assert_int_equal(fs->close(fd), 0);
+  char list[256];
+  size_t len;
+  assert_int_equal(fs->xattr_list(a, true, list, sizeof list, &len), 0);
+  assert_int_equal(len, sizeof "win32.attributes" + sizeof "win32.security");
+  size_t slen;
+  void *sd = get_sd(fs, a, &slen);
+  fat_volume = true;
+  assert_int_equal(fs->xattr_list(a, true, list, sizeof list, &len), 0);
+  assert_int_equal(len, sizeof "win32.attributes");
+  assert_string_equal(list, "win32.attributes");
+  char buf[256];
+  assert_int_equal(fs->xattr_get(a, true, "win32.security", buf, sizeof buf,
+                                 &len), PM_ENODATA);
+  unsigned sets = sd_sets;
+  assert_int_equal(fs->xattr_set(a, true, "win32.security", sd, slen), 0);
+  assert_int_equal(sd_sets, sets);
+}
+
+/* A file created with no group or other bits gets the private
+ * descriptor; chmod with group or other bits gives it back what its
+ * parent passes down (SetSecurityInfo, UNPROTECTED_DACL_...), and only
+ * when its DACL is still exactly the private one. Wine stores no
+ * descriptor: NTFS's keeping of the one given at creation is played by
+ * the fake (the descriptor pmw_private_sd gives is set on the file as
+ * CreateFileW would have stored it). */
+static void test_fs_win32_nt_private(void **state) {
+  (void)state;
+  const char *dir = tu_scratch();
+  const pm_fs_ops *fs = pm_fs_native();
+  PSECURITY_DESCRIPTOR priv = pmw_private_sd();
+  assert_non_null(priv);
+  BOOL present, def;
+  PACL pacl;
+  SECURITY_DESCRIPTOR_CONTROL ctl;
+  DWORD rev;
+  assert_true(GetSecurityDescriptorDacl(priv, &present, &pacl, &def));
+  assert_true(present && pacl && pacl->AceCount >= 1 && pacl->AceCount <= 2);
+  assert_true(GetSecurityDescriptorControl(priv, &ctl, &rev));
+  assert_true(ctl & SE_DACL_PROTECTED);
+  /* Administrators is admitted. */
+  PSID admins = well_known(5, SECURITY_BUILTIN_DOMAIN_RID,
+                           DOMAIN_ALIAS_RID_ADMINS, 2);
+  bool admitted = false;
+  for (WORD i = 0; i < pacl->AceCount; i++) {
+    ACCESS_ALLOWED_ACE *ace;
+    assert_true(GetAce(pacl, i, (void **)&ace));
+    if (EqualSid((PSID)&ace->SidStart, admins)) admitted = true;
+  }
+  assert_true(admitted);
+  FreeSid(admins);
+
+  char *p = ct_str("%s/private", dir), *q = ct_str("%s/other", dir);
+  pm_fd fd, fq, d;
+  assert_int_equal(fs->open(p, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0600,
+                            &fd), 0);
+  assert_true(fake_set_sec((HANDLE)fd, DACL_SECURITY_INFORMATION, priv));
+  assert_int_equal(fs->pwrite(fd, "data", 4, 0), 4);
+  /* 0600 again: still private. */
+  assert_int_equal(fs->fchmod(fd, 0600), 0);
+  assert_int_equal(sd_inherits, 0);
+  /* The final mode (0666: Windows' "not read-only"): inherited. */
+  assert_int_equal(fs->fchmod(fd, 0666), 0);
+  assert_int_equal(sd_inherits, 1);
+  size_t len;
+  void *sd = get_sd(fs, p, &len);
+  assert_true(GetSecurityDescriptorControl(sd, &ctl, &rev));
+  assert_false(ctl & SE_DACL_PROTECTED);
+  /* Once not private, a chmod leaves the DACL alone. */
+  assert_int_equal(fs->fchmod(fd, 0444), 0);
+  assert_int_equal(sd_inherits, 1);
+  assert_int_equal(fs->close(fd), 0);
+
+  /* Beneath a handle: the same through open_at (which hands NtCreateFile
+   * the private descriptor for a 0600 file, and none for a 0644 one) and
+   * chmod_at, and a file whose DACL is its own (not the private one) is
+   * never touched. */
+  assert_int_equal(fs->open(dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d), 0);
+  create_sd = NULL;
+  assert_int_equal(fs->open_at(d, "public", PM_O_WRONLY | PM_O_CREAT |
+                                                PM_O_EXCL, 0644, &fq), 0);
+  assert_int_equal(fs->close(fq), 0);
+  assert_null(create_sd);
+  assert_int_equal(fs->open_at(d, "other", PM_O_WRONLY | PM_O_CREAT |
+                                               PM_O_EXCL, 0600, &fq), 0);
+  assert_ptr_equal(create_sd, priv);
+  assert_true(fake_set_sec((HANDLE)fq, DACL_SECURITY_INFORMATION, priv));
+  assert_int_equal(fs->close(fq), 0);
+  assert_int_equal(fs->chmod_at(d, "other", 0444), 0);
+  assert_int_equal(sd_inherits, 2);
+  size_t olen;
+  PSID users = well_known(5, SECURITY_BUILTIN_DOMAIN_RID,
+                          DOMAIN_ALIAS_RID_USERS, 2);
+  void *own = make_sd(users, users, &olen);
+  FreeSid(users);
+  assert_true(fake_set_sec(open_h(q, &fq), DACL_SECURITY_INFORMATION, own));
+  fs->close(fq);
+  assert_int_equal(fs->chmod_at(d, "other", 0666), 0);
+  assert_int_equal(fs->chmod(q, 0644), 0);
+  assert_int_equal(sd_inherits, 2);
+  assert_int_equal(fs->close(d), 0);
+}
+
+/* The backup, restore and security privileges are enabled where the
+ * token holds them (Wine's token, as an administrator's, does): turned
+ * off here, then on again by pmw_privileges_enable. */
+static bool priv_enabled(const wchar_t *name) {
+  HANDLE tok;
+  assert_true(OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok));
+  LUID luid;
+  assert_true(LookupPrivilegeValueW(NULL, name, &luid));
+  DWORD need = 0;
+  GetTokenInformation(tok, TokenPrivileges, NULL, 0, &need);
+  TOKEN_PRIVILEGES *tp = ct_alloc(need);
+  assert_true(GetTokenInformation(tok, TokenPrivileges, tp, need, &need));
+  CloseHandle(tok);
+  for (DWORD i = 0; i < tp->PrivilegeCount; i++)
+    if (tp->Privileges[i].Luid.LowPart == luid.LowPart &&
+        tp->Privileges[i].Luid.HighPart == luid.HighPart)
+      return (tp->Privileges[i].Attributes & SE_PRIVILEGE_ENABLED) != 0;
+  return false;
+}
+
+static void test_fs_win32_nt_privileges(void **state) {
+  (void)state;
+  const wchar_t *names[] = {L"SeBackupPrivilege", L"SeRestorePrivilege",
+                            L"SeSecurityPrivilege"};
+  HANDLE tok;
+  assert_true(OpenProcessToken(GetCurrentProcess(),
+                               TOKEN_ADJUST_PRIVILEGES | TOKEN_QUERY, &tok));
+  for (int i = 0; i < 3; i++) {
+    TOKEN_PRIVILEGES tp;
+    tp.PrivilegeCount = 1;
+    tp.Privileges[0].Attributes = 0;
+    assert_true(LookupPrivilegeValueW(NULL, names[i],
+                                      &tp.Privileges[0].Luid));
+    assert_true(AdjustTokenPrivileges(tok, FALSE, &tp, 0, NULL, NULL));
+    if (GetLastError() != ERROR_SUCCESS) {
+      CloseHandle(tok);
+      print_message("  the token does not hold %ls: skipped\n", names[i]);
+      skip();
+    }
+    assert_false(priv_enabled(names[i]));
+  }
+  CloseHandle(tok);
+  pmw_sacl_force(false);
+  unsigned got = pmw_privileges_enable();
+  assert_int_equal(got, PMW_PRIV_BACKUP | PMW_PRIV_RESTORE |
+                            PMW_PRIV_SECURITY);
+  for (int i = 0; i < 3; i++) assert_true(priv_enabled(names[i]));
+  assert_true(pmw_sacl_enabled());
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_fs_win32_nt_readlink, setup,
@@ -395,6 +871,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_fs_win32_nt_realpath, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_fs_win32_nt_sparse_seek, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_fs_win32_nt_security, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_fs_win32_nt_fat, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fs_win32_nt_private, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_fs_win32_nt_privileges, setup,
                                       teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
