@@ -30,15 +30,17 @@ void orch_strf(char *dst, size_t cap, const char *fmt, ...) {
 }
 
 int orch_cli_open_host(const char *spec, pm_host **h) {
+  /* Without --host, the platform's default (Windows: this machine). */
+  if (!spec) spec = pm_host_default_spec();
   if (!spec) {
-    pm_report_errorf(PM_EINVAL, "--host is required (this build knows "
-                                "sim:DIR, the simulated Windows host)");
+    pm_report_errorf(PM_EINVAL, "--host is required (this build knows %s)",
+                     pm_host_known_specs());
     return PM_EXIT_USAGE;
   }
   int rc = pm_host_open(spec, h);
-  if (rc == PM_EINVAL) {
-    pm_report_errorf(rc, "unknown host '%s' (this build knows sim:DIR)",
-                     spec);
+  if (rc == PM_EINVAL && !pm_host_open_detail()[0]) {
+    pm_report_errorf(rc, "unknown host '%s' (this build knows %s)", spec,
+                     pm_host_known_specs());
     return PM_EXIT_USAGE;
   }
   if (rc == PM_EBUSY) {
@@ -76,7 +78,9 @@ static const char move_help[] =
     "pass over the staged copy (changed files copied and re-read, removed\n"
     "ones deleted); the report gives the downtime.\n"
     "\n"
-    "  --host SPEC          the Windows host: sim:DIR (simulated host)\n"
+    "  --host SPEC          the Windows host: local (this machine; the\n"
+    "                       default on Windows) or sim:DIR (Linux: the\n"
+    "                       simulated host)\n"
     "  --from PATH          the Exchange path (C:\\exchsrvr) or its\n"
     "                       Connect\\Msmcon\n"
     "  --to PATH            the new drive (D:) or ExchSrvr folder\n"
@@ -119,7 +123,9 @@ static const char rollback_help[] =
     "--remove-copy is given; the old tree is never touched. Running it\n"
     "again after a failure continues.\n"
     "\n"
-    "  --host SPEC          the Windows host: sim:DIR\n"
+    "  --host SPEC          the Windows host: local (this machine; the\n"
+    "                       default on Windows) or sim:DIR (Linux: the\n"
+    "                       simulated host)\n"
     "  --state DIR          the move's state folder (default: the host's)\n"
     "  --remove-copy        delete the new Connect\\Msmcon copy\n"
     "  --stop-timeout S     seconds to wait for a service to stop (120)\n"
@@ -146,7 +152,9 @@ static const char stage_help[] =
     "services and finishes with a short verified delta pass. A killed\n"
     "stage continues when run again.\n"
     "\n"
-    "  --host SPEC          the Windows host: sim:DIR (simulated host)\n"
+    "  --host SPEC          the Windows host: local (this machine; the\n"
+    "                       default on Windows) or sim:DIR (Linux: the\n"
+    "                       simulated host)\n"
     "  --from PATH          the Exchange path (C:\\exchsrvr) or its\n"
     "                       Connect\\Msmcon\n"
     "  --to PATH            the new drive (D:) or ExchSrvr folder\n"

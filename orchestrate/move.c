@@ -199,6 +199,27 @@ int orch_set_value(pm_host *h, const orch_value *v, const pm_reg_value *d) {
   return rc;
 }
 
+/* True when the host does not hold `want` for v: the registry's bytes
+ * differ or, for an ImagePath, the service manager's own copy does. The
+ * SCM reads ImagePath from the registry only when it starts (at boot),
+ * so a value put back behind its back (`reg import` of the backup)
+ * leaves it starting the program from the other place. */
+static bool value_differs(pm_host *h, const orch_value *v,
+                          const pm_reg_value *want) {
+  pm_reg_value cur = {0};
+  int g = h->reg->get(h, v->key, v->name, &cur);
+  bool differs = g < 0 || !pm_reg_value_equal(&cur, want);
+  pm_reg_value_free(&cur);
+  if (!differs && v->image_path) {
+    pm_svc_info si;
+    char *s = pm_reg_value_str(want);
+    differs = s && (h->svc->query(h, v->service, &si) < 0 ||
+                    strcmp(si.image_path, s) != 0);
+    free(s);
+  }
+  return differs;
+}
+
 static char *maildata_of(const char *msmcon) {
   return pm_xasprintf("%s\\Maildata", msmcon);
 }
@@ -1028,12 +1049,8 @@ int orch_rollback(pm_host *h, const orch_options *o) {
    * from the new place while they are restored. */
   uint64_t ts = pm_now_ns();
   size_t differ = 0;
-  for (size_t i = 0; i < plan.nvals; i++) {
-    pm_reg_value cur = {0};
-    int g = h->reg->get(h, plan.vals[i].key, plan.vals[i].name, &cur);
-    if (g < 0 || !pm_reg_value_equal(&cur, &plan.vals[i].old)) differ++;
-    pm_reg_value_free(&cur);
-  }
+  for (size_t i = 0; i < plan.nvals; i++)
+    if (value_differs(h, &plan.vals[i], &plan.vals[i].old)) differ++;
   size_t stopped = 0;
   rc = 0;
   if (differ) {
@@ -1054,13 +1071,9 @@ int orch_rollback(pm_host *h, const orch_options *o) {
   if (rb_interrupted(&r, &rc)) goto failed;
   /* 2. Registry values back, bytes and types. */
   ts = pm_now_ns();
-  for (size_t i = 0; i < plan.nvals && rc == 0; i++) {
-    pm_reg_value cur = {0};
-    int g = h->reg->get(h, plan.vals[i].key, plan.vals[i].name, &cur);
-    if (g < 0 || !pm_reg_value_equal(&cur, &plan.vals[i].old))
+  for (size_t i = 0; i < plan.nvals && rc == 0; i++)
+    if (value_differs(h, &plan.vals[i], &plan.vals[i].old))
       rc = orch_set_value(h, &plan.vals[i], &plan.vals[i].old);
-    pm_reg_value_free(&cur);
-  }
   orch_strf(r.detail, sizeof r.detail, "%zu of %zu values restored", differ,
            plan.nvals);
   rb_line(&r, "registry", rc, since(ts), r.detail);

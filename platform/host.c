@@ -331,6 +331,12 @@ int pm_host_open(const char *spec, pm_host **out) {
   return PM_EINVAL;
 }
 
+const char *pm_host_default_spec(void) {
+  for (const pm_host_backend *const *b = pm__host_backends(); *b; b++)
+    if ((*b)->is_default) return (*b)->prefix;
+  return NULL;
+}
+
 void pm_host_close(pm_host *h) {
   if (h && h->close) h->close(h);
 }

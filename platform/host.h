@@ -11,7 +11,9 @@
  *             QueryServiceStatus / ControlService(STOP) / StartServiceW /
  *             ChangeServiceConfigW (lpBinaryPathName only)
  *   shares    NetShareEnum / NetShareGetInfo / NetShareAdd / NetShareDel,
- *             level 502 (the security descriptor as SDDL text)
+ *             level 502 (the security descriptor as text: SDDL in the
+ *             simulator, "hex:" and its self-relative bytes from `local`,
+ *             since NT 4.0 has no SDDL; pomove only carries it)
  *   registry  RegEnumKeyExW / RegEnumValueW / RegQueryValueExW /
  *             RegSetValueExW / RegDeleteValueW, data as raw bytes
  *             (UTF-16LE for the string types) so a type is never changed
@@ -232,7 +234,8 @@ typedef struct pm_svc_ops {
   int (*wait)(pm_host *h, const char *name, pm_svc_state want,
               unsigned timeout_ms, pm_svc_state *seen);
   /* ChangeServiceConfigW(lpBinaryPathName): the SCM stores ImagePath as
-   * REG_EXPAND_SZ; a caller that must keep another type rewrites the value
+   * REG_EXPAND_SZ (Wine: REG_SZ); `local` then writes back the type the
+   * value had. A caller that must keep another type rewrites the value
    * through the registry table afterwards. */
   int (*set_image_path)(pm_host *h, const char *name, const char *path);
 } pm_svc_ops;
@@ -308,12 +311,22 @@ void pm_host_close(pm_host *h);
 int pm_host_validate(const pm_host *h);
 
 /* A backend: `prefix` is the part of the spec before ':' (or the whole
- * spec). The list is per platform (platform/sim/ on Linux). */
+ * spec). The list is per platform (platform/sim/ on Linux,
+ * platform/win32/host_win32.c on Windows); a backend marked `is_default`
+ * is the host a command uses without --host (Windows: `local`, the
+ * machine itself; Linux has none: the simulated host is always named). */
 typedef struct pm_host_backend {
   const char *prefix;
   int (*open)(const char *arg, pm_host **out);
+  bool is_default;
 } pm_host_backend;
 const pm_host_backend *const *pm__host_backends(void);
+/* The spec of this build's default host ("local" on Windows), or NULL
+ * when --host must be given. */
+const char *pm_host_default_spec(void);
+/* The backends of this build for people: "sim:DIR" on Linux, "local" on
+ * Windows (static text). */
+const char *pm_host_known_specs(void);
 
 /* ---- The simulated host (Linux harness only) ---- */
 

@@ -32,8 +32,8 @@ build fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 
 status=0
 # The Windows builds: every file outside platform/'s Linux and simulator
-# backends, linked against the stub backend (platform/win32/stub_win32.c),
-# and the portable tests (tests/platform, run under Wine below).
+# backends, with the Win32 backend (platform/win32/), and the portable
+# tests (tests/platform, run under Wine below).
 # A failure fails the test command, after the other tests have run.
 for arch in i686 x86_64; do
   echo "== build win-$arch (mingw-w64)" >&2
@@ -52,9 +52,9 @@ for arch in i686 x86_64; do
 done
 # The Windows builds' tests under Wine: x86_64 under wine64; i686 needs
 # wine32, which scripts/deps.sh does not install (README says why). The
-# ones labelled win-fs need the Win32 file system and I/O engine, which
-# platform/win32/stub_win32.c does not have yet: POMOVE_WIN_FS_TESTS=1
-# runs them too (make it the default once the backend has landed).
+# ones labelled win-fs need the Win32 file system and I/O engine (marked
+# while those were a stub): POMOVE_WIN_FS_TESTS=1 runs them too (make it
+# the default once they all pass).
 for arch in x86_64 i686; do
   [ -e "build/win-$arch/CTestTestfile.cmake" ] || continue
   loader=/usr/lib/wine/wine64

@@ -1121,10 +1121,14 @@ static int sim_open(const char *arg, pm_host **out) {
   return 0;
 }
 
-static const pm_host_backend sim_backend = {"sim", sim_open};
+static const pm_host_backend sim_backend = {"sim", sim_open, false};
 static const pm_host_backend *const backends[] = {&sim_backend, NULL};
 
 const pm_host_backend *const *pm__host_backends(void) { return backends; }
+
+const char *pm_host_known_specs(void) {
+  return "sim:DIR, the simulated Windows host";
+}
 
 /* ---- creating a host ---- */
 
