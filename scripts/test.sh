@@ -51,10 +51,7 @@ for arch in i686 x86_64; do
   fi
 done
 # The Windows builds' tests under Wine: x86_64 under wine64; i686 needs
-# wine32, which scripts/deps.sh does not install (README says why). The
-# ones labelled win-fs need the Win32 file system and I/O engine (marked
-# while those were a stub): POMOVE_WIN_FS_TESTS=1 runs them too (make it
-# the default once they all pass).
+# wine32, which scripts/deps.sh does not install (README says why).
 for arch in x86_64 i686; do
   [ -e "build/win-$arch/CTestTestfile.cmake" ] || continue
   loader=/usr/lib/wine/wine64
@@ -64,10 +61,8 @@ for arch in x86_64 i686; do
     continue
   fi
   echo "== tests (win-$arch under Wine)" >&2
-  exclude=(-LE win-fs)
-  [ "${POMOVE_WIN_FS_TESTS:-0}" = 1 ] && exclude=()
-  ctest --test-dir "build/win-$arch" --output-on-failure "${exclude[@]}" \
-    -j"$jobs" || status=1
+  ctest --test-dir "build/win-$arch" --output-on-failure -j"$jobs" ||
+    status=1
 done
 # The deliverable: pomove-<version>-windows.zip in build/dist (both
 # programs, statically linked, README-Windows.txt; scripts/win-zip.sh).
