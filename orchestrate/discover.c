@@ -34,10 +34,20 @@ static bool drive_path(const char *s) {
          s[1] == ':' && (s[2] == '\0' || s[2] == '\\');
 }
 
+/* A host path given on the command line, with '/' read as the separator
+ * it is on Windows ("C:/exchsrvr"; pomove.exe turns a typed '\\' into '/'
+ * as it reads its arguments). */
+static bool host_arg(const char *arg, char *tmp, size_t cap, size_t room) {
+  if (strlen(arg) + room >= cap) return false;
+  snprintf(tmp, cap, "%s", arg);
+  for (char *c = tmp; *c; c++)
+    if (*c == '/') *c = '\\';
+  return drive_path(tmp);
+}
+
 int orch_msmcon_from(const char *arg, char *out, size_t cap) {
   char tmp[PM_HOST_PATH_MAX];
-  if (strlen(arg) + 20 >= sizeof tmp || !drive_path(arg)) return PM_EINVAL;
-  snprintf(tmp, sizeof tmp, "%s", arg);
+  if (!host_arg(arg, tmp, sizeof tmp, 20)) return PM_EINVAL;
   strip_bs(tmp);
   if (strlen(tmp) == 2) return PM_EINVAL; /* a bare drive is no Exchange path */
   if (ends_with_msmcon(tmp))
@@ -49,8 +59,7 @@ int orch_msmcon_from(const char *arg, char *out, size_t cap) {
 
 int orch_msmcon_to(const char *arg, char *out, size_t cap) {
   char tmp[PM_HOST_PATH_MAX];
-  if (strlen(arg) + 30 >= sizeof tmp || !drive_path(arg)) return PM_EINVAL;
-  snprintf(tmp, sizeof tmp, "%s", arg);
+  if (!host_arg(arg, tmp, sizeof tmp, 30)) return PM_EINVAL;
   strip_bs(tmp);
   if (ends_with_msmcon(tmp))
     snprintf(out, cap, "%s", tmp);

@@ -146,6 +146,14 @@ static void test_orch_rewrite_rules(void **state) {
   assert_string_equal(buf, "C:\\exchsrvr\\connect\\msmcon");
   assert_int_equal(orch_msmcon_from("C:", buf, sizeof buf), PM_EINVAL);
   assert_int_equal(orch_msmcon_from("exchsrvr", buf, sizeof buf), PM_EINVAL);
+  /* '/' is a separator in a Windows path, and what pomove.exe's command
+   * line makes of a typed '\'. */
+  assert_int_equal(orch_msmcon_from("C:/exchsrvr", buf, sizeof buf), 0);
+  assert_string_equal(buf, "C:\\exchsrvr\\Connect\\Msmcon");
+  assert_int_equal(orch_msmcon_to("E:/Mail/ExchSrvr/", buf, sizeof buf), 0);
+  assert_string_equal(buf, "E:\\Mail\\ExchSrvr\\Connect\\Msmcon");
+  assert_int_equal(orch_msmcon_to("D:/", buf, sizeof buf), 0);
+  assert_string_equal(buf, "D:\\ExchSrvr\\Connect\\Msmcon");
 }
 
 int main(void) {
