@@ -403,8 +403,10 @@ typedef struct pm_fs_ops {
    * ftruncate, fstat and close of this table like a file's. A name that
    * is empty or holds '/', '\\' or ':' is PM_EINVAL; a stream absent
    * without PM_O_CREAT PM_ENOENT; PM_ENOTSUP where streams_list is.
-   * Writing a stream changes the file's change time on NTFS, not its
-   * modification time. */
+   * NTFS keeps times per file, not per stream, so a copy writes the
+   * streams before it sets the file's times. (Whether writing a stream
+   * alone moves the file's ChangeTime, so that an update sees it, was
+   * not measured: no NTFS here, and Wine has no streams.) */
   int (*streams_list)(pm_fd fd, char *buf, size_t cap, size_t *len);
   int (*stream_open)(pm_fd fd, const char *name, int flags, uint32_t mode,
                      pm_fd *out);
