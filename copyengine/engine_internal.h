@@ -88,6 +88,7 @@ typedef struct ce_ctx {
   const ce_state *old_state;
   ce_state_writer *sw;
   atomic_bool xattr_unsupported;
+  atomic_bool streams_unsupported; /* streams_list said PM_ENOTSUP once */
 
   atomic_uint_least64_t files, dirs, symlinks, hardlinks, specials, bytes,
       hashed, skipped, errors, seen_files, resumed_files, resumed_bytes, rewritten,
@@ -126,5 +127,13 @@ int ce_copy_xattrs(ce_ctx *c, pm_fd sdir, const char *srel, pm_fd ddir,
                    const char *drel, const char *sp, const char *dp,
                    bool prune);
 void ce_apply_dir_meta(ce_ctx *c, ce_dnode *d);
+/* Copies the named data streams (NTFS alternate data streams) of the
+ * file open at sfd to the file open at dfd, each whole and by handle;
+ * with `sync`, flushes each stream written. 0, or the PM_E* code of the
+ * first failure, *op then naming it ("copy stream 'NAME' of", malloc'd)
+ * and *on_src whether it was the source's. A file system without
+ * streams (PM_ENOTSUP) makes this do nothing from then on. */
+int ce_copy_streams(ce_ctx *c, pm_fd sfd, pm_fd dfd, bool sync, char **op,
+                    bool *on_src);
 
 #endif

@@ -148,3 +148,90 @@ void ce_dnode_release(ce_ctx *c, ce_dnode *d) {
     d = parent;
   }
 }
+
+/* ---- Named data streams ---- */
+
+/* Copies one stream; 0 or PM_E*, *on_src telling whose call failed. */
+static int copy_stream(ce_ctx *c, pm_fd sfd, pm_fd dfd, const char *name,
+                       bool sync, char *buf, size_t cap, bool *on_src) {
+  pm_fd in, out;
+  *on_src = true;
+  int rc = c->fs->stream_open(sfd, name, PM_O_RDONLY, 0, &in);
+  if (rc == PM_ENOENT) return 0; /* removed since it was listed */
+  if (rc) return rc;
+  *on_src = false;
+  rc = c->fs->stream_open(dfd, name, PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC,
+                          0600, &out);
+  if (rc) {
+    c->fs->close(in);
+    return rc;
+  }
+  uint64_t off = 0;
+  for (;;) {
+    int64_t got = c->fs->pread(in, buf, cap, off);
+    if (got < 0) {
+      rc = (int)got;
+      *on_src = true;
+      break;
+    }
+    if (got == 0) break;
+    for (int64_t done = 0; done < got;) {
+      int64_t put = c->fs->pwrite(out, buf + done, (size_t)(got - done),
+                                  off + (uint64_t)done);
+      if (put <= 0) {
+        rc = put < 0 ? (int)put : PM_EIO;
+        break;
+      }
+      done += put;
+    }
+    if (rc) break;
+    off += (uint64_t)got;
+  }
+  if (!rc && sync) rc = c->fs->fsync(out, true);
+  int os = pm_oserr_of(rc);
+  c->fs->close(in);
+  int crc = c->fs->close(out);
+  if (!rc && crc) {
+    rc = crc;
+    os = pm_oserr_of(rc);
+  }
+  if (rc) pm_oserr_record(rc, os);
+  return rc;
+}
+
+int ce_copy_streams(ce_ctx *c, pm_fd sfd, pm_fd dfd, bool sync, char **op,
+                    bool *on_src) {
+  *op = NULL;
+  *on_src = true;
+  if (atomic_load(&c->streams_unsupported)) return 0;
+  size_t cap = 4096, len = 0;
+  char *list = pm_xmalloc(cap);
+  int rc;
+  while ((rc = c->fs->streams_list(sfd, list, cap, &len)) == PM_ERANGE &&
+         len > cap) {
+    cap = len;
+    list = pm_xrealloc(list, cap);
+  }
+  if (rc == PM_ENOTSUP) {
+    atomic_store(&c->streams_unsupported, true);
+    rc = 0;
+    len = 0;
+  }
+  if (rc) *op = pm_xstrdup("list streams of");
+  char *buf = NULL;
+  size_t bcap = c->chunk < (1u << 20) ? c->chunk : (1u << 20);
+  for (size_t i = 0; !rc && i < len; i += strlen(list + i) + 1) {
+    if (!buf) buf = pm_xmalloc(bcap);
+    rc = copy_stream(c, sfd, dfd, list + i, sync, buf, bcap, on_src);
+    if (rc) {
+      int os = pm_oserr_of(rc);
+      char *shown = pm_display_path(list + i);
+      *op = pm_xasprintf("copy stream '%s' of", shown);
+      free(shown);
+      pm_oserr_record(rc, os);
+    }
+  }
+  free(buf);
+  free(list);
+  return rc;
+}

@@ -70,6 +70,7 @@ struct fstate {
   pm_hasher *h;
   int err;
   const char *errop;
+  char *errop_buf; /* errop when it was made for this file (a stream's) */
   bool err_on_src; /* the failed operation was on the source */
   int err_os;      /* the OS's code for it, reported with it */
   /* checkpoints (journal on, large files) */
@@ -777,6 +778,7 @@ static bool same_version(const pm_stat *a, const pm_stat *b) {
 }
 
 static void fstate_free(fstate *f) {
+  free(f->errop_buf);
   free(f->sp);
   free(f->dp);
   pm_hasher_free(f->h);
@@ -977,6 +979,15 @@ static void finish_file(worker *w, fstate *f) {
       !f->truncated) {
     rc = c->fs->ftruncate(f->dfd, f->st.size);
     if (rc) file_fail(f, "set size of", rc);
+  }
+  /* Its named data streams (NTFS), once its data are in place and before
+   * its mode, which may make it read-only. A file flushed on its own is
+   * flushed with its streams. */
+  if (!f->err && !f->hash_only) {
+    bool on_src;
+    bool sync = (c->j || c->o->verify || c->no_syncfs) && !c->sync_fs;
+    rc = ce_copy_streams(c, f->sfd, f->dfd, sync, &f->errop_buf, &on_src);
+    if (rc) file_fail_at(f, f->errop_buf, rc, on_src);
   }
   /* A new file already belongs to us (its directory has no setgid bit
    * while the copy runs): only a different owner needs the call. */

@@ -243,8 +243,9 @@ typedef struct pm_fsinfo {
  *       Removed: the DACL becomes what the parent passes down (Windows
  *       2000; PM_ENOTSUP on NT 4.0).
  * Any other name: get and remove PM_ENODATA, set PM_ENOTSUP (alternate
- * data streams are not carried this way). On Linux there is no such
- * namespace: "win32.*" names are ordinary names there.
+ * data streams are not carried this way: see streams_list below). On
+ * Linux there is no such namespace: "win32.*" names are ordinary names
+ * there.
  *
  * A file created with PM_O_CREAT and a mode without group or other bits
  * (mode & 077 == 0) is private until complete: on Windows 2000 and later
@@ -377,6 +378,38 @@ typedef struct pm_fs_ops {
    * refuse other processes' reads of it). The lock is advisory: other
    * opens may read and write the file. */
   int (*lock)(pm_fd fd);
+
+  /* ---- Named data streams (NTFS alternate data streams) ----
+   *
+   * A file on NTFS may hold named data streams ("file.txt:NAME") beside
+   * its unnamed main stream; a copy carries them with the file. They may
+   * be large, so they are copied by handle like the main data, not through
+   * the xattr slots' in-memory values.
+   *
+   * streams_list: the names of the named data streams of the file open at
+   * fd (any access), NUL-separated as xattr lists are, UTF-8, without the
+   * leading ':' and the ":$DATA" suffix; the unnamed main stream is never
+   * listed, and a file without named streams gives an empty list (*len
+   * 0). PM_ERANGE when cap is too small, *len then saying how much is
+   * needed. PM_ENOTSUP where the OS or the volume has no such streams
+   * (Linux, FAT): a caller may take that answer as holding for the whole
+   * tree.
+   *
+   * stream_open: opens the named stream `name` of the file open at fd,
+   * never by a path (Windows: NtCreateFile of ":NAME" relative to fd's
+   * handle, ObjectAttributes.RootDirectory), with open's flags (access
+   * mode, PM_O_CREAT, PM_O_EXCL, PM_O_TRUNC; mode as open's, for what a
+   * file system makes of it). The handle works with pread, pwrite, fsync,
+   * ftruncate, fstat and close of this table like a file's. A name that
+   * is empty or holds '/', '\\' or ':' is PM_EINVAL; a stream absent
+   * without PM_O_CREAT PM_ENOENT; PM_ENOTSUP where streams_list is.
+   * NTFS keeps times per file, not per stream, so a copy writes the
+   * streams before it sets the file's times. (Whether writing a stream
+   * alone moves the file's ChangeTime, so that an update sees it, was
+   * not measured: no NTFS here, and Wine has no streams.) */
+  int (*streams_list)(pm_fd fd, char *buf, size_t cap, size_t *len);
+  int (*stream_open)(pm_fd fd, const char *name, int flags, uint32_t mode,
+                     pm_fd *out);
 } pm_fs_ops;
 
 /* The native file system of this build (Linux or Win32). */

@@ -1236,6 +1236,23 @@ static int lx_lock(pm_fd fd) {
   return fail();
 }
 
+/* Linux file systems have no named data streams (NTFS's, through
+ * ntfs-3g, appear as xattrs, which the xattr pass copies). */
+static int lx_streams_list(pm_fd fd, char *buf, size_t cap, size_t *len) {
+  (void)fd, (void)buf, (void)cap;
+  *len = 0;
+  pm_oserr_record(PM_ENOTSUP, 0);
+  return PM_ENOTSUP;
+}
+
+static int lx_stream_open(pm_fd fd, const char *name, int flags,
+                          uint32_t mode, pm_fd *out) {
+  (void)fd, (void)name, (void)flags, (void)mode;
+  *out = PM_FD_INVALID;
+  pm_oserr_record(PM_ENOTSUP, 0);
+  return PM_ENOTSUP;
+}
+
 static const pm_fs_ops linux_fs = {
     .name = "linux",
     .open = lx_open,
@@ -1290,6 +1307,8 @@ static const pm_fs_ops linux_fs = {
     .xattr_set_at = lx_xattr_set_at,
     .xattr_remove_at = lx_xattr_remove_at,
     .lock = lx_lock,
+    .streams_list = lx_streams_list,
+    .stream_open = lx_stream_open,
 };
 
 const pm_fs_ops *pm_fs_native(void) { return &linux_fs; }

@@ -1486,6 +1486,8 @@ static const pm_fs_ops win32_fs = {
     .xattr_set_at = pmw_xattr_set_at,
     .xattr_remove_at = pmw_xattr_remove_at,
     .lock = w_lock,
+    .streams_list = pmw_streams_list,
+    .stream_open = pmw_stream_open,
 };
 
 /* The first call enables the backup, restore and security privileges

@@ -1124,3 +1124,154 @@ void pmw_closedir(pm_dir *d) {
   free(d->name);
   free(d);
 }
+
+/* ---- Named data streams ----
+ *
+ * Listed with NtQueryInformationFile(FileStreamInformation) (NT 3.1; not
+ * FindFirstStreamW, which is Vista's, nor BackupRead, which Wine refuses
+ * with ERROR_NOT_SUPPORTED), opened with NtCreateFile of ":NAME" relative
+ * to the file's own handle (RootDirectory may be a file when the name is
+ * a stream's: NT 3.1 too), so no path is ever looked up again.
+ *
+ * What Wine 8.0 does (wine64 8.0, Debian 12, ext4): FileStreamInformation
+ * is STATUS_NOT_IMPLEMENTED (so streams_list says PM_ENOTSUP and a copy
+ * carries no streams); the relative open of ":NAME" on a file handle is
+ * STATUS_OBJECT_PATH_NOT_FOUND; and CreateFileW("f:alt") by path makes
+ * a Unix file named "f:alt" beside f, no stream. NTFS's answers are shown
+ * to this code by tests/platform/test_fs_win32_nt.c through the pmw_nt
+ * table instead. */
+
+/* A FAT volume (and NT 4.0's CDFS) refuses the class: no streams there. */
+#define ST_BUFFER_OVERFLOW ((NTSTATUS)0x80000005L)
+#define ST_BUFFER_TOO_SMALL ((NTSTATUS)0xC0000023L)
+#define ST_INFO_LENGTH_MISMATCH ((NTSTATUS)0xC0000004L)
+#define ST_INVALID_DEVICE_REQUEST ((NTSTATUS)0xC0000010L)
+
+enum { DATA_SUFFIX_LEN = 6, STREAMS_MAX = 64u << 20 };
+
+/* Whether w[0..n) ends with ":$DATA" (NTFS spells the type so). */
+static bool is_data(const wchar_t *w, size_t n) {
+  static const wchar_t sfx[] = L":$DATA";
+  if (n < DATA_SUFFIX_LEN) return false;
+  for (size_t i = 0; i < DATA_SUFFIX_LEN; i++)
+    if (w[n - DATA_SUFFIX_LEN + i] != sfx[i]) return false;
+  return true;
+}
+
+/* Appends the names of the named $DATA streams in the FileStreamInformation
+ * answer buf[0..got) to out (NUL-separated, UTF-8); *len counts what the
+ * whole list needs, whether it fits or not. */
+static int streams_parse(const unsigned char *buf, size_t got, char *out,
+                         size_t cap, size_t *len) {
+  size_t off = 0, n = 0;
+  while (got && off + offsetof(FILE_STREAM_INFORMATION, StreamName) <= got) {
+    const FILE_STREAM_INFORMATION *e =
+        (const FILE_STREAM_INFORMATION *)(const void *)(buf + off);
+    size_t wn = e->StreamNameLength / sizeof(wchar_t);
+    if (off + offsetof(FILE_STREAM_INFORMATION, StreamName) +
+            e->StreamNameLength > got)
+      return own_fail(PM_EFORMAT);
+    const wchar_t *w = e->StreamName;
+    /* ":NAME:$DATA": the name lies between the first ':' and the type;
+     * "::$DATA" is the main stream, other types are not data. */
+    if (wn > 1 + DATA_SUFFIX_LEN && w[0] == L':' && is_data(w, wn)) {
+      char *u;
+      size_t ul;
+      int rc = pmw_to_utf8(w + 1, wn - 1 - DATA_SUFFIX_LEN, &u, &ul);
+      if (rc) return rc;
+      if (n + ul + 1 <= cap) {
+        memcpy(out + n, u, ul);
+        out[n + ul] = '\0';
+      }
+      n += ul + 1;
+      free(u);
+    }
+    if (!e->NextEntryOffset) break;
+    off += e->NextEntryOffset;
+  }
+  *len = n;
+  if (n > cap) return own_fail(PM_ERANGE);
+  return 0;
+}
+
+int pmw_streams_list(pm_fd fd, char *buf, size_t cap, size_t *len) {
+  *len = 0;
+  ULONG size = 4096;
+  for (;;) {
+    unsigned char *info = malloc(size);
+    if (!info) return own_fail(PM_ENOMEM);
+    IO_STATUS_BLOCK io;
+    memset(&io, 0, sizeof io);
+    NTSTATUS s = pmw_nt.query_info((HANDLE)fd, &io, info, size,
+                                   FileStreamInformation);
+    if (s == ST_BUFFER_OVERFLOW || s == ST_BUFFER_TOO_SMALL ||
+        s == ST_INFO_LENGTH_MISMATCH) {
+      /* No partial list is used: the whole answer is asked again. */
+      free(info);
+      if (size >= STREAMS_MAX) return own_fail(PM_ERANGE);
+      size *= 2;
+      continue;
+    }
+    if (s == ST_INVALID_PARAMETER || s == ST_INVALID_INFO_CLASS ||
+        s == ST_NOT_IMPLEMENTED || s == ST_INVALID_DEVICE_REQUEST) {
+      free(info);
+      pm_oserr_record(PM_ENOTSUP, (int)RtlNtStatusToDosError(s));
+      return PM_ENOTSUP;
+    }
+    if (s < 0) {
+      free(info);
+      return nt_fail(s);
+    }
+    size_t got = io.Information < size ? (size_t)io.Information : size;
+    int rc = streams_parse(info, got, buf, cap, len);
+    free(info);
+    return rc;
+  }
+}
+
+int pmw_stream_open(pm_fd fd, const char *name, int flags, uint32_t mode,
+                    pm_fd *out) {
+  (void)mode; /* a stream has its file's attributes and descriptor */
+  *out = PM_FD_INVALID;
+  if (!*name || strpbrk(name, "/\\:")) return own_fail(PM_EINVAL);
+  int acc = flags & PM_O_ACCMODE;
+  bool writing = acc == PM_O_WRONLY || acc == PM_O_RDWR;
+  ACCESS_MASK access = SYNCHRONIZE | FILE_READ_ATTRIBUTES;
+  if (acc == PM_O_RDONLY || acc == PM_O_RDWR) access |= GENERIC_READ;
+  if (writing) access |= GENERIC_WRITE;
+  ULONG disp = FILE_OPEN;
+  if (flags & PM_O_CREAT)
+    disp = (flags & PM_O_EXCL) ? FILE_CREATE : FILE_OPEN_IF;
+  /* No FILE_SYNCHRONOUS_IO_*: an overlapped handle, as pmw_open_at's
+   * files, for fs_win32.c's pread and pwrite. */
+  ULONG opts = FILE_NON_DIRECTORY_FILE | FILE_OPEN_FOR_BACKUP_INTENT;
+
+  size_t nl = strlen(name);
+  char *full = malloc(nl + 2);
+  if (!full) return own_fail(PM_ENOMEM);
+  full[0] = ':';
+  memcpy(full + 1, name, nl + 1);
+  wchar_t *w;
+  size_t wn;
+  int rc = pmw_to_wide(full, nl + 1, &w, &wn);
+  free(full);
+  if (rc) return rc;
+  HANDLE h;
+  bool created = false;
+  NTSTATUS s = nt_open((HANDLE)fd, w, wn, access, FILE_ATTRIBUTE_NORMAL, disp,
+                       opts, &h, &created);
+  free(w);
+  if (s < 0) return nt_fail(s);
+  if ((flags & PM_O_TRUNC) && writing && !created) {
+    eof_info eo;
+    IO_STATUS_BLOCK io;
+    eo.eof.QuadPart = 0;
+    s = pmw_nt.set_info(h, &io, &eo, sizeof eo, FileEndOfFileInformation);
+    if (s < 0) {
+      pmw_nt.close(h);
+      return nt_fail(s);
+    }
+  }
+  *out = (pm_fd)(intptr_t)h;
+  return 0;
+}

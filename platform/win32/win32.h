@@ -146,6 +146,11 @@ int pmw_xattr_list_at(pm_fd dir, const char *rel, char *buf, size_t cap, size_t 
 int pmw_xattr_get_at(pm_fd dir, const char *rel, const char *name, void *buf, size_t cap, size_t *len);
 int pmw_xattr_set_at(pm_fd dir, const char *rel, const char *name, const void *val, size_t len);
 int pmw_xattr_remove_at(pm_fd dir, const char *rel, const char *name);
+/* Named data streams of the file open at fd (platform.h's
+ * streams_list and stream_open). */
+int pmw_streams_list(pm_fd fd, char *buf, size_t cap, size_t *len);
+int pmw_stream_open(pm_fd fd, const char *name, int flags, uint32_t mode,
+                    pm_fd *out);
 /* Lists the directory open at `h` (opened with FILE_LIST_DIRECTORY);
  * takes ownership of `h`, which closedir closes. */
 int pmw_opendir_handle(HANDLE h, pm_dir **out);

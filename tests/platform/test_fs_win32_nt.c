@@ -864,6 +864,235 @@ static void test_fs_win32_nt_privileges(void **state) {
   assert_true(pmw_sacl_enabled());
 }
 
+/* ---- Named data streams ----
+ *
+ * Wine 8 has no streams (FileStreamInformation is STATUS_NOT_IMPLEMENTED,
+ * a relative open of ":NAME" on a file handle
+ * STATUS_OBJECT_PATH_NOT_FOUND), so
+ * NTFS's answers are played here: FileStreamInformation as NTFS gives it
+ * (a chain of entries linked by NextEntryOffset, 8-byte aligned, the main
+ * stream first, STATUS_BUFFER_OVERFLOW while the buffer is too small),
+ * and the relative open of ":NAME" redirected to a file of its own. */
+
+static bool streams_fake, streams_fat;
+static unsigned stream_queries;
+static const wchar_t *stream_names[300];
+static size_t nstream_names;
+
+/* The answer NTFS gives for stream_names[], in buf (len bytes): the
+ * bytes needed, 0 when it does not fit. */
+static size_t stream_answer(unsigned char *buf, size_t len) {
+  size_t off = 0, last = 0;
+  for (size_t i = 0; i < nstream_names; i++) {
+    size_t nb = wcslen(stream_names[i]) * sizeof(wchar_t);
+    size_t sz = offsetof(FILE_STREAM_INFORMATION, StreamName) + nb;
+    size_t next = (off + sz + 7) & ~(size_t)7;
+    if (off + sz <= len) {
+      FILE_STREAM_INFORMATION *e = (FILE_STREAM_INFORMATION *)(buf + off);
+      memset(e, 0, sz);
+      e->StreamNameLength = (ULONG)nb;
+      e->StreamSize.QuadPart = (LONGLONG)(i * 100);
+      memcpy(e->StreamName, stream_names[i], nb);
+      if (i) ((FILE_STREAM_INFORMATION *)(buf + last))->NextEntryOffset =
+          (ULONG)(off - last);
+    }
+    last = off;
+    off = i + 1 < nstream_names ? next : off + sz;
+  }
+  return off;
+}
+
+static NTSTATUS NTAPI fake_query(HANDLE h, PIO_STATUS_BLOCK io, PVOID buf,
+                                 ULONG len, FILE_INFORMATION_CLASS cls) {
+  if (cls == FileStreamInformation && streams_fat)
+    return (NTSTATUS)0xC000000DL; /* STATUS_INVALID_PARAMETER, as FAT */
+  if (cls != FileStreamInformation || !streams_fake)
+    return pmw_nt_real.query_info(h, io, buf, len, cls);
+  stream_queries++;
+  size_t need = stream_answer(buf, 0);
+  if (need > len) {
+    /* NTFS fills what fits and says so; no caller may use it. */
+    memset(buf, 0xEE, len);
+    io->Information = len;
+    return (NTSTATUS)0x80000005L; /* STATUS_BUFFER_OVERFLOW */
+  }
+  stream_answer(buf, len);
+  io->Information = need;
+  return 0;
+}
+
+/* Lists: the main stream, a directory's index (not data) and the
+ * Windows names left out, the named $DATA streams in NTFS's order, in
+ * UTF-8; a buffer too small for the list is PM_ERANGE with the length
+ * needed; an answer larger than the first buffer is asked again. */
+static void test_fs_win32_nt_streams_list(void **state) {
+  (void)state;
+  const pm_fs_ops *fs = pm_fs_native();
+  char *a = ct_str("%s/a", tu_scratch());
+  pm_fd fd;
+  assert_int_equal(fs->open(a, PM_O_WRONLY | PM_O_CREAT, 0644, &fd), 0);
+  pmw_nt.query_info = fake_query;
+  streams_fake = true;
+  nstream_names = 0;
+  stream_names[nstream_names++] = L"::$DATA";
+  stream_names[nstream_names++] = L":Zone.Identifier:$DATA";
+  stream_names[nstream_names++] = L":$I30:$INDEX_ALLOCATION";
+  stream_names[nstream_names++] = L":\x00e9t\x00e9 \x20ac\xd83d\xde00:$DATA";
+  stream_names[nstream_names++] = L":x:$DATA";
+  char list[4096];
+  size_t len = 99;
+  assert_int_equal(fs->streams_list(fd, list, sizeof list, &len), 0);
+  static const char want[] = "Zone.Identifier\0"
+                             "\xc3\xa9t\xc3\xa9 \xe2\x82\xac\xf0\x9f\x98\x80\0"
+                             "x";
+  assert_int_equal(len, sizeof want);
+  assert_memory_equal(list, want, sizeof want);
+  assert_int_equal(fs->streams_list(fd, list, 10, &len), PM_ERANGE);
+  assert_int_equal(len, sizeof want);
+
+  /* Only the main stream: an empty list. */
+  nstream_names = 1;
+  len = 99;
+  assert_int_equal(fs->streams_list(fd, list, sizeof list, &len), 0);
+  assert_int_equal(len, 0);
+
+  /* 250 streams: about 12 KiB of answer, past the first buffer. */
+  static wchar_t names[250][16];
+  for (int i = 0; i < 250; i++) {
+    swprintf(names[i], 16, L":s%03d:$DATA", i);
+    stream_names[nstream_names++] = names[i];
+  }
+  stream_queries = 0;
+  char *big = ct_alloc(8192);
+  assert_int_equal(fs->streams_list(fd, big, 8192, &len), 0);
+  assert_true(stream_queries > 1);
+  assert_int_equal(len, 250 * 5);
+  size_t off = 0;
+  for (int i = 0; i < 250; i++) {
+    assert_string_equal(big + off, ct_str("s%03d", i));
+    off += strlen(big + off) + 1;
+  }
+  assert_int_equal(off, len);
+
+  /* A volume without streams (FAT refuses the class). */
+  streams_fat = true;
+  assert_int_equal(fs->streams_list(fd, list, sizeof list, &len), PM_ENOTSUP);
+  streams_fat = streams_fake = false;
+  assert_int_equal(fs->close(fd), 0);
+}
+
+static HANDLE stream_root;
+static wchar_t stream_name[64];
+static ULONG stream_disp, stream_opts;
+static unsigned stream_opens;
+static const wchar_t *stream_side; /* NT path of the file played */
+
+static NTSTATUS NTAPI fake_stream_create(PHANDLE out, ACCESS_MASK access,
+                                         POBJECT_ATTRIBUTES oa,
+                                         PIO_STATUS_BLOCK io,
+                                         PLARGE_INTEGER alloc, ULONG attrs,
+                                         ULONG share, ULONG disp, ULONG opts,
+                                         PVOID ea, ULONG ea_len) {
+  PUNICODE_STRING n = oa->ObjectName;
+  if (!n || !n->Length || n->Buffer[0] != L':')
+    return pmw_nt_real.create_file(out, access, oa, io, alloc, attrs, share,
+                                   disp, opts, ea, ea_len);
+  stream_opens++;
+  stream_root = oa->RootDirectory;
+  size_t wn = n->Length / sizeof(wchar_t);
+  assert_true(wn < 64);
+  memcpy(stream_name, n->Buffer, n->Length);
+  stream_name[wn] = 0;
+  stream_disp = disp;
+  stream_opts = opts;
+  /* The stream is played by a file of its own, opened as asked. */
+  UNICODE_STRING us;
+  us.Buffer = (PWSTR)stream_side;
+  us.Length = us.MaximumLength = (USHORT)(wcslen(stream_side) * 2);
+  OBJECT_ATTRIBUTES side;
+  InitializeObjectAttributes(&side, &us, OBJ_CASE_INSENSITIVE, NULL, NULL);
+  return pmw_nt_real.create_file(out, access, &side, io, alloc, attrs, share,
+                                 disp, opts, ea, ea_len);
+}
+
+/* stream_open opens ":NAME" relative to the file's own handle, never by
+ * a path; the handle it gives is overlapped (no FILE_SYNCHRONOUS_IO_*)
+ * and works with the table's pread, pwrite and fstat; PM_O_TRUNC
+ * empties an existing stream; a name with a separator or a ':' is
+ * refused before anything is opened. */
+static void test_fs_win32_nt_stream_open(void **state) {
+  (void)state;
+  const pm_fs_ops *fs = pm_fs_native();
+  const char *dir = tu_scratch();
+  char *a = ct_str("%s/a", dir);
+  stream_side = nt_of(ct_str("%s\\side", real_of(fs, dir)));
+  pmw_nt.create_file = fake_stream_create;
+  stream_opens = 0;
+  pm_fd fd, s;
+  assert_int_equal(fs->open(a, PM_O_WRONLY | PM_O_CREAT, 0644, &fd), 0);
+  assert_int_equal(fs->stream_open(fd, "\xc3\xa9t\xc3\xa9",
+                                   PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC,
+                                   0644, &s), 0);
+  assert_int_equal(stream_opens, 1);
+  assert_ptr_equal(stream_root, (HANDLE)fd);
+  assert_true(wcscmp(stream_name, L":\x00e9t\x00e9") == 0);
+  assert_int_equal(stream_disp, FILE_OPEN_IF);
+  assert_int_equal(stream_opts & (FILE_SYNCHRONOUS_IO_ALERT |
+                                  FILE_SYNCHRONOUS_IO_NONALERT), 0);
+  assert_true(stream_opts & FILE_NON_DIRECTORY_FILE);
+  assert_int_equal(fs->pwrite(s, "stream data", 11, 0), 11);
+  assert_int_equal(fs->close(s), 0);
+
+  assert_int_equal(fs->stream_open(fd, "\xc3\xa9t\xc3\xa9", PM_O_RDONLY, 0,
+                                   &s), 0);
+  assert_int_equal(stream_disp, FILE_OPEN);
+  char buf[32];
+  assert_int_equal(fs->pread(s, buf, sizeof buf, 0), 11);
+  assert_memory_equal(buf, "stream data", 11);
+  assert_int_equal(fs->close(s), 0);
+
+  assert_int_equal(fs->stream_open(fd, "x", PM_O_RDWR | PM_O_TRUNC, 0, &s), 0);
+  pm_stat st;
+  assert_int_equal(fs->fstat(s, &st), 0);
+  assert_int_equal(st.size, 0);
+  assert_int_equal(fs->close(s), 0);
+  assert_int_equal(fs->stream_open(fd, "x", PM_O_WRONLY | PM_O_CREAT |
+                                   PM_O_EXCL, 0644, &s), PM_EEXIST);
+  assert_int_equal(stream_disp, FILE_CREATE);
+
+  unsigned opens = stream_opens;
+  static const char *const bad[] = {"", "a:b", "a/b", "a\\b", ":$DATA"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    assert_int_equal(fs->stream_open(fd, bad[i], PM_O_RDONLY, 0, &s),
+                     PM_EINVAL);
+    assert_true(s == PM_FD_INVALID);
+  }
+  assert_int_equal(stream_opens, opens);
+  assert_int_equal(fs->close(fd), 0);
+}
+
+/* The real call on Wine's file (PM_ENOTSUP: Wine 8 does not implement
+ * the class) and NTFS's (an empty list for a new file): no named stream,
+ * no other error. */
+static void test_fs_win32_nt_streams_real(void **state) {
+  (void)state;
+  const pm_fs_ops *fs = pm_fs_native();
+  char *a = ct_str("%s/a", tu_scratch());
+  pm_fd fd;
+  assert_int_equal(fs->open(a, PM_O_WRONLY | PM_O_CREAT, 0644, &fd), 0);
+  assert_int_equal(fs->pwrite(fd, "data", 4, 0), 4);
+  char list[256];
+  size_t len = 99;
+  int rc = fs->streams_list(fd, list, sizeof list, &len);
+  if (rc == PM_ENOTSUP) {
+    assert_int_equal(len, 0);
+  } else {
+    assert_int_equal(rc, 0);
+    assert_int_equal(len, 0);
+  }
+  assert_int_equal(fs->close(fd), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_fs_win32_nt_readlink, setup,
@@ -878,6 +1107,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_fs_win32_nt_private, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_fs_win32_nt_privileges, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_fs_win32_nt_streams_list, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_fs_win32_nt_stream_open, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_fs_win32_nt_streams_real, setup,
                                       teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

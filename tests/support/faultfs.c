@@ -284,6 +284,18 @@ static int f_xattr_remove_at(pm_fd d, const char *r, const char *n) {
   return parent->xattr_remove_at(d, r, n);
 }
 
+/* A stream is listed as a file's metadata is, and opened as a file is
+ * (its reads and writes are the table's pread and pwrite, counted there). */
+static int f_streams_list(pm_fd fd, char *b, size_t c, size_t *l) {
+  INJECT(FK_STAT);
+  return parent->streams_list(fd, b, c, l);
+}
+static int f_stream_open(pm_fd fd, const char *n, int fl, uint32_t m,
+                         pm_fd *o) {
+  INJECT(FK_OPEN);
+  return parent->stream_open(fd, n, fl, m, o);
+}
+
 static const pm_fs_ops fault_fs = {
     .name = "faultfs", .open = f_open, .close = f_close, .pread = f_pread,
     .pwrite = f_pwrite, .fsync = f_fsync, .ftruncate = f_ftruncate,
@@ -306,6 +318,8 @@ static const pm_fs_ops fault_fs = {
     .xattr_set_at = f_xattr_set_at,
     .xattr_remove_at = f_xattr_remove_at,
     .lock = f_lock,
+    .streams_list = f_streams_list,
+    .stream_open = f_stream_open,
 };
 
 const pm_fs_ops *faultfs_ops(void) { return &fault_fs; }
