@@ -146,17 +146,6 @@ pmw_nt_api pmw_nt = {NtCreateFile,         NtQueryInformationFile,
 
 /* ---- Errors ---- */
 
-/* The PM_E* code for a failed native call, with the Win32 code recorded
- * (pmw_fail). RtlNtStatusToDosError turns STATUS_FILE_IS_A_DIRECTORY into
- * ERROR_ACCESS_DENIED, which would lose the contract's PM_EISDIR. */
-static int nt_fail(NTSTATUS s) {
-  if (s == ST_FILE_IS_A_DIRECTORY) {
-    pm_oserr_record(PM_EISDIR, (int)RtlNtStatusToDosError(s));
-    return PM_EISDIR;
-  }
-  return pmw_fail((DWORD)RtlNtStatusToDosError(s));
-}
-
 /* An error pomove decides itself (a link found, a special file): no OS
  * call failed, so the recorded code is 0. */
 static int own_fail(int err) {
@@ -225,7 +214,7 @@ static bool is_link(const tag_info *ti) {
 /* 0, PM_ELOOP for a junction or symbolic link, or the query's error. */
 static int check_handle(HANDLE h, tag_info *ti) {
   NTSTATUS s = query_tag(h, ti);
-  if (s < 0) return nt_fail(s);
+  if (s < 0) return pmw_fail_nt(s);
   return is_link(ti) ? own_fail(PM_ELOOP) : 0;
 }
 
@@ -245,7 +234,7 @@ static int why_not(HANDLE root, const wchar_t *name, size_t n, NTSTATUS s) {
       if (link) return own_fail(PM_ELOOP);
     }
   }
-  return nt_fail(s);
+  return pmw_fail_nt(s);
 }
 
 /* ---- The walk ---- */
@@ -396,7 +385,7 @@ static int leaf_open(walk *w, ACCESS_MASK access, ULONG opts, HANDLE *out,
   if (s < 0) {
     pmw_nt.close(*out);
     *out = NULL;
-    return nt_fail(s);
+    return pmw_fail_nt(s);
   }
   return 0;
 }
@@ -462,7 +451,7 @@ static int on_entry(pm_fd dir, const char *rel, ACCESS_MASK access,
     NTSTATUS s = query_tag(h, &ti);
     if (s < 0) {
       walk_close(&w);
-      return nt_fail(s);
+      return pmw_fail_nt(s);
     }
     if (refuse_link && is_link(&ti)) {
       walk_close(&w);
@@ -558,13 +547,13 @@ int pmw_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
       s = nt_open(w.parent, w.leaf, w.leaf_len, access, fattrs, FILE_OPEN,
                   opts & ~(ULONG)FILE_OPEN_REPARSE_POINT, &h2, NULL);
     if (s < 0) {
-      rc = nt_fail(s);
+      rc = pmw_fail_nt(s);
     } else {
       s = pmw_nt.query_info(h2, &io, &b, sizeof b,
                                  FileInternalInformation);
       if (s < 0 || a.IndexNumber.QuadPart != b.IndexNumber.QuadPart) {
         pmw_nt.close(h2);
-        rc = s < 0 ? nt_fail(s) : own_fail(PM_ELOOP);
+        rc = s < 0 ? pmw_fail_nt(s) : own_fail(PM_ELOOP);
       } else {
         pmw_nt.close(h);
         h = h2;
@@ -585,7 +574,7 @@ int pmw_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
     eo.eof.QuadPart = 0;
     s = pmw_nt.set_info(h, &io, &eo, sizeof eo,
                              FileEndOfFileInformation);
-    if (s < 0) rc = nt_fail(s);
+    if (s < 0) rc = pmw_fail_nt(s);
   }
   if (rc) {
     pmw_nt.close(h);
@@ -661,7 +650,7 @@ int pmw_mkdir_at(pm_fd dir, const char *rel, uint32_t mode) {
                            FILE_SYNCHRONOUS_IO_NONALERT,
                        &h, NULL);
   walk_close(&w);
-  if (s < 0) return nt_fail(s);
+  if (s < 0) return pmw_fail_nt(s);
   pmw_nt.close(h);
   return 0;
 }
@@ -731,7 +720,7 @@ int pmw_link_at(pm_fd odir, const char *orel, pm_fd ndir, const char *nrel) {
     pm_oserr_record(PM_EPERM, (int)RtlNtStatusToDosError(s));
     return PM_EPERM;
   }
-  return s < 0 ? nt_fail(s) : 0;
+  return s < 0 ? pmw_fail_nt(s) : 0;
 }
 
 int pmw_mknod_at(pm_fd dir, const char *rel, pm_ftype type, uint32_t mode,
@@ -778,7 +767,7 @@ int pmw_readlink_at(pm_fd dir, const char *rel, char *buf, size_t cap,
   pmw_nt.close(h);
   if (s < 0) {
     free(raw);
-    return nt_fail(s);
+    return pmw_fail_nt(s);
   }
   const reparse_buf *rb = (const reparse_buf *)raw;
   /* IO_REPARSE_TAG_SYMLINK has a ULONG of flags before its names. */
@@ -832,14 +821,14 @@ static int dispose(HANDLE h, ULONG attrs) {
     memset(&bi, 0, sizeof bi);
     bi.FileAttributes = settable(attrs & ~(ULONG)FILE_ATTRIBUTE_READONLY);
     s = set_basic(h, &bi);
-    if (s < 0) return nt_fail(s);
+    if (s < 0) return pmw_fail_nt(s);
   }
   disposition_info di;
   di.delete_file = TRUE;
   IO_STATUS_BLOCK io;
   s = pmw_nt.set_info(h, &io, &di, sizeof di, FileDispositionInformation);
   if (s < 0) {
-    int rc = nt_fail(s);
+    int rc = pmw_fail_nt(s);
     if (ro) {
       bi.FileAttributes = settable(attrs);
       set_basic(h, &bi);
@@ -911,7 +900,7 @@ static int chmod_op(HANDLE h, const tag_info *ti, void *arg) {
   if (!((bi.FileAttributes ^ ti->attrs) & FILE_ATTRIBUTE_READONLY))
     return 0; /* nothing to change: no write access needed */
   NTSTATUS s = set_basic(h, &bi);
-  return s < 0 ? nt_fail(s) : 0;
+  return s < 0 ? pmw_fail_nt(s) : 0;
 }
 
 /* NTFS keeps one permission bit a mode can say: read-only, for files
@@ -952,7 +941,7 @@ static int utimes_op(HANDLE h, const tag_info *ti, void *arg) {
   if (t->mtime) bi.LastWriteTime = li_of(pmw_filetime_of(*t->mtime));
   if (!t->atime && !t->mtime) return 0;
   NTSTATUS s = set_basic(h, &bi);
-  return s < 0 ? nt_fail(s) : 0;
+  return s < 0 ? pmw_fail_nt(s) : 0;
 }
 
 int pmw_utimes_at(pm_fd dir, const char *rel, const pm_time *atime,
@@ -1072,7 +1061,7 @@ static int next_batch(pm_dir *d) {
     d->done = true;
     return 0;
   }
-  if (s < 0) return nt_fail(s);
+  if (s < 0) return pmw_fail_nt(s);
   d->off = 0;
   d->end = (size_t)io.Information;
   if (!d->end) d->done = true;
@@ -1220,7 +1209,7 @@ int pmw_streams_list(pm_fd fd, char *buf, size_t cap, size_t *len) {
     }
     if (s < 0) {
       free(info);
-      return nt_fail(s);
+      return pmw_fail_nt(s);
     }
     size_t got = io.Information < size ? (size_t)io.Information : size;
     int rc = streams_parse(info, got, buf, cap, len);
@@ -1261,7 +1250,7 @@ int pmw_stream_open(pm_fd fd, const char *name, int flags, uint32_t mode,
   NTSTATUS s = nt_open((HANDLE)fd, w, wn, access, FILE_ATTRIBUTE_NORMAL, disp,
                        opts, &h, &created);
   free(w);
-  if (s < 0) return nt_fail(s);
+  if (s < 0) return pmw_fail_nt(s);
   if ((flags & PM_O_TRUNC) && writing && !created) {
     eof_info eo;
     IO_STATUS_BLOCK io;
@@ -1269,7 +1258,7 @@ int pmw_stream_open(pm_fd fd, const char *name, int flags, uint32_t mode,
     s = pmw_nt.set_info(h, &io, &eo, sizeof eo, FileEndOfFileInformation);
     if (s < 0) {
       pmw_nt.close(h);
-      return nt_fail(s);
+      return pmw_fail_nt(s);
     }
   }
   *out = (pm_fd)(intptr_t)h;

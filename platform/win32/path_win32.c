@@ -6,7 +6,6 @@
 #include <windows.h>
 
 #include "sys.h"
-#include "thread.h"
 #include "win32.h"
 
 static bool sep(char c) { return c == '/' || c == '\\'; }
@@ -45,31 +44,16 @@ size_t pm_path_root_len(const char *path) {
 }
 
 /* RtlUpcaseUnicodeChar (ntdll, NT 3.1): the table NTFS's own upper-case
- * table is made from, where CharUpperW would need user32. Looked up once;
- * without it (never on NT) only ASCII is folded. */
-typedef WCHAR(NTAPI *upcase_fn)(WCHAR);
-static upcase_fn upcase_call;
-static pm_once_t upcase_once = PM_ONCE_INIT;
-
-static void upcase_find(void) {
-  HMODULE nt = GetModuleHandleW(L"ntdll.dll");
-  if (nt)
-    upcase_call = (upcase_fn)(void (*)(void))GetProcAddress(
-        nt, "RtlUpcaseUnicodeChar");
-}
-
-static WCHAR upcase(WCHAR c) {
-  pm_once(&upcase_once, upcase_find);
-  if (upcase_call) return upcase_call(c);
-  return c >= L'a' && c <= L'z' ? (WCHAR)(c - 32) : c;
-}
+ * table is made from, where CharUpperW would need user32. mingw's
+ * headers do not declare it. */
+NTSYSAPI WCHAR NTAPI RtlUpcaseUnicodeChar(WCHAR c);
 
 char *pm_path_fold(const char *path) {
   wchar_t *w;
   size_t n;
   if (pmw_to_wide(path, (size_t)-1, &w, &n)) return NULL;
   for (size_t i = 0; i < n; i++)
-    w[i] = w[i] == L'\\' ? L'/' : upcase(w[i]);
+    w[i] = w[i] == L'\\' ? L'/' : RtlUpcaseUnicodeChar(w[i]);
   char *out = NULL;
   if (pmw_to_utf8(w, n, &out, NULL)) out = NULL;
   free(w);

@@ -30,7 +30,9 @@ int pmw_fail_last(void);
 /* For the native API (NtCreateFile and friends): the NTSTATUS is
  * converted with RtlNtStatusToDosError (ntdll, NT 3.1 and later) and then
  * handled as pmw_fail(); the recorded OS code is the Win32 one, so that a
- * report names the same kind of code whichever call failed. */
+ * report names the same kind of code whichever call failed.
+ * STATUS_FILE_IS_A_DIRECTORY is PM_EISDIR (the Win32 code would say
+ * access denied). */
 int pmw_fail_nt(LONG status);
 
 /* ---- Text ---- */

@@ -6,6 +6,7 @@
 #include <windows.h>
 #include <winioctl.h>
 #include <winternl.h>
+#include <winternl.h>
 
 #include "platform.h"
 #include "win32.h"
@@ -125,19 +126,16 @@ int pmw_fail(DWORD code) {
 
 int pmw_fail_last(void) { return pmw_fail(GetLastError()); }
 
-typedef ULONG(WINAPI *status_to_dos_fn)(LONG);
+/* STATUS_FILE_IS_A_DIRECTORY: RtlNtStatusToDosError makes it
+ * ERROR_ACCESS_DENIED, which would lose the contract's PM_EISDIR. */
+#define PMW_ST_FILE_IS_A_DIRECTORY ((LONG)0xC00000BAL)
 
 int pmw_fail_nt(LONG status) {
-  /* Looked up rather than imported: ntdll exports it on every NT, but
-   * mingw's import library for it is not linked by default. */
-  static status_to_dos_fn to_dos;
-  if (!to_dos) {
-    HMODULE nt = GetModuleHandleW(L"ntdll.dll");
-    if (nt)
-      to_dos = (status_to_dos_fn)(void (*)(void))GetProcAddress(
-          nt, "RtlNtStatusToDosError");
+  DWORD code = RtlNtStatusToDosError(status);
+  if (status == PMW_ST_FILE_IS_A_DIRECTORY) {
+    pm_oserr_record(PM_EISDIR, (int)code);
+    return PM_EISDIR;
   }
-  DWORD code = to_dos ? to_dos(status) : ERROR_GEN_FAILURE;
   return pmw_fail(code);
 }
 
