@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "copyengine.h"
+#include "fileutil.h"
 #include "hash.h"
 #include "orch.h"
 #include "sys.h"
@@ -48,49 +49,16 @@ static char *record_text(const orch_stage *s) {
 
 int orch_stage_save(pm_host *h, const char *path, const orch_stage *s) {
   char *t = record_text(s);
-  int rc = pm_statefile_write(h->fs, path, t, strlen(t), true);
+  int rc = pm_file_write_atomic(h->fs, path, t, strlen(t), 0644, PM_FILE_SYNC);
   free(t);
   return rc;
 }
 
+/* The record is small: a file past 1 MiB is not one pomove wrote. */
 static int read_whole(const pm_fs_ops *fs, const char *path, char **out,
                       size_t *len) {
-  pm_fd fd;
-  *out = NULL;
-  PM_TRY(pm_statefile_open(fs, path, PM_O_RDONLY, 0, &fd));
-  pm_stat st;
-  int rc = fs->fstat(fd, &st);
-  if (rc == 0 && st.size > (1u << 20)) rc = PM_EFORMAT;
-  char *b = NULL;
-  size_t got = 0;
-  if (rc == 0) {
-    b = pm_xmalloc(st.size + 1);
-    while (got < st.size) {
-      int64_t n = fs->pread(fd, b + got, st.size - got, got);
-      if (n < 0) {
-        rc = (int)n;
-        break;
-      }
-      if (n == 0) {
-        pm_oserr_set(0);
-        rc = PM_ESHORT;
-        break;
-      }
-      got += (size_t)n;
-    }
-    /* A file that grew while read would leave bytes unaccounted for. */
-    char extra;
-    if (rc == 0 && fs->pread(fd, &extra, 1, got) != 0) rc = PM_ESHORT;
-  }
-  fs->close(fd);
-  if (rc) {
-    free(b);
-    return rc;
-  }
-  b[got] = '\0';
-  *out = b;
-  *len = got;
-  return 0;
+  int rc = pm_file_read(fs, path, (size_t)1 << 20, out, len);
+  return rc == PM_EFBIG ? PM_EFORMAT : rc;
 }
 
 static int bad_line(const char *path, unsigned line, const char *why) {
