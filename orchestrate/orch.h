@@ -224,6 +224,10 @@ typedef struct orch_sim_options {
   const char *postoffice;
   pm_sim_config cfg;
   bool quiet;
+  /* The table the postoffice's folders and files (the stubs, a copied
+   * `postoffice`, the registry file) are written through; NULL: the
+   * native one. A test wraps it to inject faults. */
+  const pm_fs_ops *fs;
 } orch_sim_options;
 void orch_sim_options_init(orch_sim_options *o);
 /* The sample PC MTA instance names, in order; NULL past the end. */
