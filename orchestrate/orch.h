@@ -188,11 +188,6 @@ typedef struct orch_check_options {
   FILE *out;
 } orch_check_options;
 int orch_check(pm_host *h, const orch_check_options *o);
-/* Copies every byte of `in` to `out` from offset 0 (small files: the
- * check's repairs and sim-create; the copy engine does the real work).
- * Returns 0 or a PM_E* code; a short write is PM_EIO. */
-int orch_copy_bytes(const pm_fs_ops *fs, pm_fd in, pm_fd out);
-
 /* The names and order of the move's steps. */
 #define ORCH_NSTEPS 10
 const char *orch_step_name(int step);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileutil.h"
 #include "gen_postoffice.h"
 #include "orch.h"
 #include "sys.h"
@@ -117,36 +118,14 @@ static void event_source(pm_regtree *t, const char *name, const char *dll) {
 
 static int write_file(const pm_fs_ops *fs, const char *path,
                       const char *text) {
-  pm_fd fd;
-  int rc = fs->open(path, PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC, 0644, &fd);
-  if (rc < 0) {
-    pm_report_error("create", path, rc);
-    return rc;
-  }
-  int64_t n = fs->pwrite(fd, text, strlen(text), 0);
-  fs->close(fd);
-  if (n < 0) {
-    pm_report_error("write", path, (int)n);
-    return (int)n;
-  }
-  return 0;
+  int rc = pm_file_write_atomic(fs, path, text, strlen(text), 0644, 0);
+  if (rc < 0) pm_report_error("write", path, rc);
+  return rc;
 }
 
 static int mkdir_p(const pm_fs_ops *fs, const char *path) {
-  char *p = pm_xstrdup(path);
-  int rc = 0;
-  for (char *s = p + 1; rc == 0; s++) {
-    if (*s == '/' || !*s) {
-      char c = *s;
-      *s = '\0';
-      rc = fs->mkdir(p, 0755);
-      if (rc == PM_EEXIST) rc = 0;
-      if (rc < 0) pm_report_error("create folder", p, rc);
-      *s = c;
-      if (!c) break;
-    }
-  }
-  free(p);
+  int rc = pm_file_mkdirs(fs, path, 0755, NULL);
+  if (rc < 0) pm_report_error("create folder", path, rc);
   return rc;
 }
 
@@ -187,19 +166,7 @@ static int copy_tree(const pm_fs_ops *fs, const char *src, const char *dst) {
     return rc < 0 ? rc : 0;
   }
   if (st.type != PM_T_FILE) return 0;
-  pm_fd in, out;
-  PM_TRY(fs->open(src, PM_O_RDONLY, 0, &in));
-  rc = fs->open(dst, PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC, st.mode, &out);
-  if (rc < 0) {
-    fs->close(in);
-    pm_report_error("create", dst, rc);
-    return rc;
-  }
-  rc = orch_copy_bytes(fs, in, out);
-  if (rc == 0) rc = fs->futimes(out, &st.atime, &st.mtime);
-  if (rc == 0) rc = fs->fchmod(out, st.mode);
-  fs->close(out);
-  fs->close(in);
+  rc = pm_file_copy(fs, src, dst, 0);
   if (rc < 0) pm_report_error("copy", src, rc);
   return rc;
 }
