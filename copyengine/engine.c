@@ -189,6 +189,20 @@ int ce_copy(const ce_options *opts, ce_result *res) {
       free(m);
     }
   }
+  /* What killed runs into this DST left beside it: the temporaries of
+   * its side files whose writer (the pid in the name) has ended. The
+   * lock is ours, so no other copy into DST is writing them. */
+  if (base) {
+    char *m = o.manifest_path ? pm_xstrdup(o.manifest_path)
+                              : pm_xasprintf("%s.xxh128", base);
+    char *j = o.journal_path ? pm_xstrdup(o.journal_path)
+                             : pm_xasprintf("%s.pomove-journal", base);
+    pm_side_sweep(fs, m, "manifest");
+    pm_side_sweep(fs, j, "journal");
+    if (spath) pm_side_sweep(fs, spath, "state");
+    free(j);
+    free(m);
+  }
   {
     pm_stat sst, dst_st;
     bool have_state = spath && fs->stat(spath, false, &sst) == 0;
