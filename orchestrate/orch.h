@@ -230,7 +230,11 @@ const char *orch_sim_default_pcmta(size_t i);
 /* Creates the sample Exchange 5.5 host; reports errors itself. */
 int orch_sim_create(const orch_sim_options *o);
 
-/* Removes a tree through the fs table, depth first; 0 or PM_E*. */
+/* Removes a tree through the fs table, depth first, beneath a handle on
+ * it (pm_file_remove_tree: no link is followed, a link at `path` is
+ * removed itself); reports an entry inside that cannot be removed, and
+ * returns 0 or PM_E* (PM_ECANCELED on Ctrl-C) for the caller to report
+ * with the tree's name. */
 int orch_remove_tree(const pm_fs_ops *fs, const char *path);
 
 /* `pomove remove-old`: deletes the old Msmcon of a completed move after

@@ -273,66 +273,20 @@ void orch_stage_json(const orch_stage *s, FILE *out) {
 
 /* ---- removal beneath a handle ---- */
 
-/* Removes what lies under `rel` of the directory handle `root` (rel ""
- * for root itself: its contents only). No component is followed if it is
- * a symbolic link: a link is removed itself, never what it points to. */
-static int remove_under(const pm_fs_ops *fs, pm_fd root, const char *rel,
-                        const char *shown) {
-  pm_dir *d;
-  int rc = fs->opendir_at(root, rel, &d);
-  if (rc < 0) {
-    char *p = pm_path_join(shown, rel);
-    pm_report_error("open folder", p, rc);
-    free(p);
-    return rc;
-  }
-  pm_strlist names = {0};
-  pm_dirent e;
-  while ((rc = fs->readdir(d, &e)) > 0)
-    if (strcmp(e.name, ".") && strcmp(e.name, ".."))
-      pm_strlist_add(&names, e.name);
-  fs->closedir(d);
-  if (rc > 0) rc = 0;
-  for (size_t i = 0; i < names.n && rc == 0; i++) {
-    if (pm_interrupted()) {
-      rc = PM_ECANCELED;
-      break;
-    }
-    char *c = *rel ? pm_xasprintf("%s/%s", rel, names.v[i])
-                   : pm_xstrdup(names.v[i]);
-    pm_stat st;
-    rc = fs->stat_at(root, c, &st);
-    if (rc == 0 && st.type == PM_T_DIR) {
-      rc = remove_under(fs, root, c, shown);
-      if (rc == 0) rc = fs->rmdir_at(root, c);
-    } else if (rc == 0) {
-      rc = fs->unlink_at(root, c);
-    }
-    if (rc == PM_ENOENT) rc = 0;
-    if (rc < 0 && rc != PM_ECANCELED) {
-      char *p = pm_path_join(shown, c);
-      pm_report_error("remove", p, rc);
-      free(p);
-      rc = rc == PM_ECANCELED ? rc : PM_EIO;
-    }
-    free(c);
-  }
-  pm_strlist_free(&names);
-  return rc;
-}
-
 int orch_remove_beneath(const pm_fs_ops *fs, const char *path) {
   pm_stat st;
   int rc = fs->stat(path, false, &st);
   if (rc == PM_ENOENT) return 0;
   if (rc < 0) return rc;
   if (st.type != PM_T_DIR) return PM_ENOTDIR; /* a link is never followed */
-  pm_fd root;
-  PM_TRY(fs->open(path, PM_O_RDONLY | PM_O_DIRECTORY | PM_O_NOFOLLOW, 0,
-                  &root));
-  rc = remove_under(fs, root, "", path);
-  fs->close(root);
-  if (rc == 0) rc = fs->rmdir(path);
+  char *failed = NULL;
+  rc = pm_file_remove_tree(fs, path, &failed);
+  /* An entry inside is named here; the folder itself, by the caller. */
+  if (rc < 0 && rc != PM_ECANCELED && failed && strcmp(failed, path)) {
+    pm_report_error("remove", failed, rc);
+    rc = PM_EIO;
+  }
+  free(failed);
   return rc;
 }
 
@@ -341,21 +295,8 @@ int orch_remove_beneath(const pm_fs_ops *fs, const char *path) {
 /* Creates path and its missing parents; *made counts the folders it
  * created (NULL: not counted). */
 static int mkdirs(const pm_fs_ops *fs, const char *path, uint64_t *made) {
-  char *p = pm_xstrdup(path);
-  int rc = 0;
-  for (char *s = p + 1; rc == 0; s++) {
-    if (*s == '/' || !*s) {
-      char c = *s;
-      *s = '\0';
-      rc = fs->mkdir(p, 0755);
-      if (rc == 0 && made) ++*made;
-      if (rc == PM_EEXIST) rc = 0;
-      *s = c;
-      if (!c) break;
-    }
-  }
-  if (rc < 0) pm_report_error("create folder", p, rc);
-  free(p);
+  int rc = pm_file_mkdirs(fs, path, 0755, made);
+  if (rc < 0) pm_report_error("create folder", path, rc);
   return rc;
 }
 
