@@ -137,8 +137,11 @@ static int type_err(pm_ftype t) {
 }
 
 /* Syncs the folder holding `path`, so that a rename or a new name in it
- * survives a crash. A file system that cannot sync a folder (PM_EINVAL,
- * PM_ENOTSUP) has nothing more to offer: not an error. */
+ * survives a crash. A file system or OS that cannot sync a folder, or a
+ * folder this user may list but not open so (PM_EINVAL, PM_ENOTSUP,
+ * PM_EACCES, PM_EPERM, PM_EBADF), has nothing more to offer: not an
+ * error, since the rename has happened and a caller told otherwise would
+ * take the old file for still in place. */
 static int sync_parent(const pm_fs_ops *fs, const char *path) {
   char *parent, *name;
   pm_path_split(path, &parent, &name);
@@ -146,11 +149,13 @@ static int sync_parent(const pm_fs_ops *fs, const char *path) {
   int rc = fs->open(parent, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d);
   if (rc == 0) {
     rc = fs->fsync(d, false);
-    if (rc == PM_EINVAL || rc == PM_ENOTSUP) rc = 0;
     int keep = pm_oserr_last();
     fs->close(d);
     pm_oserr_set(keep);
   }
+  if (rc == PM_EINVAL || rc == PM_ENOTSUP || rc == PM_EACCES ||
+      rc == PM_EPERM || rc == PM_EBADF)
+    rc = 0;
   free(parent);
   free(name);
   return rc;

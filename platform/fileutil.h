@@ -72,8 +72,10 @@ enum {
  * bytes go to a new temporary beside it (pm_file_create_temp, mode
  * `mode`), which is synced with PM_FILE_SYNC and renamed over `path`
  * (then the folder holding it is synced, so that the rename survives a
- * crash). On any failure the old file is left as it was and the
- * temporary is removed. */
+ * crash). On any failure before the rename the old file is left as it
+ * was and the temporary is removed; an I/O error syncing the folder after
+ * it is returned with the new file in place (an OS or file system that
+ * cannot sync a folder is not an error). */
 int pm_file_write_atomic(const pm_fs_ops *fs, const char *path,
                          const void *data, size_t len, uint32_t mode,
                          unsigned flags);
