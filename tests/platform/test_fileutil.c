@@ -8,6 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 #include "fileutil.h"
 #include "host.h"
@@ -399,6 +405,37 @@ static void test_fileutil_temp_name(void **state) {
   free(p);
 }
 
+/* pm_process_alive (sys.h), which decides whether a temporary's writer
+ * has ended: this process is alive, an ended and reaped child is not. */
+static void test_fileutil_process_alive(void **state) {
+  (void)state;
+  assert_true(pm_process_alive(pm_process_id()));
+  assert_true(pm_process_alive(0));
+  uint32_t pid;
+#ifdef _WIN32
+  STARTUPINFOW si;
+  PROCESS_INFORMATION pi;
+  memset(&si, 0, sizeof si);
+  si.cb = sizeof si;
+  wchar_t cmd[] = L"cmd.exe /c exit 0";
+  assert_true(CreateProcessW(NULL, cmd, NULL, NULL, FALSE, CREATE_NO_WINDOW,
+                             NULL, NULL, &si, &pi));
+  pid = (uint32_t)pi.dwProcessId;
+  assert_true(pm_process_alive(pid)); /* our handle keeps it */
+  WaitForSingleObject(pi.hProcess, INFINITE);
+  assert_false(pm_process_alive(pid)); /* ended: its handle is signalled */
+  CloseHandle(pi.hThread);
+  CloseHandle(pi.hProcess);
+#else
+  pid_t c = fork();
+  assert_true(c >= 0);
+  if (c == 0) _exit(0);
+  pid = (uint32_t)c;
+  assert_int_equal(waitpid(c, NULL, 0), c);
+#endif
+  assert_false(pm_process_alive(pid));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fileutil_round_trip),
@@ -410,6 +447,7 @@ int main(void) {
       cmocka_unit_test(test_fileutil_remove_tree),
       cmocka_unit_test(test_fileutil_remove_tree_links),
       cmocka_unit_test(test_fileutil_temp_name),
+      cmocka_unit_test(test_fileutil_process_alive),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
