@@ -13,6 +13,7 @@
 
 #include "gen_postoffice.h"
 #include "orch.h"
+#include "simcreate.h"
 #include "sys.h"
 #include "util.h"
 

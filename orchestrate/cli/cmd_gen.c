@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../orchestrate/commands.h"
+#include "commands.h"
 #include "gen_postoffice.h"
 #include "gen_workload.h"
 #include "sys.h"

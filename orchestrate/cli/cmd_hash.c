@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../orchestrate/commands.h"
+#include "commands.h"
 #include "audit.h"
 #include "audit_int.h"
 #include "hashpool.h"

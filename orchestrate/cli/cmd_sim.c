@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "orch.h"
+#include "simcreate.h"
 #include "sys.h"
 #include "util.h"
 
