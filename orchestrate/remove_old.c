@@ -78,7 +78,7 @@ int orch_remove_old(pm_host *h, const orch_remove_options *o) {
                          .malformed = ao.malformed};
   if (!o->json) vf_report_print_human(rep, &info, out);
   if (pm_interrupted()) {
-    fprintf(stderr, "pomove remove-old: interrupted during the audit; "
+    pm_report_notef("pomove remove-old: interrupted during the audit; "
                     "nothing was removed, run it again\n");
     exit_code = PM_EXIT_INTERRUPTED;
     goto out;
@@ -119,7 +119,7 @@ int orch_remove_old(pm_host *h, const orch_remove_options *o) {
   rc = orch_journal_add(&j, "remove-old-begin", -1);
   if (!rc) rc = orch_remove_tree(h->fs, plan.from_native);
   if (rc == PM_ECANCELED) {
-    fprintf(stderr, "pomove remove-old: interrupted; what is left of the "
+    pm_report_notef("pomove remove-old: interrupted; what is left of the "
                     "old tree is still covered by the manifest: run "
                     "remove-old again to finish\n");
     exit_code = PM_EXIT_INTERRUPTED;
@@ -127,7 +127,7 @@ int orch_remove_old(pm_host *h, const orch_remove_options *o) {
   }
   if (rc) {
     pm_report_error("remove the old tree", plan.from_native, rc);
-    fprintf(stderr, "pomove: what is left of the old tree is still "
+    pm_report_notef("pomove: what is left of the old tree is still "
                     "covered by the manifest; run remove-old again.\n");
     exit_code = PM_EXIT_FAILED;
     goto out;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "orch.h"
 #include "sys.h"
@@ -258,6 +259,7 @@ static int run_cmd(int argc, char **argv, int mode) {
   }
   /* -q: no progress, no warnings, no report on stdout (--json still
    * prints); errors go to stderr whatever happens. */
+  o.out = stdout; /* the report; the library writes where it is told */
   if (quiet) {
     pm_set_quiet(true);
     o.progress_mode = PM_PROGRESS_OFF;

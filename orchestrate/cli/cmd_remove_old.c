@@ -59,6 +59,7 @@ int orch_cmd_remove_old(int argc, char **argv) {
       return PM_EXIT_USAGE;
     }
   }
+  o.out = stdout; /* the report; the library writes where it is told */
   if (quiet) {
     pm_set_quiet(true);
     if (!o.json) o.out = pm_null_stream();
