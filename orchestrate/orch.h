@@ -199,7 +199,7 @@ const char *orch_step_name(int step);
 const char *orch_step_text(int step);
 
 /* snprintf into a fixed field; a longer result is cut (the fields are
- * sized by Win32's own limits). */
+ * sized by Win32's own limits). strf.c. */
 void orch_strf(char *dst, size_t cap, const char *fmt, ...)
     PM_PRINTF_FMT(3, 4);
 
