@@ -912,7 +912,7 @@ int orch_move(pm_host *h, const orch_options *o) {
                    "undoes the move\n",
             plan.from);
   } else {
-    fprintf(stderr,
+    pm_report_notef(
             "pomove: step %d (%s) %s. Continue with `pomove move "
             "--host %s --resume` or undo with `pomove rollback --host %s`.\n",
             failed + 1, orch_step_name(failed),
@@ -1139,8 +1139,8 @@ failed:
   if (o->json)
     fprintf(r.out, "{\"command\":\"rollback\",\"result\":\"%s\"}\n",
             rc == PM_ECANCELED ? "interrupted" : "failed");
-  fprintf(stderr, "pomove: rollback %s; run it again.\n",
-          rc == PM_ECANCELED ? "interrupted" : "did not finish");
+  pm_report_notef("pomove: rollback %s; run it again.\n",
+                  rc == PM_ECANCELED ? "interrupted" : "did not finish");
   exit_code = rc == PM_ECANCELED ? PM_EXIT_INTERRUPTED : PM_EXIT_FAILED;
 out:
   orch_journal_close(&r.j);

@@ -14,6 +14,7 @@
 #include "fileutil.h"
 #include "gen_postoffice.h"
 #include "orch.h"
+#include "simcreate.h"
 #include "sys.h"
 #include "util.h"
 

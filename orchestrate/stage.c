@@ -492,7 +492,7 @@ int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard_it) {
                 : res.refused      ? PM_EXIT_USAGE
                                    : PM_EXIT_FAILED;
     if (rc == PM_ECANCELED)
-      fprintf(stderr, "pomove: stage interrupted; run it again to "
+      pm_report_notef("pomove: stage interrupted; run it again to "
                       "continue.\n");
     goto out;
   }

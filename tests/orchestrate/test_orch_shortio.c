@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "orch.h"
+#include "simcreate.h"
 #include "orch_testlib.h"
 #include "testutil.h"
 #include "util.h"
