@@ -198,17 +198,19 @@ int orch_copy_bytes(const pm_fs_ops *fs, pm_fd in, pm_fd out);
 const char *orch_step_name(int step);
 const char *orch_step_text(int step);
 
-/* Command-line helper: when argv[*i] is "--name" or "--name=VALUE",
+/* snprintf into a fixed field; a longer result is cut (the fields are
+ * sized by Win32's own limits). strf.c. */
+void orch_strf(char *dst, size_t cap, const char *fmt, ...)
+    PM_PRINTF_FMT(3, 4);
+
+/* Command-line helpers of the cmd_*.c files (cmd_move.c); the library
+ * never calls them. When argv[*i] is "--name" or "--name=VALUE",
  * returns VALUE (taking the next argument for the first form and
  * advancing *i) or "" when it is missing; NULL when argv[*i] is another
  * option. */
 const char *orch_cli_value(int argc, char **argv, int *i, const char *name);
 /* Opens --host SPEC, reporting a failure; 0 or a PM_EXIT_* code. */
 int orch_cli_open_host(const char *spec, pm_host **h);
-/* snprintf into a fixed field; a longer result is cut (the fields are
- * sized by Win32's own limits). */
-void orch_strf(char *dst, size_t cap, const char *fmt, ...)
-    PM_PRINTF_FMT(3, 4);
 
 typedef struct orch_sim_options {
   const char *dir;
