@@ -83,6 +83,13 @@ typedef struct run {
 
 /* ---- helpers ---- */
 
+void orch_options_init(orch_options *o) {
+  memset(o, 0, sizeof *o);
+  o->stop_timeout_ms = 120000;
+  o->start_timeout_ms = 120000;
+  o->progress_mode = PM_PROGRESS_AUTO;
+}
+
 static int mkdirs(const pm_fs_ops *fs, const char *path) {
   char *p = pm_xstrdup(path);
   int rc = 0;
@@ -99,10 +106,6 @@ static int mkdirs(const pm_fs_ops *fs, const char *path) {
   if (rc < 0) pm_report_error("create folder", p, rc);
   free(p);
   return rc;
-}
-
-char *orch_state_current(pm_host *h, const char *state_dir) {
-  return pm_path_join(state_dir ? state_dir : h->state_dir, "current");
 }
 
 static double since(uint64_t t0) { return (double)(pm_now_ns() - t0) / 1e9; }
@@ -780,7 +783,7 @@ int orch_move(pm_host *h, const orch_options *o) {
       exit_code = PM_EXIT_USAGE;
       goto out;
     }
-    exit_code = orch_discover(h, o, &plan);
+    exit_code = orch_plan_build(h, o, &plan);
     if (exit_code) goto out;
     exit_code = PM_EXIT_FAILED;
     if (o->dry_run) {
