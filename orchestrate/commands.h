@@ -14,6 +14,6 @@ int orch_cmd_rollback(int argc, char **argv);    /* orchestrate/cmd_move.c */
 int orch_cmd_stage(int argc, char **argv);       /* orchestrate/cmd_move.c */
 int orch_cmd_check(int argc, char **argv);       /* orchestrate/cmd_check.c */
 int orch_cmd_sim_create(int argc, char **argv);  /* orchestrate/cmd_sim.c */
-int orch_cmd_remove_old(int argc, char **argv);  /* orchestrate/cmd_remove_old.c */
+int orch_cmd_remove_old(int argc, char **argv);  /* orchestrate/remove_old.c */
 
 #endif
