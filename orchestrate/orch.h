@@ -1,10 +1,9 @@
 /* orch.h - the orchestrated move of the MS Mail connector postoffice
  * (KB Q171259 and what ../shared/DOMAIN.md says it leaves out): discovery
- * (discover.c) and the plan (plan.c), the steps with their journal
- * (steps.c, step_journal.c), move, resume and rollback (move.c), the
- * stage (stage.c), check/repair and the sample simulated host. Used by
- * the command files of this folder and by tests/orchestrate/; everything
- * reaches the host through the tables of host.h. */
+ * and plan, the steps with their journal, resume, rollback, check/repair
+ * and the sample simulated host. Used by the command files of this folder
+ * and by tests/orchestrate/; everything reaches the host through the
+ * tables of host.h. */
 #ifndef POMOVE_ORCH_H
 #define POMOVE_ORCH_H
 
@@ -170,46 +169,7 @@ const char *orch_short_key(const char *key);
 int orch_plan_save(pm_host *h, const char *path, const orch_plan *p);
 int orch_plan_load(pm_host *h, const char *path, orch_plan *p);
 
-/* ---- The steps of a move (steps.c) ---- */
-
-/* One run of `move` or `rollback`, as the steps see it (steps.h). */
-typedef struct orch_run orch_run;
-
-/* Where a step lies in the downtime: from the first service asked to stop
- * to the last one running again. */
-typedef enum orch_window {
-  ORCH_W_BEFORE = 0, /* before the services stop */
-  ORCH_W_OPENS,      /* stops the services: the downtime begins with it */
-  ORCH_W_INSIDE,     /* while they are stopped */
-  ORCH_W_COPY,       /* inside: the copy, a part of the downtime of its own */
-  ORCH_W_CLOSES,     /* starts them: the downtime ends with it */
-  ORCH_W_AFTER       /* once they run again */
-} orch_window;
-
-/* A step: `move` runs the table's `run` functions in order, journaling
- * "begin", then "done" (or "failed") with journal_id around each, and
- * `--resume` skips those done; `rollback` runs the `undo` functions in
- * the reverse order, under undo_name. Each function returns 0 or a PM_E*
- * it has reported, and leaves a line for the report in the run's
- * detail. */
-typedef struct orch_step {
-  const char *name; /* the plan, the report, --json */
-  const char *text; /* what it does, for the plan */
-  unsigned journal_id;
-  orch_window window;
-  int (*run)(orch_run *r); /* idempotent */
-  /* Rollback's line and work: looks at the host and undoes what is left
-   * of this step, whether or not it ran (idempotent). NULL and NULL when
-   * there is nothing to undo. */
-  const char *undo_name;
-  int (*undo)(orch_run *r);
-} orch_step;
-
-#define ORCH_NSTEPS 10
-extern const orch_step orch_steps[ORCH_NSTEPS];
-/* The table's name and text of step k (0-based), "?" out of range. */
-const char *orch_step_name(int step);
-const char *orch_step_text(int step);
+/* ---- Service control and values (steps.c) ---- */
 
 /* Service control with waits and clear reports (the steps, `check`). */
 int orch_stop_service(pm_host *h, const char *name, unsigned stop_ms,
@@ -218,9 +178,6 @@ int orch_start_service(pm_host *h, const char *name, unsigned stop_ms,
                        unsigned start_ms);
 /* Writes a value keeping its type (ImagePath through the SCM first). */
 int orch_set_value(pm_host *h, const orch_value *v, const pm_reg_value *d);
-/* Removes a tree through the fs table, depth first (the copy's undo,
- * remove-old); Ctrl-C stops it between entries. 0 or PM_E*. */
-int orch_remove_tree(const pm_fs_ops *fs, const char *path);
 
 /* ---- The state folder (state.c) ---- */
 
@@ -274,19 +231,60 @@ int orch_check(pm_host *h, const orch_check_options *o);
  * Returns 0 or a PM_E* code; a short write is PM_EIO. */
 int orch_copy_bytes(const pm_fs_ops *fs, pm_fd in, pm_fd out);
 
-/* snprintf into a fixed field; a longer result is cut (the fields are
- * sized by Win32's own limits). strf.c. */
-void orch_strf(char *dst, size_t cap, const char *fmt, ...)
-    PM_PRINTF_FMT(3, 4);
+/* ---- The steps of a move (steps.c) ---- */
 
-/* Command-line helpers of the cmd_*.c files (cmd_move.c); the library
- * never calls them. When argv[*i] is "--name" or "--name=VALUE",
+/* One run of `move` or `rollback`, as the steps see it (steps.h). */
+typedef struct orch_run orch_run;
+
+/* Where a step lies in the downtime: from the first service asked to stop
+ * to the last one running again. */
+typedef enum orch_window {
+  ORCH_W_BEFORE = 0, /* before the services stop */
+  ORCH_W_OPENS,      /* stops the services: the downtime begins with it */
+  ORCH_W_INSIDE,     /* while they are stopped */
+  ORCH_W_COPY,       /* inside: the copy, a part of the downtime of its own */
+  ORCH_W_CLOSES,     /* starts them: the downtime ends with it */
+  ORCH_W_AFTER       /* once they run again */
+} orch_window;
+
+/* A step: `move` runs the table's `run` functions in order, journaling
+ * "begin", then "done" (or "failed") with journal_id around each, and
+ * `--resume` skips those done; `rollback` runs the `undo` functions in
+ * the reverse order, under undo_name. Each function returns 0 or a PM_E*
+ * it has reported, and leaves a line for the report in the run's
+ * detail. */
+typedef struct orch_step {
+  const char *name; /* the plan, the report, --json */
+  const char *text; /* what it does, for the plan */
+  unsigned journal_id;
+  orch_window window;
+  int (*run)(orch_run *r); /* idempotent */
+  /* Rollback's line and work: looks at the host and undoes what is left
+   * of this step, whether or not it ran (idempotent). NULL and NULL when
+   * there is nothing to undo. */
+  const char *undo_name;
+  int (*undo)(orch_run *r);
+} orch_step;
+
+/* The table, ORCH_NSTEPS rows in the move's order. */
+extern const orch_step orch_steps[];
+
+/* The names and order of the move's steps. */
+#define ORCH_NSTEPS 10
+const char *orch_step_name(int step);
+const char *orch_step_text(int step);
+
+/* Command-line helper: when argv[*i] is "--name" or "--name=VALUE",
  * returns VALUE (taking the next argument for the first form and
  * advancing *i) or "" when it is missing; NULL when argv[*i] is another
  * option. */
 const char *orch_cli_value(int argc, char **argv, int *i, const char *name);
 /* Opens --host SPEC, reporting a failure; 0 or a PM_EXIT_* code. */
 int orch_cli_open_host(const char *spec, pm_host **h);
+/* snprintf into a fixed field; a longer result is cut (the fields are
+ * sized by Win32's own limits). */
+void orch_strf(char *dst, size_t cap, const char *fmt, ...)
+    PM_PRINTF_FMT(3, 4);
 
 typedef struct orch_sim_options {
   const char *dir;
@@ -308,6 +306,9 @@ void orch_sim_options_init(orch_sim_options *o);
 const char *orch_sim_default_pcmta(size_t i);
 /* Creates the sample Exchange 5.5 host; reports errors itself. */
 int orch_sim_create(const orch_sim_options *o);
+
+/* Removes a tree through the fs table, depth first; 0 or PM_E*. */
+int orch_remove_tree(const pm_fs_ops *fs, const char *path);
 
 /* `pomove remove-old`: deletes the old Msmcon of a completed move after
  * a clean audit of it against the copy's manifest. */

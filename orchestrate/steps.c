@@ -536,37 +536,6 @@ static int st_postcheck(orch_run *r) {
   return rc;
 }
 
-int orch_remove_tree(const pm_fs_ops *fs, const char *path) {
-  pm_stat st;
-  int rc = fs->stat(path, false, &st);
-  if (rc == PM_ENOENT) return 0;
-  if (rc < 0) return rc;
-  if (st.type != PM_T_DIR) return fs->unlink(path);
-  pm_dir *d;
-  PM_TRY(fs->opendir(path, &d));
-  pm_strlist names = {0};
-  pm_dirent e;
-  while ((rc = fs->readdir(d, &e)) > 0)
-    if (strcmp(e.name, ".") && strcmp(e.name, ".."))
-      pm_strlist_add(&names, e.name);
-  fs->closedir(d);
-  for (size_t i = 0; i < names.n && rc >= 0; i++) {
-    /* Ctrl-C: stop between entries; what is left is removed by a rerun
-     * (rollback --remove-copy, remove-old) as it would have been now. */
-    if (pm_interrupted()) {
-      rc = PM_ECANCELED;
-      break;
-    }
-    char *c = pm_path_join(path, names.v[i]);
-    rc = orch_remove_tree(fs, c);
-    if (rc < 0 && rc != PM_ECANCELED) pm_report_error("remove", c, rc);
-    free(c);
-  }
-  pm_strlist_free(&names);
-  if (rc < 0) return rc;
-  return fs->rmdir(path);
-}
-
 /* ---- undoing them (rollback, last step first) ---- */
 
 /* Undoes start-services: while any value differs from before, the
@@ -620,7 +589,8 @@ static int un_registry(orch_run *r) { return restore_values(r, false); }
 static int un_macvol(orch_run *r) { return restore_values(r, true); }
 
 /* Is the share the one the plan recorded, security descriptor included? */
-static bool share_as_before(const pm_share_info *cur, const pm_share_info *was) {
+static bool share_as_before(const pm_share_info *cur,
+                            const pm_share_info *was) {
   return !strcmp(cur->path, was->path) && !strcmp(cur->remark, was->remark) &&
          !strcmp(cur->sddl, was->sddl) && cur->type == was->type &&
          cur->max_uses == was->max_uses;
@@ -685,6 +655,37 @@ static int un_unshare(orch_run *r) {
   return rc;
 }
 
+int orch_remove_tree(const pm_fs_ops *fs, const char *path) {
+  pm_stat st;
+  int rc = fs->stat(path, false, &st);
+  if (rc == PM_ENOENT) return 0;
+  if (rc < 0) return rc;
+  if (st.type != PM_T_DIR) return fs->unlink(path);
+  pm_dir *d;
+  PM_TRY(fs->opendir(path, &d));
+  pm_strlist names = {0};
+  pm_dirent e;
+  while ((rc = fs->readdir(d, &e)) > 0)
+    if (strcmp(e.name, ".") && strcmp(e.name, ".."))
+      pm_strlist_add(&names, e.name);
+  fs->closedir(d);
+  for (size_t i = 0; i < names.n && rc >= 0; i++) {
+    /* Ctrl-C: stop between entries; what is left is removed by a rerun
+     * (rollback --remove-copy, remove-old) as it would have been now. */
+    if (pm_interrupted()) {
+      rc = PM_ECANCELED;
+      break;
+    }
+    char *c = pm_path_join(path, names.v[i]);
+    rc = orch_remove_tree(fs, c);
+    if (rc < 0 && rc != PM_ECANCELED) pm_report_error("remove", c, rc);
+    free(c);
+  }
+  pm_strlist_free(&names);
+  if (rc < 0) return rc;
+  return fs->rmdir(path);
+}
+
 /* Undoes copy: the copy is left in place unless asked (rollback
  * --remove-copy), and then only what the move made. The folders
  * create-target made above it stay. */
@@ -733,28 +734,75 @@ static int un_stop(orch_run *r) {
  * row is. backup-registry, create-target and post-check have nothing to
  * undo: the backup stays as a record, the folders above the copy stay
  * (un_copy removes the copy itself), and the check changed nothing. */
-const orch_step orch_steps[ORCH_NSTEPS] = {
-    {"backup-registry", "write a .reg backup of every value about to change",
-     0, ORCH_W_BEFORE, st_backup, NULL, NULL},
-    {"stop-services", "stop the connector services in dependency order", 1,
-     ORCH_W_OPENS, st_stop, "start-services", un_stop},
-    {"unshare", "stop sharing the old Maildata", 2, ORCH_W_INSIDE,
-     st_unshare, "share", un_unshare},
-    {"create-target", "create ExchSrvr\\Connect on the new volume", 3,
-     ORCH_W_INSIDE, st_mkdir, NULL, NULL},
-    {"copy", "copy Connect\\Msmcon (verified, resumable)", 4, ORCH_W_COPY,
-     st_copy, "copy", un_copy},
-    {"share", "share the new Maildata with the original name, remark and SD",
-     5, ORCH_W_INSIDE, st_share, "unshare", un_share},
-    {"registry", "rewrite the registry values, keeping each type", 6,
-     ORCH_W_INSIDE, st_registry, "registry", un_registry},
-    {"mac-volume", "re-point the Services for Macintosh volume", 7,
-     ORCH_W_INSIDE, st_macvol, "mac-volume", un_macvol},
-    {"start-services", "start the services in reverse order", 8,
-     ORCH_W_CLOSES, st_start, "stop-services", un_start},
-    {"post-check", "check paths, share and services", 9, ORCH_W_AFTER,
-     st_postcheck, NULL, NULL},
+const orch_step orch_steps[] = {
+    {.name = "backup-registry",
+     .text = "write a .reg backup of every value about to change",
+     .journal_id = 0,
+     .window = ORCH_W_BEFORE,
+     .run = st_backup},
+    {.name = "stop-services",
+     .text = "stop the connector services in dependency order",
+     .journal_id = 1,
+     .window = ORCH_W_OPENS,
+     .run = st_stop,
+     .undo_name = "start-services",
+     .undo = un_stop},
+    {.name = "unshare",
+     .text = "stop sharing the old Maildata",
+     .journal_id = 2,
+     .window = ORCH_W_INSIDE,
+     .run = st_unshare,
+     .undo_name = "share",
+     .undo = un_unshare},
+    {.name = "create-target",
+     .text = "create ExchSrvr\\Connect on the new volume",
+     .journal_id = 3,
+     .window = ORCH_W_INSIDE,
+     .run = st_mkdir},
+    {.name = "copy",
+     .text = "copy Connect\\Msmcon (verified, resumable)",
+     .journal_id = 4,
+     .window = ORCH_W_COPY,
+     .run = st_copy,
+     .undo_name = "copy",
+     .undo = un_copy},
+    {.name = "share",
+     .text = "share the new Maildata with the original name, remark and SD",
+     .journal_id = 5,
+     .window = ORCH_W_INSIDE,
+     .run = st_share,
+     .undo_name = "unshare",
+     .undo = un_share},
+    {.name = "registry",
+     .text = "rewrite the registry values, keeping each type",
+     .journal_id = 6,
+     .window = ORCH_W_INSIDE,
+     .run = st_registry,
+     .undo_name = "registry",
+     .undo = un_registry},
+    {.name = "mac-volume",
+     .text = "re-point the Services for Macintosh volume",
+     .journal_id = 7,
+     .window = ORCH_W_INSIDE,
+     .run = st_macvol,
+     .undo_name = "mac-volume",
+     .undo = un_macvol},
+    {.name = "start-services",
+     .text = "start the services in reverse order",
+     .journal_id = 8,
+     .window = ORCH_W_CLOSES,
+     .run = st_start,
+     .undo_name = "stop-services",
+     .undo = un_start},
+    {.name = "post-check",
+     .text = "check paths, share and services",
+     .journal_id = 9,
+     .window = ORCH_W_AFTER,
+     .run = st_postcheck},
 };
+
+_Static_assert(sizeof orch_steps / sizeof orch_steps[0] == ORCH_NSTEPS,
+               "ORCH_NSTEPS counts the rows of orch_steps");
 
 const char *orch_step_name(int step) {
   return step >= 0 && step < ORCH_NSTEPS ? orch_steps[step].name : "?";
