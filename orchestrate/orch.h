@@ -169,7 +169,43 @@ const char *orch_short_key(const char *key);
 int orch_plan_save(pm_host *h, const char *path, const orch_plan *p);
 int orch_plan_load(pm_host *h, const char *path, orch_plan *p);
 
-/* ---- Service control and values (steps.c) ---- */
+/* ---- The steps of a move (steps.c) ---- */
+
+/* One run of `move` or `rollback`, as the steps see it (steps.h). */
+typedef struct orch_run orch_run;
+
+/* Where a step lies in the downtime: from the first service asked to stop
+ * to the last one running again. */
+typedef enum orch_window {
+  ORCH_W_BEFORE = 0, /* before the services stop */
+  ORCH_W_OPENS,      /* stops the services: the downtime begins with it */
+  ORCH_W_INSIDE,     /* while they are stopped */
+  ORCH_W_COPY,       /* inside: the copy, a part of the downtime of its own */
+  ORCH_W_CLOSES,     /* starts them: the downtime ends with it */
+  ORCH_W_AFTER       /* once they run again */
+} orch_window;
+
+/* A step: `move` runs the table's `run` functions in order, journaling
+ * "begin", then "done" (or "failed") with journal_id around each, and
+ * `--resume` skips those done; `rollback` runs the `undo` functions in
+ * the reverse order, under undo_name. Each function returns 0 or a PM_E*
+ * it has reported, and leaves a line for the report in the run's
+ * detail. */
+typedef struct orch_step {
+  const char *name; /* the plan, the report, --json */
+  const char *text; /* what it does, for the plan */
+  unsigned journal_id;
+  orch_window window;
+  int (*run)(orch_run *r); /* idempotent */
+  /* Rollback's line and work: looks at the host and undoes what is left
+   * of this step, whether or not it ran (idempotent). NULL and NULL when
+   * there is nothing to undo. */
+  const char *undo_name;
+  int (*undo)(orch_run *r);
+} orch_step;
+
+/* The table, ORCH_NSTEPS rows (below) in the move's order. */
+extern const orch_step orch_steps[];
 
 /* Service control with waits and clear reports (the steps, `check`). */
 int orch_stop_service(pm_host *h, const char *name, unsigned stop_ms,
@@ -230,44 +266,6 @@ int orch_check(pm_host *h, const orch_check_options *o);
  * check's repairs and sim-create; the copy engine does the real work).
  * Returns 0 or a PM_E* code; a short write is PM_EIO. */
 int orch_copy_bytes(const pm_fs_ops *fs, pm_fd in, pm_fd out);
-
-/* ---- The steps of a move (steps.c) ---- */
-
-/* One run of `move` or `rollback`, as the steps see it (steps.h). */
-typedef struct orch_run orch_run;
-
-/* Where a step lies in the downtime: from the first service asked to stop
- * to the last one running again. */
-typedef enum orch_window {
-  ORCH_W_BEFORE = 0, /* before the services stop */
-  ORCH_W_OPENS,      /* stops the services: the downtime begins with it */
-  ORCH_W_INSIDE,     /* while they are stopped */
-  ORCH_W_COPY,       /* inside: the copy, a part of the downtime of its own */
-  ORCH_W_CLOSES,     /* starts them: the downtime ends with it */
-  ORCH_W_AFTER       /* once they run again */
-} orch_window;
-
-/* A step: `move` runs the table's `run` functions in order, journaling
- * "begin", then "done" (or "failed") with journal_id around each, and
- * `--resume` skips those done; `rollback` runs the `undo` functions in
- * the reverse order, under undo_name. Each function returns 0 or a PM_E*
- * it has reported, and leaves a line for the report in the run's
- * detail. */
-typedef struct orch_step {
-  const char *name; /* the plan, the report, --json */
-  const char *text; /* what it does, for the plan */
-  unsigned journal_id;
-  orch_window window;
-  int (*run)(orch_run *r); /* idempotent */
-  /* Rollback's line and work: looks at the host and undoes what is left
-   * of this step, whether or not it ran (idempotent). NULL and NULL when
-   * there is nothing to undo. */
-  const char *undo_name;
-  int (*undo)(orch_run *r);
-} orch_step;
-
-/* The table, ORCH_NSTEPS rows in the move's order. */
-extern const orch_step orch_steps[];
 
 /* The names and order of the move's steps. */
 #define ORCH_NSTEPS 10
