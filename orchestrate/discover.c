@@ -1,23 +1,19 @@
-/* discover.c - what a move will touch, found before anything changes:
- * the connector services (MSExchangeMSMI, MSExchangeATMTA, every PC MTA
- * instance found by its ImagePath under the old Msmcon), every registry
- * value under their service and event-log keys that points into the old
- * Msmcon (not only the KB's five), the Maildat$ share with its security
- * descriptor, the Services for Macintosh volume; then the destination
- * checks (NTFS, room, not inside the source, no other postoffice there). */
+/* discover.c - what exists where on the host, read before anything
+ * changes: the connector services (MSExchangeMSMI, MSExchangeATMTA, every
+ * PC MTA instance found by its ImagePath under the old Msmcon), every
+ * registry value under their service and event-log keys that points into
+ * the old Msmcon (not only the KB's five), the Services for Macintosh
+ * volume, the share of a folder with its security descriptor, the size of
+ * a tree and what an existing destination holds; and the path rules
+ * (Msmcon from a command-line argument, a value's paths rewritten). It
+ * changes nothing and decides nothing: the move's plan (plan.c) and
+ * `check` (check.c) both build on it. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "fileutil.h"
 #include "orch.h"
 #include "util.h"
-
-void orch_options_init(orch_options *o) {
-  memset(o, 0, sizeof *o);
-  o->stop_timeout_ms = 120000;
-  o->start_timeout_ms = 120000;
-  o->progress_mode = PM_PROGRESS_AUTO;
-}
 
 static void strip_bs(char *s) {
   size_t n = strlen(s);
@@ -167,19 +163,6 @@ bool orch_rewrite_value(const pm_reg_value *v, const char *from,
 
 /* ---- discovery ---- */
 
-void orch_plan_free(orch_plan *p) {
-  for (size_t i = 0; i < p->nvals; i++) {
-    free(p->vals[i].key);
-    free(p->vals[i].name);
-    free(p->vals[i].service);
-    pm_reg_value_free(&p->vals[i].old);
-    pm_reg_value_free(&p->vals[i].new_);
-  }
-  free(p->vals);
-  free(p->svcs);
-  memset(p, 0, sizeof *p);
-}
-
 static void add_value(orch_plan *p, const char *key, const char *name,
                       int kind, const pm_reg_value *old,
                       const pm_reg_value *nv) {
@@ -187,21 +170,9 @@ static void add_value(orch_plan *p, const char *key, const char *name,
     if (!pm_wstrcasecmp(p->vals[i].key, key) &&
         !pm_wstrcasecmp(p->vals[i].name, name))
       return;
-  p->vals = pm_xrealloc(p->vals, (p->nvals + 1) * sizeof *p->vals);
-  orch_value *v = &p->vals[p->nvals++];
-  memset(v, 0, sizeof *v);
-  v->key = pm_xstrdup(key);
-  v->name = pm_xstrdup(name);
-  v->kind = kind;
+  orch_value *v = orch_plan_add_value(p, key, name, kind);
   pm_reg_value_copy(&v->old, old);
   pm_reg_value_copy(&v->new_, nv);
-  /* ImagePath directly under a service key goes through the SCM. */
-  size_t sk = strlen(ORCH_SERVICES_KEY);
-  if (!pm_wstrcasecmp(name, "ImagePath") && pm_wprefix(key, ORCH_SERVICES_KEY) &&
-      key[sk] == '\\' && !strchr(key + sk + 1, '\\')) {
-    v->image_path = true;
-    v->service = pm_xstrdup(key + sk + 1);
-  }
 }
 
 /* Collects every value under `key` (recursively) that points into `from`.
@@ -288,11 +259,8 @@ void orch_sort_services(pm_host *h, orch_service *s, size_t n) {
   }
 }
 
-typedef struct tree_size {
-  uint64_t files, dirs, bytes, alloc;
-} tree_size;
-
-static int measure(const pm_fs_ops *fs, const char *path, tree_size *t) {
+int orch_measure_tree(const pm_fs_ops *fs, const char *path,
+                      orch_tree_size *t) {
   pm_dir *d;
   int rc = fs->opendir(path, &d);
   if (rc < 0) {
@@ -310,7 +278,7 @@ static int measure(const pm_fs_ops *fs, const char *path, tree_size *t) {
     if (rc < 0) {
       pm_report_error("stat", c, rc);
     } else if (st.type == PM_T_DIR) {
-      rc = measure(fs, c, t);
+      rc = orch_measure_tree(fs, c, t);
     } else {
       t->files++;
       t->bytes += st.size;
@@ -330,11 +298,9 @@ static int read_file_small(const pm_fs_ops *fs, const char *path,
   return pm_file_read(fs, path, (size_t)1 << 24, buf, len);
 }
 
-/* Does the existing folder `dst` hold this postoffice (an earlier partial
- * copy) or another one? Compared by MASTER.GLB, the postoffice's identity
- * record. Returns 1 same, 0 empty, -1 different. */
-static int target_kind(const pm_fs_ops *fs, const char *src,
-                       const char *dst) {
+/* Compared by MASTER.GLB, the postoffice's identity record. */
+int orch_target_kind(const pm_fs_ops *fs, const char *src,
+                     const char *dst) {
   pm_dir *d;
   if (fs->opendir(dst, &d) < 0) return 0;
   pm_dirent e;
@@ -423,265 +389,27 @@ int orch_collect_values(pm_host *h, const char *from, const char *to,
   return rc < 0 ? rc : 0;
 }
 
-int orch_discover(pm_host *h, const orch_options *o, orch_plan *p) {
-  memset(p, 0, sizeof *p);
-  if (!o->from || !o->to) {
-    pm_report_errorf(PM_EINVAL, "move: --from and --to are required");
-    return PM_EXIT_USAGE;
-  }
-  if (orch_msmcon_from(o->from, p->from, sizeof p->from) < 0) {
-    pm_report_errorf(PM_EINVAL,
-                     "move: --from '%s' is not an Exchange path such as "
-                     "C:\\exchsrvr or C:\\exchsrvr\\Connect\\Msmcon",
-                     o->from);
-    return PM_EXIT_USAGE;
-  }
-  if (orch_msmcon_to(o->to, p->to, sizeof p->to) < 0) {
-    pm_report_errorf(PM_EINVAL,
-                     "move: --to '%s' is not a drive or path such as D: or "
-                     "D:\\ExchSrvr",
-                     o->to);
-    return PM_EXIT_USAGE;
-  }
-  int rc = h->vol->native_path(h, p->from, p->from_native,
-                               sizeof p->from_native);
-  pm_stat st;
-  char *md = NULL;
-  if (rc == 0) {
-    md = pm_path_join(p->from_native, "Maildata");
-    rc = h->fs->stat(md, true, &st);
-    if (rc == 0 && st.type != PM_T_DIR) rc = PM_ENOTDIR;
-  }
-  if (rc < 0) {
-    pm_report_errorf(rc, "move: no connector postoffice at %s (its Maildata "
-                         "folder cannot be read: %s)",
-                     p->from, pm_strerror(rc));
-    free(md);
-    return PM_EXIT_USAGE;
-  }
-  free(md);
-  rc = h->vol->native_path(h, p->to, p->to_native, sizeof p->to_native);
-  if (rc < 0) {
-    pm_report_errorf(rc, "move: destination %s: %s", p->to, pm_strerror(rc));
-    return PM_EXIT_USAGE;
-  }
-  if (pm_wpath_under(p->to, p->from) || pm_wpath_under(p->from, p->to)) {
-    pm_report_errorf(PM_EINVAL,
-                     "move: the destination %s lies inside the postoffice "
-                     "%s (or contains it)",
-                     p->to, p->from);
-    return PM_EXIT_USAGE;
-  }
-
-  rc = orch_find_services(h, p->from, p);
-  if (rc < 0) return PM_EXIT_FAILED;
-  bool have_msmi = false;
-  for (size_t i = 0; i < p->nsvcs; i++)
-    have_msmi |= p->svcs[i].role == ORCH_ROLE_MSMI;
-  if (!have_msmi) {
-    pm_report_errorf(PM_ENOENT,
-                     "move: no MSExchangeMSMI service runs from %s\\Bin: is "
-                     "this the connector postoffice in use?",
-                     p->from);
-    return PM_EXIT_USAGE;
-  }
-  if (orch_collect_values(h, p->from, p->to, p) < 0) return PM_EXIT_FAILED;
-
-  /* The share of the old Maildata. */
-  char *maildata = pm_xasprintf("%s\\Maildata", p->from);
+int orch_find_share(pm_host *h, const char *folder, pm_share_info *out) {
   pm_strlist shares = {0};
-  rc = h->share->list(h, &shares);
+  int rc = h->share->list(h, &shares);
   if (rc < 0) {
     pm_report_error("list shares", h->name, rc);
-    free(maildata);
-    return PM_EXIT_FAILED;
+    return rc;
   }
+  bool found = false;
   for (size_t i = 0; i < shares.n; i++) {
     pm_share_info si;
     if (h->share->get(h, shares.v[i], &si) < 0) continue;
     char path[PM_HOST_PATH_MAX];
     snprintf(path, sizeof path, "%s", si.path);
     strip_bs(path);
-    if (pm_wstrcasecmp(path, maildata)) continue;
+    if (pm_wstrcasecmp(path, folder)) continue;
     /* Several shares of the folder: Maildat$ is the one the KB means. */
-    if (!p->have_share || !pm_wstrcasecmp(si.name, "Maildat$")) {
-      p->share = si;
-      p->have_share = true;
+    if (!found || !pm_wstrcasecmp(si.name, "Maildat$")) {
+      *out = si;
+      found = true;
     }
   }
   pm_strlist_free(&shares);
-  free(maildata);
-
-  /* Destination checks. */
-  pm_vol_info vi;
-  rc = h->vol->info(h, p->to, &vi);
-  if (rc < 0) {
-    pm_report_errorf(rc, "move: cannot read the volume of %s: %s", p->to,
-                     pm_strerror(rc));
-    return PM_EXIT_USAGE;
-  }
-  if (pm_wstrcasecmp(vi.fs_type, "NTFS")) {
-    pm_report_errorf(PM_EINVAL,
-                     "move: the destination %.2s is %s; the connector "
-                     "postoffice must move to an NTFS volume (KB Q171259)",
-                     p->to, vi.fs_type);
-    return PM_EXIT_USAGE;
-  }
-  tree_size ts = {0};
-  if (measure(h->fs, p->from_native, &ts) < 0) return PM_EXIT_FAILED;
-  p->files = ts.files;
-  p->dirs = ts.dirs;
-  p->bytes = ts.bytes;
-  int tk = target_kind(h->fs, p->from_native, p->to_native);
-  /* A staged copy of this postoffice is ours whatever the services have
-   * written since (the move's final pass brings it up to date). */
-  orch_stage sg;
-  int sr = orch_stage_load(h, o->state_dir, &sg);
-  if (sr < 0 && sr != PM_ENOENT) return PM_EXIT_USAGE;
-  if (sr == 0 && !strcmp(sg.from_native, p->from_native) &&
-      !strcmp(sg.to_native, p->to_native)) {
-    p->staged = sg.passes > 0;
-    p->stage = sg;
-    if (o->dry_run && p->staged) orch_stage_changed(h, &p->stage);
-    tk = 1;
-  }
-  if (tk < 0) {
-    pm_report_errorf(PM_EEXIST,
-                     "move: %s already holds a different postoffice (or "
-                     "other files); choose another destination",
-                     p->to);
-    return PM_EXIT_USAGE;
-  }
-  p->target_existed = tk == 1;
-  if (!p->target_existed && vi.free_bytes < ts.alloc) {
-    char a[32], b[32];
-    pm_report_errorf(PM_ENOSPC,
-                     "move: the destination %.2s has %s free; the postoffice "
-                     "needs %s",
-                     p->to, pm_fmt_bytes(vi.free_bytes, a, sizeof a),
-                     pm_fmt_bytes(ts.alloc, b, sizeof b));
-    return PM_EXIT_USAGE;
-  }
-  return 0;
-}
-
-/* ---- printing ---- */
-
-static const char *role_name(int r) {
-  return r == ORCH_ROLE_MSMI    ? "MS Mail Connector Interchange"
-         : r == ORCH_ROLE_ATMTA ? "MS Mail Connector (AppleTalk) MTA"
-                                : "PC MTA instance";
-}
-
-static const char *kind_name(int k) {
-  return k == ORCH_V_EVENTLOG ? "event log"
-         : k == ORCH_V_MACVOL ? "Macintosh volume"
-                              : "service";
-}
-
-const char *orch_short_key(const char *key) {
-  static const char pre[] = "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\";
-  return pm_wprefix(key, pre) ? key + sizeof pre - 1 : key;
-}
-
-void orch_plan_print(const orch_plan *p, FILE *out) {
-  char b[32];
-  fprintf(out, "Move of the MS Mail connector postoffice (KB Q171259)\n");
-  fprintf(out, "  from  %s\n  to    %s\n", p->from, p->to);
-  fprintf(out, "  tree  %llu files in %llu folders, %s%s\n",
-          (unsigned long long)p->files, (unsigned long long)p->dirs,
-          pm_fmt_bytes(p->bytes, b, sizeof b),
-          p->target_existed ? " (an earlier partial copy is completed)" : "");
-  fprintf(out, "\nServices, in stop order (started in the reverse order):\n");
-  for (size_t i = 0; i < p->nsvcs; i++)
-    fprintf(out, "  %zu. %-32s %-34s %s\n", i + 1, p->svcs[i].name,
-            role_name(p->svcs[i].role),
-            p->svcs[i].was_running ? "running" : "stopped (left stopped)");
-  fprintf(out, "\nShare:\n");
-  if (p->have_share)
-    fprintf(out,
-            "  %s  %s -> %s\\Maildata\n    remark \"%s\"\n    security "
-            "descriptor %s\n",
-            p->share.name, p->share.path, p->to, p->share.remark,
-            p->share.sddl);
-  else
-    fprintf(out, "  none shares %s\\Maildata: no share is moved\n", p->from);
-  fprintf(out, "\nRegistry values under HKLM\\SYSTEM\\CurrentControlSet "
-               "(type kept):\n");
-  for (size_t i = 0; i < p->nvals; i++) {
-    const orch_value *v = &p->vals[i];
-    char *o = pm_reg_value_display(&v->old), *n = pm_reg_value_display(&v->new_);
-    fprintf(out, "  %s  \"%s\"  %s, %s\n      %s\n   -> %s\n",
-            orch_short_key(v->key), v->name, pm_reg_type_name(v->old.type),
-            kind_name(v->kind), o, n);
-    free(o);
-    free(n);
-  }
-  bool mac = false;
-  for (size_t i = 0; i < p->nvals; i++) mac |= p->vals[i].kind == ORCH_V_MACVOL;
-  if (!mac) fprintf(out, "  (no Macintosh volume points at Maildata)\n");
-  fprintf(out, "\nSteps:\n");
-  for (int k = 0; k < ORCH_NSTEPS; k++)
-    fprintf(out, "  %2d. %-16s %s\n", k + 1, orch_step_name(k),
-            orch_step_text(k));
-}
-
-void orch_plan_json(const orch_plan *p, FILE *out) {
-  fputs("{\"from\":", out);
-  pm_json_string(out, p->from);
-  fputs(",\"to\":", out);
-  pm_json_string(out, p->to);
-  fprintf(out, ",\"files\":%llu,\"dirs\":%llu,\"bytes\":%llu",
-          (unsigned long long)p->files, (unsigned long long)p->dirs,
-          (unsigned long long)p->bytes);
-  fputs(",\"services\":[", out);
-  for (size_t i = 0; i < p->nsvcs; i++) {
-    fputs(i ? ",{\"name\":" : "{\"name\":", out);
-    pm_json_string(out, p->svcs[i].name);
-    fprintf(out, ",\"role\":\"%s\",\"was_running\":%s}",
-            p->svcs[i].role == ORCH_ROLE_MSMI    ? "msmi"
-            : p->svcs[i].role == ORCH_ROLE_ATMTA ? "atmta"
-                                                 : "pcmta",
-            p->svcs[i].was_running ? "true" : "false");
-  }
-  fputs("],\"share\":", out);
-  if (p->have_share) {
-    fputs("{\"name\":", out);
-    pm_json_string(out, p->share.name);
-    fputs(",\"path\":", out);
-    pm_json_string(out, p->share.path);
-    fputs(",\"remark\":", out);
-    pm_json_string(out, p->share.remark);
-    fputs(",\"sddl\":", out);
-    pm_json_string(out, p->share.sddl);
-    fputs("}", out);
-  } else {
-    fputs("null", out);
-  }
-  fputs(",\"values\":[", out);
-  for (size_t i = 0; i < p->nvals; i++) {
-    const orch_value *v = &p->vals[i];
-    char *o = pm_reg_value_display(&v->old), *n = pm_reg_value_display(&v->new_);
-    fputs(i ? ",{\"key\":" : "{\"key\":", out);
-    pm_json_string(out, v->key);
-    fputs(",\"name\":", out);
-    pm_json_string(out, v->name);
-    fprintf(out, ",\"type\":\"%s\",\"kind\":\"%s\",\"old\":",
-            pm_reg_type_name(v->old.type), kind_name(v->kind));
-    pm_json_string(out, o);
-    fputs(",\"new\":", out);
-    pm_json_string(out, n);
-    fputs("}", out);
-    free(o);
-    free(n);
-  }
-  fputs("],\"steps\":[", out);
-  for (int k = 0; k < ORCH_NSTEPS; k++)
-    fprintf(out, "%s\"%s\"", k ? "," : "", orch_step_name(k));
-  fputs("]", out);
-  if (p->staged) {
-    fputs(",\"staged\":", out);
-    orch_stage_json(&p->stage, out);
-  }
-  fputs("}", out);
+  return found ? 1 : 0;
 }

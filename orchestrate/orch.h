@@ -61,6 +61,7 @@ typedef struct orch_stage {
   uint64_t src_files, changed_since;
 } orch_stage;
 
+/* The plan of a move (plan.c). */
 typedef struct orch_plan {
   char from[PM_HOST_PATH_MAX]; /* old ...\Connect\Msmcon */
   char to[PM_HOST_PATH_MAX];   /* new ...\Connect\Msmcon */
@@ -107,6 +108,8 @@ typedef struct orch_options {
 
 void orch_options_init(orch_options *o);
 
+/* ---- What exists where on the host (discover.c) ---- */
+
 /* Windows path helpers: the Msmcon folder meant by a --from / --to
  * argument ("C:\exchsrvr" -> "C:\exchsrvr\Connect\Msmcon"; "D:" ->
  * "D:\ExchSrvr\Connect\Msmcon"). 0 or PM_EINVAL. */
@@ -130,8 +133,81 @@ bool orch_rewrite_value(const pm_reg_value *v, const char *from,
 int orch_find_services(pm_host *h, const char *from, orch_plan *p);
 int orch_collect_values(pm_host *h, const char *from, const char *to,
                         orch_plan *p);
+/* Stop order is p->svcs; start order is its reverse. */
+void orch_sort_services(pm_host *h, orch_service *s, size_t n);
+/* The share of `folder` (a Windows path; Maildat$ when several share
+ * it): 1 and *out filled, 0 when none does, or a reported PM_E*. */
+int orch_find_share(pm_host *h, const char *folder, pm_share_info *out);
 
-/* Service control with waits and clear reports (move.c). */
+typedef struct orch_tree_size {
+  uint64_t files, dirs, bytes;
+  uint64_t alloc; /* what a copy takes at least (NTFS clusters of 4 KiB) */
+} orch_tree_size;
+/* Adds the tree at the native `path` to *t; reports errors; 0 or PM_E*. */
+int orch_measure_tree(const pm_fs_ops *fs, const char *path,
+                      orch_tree_size *t);
+/* Does the existing folder `dst` hold the postoffice at `src` (an earlier
+ * partial copy) or another one? Returns 1 same, 0 empty, -1 different. */
+int orch_target_kind(const pm_fs_ops *fs, const char *src, const char *dst);
+
+/* ---- The plan (plan.c) ---- */
+
+/* Builds the plan of a move from o->from and o->to: discovery and the
+ * destination checks; reports problems itself. Returns 0, or a PM_EXIT_*
+ * code (> 0) when the move must not start. */
+int orch_plan_build(pm_host *h, const orch_options *o, orch_plan *p);
+void orch_plan_free(orch_plan *p);
+/* Appends a value (key, name, kind; image_path and service derived, the
+ * data left to the caller) and returns it. */
+orch_value *orch_plan_add_value(orch_plan *p, const char *key,
+                                const char *name, int kind);
+void orch_plan_print(const orch_plan *p, FILE *out);
+void orch_plan_json(const orch_plan *p, FILE *out);
+/* "Services\X" for "HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\X". */
+const char *orch_short_key(const char *key);
+/* The plan as the move's state keeps it (exact registry bytes). */
+int orch_plan_save(pm_host *h, const char *path, const orch_plan *p);
+int orch_plan_load(pm_host *h, const char *path, orch_plan *p);
+
+/* ---- The steps of a move (steps.c) ---- */
+
+/* One run of `move` or `rollback`, as the steps see it (steps.h). */
+typedef struct orch_run orch_run;
+
+/* Where a step lies in the downtime: from the first service asked to stop
+ * to the last one running again. */
+typedef enum orch_window {
+  ORCH_W_BEFORE = 0, /* before the services stop */
+  ORCH_W_OPENS,      /* stops the services: the downtime begins with it */
+  ORCH_W_INSIDE,     /* while they are stopped */
+  ORCH_W_COPY,       /* inside: the copy, a part of the downtime of its own */
+  ORCH_W_CLOSES,     /* starts them: the downtime ends with it */
+  ORCH_W_AFTER       /* once they run again */
+} orch_window;
+
+/* A step: `move` runs the table's `run` functions in order, journaling
+ * "begin", then "done" (or "failed") with journal_id around each, and
+ * `--resume` skips those done; `rollback` runs the `undo` functions in
+ * the reverse order, under undo_name. Each function returns 0 or a PM_E*
+ * it has reported, and leaves a line for the report in the run's
+ * detail. */
+typedef struct orch_step {
+  const char *name; /* the plan, the report, --json */
+  const char *text; /* what it does, for the plan */
+  unsigned journal_id;
+  orch_window window;
+  int (*run)(orch_run *r); /* idempotent */
+  /* Rollback's line and work: looks at the host and undoes what is left
+   * of this step, whether or not it ran (idempotent). NULL and NULL when
+   * there is nothing to undo. */
+  const char *undo_name;
+  int (*undo)(orch_run *r);
+} orch_step;
+
+/* The table, ORCH_NSTEPS rows (below) in the move's order. */
+extern const orch_step orch_steps[];
+
+/* Service control with waits and clear reports (the steps, `check`). */
 int orch_stop_service(pm_host *h, const char *name, unsigned stop_ms,
                       unsigned start_ms);
 int orch_start_service(pm_host *h, const char *name, unsigned stop_ms,
@@ -139,21 +215,19 @@ int orch_start_service(pm_host *h, const char *name, unsigned stop_ms,
 /* Writes a value keeping its type (ImagePath through the SCM first). */
 int orch_set_value(pm_host *h, const orch_value *v, const pm_reg_value *d);
 
-/* Discovery and destination checks; reports problems itself. Returns 0,
- * or a PM_EXIT_* code (> 0) when the move must not start. */
-int orch_discover(pm_host *h, const orch_options *o, orch_plan *p);
-void orch_plan_free(orch_plan *p);
-void orch_plan_print(const orch_plan *p, FILE *out);
-/* "Services\X" for "HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\X". */
-const char *orch_short_key(const char *key);
-void orch_plan_json(const orch_plan *p, FILE *out);
-/* The plan as the move's state keeps it (exact registry bytes). */
-int orch_plan_save(pm_host *h, const char *path, const orch_plan *p);
-int orch_plan_load(pm_host *h, const char *path, orch_plan *p);
-/* Stop order is p->svcs; start order is its reverse. */
-void orch_sort_services(pm_host *h, orch_service *s, size_t n);
+/* ---- The state folder (state.c) ---- */
 
-/* ---- The step journal (journal.c) ---- */
+/* The state folder of a move: <state>/current. Caller frees. */
+char *orch_state_current(pm_host *h, const char *state_dir);
+/* Reads a state file whole, never through a symlink; PM_ESHORT when it
+ * shrinks while read. The text is NUL-terminated, but may hold NUL bytes
+ * of its own: callers use *len. Caller frees *out. */
+int orch_state_read(const pm_fs_ops *fs, const char *path, char **out,
+                    size_t *len);
+/* The XXH3-128 of s[0..len) as 32 hex digits and a NUL. */
+void orch_state_hash_hex(const char *s, size_t len, char out[33]);
+
+/* ---- The step journal (step_journal.c) ---- */
 
 typedef struct orch_journal {
   char *path;
@@ -233,8 +307,5 @@ int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard);
 /* Removes the folder at path and everything in it through a handle on
  * it: no symbolic link beneath is followed (a link is removed itself). */
 int orch_remove_beneath(const pm_fs_ops *fs, const char *path);
-
-/* The state folder of a move: <state>/current. Caller frees. */
-char *orch_state_current(pm_host *h, const char *state_dir);
 
 #endif

@@ -400,7 +400,7 @@ int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard_it) {
   if (discard_it) return discard(h, o, out);
 
   orch_plan plan;
-  int exit_code = orch_discover(h, o, &plan);
+  int exit_code = orch_plan_build(h, o, &plan);
   if (exit_code) {
     orch_plan_free(&plan);
     return exit_code;

@@ -1,5 +1,5 @@
 /* fuzz_plan.c - libFuzzer harness of the move's plan reader
- * (orchestrate/journal.c: orch_plan_load), through an in-memory
+ * (orchestrate/plan.c: orch_plan_load), through an in-memory
  * file-system table. The plan ends with the XXH3-128 of its text, which a
  * mutation almost never keeps right, so each input is tried twice: as it
  * is, and with that hash recomputed. Beyond "no crash":

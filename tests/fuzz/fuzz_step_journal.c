@@ -1,5 +1,5 @@
 /* fuzz_step_journal.c - libFuzzer harness of the move's step journal
- * reader (orchestrate/journal.c: orch_journal_open replays it), through
+ * reader (orchestrate/step_journal.c: orch_journal_open replays it), through
  * an in-memory file-system table. Each record is a line ending with the
  * XXH3-128 of its text, which a mutation almost never keeps right, so
  * each input is tried twice: as it is, and with the hash of every line

@@ -111,7 +111,7 @@ static pm_host *planted(const char *name, bool same, orch_plan *first) {
   ot_move_options(&o);
   o.from = "C:\\exchsrvr";
   o.to = "D:";
-  assert_int_equal(orch_discover(h, &o, first), 0);
+  assert_int_equal(orch_plan_build(h, &o, first), 0);
   assert_false(first->target_existed);
   char *src = pm_path_join(first->from_native, "Maildata/GLB/MASTER.GLB");
   size_t len;
@@ -144,7 +144,7 @@ static void test_orch_shortio_discover_same(void **state) {
   o.from = "C:\\exchsrvr";
   o.to = "D:";
   short_calls = 0;
-  assert_int_equal(orch_discover(h, &o, &p), 0);
+  assert_int_equal(orch_plan_build(h, &o, &p), 0);
   assert_true(short_calls > 0);
   assert_true(p.target_existed);
   orch_plan_free(&p);
@@ -163,7 +163,7 @@ static void test_orch_shortio_discover_different(void **state) {
   o.from = "C:\\exchsrvr";
   o.to = "D:";
   short_calls = 0;
-  int rc = orch_discover(h, &o, &p);
+  int rc = orch_plan_build(h, &o, &p);
   assert_true(short_calls > 0);
   assert_int_equal(rc, PM_EXIT_USAGE);
   orch_plan_free(&p);

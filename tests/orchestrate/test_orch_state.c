@@ -195,7 +195,7 @@ static void test_orch_state_plan_bytes(void **state) {
   o.from = "C:\\exchsrvr";
   o.to = "D:";
   orch_plan p;
-  assert_int_equal(orch_discover(h, &o, &p), 0);
+  assert_int_equal(orch_plan_build(h, &o, &p), 0);
   char *path = pm_xasprintf("%s/plan-file", scratch_dir);
   assert_int_equal(orch_plan_save(h, path, &p), 0);
   size_t len;
@@ -232,7 +232,7 @@ static void test_orch_state_symlinks_refused(void **state) {
   o.from = "C:\\exchsrvr";
   o.to = "D:";
   orch_plan p;
-  assert_int_equal(orch_discover(h, &o, &p), 0);
+  assert_int_equal(orch_plan_build(h, &o, &p), 0);
   /* The plan and the step journal, directly. */
   char *plan = pm_xasprintf("%s/plan-link", scratch);
   assert_int_equal(symlink(victim, plan), 0);
