@@ -362,14 +362,11 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     goto out;
   }
   {
-    /* A default ACL, not the umask, decides a new file's mode: then every
-     * file gets an explicit chmod. The directories pomove creates inherit
-     * DST's; with --merge, existing ones below DST may have their own. */
-    size_t alen = 0;
-    int arc = fs->xattr_get(c->dst, true, "system.posix_acl_default", NULL, 0,
-                            &alen);
-    c->exact_modes =
-        !o.merge && (arc == PM_ENODATA || arc == PM_ENOTSUP);
+    /* Where something besides the umask decides a new file's mode (a
+     * default ACL on Linux: the platform says), every file gets an
+     * explicit chmod. The directories pomove creates inherit DST's; with
+     * --merge, existing ones below DST may have their own. */
+    c->exact_modes = !o.merge && pm_create_mode_exact(fs, c->dst);
   }
   {
     /* One flush per batch, where the platform has one: try it now.
