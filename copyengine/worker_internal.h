@@ -1,0 +1,212 @@
+/* worker_internal.h - the state of one worker thread of the copy engine
+ * and of the files it has in flight (private to copyengine/): the worker,
+ * a file being copied (fstate), a chunk of it (chunk), a checkpoint of a
+ * large file (ckpt), a complete file waiting in a batch (pending) and a
+ * hard-link group (ce_hlentry), with the small helpers every worker-side
+ * file shares. The functions of each worker-side file are declared here
+ * by file; engine_internal.h says which file may call which. */
+#ifndef POMOVE_WORKER_INTERNAL_H
+#define POMOVE_WORKER_INTERNAL_H
+
+#include <stdlib.h>
+
+#include "bufpool.h"
+#include "engine_internal.h"
+
+#define CKPT_MAX 16
+#define EPOCH_RING 32
+#define DIRECT_ALIGN 4096u /* of uncached I/O: offset, length, buffer */
+
+/* ---- hard links: the first path of a group is copied, the others are
+ * linked to it and take its hash when it is done. ---- */
+
+typedef struct ce_hlentry {
+  uint64_t dev, ino;
+  char *rel; /* the first path */
+  int state; /* 0 copying, 1 done, 2 failed */
+  pm_hash128 hash;
+  ce_jident id;
+  /* Paths of the group met while the first was still being copied: they
+   * are linked, and their directory released, when it is done. */
+  struct hlwait {
+    char *rel;
+    ce_dnode *dir;
+  } *waiting;
+  size_t nwaiting;
+} ce_hlentry;
+
+struct ce_hardlink {
+  ce_hlentry e;
+};
+
+typedef struct fstate fstate;
+
+typedef struct chunk {
+  pm_io_req req;
+  fstate *f;
+  uint64_t off;
+  uint32_t len, done;
+  uint32_t wlen; /* bytes the write asks for: len, or len padded for ddfd */
+  char *buf;
+  uint32_t bufcap; /* what buf was taken from the pool with */
+  bool hole, writing, is_sync;
+  unsigned epoch, retries;
+  struct chunk *next;
+} chunk;
+
+typedef struct ckpt {
+  uint64_t off, len;
+  pm_hash128 hash;
+  unsigned epoch;
+} ckpt;
+
+struct fstate {
+  fstate *next;
+  ce_task *t;
+  char *sp, *dp;
+  pm_fd sfd, dfd;
+  pm_fd ddfd;  /* DST opened uncached for a large file's data, or invalid */
+  bool direct; /* new writes go to ddfd (off after a refused one) */
+  pm_fd sdfd;  /* SRC opened uncached, the same way, for its reads */
+  bool sdirect;
+  bool padded; /* an uncached tail write ran past the size: truncate */
+  pm_stat st;
+  uint64_t issue_off, hashed_off, data_end;
+  bool sparse, resumed;
+  unsigned inflight;
+  chunk *ready;
+  pm_hasher *h;
+  int err;
+  const char *errop;
+  char *errop_buf; /* errop when it was made for this file (a stream's) */
+  bool err_on_src; /* the failed operation was on the source */
+  int err_os;      /* the OS's code for it, reported with it */
+  /* checkpoints (journal on, large files) */
+  pm_hasher *ck;
+  uint64_t ck_start;
+  unsigned epoch, inflight_epoch[EPOCH_RING];
+  ckpt pend[CKPT_MAX];
+  unsigned npend;
+  struct ce_hlentry *hl; /* this file is the first of a hard-link group */
+  uint64_t found_on_disk;  /* unrecorded bytes an earlier run left */
+  bool fresh;              /* the destination file was created by us */
+  bool mode_set;           /* ... with its final mode, which stuck */
+  bool sync_issued, synced, truncated;
+  /* An update found the file's identity changed (or racy, or --checksum)
+   * but not its size: its source is only read and hashed, and when the
+   * hash is `expect` the copy just gets the new metadata (dfd is then a
+   * read-only handle on the copy); otherwise it is copied again. */
+  bool hash_only, src_same, was_racy;
+  pm_hash128 expect;
+};
+
+typedef struct pending {
+  char *rel;
+  ce_jident id;
+  pm_hash128 hash;
+  ce_task *t; /* kept for a re-copy after a verify mismatch */
+  /* A checkpoint of a large file (off, len, hash of that range) rather
+   * than a complete file: with --sync fs its bytes are made durable by the
+   * batch's syncfs too, and the worker never waits for a flush. */
+  bool ckpt;
+  uint64_t off, len;
+  bool wrote;  /* its data were written by this run */
+  bool has_sr; /* sr is its state record (state.h) */
+  ce_srec sr;
+} pending;
+
+typedef struct worker {
+  ce_ctx *c;
+  pm_io_ctx *io;
+  unsigned depth, chunks_out;
+  uint64_t bytes_out;
+  fstate *active;
+  unsigned nactive;
+  chunk *backlog; /* requests the engine said BUSY to */
+  ce_task *retry;
+  /* Files held by another program, to be tried again: sorted by
+   * busy_next_ns, the earliest first (see busy_later). */
+  ce_task *busy;
+  pending *batch;
+  size_t nbatch, capbatch;
+  uint64_t batch_bytes, batch_start_ns;
+  char *zeros;
+  pm_io_req **events;
+  ce_bufpool bufs;
+  struct committer *cm; /* NULL: batches are committed in this thread */
+  /* The SRC and DST directories of the last file started, opened beneath
+   * the roots. The walker queues the files of a directory together, so
+   * most files are opened by their name relative to these: one lookup,
+   * where a path from the root costs one per component on a backend that
+   * walks components (Linux without openat2, Win32). NULL rel: none. */
+  char *dc_rel;
+  pm_fd dc_src, dc_dst;
+} worker;
+
+
+/* ---- helpers shared by the worker-side files ---- */
+
+static inline ce_jident ident_of(const pm_stat *st) {
+  ce_jident id = {.size = st->size, .ino = st->ino, .dev = st->dev,
+                  .mtime_sec = st->mtime.sec, .mtime_nsec = st->mtime.nsec};
+  return id;
+}
+
+static inline void task_free(ce_task *t) {
+  if (!t) return;
+  free(t->rel);
+  free(t);
+}
+
+/* Moves every task of *from onto *to. */
+static inline void tasks_move(ce_task **to, ce_task **from) {
+  while (*from) {
+    ce_task *t = *from;
+    *from = t->next;
+    t->next = *to;
+    *to = t;
+  }
+}
+
+/* Drops a list of tasks nobody will copy, releasing their directories. */
+static inline void tasks_drop(ce_ctx *c, ce_task **list) {
+  while (*list) {
+    ce_task *t = *list;
+    *list = t->next;
+    ce_dnode_release(c, t->dir);
+    task_free(t);
+  }
+}
+
+static inline void file_fail_at(fstate *f, const char *op, int err,
+                                bool on_src) {
+  if (!f->err) {
+    f->err = err;
+    f->errop = op;
+    f->err_on_src = on_src;
+    f->err_os = pm_oserr_of(err);
+  }
+}
+
+/* Failures on the destination unless said otherwise. */
+static inline void file_fail(fstate *f, const char *op, int err) {
+  file_fail_at(f, op, err, false);
+}
+
+/* A failure the OS did not report (a changed source, a short file). */
+static inline void file_fail_logic(fstate *f, const char *op, int err,
+                                   bool on_src) {
+  pm_oserr_set(0);
+  file_fail_at(f, op, err, on_src);
+}
+
+static inline void fstate_free(fstate *f) {
+  free(f->errop_buf);
+  free(f->sp);
+  free(f->dp);
+  pm_hasher_free(f->h);
+  pm_hasher_free(f->ck);
+  free(f);
+}
+
+#endif
