@@ -409,18 +409,6 @@ static void chunk_free(worker *w, chunk *ch) {
   free(ch);
 }
 
-/* Closes f's uncached descriptors, once no request uses them. */
-static void direct_close(worker *w, fstate *f) {
-  f->direct = f->sdirect = false;
-  if (f->ddfd != PM_FD_INVALID) w->c->fs->close(f->ddfd);
-  if (f->sdfd != PM_FD_INVALID) w->c->fs->close(f->sdfd);
-  f->ddfd = f->sdfd = PM_FD_INVALID;
-}
-
-static uint32_t direct_round(uint64_t len) {
-  return (uint32_t)((len + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1));
-}
-
 static void issue_write(worker *w, chunk *ch) {
   fstate *f = ch->f;
   ch->writing = true;
@@ -430,17 +418,7 @@ static void issue_write(worker *w, chunk *ch) {
   ch->req.op = PM_IO_WRITE;
   ch->req.fd = f->dfd;
   ch->wlen = ch->len;
-  if (f->direct && ch->off % DIRECT_ALIGN == 0) {
-    /* Uncached: the offset, the length and the buffer must be aligned.
-     * The last chunk is padded with zeros, cut off again by the
-     * truncate to the file's size. */
-    ch->wlen = direct_round(ch->len);
-    if (ch->wlen > ch->len) {
-      memset(ch->buf + ch->len, 0, ch->wlen - ch->len);
-      f->padded = true;
-    }
-    ch->req.fd = f->ddfd;
-  }
+  ce_uncached_write(f, ch);
   ch->req.buf = ch->buf;
   ch->req.len = ch->wlen;
   ch->req.off = ch->off;
@@ -572,17 +550,13 @@ static bool issue_chunk(worker *w, fstate *f) {
     return true;
   }
   /* Room for an uncached read or write of the tail rounded up. */
-  ch->bufcap = f->direct || f->sdirect ? direct_round(len) : (uint32_t)len;
+  ch->bufcap = f->direct || f->sdirect ? ce_uncached_round(len) : (uint32_t)len;
   ch->buf = ce_bufpool_get(&w->bufs, ch->bufcap);
   ch->req.op = PM_IO_READ;
   ch->req.fd = f->sfd;
   ch->req.buf = ch->buf;
   ch->req.len = (uint32_t)len;
-  if (f->sdirect && off % DIRECT_ALIGN == 0) {
-    /* The tail is asked for rounded up: the read stops at the end. */
-    ch->req.fd = f->sdfd;
-    ch->req.len = direct_round(len);
-  }
+  ce_uncached_read(f, ch);
   ch->req.off = off;
   ch->req.udata = ch;
   submit(w, ch);
@@ -768,7 +742,7 @@ static void finish_file(worker *w, fstate *f) {
       file_fail_logic(f, "copy (it changed while being read)", PM_ECHANGED,
                       true);
   }
-  direct_close(w, f);
+  ce_uncached_close(w, f);
   if (!f->err && f->hash_only) {
     pm_hash128 got = pm_hasher_digest(f->h);
     if (!pm_hash_equal(&got, &f->expect)) {
@@ -1370,40 +1344,7 @@ static void start_file(worker *w, ce_task *t) {
   }
 admit:
   f->sparse = f->st.size > 0 && f->st.blocks512 * 512 < f->st.size;
-  if (!f->hash_only && !f->sparse && f->st.size >= c->direct_min &&
-      f->issue_off % DIRECT_ALIGN == 0) {
-    /* A second, uncached descriptor for the data; where the file system
-     * refuses one, the file is written through the cache. */
-    if (c->fs->open_at(ddir, leaf,
-                       PM_O_WRONLY | PM_O_DIRECT | PM_O_NOFOLLOW, 0,
-                       &f->ddfd) == 0)
-      f->direct = true;
-    else
-      f->ddfd = PM_FD_INVALID;
-    /* And one for reading SRC, if it is still the file we opened: a
-     * large move gains nothing from filling the cache with a source it is
-     * leaving. A source already in the cache (its first, middle and last
-     * pages, as far as the OS tells) is read from there. */
-    pm_stat sst;
-    bool in_cache = c->fs->cached(f->sfd, 0) == PM_OK &&
-                    c->fs->cached(f->sfd, f->st.size / 2) == PM_OK &&
-                    c->fs->cached(f->sfd, f->st.size - 1) == PM_OK;
-    if (!in_cache &&
-        c->fs->open_at(sdir, leaf,
-                       PM_O_RDONLY | PM_O_DIRECT | PM_O_NOFOLLOW |
-                           PM_O_NOATIME | PM_O_REGULAR,
-                       0, &f->sdfd) == 0) {
-      if (c->fs->fstat(f->sdfd, &sst) == 0 && sst.dev == f->st.dev &&
-          sst.ino == f->st.ino) {
-        f->sdirect = true;
-      } else {
-        c->fs->close(f->sdfd);
-        f->sdfd = PM_FD_INVALID;
-      }
-    } else {
-      f->sdfd = PM_FD_INVALID;
-    }
-  }
+  ce_uncached_open(w, f, sdir, ddir, leaf);
   if (c->j && !f->hash_only && f->st.size > 2 * c->ckpt_bytes) {
     f->ck = pm_hasher_create();
     f->ck_start = f->hashed_off;
@@ -1437,21 +1378,7 @@ static void on_complete(worker *w, chunk *ch) {
     return;
   }
   if (ch->writing) f->inflight_epoch[ch->epoch % EPOCH_RING]--;
-  if (res == PM_EINVAL && ch->done == 0 && !f->err &&
-      ch->req.fd != (ch->writing ? f->dfd : f->sfd)) {
-    /* The file system takes no uncached I/O of this shape after all:
-     * this file goes on through the cache (requests already in flight
-     * on the uncached descriptor come back here too). */
-    if (ch->writing) {
-      f->direct = false;
-      ch->req.fd = f->dfd;
-      ch->req.len = ch->wlen = ch->len;
-      f->inflight_epoch[ch->epoch % EPOCH_RING]++;
-    } else {
-      f->sdirect = false;
-      ch->req.fd = f->sfd;
-      ch->req.len = ch->len;
-    }
+  if (res == PM_EINVAL && ce_uncached_refused(f, ch)) {
     submit(w, ch);
     return;
   }
@@ -1486,20 +1413,10 @@ static void on_complete(worker *w, chunk *ch) {
     ch->req.buf = ch->buf + ch->done;
     ch->req.len = want - ch->done;
     ch->req.off = ch->off + ch->done;
-    if (!ch->writing && ch->req.fd != f->sfd) {
-      /* A short uncached read: the rest through the cache. */
-      ch->req.fd = f->sfd;
-    } else if (ch->writing && ch->req.fd != f->dfd) {
-      /* A short uncached write: the rest, unpadded, through the cache
-       * (its offset need not be aligned any more). */
-      ch->req.fd = f->dfd;
-      ch->req.len = ch->done < ch->len ? ch->len - ch->done : 0;
-      ch->wlen = ch->done < ch->len ? ch->len : ch->done;
-      if (!ch->req.len) {
-        chunk_free(w, ch);
-        if (f->npend) ckpt_drain(w, f);
-        return;
-      }
+    if (ce_uncached_short(f, ch)) {
+      chunk_free(w, ch);
+      if (f->npend) ckpt_drain(w, f);
+      return;
     }
     if (!f->err) {
       /* Still in flight: its checkpoint must keep waiting for it. */

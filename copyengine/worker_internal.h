@@ -209,4 +209,15 @@ static inline void fstate_free(fstate *f) {
   free(f);
 }
 
+/* ---- uncached.c: the uncached-I/O policy ---- */
+void ce_uncached_open(worker *w, fstate *f, pm_fd sdir, pm_fd ddir,
+                      const char *leaf);
+void ce_uncached_close(worker *w, fstate *f);
+/* len rounded up to the alignment of uncached I/O. */
+uint32_t ce_uncached_round(uint64_t len);
+void ce_uncached_write(fstate *f, chunk *ch);
+void ce_uncached_read(fstate *f, chunk *ch);
+bool ce_uncached_refused(fstate *f, chunk *ch);
+bool ce_uncached_short(fstate *f, chunk *ch);
+
 #endif
