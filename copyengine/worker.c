@@ -21,11 +21,9 @@
 #include <string.h>
 
 #include "worker_internal.h"
-#include "reread.h"
 #include "sys.h"
 #include "util.h"
 
-#define BATCH_NS 1000000000ull
 
 static ce_hlentry *hl_find_or_add(ce_ctx *c, uint64_t dev, uint64_t ino,
                                   const char *rel, bool *created) {
@@ -73,308 +71,6 @@ void ce_hardlinks_free(ce_ctx *c) {
   free(c->hl);
   c->hl = NULL;
   c->hlcap = c->hlcount = 0;
-}
-
-/* ---- batches ---- */
-
-static void batch_add(worker *w, char *rel, const ce_jident *id,
-                      const pm_hash128 *h, ce_task *t, const ce_srec *sr) {
-  if (w->nbatch == w->capbatch) {
-    w->capbatch = w->capbatch ? w->capbatch * 2 : 64;
-    w->batch = pm_xrealloc(w->batch, w->capbatch * sizeof *w->batch);
-  }
-  if (!w->nbatch) w->batch_start_ns = pm_now_ns();
-  pending *p = &w->batch[w->nbatch++];
-  p->rel = rel;
-  p->id = *id;
-  p->hash = *h;
-  p->t = t;
-  p->ckpt = false;
-  p->wrote = false;
-  p->has_sr = sr != NULL;
-  if (sr) p->sr = *sr;
-  w->batch_bytes += id->size;
-}
-
-static void batch_add_ckpt(worker *w, const fstate *f, const ckpt *k) {
-  ce_jident id = ident_of(&f->st);
-  batch_add(w, pm_xstrdup(f->t->rel), &id, &k->hash, NULL, NULL);
-  pending *p = &w->batch[w->nbatch - 1];
-  p->ckpt = true;
-  p->off = k->off;
-  p->len = k->len;
-  w->batch_bytes += k->len - id.size;
-}
-
-/* ---- verification: the batch's copies are re-read from the medium by a
- * few threads at once, so that the waits for the disk overlap. ---- */
-
-typedef struct reread {
-  int rc, oserr;
-  uint64_t size;
-  pm_hash128 hash;
-} reread;
-
-typedef struct reread_team {
-  ce_ctx *c;
-  const pending *items;
-  reread *out;
-  size_t n;
-  atomic_size_t next;
-} reread_team;
-
-#define REREAD_BUF (1024u * 1024u)
-
-static void reread_main(void *arg) {
-  reread_team *t = arg;
-  void *buf = pm_aligned_alloc(VF_REREAD_ALIGN, REREAD_BUF);
-  for (;;) {
-    size_t i = atomic_fetch_add(&t->next, 1);
-    if (i >= t->n) break;
-    if (t->items[i].ckpt) continue; /* a checkpoint, not a whole file */
-    if (!buf) {
-      t->out[i].rc = PM_ENOMEM;
-      t->out[i].oserr = 0;
-      continue;
-    }
-    int method;
-    t->out[i].rc = vf_hash_file_uncached_at(
-        t->c->fs, t->c->dst_fd, t->items[i].rel, buf, REREAD_BUF,
-        t->items[i].id.size, &t->out[i].hash, &t->out[i].size, &method);
-    t->out[i].oserr = t->out[i].rc ? pm_oserr_of(t->out[i].rc) : 0;
-  }
-  pm_aligned_free(buf);
-}
-
-/* Per committer, so per worker: enough reads in flight to overlap the
- * disk's waits without crowding two cores. */
-#define REREAD_THREADS 4
-
-static reread *reread_batch(ce_ctx *c, const pending *items, size_t n) {
-  reread_team t = {.c = c, .items = items, .n = n};
-  t.out = pm_xcalloc(n, sizeof *t.out);
-  atomic_init(&t.next, 0);
-  pm_thread th[REREAD_THREADS];
-  size_t nth = n < REREAD_THREADS ? n : REREAD_THREADS, started = 0;
-  for (; started + 1 < nth; started++)
-    if (pm_thread_create(&th[started], reread_main, &t)) break;
-  reread_main(&t); /* this thread takes part too */
-  for (size_t i = 0; i < started; i++) pm_thread_join(&th[i]);
-  return t.out;
-}
-
-/* Makes a batch of complete files durable (one syncfs, unless each file
- * had its own fdatasync), re-reads them with --verify, and records them:
- * manifest lines, then journal records with one journal flush. Files to
- * copy again after a mismatch are pushed on *retry. Frees the items. */
-static void commit_items(ce_ctx *c, pending *items, size_t n,
-                         ce_task **retry) {
-  int rc = 0;
-  if (n && c->sync_fs) {
-    rc = c->fs->syncfs(c->dst_fd);
-    if (rc) ce_count_error(c, "flush to disk (syncfs)", c->dst, rc);
-  }
-  ce_jfile *jf = pm_xcalloc(n ? n : 1, sizeof *jf);
-  ce_jchunk *jc = pm_xcalloc(n ? n : 1, sizeof *jc);
-  size_t nj = 0, nc = 0;
-  reread *rr = NULL;
-  if (c->o->verify && !rc && n) rr = reread_batch(c, items, n);
-  for (size_t i = 0; i < n && !rc; i++) {
-    pending *p = &items[i];
-    if (p->ckpt) {
-      jc[nc].rel = p->rel;
-      jc[nc].id = p->id;
-      jc[nc].off = p->off;
-      jc[nc].len = p->len;
-      jc[nc].hash = p->hash;
-      nc++;
-      continue;
-    }
-    if (rr) {
-      char *dp = pm_path_join(c->dst, p->rel);
-      int vrc = rr[i].rc;
-      atomic_fetch_add(&c->verified, 1);
-      if (vrc) {
-        pm_oserr_set(rr[i].oserr);
-        ce_count_error(c, "re-read for verification", dp, vrc);
-        free(dp);
-        continue;
-      }
-      if (rr[i].size != p->id.size || !pm_hash_equal(&rr[i].hash, &p->hash)) {
-        atomic_fetch_add(&c->mismatches, 1);
-        if (p->t && p->t->attempts < c->o->verify_retries) {
-          char *shown = pm_display_path(dp);
-          pm_warnf("verification of '%s' failed (hash of the copy differs "
-                   "from the source's): copying it again",
-                   shown);
-          free(shown);
-          p->t->attempts++;
-          /* The copy is what differs: an update must not trust it. */
-          p->t->force_copy = true;
-          p->t->next = *retry;
-          *retry = p->t;
-          p->t = NULL;
-          /* Re-copy counts its own bytes and file again. */
-          atomic_fetch_sub(&c->files, 1);
-          if (p->wrote) {
-            atomic_fetch_sub(&c->bytes, p->id.size);
-            atomic_fetch_sub(&c->copied, 1);
-          }
-        } else {
-          pm_oserr_set(0);
-          ce_count_error(c, "verify copy", dp, PM_ECORRUPT);
-        }
-        free(dp);
-        continue;
-      }
-      free(dp);
-    }
-    if (c->mw) {
-      int mrc = pm_manifest_writer_add(c->mw, p->rel, &p->hash);
-      if (mrc) ce_count_error(c, "write manifest line for", p->rel, mrc);
-    }
-    if (c->sw && p->has_sr) {
-      int src = ce_state_writer_add(c->sw, p->rel, &p->sr);
-      if (src) ce_count_error(c, "write state record for", p->rel, src);
-    }
-    jf[nj].rel = p->rel;
-    jf[nj].id = p->id;
-    jf[nj].hash = p->hash;
-    jf[nj].sr = p->has_sr ? &p->sr : NULL;
-    nj++;
-  }
-  if (c->j && (nj || nc)) {
-    int jrc = ce_journal_add(c->j, jc, nc, jf, nj);
-    if (jrc) ce_count_error(c, "write journal", c->dst, jrc);
-  }
-  free(jf);
-  free(jc);
-  free(rr);
-  for (size_t i = 0; i < n; i++) {
-    free(items[i].rel);
-    task_free(items[i].t);
-  }
-}
-
-/* ---- the committer: a worker hands its full batches to its own
- * committer thread, so that the flush to disk and the verifying re-reads
- * overlap the worker's copying instead of stalling it. At most
- * COMMIT_DEPTH batches are handed over and not yet committed: a crash
- * loses no more than that to a rerun. ---- */
-
-#define COMMIT_DEPTH 2
-
-typedef struct cbatch {
-  struct cbatch *next;
-  pending *items;
-  size_t n;
-} cbatch;
-
-typedef struct committer {
-  ce_ctx *c;
-  pm_thread th;
-  pm_mutex mu;
-  pm_cond cv; /* a batch was queued, committed, or stop was set */
-  cbatch *head, *tail;
-  unsigned handed; /* queued or being committed */
-  bool stop;
-  ce_task *retry; /* returned for a re-copy; under mu */
-} committer;
-
-static void committer_main(void *arg) {
-  committer *cm = arg;
-  pm_mutex_lock(&cm->mu);
-  for (;;) {
-    while (!cm->head && !cm->stop) pm_cond_wait(&cm->cv, &cm->mu);
-    cbatch *b = cm->head;
-    if (!b) break;
-    cm->head = b->next;
-    if (!cm->head) cm->tail = NULL;
-    pm_mutex_unlock(&cm->mu);
-    ce_task *retry = NULL;
-    commit_items(cm->c, b->items, b->n, &retry);
-    free(b->items);
-    free(b);
-    pm_mutex_lock(&cm->mu);
-    tasks_move(&cm->retry, &retry);
-    cm->handed--;
-    pm_cond_broadcast(&cm->cv);
-  }
-  pm_mutex_unlock(&cm->mu);
-}
-
-static committer *committer_start(ce_ctx *c) {
-  committer *cm = pm_xcalloc(1, sizeof *cm);
-  cm->c = c;
-  pm_mutex_init(&cm->mu);
-  pm_cond_init(&cm->cv);
-  if (pm_thread_create(&cm->th, committer_main, cm)) {
-    /* Commit in the worker itself. */
-    pm_cond_destroy(&cm->cv);
-    pm_mutex_destroy(&cm->mu);
-    free(cm);
-    return NULL;
-  }
-  return cm;
-}
-
-/* Waits until every handed batch is committed, and takes the tasks it
- * returned for a re-copy. */
-static void committer_drain(committer *cm, ce_task **retry) {
-  pm_mutex_lock(&cm->mu);
-  while (cm->handed) pm_cond_wait(&cm->cv, &cm->mu);
-  tasks_move(retry, &cm->retry);
-  pm_mutex_unlock(&cm->mu);
-}
-
-static void committer_stop(committer *cm) {
-  if (!cm) return;
-  pm_mutex_lock(&cm->mu);
-  cm->stop = true;
-  pm_cond_broadcast(&cm->cv);
-  pm_mutex_unlock(&cm->mu);
-  pm_thread_join(&cm->th);
-  /* Returned tasks nobody will copy again (the worker is stopping). */
-  tasks_drop(cm->c, &cm->retry);
-  pm_cond_destroy(&cm->cv);
-  pm_mutex_destroy(&cm->mu);
-  free(cm);
-}
-
-static void flush_batch(worker *w) {
-  if (!w->nbatch) return;
-  if (!w->cm) {
-    commit_items(w->c, w->batch, w->nbatch, &w->retry);
-  } else {
-    cbatch *b = pm_xcalloc(1, sizeof *b);
-    b->items = w->batch;
-    b->n = w->nbatch;
-    w->batch = NULL;
-    w->capbatch = 0;
-    committer *cm = w->cm;
-    pm_mutex_lock(&cm->mu);
-    while (cm->handed >= COMMIT_DEPTH) pm_cond_wait(&cm->cv, &cm->mu);
-    if (cm->tail)
-      cm->tail->next = b;
-    else
-      cm->head = b;
-    cm->tail = b;
-    cm->handed++;
-    /* Take what it returned meanwhile. */
-    tasks_move(&w->retry, &cm->retry);
-    pm_cond_broadcast(&cm->cv);
-    pm_mutex_unlock(&cm->mu);
-  }
-  w->nbatch = 0;
-  w->batch_bytes = 0;
-}
-
-static void maybe_flush(worker *w, bool force) {
-  if (!w->nbatch) return;
-  if (force || w->nbatch >= w->c->batch_files ||
-      w->batch_bytes >= w->c->batch_bytes ||
-      pm_now_ns() - w->batch_start_ns >= BATCH_NS)
-    flush_batch(w);
 }
 
 /* ---- files ---- */
@@ -461,7 +157,7 @@ static void ckpt_drain(worker *w, fstate *f) {
     if (!ready) return;
     if (c->sync_fs) {
       /* The batch's syncfs makes it durable before it is recorded. */
-      batch_add_ckpt(w, f, k);
+      ce_batch_add_ckpt(w, f, k);
       memmove(f->pend, f->pend + 1, (f->npend - 1) * sizeof *f->pend);
       f->npend--;
       continue;
@@ -611,7 +307,7 @@ static void hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
         free(waiting[i].rel);
       } else {
         atomic_fetch_add(&c->hardlinks, 1);
-        batch_add(w, waiting[i].rel, id, h, NULL, NULL);
+        ce_batch_add(w, waiting[i].rel, id, h, NULL, NULL);
       }
     } else {
       /* A first path dropped or cancelled by an interrupt did not fail:
@@ -869,7 +565,7 @@ static void finish_file(worker *w, fstate *f) {
     char *rel = t->rel;
     t->dir = NULL;
     if (has_sr) sr.hash = h;
-    batch_add(w, pm_xstrdup(rel), &id, &h, t, has_sr ? &sr : NULL);
+    ce_batch_add(w, pm_xstrdup(rel), &id, &h, t, has_sr ? &sr : NULL);
     w->batch[w->nbatch - 1].wrote = !f->hash_only;
   }
   fstate_free(f);
@@ -1236,7 +932,7 @@ static void start_file(worker *w, ce_task *t) {
           ce_count_error(c, "create hard link", f->dp, lrc);
         } else {
           atomic_fetch_add(&c->hardlinks, 1);
-          batch_add(w, pm_xstrdup(t->rel), &hid, &h, NULL, NULL);
+          ce_batch_add(w, pm_xstrdup(t->rel), &hid, &h, NULL, NULL);
         }
       } else if (state == 2) {
         pm_oserr_set(0);
@@ -1526,7 +1222,7 @@ void ce_worker_main(void *arg) {
   /* Half the in-flight budget is cache enough to stop the faulting, and
    * keeps the peak RSS low. */
   ce_bufpool_init(&w.bufs, c->budget / 2 + c->chunk);
-  if (c->j || c->o->verify) w.cm = committer_start(c);
+  if (c->j || c->o->verify) w.cm = ce_committer_start(c);
   w.events = pm_xcalloc(w.depth, sizeof *w.events);
   bool queue_done = false;
   for (;;) {
@@ -1549,13 +1245,13 @@ void ce_worker_main(void *arg) {
          * (at most BUSY_POLL_NS, for an interrupt), taking a new file
          * from the queue the moment one comes. Never a blocking pop
          * here: the busy files would wait for the walker. */
-        maybe_flush(&w, true);
+        ce_maybe_flush(&w, true);
         bool closed = false;
         t = ce_queue_pop_timed(c, busy_sleep_ns(&w), &closed);
         if (closed) queue_done = true;
         if (!t) break; /* the loop comes back here */
       } else if (!queue_done) {
-        if (idle) maybe_flush(&w, true);
+        if (idle) ce_maybe_flush(&w, true);
         t = ce_queue_pop(c, idle);
         if (!t && idle) queue_done = true;
       }
@@ -1611,8 +1307,8 @@ void ce_worker_main(void *arg) {
       if (!w.cm || stopping) break;
       /* Done here, but a file may yet fail its verification: wait for
        * the committer and copy such files again. */
-      flush_batch(&w);
-      committer_drain(w.cm, &w.retry);
+      ce_flush_batch(&w);
+      ce_committer_drain(w.cm, &w.retry);
       if (!w.retry) break;
       continue;
     }
@@ -1632,10 +1328,10 @@ void ce_worker_main(void *arg) {
     }
     for (int i = 0; i < n; i++) on_complete(&w, w.events[i]->udata);
     reap_finished(&w);
-    maybe_flush(&w, false);
+    ce_maybe_flush(&w, false);
   }
-  maybe_flush(&w, true);
-  committer_stop(w.cm);
+  ce_maybe_flush(&w, true);
+  ce_committer_stop(w.cm);
   w.cm = NULL;
   /* Tasks a stopping worker did not copy again. */
   tasks_drop(c, &w.retry);

@@ -40,6 +40,7 @@ struct ce_hardlink {
 };
 
 typedef struct fstate fstate;
+typedef struct committer committer;
 
 typedef struct chunk {
   pm_io_req req;
@@ -208,6 +209,24 @@ static inline void fstate_free(fstate *f) {
   pm_hasher_free(f->ck);
   free(f);
 }
+
+/* ---- commit.c: batches and the committer ---- */
+/* Adds a complete file to w's batch (rel is the batch's from then on; t,
+ * when not NULL, is kept for a re-copy after a verify mismatch; sr its
+ * state record or NULL). */
+void ce_batch_add(worker *w, char *rel, const ce_jident *id,
+                  const pm_hash128 *h, ce_task *t, const ce_srec *sr);
+/* Adds a checkpoint of f, made durable by the batch's syncfs. */
+void ce_batch_add_ckpt(worker *w, const fstate *f, const ckpt *k);
+/* A committer thread for w's batches; NULL when none could be started
+ * (the worker then commits its batches itself). */
+committer *ce_committer_start(ce_ctx *c);
+void ce_committer_drain(committer *cm, ce_task **retry);
+void ce_committer_stop(committer *cm);
+/* Hands w's batch over (or commits it) now; ce_maybe_flush when it is
+ * full or old enough, or with `force`. */
+void ce_flush_batch(worker *w);
+void ce_maybe_flush(worker *w, bool force);
 
 /* ---- uncached.c: the uncached-I/O policy ---- */
 void ce_uncached_open(worker *w, fstate *f, pm_fd sdir, pm_fd ddir,
