@@ -122,63 +122,6 @@ static void issue_write(worker *w, chunk *ch) {
   submit(w, ch);
 }
 
-static void ckpt_maybe_create(worker *w, fstate *f) {
-  ce_ctx *c = w->c;
-  if (!f->ck) return;
-  uint64_t seg = f->hashed_off - f->ck_start;
-  if (seg < c->ckpt_bytes || f->hashed_off >= f->st.size) return;
-  if (f->npend == CKPT_MAX) return; /* the segment just grows */
-  ckpt *k = &f->pend[f->npend++];
-  k->off = f->ck_start;
-  k->len = seg;
-  k->hash = pm_hasher_digest(f->ck);
-  k->epoch = f->epoch;
-  f->epoch++;
-  f->inflight_epoch[f->epoch % EPOCH_RING] = 0;
-  pm_hasher_reset(f->ck);
-  f->ck_start = f->hashed_off;
-}
-
-/* Records checkpoints whose writes are all done: fdatasync, then the
- * journal. */
-static void ckpt_drain(worker *w, fstate *f) {
-  ce_ctx *c = w->c;
-  while (f->npend && !f->err) {
-    ckpt *k = &f->pend[0];
-    unsigned first = k == f->pend && f->npend ? k->epoch : 0;
-    bool ready = true;
-    for (unsigned e = 0; e <= first; e++) {
-      if (first - e >= EPOCH_RING) break;
-      if (f->inflight_epoch[(first - e) % EPOCH_RING]) {
-        ready = false;
-        break;
-      }
-    }
-    if (!ready) return;
-    if (c->sync_fs) {
-      /* The batch's syncfs makes it durable before it is recorded. */
-      ce_batch_add_ckpt(w, f, k);
-      memmove(f->pend, f->pend + 1, (f->npend - 1) * sizeof *f->pend);
-      f->npend--;
-      continue;
-    }
-    int rc = c->fs->fsync(f->dfd, true);
-    if (rc) {
-      file_fail(f, "flush to disk", rc);
-      return;
-    }
-    ce_jchunk jc = {.rel = f->t->rel, .id = ident_of(&f->st), .off = k->off,
-                    .len = k->len, .hash = k->hash};
-    rc = ce_journal_add_chunk(c->j, &jc);
-    if (rc) {
-      file_fail(f, "write journal for", rc);
-      return;
-    }
-    memmove(f->pend, f->pend + 1, (f->npend - 1) * sizeof *f->pend);
-    f->npend--;
-  }
-}
-
 static void try_hash(worker *w, fstate *f) {
   while (f->ready && f->ready->off == f->hashed_off) {
     chunk *ch = f->ready;
@@ -195,7 +138,7 @@ static void try_hash(worker *w, fstate *f) {
     } else {
       issue_write(w, ch);
     }
-    ckpt_maybe_create(w, f);
+    ce_ckpt_maybe_create(w, f);
   }
 }
 
@@ -428,7 +371,7 @@ static void finish_file(worker *w, fstate *f) {
     f->ready = ch->next;
     chunk_free(w, ch);
   }
-  if (!f->err && f->npend) ckpt_drain(w, f);
+  if (!f->err && f->npend) ce_ckpt_drain(w, f);
   if (!f->err) {
     pm_stat now;
     rc = c->fs->fstat(f->sfd, &now);
@@ -569,54 +512,6 @@ static void finish_file(worker *w, fstate *f) {
     w->batch[w->nbatch - 1].wrote = !f->hash_only;
   }
   fstate_free(f);
-}
-
-/* Checks a journal checkpoint prefix of a large file against the bytes on
- * disk; returns how many leading bytes are verified and feeds them into
- * the file's hash. */
-static uint64_t resume_prefix(worker *w, fstate *f, const ce_jentry *je) {
-  ce_ctx *c = w->c;
-  uint64_t good = 0;
-  char *buf = pm_xmalloc(c->chunk);
-  pm_hasher *seg = pm_hasher_create();
-  for (size_t i = 0; i < je->nchunks; i++) {
-    if (je->chunks[i].off != good) break;
-    pm_hasher_reset(seg);
-    pm_hasher *tmp = pm_hasher_create();
-    /* Hash the segment; feed it to the file hash only if it matches. */
-    uint64_t o = je->chunks[i].off, end = o + je->chunks[i].len;
-    bool ok = true;
-    while (o < end) {
-      uint64_t n = end - o < c->chunk ? end - o : c->chunk;
-      int64_t r = c->fs->pread(f->dfd, buf, (size_t)n, o);
-      if (r <= 0) {
-        ok = false;
-        break;
-      }
-      pm_hasher_update(seg, buf, (size_t)r);
-      o += (uint64_t)r;
-    }
-    pm_hash128 got = pm_hasher_digest(seg);
-    if (!ok || !pm_hash_equal(&got, &je->chunks[i].hash)) {
-      pm_hasher_free(tmp);
-      break;
-    }
-    /* Verified: stream the same bytes into the file hash. */
-    o = je->chunks[i].off;
-    while (o < end) {
-      uint64_t n = end - o < c->chunk ? end - o : c->chunk;
-      int64_t r = c->fs->pread(f->dfd, buf, (size_t)n, o);
-      if (r <= 0) break;
-      pm_hasher_update(f->h, buf, (size_t)r);
-      o += (uint64_t)r;
-    }
-    pm_hasher_free(tmp);
-    if (o != end) break;
-    good = end;
-  }
-  pm_hasher_free(seg);
-  free(buf);
-  return good;
 }
 
 static void dircache_drop(worker *w) {
@@ -1031,7 +926,7 @@ static void start_file(worker *w, ce_task *t) {
     return;
   }
   if (!trunc) {
-    uint64_t good = resume_prefix(w, f, je);
+    uint64_t good = ce_resume_prefix(w, f, je);
     f->found_on_disk = f->found_on_disk > good ? f->found_on_disk - good : 0;
     f->issue_off = f->hashed_off = good;
     f->resumed = true;
@@ -1041,10 +936,7 @@ static void start_file(worker *w, ce_task *t) {
 admit:
   f->sparse = f->st.size > 0 && f->st.blocks512 * 512 < f->st.size;
   ce_uncached_open(w, f, sdir, ddir, leaf);
-  if (c->j && !f->hash_only && f->st.size > 2 * c->ckpt_bytes) {
-    f->ck = pm_hasher_create();
-    f->ck_start = f->hashed_off;
-  }
+  ce_ckpt_start(w, f);
   if (f->st.size == f->issue_off) {
     finish_file(w, f);
     return;
@@ -1111,7 +1003,7 @@ static void on_complete(worker *w, chunk *ch) {
     ch->req.off = ch->off + ch->done;
     if (ce_uncached_short(f, ch)) {
       chunk_free(w, ch);
-      if (f->npend) ckpt_drain(w, f);
+      if (f->npend) ce_ckpt_drain(w, f);
       return;
     }
     if (!f->err) {
@@ -1125,7 +1017,7 @@ static void on_complete(worker *w, chunk *ch) {
   }
   if (ch->writing) {
     chunk_free(w, ch);
-    if (f->npend) ckpt_drain(w, f);
+    if (f->npend) ce_ckpt_drain(w, f);
     return;
   }
   if (f->err) {

@@ -210,6 +210,17 @@ static inline void fstate_free(fstate *f) {
   free(f);
 }
 
+/* ---- checkpoint.c: checkpoints of large files and resume ---- */
+void ce_ckpt_start(worker *w, fstate *f);
+/* Closes the segment hashed so far as a checkpoint when it is long
+ * enough. */
+void ce_ckpt_maybe_create(worker *w, fstate *f);
+/* Records the checkpoints whose writes are all done. */
+void ce_ckpt_drain(worker *w, fstate *f);
+/* How many leading bytes of the copy the journal entry's checkpoints
+ * verify; they are fed into f's hash. */
+uint64_t ce_resume_prefix(worker *w, fstate *f, const ce_jentry *je);
+
 /* ---- commit.c: batches and the committer ---- */
 /* Adds a complete file to w's batch (rel is the batch's from then on; t,
  * when not NULL, is kept for a re-copy after a verify mismatch; sr its
