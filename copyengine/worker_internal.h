@@ -210,6 +210,16 @@ static inline void fstate_free(fstate *f) {
   free(f);
 }
 
+/* ---- pipeline.c: a file's chunks ---- */
+/* Queues ch on the engine; a request the engine is too busy for, or
+ * completed at once, waits on w's backlog for the loop. */
+void ce_chunk_submit(worker *w, chunk *ch);
+void ce_chunk_free(worker *w, chunk *ch);
+/* Issues the next chunk of f; false when nothing more can go now. */
+bool ce_issue_chunk(worker *w, fstate *f);
+/* A request of ch came back (from the engine or the backlog). */
+void ce_on_complete(worker *w, chunk *ch);
+
 /* ---- checkpoint.c: checkpoints of large files and resume ---- */
 void ce_ckpt_start(worker *w, fstate *f);
 /* Closes the segment hashed so far as a checkpoint when it is long
