@@ -210,6 +210,14 @@ static inline void fstate_free(fstate *f) {
   free(f);
 }
 
+/* ---- hardlinks.c: hard-link groups ---- */
+bool ce_hl_join(worker *w, fstate *f);
+/* The first path of group e is done (ok, with its hash and identity) or
+ * failed: links the paths that waited for it and passes them its hash,
+ * or fails them. */
+void ce_hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
+                  const ce_jident *id);
+
 /* ---- pipeline.c: a file's chunks ---- */
 /* Queues ch on the engine; a request the engine is too busy for, or
  * completed at once, waits on w's backlog for the loop. */
