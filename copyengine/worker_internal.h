@@ -210,6 +210,18 @@ static inline void fstate_free(fstate *f) {
   free(f);
 }
 
+/* ---- busy.c: files held by another program ---- */
+/* Puts t on w's busy list to be tried again later; false when it has
+ * waited its time (the caller reports it). hl: the hard-link group t is
+ * the first path of, or NULL. */
+bool ce_busy_later(worker *w, ce_task *t, ce_hlentry *hl);
+/* Drops the files put aside (an interrupted or stopping worker). */
+void ce_busy_drop(worker *w);
+/* How long an idle worker whose only work is its busy list may sleep. */
+uint64_t ce_busy_sleep_ns(const worker *w);
+/* Reports a file still busy when its wait ran out. */
+void ce_busy_report(ce_ctx *c, const fstate *f);
+
 /* ---- hardlinks.c: hard-link groups ---- */
 bool ce_hl_join(worker *w, fstate *f);
 /* The first path of group e is done (ok, with its hash and identity) or
