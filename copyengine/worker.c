@@ -261,148 +261,6 @@ static int open_dst(ce_ctx *c, pm_fd dir, const char *rel, bool trunc,
   return rc;
 }
 
-/* Hashes the copy rel beneath ddir (an update adopting an existing tree
- * with --checksum); 0 or PM_E*. */
-static int hash_copy(ce_ctx *c, pm_fd ddir, const char *leaf, uint64_t size,
-                     pm_hash128 *out) {
-  pm_fd fd;
-  int rc = c->fs->open_at(ddir, leaf,
-                          PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_REGULAR, 0, &fd);
-  if (rc) return rc;
-  pm_hasher *h = pm_hasher_create();
-  char *buf = pm_xmalloc(c->chunk);
-  uint64_t off = 0;
-  while (off < size) {
-    uint64_t n = size - off < c->chunk ? size - off : c->chunk;
-    int64_t r = c->fs->pread(fd, buf, (size_t)n, off);
-    if (r <= 0) {
-      rc = r < 0 ? (int)r : PM_ESHORT;
-      break;
-    }
-    pm_hasher_update(h, buf, (size_t)r);
-    off += (uint64_t)r;
-  }
-  *out = pm_hasher_digest(h);
-  pm_hasher_free(h);
-  free(buf);
-  c->fs->close(fd);
-  return rc;
-}
-
-/* An update decides what a file needs, from the state the last copy left
- * and the two ends as they are now, without reading any data:
- * - both ends as recorded, and the read not racy: nothing (the manifest
- *   line and the state record are carried over); returns true, done;
- * - the copy not as recorded (changed by hand, removed): copied again;
- * - the source's size changed: copied again;
- * - otherwise (identity changed, racy, --checksum): the source is hashed
- *   (f->hash_only), and copied only when the hash differs.
- * Adopting a tree (--checksum, no state), a copy of the source's size is
- * hashed here and the source compared with it the same way. */
-/* Whether the copy is the one the last pass left: as recorded, and its
- * change time the moment recorded as read_at, unless somebody wrote to it
- * or changed its metadata since (or linked it: a hard-link group's links
- * change it, so its ctime is not asked). */
-static bool dst_as_recorded(const ce_srec *se, const pm_stat *src,
-                            const pm_stat *dst) {
-  return dst->type == PM_T_FILE && ce_srec_dst_equal(se, dst) &&
-         (src->nlink > 1 || (dst->ctime.sec == se->read_at.sec &&
-                             dst->ctime.nsec == se->read_at.nsec));
-}
-
-/* Counts a file found unchanged and carries its manifest line and state
- * record over to the new pass. */
-static void carry_over(ce_ctx *c, const ce_task *t, const ce_srec *se) {
-  atomic_fetch_add(&c->unchanged, 1);
-  atomic_fetch_add(&c->files, 1);
-  if (c->mw) {
-    int mrc = pm_manifest_writer_add(c->mw, t->rel, &se->hash);
-    if (mrc) ce_count_error(c, "write manifest line for", t->rel, mrc);
-  }
-  if (c->sw) {
-    int src = ce_state_writer_add(c->sw, t->rel, se);
-    if (src) ce_count_error(c, "write state record for", t->rel, src);
-  }
-}
-
-/* The common case of an update, a file nobody touched since the last
- * pass, decided from two stats by name beneath the directory handles,
- * before anything is opened: true when the file was carried over (the
- * task is done and freed). Anything else (no record, a journal entry of
- * an interrupted run, a hard link, a change, a racy record, --checksum)
- * returns false and takes the full path through update_check on an open
- * descriptor, which decides it again and says why. A stat that races
- * with a change answers for the moment it was made, as update_check's
- * fstat does: the record keeps what was seen, and a change made after
- * the stat is the next pass's. */
-static bool update_fast(worker *w, ce_task *t, pm_fd sdir, pm_fd ddir,
-                        const char *leaf) {
-  ce_ctx *c = w->c;
-  if (c->o->checksum || !c->old_state) return false;
-  if (c->j && ce_journal_lookup(c->j, t->rel)) return false;
-  const ce_srec *se = ce_state_lookup(c->old_state, t->rel);
-  if (!se || ce_srec_racy(se, c->racy_ns)) return false;
-  pm_stat src, dst;
-  if (c->fs->stat_at(sdir, leaf, &src) || src.type != PM_T_FILE ||
-      src.nlink > 1 || !ce_srec_src_equal(se, &src))
-    return false;
-  if (c->fs->stat_at(ddir, leaf, &dst) || !dst_as_recorded(se, &src, &dst))
-    return false;
-  carry_over(c, t, se);
-  ce_dnode_release(c, t->dir);
-  task_free(t);
-  return true;
-}
-
-static bool update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf) {
-  ce_ctx *c = w->c;
-  ce_task *t = f->t;
-  const ce_srec *se = ce_state_lookup(c->old_state, t->rel);
-  pm_stat dst;
-  bool dst_file =
-      c->fs->stat_at(ddir, leaf, &dst) == 0 && dst.type == PM_T_FILE;
-  if (se) {
-    bool dst_same = dst_file && dst_as_recorded(se, &f->st, &dst);
-    if (!dst_same) {
-      /* A resumed run finds the files it was copying when it stopped
-       * changed too: no news for the user. */
-      if (dst_file && !c->resumed) {
-        char *shown = pm_display_path(f->dp);
-        pm_warnf("'%s' was changed since the last pass (it is not the copy "
-                 "pomove left): copying it again",
-                 shown);
-        free(shown);
-      }
-      return false;
-    }
-    bool src_same = ce_srec_src_equal(se, &f->st);
-    bool racy = ce_srec_racy(se, c->racy_ns);
-    if (src_same && !racy && !c->o->checksum) {
-      c->fs->close(f->sfd);
-      f->sfd = PM_FD_INVALID;
-      ce_jident id = ident_of(&f->st);
-      if (f->hl) ce_hl_settle(w, f->hl, true, &se->hash, &id);
-      carry_over(c, t, se);
-      ce_dnode_release(c, t->dir);
-      task_free(t);
-      fstate_free(f);
-      return true;
-    }
-    if (se->ssize != f->st.size) return false;
-    f->hash_only = true;
-    f->src_same = src_same;
-    f->was_racy = src_same && racy;
-    f->expect = se->hash;
-    return false;
-  }
-  if (c->adopt && dst_file && dst.size == f->st.size &&
-      hash_copy(c, ddir, leaf, dst.size, &f->expect) == 0) {
-    f->hash_only = true;
-    return false;
-  }
-  return false;
-}
-
 /* Starts a file: opens both ends, handles resume and hard links. The
  * file is either added to the active list or finished at once. */
 static void start_file(worker *w, ce_task *t) {
@@ -417,7 +275,7 @@ static void start_file(worker *w, ce_task *t) {
   t->busy_hl = NULL;
   int rc = parent_dirs(w, t->rel, &sdir, &ddir, &leaf, &psrc);
   if (!rc && !held && c->update && !t->force_copy &&
-      update_fast(w, t, sdir, ddir, leaf))
+      ce_update_fast(w, t, sdir, ddir, leaf))
     return;
   fstate *f = pm_xcalloc(1, sizeof *f);
   f->t = t;
@@ -496,7 +354,7 @@ static void start_file(worker *w, ce_task *t) {
     }
   }
   if (c->update && !t->force_copy && trunc) {
-    if (update_check(w, f, ddir, leaf)) return;
+    if (ce_update_check(w, f, ddir, leaf)) return;
     if (f->hash_only) {
       /* The copy is opened only to take the new metadata. */
       rc = c->fs->open_at(ddir, leaf,

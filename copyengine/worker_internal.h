@@ -210,6 +210,11 @@ static inline void fstate_free(fstate *f) {
   free(f);
 }
 
+/* ---- update.c: an update's decision per file ---- */
+bool ce_update_fast(worker *w, ce_task *t, pm_fd sdir, pm_fd ddir,
+                    const char *leaf);
+bool ce_update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf);
+
 /* ---- busy.c: files held by another program ---- */
 /* Puts t on w's busy list to be tried again later; false when it has
  * waited its time (the caller reports it). hl: the hard-link group t is
