@@ -210,6 +210,17 @@ static inline void fstate_free(fstate *f) {
   free(f);
 }
 
+/* ---- file.c: a file from its open to its end ---- */
+/* Starts a file: opens both ends, handles resume and hard links. The
+ * file is either added to w's active list or finished at once. */
+void ce_start_file(worker *w, ce_task *t);
+/* Finishes the active files that are done. */
+void ce_reap_finished(worker *w);
+/* Fails the active files (the copy stops). */
+void ce_cancel_active(worker *w);
+/* Closes the handles on the last file's parent directories. */
+void ce_dircache_drop(worker *w);
+
 /* ---- update.c: an update's decision per file ---- */
 bool ce_update_fast(worker *w, ce_task *t, pm_fd sdir, pm_fd ddir,
                     const char *leaf);
