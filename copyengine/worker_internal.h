@@ -145,7 +145,8 @@ typedef struct worker {
 } worker;
 
 
-/* ---- helpers shared by the worker-side files ---- */
+/* ---- helpers shared by the worker-side files (inline: they belong to
+ * no layer) ---- */
 
 static inline ce_jident ident_of(const pm_stat *st) {
   ce_jident id = {.size = st->size, .ino = st->ino, .dev = st->dev,
@@ -210,6 +211,10 @@ static inline void fstate_free(fstate *f) {
   free(f);
 }
 
+/* The functions each worker-side file gives the files above it, in the
+ * order of the layers (engine_internal.h): a file calls only those
+ * declared after its own. */
+
 /* ---- file.c: a file from its open to its end ---- */
 /* Starts a file: opens both ends, handles resume and hard links. The
  * file is either added to w's active list or finished at once. */
@@ -222,8 +227,13 @@ void ce_cancel_active(worker *w);
 void ce_dircache_drop(worker *w);
 
 /* ---- update.c: an update's decision per file ---- */
+/* The common case decided from two stats beneath the directory handles,
+ * before anything is opened: true when t was carried over (and freed). */
 bool ce_update_fast(worker *w, ce_task *t, pm_fd sdir, pm_fd ddir,
                     const char *leaf);
+/* The full decision on the open source: true when f was carried over
+ * (f and its task freed); false to copy it, f->hash_only set when its
+ * source is to be hashed first and copied only if it differs. */
 bool ce_update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf);
 
 /* ---- busy.c: files held by another program ---- */
@@ -239,6 +249,9 @@ uint64_t ce_busy_sleep_ns(const worker *w);
 void ce_busy_report(ce_ctx *c, const fstate *f);
 
 /* ---- hardlinks.c: hard-link groups ---- */
+/* f (nlink > 1) meets its group: false when f is the group's first path
+ * (f->hl set; copy it), true when f was linked to the first or waits for
+ * it (f and its task are then freed). */
 bool ce_hl_join(worker *w, fstate *f);
 /* The first path of group e is done (ok, with its hash and identity) or
  * failed: links the paths that waited for it and passes them its hash,
@@ -250,6 +263,7 @@ void ce_hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
 /* Queues ch on the engine; a request the engine is too busy for, or
  * completed at once, waits on w's backlog for the loop. */
 void ce_chunk_submit(worker *w, chunk *ch);
+/* Gives ch's buffer back to w's pool and frees ch. */
 void ce_chunk_free(worker *w, chunk *ch);
 /* Issues the next chunk of f; false when nothing more can go now. */
 bool ce_issue_chunk(worker *w, fstate *f);
@@ -257,6 +271,7 @@ bool ce_issue_chunk(worker *w, fstate *f);
 void ce_on_complete(worker *w, chunk *ch);
 
 /* ---- checkpoint.c: checkpoints of large files and resume ---- */
+/* Gives f a segment hasher when its checkpoints are to be recorded. */
 void ce_ckpt_start(worker *w, fstate *f);
 /* Closes the segment hashed so far as a checkpoint when it is long
  * enough. */
@@ -278,7 +293,10 @@ void ce_batch_add_ckpt(worker *w, const fstate *f, const ckpt *k);
 /* A committer thread for w's batches; NULL when none could be started
  * (the worker then commits its batches itself). */
 committer *ce_committer_start(ce_ctx *c);
+/* Waits until every handed batch is committed; takes the tasks returned
+ * for a re-copy onto *retry. */
 void ce_committer_drain(committer *cm, ce_task **retry);
+/* Commits what is handed, ends the thread, frees cm (NULL: nothing). */
 void ce_committer_stop(committer *cm);
 /* Hands w's batch over (or commits it) now; ce_maybe_flush when it is
  * full or old enough, or with `force`. */
@@ -286,14 +304,21 @@ void ce_flush_batch(worker *w);
 void ce_maybe_flush(worker *w, bool force);
 
 /* ---- uncached.c: the uncached-I/O policy ---- */
+/* Opens f's uncached descriptors where f is large and the file system
+ * takes them; ce_uncached_close closes them. */
 void ce_uncached_open(worker *w, fstate *f, pm_fd sdir, pm_fd ddir,
                       const char *leaf);
 void ce_uncached_close(worker *w, fstate *f);
 /* len rounded up to the alignment of uncached I/O. */
 uint32_t ce_uncached_round(uint64_t len);
+/* Shape ch's write or read as uncached where its file and offset allow. */
 void ce_uncached_write(fstate *f, chunk *ch);
 void ce_uncached_read(fstate *f, chunk *ch);
+/* ch came back PM_EINVAL: true when it was uncached and is now set to go
+ * through the cache (submit it again). */
 bool ce_uncached_refused(fstate *f, chunk *ch);
+/* ch came back short: an uncached rest goes through the cache; true when
+ * nothing is left to write. */
 bool ce_uncached_short(fstate *f, chunk *ch);
 
 #endif
