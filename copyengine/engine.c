@@ -1,6 +1,8 @@
-/* engine.c - ce_copy(): preflight, the shared state, the bounded file
- * queue, the walker and worker threads, progress, and the end of a copy
- * (final flush, manifest, journal). */
+/* engine.c - ce_copy(): preflight, setting up the shared state (its
+ * operations are ctx.c's), starting the walker and worker threads,
+ * progress, and the end of a copy (final flush, manifest, journal). The
+ * top layer of the engine (engine_internal.h): it calls the others, none
+ * calls it. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
