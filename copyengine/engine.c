@@ -1,8 +1,8 @@
 /* engine.c - ce_copy(): preflight, setting up the shared state (its
  * operations are ctx.c's), starting the walker and worker threads,
  * progress, and the end of a copy (final flush, manifest, journal). The
- * top layer of the engine (engine_internal.h): it calls the others, none
- * calls it. */
+ * engine's top layer (engine_internal.h): it calls the other files, and
+ * of the engine's files only the command line (cmd_copy.c) calls it. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
