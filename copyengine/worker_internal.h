@@ -144,7 +144,6 @@ typedef struct worker {
   pm_fd dc_src, dc_dst;
 } worker;
 
-
 /* ---- helpers shared by the worker-side files (inline: they belong to
  * no layer) ---- */
 
