@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sys.h"
+#include "util.h"
 
 #define MIN_SHIFT 12
 
@@ -32,8 +33,8 @@ void *ce_bufpool_get(ce_bufpool *p, size_t len) {
   /* Aligned for unbuffered I/O; freed with pm_aligned_free only. */
   void *b = pm_aligned_alloc(4096, sz);
   if (!b) {
-    fprintf(stderr, "pomove: out of memory (%zu bytes for an I/O buffer)\n",
-            sz);
+    pm_report_notef("pomove: out of memory (%zu bytes for an I/O buffer)\n",
+                    sz);
     abort();
   }
   return b;

@@ -2,7 +2,8 @@
  * operations are ctx.c's), starting the walker and worker threads,
  * progress, and the end of a copy (final flush, manifest, journal). The
  * engine's top layer (engine_internal.h): it calls the other files, and
- * of the engine's files only the command line (cmd_copy.c) calls it. */
+ * none of them calls it (`pomove copy`, orchestrate/cli/cmd_copy.c, and
+ * the move's steps do). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -119,6 +120,20 @@ int ce_copy(const ce_options *opts, ce_result *res) {
       spath = ce_state_path_for(m);
       free(m);
     }
+  }
+  /* What killed runs into this DST left beside it: the temporaries of
+   * its side files whose writer (the pid in the name) has ended. The
+   * lock is ours, so no other copy into DST is writing them. */
+  if (base) {
+    char *m = o.manifest_path ? pm_xstrdup(o.manifest_path)
+                              : pm_xasprintf("%s.xxh128", base);
+    char *j = o.journal_path ? pm_xstrdup(o.journal_path)
+                             : pm_xasprintf("%s.pomove-journal", base);
+    pm_side_sweep(fs, m, "manifest");
+    pm_side_sweep(fs, j, "journal");
+    if (spath) pm_side_sweep(fs, spath, "state");
+    free(j);
+    free(m);
   }
   {
     pm_stat sst, dst_st;

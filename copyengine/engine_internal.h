@@ -13,7 +13,6 @@
  * test_copy_layers); a new file must be given its line here.
  *
  * layers: begin
- *   cmd_copy.c     `pomove copy`: options, progress, summary
  *   engine.c       ce_copy(): preflight, set-up, threads, the end of a copy
  *   walk.c         the walker thread: lists SRC, makes directories, queues
  *   worker.c       the worker thread's loop

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileutil.h"
 #include "orch.h"
 #include "sidefile.h"
 #include "sys.h"
@@ -188,7 +189,7 @@ static int copy_file(const pm_fs_ops *fs, const char *src, const char *dst) {
     fs->close(in);
     return rc;
   }
-  rc = orch_copy_bytes(fs, in, sf.fd);
+  rc = pm_file_copy_fd(fs, in, sf.fd, NULL);
   if (rc == 0) rc = fs->futimes(sf.fd, &st.atime, &st.mtime);
   if (rc == 0) rc = fs->fsync(sf.fd, false);
   fs->close(in);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileutil.h"
 #include "orch.h"
 #include "util.h"
 
@@ -323,22 +324,10 @@ static int measure(const pm_fs_ops *fs, const char *path, tree_size *t) {
   return rc < 0 ? rc : 0;
 }
 
+/* MASTER.GLB is a few KiB; 16 MiB is no postoffice's. */
 static int read_file_small(const pm_fs_ops *fs, const char *path,
-                           uint8_t **buf, size_t *len) {
-  pm_fd fd;
-  PM_TRY(fs->open(path, PM_O_RDONLY, 0, &fd));
-  pm_stat st;
-  int rc = fs->fstat(fd, &st);
-  *buf = NULL;
-  *len = 0;
-  if (rc == 0 && st.size < (1u << 24)) {
-    *buf = pm_xmalloc(st.size + 1);
-    int64_t n = fs->pread(fd, *buf, st.size, 0);
-    if (n < 0) rc = (int)n;
-    else *len = (size_t)n;
-  }
-  fs->close(fd);
-  return rc;
+                           char **buf, size_t *len) {
+  return pm_file_read(fs, path, (size_t)1 << 24, buf, len);
 }
 
 /* Does the existing folder `dst` hold this postoffice (an earlier partial
@@ -356,7 +345,7 @@ static int target_kind(const pm_fs_ops *fs, const char *src,
   if (empty) return 0;
   char *a = pm_path_join(src, "Maildata/GLB/MASTER.GLB");
   char *b = pm_path_join(dst, "Maildata/GLB/MASTER.GLB");
-  uint8_t *ba = NULL, *bb = NULL;
+  char *ba = NULL, *bb = NULL;
   size_t la = 0, lb = 0;
   int ra = read_file_small(fs, a, &ba, &la);
   int rb = read_file_small(fs, b, &bb, &lb);

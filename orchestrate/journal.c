@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileutil.h"
 #include "hash.h"
 #include "orch.h"
 #include "sys.h"
@@ -14,61 +15,19 @@
 
 /* ---- small file helpers ---- */
 
-/* Reads a state file whole, never through a symlink (pm_statefile_open);
- * PM_ESHORT when it shrinks while read. The text is NUL-terminated for
- * convenience, but may hold NUL bytes of its own: callers use *len. */
+/* State files are read whole, never through a symlink, and written
+ * atomically (fileutil.h). The text is NUL-terminated for convenience,
+ * but may hold NUL bytes of its own: callers use *len. */
+#define STATE_MAX ((size_t)256 << 20)
+
 static int read_all(const pm_fs_ops *fs, const char *path, char **out,
                     size_t *len) {
-  pm_fd fd;
-  *out = NULL;
-  *len = 0;
-  PM_TRY(pm_statefile_open(fs, path, PM_O_RDONLY, 0, &fd));
-  pm_stat st;
-  int rc = fs->fstat(fd, &st);
-  if (rc == 0) {
-    char *b = pm_xmalloc(st.size + 1);
-    size_t got = 0;
-    while (got < st.size) {
-      int64_t n = fs->pread(fd, b + got, st.size - got, got);
-      if (n < 0) {
-        rc = (int)n;
-        break;
-      }
-      if (n == 0) {
-        pm_oserr_set(0);
-        rc = PM_ESHORT;
-        break;
-      }
-      got += (size_t)n;
-    }
-    b[got] = '\0';
-    if (rc == 0) {
-      *out = b;
-      *len = got;
-    } else {
-      free(b);
-    }
-  }
-  fs->close(fd);
-  return rc;
-}
-
-static int write_all_at(const pm_fs_ops *fs, pm_fd fd, const void *buf,
-                        size_t len, uint64_t off) {
-  const uint8_t *p = buf;
-  while (len) {
-    int64_t n = fs->pwrite(fd, p, len, off);
-    if (n < 0) return (int)n;
-    p += n;
-    len -= (size_t)n;
-    off += (uint64_t)n;
-  }
-  return 0;
+  return pm_file_read(fs, path, STATE_MAX, out, len);
 }
 
 static int write_atomic(const pm_fs_ops *fs, const char *path,
                         const char *data, size_t len) {
-  return pm_statefile_write(fs, path, data, len, true);
+  return pm_file_write_atomic(fs, path, data, len, 0644, PM_FILE_SYNC);
 }
 
 static void hash_hex(const char *s, size_t len, char out[33]) {
@@ -453,15 +412,15 @@ int orch_journal_add(orch_journal *j, const char *event, int step) {
   hash_hex(rec, strlen(rec), hex);
   snprintf(line, sizeof line, "%s %s\n", rec, hex);
   pm_fd fd;
-  PM_TRY(pm_statefile_open(j->fs, j->path, PM_O_WRONLY | PM_O_CREAT, 0644,
-                           &fd));
+  PM_TRY(pm_file_open_regular(j->fs, j->path, PM_O_WRONLY | PM_O_CREAT,
+                              0644, &fd));
   pm_stat st;
   int rc = j->fs->fstat(fd, &st);
   /* A torn record left by a crash is cut off before appending, so that it
    * cannot end up in the middle of the journal. */
   uint64_t off = j->valid_len;
   if (rc == 0 && st.size != off) rc = j->fs->ftruncate(fd, off);
-  if (rc == 0) rc = write_all_at(j->fs, fd, line, strlen(line), off);
+  if (rc == 0) rc = pm_file_write_all(j->fs, fd, line, strlen(line), off);
   if (rc == 0) rc = j->fs->fsync(fd, false);
   int rc2 = j->fs->close(fd);
   if (rc == 0) rc = rc2;

@@ -12,6 +12,7 @@
 
 #include "audit.h"
 #include "copyengine.h"
+#include "fileutil.h"
 #include "orch.h"
 #include "sys.h"
 #include "report.h"
@@ -84,20 +85,8 @@ typedef struct run {
 /* ---- helpers ---- */
 
 static int mkdirs(const pm_fs_ops *fs, const char *path) {
-  char *p = pm_xstrdup(path);
-  int rc = 0;
-  for (char *s = p + 1; rc == 0; s++) {
-    if (*s == '/' || !*s) {
-      char c = *s;
-      *s = '\0';
-      rc = fs->mkdir(p, 0755);
-      if (rc == PM_EEXIST) rc = 0;
-      *s = c;
-      if (!c) break;
-    }
-  }
-  if (rc < 0) pm_report_error("create folder", p, rc);
-  free(p);
+  int rc = pm_file_mkdirs(fs, path, 0755, NULL);
+  if (rc < 0) pm_report_error("create folder", path, rc);
   return rc;
 }
 
@@ -923,7 +912,7 @@ int orch_move(pm_host *h, const orch_options *o) {
                    "undoes the move\n",
             plan.from);
   } else {
-    fprintf(stderr,
+    pm_report_notef(
             "pomove: step %d (%s) %s. Continue with `pomove move "
             "--host %s --resume` or undo with `pomove rollback --host %s`.\n",
             failed + 1, orch_step_name(failed),
@@ -944,34 +933,15 @@ out:
 /* ---- rollback ---- */
 
 int orch_remove_tree(const pm_fs_ops *fs, const char *path) {
-  pm_stat st;
-  int rc = fs->stat(path, false, &st);
-  if (rc == PM_ENOENT) return 0;
-  if (rc < 0) return rc;
-  if (st.type != PM_T_DIR) return fs->unlink(path);
-  pm_dir *d;
-  PM_TRY(fs->opendir(path, &d));
-  pm_strlist names = {0};
-  pm_dirent e;
-  while ((rc = fs->readdir(d, &e)) > 0)
-    if (strcmp(e.name, ".") && strcmp(e.name, ".."))
-      pm_strlist_add(&names, e.name);
-  fs->closedir(d);
-  for (size_t i = 0; i < names.n && rc >= 0; i++) {
-    /* Ctrl-C: stop between entries; what is left is removed by a rerun
-     * (rollback --remove-copy, remove-old) as it would have been now. */
-    if (pm_interrupted()) {
-      rc = PM_ECANCELED;
-      break;
-    }
-    char *c = pm_path_join(path, names.v[i]);
-    rc = orch_remove_tree(fs, c);
-    if (rc < 0 && rc != PM_ECANCELED) pm_report_error("remove", c, rc);
-    free(c);
-  }
-  pm_strlist_free(&names);
-  if (rc < 0) return rc;
-  return fs->rmdir(path);
+  /* Ctrl-C stops it between entries; what is left is removed by a rerun
+   * (rollback --remove-copy, remove-old) as it would have been now. */
+  char *failed = NULL;
+  int rc = pm_file_remove_tree(fs, path, &failed);
+  /* An entry inside is named here; the tree itself, by the caller. */
+  if (rc < 0 && rc != PM_ECANCELED && failed && strcmp(failed, path))
+    pm_report_error("remove", failed, rc);
+  free(failed);
+  return rc;
 }
 
 /* Ctrl-C during a rollback: stop between its phases (each is redone or
@@ -1169,8 +1139,8 @@ failed:
   if (o->json)
     fprintf(r.out, "{\"command\":\"rollback\",\"result\":\"%s\"}\n",
             rc == PM_ECANCELED ? "interrupted" : "failed");
-  fprintf(stderr, "pomove: rollback %s; run it again.\n",
-          rc == PM_ECANCELED ? "interrupted" : "did not finish");
+  pm_report_notef("pomove: rollback %s; run it again.\n",
+                  rc == PM_ECANCELED ? "interrupted" : "did not finish");
   exit_code = rc == PM_ECANCELED ? PM_EXIT_INTERRUPTED : PM_EXIT_FAILED;
 out:
   orch_journal_close(&r.j);

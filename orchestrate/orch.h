@@ -1,7 +1,7 @@
 /* orch.h - the orchestrated move of the MS Mail connector postoffice
  * (KB Q171259 and what ../shared/DOMAIN.md says it leaves out): discovery
  * and plan, the steps with their journal, resume, rollback, check/repair
- * and the sample simulated host. Used by the command files of this folder
+ * (the sample simulated host is simcreate.h). Used by the command line (cli/)
  * and by tests/orchestrate/; everything reaches the host through the
  * tables of host.h. */
 #ifndef POMOVE_ORCH_H
@@ -188,50 +188,21 @@ typedef struct orch_check_options {
   FILE *out;
 } orch_check_options;
 int orch_check(pm_host *h, const orch_check_options *o);
-/* Copies every byte of `in` to `out` from offset 0 (small files: the
- * check's repairs and sim-create; the copy engine does the real work).
- * Returns 0 or a PM_E* code; a short write is PM_EIO. */
-int orch_copy_bytes(const pm_fs_ops *fs, pm_fd in, pm_fd out);
-
 /* The names and order of the move's steps. */
 #define ORCH_NSTEPS 10
 const char *orch_step_name(int step);
 const char *orch_step_text(int step);
 
-/* Command-line helper: when argv[*i] is "--name" or "--name=VALUE",
- * returns VALUE (taking the next argument for the first form and
- * advancing *i) or "" when it is missing; NULL when argv[*i] is another
- * option. */
-const char *orch_cli_value(int argc, char **argv, int *i, const char *name);
-/* Opens --host SPEC, reporting a failure; 0 or a PM_EXIT_* code. */
-int orch_cli_open_host(const char *spec, pm_host **h);
 /* snprintf into a fixed field; a longer result is cut (the fields are
- * sized by Win32's own limits). */
+ * sized by Win32's own limits). strf.c. */
 void orch_strf(char *dst, size_t cap, const char *fmt, ...)
     PM_PRINTF_FMT(3, 4);
 
-typedef struct orch_sim_options {
-  const char *dir;
-  uint64_t files;
-  uint32_t seed;
-  bool atmta, share;
-  const char *pcmta[30];
-  size_t npcmta;
-  const char *dest_fs;
-  uint64_t dest_free;
-  /* An existing Msmcon tree (native path) to copy instead of generating
-   * one: a real postoffice, or a template a test made once. */
-  const char *postoffice;
-  pm_sim_config cfg;
-  bool quiet;
-} orch_sim_options;
-void orch_sim_options_init(orch_sim_options *o);
-/* The sample PC MTA instance names, in order; NULL past the end. */
-const char *orch_sim_default_pcmta(size_t i);
-/* Creates the sample Exchange 5.5 host; reports errors itself. */
-int orch_sim_create(const orch_sim_options *o);
-
-/* Removes a tree through the fs table, depth first; 0 or PM_E*. */
+/* Removes a tree through the fs table, depth first, beneath a handle on
+ * it (pm_file_remove_tree: no link is followed, a link at `path` is
+ * removed itself); reports an entry inside that cannot be removed, and
+ * returns 0 or PM_E* (PM_ECANCELED on Ctrl-C) for the caller to report
+ * with the tree's name. */
 int orch_remove_tree(const pm_fs_ops *fs, const char *path);
 
 /* `pomove remove-old`: deletes the old Msmcon of a completed move after

@@ -1,5 +1,6 @@
-/* remove_old.c - `pomove remove-old`: the one command that deletes the old
- * connector postoffice after a move. The move itself never does. It
+/* remove_old.c - `pomove remove-old` (its command line is in
+ * cli/cmd_remove_old.c): the one command that deletes the old connector
+ * postoffice after a move. The move itself never does. It
  * refuses unless the move completed (and was not rolled back) and the old
  * tree still audits identical to the copy's manifest with no extra files:
  * a tree that changed since the copy (a service left running, or a
@@ -7,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../orchestrate/commands.h"
 #include "audit.h"
 #include "orch.h"
 #include "report.h"
@@ -78,7 +78,7 @@ int orch_remove_old(pm_host *h, const orch_remove_options *o) {
                          .malformed = ao.malformed};
   if (!o->json) vf_report_print_human(rep, &info, out);
   if (pm_interrupted()) {
-    fprintf(stderr, "pomove remove-old: interrupted during the audit; "
+    pm_report_notef("pomove remove-old: interrupted during the audit; "
                     "nothing was removed, run it again\n");
     exit_code = PM_EXIT_INTERRUPTED;
     goto out;
@@ -119,7 +119,7 @@ int orch_remove_old(pm_host *h, const orch_remove_options *o) {
   rc = orch_journal_add(&j, "remove-old-begin", -1);
   if (!rc) rc = orch_remove_tree(h->fs, plan.from_native);
   if (rc == PM_ECANCELED) {
-    fprintf(stderr, "pomove remove-old: interrupted; what is left of the "
+    pm_report_notef("pomove remove-old: interrupted; what is left of the "
                     "old tree is still covered by the manifest: run "
                     "remove-old again to finish\n");
     exit_code = PM_EXIT_INTERRUPTED;
@@ -127,7 +127,7 @@ int orch_remove_old(pm_host *h, const orch_remove_options *o) {
   }
   if (rc) {
     pm_report_error("remove the old tree", plan.from_native, rc);
-    fprintf(stderr, "pomove: what is left of the old tree is still "
+    pm_report_notef("pomove: what is left of the old tree is still "
                     "covered by the manifest; run remove-old again.\n");
     exit_code = PM_EXIT_FAILED;
     goto out;
@@ -155,67 +155,4 @@ out:
   free(plan_path);
   free(state);
   return exit_code;
-}
-
-static const char remove_help[] =
-    "usage: pomove remove-old --host SPEC [--state DIR] [--dry-run] [--json] [-q]\n"
-    "\n"
-    "Deletes the old Connect\\Msmcon after a completed move. The move never\n"
-    "deletes it; this command does, and only when the move completed (and\n"
-    "was not rolled back) and the old tree still audits identical to the\n"
-    "copy's manifest with no extra files. A tree that changed since the\n"
-    "copy is kept and the differences are listed.\n"
-    "\n"
-    "Options:\n"
-    "  --host SPEC   the host: local (this machine; the default on\n"
-    "                Windows) or sim:DIR (Linux: the simulated host)\n"
-    "  --state DIR   the move's state folder (default: the host's)\n"
-    "  --dry-run     audit only; remove nothing\n"
-    "  --json        machine-readable result (also with -q)\n"
-    "  -q, --quiet   no progress, no report on stdout (errors are still\n"
-    "                shown)\n"
-    "\n"
-    "Exit codes: 0 removed (or already gone, or --dry-run clean); 1 the old\n"
-    "tree differs from the manifest and was kept; 2 no completed move or bad\n"
-    "arguments; 3 the audit or the removal failed (run it again); 130\n"
-    "interrupted (Ctrl-C or SIGTERM; run it again: an interrupted removal\n"
-    "continues, the files still there audited as before).\n";
-
-int orch_cmd_remove_old(int argc, char **argv) {
-  orch_remove_options o;
-  memset(&o, 0, sizeof o);
-  const char *host = NULL;
-  bool quiet = false;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(remove_help, stdout);
-      return PM_EXIT_OK;
-    }
-    if ((v = orch_cli_value(argc, argv, &i, "host"))) host = v;
-    else if ((v = orch_cli_value(argc, argv, &i, "state"))) o.state_dir = v;
-    else if (!strcmp(a, "--dry-run")) o.dry_run = true;
-    else if (!strcmp(a, "--json")) o.json = true;
-    else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = true;
-    else {
-      pm_report_errorf(PM_EINVAL, "%s: unknown option '%s' (see --help)",
-                       argv[0], a);
-      return PM_EXIT_USAGE;
-    }
-    if (v && !*v) {
-      pm_report_errorf(PM_EINVAL, "%s: option '%s' needs a value", argv[0], a);
-      return PM_EXIT_USAGE;
-    }
-  }
-  if (quiet) {
-    pm_set_quiet(true);
-    if (!o.json) o.out = pm_null_stream();
-  }
-  pm_host *h;
-  int rc = orch_cli_open_host(host, &h);
-  if (rc) return rc;
-  pm_interrupt_catch();
-  rc = orch_remove_old(h, &o);
-  pm_host_close(h);
-  return rc;
 }

@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileutil.h"
 #include "gen_postoffice.h"
 #include "orch.h"
+#include "simcreate.h"
 #include "sys.h"
 #include "util.h"
 
@@ -115,39 +117,16 @@ static void event_source(pm_regtree *t, const char *name, const char *dll) {
   free(k);
 }
 
-static int write_file(const char *path, const char *text) {
-  const pm_fs_ops *fs = pm_fs_native();
-  pm_fd fd;
-  int rc = fs->open(path, PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC, 0644, &fd);
-  if (rc < 0) {
-    pm_report_error("create", path, rc);
-    return rc;
-  }
-  int64_t n = fs->pwrite(fd, text, strlen(text), 0);
-  fs->close(fd);
-  if (n < 0) {
-    pm_report_error("write", path, (int)n);
-    return (int)n;
-  }
-  return 0;
+static int write_file(const pm_fs_ops *fs, const char *path,
+                      const char *text) {
+  int rc = pm_file_write_atomic(fs, path, text, strlen(text), 0644, 0);
+  if (rc < 0) pm_report_error("write", path, rc);
+  return rc;
 }
 
-static int mkdir_p(const char *path) {
-  const pm_fs_ops *fs = pm_fs_native();
-  char *p = pm_xstrdup(path);
-  int rc = 0;
-  for (char *s = p + 1; rc == 0; s++) {
-    if (*s == '/' || !*s) {
-      char c = *s;
-      *s = '\0';
-      rc = fs->mkdir(p, 0755);
-      if (rc == PM_EEXIST) rc = 0;
-      if (rc < 0) pm_report_error("create folder", p, rc);
-      *s = c;
-      if (!c) break;
-    }
-  }
-  free(p);
+static int mkdir_p(const pm_fs_ops *fs, const char *path) {
+  int rc = pm_file_mkdirs(fs, path, 0755, NULL);
+  if (rc < 0) pm_report_error("create folder", path, rc);
   return rc;
 }
 
@@ -188,19 +167,7 @@ static int copy_tree(const pm_fs_ops *fs, const char *src, const char *dst) {
     return rc < 0 ? rc : 0;
   }
   if (st.type != PM_T_FILE) return 0;
-  pm_fd in, out;
-  PM_TRY(fs->open(src, PM_O_RDONLY, 0, &in));
-  rc = fs->open(dst, PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC, st.mode, &out);
-  if (rc < 0) {
-    fs->close(in);
-    pm_report_error("create", dst, rc);
-    return rc;
-  }
-  rc = orch_copy_bytes(fs, in, out);
-  if (rc == 0) rc = fs->futimes(out, &st.atime, &st.mtime);
-  if (rc == 0) rc = fs->fchmod(out, st.mode);
-  fs->close(out);
-  fs->close(in);
+  rc = pm_file_copy(fs, src, dst, 0);
   if (rc < 0) pm_report_error("copy", src, rc);
   return rc;
 }
@@ -291,6 +258,7 @@ static int start_wait(pm_host *h, const char *name) {
 }
 
 int orch_sim_create(const orch_sim_options *o) {
+  const pm_fs_ops *fs = o->fs ? o->fs : pm_fs_native();
   int rc = pm_sim_init(o->dir, &o->cfg);
   if (rc == PM_EEXIST) {
     pm_report_errorf(rc, "sim-create: %s exists and is not empty", o->dir);
@@ -312,21 +280,21 @@ int orch_sim_create(const orch_sim_options *o) {
   char *sys32 = pm_xasprintf("%s/WINNT/system32", c);
   char *exbin = pm_xasprintf("%s/exchsrvr/bin", c);
   char *pub = pm_xasprintf("%s/Public", c);
-  rc = mkdir_p(connect);
-  if (rc == 0) rc = mkdir_p(sys32);
-  if (rc == 0) rc = mkdir_p(exbin);
-  if (rc == 0) rc = mkdir_p(pub);
+  rc = mkdir_p(fs, connect);
+  if (rc == 0) rc = mkdir_p(fs, sys32);
+  if (rc == 0) rc = mkdir_p(fs, exbin);
+  if (rc == 0) rc = mkdir_p(fs, pub);
   const char *const stubs[][2] = {{"WINNT/system32/services.exe", "MZ"},
                                   {"WINNT/system32/sfmsvc.exe", "MZ"},
                                   {"exchsrvr/bin/dsamain.exe", "MZ"},
                                   {"exchsrvr/bin/store.exe", "MZ"}};
   for (size_t i = 0; i < 4 && rc == 0; i++) {
     char *p = pm_path_join(c, stubs[i][0]);
-    rc = write_file(p, stubs[i][1]);
+    rc = write_file(fs, p, stubs[i][1]);
     free(p);
   }
   if (rc == 0 && o->postoffice) {
-    rc = copy_tree(pm_fs_native(), o->postoffice, msmcon);
+    rc = copy_tree(fs, o->postoffice, msmcon);
   } else if (rc == 0) {
     po_gen_options g;
     po_gen_options_init(&g);
@@ -345,8 +313,8 @@ int orch_sim_create(const orch_sim_options *o) {
   if (rc == 0 && o->npcmta) {
     char *p = pm_path_join(msmcon, "Bin/Pcmta.exe");
     pm_stat st;
-    if (pm_fs_native()->stat(p, true, &st) == PM_ENOENT)
-      rc = write_file(p, "MZ pcmta");
+    if (fs->stat(p, true, &st) == PM_ENOENT)
+      rc = write_file(fs, p, "MZ pcmta");
     free(p);
   }
   free(sys32);
@@ -362,7 +330,7 @@ int orch_sim_create(const orch_sim_options *o) {
   pm_regtree *t = pm_regtree_new();
   build_registry(t, o);
   char *rp = pm_xasprintf("%s/registry.reg", o->dir);
-  rc = pm_regtree_save(pm_fs_native(), rp, t);
+  rc = pm_regtree_save(fs, rp, t);
   if (rc < 0) pm_report_error("write simulated registry", rp, rc);
   free(rp);
   pm_regtree_free(t);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "copyengine.h"
+#include "fileutil.h"
 #include "hash.h"
 #include "orch.h"
 #include "sys.h"
@@ -48,49 +49,16 @@ static char *record_text(const orch_stage *s) {
 
 int orch_stage_save(pm_host *h, const char *path, const orch_stage *s) {
   char *t = record_text(s);
-  int rc = pm_statefile_write(h->fs, path, t, strlen(t), true);
+  int rc = pm_file_write_atomic(h->fs, path, t, strlen(t), 0644, PM_FILE_SYNC);
   free(t);
   return rc;
 }
 
+/* The record is small: a file past 1 MiB is not one pomove wrote. */
 static int read_whole(const pm_fs_ops *fs, const char *path, char **out,
                       size_t *len) {
-  pm_fd fd;
-  *out = NULL;
-  PM_TRY(pm_statefile_open(fs, path, PM_O_RDONLY, 0, &fd));
-  pm_stat st;
-  int rc = fs->fstat(fd, &st);
-  if (rc == 0 && st.size > (1u << 20)) rc = PM_EFORMAT;
-  char *b = NULL;
-  size_t got = 0;
-  if (rc == 0) {
-    b = pm_xmalloc(st.size + 1);
-    while (got < st.size) {
-      int64_t n = fs->pread(fd, b + got, st.size - got, got);
-      if (n < 0) {
-        rc = (int)n;
-        break;
-      }
-      if (n == 0) {
-        pm_oserr_set(0);
-        rc = PM_ESHORT;
-        break;
-      }
-      got += (size_t)n;
-    }
-    /* A file that grew while read would leave bytes unaccounted for. */
-    char extra;
-    if (rc == 0 && fs->pread(fd, &extra, 1, got) != 0) rc = PM_ESHORT;
-  }
-  fs->close(fd);
-  if (rc) {
-    free(b);
-    return rc;
-  }
-  b[got] = '\0';
-  *out = b;
-  *len = got;
-  return 0;
+  int rc = pm_file_read(fs, path, (size_t)1 << 20, out, len);
+  return rc == PM_EFBIG ? PM_EFORMAT : rc;
 }
 
 static int bad_line(const char *path, unsigned line, const char *why) {
@@ -305,66 +273,20 @@ void orch_stage_json(const orch_stage *s, FILE *out) {
 
 /* ---- removal beneath a handle ---- */
 
-/* Removes what lies under `rel` of the directory handle `root` (rel ""
- * for root itself: its contents only). No component is followed if it is
- * a symbolic link: a link is removed itself, never what it points to. */
-static int remove_under(const pm_fs_ops *fs, pm_fd root, const char *rel,
-                        const char *shown) {
-  pm_dir *d;
-  int rc = fs->opendir_at(root, rel, &d);
-  if (rc < 0) {
-    char *p = pm_path_join(shown, rel);
-    pm_report_error("open folder", p, rc);
-    free(p);
-    return rc;
-  }
-  pm_strlist names = {0};
-  pm_dirent e;
-  while ((rc = fs->readdir(d, &e)) > 0)
-    if (strcmp(e.name, ".") && strcmp(e.name, ".."))
-      pm_strlist_add(&names, e.name);
-  fs->closedir(d);
-  if (rc > 0) rc = 0;
-  for (size_t i = 0; i < names.n && rc == 0; i++) {
-    if (pm_interrupted()) {
-      rc = PM_ECANCELED;
-      break;
-    }
-    char *c = *rel ? pm_xasprintf("%s/%s", rel, names.v[i])
-                   : pm_xstrdup(names.v[i]);
-    pm_stat st;
-    rc = fs->stat_at(root, c, &st);
-    if (rc == 0 && st.type == PM_T_DIR) {
-      rc = remove_under(fs, root, c, shown);
-      if (rc == 0) rc = fs->rmdir_at(root, c);
-    } else if (rc == 0) {
-      rc = fs->unlink_at(root, c);
-    }
-    if (rc == PM_ENOENT) rc = 0;
-    if (rc < 0 && rc != PM_ECANCELED) {
-      char *p = pm_path_join(shown, c);
-      pm_report_error("remove", p, rc);
-      free(p);
-      rc = rc == PM_ECANCELED ? rc : PM_EIO;
-    }
-    free(c);
-  }
-  pm_strlist_free(&names);
-  return rc;
-}
-
 int orch_remove_beneath(const pm_fs_ops *fs, const char *path) {
   pm_stat st;
   int rc = fs->stat(path, false, &st);
   if (rc == PM_ENOENT) return 0;
   if (rc < 0) return rc;
   if (st.type != PM_T_DIR) return PM_ENOTDIR; /* a link is never followed */
-  pm_fd root;
-  PM_TRY(fs->open(path, PM_O_RDONLY | PM_O_DIRECTORY | PM_O_NOFOLLOW, 0,
-                  &root));
-  rc = remove_under(fs, root, "", path);
-  fs->close(root);
-  if (rc == 0) rc = fs->rmdir(path);
+  char *failed = NULL;
+  rc = pm_file_remove_tree(fs, path, &failed);
+  /* An entry inside is named here; the folder itself, by the caller. */
+  if (rc < 0 && rc != PM_ECANCELED && failed && strcmp(failed, path)) {
+    pm_report_error("remove", failed, rc);
+    rc = PM_EIO;
+  }
+  free(failed);
   return rc;
 }
 
@@ -373,21 +295,8 @@ int orch_remove_beneath(const pm_fs_ops *fs, const char *path) {
 /* Creates path and its missing parents; *made counts the folders it
  * created (NULL: not counted). */
 static int mkdirs(const pm_fs_ops *fs, const char *path, uint64_t *made) {
-  char *p = pm_xstrdup(path);
-  int rc = 0;
-  for (char *s = p + 1; rc == 0; s++) {
-    if (*s == '/' || !*s) {
-      char c = *s;
-      *s = '\0';
-      rc = fs->mkdir(p, 0755);
-      if (rc == 0 && made) ++*made;
-      if (rc == PM_EEXIST) rc = 0;
-      *s = c;
-      if (!c) break;
-    }
-  }
-  if (rc < 0) pm_report_error("create folder", p, rc);
-  free(p);
+  int rc = pm_file_mkdirs(fs, path, 0755, made);
+  if (rc < 0) pm_report_error("create folder", path, rc);
   return rc;
 }
 
@@ -583,7 +492,7 @@ int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard_it) {
                 : res.refused      ? PM_EXIT_USAGE
                                    : PM_EXIT_FAILED;
     if (rc == PM_ECANCELED)
-      fprintf(stderr, "pomove: stage interrupted; run it again to "
+      pm_report_notef("pomove: stage interrupted; run it again to "
                       "continue.\n");
     goto out;
   }

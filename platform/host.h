@@ -164,34 +164,17 @@ int pm_regtree_values(const pm_regtree *t, const char *key, pm_strlist *out);
 /* Same keys (names spelt the same) in the same order with the same values
  * in the same order, types and bytes. */
 bool pm_regtree_equal(const pm_regtree *a, const pm_regtree *b);
-/* Whole files through a file-system table, never through a symlink (see
- * pm_statefile_*): load reads a regular file whole (PM_ESHORT when it
- * shrinks meanwhile) and parses it; save writes a new temporary and
- * renames it over `path`. Errors are returned, not reported. */
+/* Whole files through a file-system table, never through a symlink
+ * (fileutil.h, the one place where pomove's own files, such as the move's
+ * plan and journal, registry backups and the simulated host's files, are
+ * read and written): load reads a regular file whole (PM_ESHORT when it
+ * shrinks meanwhile, PM_ECHANGED when it grows) and parses it; save
+ * replaces `path` atomically (pm_file_write_atomic, synced). Errors are
+ * returned, not reported. */
 int pm_regtree_load(const pm_fs_ops *fs, const char *path, pm_regtree **out,
                     char *err, size_t err_cap);
 int pm_regtree_save(const pm_fs_ops *fs, const char *path,
                     const pm_regtree *t);
-
-/* ---- The move's own state files ---- */
-
-/* The one place where pomove's own files (the move's plan, step journal,
- * registry backups, the simulated host's registry.reg, host.ini,
- * shares.txt, services.txt) are written and reopened, so that none is ever
- * opened through a symlink planted at its name:
- * pm_statefile_write replaces `path` whole: refused (PM_ELOOP for a
- * symlink, PM_EISDIR, PM_ESPECIAL) when something other than a regular
- * file is there; else the data goes to a new temporary
- * "<path>.<16 hex digits>.tmp" created with O_EXCL|O_NOFOLLOW (a planted
- * name is never followed, another name is tried), synced when asked, and
- * renamed over `path`. pm_statefile_open opens an existing one (or creates
- * it with PM_O_CREAT) with PM_O_NOFOLLOW|PM_O_REGULAR: a symlink is
- * PM_ELOOP, anything but a regular file PM_ESPECIAL, and a FIFO never
- * blocks the open. */
-int pm_statefile_write(const pm_fs_ops *fs, const char *path,
-                       const void *data, size_t len, bool sync);
-int pm_statefile_open(const pm_fs_ops *fs, const char *path, int flags,
-                      uint32_t mode, pm_fd *out);
 
 /* ---- The host tables ---- */
 

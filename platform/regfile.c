@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileutil.h"
 #include "host.h"
 #include "util.h"
 
@@ -900,42 +901,24 @@ int pm_regtree_parse(pm_regtree *t, const void *buf, size_t len, char *err,
 
 /* ---- Files ---- */
 
+/* A registry export past this is not one pomove wrote (the whole
+ * HKLM\SYSTEM of a server exports to a few MiB). */
+#define REGFILE_MAX ((size_t)256 << 20)
+
 int pm_regtree_load(const pm_fs_ops *fs, const char *path, pm_regtree **out,
                     char *err, size_t err_cap) {
   *out = NULL;
   if (err && err_cap) err[0] = '\0';
-  pm_fd fd;
-  int rc = pm_statefile_open(fs, path, PM_O_RDONLY, 0, &fd);
+  char *buf;
+  size_t got;
+  int rc = pm_file_read(fs, path, REGFILE_MAX, &buf, &got);
   if (rc < 0) return rc;
-  pm_stat st;
-  rc = fs->fstat(fd, &st);
-  uint8_t *buf = NULL;
-  size_t got = 0;
-  if (rc == 0) {
-    buf = pm_xmalloc(st.size + 1);
-    while (got < st.size) {
-      int64_t n = fs->pread(fd, buf + got, st.size - got, got);
-      if (n < 0) {
-        rc = (int)n;
-        break;
-      }
-      if (n == 0) { /* shrank while read: not the whole file */
-        pm_oserr_set(0);
-        rc = PM_ESHORT;
-        break;
-      }
-      got += (size_t)n;
-    }
-  }
-  fs->close(fd);
-  if (rc == 0) {
-    pm_regtree *t = pm_regtree_new();
-    rc = pm_regtree_parse(t, buf, got, err, err_cap);
-    if (rc < 0)
-      pm_regtree_free(t);
-    else
-      *out = t;
-  }
+  pm_regtree *t = pm_regtree_new();
+  rc = pm_regtree_parse(t, buf, got, err, err_cap);
+  if (rc < 0)
+    pm_regtree_free(t);
+  else
+    *out = t;
   free(buf);
   return rc;
 }
@@ -945,77 +928,7 @@ int pm_regtree_save(const pm_fs_ops *fs, const char *path,
   uint8_t *data;
   size_t len;
   pm_regtree_format(t, &data, &len);
-  int rc = pm_statefile_write(fs, path, data, len, true);
+  int rc = pm_file_write_atomic(fs, path, data, len, 0644, PM_FILE_SYNC);
   free(data);
-  return rc;
-}
-
-/* ---- The move's own state files ---- */
-
-/* A name nobody can plant in advance: the clock, an address (ASLR) and a
- * counter, mixed. It need not be secret: O_EXCL|O_NOFOLLOW already refuse
- * whatever is there; the mixing only keeps a planted name from blocking
- * every attempt. */
-static uint64_t temp_token(void) {
-  static unsigned counter;
-  uint64_t x = pm_now_ns() ^ (uint64_t)(uintptr_t)&x ^
-               ((uint64_t)++counter << 48);
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-int pm_statefile_open(const pm_fs_ops *fs, const char *path, int flags,
-                      uint32_t mode, pm_fd *out) {
-  return fs->open(path, flags | PM_O_NOFOLLOW | PM_O_REGULAR, mode, out);
-}
-
-int pm_statefile_write(const pm_fs_ops *fs, const char *path,
-                       const void *data, size_t len, bool sync) {
-  /* What the rename would replace must be a regular file (or nothing): a
-   * symlink there is refused, not replaced and not followed. */
-  pm_stat st;
-  int rc = fs->stat(path, false, &st);
-  if (rc == 0 && st.type != PM_T_FILE) {
-    pm_oserr_set(0);
-    return st.type == PM_T_SYMLINK ? PM_ELOOP
-           : st.type == PM_T_DIR   ? PM_EISDIR
-                                   : PM_ESPECIAL;
-  }
-  if (rc < 0 && rc != PM_ENOENT) return rc;
-  char *tmp = NULL;
-  pm_fd fd = PM_FD_INVALID;
-  rc = PM_EEXIST;
-  for (int i = 0; i < 32 && rc == PM_EEXIST; i++) {
-    free(tmp);
-    tmp = pm_xasprintf("%s.%016llx.tmp", path,
-                       (unsigned long long)temp_token());
-    rc = fs->open(tmp, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL | PM_O_NOFOLLOW,
-                  0644, &fd);
-  }
-  if (rc == 0) {
-    const uint8_t *p = data;
-    uint64_t off = 0;
-    while (off < len && rc == 0) {
-      int64_t n = fs->pwrite(fd, p + off, len - off, off);
-      if (n < 0)
-        rc = (int)n;
-      else
-        off += (uint64_t)n;
-    }
-    if (rc == 0 && sync) rc = fs->fsync(fd, false);
-    int rc2 = fs->close(fd);
-    if (rc == 0) rc = rc2;
-    if (rc == 0) rc = fs->rename(tmp, path);
-    /* The temporary is ours (created with O_EXCL): removing it is safe. */
-    if (rc < 0) {
-      int keep = pm_oserr_last();
-      fs->unlink(tmp);
-      pm_oserr_set(keep);
-    }
-  }
-  free(tmp);
   return rc;
 }

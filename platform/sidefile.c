@@ -4,18 +4,15 @@
  * that every backend and every test wrapper gets the same behaviour. */
 #include "sidefile.h"
 
-#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileutil.h"
+#include "host.h"
 #include "sys.h"
 #include "util.h"
-
-/* Candidate temporary names tried before giving up: each one that is
- * taken was planted or left by another run, and is left alone. */
-#define TMP_TRIES 1000
-
-static atomic_uint tmp_counter;
 
 bool pm_side_refused(int err) {
   return err == PM_ELOOP || err == PM_EISDIR || err == PM_ESPECIAL ||
@@ -66,39 +63,28 @@ int pm_side_create(const pm_fs_ops *fs, const char *path, const char *what,
   sf->fd = PM_FD_INVALID;
   int rc = check_name(fs, path, what, NULL);
   if (rc) return rc;
-  uint32_t pid = pm_process_id();
-  for (int i = 0; i < TMP_TRIES; i++) {
-    /* The clock's low bits make the next free name hard to guess; the
-     * counter keeps two names of this process apart. Guessing matters
-     * little: O_EXCL|O_NOFOLLOW opens nothing that is already there. */
-    unsigned n = atomic_fetch_add(&tmp_counter, 1);
-    unsigned salt = (unsigned)(pm_now_ns() & 0xFFFFFu);
-    char *tmp = pm_xasprintf("%s.tmp-%u-%u%05x", path, pid, n, salt);
-    pm_fd fd;
-    rc = fs->open(tmp,
-                  PM_O_RDWR | PM_O_CREAT | PM_O_EXCL | PM_O_NOFOLLOW, mode,
-                  &fd);
-    if (rc == 0) {
-      sf->fd = fd;
-      sf->tmp = tmp;
-      sf->path = pm_xstrdup(path);
-      return 0;
-    }
-    if (rc != PM_EEXIST) {
-      char *op = pm_xasprintf("create %s", what);
-      pm_report_error(op, tmp, rc);
-      free(op);
-      free(tmp);
-      return rc;
-    }
+  pm_fd fd;
+  char *tmp;
+  rc = pm_file_create_temp(fs, path, PM_O_RDWR, mode, &fd, &tmp);
+  if (rc == 0) {
+    sf->fd = fd;
+    sf->tmp = tmp;
+    sf->path = pm_xstrdup(path);
+    return 0;
+  }
+  if (rc != PM_EEXIST) {
+    char *op = pm_xasprintf("create %s", what);
+    pm_report_error(op, tmp, rc);
     free(tmp);
+    free(op);
+    return rc;
   }
   char *shown = pm_display_path(path);
   pm_oserr_set(0);
   pm_report_errorf(PM_EEXIST,
                    "create %s '%s': %d temporary names beside it are all "
                    "taken; remove the files named '%s.tmp-*'",
-                   what, shown, TMP_TRIES, shown);
+                   what, shown, PM_FILE_TEMP_TRIES, shown);
   free(shown);
   return PM_EEXIST;
 }
@@ -207,6 +193,67 @@ static int open_checked(const pm_fs_ops *fs, const char *path,
   return 0;
 }
 
+/* The pid of a temporary name "<base>.tmp-<pid>-<n>" (n: decimal digits
+ * then 5 hex digits, so at least 6 lower-case hex digits), or 0 when
+ * `name` is not exactly such a name. */
+static uint32_t temp_pid(const char *name, const char *base) {
+  size_t bl = strlen(base);
+  if (strncmp(name, base, bl) || strncmp(name + bl, ".tmp-", 5)) return 0;
+  const char *p = name + bl + 5;
+  uint64_t pid = 0;
+  size_t digits = 0;
+  for (; *p >= '0' && *p <= '9'; p++, digits++) {
+    pid = pid * 10 + (uint64_t)(*p - '0');
+    if (pid > UINT32_MAX) return 0;
+  }
+  if (!digits || (digits > 1 && p[-(ptrdiff_t)digits] == '0') || *p != '-')
+    return 0;
+  size_t hex = 0;
+  for (p++; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++) hex++;
+  return hex >= 6 && !*p ? (uint32_t)pid : 0;
+}
+
+int pm_side_sweep(const pm_fs_ops *fs, const char *path, const char *what) {
+  char *parent, *base;
+  pm_path_split(path, &parent, &base);
+  pm_fd dir = PM_FD_INVALID;
+  pm_dir *d = NULL;
+  int rc = *base ? 0 : PM_EINVAL;
+  if (!rc) rc = fs->open(parent, PM_O_RDONLY | PM_O_DIRECTORY, 0, &dir);
+  if (!rc) rc = fs->opendir_at(dir, "", &d);
+  pm_strlist names = {0};
+  if (!rc) {
+    pm_dirent e;
+    while ((rc = fs->readdir(d, &e)) > 0)
+      if (temp_pid(e.name, base)) pm_strlist_add(&names, e.name);
+    fs->closedir(d);
+  }
+  uint32_t me = pm_process_id();
+  int removed = 0;
+  for (size_t i = 0; rc == 0 && i < names.n; i++) {
+    uint32_t pid = temp_pid(names.v[i], base);
+    pm_stat st;
+    if (pid == me || pm_process_alive(pid)) continue;
+    if (fs->stat_at(dir, names.v[i], &st) || st.type != PM_T_FILE) continue;
+    /* unlink_at removes the name itself: were the file swapped for a
+     * link since the look, the link would go, never what it points to. */
+    if (fs->unlink_at(dir, names.v[i])) continue;
+    char *full = pm_path_join(parent, names.v[i]);
+    char *shown = pm_display_path(full);
+    pm_warnf("removed '%s', a temporary %s left by pomove process %u, "
+             "which has ended",
+             shown, what, (unsigned)pid);
+    free(shown);
+    free(full);
+    removed++;
+  }
+  pm_strlist_free(&names);
+  if (dir != PM_FD_INVALID) fs->close(dir);
+  free(parent);
+  free(base);
+  return rc < 0 ? rc : removed;
+}
+
 int pm_side_open(const pm_fs_ops *fs, const char *path, const char *what,
                  const char *fix, int flags, pm_fd *out) {
   return open_checked(fs, path, what, fix, flags, true, out);
@@ -220,14 +267,8 @@ static int write_holder(const pm_fs_ops *fs, pm_fd fd) {
   pm_utc_now(when, sizeof when);
   char *text = pm_xasprintf("pid %u\nhost %s\nstarted %s\n", pm_process_id(),
                             host, when);
-  size_t len = strlen(text), done = 0;
   int rc = fs->ftruncate(fd, 0);
-  while (!rc && done < len) {
-    int64_t n = fs->pwrite(fd, text + done, len - done, done);
-    if (n < 0) rc = (int)n;
-    else if (n == 0) rc = PM_EIO;
-    else done += (size_t)n;
-  }
+  if (!rc) rc = pm_file_write_all(fs, fd, text, strlen(text), 0);
   free(text);
   return rc;
 }

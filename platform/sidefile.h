@@ -67,6 +67,20 @@ int pm_side_close(const pm_fs_ops *fs, pm_sidefile *sf);
 int pm_side_open(const pm_fs_ops *fs, const char *path, const char *what,
                  const char *fix, int flags, pm_fd *out);
 
+/* Removes the temporaries that writers which have ended (a run killed
+ * before it published or discarded its side file) left beside `path`:
+ * the entries of path's folder named exactly "<name>.tmp-<pid>-<n>" as
+ * pm_side_create makes them (pm_file_create_temp; name path's last
+ * component), whose pid is not this process's and names no live process
+ * (pm_process_alive), and which are regular files. Nothing is followed:
+ * the folder is listed and each entry looked at (without following) and
+ * removed beneath a handle on it (stat_at, unlink_at), so a symlink,
+ * folder or special file with such a name is left alone, and so is every
+ * other name. Says on stderr (pm_warnf) what was removed and why. Returns
+ * the number removed, or a PM_E* code when the folder cannot be read
+ * (not reported: leftovers are no reason to fail a command). */
+int pm_side_sweep(const pm_fs_ops *fs, const char *path, const char *what);
+
 /* True for the codes pm_side_create/pm_side_open/pm_side_lock refuse a
  * file with (as opposed to a failure of the medium): a command exits 2
  * (unusable argument) on them. */

@@ -51,6 +51,17 @@ int64_t pm_wall_seconds(void);
 
 /* This process's id. */
 uint32_t pm_process_id(void);
+/* Whether a process with id `pid` exists on this machine (this process
+ * included). False only when the OS says there is none: a process this
+ * user may not signal or open still counts as alive, and so does any
+ * answer the OS gives that is not "no such process", so that a caller
+ * deciding to remove a dead process's leftovers never removes a live
+ * one's. Linux: kill(pid, 0) failing with ESRCH (a zombie, ended but not
+ * yet reaped, counts as alive); Windows: OpenProcess(SYNCHRONIZE) failing
+ * with ERROR_INVALID_PARAMETER, or a handle already signalled
+ * (WaitForSingleObject(h, 0)). pid 0 is never reported dead. Ids are
+ * reused: a live answer may be another program's. */
+bool pm_process_alive(uint32_t pid);
 /* The effective user id files are created with (0 where the OS has no
  * such number, as on Windows, whose owners pm_stat does not carry). */
 uint32_t pm_user_id(void);

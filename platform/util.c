@@ -1,5 +1,7 @@
 /* util.c - helpers shared by every module: allocation, path strings, error
- * reports, human formatting, the progress line and JSON strings. */
+ * reports and their sink, human formatting, the progress tracker and JSON
+ * strings. The drawing of progress is the program's (pm_progress_drawer;
+ * orchestrate/cli/cli_output.c). */
 #include "util.h"
 
 #include <stdlib.h>
@@ -8,7 +10,7 @@
 #include "sys.h"
 #include "thread.h"
 
-/* Serialises lines on stderr between threads. Windows has no static
+/* Serialises reports and progress between threads. Windows has no static
  * initialiser for a critical section, so the lock is made on first use. */
 static pm_mutex report_lock;
 static pm_once_t report_once = PM_ONCE_INIT;
@@ -19,8 +21,54 @@ static void report_begin(void) {
 }
 static bool quiet_mode;
 
+/* The default sink: what every report did before the program could choose
+ * (tests that use a library without the command line still see it). */
+static void sink_stderr(void *ctx, int kind, const char *text) {
+  fputs(text, stderr);
+  fflush(stderr);
+}
+static pm_report_sink report_sink = sink_stderr;
+static void *report_ctx;
+static pm_progress_drawer drawer;
+
+void pm_report_set_sink(pm_report_sink fn, void *ctx) {
+  report_sink = fn ? fn : sink_stderr;
+  report_ctx = fn ? ctx : NULL;
+}
+
+void pm_progress_set_drawer(const pm_progress_drawer *d) {
+  if (d)
+    drawer = *d;
+  else
+    memset(&drawer, 0, sizeof drawer);
+}
+
+/* Formats into a line buffer and hands it to the sink under the lock. */
+static void report_vsend(int kind, const char *fmt, va_list ap) {
+  char line[8448];
+  vsnprintf(line, sizeof line, fmt, ap);
+  report_begin();
+  report_sink(report_ctx, kind, line);
+  pm_mutex_unlock(&report_lock);
+}
+
+static void report_send(int kind, const char *fmt, ...) PM_PRINTF_FMT(2, 3);
+static void report_send(int kind, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  report_vsend(kind, fmt, ap);
+  va_end(ap);
+}
+
+void pm_report_notef(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  report_vsend(PM_REPORT_NOTE, fmt, ap);
+  va_end(ap);
+}
+
 static void oom(void) {
-  fputs("pomove: out of memory\n", stderr);
+  pm_report_notef("pomove: out of memory\n");
   abort();
 }
 
@@ -167,15 +215,12 @@ void pm_report_errorf(int err, const char *fmt, ...) {
    * The record is spent once reported. */
   int os = pm_oserr_of(err);
   pm_oserr_record(0, 0);
-  report_begin();
   if (os)
-    fprintf(stderr, "pomove: %s: %s (%s, OS error %d)\n", head,
-            pm_strerror(err), pm_errname(err), os);
+    report_send(PM_REPORT_ERROR, "pomove: %s: %s (%s, OS error %d)\n", head,
+                pm_strerror(err), pm_errname(err), os);
   else
-    fprintf(stderr, "pomove: %s: %s (%s)\n", head, pm_strerror(err),
-            pm_errname(err));
-  fflush(stderr);
-  pm_mutex_unlock(&report_lock);
+    report_send(PM_REPORT_ERROR, "pomove: %s: %s (%s)\n", head,
+                pm_strerror(err), pm_errname(err));
 }
 
 void pm_warnf(const char *fmt, ...) {
@@ -185,10 +230,7 @@ void pm_warnf(const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  report_begin();
-  fprintf(stderr, "pomove: %s\n", msg);
-  fflush(stderr);
-  pm_mutex_unlock(&report_lock);
+  report_send(PM_REPORT_WARNING, "pomove: %s\n", msg);
 }
 
 const char *pm_fmt_bytes(uint64_t bytes, char *buf, size_t cap) {
@@ -221,7 +263,8 @@ void pm_progress_init(pm_progress *p, const char *label, int mode) {
   memset(p, 0, sizeof *p);
   p->label = label;
   if (mode == PM_PROGRESS_AUTO)
-    mode = pm_isatty(2) ? PM_PROGRESS_TTY : PM_PROGRESS_PLAIN;
+    mode = drawer.auto_mode ? drawer.auto_mode(drawer.ctx) : PM_PROGRESS_OFF;
+  if (!drawer.draw) mode = PM_PROGRESS_OFF;
   p->mode = mode;
   p->interval = mode == PM_PROGRESS_TTY ? 0.1 : 10.0;
   p->start_ns = p->last_ns = pm_now_ns();
@@ -233,34 +276,17 @@ void pm_progress_update(pm_progress *p, uint64_t files, uint64_t bytes,
   uint64_t now = pm_now_ns();
   if (!force && (double)(now - p->last_ns) / 1e9 < p->interval) return;
   p->last_ns = now;
-  double el = (double)(now - p->start_ns) / 1e9;
-  double rate = el > 0 ? (double)bytes / el : 0;
-  char b1[32], b2[32], b3[32], eta[32] = "?";
-  if (p->bytes_total && rate > 0 && bytes <= p->bytes_total)
-    pm_fmt_duration((double)(p->bytes_total - bytes) / rate, eta, sizeof eta);
-  char tot_files[32] = "", tot_bytes[48] = "";
-  if (p->files_total)
-    snprintf(tot_files, sizeof tot_files, "/%llu",
-             (unsigned long long)p->files_total);
-  if (p->bytes_total)
-    snprintf(tot_bytes, sizeof tot_bytes, "/%s",
-             pm_fmt_bytes(p->bytes_total, b3, sizeof b3));
   report_begin();
-  fprintf(stderr, "%s%s: %llu%s files, %s%s, %s/s, ETA %s%s",
-          p->mode == PM_PROGRESS_TTY ? "\r\033[K" : "", p->label,
-          (unsigned long long)files, tot_files,
-          pm_fmt_bytes(bytes, b1, sizeof b1), tot_bytes,
-          pm_fmt_bytes((uint64_t)rate, b2, sizeof b2), eta,
-          p->mode == PM_PROGRESS_TTY ? "" : "\n");
-  fflush(stderr);
+  drawer.draw(drawer.ctx, p, files, bytes, now);
   pm_mutex_unlock(&report_lock);
   p->drawn = true;
 }
 
 void pm_progress_finish(pm_progress *p) {
-  if (p->mode == PM_PROGRESS_TTY && p->drawn) {
-    fputs("\r\033[K", stderr);
-    fflush(stderr);
+  if (p->mode == PM_PROGRESS_TTY && p->drawn && drawer.clear) {
+    report_begin();
+    drawer.clear(drawer.ctx, p);
+    pm_mutex_unlock(&report_lock);
   }
   p->drawn = false;
 }
@@ -363,87 +389,5 @@ int pm_size_parse(const char *s, uint64_t *out) {
    * reported as not a size rather than as too large. */
   if (overflow || (shift && v > (UINT64_MAX >> shift))) return PM_ERANGE;
   *out = v << shift;
-  return 0;
-}
-
-/* A limit for a message: "64 MiB" when it is a whole number of a unit,
- * else plain bytes. */
-static const char *fmt_limit(uint64_t v, bool count, char *buf, size_t cap) {
-  static const char *units[] = {"", " KiB", " MiB", " GiB", " TiB"};
-  unsigned u = 0;
-  if (!count)
-    while (u < 4 && v && v % 1024 == 0) {
-      v /= 1024;
-      u++;
-    }
-  snprintf(buf, cap, "%llu%s", (unsigned long long)v, units[u]);
-  return buf;
-}
-
-int pm_cli_size(const char *cmd, const char *opt, const char *val,
-                uint64_t min, uint64_t max, unsigned flags, uint64_t *out) {
-  bool count = flags & (PM_SIZE_COUNT | PM_SIZE_PLAIN);
-  char *shown = pm_display_path(val);
-  char lo[40], hi[40], range[100];
-  if (max == UINT64_MAX)
-    snprintf(range, sizeof range, "at least %s",
-             fmt_limit(min, count, lo, sizeof lo));
-  else
-    snprintf(range, sizeof range, "%s to %s",
-             fmt_limit(min, count, lo, sizeof lo),
-             fmt_limit(max, count, hi, sizeof hi));
-  if ((flags & PM_SIZE_OFF) && !strcmp(val, "off")) {
-    free(shown);
-    *out = UINT64_MAX;
-    return 0;
-  }
-  uint64_t v = 0;
-  int rc = pm_size_parse(val, &v);
-  if (!rc && (flags & PM_SIZE_PLAIN))
-    for (const char *c = val; *c; c++)
-      if (*c < '0' || *c > '9') rc = PM_EINVAL;
-  if (rc == PM_EINVAL) {
-    if (flags & PM_SIZE_PLAIN)
-      fprintf(stderr, "pomove %s: %s: \"%s\" is not a number (use digits "
-                      "only, %s)\n", cmd, opt, shown, range);
-    else
-      fprintf(stderr, "pomove %s: %s: \"%s\" is not a %s (use a number%s "
-                      "with K, M, G, T, KiB, MiB, GiB or TiB%s)\n",
-              cmd, opt, shown, count ? "number" : "size",
-              count ? ", optionally" : " of bytes, or one",
-              (flags & PM_SIZE_OFF) ? ", or off" : "");
-  } else if (rc == PM_ERANGE && max == UINT64_MAX) {
-    fprintf(stderr, "pomove %s: %s: \"%s\" is too large (it does not fit "
-                    "in 64 bits)\n", cmd, opt, shown);
-  } else if (rc == PM_ERANGE || v < min || v > max) {
-    fprintf(stderr, "pomove %s: %s: \"%s\" is out of range (use %s%s)\n",
-            cmd, opt, shown, range, (flags & PM_SIZE_OFF) ? ", or off" : "");
-    rc = PM_ERANGE;
-  }
-  free(shown);
-  if (rc) return PM_EXIT_USAGE;
-  *out = v;
-  return 0;
-}
-
-int pm_cli_seconds(const char *cmd, const char *opt, const char *val,
-                   double max_s, double *secs) {
-  /* Digits, then optionally '.' and digits: strtod alone would also take
-   * "inf", "1e9", hex and leading blanks. */
-  const char *p = val;
-  size_t digits = 0;
-  while (*p >= '0' && *p <= '9') p++, digits++;
-  if (*p == '.')
-    for (p++; *p >= '0' && *p <= '9'; p++) digits++;
-  double v = digits && !*p ? strtod(val, NULL) : -1;
-  if (v < 0 || v > max_s) {
-    char *shown = pm_display_path(val);
-    fprintf(stderr, "pomove %s: %s: \"%s\" is not a number of seconds "
-                    "from 0 to %.0f (e.g. 2 or 0.5)\n", cmd, opt, shown,
-            max_s);
-    free(shown);
-    return PM_EXIT_USAGE;
-  }
-  *secs = v;
   return 0;
 }

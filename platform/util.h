@@ -1,7 +1,10 @@
 /* util.h - small helpers shared by every module: path strings, error
  * reports that name the operation, the path and the OS error, the
- * progress line, and the one propagation macro. No OS calls with side
- * effects live here except writing to stderr. */
+ * progress tracker, and the one propagation macro. No OS calls with side
+ * effects live here. Reports go to the one sink the program installs and
+ * progress to its drawer (the command line, orchestrate/cli/); only the
+ * default sink writes to stderr, so that a library never decides by
+ * itself to write to the process's streams. */
 #ifndef POMOVE_UTIL_H
 #define POMOVE_UTIL_H
 
@@ -56,6 +59,20 @@ void pm_report_error(const char *op, const char *path, int err);
 void pm_report_errorf(int err, const char *fmt, ...)
     PM_PRINTF_FMT(2, 3);
 void pm_warnf(const char *fmt, ...) PM_PRINTF_FMT(1, 2);
+/* A message in the library's own words, written exactly as formatted
+ * (fmt carries its "pomove: " and its final newline), shown even in quiet
+ * mode: what to do after an interrupted or failed step, out of memory. */
+void pm_report_notef(const char *fmt, ...) PM_PRINTF_FMT(1, 2);
+
+/* The sink of every report above. `text` is one or more whole lines, each
+ * ending in '\n'; `kind` is PM_REPORT_*. The sink is called with the
+ * report lock held, so lines of different threads never mix (and the
+ * sink must not report itself). The default, until a program installs
+ * its own, writes text to stderr and flushes it. NULL restores it. Set
+ * it before any thread starts. */
+enum { PM_REPORT_ERROR, PM_REPORT_WARNING, PM_REPORT_NOTE };
+typedef void (*pm_report_sink)(void *ctx, int kind, const char *text);
+void pm_report_set_sink(pm_report_sink fn, void *ctx);
 /* Quiet mode silences warnings, never errors. */
 void pm_set_quiet(bool quiet);
 bool pm_quiet(void);
@@ -67,9 +84,11 @@ char *pm_display_path(const char *path);
 const char *pm_fmt_bytes(uint64_t bytes, char *buf, size_t cap);
 const char *pm_fmt_duration(double seconds, char *buf, size_t cap);
 
-/* Progress reporter: on a terminal a line redrawn in place at most ~10
- * times a second; otherwise a plain line every `interval` seconds; nothing
- * in quiet mode. */
+/* Progress of a long operation, kept by the library that does it and
+ * drawn by the program's drawer (pm_progress_set_drawer; the command line
+ * draws a line redrawn in place at most ~10 times a second on a
+ * terminal, otherwise a plain line every `interval` seconds). Without a
+ * drawer, or in mode PM_PROGRESS_OFF, nothing is drawn. */
 typedef struct pm_progress {
   const char *label;
   int mode; /* PM_PROGRESS_* */
@@ -87,6 +106,20 @@ void pm_progress_update(pm_progress *p, uint64_t files, uint64_t bytes,
                         bool force);
 /* Clears the in-place line. */
 void pm_progress_finish(pm_progress *p);
+
+/* The program's drawer. auto_mode says what PM_PROGRESS_AUTO means
+ * (PM_PROGRESS_TTY, _PLAIN or _OFF); draw shows the state of `p` (files
+ * and bytes done at now_ns); clear removes an in-place line. Called with
+ * the report lock held (pm_report_set_sink). NULL: no drawer. Set it
+ * before any thread starts. */
+typedef struct pm_progress_drawer {
+  int (*auto_mode)(void *ctx);
+  void (*draw)(void *ctx, const pm_progress *p, uint64_t files,
+               uint64_t bytes, uint64_t now_ns);
+  void (*clear)(void *ctx, const pm_progress *p);
+  void *ctx;
+} pm_progress_drawer;
+void pm_progress_set_drawer(const pm_progress_drawer *d);
 
 /* A moment broken down in UTC, computed without the C library (gmtime_r
  * is POSIX; Windows has none), valid for every 64-bit second count whose
@@ -112,23 +145,6 @@ char *pm_strsep(char **s, const char *delim);
  * fraction. pm_size_parse returns 0, PM_EINVAL (not a size) or PM_ERANGE
  * (more than 2^64 - 1 bytes). */
 int pm_size_parse(const char *s, uint64_t *out);
-
-/* Flags of pm_cli_size. */
-enum {
-  PM_SIZE_OFF = 1 << 0,   /* "off" is accepted and gives UINT64_MAX */
-  PM_SIZE_COUNT = 1 << 1, /* a count that takes the same suffixes */
-  PM_SIZE_PLAIN = 1 << 2  /* a count of plain digits, no suffix */
-};
-/* Parses option `opt` of command `cmd` ("copy", "--chunk-size") and
- * checks it lies in [min, max]. Returns 0, or prints one line naming the
- * command, the option and the value to stderr and returns PM_EXIT_USAGE
- * (so a caller writes `if ((rc = pm_cli_size(...))) return rc;`). */
-int pm_cli_size(const char *cmd, const char *opt, const char *val,
-                uint64_t min, uint64_t max, unsigned flags, uint64_t *out);
-/* Seconds, with an optional fraction ("2", "0.5"), from 0 to max_s.
- * Same contract as pm_cli_size. */
-int pm_cli_seconds(const char *cmd, const char *opt, const char *val,
-                   double max_s, double *secs);
 
 /* JSON string output with escaping (paths may hold any byte). */
 void pm_json_string(FILE *out, const char *s);

@@ -30,16 +30,21 @@ const pm_io_engine_ops *vf_engine_pick(const char *name) {
   if (!name) {
     char why[256];
     const pm_io_engine_ops *e = pm_io_engine_default(why, sizeof why);
-    if (!e) fprintf(stderr, "pomove: no usable I/O engine: %s\n", why);
+    if (!e) pm_report_notef("pomove: no usable I/O engine: %s\n", why);
     else if (why[0]) pm_warnf("%s; using the %s engine", why, e->name);
     return e;
   }
   const pm_io_engine_ops *e = pm_io_engine_find(name);
   if (!e) {
-    fprintf(stderr, "pomove: unknown engine '%s' (choose from:", name);
+    /* One line, written whole. */
+    char names[512] = "";
+    size_t n = 0;
     for (const pm_io_engine_ops *const *x = pm_io_engines(); *x; x++)
-      fprintf(stderr, " %s", (*x)->name);
-    fprintf(stderr, ")\n");
+      if (n < sizeof names)
+        n += (size_t)snprintf(names + n, sizeof names - n, " %s",
+                              (*x)->name);
+    pm_report_notef("pomove: unknown engine '%s' (choose from:%s)\n", name,
+                    names);
     return NULL;
   }
   int rc = e->probe();

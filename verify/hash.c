@@ -17,7 +17,7 @@ pm_hasher *pm_hasher_create(void) {
   /* XXH3_state_t wants 64-byte alignment. */
   pm_hasher *h = XXH_alignedMalloc(sizeof *h, 64);
   if (!h) {
-    fputs("pomove: out of memory\n", stderr);
+    pm_report_notef("pomove: out of memory\n");
     abort();
   }
   pm_hasher_reset(h);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileutil.h"
 #include "manifest.h"
 #include "platform.h"
 #include "sidefile.h"
@@ -106,20 +107,12 @@ static int get_err(const pm_manifest_writer *w) {
 }
 
 static int flush_locked(pm_manifest_writer *w) {
-  size_t done = 0;
-  while (done < w->used && !w->err) {
-    int64_t n = w->fs->pwrite(w->fd, w->buf + done, w->used - done, w->off);
-    if (n < 0) {
-      set_err(w, (int)n);
-      break;
-    }
-    if (n == 0) {
-      pm_oserr_set(0);
-      set_err(w, PM_EIO);
-      break;
-    }
-    done += (size_t)n;
-    w->off += (uint64_t)n;
+  if (!w->err && w->used) {
+    int rc = pm_file_write_all(w->fs, w->fd, w->buf, w->used, w->off);
+    if (rc)
+      set_err(w, rc);
+    else
+      w->off += w->used;
   }
   w->used = 0;
   return get_err(w);
@@ -134,17 +127,12 @@ int pm_manifest_writer_add(pm_manifest_writer *w, const char *relpath,
   if (!rc && w->used + n > WBUF) rc = flush_locked(w);
   if (!rc && n > WBUF) {
     /* A line longer than the buffer (a very long path) goes straight out. */
-    size_t done = 0;
-    while (done < n && !rc) {
-      int64_t k = w->fs->pwrite(w->fd, line + done, n - done, w->off);
-      if (k <= 0) {
-        if (k == 0) pm_oserr_set(0);
-        set_err(w, k < 0 ? (int)k : PM_EIO);
-        rc = get_err(w);
-      } else {
-        done += (size_t)k;
-        w->off += (uint64_t)k;
-      }
+    rc = pm_file_write_all(w->fs, w->fd, line, n, w->off);
+    if (rc) {
+      set_err(w, rc);
+      rc = get_err(w);
+    } else {
+      w->off += n;
     }
   } else if (!rc) {
     memcpy(w->buf + w->used, line, n);

@@ -129,6 +129,13 @@ FILE *pm_null_stream(void) {
 
 uint32_t pm_process_id(void) { return (uint32_t)getpid(); }
 
+bool pm_process_alive(uint32_t pid) {
+  /* pid_t is signed: an id past its range is nobody's, but a negative
+   * one would name a process group, so it is never passed to kill. */
+  if (pid == 0 || pid > (uint32_t)INT32_MAX) return pid == 0;
+  return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+}
+
 uint32_t pm_user_id(void) { return (uint32_t)geteuid(); }
 
 void pm_host_name(char *buf, size_t cap) {

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileutil.h"
 #include "host.h"
 #include "util.h"
 
@@ -112,28 +113,15 @@ static const char *ini_get(const ini *f, const char *sec, const char *key) {
  * left for pm_host_open_detail(). Lines are then taken with next_line. */
 static int read_text(const char *path, char **out) {
   *out = NULL;
-  const pm_fs_ops *fs = pm_fs_native();
-  pm_fd fd;
-  int rc = pm_statefile_open(fs, path, PM_O_RDONLY, 0, &fd);
+  char *b;
+  size_t got;
+  int rc = pm_file_read(pm_fs_native(), path, (size_t)64 << 20, &b, &got);
   if (rc == PM_ENOENT) return werr(PM_ENOENT, W_FILE_NOT_FOUND);
   if (rc < 0) {
+    int oserr = pm_oserr_last();
     pm__host_open_detail_set("%s: %s", path, pm_strerror(rc));
-    return rc;
+    return werr(rc, oserr);
   }
-  pm_stat st;
-  rc = fs->fstat(fd, &st);
-  char *b = NULL;
-  size_t got = 0;
-  if (rc == 0) {
-    b = pm_xmalloc(st.size + 1);
-    while (got < st.size && rc == 0) {
-      int64_t n = fs->pread(fd, b + got, st.size - got, got);
-      if (n < 0) rc = (int)n;
-      else if (n == 0) rc = werr(PM_ESHORT, 0);
-      else got += (size_t)n;
-    }
-  }
-  fs->close(fd);
   unsigned long ln = 1;
   for (size_t i = 0; rc == 0 && i < got; i++) {
     if (!b[i]) {
@@ -213,7 +201,7 @@ static int ini_load(const char *path, ini *f) {
 /* The simulator's files are replaced whole by a rename; they are not
  * synced, since the simulated machine never loses power. */
 static int write_atomic(const char *path, const char *data, size_t len) {
-  return pm_statefile_write(pm_fs_native(), path, data, len, false);
+  return pm_file_write_atomic(pm_fs_native(), path, data, len, 0644, 0);
 }
 
 static int ini_save(const char *path, const ini *f) {

@@ -23,6 +23,7 @@
 #include <windows.h>
 #include <lm.h>
 
+#include "fileutil.h"
 #include "host_win32.h"
 #include "util.h"
 #include "win32.h"
@@ -84,28 +85,18 @@ static char *esc(const char *in) {
 /* Reads the file; ERROR_SUCCESS or the code to answer. */
 static DWORD load(table *t) {
   memset(t, 0, sizeof *t);
-  const pm_fs_ops *fs = pm_fs_native();
-  pm_fd fd;
-  int rc = pm_statefile_open(fs, file_path, PM_O_RDONLY, 0, &fd);
+  size_t got;
+  int rc = pm_file_read(pm_fs_native(), file_path, (size_t)64 << 20,
+                        &t->text, &got);
   if (rc == PM_ENOENT) return ERROR_SUCCESS;
-  if (rc < 0) return ERROR_OPEN_FAILED;
-  pm_stat st;
-  rc = fs->fstat(fd, &st);
-  size_t got = 0;
-  if (rc == 0) {
-    t->text = pm_xmalloc(st.size + 1);
-    while (got < st.size) {
-      int64_t n = fs->pread(fd, t->text + got, st.size - got, got);
-      if (n <= 0) break;
-      got += (size_t)n;
-    }
-  }
-  fs->close(fd);
-  if (rc < 0 || got != st.size) {
+  if (rc == PM_ESHORT || rc == PM_ECHANGED || rc == PM_EFBIG) {
     table_free(t);
     return ERROR_READ_FAULT;
   }
-  t->text[got] = '\0';
+  if (rc < 0) {
+    table_free(t);
+    return ERROR_OPEN_FAILED;
+  }
   for (char *cur = t->text; *cur;) {
     char *nl = strchr(cur, '\n');
     if (nl) *nl = '\0';
@@ -145,7 +136,8 @@ static DWORD save(const table *t) {
       free(e);
     }
   }
-  int rc = pm_statefile_write(pm_fs_native(), file_path, buf, n, true);
+  int rc = pm_file_write_atomic(pm_fs_native(), file_path, buf, n, 0644,
+                                PM_FILE_SYNC);
   free(buf);
   return rc < 0 ? ERROR_WRITE_FAULT : ERROR_SUCCESS;
 }

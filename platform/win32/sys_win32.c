@@ -148,6 +148,21 @@ uint64_t pm_now_ns(void) {
 
 uint32_t pm_process_id(void) { return (uint32_t)GetCurrentProcessId(); }
 
+/* OpenProcess and WaitForSingleObject are NT 3.1. SYNCHRONIZE is the
+ * least access that lets the handle be waited on; a process of another
+ * user (or a protected one) refuses it with ERROR_ACCESS_DENIED, which
+ * means it exists. An ended process whose handle somebody still holds
+ * keeps its id until the last handle closes: it opens, and its handle is
+ * signalled. */
+bool pm_process_alive(uint32_t pid) {
+  if (pid == 0) return true;
+  HANDLE h = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid);
+  if (!h) return GetLastError() != ERROR_INVALID_PARAMETER;
+  bool ended = WaitForSingleObject(h, 0) == WAIT_OBJECT_0;
+  CloseHandle(h);
+  return !ended;
+}
+
 /* Windows owners are SIDs, which pm_stat does not carry. */
 uint32_t pm_user_id(void) { return 0; }
 

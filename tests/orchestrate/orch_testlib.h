@@ -11,6 +11,7 @@
 
 #include "host.h"
 #include "orch.h"
+#include "simcreate.h"
 
 /* Sample-host options for tests: few files (a postoffice generated once
  * per process and copied), short delays. */

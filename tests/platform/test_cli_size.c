@@ -1,5 +1,6 @@
 /* test_cli_size.c - the one parser of size and count options
- * (pm_size_parse, pm_cli_size, pm_cli_seconds in platform/util.c): a
+ * (pm_size_parse in platform/util.c; pm_cli_size, pm_cli_seconds in
+ * orchestrate/cli/cli_opts.c): a
  * table of accepted and refused spellings, 64-bit overflow, the option's
  * own range, "off", and that every refusal names the command, the option
  * and the value and asks for exit 2. */
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "testutil.h"
 #include "util.h"
 

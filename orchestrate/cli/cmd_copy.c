@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../orchestrate/commands.h"
+#include "cli.h"
+#include "commands.h"
 #include "copyengine.h"
 #include "sys.h"
 #include "util.h"

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "orch.h"
 #include "sys.h"
@@ -80,6 +81,7 @@ int orch_cmd_check(int argc, char **argv) {
     pm_report_errorf(PM_EINVAL, "check: --expect is required (see --help)");
     return PM_EXIT_USAGE;
   }
+  o.out = stdout; /* the report; the library writes where it is told */
   if (quiet) {
     pm_set_quiet(true);
     if (!o.json) o.out = pm_null_stream();

@@ -2,7 +2,7 @@
  * connector postoffice (the Msmcon tree: Bin and Maildata), with the
  * layout and record sizes of ../shared/DOMAIN.md. Used by
  * `pomove gen-postoffice`, the benchmarks, the tests and the sample
- * simulated host. Owner: bench/. */
+ * simulated host. Owner: orchestrate/gen/ (pm_gen). */
 #ifndef POMOVE_GEN_POSTOFFICE_H
 #define POMOVE_GEN_POSTOFFICE_H
 

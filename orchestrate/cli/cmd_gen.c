@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../orchestrate/commands.h"
+#include "cli.h"
+#include "commands.h"
 #include "gen_postoffice.h"
 #include "gen_workload.h"
 #include "sys.h"

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "sys.h"
 #include "util.h"
@@ -65,6 +66,8 @@ int main(int argc, char **argv) {
     return PM_EXIT_FAILED;
   }
   pm_stdio_init();
+  /* Reports and progress of the libraries come here (cli_output.c). */
+  cli_output_init();
   if (argc < 2) {
     usage(stderr);
     return PM_EXIT_USAGE;

@@ -2,11 +2,11 @@
  * `pomove stage` and `pomove rollback`: option parsing, help, opening the
  * host, and the exit code. The work is in discover.c, move.c, stage.c and
  * journal.c. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "orch.h"
 #include "sys.h"
@@ -20,13 +20,6 @@ const char *orch_cli_value(int argc, char **argv, int *i, const char *name) {
   if (a[2 + n]) return NULL;
   if (*i + 1 >= argc) return "";
   return argv[++*i];
-}
-
-void orch_strf(char *dst, size_t cap, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(dst, cap, fmt, ap);
-  va_end(ap);
 }
 
 int orch_cli_open_host(const char *spec, pm_host **h) {
@@ -258,6 +251,7 @@ static int run_cmd(int argc, char **argv, int mode) {
   }
   /* -q: no progress, no warnings, no report on stdout (--json still
    * prints); errors go to stderr whatever happens. */
+  o.out = stdout; /* the report; the library writes where it is told */
   if (quiet) {
     pm_set_quiet(true);
     o.progress_mode = PM_PROGRESS_OFF;

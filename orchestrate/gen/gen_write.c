@@ -4,6 +4,7 @@
  * stream, with a 16-byte per-file header so that no two files share a
  * hash even when they are small. */
 #include "gen_write.h"
+#include "fileutil.h"
 #include "sys.h"
 
 #include <math.h>
@@ -140,22 +141,8 @@ static int make_root(po_writer *w) {
     return 0;
   }
   if (rc != PM_ENOENT) return fail(w, "stat", w->root, rc);
-  char *p = pm_xstrdup(w->root);
-  for (char *c = p + 1;; c++) {
-    if (*c != '/' && *c != '\0') continue;
-    char save = *c;
-    *c = '\0';
-    rc = fs->mkdir(p, 0755);
-    if (rc && rc != PM_EEXIST) {
-      fail(w, "create directory", p, rc);
-      free(p);
-      return rc;
-    }
-    *c = save;
-    if (!save) break;
-  }
-  free(p);
-  return 0;
+  rc = pm_file_mkdirs(fs, w->root, 0755, NULL);
+  return rc ? fail(w, "create directory", w->root, rc) : 0;
 }
 
 int po_writer_open(po_writer **out, const char *root, uint32_t seed,
@@ -214,15 +201,8 @@ int po_writer_dir(po_writer *w, const char *rel, uint32_t mode,
 
 static int write_all(po_writer *w, pm_fd fd, const uint8_t *p, size_t n,
                      uint64_t off, const char *path) {
-  while (n > 0) {
-    int64_t k = w->fs->pwrite(fd, p, n, off);
-    if (k < 0) return fail(w, "write", path, (int)k);
-    if (k == 0) return fail(w, "write", path, PM_EIO);
-    p += k;
-    n -= (size_t)k;
-    off += (uint64_t)k;
-  }
-  return 0;
+  int rc = pm_file_write_all(w->fs, fd, p, n, off);
+  return rc ? fail(w, "write", path, rc) : 0;
 }
 
 int po_writer_file(po_writer *w, const char *rel, uint64_t size,

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../orchestrate/commands.h"
+#include "cli.h"
+#include "commands.h"
 #include "audit.h"
 #include "hashpool.h"
 #include "report.h"

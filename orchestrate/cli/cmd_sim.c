@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "orch.h"
+#include "simcreate.h"
 #include "sys.h"
 #include "util.h"
 

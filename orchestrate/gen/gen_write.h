@@ -1,10 +1,11 @@
-/* gen_write.h - the fast, deterministic tree writer shared by bench/'s
- * generators (the postoffice, the tiny-file and the large-file workloads).
+/* gen_write.h - the fast, deterministic tree writer shared by the
+ * generators of orchestrate/gen/ (the postoffice, the tiny-file and the
+ * large-file workloads).
  * Content comes from a random pool filled once per run from the seed, so
  * writing a file costs a memcpy of its first chunk and pwrites straight
  * from the pool for the rest. Every call goes through the platform fs
  * table; the first error is reported (operation, path, OS error) and
- * returned, and later calls do nothing. Internal to bench/. */
+ * returned, and later calls do nothing. Internal to orchestrate/gen/. */
 #ifndef POMOVE_GEN_WRITE_H
 #define POMOVE_GEN_WRITE_H
 

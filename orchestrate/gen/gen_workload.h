@@ -1,7 +1,7 @@
 /* gen_workload.h - the benchmark's other workloads, written with the same
  * deterministic, fast writer as the postoffice: many tiny files and a few
  * large ones. Used by `pomove gen-postoffice --tiny/--large` and by
- * bench/run.sh. Owner: bench/. */
+ * bench/run.sh. Owner: orchestrate/gen/ (pm_gen). */
 #ifndef POMOVE_GEN_WORKLOAD_H
 #define POMOVE_GEN_WORKLOAD_H
 

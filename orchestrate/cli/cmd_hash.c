@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../orchestrate/commands.h"
+#include "cli.h"
+#include "commands.h"
 #include "audit.h"
 #include "audit_int.h"
 #include "hashpool.h"
