@@ -1,6 +1,9 @@
-/* engine.c - ce_copy(): preflight, the shared state, the bounded file
- * queue, the walker and worker threads, progress, and the end of a copy
- * (final flush, manifest, journal). */
+/* engine.c - ce_copy(): preflight, setting up the shared state (its
+ * operations are ctx.c's), starting the walker and worker threads,
+ * progress, and the end of a copy (final flush, manifest, journal). The
+ * engine's top layer (engine_internal.h): it calls the other files, and
+ * none of them calls it (`pomove copy`, orchestrate/cli/cmd_copy.c, and
+ * the move's steps do). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,69 +24,6 @@ void ce_options_init(ce_options *o) {
   o->busy_wait_ns = CE_BUSY_WAIT_DEFAULT;
 }
 
-bool ce_interrupted(const ce_ctx *c) {
-  return (c->o->interrupt && *c->o->interrupt) || atomic_load(&c->fatal);
-}
-
-void ce_signal_done(ce_ctx *c) {
-  pm_mutex_lock(&c->donemu);
-  pm_cond_broadcast(&c->donecv);
-  pm_mutex_unlock(&c->donemu);
-}
-
-void ce_queue_push(ce_ctx *c, ce_task *t) {
-  pm_mutex_lock(&c->qmu);
-  while (c->qlen >= c->qcap && !ce_interrupted(c))
-    pm_cond_wait(&c->qnotfull, &c->qmu);
-  t->next = NULL;
-  if (c->qtail)
-    c->qtail->next = t;
-  else
-    c->qhead = t;
-  c->qtail = t;
-  c->qlen++;
-  pm_cond_signal(&c->qnotempty);
-  pm_mutex_unlock(&c->qmu);
-}
-
-ce_task *ce_queue_pop(ce_ctx *c, bool wait) {
-  pm_mutex_lock(&c->qmu);
-  while (wait && !c->qhead && !c->qclosed)
-    pm_cond_wait(&c->qnotempty, &c->qmu);
-  ce_task *t = c->qhead;
-  if (t) {
-    c->qhead = t->next;
-    if (!c->qhead) c->qtail = NULL;
-    c->qlen--;
-    pm_cond_signal(&c->qnotfull);
-  }
-  pm_mutex_unlock(&c->qmu);
-  return t;
-}
-
-ce_task *ce_queue_pop_timed(ce_ctx *c, uint64_t timeout_ns, bool *closed) {
-  uint64_t end = pm_now_ns() + timeout_ns;
-  pm_mutex_lock(&c->qmu);
-  /* The walker signals a push, and ce_copy's thread broadcasts on an
-   * interrupt; once the queue is closed nothing does, and this is a plain
-   * sleep of timeout_ns. */
-  while (!c->qhead && !ce_interrupted(c)) {
-    uint64_t now = pm_now_ns();
-    if (now >= end) break;
-    pm_cond_timedwait(&c->qnotempty, &c->qmu, end - now);
-  }
-  ce_task *t = c->qhead;
-  if (t) {
-    c->qhead = t->next;
-    if (!c->qhead) c->qtail = NULL;
-    c->qlen--;
-    pm_cond_signal(&c->qnotfull);
-  }
-  *closed = !t && c->qclosed;
-  pm_mutex_unlock(&c->qmu);
-  return t;
-}
-
 /* Drops the tasks left in the queue once every thread that could take
  * them has been joined. */
 static void queue_drop(ce_ctx *c) {
@@ -93,14 +33,6 @@ static void queue_drop(ce_ctx *c) {
     free(t->rel);
     free(t);
   }
-}
-
-/* Wakes threads blocked on the queue (interrupt, fatal error). */
-static void queue_wake(ce_ctx *c) {
-  pm_mutex_lock(&c->qmu);
-  pm_cond_broadcast(&c->qnotfull);
-  pm_cond_broadcast(&c->qnotempty);
-  pm_mutex_unlock(&c->qmu);
 }
 
 static void snapshot(ce_ctx *c, ce_progress_info *p) {
@@ -376,14 +308,11 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     goto out;
   }
   {
-    /* A default ACL, not the umask, decides a new file's mode: then every
-     * file gets an explicit chmod. The directories pomove creates inherit
-     * DST's; with --merge, existing ones below DST may have their own. */
-    size_t alen = 0;
-    int arc = fs->xattr_get(c->dst, true, "system.posix_acl_default", NULL, 0,
-                            &alen);
-    c->exact_modes =
-        !o.merge && (arc == PM_ENODATA || arc == PM_ENOTSUP);
+    /* Where something besides the umask decides a new file's mode (a
+     * default ACL on Linux: the platform says), every file gets an
+     * explicit chmod. The directories pomove creates inherit DST's; with
+     * --merge, existing ones below DST may have their own. */
+    c->exact_modes = !o.merge && pm_create_mode_exact(fs, c->dst);
   }
   {
     /* One flush per batch, where the platform has one: try it now.
@@ -449,7 +378,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     /* Without a worker nobody drains the queue: stop the walker. */
     int expected = 0;
     atomic_compare_exchange_strong(&c->fatal, &expected, trc);
-    queue_wake(c);
+    ce_queue_wake(c);
     pm_thread_join(&walker);
     queue_drop(c);
     rc = trc;
@@ -464,7 +393,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     ce_progress_info p;
     snapshot(c, &p);
     if (o.progress) o.progress(&p, o.progress_arg);
-    if (ce_interrupted(c)) queue_wake(c);
+    if (ce_interrupted(c)) ce_queue_wake(c);
     /* Sleep until a worker ends or the next progress tick. */
     pm_mutex_lock(&c->donemu);
     if (!(atomic_load(&c->walk_done) && atomic_load(&c->running) == 0)) {

@@ -1,7 +1,35 @@
 /* engine_internal.h - shared state of the copy engine's threads (private
  * to copyengine/). The walker lists directories and feeds a bounded queue
  * of file tasks; workers copy files on their own I/O context; directories
- * get their metadata when their last child is done. */
+ * get their metadata when their last child is done.
+ *
+ * Layers. The files of the copy engine call each other one way: a file
+ * calls only files on the lines below its own (and verify/ and
+ * platform/), never one on its own line or above. Where a lower file must
+ * reach up (a thread's entry point, ce_walker_main and ce_worker_main),
+ * the upper file passes a function pointer down instead. The list is the
+ * one place this order is kept: tests/copyengine/check_layers.sh reads
+ * it and checks every object file of pm_copyengine with nm (the CTest
+ * test_copy_layers); a new file must be given its line here.
+ *
+ * layers: begin
+ *   engine.c       ce_copy(): preflight, set-up, threads, the end of a copy
+ *   walk.c         the walker thread: lists SRC, makes directories, queues
+ *   worker.c       the worker thread's loop
+ *   file.c         a file from its open to its end: start, finish, reap
+ *   update.c       an update's decision per file (carry over, hash, copy)
+ *   busy.c         files held by another program, tried again later
+ *   hardlinks.c    hard-link groups: the first path copied, others linked
+ *   pipeline.c     chunks: read, hash in file order, write, complete
+ *   checkpoint.c   checkpoints of large files, and resuming from them
+ *   commit.c       batches of complete files and the committer thread
+ *   uncached.c     the uncached-I/O policy (O_DIRECT, NO_BUFFERING)
+ *   meta.c         xattrs, named streams, directory metadata
+ *   ctx.c          the shared state: interrupt, queue, error counts
+ *   journal.c      the copy's journal (resume after a crash)
+ *   state.c preflight.c bufpool.c   the state records, preflight, buffers
+ * layers: end
+ */
 #ifndef POMOVE_ENGINE_INTERNAL_H
 #define POMOVE_ENGINE_INTERNAL_H
 
@@ -101,23 +129,37 @@ typedef struct ce_ctx {
   atomic_int fatal; /* a PM_E* that stops the whole copy (ENOSPC ...) */
 } ce_ctx;
 
+/* ---- ctx.c: the shared state ---- */
+/* Whether the copy should stop: interrupted, or a fatal error. */
 bool ce_interrupted(const ce_ctx *c);
-void ce_dnode_release(ce_ctx *c, ce_dnode *d);
+/* Reports a failed operation on path and counts it; a full or read-only
+ * destination makes the error fatal. */
 void ce_count_error(ce_ctx *c, const char *op, const char *path, int err);
-/* Queue operations (engine.c). */
+/* The file queue from the walker to the workers. */
 void ce_queue_push(ce_ctx *c, ce_task *t);
 ce_task *ce_queue_pop(ce_ctx *c, bool wait);
 /* Waits at most timeout_ns for a task (less when the copy is interrupted);
  * NULL when none came. *closed is set when the queue is closed and empty:
  * no task will come any more. */
 ce_task *ce_queue_pop_timed(ce_ctx *c, uint64_t timeout_ns, bool *closed);
+/* The walker is done: no task will come any more. */
+void ce_queue_close(ce_ctx *c);
+/* Wakes threads blocked on the queue (interrupt, fatal error). */
+void ce_queue_wake(ce_ctx *c);
+/* Wakes the thread waiting in ce_copy() for the end. */
+void ce_signal_done(ce_ctx *c);
+
+/* ---- the threads ce_copy() starts ---- */
 /* The walker (walk.c) and the workers (worker.c). */
 void ce_walker_main(void *arg);
 void ce_worker_main(void *arg);
+/* The hard-link groups met by the workers (hardlinks.c). */
 void ce_hardlinks_free(ce_ctx *c);
-/* Wakes the thread waiting in ce_copy() for the end. */
-void ce_signal_done(ce_ctx *c);
-/* Metadata of a finished entry (meta.c). */
+
+/* ---- meta.c: metadata of a finished entry ---- */
+/* A child of d is done (or d's own listing): the last one applies d's
+ * metadata and releases its parent in turn. */
+void ce_dnode_release(ce_ctx *c, ce_dnode *d);
 /* Copies the extended attributes of srel beneath the handle sdir to drel
  * beneath ddir; sp and dp name them in reports. An open file passes its
  * own handles and "" (no path lookup at all). With `prune` (an entry

@@ -8,26 +8,6 @@
 #include "engine_internal.h"
 #include "util.h"
 
-void ce_count_error(ce_ctx *c, const char *op, const char *path, int err) {
-  if (err == PM_ELOOP) {
-    /* The *_at calls refuse a symlink in any component of a path below
-     * the roots: say so, since the OS's wording suggests a loop. */
-    char *shown = pm_display_path(path ? path : "");
-    pm_report_errorf(err, "%s '%s' (a symbolic link stands in its path; "
-                          "pomove does not follow it)", op, shown);
-    free(shown);
-  } else {
-    pm_report_error(op, path, err);
-  }
-  atomic_fetch_add(&c->errors, 1);
-  /* A full or read-only destination will fail every further write: stop
-   * early and leave a state that a rerun resumes. */
-  if (err == PM_ENOSPC || err == PM_EDQUOT || err == PM_EROFS) {
-    int expected = 0;
-    atomic_compare_exchange_strong(&c->fatal, &expected, err);
-  }
-}
-
 /* Whether a NUL-separated list holds name. */
 static bool listed(const char *list, size_t len, const char *name) {
   for (size_t i = 0; i < len; i += strlen(list + i) + 1)

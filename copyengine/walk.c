@@ -347,10 +347,7 @@ void ce_walker_main(void *arg) {
     ce_dnode_release(c, d);
   }
   free(stack.v);
-  pm_mutex_lock(&c->qmu);
-  c->qclosed = true;
-  pm_cond_broadcast(&c->qnotempty);
-  pm_mutex_unlock(&c->qmu);
+  ce_queue_close(c);
   atomic_store(&c->walk_done, true);
   ce_signal_done(c);
 }

@@ -35,6 +35,17 @@ typedef struct pm_identity {
 } pm_identity;
 void pm_identity_get(pm_identity *out);
 
+/* Whether a file created in the directory `dir` gets exactly the mode
+ * its creation asks for, less pm_create_mask(), so that a copy may give
+ * an ordinary mode at creation instead of a chmod afterwards. False where
+ * something else decides new files' modes: on Linux a default ACL on the
+ * directory (system.posix_acl_default replaces the umask there), asked
+ * through `fs` so that a wrapped table sees the probe. Windows: true,
+ * as no ACL rewrites the mode pomove asks for (the security of a new
+ * file is its descriptor, carried as win32.security). */
+struct pm_fs_ops;
+bool pm_create_mode_exact(const struct pm_fs_ops *fs, const char *dir);
+
 /* Seconds since 1970-01-01 UTC by the wall clock. */
 int64_t pm_wall_seconds(void);
 

@@ -6,13 +6,17 @@
  * kernel to drop its pages, and read it normally, which then has to come
  * from the medium. Every call goes through the pm_fs_ops table so that a
  * test can wrap it. Both opens ask for a regular file (PM_O_REGULAR): a
- * FIFO put in a file's place fails with PM_ESPECIAL instead of blocking. */
+ * FIFO put in a file's place fails with PM_ESPECIAL instead of blocking.
+ * vf_reread_batch re-reads the files of a copy's batch with a few
+ * threads at once. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "platform.h"
 #include "reread.h"
 #include "sys.h"
+#include "thread.h"
 #include "util.h"
 
 /* O_DIRECT wants buffer, offset and length aligned to the logical block
@@ -123,4 +127,54 @@ int vf_hash_file_uncached_at(const pm_fs_ops *fs, pm_fd dir, const char *path,
   if (!rc) rc = hash_fd(fs, fd, false, buf, bufsz, size_hint, out, size);
   int rc2 = fs->close(fd);
   return rc ? rc : rc2;
+}
+
+/* ---- a batch re-read by a team of threads ---- */
+
+typedef struct reread_team {
+  const pm_fs_ops *fs;
+  pm_fd dir;
+  const vf_reread_item *items;
+  vf_reread_result *out;
+  size_t n;
+  atomic_size_t next;
+} reread_team;
+
+static void reread_main(void *arg) {
+  reread_team *t = arg;
+  void *buf = pm_aligned_alloc(VF_REREAD_ALIGN, BUFSZ);
+  for (;;) {
+    size_t i = atomic_fetch_add(&t->next, 1);
+    if (i >= t->n) break;
+    if (t->items[i].skip) continue;
+    if (!buf) {
+      t->out[i].rc = PM_ENOMEM;
+      t->out[i].oserr = 0;
+      continue;
+    }
+    int method;
+    t->out[i].rc = vf_hash_file_uncached_at(
+        t->fs, t->dir, t->items[i].rel, buf, BUFSZ, t->items[i].size,
+        &t->out[i].hash, &t->out[i].size, &method);
+    t->out[i].oserr = t->out[i].rc ? pm_oserr_of(t->out[i].rc) : 0;
+  }
+  pm_aligned_free(buf);
+}
+
+#define REREAD_MAX_THREADS 64
+
+vf_reread_result *vf_reread_batch(const pm_fs_ops *fs, pm_fd dir,
+                                  const vf_reread_item *items, size_t n,
+                                  unsigned threads) {
+  reread_team t = {.fs = fs, .dir = dir, .items = items, .n = n};
+  t.out = pm_xcalloc(n ? n : 1, sizeof *t.out);
+  atomic_init(&t.next, 0);
+  pm_thread th[REREAD_MAX_THREADS];
+  if (threads > REREAD_MAX_THREADS) threads = REREAD_MAX_THREADS;
+  size_t nth = n < threads ? n : threads, started = 0;
+  for (; started + 1 < nth; started++)
+    if (pm_thread_create(&th[started], reread_main, &t)) break;
+  reread_main(&t); /* this thread takes part too */
+  for (size_t i = 0; i < started; i++) pm_thread_join(&th[i]);
+  return t.out;
 }

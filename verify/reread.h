@@ -3,6 +3,7 @@
 #ifndef POMOVE_REREAD_H
 #define POMOVE_REREAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,5 +38,32 @@ int vf_hash_file_uncached_at(const pm_fs_ops *fs, pm_fd dir, const char *rel,
                              pm_hash128 *out, uint64_t *size, int *method);
 
 const char *vf_reread_method_name(int method);
+
+/* One file of a batch to re-read: `rel` beneath the batch's directory,
+ * its expected size (the size hint above); `skip` leaves its result
+ * zeroed (a batch may hold entries that are not whole files). */
+typedef struct vf_reread_item {
+  const char *rel;
+  uint64_t size;
+  bool skip;
+} vf_reread_item;
+
+/* What the re-read of one file gave: rc 0 with its hash and the bytes
+ * read, or the PM_E* code of the failure and the OS's own code. */
+typedef struct vf_reread_result {
+  int rc, oserr;
+  uint64_t size;
+  pm_hash128 hash;
+} vf_reread_result;
+
+/* Re-reads n files beneath `dir` with vf_hash_file_uncached_at, up to
+ * `threads` at once (the calling thread is one of them; fewer when a
+ * thread cannot be started), so that the waits for the disk overlap.
+ * Returns n results in the items' order, malloc'd: the caller frees
+ * them. Out of memory for a thread's buffer fails its files with
+ * PM_ENOMEM. */
+vf_reread_result *vf_reread_batch(const pm_fs_ops *fs, pm_fd dir,
+                                  const vf_reread_item *items, size_t n,
+                                  unsigned threads);
 
 #endif

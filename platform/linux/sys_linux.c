@@ -80,6 +80,13 @@ uint32_t pm_create_mask(void) {
   return (uint32_t)m & 0777;
 }
 
+bool pm_create_mode_exact(const pm_fs_ops *fs, const char *dir) {
+  size_t alen = 0;
+  int arc = fs->xattr_get(dir, true, "system.posix_acl_default", NULL, 0,
+                          &alen);
+  return arc == PM_ENODATA || arc == PM_ENOTSUP;
+}
+
 unsigned pm_cpu_count(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? (unsigned)n : 1;

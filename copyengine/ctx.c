@@ -1,0 +1,110 @@
+/* ctx.c - the state every thread of a copy shares (engine_internal.h's
+ * ce_ctx), at the bottom of the copy engine's layers: whether the copy is
+ * interrupted, the bounded file queue from the walker to the workers, the
+ * signal that wakes ce_copy() when a thread ends, and the counting of
+ * errors. It calls no other file of the engine, so that every file may
+ * call it (see the layering in engine_internal.h). */
+#include <stdlib.h>
+
+#include "engine_internal.h"
+#include "sys.h"
+#include "util.h"
+
+bool ce_interrupted(const ce_ctx *c) {
+  return (c->o->interrupt && *c->o->interrupt) || atomic_load(&c->fatal);
+}
+
+void ce_signal_done(ce_ctx *c) {
+  pm_mutex_lock(&c->donemu);
+  pm_cond_broadcast(&c->donecv);
+  pm_mutex_unlock(&c->donemu);
+}
+
+void ce_queue_push(ce_ctx *c, ce_task *t) {
+  pm_mutex_lock(&c->qmu);
+  while (c->qlen >= c->qcap && !ce_interrupted(c))
+    pm_cond_wait(&c->qnotfull, &c->qmu);
+  t->next = NULL;
+  if (c->qtail)
+    c->qtail->next = t;
+  else
+    c->qhead = t;
+  c->qtail = t;
+  c->qlen++;
+  pm_cond_signal(&c->qnotempty);
+  pm_mutex_unlock(&c->qmu);
+}
+
+ce_task *ce_queue_pop(ce_ctx *c, bool wait) {
+  pm_mutex_lock(&c->qmu);
+  while (wait && !c->qhead && !c->qclosed)
+    pm_cond_wait(&c->qnotempty, &c->qmu);
+  ce_task *t = c->qhead;
+  if (t) {
+    c->qhead = t->next;
+    if (!c->qhead) c->qtail = NULL;
+    c->qlen--;
+    pm_cond_signal(&c->qnotfull);
+  }
+  pm_mutex_unlock(&c->qmu);
+  return t;
+}
+
+ce_task *ce_queue_pop_timed(ce_ctx *c, uint64_t timeout_ns, bool *closed) {
+  uint64_t end = pm_now_ns() + timeout_ns;
+  pm_mutex_lock(&c->qmu);
+  /* The walker signals a push, and ce_copy's thread broadcasts on an
+   * interrupt; once the queue is closed nothing does, and this is a plain
+   * sleep of timeout_ns. */
+  while (!c->qhead && !ce_interrupted(c)) {
+    uint64_t now = pm_now_ns();
+    if (now >= end) break;
+    pm_cond_timedwait(&c->qnotempty, &c->qmu, end - now);
+  }
+  ce_task *t = c->qhead;
+  if (t) {
+    c->qhead = t->next;
+    if (!c->qhead) c->qtail = NULL;
+    c->qlen--;
+    pm_cond_signal(&c->qnotfull);
+  }
+  *closed = !t && c->qclosed;
+  pm_mutex_unlock(&c->qmu);
+  return t;
+}
+
+/* No task will come any more: wakes the workers waiting for one. */
+void ce_queue_close(ce_ctx *c) {
+  pm_mutex_lock(&c->qmu);
+  c->qclosed = true;
+  pm_cond_broadcast(&c->qnotempty);
+  pm_mutex_unlock(&c->qmu);
+}
+
+/* Wakes threads blocked on the queue (interrupt, fatal error). */
+void ce_queue_wake(ce_ctx *c) {
+  pm_mutex_lock(&c->qmu);
+  pm_cond_broadcast(&c->qnotfull);
+  pm_cond_broadcast(&c->qnotempty);
+  pm_mutex_unlock(&c->qmu);
+}
+
+void ce_count_error(ce_ctx *c, const char *op, const char *path, int err) {
+  if (err == PM_ELOOP) {
+    /* The *_at calls refuse a symlink in any component of a path below
+     * the roots: say so, since the OS's wording suggests a loop. */
+    char *shown = pm_display_path(path ? path : "");
+    pm_report_errorf(err, "%s '%s' (a symbolic link stands in its path; "
+                          "pomove does not follow it)", op, shown);
+    free(shown);
+  } else {
+    pm_report_error(op, path, err);
+  }
+  atomic_fetch_add(&c->errors, 1);
+  /* A full or read-only destination will fail every further write: stop
+   * early and leave a state that a rerun resumes. */
+  if (err == PM_ENOSPC || err == PM_EDQUOT || err == PM_EROFS) {
+    int expected = 0;
+    atomic_compare_exchange_strong(&c->fatal, &expected, err);
+  }
+}

@@ -1,0 +1,141 @@
+/* uncached.c - the uncached-I/O policy of the copy engine: which data go
+ * past the OS's cache, and the shape of their requests. A large file's
+ * data go uncached on a second descriptor at each end where the file
+ * system takes it (O_DIRECT on Linux, FILE_FLAG_NO_BUFFERING on
+ * Windows): a large move gains nothing from filling the cache with a
+ * source it is leaving and a copy nobody reads yet.
+ *
+ * What differs between the OSes is what they refuse: both want the
+ * offset, the length and the buffer aligned (DIRECT_ALIGN, 4096, covers
+ * every sector size in use); Linux answers EINVAL for a misaligned
+ * request on most file systems and accepts it on some (tmpfs refuses the
+ * open instead); Windows fails every misaligned NO_BUFFERING request with
+ * ERROR_INVALID_PARAMETER (87), which reaches here as PM_EINVAL too, and
+ * Wine does not enforce the rule at all (test_engine_iocp's strict
+ * wrapper does). So: the last chunk of a write is padded to the
+ * alignment and cut off again by the truncate to the file's size, the
+ * tail of a read is asked for rounded up (the read stops at the end), a
+ * request refused all the same sends the file on through the cache, and
+ * the rest of a short uncached transfer goes through the cache. file.c
+ * opens and closes the descriptors; pipeline.c shapes each request. */
+#include <string.h>
+
+#include "worker_internal.h"
+
+/* Closes f's uncached descriptors, once no request uses them. */
+void ce_uncached_close(worker *w, fstate *f) {
+  f->direct = f->sdirect = false;
+  if (f->ddfd != PM_FD_INVALID) w->c->fs->close(f->ddfd);
+  if (f->sdfd != PM_FD_INVALID) w->c->fs->close(f->sdfd);
+  f->ddfd = f->sdfd = PM_FD_INVALID;
+}
+
+uint32_t ce_uncached_round(uint64_t len) {
+  return (uint32_t)((len + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1));
+}
+
+/* Opens f's uncached descriptors, when f is large enough and the file
+ * system takes them; f->direct and f->sdirect say which it got. */
+void ce_uncached_open(worker *w, fstate *f, pm_fd sdir, pm_fd ddir,
+                      const char *leaf) {
+  ce_ctx *c = w->c;
+  if (f->hash_only || f->sparse || f->st.size < c->direct_min ||
+      f->issue_off % DIRECT_ALIGN != 0)
+    return;
+  /* A second, uncached descriptor for the data; where the file system
+   * refuses one, the file is written through the cache. */
+  if (c->fs->open_at(ddir, leaf,
+                     PM_O_WRONLY | PM_O_DIRECT | PM_O_NOFOLLOW, 0,
+                     &f->ddfd) == 0)
+    f->direct = true;
+  else
+    f->ddfd = PM_FD_INVALID;
+  /* And one for reading SRC, if it is still the file we opened: a
+   * large move gains nothing from filling the cache with a source it is
+   * leaving. A source already in the cache (its first, middle and last
+   * pages, as far as the OS tells) is read from there. */
+  pm_stat sst;
+  bool in_cache = c->fs->cached(f->sfd, 0) == PM_OK &&
+                  c->fs->cached(f->sfd, f->st.size / 2) == PM_OK &&
+                  c->fs->cached(f->sfd, f->st.size - 1) == PM_OK;
+  if (!in_cache &&
+      c->fs->open_at(sdir, leaf,
+                     PM_O_RDONLY | PM_O_DIRECT | PM_O_NOFOLLOW |
+                         PM_O_NOATIME | PM_O_REGULAR,
+                     0, &f->sdfd) == 0) {
+    if (c->fs->fstat(f->sdfd, &sst) == 0 && sst.dev == f->st.dev &&
+        sst.ino == f->st.ino) {
+      f->sdirect = true;
+    } else {
+      c->fs->close(f->sdfd);
+      f->sdfd = PM_FD_INVALID;
+    }
+  } else {
+    f->sdfd = PM_FD_INVALID;
+  }
+}
+
+/* A write of ch's data: uncached when its file writes so and its offset
+ * is aligned. The last chunk is padded with zeros, cut off again by the
+ * truncate to the file's size. */
+void ce_uncached_write(fstate *f, chunk *ch) {
+  if (f->direct && ch->off % DIRECT_ALIGN == 0) {
+    /* Uncached: the offset, the length and the buffer must be aligned. */
+    ch->wlen = ce_uncached_round(ch->len);
+    if (ch->wlen > ch->len) {
+      memset(ch->buf + ch->len, 0, ch->wlen - ch->len);
+      f->padded = true;
+    }
+    ch->req.fd = f->ddfd;
+  }
+}
+
+/* A read of ch (req.len the chunk's length): uncached when its file
+ * reads so and its offset is aligned. */
+void ce_uncached_read(fstate *f, chunk *ch) {
+  if (f->sdirect && ch->off % DIRECT_ALIGN == 0) {
+    /* The tail is asked for rounded up: the read stops at the end. */
+    ch->req.fd = f->sdfd;
+    ch->req.len = ce_uncached_round(ch->len);
+  }
+}
+
+/* A request that came back PM_EINVAL: when it went uncached, before any
+ * byte moved, the file system takes no uncached I/O of this shape after
+ * all, and ch is made to go through the cache (true: submit it again). */
+bool ce_uncached_refused(fstate *f, chunk *ch) {
+  if (!(ch->done == 0 && !f->err &&
+        ch->req.fd != (ch->writing ? f->dfd : f->sfd)))
+    return false;
+  /* This file goes on through the cache (requests already in flight on
+   * the uncached descriptor come back here too). */
+  if (ch->writing) {
+    f->direct = false;
+    ch->req.fd = f->dfd;
+    ch->req.len = ch->wlen = ch->len;
+    f->inflight_epoch[ch->epoch % EPOCH_RING]++;
+  } else {
+    f->sdirect = false;
+    ch->req.fd = f->sfd;
+    ch->req.len = ch->len;
+  }
+  return true;
+}
+
+/* ch came back short with the rest set up in its request: an uncached
+ * rest goes through the cache instead. True when nothing is left to write
+ * (a padded write that stopped in its padding). */
+bool ce_uncached_short(fstate *f, chunk *ch) {
+  if (!ch->writing && ch->req.fd != f->sfd) {
+    /* A short uncached read: the rest through the cache. */
+    ch->req.fd = f->sfd;
+  } else if (ch->writing && ch->req.fd != f->dfd) {
+    /* A short uncached write: the rest, unpadded, through the cache
+     * (its offset need not be aligned any more). */
+    ch->req.fd = f->dfd;
+    ch->req.len = ch->done < ch->len ? ch->len - ch->done : 0;
+    ch->wlen = ch->done < ch->len ? ch->len : ch->done;
+    if (!ch->req.len) return true;
+  }
+  return false;
+}
