@@ -1,7 +1,7 @@
 /* cmd_move.c - the command lines of `pomove move`, `pomove plan`,
  * `pomove stage` and `pomove rollback`: option parsing, help, opening the
- * host, and the exit code. The work is in discover.c, move.c, stage.c and
- * journal.c. */
+ * host, and the exit code. The work is in plan.c, steps.c, move.c, stage.c and
+ * step_journal.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
