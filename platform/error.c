@@ -65,11 +65,12 @@ const char *pm_ftype_name(pm_ftype t) {
   }
 }
 
-int pm_fs_validate(const pm_fs_ops *fs) {
-  if (!fs || !fs->name) return PM_EINVAL;
+int pm_fs_validate(const pm_fs *fs) {
+  if (!fs || !fs->ops || !fs->ops->name) return PM_EINVAL;
+  const pm_fs_ops *ops = fs->ops;
   /* The table is all function pointers after `name`. */
-  const void *const *slot = (const void *const *)(const void *)&fs->open;
-  size_t n = (sizeof *fs - offsetof(pm_fs_ops, open)) / sizeof(void *);
+  const void *const *slot = (const void *const *)(const void *)&ops->open;
+  size_t n = (sizeof *ops - offsetof(pm_fs_ops, open)) / sizeof(void *);
   for (size_t i = 0; i < n; i++)
     if (!slot[i]) return PM_EINVAL;
   return PM_OK;

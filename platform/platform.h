@@ -32,6 +32,11 @@
 #define PM_PRINTF_FMT(fmt, first) __attribute__((format(printf, fmt, first)))
 #endif
 
+/* Marks a parameter a function takes for its signature's sake only (the
+ * object a file-system slot receives, where the backend needs no
+ * context). */
+#define PM_UNUSED __attribute__((unused))
+
 /* One list of errors: the enum, pm_errname() and pm_strerror() are built
  * from it. */
 #define PM_ERROR_LIST(X)                                                  \
@@ -255,56 +260,68 @@ typedef struct pm_fsinfo {
  * (win32.security, when the source has one, then replaces them). On
  * Linux the mode itself does this. */
 
-/* The file-system table. Path functions take UTF-8 paths of any length:
+/* The file-system table. Every slot receives first the object (pm_fs,
+ * below) it is called through. Path functions take UTF-8 paths of any length:
  * a backend handles paths beyond its OS's limit itself. `follow` false acts
  * on a symlink itself. xattr lists are NUL-separated names. */
+typedef struct pm_fs pm_fs;
+
 typedef struct pm_fs_ops {
   const char *name;
-  int (*open)(const char *path, int flags, uint32_t mode, pm_fd *out);
-  int (*close)(pm_fd fd);
-  int64_t (*pread)(pm_fd fd, void *buf, size_t len, uint64_t off);
-  int64_t (*pwrite)(pm_fd fd, const void *buf, size_t len, uint64_t off);
-  int (*fsync)(pm_fd fd, bool data_only);
-  int (*ftruncate)(pm_fd fd, uint64_t size);
-  int (*fstat)(pm_fd fd, pm_stat *st);
-  int (*stat)(const char *path, bool follow, pm_stat *st);
-  int (*opendir)(const char *path, pm_dir **out);
-  int (*readdir)(pm_dir *d, pm_dirent *ent); /* 1 entry, 0 end, <0 error */
-  void (*closedir)(pm_dir *d);
-  int (*mkdir)(const char *path, uint32_t mode);
-  int (*rmdir)(const char *path);
-  int (*unlink)(const char *path);
-  int (*rename)(const char *from, const char *to); /* replaces `to` */
-  int (*link)(const char *existing, const char *newpath);
-  int (*symlink)(const char *target, const char *linkpath);
-  int (*readlink)(const char *path, char *buf, size_t cap, size_t *len);
-  int (*mknod)(const char *path, pm_ftype type, uint32_t mode, uint64_t rdev);
-  int (*fchmod)(pm_fd fd, uint32_t mode);
-  int (*chmod)(const char *path, uint32_t mode);
-  int (*fchown)(pm_fd fd, uint32_t uid, uint32_t gid);
-  int (*chown)(const char *path, uint32_t uid, uint32_t gid, bool follow);
-  int (*futimes)(pm_fd fd, const pm_time *atime, const pm_time *mtime);
-  int (*utimes)(const char *path, const pm_time *atime, const pm_time *mtime,
-                bool follow);
-  int (*xattr_list)(const char *path, bool follow, char *buf, size_t cap,
-                    size_t *len);
-  int (*xattr_get)(const char *path, bool follow, const char *name, void *buf,
-                   size_t cap, size_t *len);
-  int (*xattr_set)(const char *path, bool follow, const char *name,
-                   const void *val, size_t len);
+  int (*open)(const pm_fs *self, const char *path, int flags, uint32_t mode,
+              pm_fd *out);
+  int (*close)(const pm_fs *self, pm_fd fd);
+  int64_t (*pread)(const pm_fs *self, pm_fd fd, void *buf, size_t len,
+                   uint64_t off);
+  int64_t (*pwrite)(const pm_fs *self, pm_fd fd, const void *buf, size_t len,
+                    uint64_t off);
+  int (*fsync)(const pm_fs *self, pm_fd fd, bool data_only);
+  int (*ftruncate)(const pm_fs *self, pm_fd fd, uint64_t size);
+  int (*fstat)(const pm_fs *self, pm_fd fd, pm_stat *st);
+  int (*stat)(const pm_fs *self, const char *path, bool follow, pm_stat *st);
+  int (*opendir)(const pm_fs *self, const char *path, pm_dir **out);
+  int (*readdir)(const pm_fs *self, pm_dir *d,
+                 pm_dirent *ent); /* 1 entry, 0 end, <0 error */
+  void (*closedir)(const pm_fs *self, pm_dir *d);
+  int (*mkdir)(const pm_fs *self, const char *path, uint32_t mode);
+  int (*rmdir)(const pm_fs *self, const char *path);
+  int (*unlink)(const pm_fs *self, const char *path);
+  int (*rename)(const pm_fs *self, const char *from,
+                const char *to); /* replaces `to` */
+  int (*link)(const pm_fs *self, const char *existing, const char *newpath);
+  int (*symlink)(const pm_fs *self, const char *target, const char *linkpath);
+  int (*readlink)(const pm_fs *self, const char *path, char *buf, size_t cap,
+                  size_t *len);
+  int (*mknod)(const pm_fs *self, const char *path, pm_ftype type,
+               uint32_t mode, uint64_t rdev);
+  int (*fchmod)(const pm_fs *self, pm_fd fd, uint32_t mode);
+  int (*chmod)(const pm_fs *self, const char *path, uint32_t mode);
+  int (*fchown)(const pm_fs *self, pm_fd fd, uint32_t uid, uint32_t gid);
+  int (*chown)(const pm_fs *self, const char *path, uint32_t uid, uint32_t gid,
+               bool follow);
+  int (*futimes)(const pm_fs *self, pm_fd fd, const pm_time *atime,
+                 const pm_time *mtime);
+  int (*utimes)(const pm_fs *self, const char *path, const pm_time *atime,
+                const pm_time *mtime, bool follow);
+  int (*xattr_list)(const pm_fs *self, const char *path, bool follow, char *buf,
+                    size_t cap, size_t *len);
+  int (*xattr_get)(const pm_fs *self, const char *path, bool follow,
+                   const char *name, void *buf, size_t cap, size_t *len);
+  int (*xattr_set)(const pm_fs *self, const char *path, bool follow,
+                   const char *name, const void *val, size_t len);
   /* Next data (hole=false) or hole (hole=true) at or after off; PM_ENXIO
    * at or past the end, and for data in a trailing hole. A file system
    * without holes reports the whole file as data and the hole at the end. */
-  int64_t (*seek)(pm_fd fd, uint64_t off, bool hole);
-  int (*syncfs)(pm_fd fd);
-  int (*fsinfo)(const char *path, pm_fsinfo *info);
-  int (*realpath)(const char *path, char *buf, size_t cap);
+  int64_t (*seek)(const pm_fs *self, pm_fd fd, uint64_t off, bool hole);
+  int (*syncfs)(const pm_fs *self, pm_fd fd);
+  int (*fsinfo)(const pm_fs *self, const char *path, pm_fsinfo *info);
+  int (*realpath)(const pm_fs *self, const char *path, char *buf, size_t cap);
   /* Drop cached pages of a range (for re-reading from the medium). */
-  int (*drop_cache)(pm_fd fd, uint64_t off, uint64_t len);
+  int (*drop_cache)(const pm_fs *self, pm_fd fd, uint64_t off, uint64_t len);
   /* Whether the byte at off is in the OS's cache, so that a read of it
    * would not wait for the medium: PM_OK yes, PM_EAGAIN no, PM_ENOTSUP
    * where the OS cannot tell. Changes nothing. */
-  int (*cached)(pm_fd fd, uint64_t off);
+  int (*cached)(const pm_fs *self, pm_fd fd, uint64_t off);
 
   /* ---- Operations beneath a directory handle ----
    *
@@ -340,34 +357,39 @@ typedef struct pm_fs_ops {
    * followed, checking FILE_ATTRIBUTE_REPARSE_POINT on each handle it gets
    * (PM_ELOOP when set), and refusing ".." itself; metadata is then set on
    * the handle (SetFileInformationByHandle), never by path. */
-  int (*open_at)(pm_fd dir, const char *rel, int flags, uint32_t mode,
-                 pm_fd *out);
-  int (*stat_at)(pm_fd dir, const char *rel, pm_stat *st);
-  int (*opendir_at)(pm_fd dir, const char *rel, pm_dir **out);
-  int (*mkdir_at)(pm_fd dir, const char *rel, uint32_t mode);
-  int (*symlink_at)(const char *target, pm_fd dir, const char *rel);
-  int (*link_at)(pm_fd odir, const char *orel, pm_fd ndir, const char *nrel);
-  int (*mknod_at)(pm_fd dir, const char *rel, pm_ftype type, uint32_t mode,
-                  uint64_t rdev);
-  int (*readlink_at)(pm_fd dir, const char *rel, char *buf, size_t cap,
-                     size_t *len);
+  int (*open_at)(const pm_fs *self, pm_fd dir, const char *rel, int flags,
+                 uint32_t mode, pm_fd *out);
+  int (*stat_at)(const pm_fs *self, pm_fd dir, const char *rel, pm_stat *st);
+  int (*opendir_at)(const pm_fs *self, pm_fd dir, const char *rel,
+                    pm_dir **out);
+  int (*mkdir_at)(const pm_fs *self, pm_fd dir, const char *rel, uint32_t mode);
+  int (*symlink_at)(const pm_fs *self, const char *target, pm_fd dir,
+                    const char *rel);
+  int (*link_at)(const pm_fs *self, pm_fd odir, const char *orel, pm_fd ndir,
+                 const char *nrel);
+  int (*mknod_at)(const pm_fs *self, pm_fd dir, const char *rel, pm_ftype type,
+                  uint32_t mode, uint64_t rdev);
+  int (*readlink_at)(const pm_fs *self, pm_fd dir, const char *rel, char *buf,
+                     size_t cap, size_t *len);
   /* Removes a non-directory. */
-  int (*unlink_at)(pm_fd dir, const char *rel);
+  int (*unlink_at)(const pm_fs *self, pm_fd dir, const char *rel);
   /* Removes an empty directory (PM_ENOTEMPTY otherwise; PM_ENOTDIR for
    * anything else, a symlink included, which is never followed). */
-  int (*rmdir_at)(pm_fd dir, const char *rel);
-  int (*chmod_at)(pm_fd dir, const char *rel, uint32_t mode);
-  int (*chown_at)(pm_fd dir, const char *rel, uint32_t uid, uint32_t gid);
-  int (*utimes_at)(pm_fd dir, const char *rel, const pm_time *atime,
-                   const pm_time *mtime);
-  int (*xattr_list_at)(pm_fd dir, const char *rel, char *buf, size_t cap,
-                       size_t *len);
-  int (*xattr_get_at)(pm_fd dir, const char *rel, const char *name, void *buf,
-                      size_t cap, size_t *len);
-  int (*xattr_set_at)(pm_fd dir, const char *rel, const char *name,
-                      const void *val, size_t len);
+  int (*rmdir_at)(const pm_fs *self, pm_fd dir, const char *rel);
+  int (*chmod_at)(const pm_fs *self, pm_fd dir, const char *rel, uint32_t mode);
+  int (*chown_at)(const pm_fs *self, pm_fd dir, const char *rel, uint32_t uid,
+                  uint32_t gid);
+  int (*utimes_at)(const pm_fs *self, pm_fd dir, const char *rel,
+                   const pm_time *atime, const pm_time *mtime);
+  int (*xattr_list_at)(const pm_fs *self, pm_fd dir, const char *rel, char *buf,
+                       size_t cap, size_t *len);
+  int (*xattr_get_at)(const pm_fs *self, pm_fd dir, const char *rel,
+                      const char *name, void *buf, size_t cap, size_t *len);
+  int (*xattr_set_at)(const pm_fs *self, pm_fd dir, const char *rel,
+                      const char *name, const void *val, size_t len);
   /* Removes one extended attribute: PM_ENODATA when it is absent. */
-  int (*xattr_remove_at)(pm_fd dir, const char *rel, const char *name);
+  int (*xattr_remove_at)(const pm_fs *self, pm_fd dir, const char *rel,
+                         const char *name);
   /* Takes an exclusive lock on the whole file open at fd without waiting:
    * PM_EBUSY when another open of the file holds it. The lock belongs to
    * this open of the file and goes away when fd is closed or the process
@@ -377,7 +399,7 @@ typedef struct pm_fs_ops {
    * past any data (Windows locks are mandatory: a lock on the data would
    * refuse other processes' reads of it). The lock is advisory: other
    * opens may read and write the file. */
-  int (*lock)(pm_fd fd);
+  int (*lock)(const pm_fs *self, pm_fd fd);
 
   /* ---- Named data streams (NTFS alternate data streams) ----
    *
@@ -407,15 +429,244 @@ typedef struct pm_fs_ops {
    * streams before it sets the file's times. (Whether writing a stream
    * alone moves the file's ChangeTime, so that an update sees it, was
    * not measured: no NTFS here, and Wine has no streams.) */
-  int (*streams_list)(pm_fd fd, char *buf, size_t cap, size_t *len);
-  int (*stream_open)(pm_fd fd, const char *name, int flags, uint32_t mode,
-                     pm_fd *out);
+  int (*streams_list)(const pm_fs *self, pm_fd fd, char *buf, size_t cap,
+                      size_t *len);
+  int (*stream_open)(const pm_fs *self, pm_fd fd, const char *name, int flags,
+                     uint32_t mode, pm_fd *out);
 } pm_fs_ops;
 
-/* The native file system of this build (Linux or Win32). */
-const pm_fs_ops *pm_fs_native(void);
-/* Checks that every slot of a table is filled; 0 or PM_EINVAL. */
-int pm_fs_validate(const pm_fs_ops *fs);
+/* A file system: a table and the context its slots work with (a fault
+ * wrapper's state, the file system it wraps). Every slot receives the
+ * object it was called through, so a wrapper finds its own state in
+ * self->ctx and two wrappers (or two instances of one) stack and run at
+ * once without globals. Modules hold a `const pm_fs *` and call it only
+ * through the pm_fs_* functions below, never through ops directly: that
+ * is the one place every file-system call of pomove passes. */
+struct pm_fs {
+  const pm_fs_ops *ops;
+  void *ctx; /* the table's own; NULL for the native file system */
+};
+
+/* The native file system of this build (Linux or Win32). Commands pick
+ * it as their default; modules take the file system they are given. */
+const pm_fs *pm_fs_native(void);
+/* Checks that the object has a table and every slot of it is filled; 0 or
+ * PM_EINVAL. */
+int pm_fs_validate(const pm_fs *fs);
+
+/* The table's name ("linux", "win32", a wrapper's). */
+static inline const char *pm_fs_name(const pm_fs *fs) { return fs->ops->name; }
+
+/* One wrapper per slot, with the slot's arguments and contract. */
+static inline int pm_fs_open(const pm_fs *fs, const char *path, int flags,
+                             uint32_t mode, pm_fd *out) {
+  return fs->ops->open(fs, path, flags, mode, out);
+}
+static inline int pm_fs_close(const pm_fs *fs, pm_fd fd) {
+  return fs->ops->close(fs, fd);
+}
+static inline int64_t pm_fs_pread(const pm_fs *fs, pm_fd fd, void *buf,
+                                  size_t len, uint64_t off) {
+  return fs->ops->pread(fs, fd, buf, len, off);
+}
+static inline int64_t pm_fs_pwrite(const pm_fs *fs, pm_fd fd, const void *buf,
+                                   size_t len, uint64_t off) {
+  return fs->ops->pwrite(fs, fd, buf, len, off);
+}
+static inline int pm_fs_fsync(const pm_fs *fs, pm_fd fd, bool data_only) {
+  return fs->ops->fsync(fs, fd, data_only);
+}
+static inline int pm_fs_ftruncate(const pm_fs *fs, pm_fd fd, uint64_t size) {
+  return fs->ops->ftruncate(fs, fd, size);
+}
+static inline int pm_fs_fstat(const pm_fs *fs, pm_fd fd, pm_stat *st) {
+  return fs->ops->fstat(fs, fd, st);
+}
+static inline int pm_fs_stat(const pm_fs *fs, const char *path, bool follow,
+                             pm_stat *st) {
+  return fs->ops->stat(fs, path, follow, st);
+}
+static inline int pm_fs_opendir(const pm_fs *fs, const char *path,
+                                pm_dir **out) {
+  return fs->ops->opendir(fs, path, out);
+}
+static inline int pm_fs_readdir(const pm_fs *fs, pm_dir *d, pm_dirent *ent) {
+  return fs->ops->readdir(fs, d, ent);
+}
+static inline void pm_fs_closedir(const pm_fs *fs, pm_dir *d) {
+  fs->ops->closedir(fs, d);
+}
+static inline int pm_fs_mkdir(const pm_fs *fs, const char *path,
+                              uint32_t mode) {
+  return fs->ops->mkdir(fs, path, mode);
+}
+static inline int pm_fs_rmdir(const pm_fs *fs, const char *path) {
+  return fs->ops->rmdir(fs, path);
+}
+static inline int pm_fs_unlink(const pm_fs *fs, const char *path) {
+  return fs->ops->unlink(fs, path);
+}
+static inline int pm_fs_rename(const pm_fs *fs, const char *from,
+                               const char *to) {
+  return fs->ops->rename(fs, from, to);
+}
+static inline int pm_fs_link(const pm_fs *fs, const char *existing,
+                             const char *newpath) {
+  return fs->ops->link(fs, existing, newpath);
+}
+static inline int pm_fs_symlink(const pm_fs *fs, const char *target,
+                                const char *linkpath) {
+  return fs->ops->symlink(fs, target, linkpath);
+}
+static inline int pm_fs_readlink(const pm_fs *fs, const char *path, char *buf,
+                                 size_t cap, size_t *len) {
+  return fs->ops->readlink(fs, path, buf, cap, len);
+}
+static inline int pm_fs_mknod(const pm_fs *fs, const char *path, pm_ftype type,
+                              uint32_t mode, uint64_t rdev) {
+  return fs->ops->mknod(fs, path, type, mode, rdev);
+}
+static inline int pm_fs_fchmod(const pm_fs *fs, pm_fd fd, uint32_t mode) {
+  return fs->ops->fchmod(fs, fd, mode);
+}
+static inline int pm_fs_chmod(const pm_fs *fs, const char *path,
+                              uint32_t mode) {
+  return fs->ops->chmod(fs, path, mode);
+}
+static inline int pm_fs_fchown(const pm_fs *fs, pm_fd fd, uint32_t uid,
+                               uint32_t gid) {
+  return fs->ops->fchown(fs, fd, uid, gid);
+}
+static inline int pm_fs_chown(const pm_fs *fs, const char *path, uint32_t uid,
+                              uint32_t gid, bool follow) {
+  return fs->ops->chown(fs, path, uid, gid, follow);
+}
+static inline int pm_fs_futimes(const pm_fs *fs, pm_fd fd, const pm_time *atime,
+                                const pm_time *mtime) {
+  return fs->ops->futimes(fs, fd, atime, mtime);
+}
+static inline int pm_fs_utimes(const pm_fs *fs, const char *path,
+                               const pm_time *atime, const pm_time *mtime,
+                               bool follow) {
+  return fs->ops->utimes(fs, path, atime, mtime, follow);
+}
+static inline int pm_fs_xattr_list(const pm_fs *fs, const char *path,
+                                   bool follow, char *buf, size_t cap,
+                                   size_t *len) {
+  return fs->ops->xattr_list(fs, path, follow, buf, cap, len);
+}
+static inline int pm_fs_xattr_get(const pm_fs *fs, const char *path,
+                                  bool follow, const char *name, void *buf,
+                                  size_t cap, size_t *len) {
+  return fs->ops->xattr_get(fs, path, follow, name, buf, cap, len);
+}
+static inline int pm_fs_xattr_set(const pm_fs *fs, const char *path,
+                                  bool follow, const char *name,
+                                  const void *val, size_t len) {
+  return fs->ops->xattr_set(fs, path, follow, name, val, len);
+}
+static inline int64_t pm_fs_seek(const pm_fs *fs, pm_fd fd, uint64_t off,
+                                 bool hole) {
+  return fs->ops->seek(fs, fd, off, hole);
+}
+static inline int pm_fs_syncfs(const pm_fs *fs, pm_fd fd) {
+  return fs->ops->syncfs(fs, fd);
+}
+static inline int pm_fs_fsinfo(const pm_fs *fs, const char *path,
+                               pm_fsinfo *info) {
+  return fs->ops->fsinfo(fs, path, info);
+}
+static inline int pm_fs_realpath(const pm_fs *fs, const char *path, char *buf,
+                                 size_t cap) {
+  return fs->ops->realpath(fs, path, buf, cap);
+}
+static inline int pm_fs_drop_cache(const pm_fs *fs, pm_fd fd, uint64_t off,
+                                   uint64_t len) {
+  return fs->ops->drop_cache(fs, fd, off, len);
+}
+static inline int pm_fs_cached(const pm_fs *fs, pm_fd fd, uint64_t off) {
+  return fs->ops->cached(fs, fd, off);
+}
+static inline int pm_fs_open_at(const pm_fs *fs, pm_fd dir, const char *rel,
+                                int flags, uint32_t mode, pm_fd *out) {
+  return fs->ops->open_at(fs, dir, rel, flags, mode, out);
+}
+static inline int pm_fs_stat_at(const pm_fs *fs, pm_fd dir, const char *rel,
+                                pm_stat *st) {
+  return fs->ops->stat_at(fs, dir, rel, st);
+}
+static inline int pm_fs_opendir_at(const pm_fs *fs, pm_fd dir, const char *rel,
+                                   pm_dir **out) {
+  return fs->ops->opendir_at(fs, dir, rel, out);
+}
+static inline int pm_fs_mkdir_at(const pm_fs *fs, pm_fd dir, const char *rel,
+                                 uint32_t mode) {
+  return fs->ops->mkdir_at(fs, dir, rel, mode);
+}
+static inline int pm_fs_symlink_at(const pm_fs *fs, const char *target,
+                                   pm_fd dir, const char *rel) {
+  return fs->ops->symlink_at(fs, target, dir, rel);
+}
+static inline int pm_fs_link_at(const pm_fs *fs, pm_fd odir, const char *orel,
+                                pm_fd ndir, const char *nrel) {
+  return fs->ops->link_at(fs, odir, orel, ndir, nrel);
+}
+static inline int pm_fs_mknod_at(const pm_fs *fs, pm_fd dir, const char *rel,
+                                 pm_ftype type, uint32_t mode, uint64_t rdev) {
+  return fs->ops->mknod_at(fs, dir, rel, type, mode, rdev);
+}
+static inline int pm_fs_readlink_at(const pm_fs *fs, pm_fd dir, const char *rel,
+                                    char *buf, size_t cap, size_t *len) {
+  return fs->ops->readlink_at(fs, dir, rel, buf, cap, len);
+}
+static inline int pm_fs_unlink_at(const pm_fs *fs, pm_fd dir, const char *rel) {
+  return fs->ops->unlink_at(fs, dir, rel);
+}
+static inline int pm_fs_rmdir_at(const pm_fs *fs, pm_fd dir, const char *rel) {
+  return fs->ops->rmdir_at(fs, dir, rel);
+}
+static inline int pm_fs_chmod_at(const pm_fs *fs, pm_fd dir, const char *rel,
+                                 uint32_t mode) {
+  return fs->ops->chmod_at(fs, dir, rel, mode);
+}
+static inline int pm_fs_chown_at(const pm_fs *fs, pm_fd dir, const char *rel,
+                                 uint32_t uid, uint32_t gid) {
+  return fs->ops->chown_at(fs, dir, rel, uid, gid);
+}
+static inline int pm_fs_utimes_at(const pm_fs *fs, pm_fd dir, const char *rel,
+                                  const pm_time *atime, const pm_time *mtime) {
+  return fs->ops->utimes_at(fs, dir, rel, atime, mtime);
+}
+static inline int pm_fs_xattr_list_at(const pm_fs *fs, pm_fd dir,
+                                      const char *rel, char *buf, size_t cap,
+                                      size_t *len) {
+  return fs->ops->xattr_list_at(fs, dir, rel, buf, cap, len);
+}
+static inline int pm_fs_xattr_get_at(const pm_fs *fs, pm_fd dir,
+                                     const char *rel, const char *name,
+                                     void *buf, size_t cap, size_t *len) {
+  return fs->ops->xattr_get_at(fs, dir, rel, name, buf, cap, len);
+}
+static inline int pm_fs_xattr_set_at(const pm_fs *fs, pm_fd dir,
+                                     const char *rel, const char *name,
+                                     const void *val, size_t len) {
+  return fs->ops->xattr_set_at(fs, dir, rel, name, val, len);
+}
+static inline int pm_fs_xattr_remove_at(const pm_fs *fs, pm_fd dir,
+                                        const char *rel, const char *name) {
+  return fs->ops->xattr_remove_at(fs, dir, rel, name);
+}
+static inline int pm_fs_lock(const pm_fs *fs, pm_fd fd) {
+  return fs->ops->lock(fs, fd);
+}
+static inline int pm_fs_streams_list(const pm_fs *fs, pm_fd fd, char *buf,
+                                     size_t cap, size_t *len) {
+  return fs->ops->streams_list(fs, fd, buf, cap, len);
+}
+static inline int pm_fs_stream_open(const pm_fs *fs, pm_fd fd, const char *name,
+                                    int flags, uint32_t mode, pm_fd *out) {
+  return fs->ops->stream_open(fs, fd, name, flags, mode, out);
+}
 
 /* ---- Asynchronous I/O engines (fio's ioengine shape) ---- */
 
@@ -459,7 +710,7 @@ typedef struct pm_io_ctx pm_io_ctx;
 typedef struct pm_io_engine_ops {
   const char *name;
   int (*probe)(void); /* 0 when usable on this machine, else PM_E* */
-  int (*init)(const pm_fs_ops *fs, unsigned depth, pm_io_ctx **out);
+  int (*init)(const pm_fs *fs, unsigned depth, pm_io_ctx **out);
   int (*queue)(pm_io_ctx *ctx, pm_io_req *req); /* PM_Q_* or PM_E* */
   int (*commit)(pm_io_ctx *ctx);                /* submit what is queued */
   /* Waits for at least `min` completions (at most as many as are

@@ -155,7 +155,8 @@ static int oflags_of(int flags) {
   return f;
 }
 
-static int lx_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
+static int lx_open(const pm_fs *self PM_UNUSED, const char *path, int flags,
+                   uint32_t mode, pm_fd *out) {
   int f = O_CLOEXEC | oflags_of(flags);
   if (flags & PM_O_NOFOLLOW) f |= O_NOFOLLOW;
   lpath lp;
@@ -185,34 +186,36 @@ static int lx_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
   return 0;
 }
 
-static int lx_close(pm_fd fd) {
+static int lx_close(const pm_fs *self PM_UNUSED, pm_fd fd) {
   /* Linux releases the fd even when close reports EINTR: never retry. */
   if (close((int)fd) < 0 && errno != EINTR) return fail();
   return 0;
 }
 
-static int64_t lx_pread(pm_fd fd, void *buf, size_t len, uint64_t off) {
+static int64_t lx_pread(const pm_fs *self PM_UNUSED, pm_fd fd, void *buf,
+                        size_t len, uint64_t off) {
   ssize_t n;
   do n = pread((int)fd, buf, len, (off_t)off);
   while (n < 0 && errno == EINTR);
   return n < 0 ? fail() : n;
 }
 
-static int64_t lx_pwrite(pm_fd fd, const void *buf, size_t len, uint64_t off) {
+static int64_t lx_pwrite(const pm_fs *self PM_UNUSED, pm_fd fd, const void *buf,
+                         size_t len, uint64_t off) {
   ssize_t n;
   do n = pwrite((int)fd, buf, len, (off_t)off);
   while (n < 0 && errno == EINTR);
   return n < 0 ? fail() : n;
 }
 
-static int lx_fsync(pm_fd fd, bool data_only) {
+static int lx_fsync(const pm_fs *self PM_UNUSED, pm_fd fd, bool data_only) {
   int r;
   do r = data_only ? fdatasync((int)fd) : fsync((int)fd);
   while (r < 0 && errno == EINTR);
   return r < 0 ? fail() : 0;
 }
 
-static int lx_ftruncate(pm_fd fd, uint64_t size) {
+static int lx_ftruncate(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t size) {
   int r;
   do r = ftruncate((int)fd, (off_t)size);
   while (r < 0 && errno == EINTR);
@@ -252,7 +255,7 @@ static void fill_stat(const struct stat *s, pm_stat *st) {
   st->ctime.nsec = (int32_t)s->st_ctim.tv_nsec;
 }
 
-static int lx_fstat(pm_fd fd, pm_stat *st) {
+static int lx_fstat(const pm_fs *self PM_UNUSED, pm_fd fd, pm_stat *st) {
   struct stat s;
   if (fstat((int)fd, &s) < 0) return fail();
   fill_stat(&s, st);
@@ -278,7 +281,8 @@ static int lx_fstat(pm_fd fd, pm_stat *st) {
     return r_;                                                            \
   } while (0)
 
-static int lx_stat(const char *path, bool follow, pm_stat *st) {
+static int lx_stat(const pm_fs *self PM_UNUSED, const char *path, bool follow,
+                   pm_stat *st) {
   struct stat s;
   lpath lp;
   if (lpath_open(path, &lp) < 0) {
@@ -311,14 +315,16 @@ static int dir_of_fd(pm_fd fd, pm_dir **out) {
   return 0;
 }
 
-static int lx_opendir(const char *path, pm_dir **out) {
+static int lx_opendir(const pm_fs *self PM_UNUSED, const char *path,
+                      pm_dir **out) {
   pm_fd fd = PM_FD_INVALID;
-  int rc = lx_open(path, PM_O_RDONLY | PM_O_DIRECTORY | PM_O_NOATIME, 0, &fd);
+  int rc =
+      lx_open(self, path, PM_O_RDONLY | PM_O_DIRECTORY | PM_O_NOATIME, 0, &fd);
   if (rc) return rc;
   return dir_of_fd(fd, out);
 }
 
-static int lx_readdir(pm_dir *pd, pm_dirent *ent) {
+static int lx_readdir(const pm_fs *self PM_UNUSED, pm_dir *pd, pm_dirent *ent) {
   for (;;) {
     errno = 0;
     struct dirent *de = readdir(pd->d);
@@ -340,21 +346,24 @@ static int lx_readdir(pm_dir *pd, pm_dirent *ent) {
   }
 }
 
-static void lx_closedir(pm_dir *pd) {
+static void lx_closedir(const pm_fs *self PM_UNUSED, pm_dir *pd) {
   if (!pd) return;
   closedir(pd->d);
   free(pd);
 }
 
-static int lx_mkdir(const char *path, uint32_t mode) {
+static int lx_mkdir(const pm_fs *self PM_UNUSED, const char *path,
+                    uint32_t mode) {
   WITH_LPATH(path, mkdirat(dfd, nm, (mode_t)mode));
 }
 
-static int lx_rmdir(const char *path) {
+static int lx_rmdir(const pm_fs *self PM_UNUSED, const char *path) {
   WITH_LPATH(path, unlinkat(dfd, nm, AT_REMOVEDIR));
 }
 
-static int lx_unlink(const char *path) { WITH_LPATH(path, unlinkat(dfd, nm, 0)); }
+static int lx_unlink(const pm_fs *self PM_UNUSED, const char *path) {
+  WITH_LPATH(path, unlinkat(dfd, nm, 0));
+}
 
 static int two_paths(const char *a, const char *b, int which) {
   lpath la, lb;
@@ -380,19 +389,23 @@ static int two_paths(const char *a, const char *b, int which) {
   return rc;
 }
 
-static int lx_rename(const char *from, const char *to) {
+static int lx_rename(const pm_fs *self PM_UNUSED, const char *from,
+                     const char *to) {
   return two_paths(from, to, 0);
 }
 
-static int lx_link(const char *existing, const char *newpath) {
+static int lx_link(const pm_fs *self PM_UNUSED, const char *existing,
+                   const char *newpath) {
   return two_paths(existing, newpath, 1);
 }
 
-static int lx_symlink(const char *target, const char *linkpath) {
+static int lx_symlink(const pm_fs *self PM_UNUSED, const char *target,
+                      const char *linkpath) {
   WITH_LPATH(linkpath, symlinkat(target, dfd, nm));
 }
 
-static int lx_readlink(const char *path, char *buf, size_t cap, size_t *len) {
+static int lx_readlink(const pm_fs *self PM_UNUSED, const char *path, char *buf,
+                       size_t cap, size_t *len) {
   lpath lp;
   if (lpath_open(path, &lp) < 0) {
     int rc = fail();
@@ -412,8 +425,8 @@ static int lx_readlink(const char *path, char *buf, size_t cap, size_t *len) {
   return 0;
 }
 
-static int lx_mknod(const char *path, pm_ftype type, uint32_t mode,
-                    uint64_t rdev) {
+static int lx_mknod(const pm_fs *self PM_UNUSED, const char *path,
+                    pm_ftype type, uint32_t mode, uint64_t rdev) {
   mode_t m = (mode_t)mode;
   switch (type) {
   case PM_T_FIFO: m |= S_IFIFO; break;
@@ -425,19 +438,22 @@ static int lx_mknod(const char *path, pm_ftype type, uint32_t mode,
   WITH_LPATH(path, mknodat(dfd, nm, m, (dev_t)rdev));
 }
 
-static int lx_fchmod(pm_fd fd, uint32_t mode) {
+static int lx_fchmod(const pm_fs *self PM_UNUSED, pm_fd fd, uint32_t mode) {
   return fchmod((int)fd, (mode_t)mode) < 0 ? fail() : 0;
 }
 
-static int lx_chmod(const char *path, uint32_t mode) {
+static int lx_chmod(const pm_fs *self PM_UNUSED, const char *path,
+                    uint32_t mode) {
   WITH_LPATH(path, fchmodat(dfd, nm, (mode_t)mode, 0));
 }
 
-static int lx_fchown(pm_fd fd, uint32_t uid, uint32_t gid) {
+static int lx_fchown(const pm_fs *self PM_UNUSED, pm_fd fd, uint32_t uid,
+                     uint32_t gid) {
   return fchown((int)fd, uid, gid) < 0 ? fail() : 0;
 }
 
-static int lx_chown(const char *path, uint32_t uid, uint32_t gid, bool follow) {
+static int lx_chown(const pm_fs *self PM_UNUSED, const char *path, uint32_t uid,
+                    uint32_t gid, bool follow) {
   WITH_LPATH(path, fchownat(dfd, nm, uid, gid, follow ? 0 : AT_SYMLINK_NOFOLLOW));
 }
 
@@ -448,14 +464,15 @@ static void to_ts(struct timespec ts[2], const pm_time *a, const pm_time *m) {
   ts[1].tv_nsec = m ? m->nsec : UTIME_OMIT;
 }
 
-static int lx_futimes(pm_fd fd, const pm_time *atime, const pm_time *mtime) {
+static int lx_futimes(const pm_fs *self PM_UNUSED, pm_fd fd,
+                      const pm_time *atime, const pm_time *mtime) {
   struct timespec ts[2];
   to_ts(ts, atime, mtime);
   return futimens((int)fd, ts) < 0 ? fail() : 0;
 }
 
-static int lx_utimes(const char *path, const pm_time *atime,
-                     const pm_time *mtime, bool follow) {
+static int lx_utimes(const pm_fs *self PM_UNUSED, const char *path,
+                     const pm_time *atime, const pm_time *mtime, bool follow) {
   struct timespec ts[2];
   to_ts(ts, atime, mtime);
   WITH_LPATH(path, utimensat(dfd, nm, ts, follow ? 0 : AT_SYMLINK_NOFOLLOW));
@@ -493,8 +510,8 @@ static void xpath_close(xpath *xp) {
   if (xp->fd >= 0) close(xp->fd);
 }
 
-static int lx_xattr_list(const char *path, bool follow, char *buf, size_t cap,
-                         size_t *len) {
+static int lx_xattr_list(const pm_fs *self PM_UNUSED, const char *path,
+                         bool follow, char *buf, size_t cap, size_t *len) {
   xpath xp;
   PM_TRY(xpath_open(path, follow, &xp));
   ssize_t n = (follow || xp.fd >= 0) ? listxattr(xp.use, buf, cap)
@@ -505,8 +522,9 @@ static int lx_xattr_list(const char *path, bool follow, char *buf, size_t cap,
   return rc;
 }
 
-static int lx_xattr_get(const char *path, bool follow, const char *name,
-                        void *buf, size_t cap, size_t *len) {
+static int lx_xattr_get(const pm_fs *self PM_UNUSED, const char *path,
+                        bool follow, const char *name, void *buf, size_t cap,
+                        size_t *len) {
   xpath xp;
   PM_TRY(xpath_open(path, follow, &xp));
   ssize_t n = (follow || xp.fd >= 0) ? getxattr(xp.use, name, buf, cap)
@@ -517,8 +535,9 @@ static int lx_xattr_get(const char *path, bool follow, const char *name,
   return rc;
 }
 
-static int lx_xattr_set(const char *path, bool follow, const char *name,
-                        const void *val, size_t len) {
+static int lx_xattr_set(const pm_fs *self PM_UNUSED, const char *path,
+                        bool follow, const char *name, const void *val,
+                        size_t len) {
   xpath xp;
   PM_TRY(xpath_open(path, follow, &xp));
   int r = (follow || xp.fd >= 0) ? setxattr(xp.use, name, val, len, 0)
@@ -528,12 +547,13 @@ static int lx_xattr_set(const char *path, bool follow, const char *name,
   return rc;
 }
 
-static int64_t lx_seek(pm_fd fd, uint64_t off, bool hole) {
+static int64_t lx_seek(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off,
+                       bool hole) {
   off_t r = lseek((int)fd, (off_t)off, hole ? SEEK_HOLE : SEEK_DATA);
   return r < 0 ? fail() : (int64_t)r;
 }
 
-static int lx_syncfs(pm_fd fd) {
+static int lx_syncfs(const pm_fs *self PM_UNUSED, pm_fd fd) {
   return syncfs((int)fd) < 0 ? fail() : 0;
 }
 
@@ -552,9 +572,10 @@ static const char *fs_type_name(long magic) {
   }
 }
 
-static int lx_fsinfo(const char *path, pm_fsinfo *info) {
+static int lx_fsinfo(const pm_fs *self PM_UNUSED, const char *path,
+                     pm_fsinfo *info) {
   pm_fd fd = PM_FD_INVALID;
-  int rc = lx_open(path, PM_O_RDONLY, 0, &fd);
+  int rc = lx_open(self, path, PM_O_RDONLY, 0, &fd);
   if (rc) return rc;
   struct statfs sf;
   struct stat s;
@@ -725,7 +746,8 @@ static int long_realpath(const char *path, char *buf, size_t cap, int hops) {
   return 0;
 }
 
-static int lx_realpath(const char *path, char *buf, size_t cap) {
+static int lx_realpath(const pm_fs *self PM_UNUSED, const char *path, char *buf,
+                       size_t cap) {
   char *r = realpath(path, NULL);
   if (!r && errno == ENAMETOOLONG) {
     if (long_realpath(path, buf, cap, 0) < 0) return fail();
@@ -743,12 +765,13 @@ static int lx_realpath(const char *path, char *buf, size_t cap) {
   return 0;
 }
 
-static int lx_drop_cache(pm_fd fd, uint64_t off, uint64_t len) {
+static int lx_drop_cache(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off,
+                         uint64_t len) {
   int r = posix_fadvise((int)fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
   return r ? pm__from_errno(r) : 0;
 }
 
-static int lx_cached(pm_fd fd, uint64_t off) {
+static int lx_cached(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off) {
   /* A read that must not wait (RWF_NOWAIT, Linux 4.14) of one byte:
    * EAGAIN when its page would have to come from the medium. */
   char b;
@@ -985,9 +1008,8 @@ static void bpath_close(bpath *b) {
     return r_;                                                            \
   } while (0)
 
-
-static int lx_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
-                      pm_fd *out) {
+static int lx_open_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                      int flags, uint32_t mode, pm_fd *out) {
   int f = oflags_of(flags);
   int fd;
   for (;;) {
@@ -1006,7 +1028,8 @@ static int lx_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
   return 0;
 }
 
-static int lx_stat_at(pm_fd dir, const char *rel, pm_stat *st) {
+static int lx_stat_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                      pm_stat *st) {
   struct stat s;
   bpath b;
   if (bpath_open((int)dir, rel, &b) < 0) {
@@ -1022,24 +1045,27 @@ static int lx_stat_at(pm_fd dir, const char *rel, pm_stat *st) {
   return rc;
 }
 
-static int lx_opendir_at(pm_fd dir, const char *rel, pm_dir **out) {
+static int lx_opendir_at(const pm_fs *self PM_UNUSED, pm_fd dir,
+                         const char *rel, pm_dir **out) {
   pm_fd fd = PM_FD_INVALID;
-  int rc = lx_open_at(dir, rel, PM_O_RDONLY | PM_O_DIRECTORY | PM_O_NOATIME, 0,
-                      &fd);
+  int rc = lx_open_at(self, dir, rel,
+                      PM_O_RDONLY | PM_O_DIRECTORY | PM_O_NOATIME, 0, &fd);
   if (rc) return rc;
   return dir_of_fd(fd, out);
 }
 
-static int lx_mkdir_at(pm_fd dir, const char *rel, uint32_t mode) {
+static int lx_mkdir_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                       uint32_t mode) {
   WITH_BPATH(dir, rel, true, mkdirat(pfd, leaf, (mode_t)mode));
 }
 
-static int lx_symlink_at(const char *target, pm_fd dir, const char *rel) {
+static int lx_symlink_at(const pm_fs *self PM_UNUSED, const char *target,
+                         pm_fd dir, const char *rel) {
   WITH_BPATH(dir, rel, true, symlinkat(target, pfd, leaf));
 }
 
-static int lx_link_at(pm_fd odir, const char *orel, pm_fd ndir,
-                      const char *nrel) {
+static int lx_link_at(const pm_fs *self PM_UNUSED, pm_fd odir, const char *orel,
+                      pm_fd ndir, const char *nrel) {
   bpath a, b;
   int rc;
   if (bpath_open((int)odir, orel, &a) < 0) {
@@ -1065,8 +1091,8 @@ static int lx_link_at(pm_fd odir, const char *orel, pm_fd ndir,
   return rc;
 }
 
-static int lx_mknod_at(pm_fd dir, const char *rel, pm_ftype type, uint32_t mode,
-                       uint64_t rdev) {
+static int lx_mknod_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                       pm_ftype type, uint32_t mode, uint64_t rdev) {
   mode_t m = (mode_t)mode;
   switch (type) {
   case PM_T_FIFO: m |= S_IFIFO; break;
@@ -1078,8 +1104,8 @@ static int lx_mknod_at(pm_fd dir, const char *rel, pm_ftype type, uint32_t mode,
   WITH_BPATH(dir, rel, true, mknodat(pfd, leaf, m, (dev_t)rdev));
 }
 
-static int lx_readlink_at(pm_fd dir, const char *rel, char *buf, size_t cap,
-                          size_t *len) {
+static int lx_readlink_at(const pm_fs *self PM_UNUSED, pm_fd dir,
+                          const char *rel, char *buf, size_t cap, size_t *len) {
   bpath b;
   if (bpath_open((int)dir, rel, &b) < 0) {
     int rc = fail();
@@ -1098,13 +1124,15 @@ static int lx_readlink_at(pm_fd dir, const char *rel, char *buf, size_t cap,
   return 0;
 }
 
-static int lx_unlink_at(pm_fd dir, const char *rel) {
+static int lx_unlink_at(const pm_fs *self PM_UNUSED, pm_fd dir,
+                        const char *rel) {
   WITH_BPATH(dir, rel, true, unlinkat(pfd, leaf, 0));
 }
 
 /* unlinkat(AT_REMOVEDIR) acts on the last component itself: a symlink
  * there fails with ENOTDIR, it is never followed. */
-static int lx_rmdir_at(pm_fd dir, const char *rel) {
+static int lx_rmdir_at(const pm_fs *self PM_UNUSED, pm_fd dir,
+                       const char *rel) {
   WITH_BPATH(dir, rel, true, unlinkat(pfd, leaf, AT_REMOVEDIR));
 }
 
@@ -1112,7 +1140,8 @@ static int lx_rmdir_at(pm_fd dir, const char *rel) {
  * this glibc): open the entry itself with O_PATH | O_NOFOLLOW, refuse a
  * symlink, and change the mode through the fd's /proc name, which names
  * the object the fd holds and nothing else. */
-static int lx_chmod_at(pm_fd dir, const char *rel, uint32_t mode) {
+static int lx_chmod_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                       uint32_t mode) {
   /* An empty rel: the handle's own object, which may be a file. */
   int fd = *rel ? beneath_open((int)dir, rel, O_PATH, 0) : dup((int)dir);
   if (fd < 0) return fail();
@@ -1134,14 +1163,15 @@ static int lx_chmod_at(pm_fd dir, const char *rel, uint32_t mode) {
   return rc;
 }
 
-static int lx_chown_at(pm_fd dir, const char *rel, uint32_t uid, uint32_t gid) {
+static int lx_chown_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                       uint32_t uid, uint32_t gid) {
   WITH_BPATH(dir, rel, false,
              fchownat(pfd, leaf, uid, gid,
                       *leaf ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH));
 }
 
-static int lx_utimes_at(pm_fd dir, const char *rel, const pm_time *atime,
-                        const pm_time *mtime) {
+static int lx_utimes_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                        const pm_time *atime, const pm_time *mtime) {
   struct timespec ts[2];
   to_ts(ts, atime, mtime);
   WITH_BPATH(dir, rel, false,
@@ -1173,7 +1203,8 @@ static int bxpath_open(pm_fd dir, const char *rel, bxpath *x) {
   return 0;
 }
 
-static int lx_xattr_list_at(pm_fd dir, const char *rel, char *buf, size_t cap,
+static int lx_xattr_list_at(const pm_fs *self PM_UNUSED, pm_fd dir,
+                            const char *rel, char *buf, size_t cap,
                             size_t *len) {
   bxpath x;
   PM_TRY(bxpath_open(dir, rel, &x));
@@ -1185,8 +1216,9 @@ static int lx_xattr_list_at(pm_fd dir, const char *rel, char *buf, size_t cap,
   return rc;
 }
 
-static int lx_xattr_get_at(pm_fd dir, const char *rel, const char *name,
-                           void *buf, size_t cap, size_t *len) {
+static int lx_xattr_get_at(const pm_fs *self PM_UNUSED, pm_fd dir,
+                           const char *rel, const char *name, void *buf,
+                           size_t cap, size_t *len) {
   bxpath x;
   PM_TRY(bxpath_open(dir, rel, &x));
   ssize_t n = x.follow ? getxattr(x.proc, name, buf, cap)
@@ -1197,8 +1229,9 @@ static int lx_xattr_get_at(pm_fd dir, const char *rel, const char *name,
   return rc;
 }
 
-static int lx_xattr_set_at(pm_fd dir, const char *rel, const char *name,
-                           const void *val, size_t len) {
+static int lx_xattr_set_at(const pm_fs *self PM_UNUSED, pm_fd dir,
+                           const char *rel, const char *name, const void *val,
+                           size_t len) {
   bxpath x;
   PM_TRY(bxpath_open(dir, rel, &x));
   int r = x.follow ? setxattr(x.proc, name, val, len, 0)
@@ -1208,7 +1241,8 @@ static int lx_xattr_set_at(pm_fd dir, const char *rel, const char *name,
   return rc;
 }
 
-static int lx_xattr_remove_at(pm_fd dir, const char *rel, const char *name) {
+static int lx_xattr_remove_at(const pm_fs *self PM_UNUSED, pm_fd dir,
+                              const char *rel, const char *name) {
   bxpath x;
   PM_TRY(bxpath_open(dir, rel, &x));
   int r = x.follow ? removexattr(x.proc, name) : lremovexattr(x.proc, name);
@@ -1217,7 +1251,7 @@ static int lx_xattr_remove_at(pm_fd dir, const char *rel, const char *name) {
   return rc;
 }
 
-static int lx_lock(pm_fd fd) {
+static int lx_lock(const pm_fs *self PM_UNUSED, pm_fd fd) {
   /* An open file description lock: it belongs to this open of the file
    * (not to the process, as a classic POSIX lock would, which any close
    * of any fd of the file would drop) and goes with the last close. */
@@ -1238,22 +1272,24 @@ static int lx_lock(pm_fd fd) {
 
 /* Linux file systems have no named data streams (NTFS's, through
  * ntfs-3g, appear as xattrs, which the xattr pass copies). */
-static int lx_streams_list(pm_fd fd, char *buf, size_t cap, size_t *len) {
+static int lx_streams_list(const pm_fs *self PM_UNUSED, pm_fd fd, char *buf,
+                           size_t cap, size_t *len) {
   (void)fd, (void)buf, (void)cap;
   *len = 0;
   pm_oserr_record(PM_ENOTSUP, 0);
   return PM_ENOTSUP;
 }
 
-static int lx_stream_open(pm_fd fd, const char *name, int flags,
-                          uint32_t mode, pm_fd *out) {
+static int lx_stream_open(const pm_fs *self PM_UNUSED, pm_fd fd,
+                          const char *name, int flags, uint32_t mode,
+                          pm_fd *out) {
   (void)fd, (void)name, (void)flags, (void)mode;
   *out = PM_FD_INVALID;
   pm_oserr_record(PM_ENOTSUP, 0);
   return PM_ENOTSUP;
 }
 
-static const pm_fs_ops linux_fs = {
+static const pm_fs_ops linux_ops = {
     .name = "linux",
     .open = lx_open,
     .close = lx_close,
@@ -1311,4 +1347,6 @@ static const pm_fs_ops linux_fs = {
     .stream_open = lx_stream_open,
 };
 
-const pm_fs_ops *pm_fs_native(void) { return &linux_fs; }
+static const pm_fs linux_fs = {&linux_ops, NULL};
+
+const pm_fs *pm_fs_native(void) { return &linux_fs; }

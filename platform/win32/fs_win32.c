@@ -282,7 +282,8 @@ static bool is_link(HANDLE h, DWORD attrs) {
   return link;
 }
 
-static int w_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
+static int w_open(const pm_fs *self PM_UNUSED, const char *path, int flags,
+                  uint32_t mode, pm_fd *out) {
   wchar_t *w;
   int rc = wpath(path, &w);
   if (rc) return rc;
@@ -404,11 +405,12 @@ static int w_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
   return PM_OK;
 }
 
-static int w_close(pm_fd fd) {
+static int w_close(const pm_fs *self PM_UNUSED, pm_fd fd) {
   return CloseHandle((HANDLE)fd) ? PM_OK : pmw_fail_last();
 }
 
-static int64_t w_pread(pm_fd fd, void *buf, size_t len, uint64_t off) {
+static int64_t w_pread(const pm_fs *self PM_UNUSED, pm_fd fd, void *buf,
+                       size_t len, uint64_t off) {
   if (len == 0) return 0;
   DWORD n = len > IO_MAX ? IO_MAX : (DWORD)len, got = 0;
   OVERLAPPED ov;
@@ -421,7 +423,8 @@ static int64_t w_pread(pm_fd fd, void *buf, size_t len, uint64_t off) {
   return (int64_t)got;
 }
 
-static int64_t w_pwrite(pm_fd fd, const void *buf, size_t len, uint64_t off) {
+static int64_t w_pwrite(const pm_fs *self PM_UNUSED, pm_fd fd, const void *buf,
+                        size_t len, uint64_t off) {
   if (len == 0) return 0;
   DWORD n = len > IO_MAX ? IO_MAX : (DWORD)len, got = 0;
   OVERLAPPED ov;
@@ -437,7 +440,7 @@ static int64_t w_pwrite(pm_fd fd, const void *buf, size_t len, uint64_t off) {
  * access: a read-only handle is flushed through a second handle with
  * write access (verify re-reads a copy through one). A directory holds no
  * data; its entries are in the NTFS log, so there is nothing to flush. */
-static int w_fsync(pm_fd fd, bool data_only) {
+static int w_fsync(const pm_fs *self PM_UNUSED, pm_fd fd, bool data_only) {
   (void)data_only;
   HANDLE h = (HANDLE)fd;
   if (FlushFileBuffers(h)) return PM_OK;
@@ -455,15 +458,16 @@ static int w_fsync(pm_fd fd, bool data_only) {
   return rc;
 }
 
-static int w_ftruncate(pm_fd fd, uint64_t size) {
+static int w_ftruncate(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t size) {
   return set_size((HANDLE)fd, size);
 }
 
-static int w_fstat(pm_fd fd, pm_stat *st) {
+static int w_fstat(const pm_fs *self PM_UNUSED, pm_fd fd, pm_stat *st) {
   return pmw_stat_handle((HANDLE)fd, st);
 }
 
-static int w_stat(const char *path, bool follow, pm_stat *st) {
+static int w_stat(const pm_fs *self PM_UNUSED, const char *path, bool follow,
+                  pm_stat *st) {
   wchar_t *w;
   int rc = wpath(path, &w);
   if (rc) return rc;
@@ -478,7 +482,8 @@ static int w_stat(const char *path, bool follow, pm_stat *st) {
 
 /* ---- directories ---- */
 
-static int w_opendir(const char *path, pm_dir **out) {
+static int w_opendir(const pm_fs *self PM_UNUSED, const char *path,
+                     pm_dir **out) {
   *out = NULL;
   wchar_t *w;
   int rc = wpath(path, &w);
@@ -507,7 +512,8 @@ static int w_opendir(const char *path, pm_dir **out) {
 
 /* Directories have no mode on Windows (a directory's read-only attribute
  * only tells Explorer to look for desktop.ini): the mode is not kept. */
-static int w_mkdir(const char *path, uint32_t mode) {
+static int w_mkdir(const pm_fs *self PM_UNUSED, const char *path,
+                   uint32_t mode) {
   (void)mode;
   wchar_t *w;
   int rc = wpath(path, &w);
@@ -548,7 +554,7 @@ static BOOL op_rename(const wchar_t *a, const wchar_t *b) {
   return MoveFileExW(a, b, MOVEFILE_REPLACE_EXISTING);
 }
 
-static int w_rmdir(const char *path) {
+static int w_rmdir(const pm_fs *self PM_UNUSED, const char *path) {
   wchar_t *w;
   int rc = wpath(path, &w);
   if (rc) return rc;
@@ -622,7 +628,7 @@ static DWORD delete_readonly(const wchar_t *w) {
   return e;
 }
 
-static int w_unlink(const char *path) {
+static int w_unlink(const pm_fs *self PM_UNUSED, const char *path) {
   wchar_t *w;
   int rc = wpath(path, &w);
   if (rc) return rc;
@@ -658,7 +664,8 @@ static int w_unlink(const char *path) {
  * to keep other names through hard links, they would lose it too) nor a
  * directory. An empty directory that a directory is renamed onto is removed
  * first: unlike POSIX, there is a moment when neither is there. */
-static int w_rename(const char *from, const char *to) {
+static int w_rename(const pm_fs *self PM_UNUSED, const char *from,
+                    const char *to) {
   wchar_t *wf, *wt;
   int rc = wpath(from, &wf);
   if (rc) return rc;
@@ -720,7 +727,8 @@ typedef BOOL(WINAPI *hardlink_fn)(LPCWSTR, LPCWSTR, LPSECURITY_ATTRIBUTES);
 
 /* CreateHardLinkW is Windows 2000's: looked up, so that pomove.exe still
  * loads on NT 4.0, where link answers PM_ENOTSUP. */
-static int w_link(const char *existing, const char *newpath) {
+static int w_link(const pm_fs *self PM_UNUSED, const char *existing,
+                  const char *newpath) {
   HMODULE k = GetModuleHandleW(L"kernel32.dll");
   hardlink_fn fn =
       k ? (hardlink_fn)(void (*)(void))GetProcAddress(k, "CreateHardLinkW")
@@ -751,7 +759,8 @@ static int w_link(const char *existing, const char *newpath) {
 
 /* Windows 2000 has no symbolic links (CreateSymbolicLinkW is Vista's), and
  * pomove does not make junctions in their place. */
-static int w_symlink(const char *target, const char *linkpath) {
+static int w_symlink(const pm_fs *self PM_UNUSED, const char *target,
+                     const char *linkpath) {
   (void)target;
   (void)linkpath;
   return fail_self(PM_ENOTSUP);
@@ -854,7 +863,8 @@ static int target_utf8(const wchar_t *t, char **out, size_t *len) {
   return PM_OK;
 }
 
-static int w_readlink(const char *path, char *buf, size_t cap, size_t *len) {
+static int w_readlink(const pm_fs *self PM_UNUSED, const char *path, char *buf,
+                      size_t cap, size_t *len) {
   wchar_t *w;
   int rc = wpath(path, &w);
   if (rc) return rc;
@@ -882,8 +892,8 @@ static int w_readlink(const char *path, char *buf, size_t cap, size_t *len) {
 }
 
 /* No FIFOs, sockets or device nodes on Windows. */
-static int w_mknod(const char *path, pm_ftype type, uint32_t mode,
-                   uint64_t rdev) {
+static int w_mknod(const pm_fs *self PM_UNUSED, const char *path, pm_ftype type,
+                   uint32_t mode, uint64_t rdev) {
   (void)path;
   (void)type;
   (void)mode;
@@ -924,11 +934,12 @@ static int chmod_handle(HANDLE h, uint32_t mode) {
   return NT_SUCCESS(s) ? PM_OK : pmw_fail_nt(s);
 }
 
-static int w_fchmod(pm_fd fd, uint32_t mode) {
+static int w_fchmod(const pm_fs *self PM_UNUSED, pm_fd fd, uint32_t mode) {
   return chmod_handle((HANDLE)fd, mode);
 }
 
-static int w_chmod(const char *path, uint32_t mode) {
+static int w_chmod(const pm_fs *self PM_UNUSED, const char *path,
+                   uint32_t mode) {
   wchar_t *w;
   int rc = wpath(path, &w);
   if (rc) return rc;
@@ -949,13 +960,15 @@ static int chown_check(const pm_stat *st, uint32_t uid, uint32_t gid) {
   return fail_self(PM_ENOTSUP);
 }
 
-static int w_fchown(pm_fd fd, uint32_t uid, uint32_t gid) {
+static int w_fchown(const pm_fs *self PM_UNUSED, pm_fd fd, uint32_t uid,
+                    uint32_t gid) {
   pm_stat st;
   int rc = pmw_stat_handle((HANDLE)fd, &st);
   return rc ? rc : chown_check(&st, uid, gid);
 }
 
-static int w_chown(const char *path, uint32_t uid, uint32_t gid, bool follow) {
+static int w_chown(const pm_fs *self PM_UNUSED, const char *path, uint32_t uid,
+                   uint32_t gid, bool follow) {
   wchar_t *w;
   int rc = wpath(path, &w);
   if (rc) return rc;
@@ -994,12 +1007,13 @@ static int times_handle(HANDLE h, const pm_time *atime, const pm_time *mtime) {
   return rc;
 }
 
-static int w_futimes(pm_fd fd, const pm_time *atime, const pm_time *mtime) {
+static int w_futimes(const pm_fs *self PM_UNUSED, pm_fd fd,
+                     const pm_time *atime, const pm_time *mtime) {
   return times_handle((HANDLE)fd, atime, mtime);
 }
 
-static int w_utimes(const char *path, const pm_time *atime,
-                    const pm_time *mtime, bool follow) {
+static int w_utimes(const pm_fs *self PM_UNUSED, const char *path,
+                    const pm_time *atime, const pm_time *mtime, bool follow) {
   wchar_t *w;
   int rc = wpath(path, &w);
   if (rc) return rc;
@@ -1025,8 +1039,8 @@ static int xattr_path(const char *path, bool follow, const char *name,
   return rc;
 }
 
-static int w_xattr_list(const char *path, bool follow, char *buf, size_t cap,
-                        size_t *len) {
+static int w_xattr_list(const pm_fs *self PM_UNUSED, const char *path,
+                        bool follow, char *buf, size_t cap, size_t *len) {
   HANDLE h;
   int rc = xattr_path(path, follow, NULL, PMW_META_GET, &h);
   if (rc) return rc;
@@ -1035,8 +1049,9 @@ static int w_xattr_list(const char *path, bool follow, char *buf, size_t cap,
   return rc;
 }
 
-static int w_xattr_get(const char *path, bool follow, const char *name,
-                       void *buf, size_t cap, size_t *len) {
+static int w_xattr_get(const pm_fs *self PM_UNUSED, const char *path,
+                       bool follow, const char *name, void *buf, size_t cap,
+                       size_t *len) {
   HANDLE h;
   int rc = xattr_path(path, follow, name, PMW_META_GET, &h);
   if (rc) return rc;
@@ -1045,8 +1060,9 @@ static int w_xattr_get(const char *path, bool follow, const char *name,
   return rc;
 }
 
-static int w_xattr_set(const char *path, bool follow, const char *name,
-                       const void *val, size_t len) {
+static int w_xattr_set(const pm_fs *self PM_UNUSED, const char *path,
+                       bool follow, const char *name, const void *val,
+                       size_t len) {
   wchar_t *w;
   int rc = wpath(path, &w);
   if (rc) return rc;
@@ -1073,7 +1089,8 @@ static int w_xattr_set(const char *path, bool follow, const char *name,
 /* Data and holes of a sparse file from FSCTL_QUERY_ALLOCATED_RANGES; a
  * file that is not sparse is data from start to end (the hole is the end),
  * as is a sparse file on a file system that cannot say. */
-static int64_t w_seek(pm_fd fd, uint64_t off, bool hole) {
+static int64_t w_seek(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off,
+                      bool hole) {
   HANDLE h = (HANDLE)fd;
   BY_HANDLE_FILE_INFORMATION bi;
   int rc = info_of(h, &bi);
@@ -1118,7 +1135,7 @@ static int64_t w_seek(pm_fd fd, uint64_t off, bool hole) {
  * number is the handle's. Elsewhere (no administrator, a network drive,
  * a volume without a letter) there is no whole-volume flush: PM_ENOTSUP,
  * and the copy engine flushes each file instead. */
-static int w_syncfs(pm_fd fd) {
+static int w_syncfs(const pm_fs *self PM_UNUSED, pm_fd fd) {
   BY_HANDLE_FILE_INFORMATION bi;
   int rc = info_of((HANDLE)fd, &bi);
   if (rc) return rc;
@@ -1179,7 +1196,8 @@ static wchar_t *volume_root(const wchar_t *w) {
  * not the file's (a volume mounted on a folder below it), GetVolume-
  * PathNameW (Windows 2000, looked up for NT 4.0's sake) names the right
  * one. dev is the file's volume serial, as in pm_stat. */
-static int w_fsinfo(const char *path, pm_fsinfo *info) {
+static int w_fsinfo(const pm_fs *self PM_UNUSED, const char *path,
+                    pm_fsinfo *info) {
   wchar_t *w;
   int rc = wpath(path, &w);
   if (rc) return rc;
@@ -1357,7 +1375,8 @@ static int resolve(const wchar_t *w, wchar_t **out, int hops) {
 }
 
 /* "C:/x/y", "//srv/share/x": the resolved path without \\?\, with '/'. */
-static int w_realpath(const char *path, char *buf, size_t cap) {
+static int w_realpath(const pm_fs *self PM_UNUSED, const char *path, char *buf,
+                      size_t cap) {
   wchar_t *w, *r;
   int rc = wpath(path, &w);
   if (rc) return rc;
@@ -1393,7 +1412,8 @@ static int w_realpath(const char *path, char *buf, size_t cap) {
  * closing every handle, and not even that for a mapped file). Re-reading
  * from the medium is done with PM_O_DIRECT (FILE_FLAG_NO_BUFFERING, which
  * flushes dirty cached data of the range before it reads). */
-static int w_drop_cache(pm_fd fd, uint64_t off, uint64_t len) {
+static int w_drop_cache(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off,
+                        uint64_t len) {
   (void)fd;
   (void)off;
   (void)len;
@@ -1402,7 +1422,7 @@ static int w_drop_cache(pm_fd fd, uint64_t off, uint64_t len) {
 
 /* Windows 2000 cannot tell whether a page is cached (no mincore, no
  * non-waiting read). */
-static int w_cached(pm_fd fd, uint64_t off) {
+static int w_cached(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off) {
   (void)fd;
   (void)off;
   return fail_self(PM_ENOTSUP);
@@ -1415,7 +1435,7 @@ static int w_cached(pm_fd fd, uint64_t off) {
  * exclusive among the opens that take it, held by this handle (this file
  * object), released by its close or by the end of the process, whatever
  * the way it ends, as the contract wants. */
-static int w_lock(pm_fd fd) {
+static int w_lock(const pm_fs *self PM_UNUSED, pm_fd fd) {
   HANDLE h = (HANDLE)fd;
   OVERLAPPED ov;
   int rc = ov_begin(&ov, LOCK_OFFSET);
@@ -1432,7 +1452,7 @@ static int w_lock(pm_fd fd) {
   return pmw_fail(e);
 }
 
-static const pm_fs_ops win32_fs = {
+static const pm_fs_ops win32_ops = {
     .name = "win32",
     .open = w_open,
     .close = w_close,
@@ -1496,7 +1516,9 @@ static const pm_fs_ops win32_fs = {
  * (FILE_FLAG_BACKUP_SEMANTICS, FILE_OPEN_FOR_BACKUP_INTENT), which the
  * privileges turn into access past the ACLs, as robocopy /B. Commands
  * reach the file system only through this table. */
-const pm_fs_ops *pm_fs_native(void) {
+static const pm_fs win32_fs = {&win32_ops, NULL};
+
+const pm_fs *pm_fs_native(void) {
   static volatile LONG done;
   if (!done && InterlockedCompareExchange(&done, 1, 0) == 0)
     pmw_privileges_enable();

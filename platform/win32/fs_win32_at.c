@@ -477,8 +477,8 @@ static int on_entry(pm_fd dir, const char *rel, ACCESS_MASK access,
 
 /* ---- The slots ---- */
 
-int pmw_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
-                pm_fd *out) {
+int pmw_open_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                int flags, uint32_t mode, pm_fd *out) {
   *out = PM_FD_INVALID;
   int acc = flags & PM_O_ACCMODE;
   bool writing = acc == PM_O_WRONLY || acc == PM_O_RDWR;
@@ -584,7 +584,8 @@ int pmw_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
   return 0;
 }
 
-int pmw_stat_at(pm_fd dir, const char *rel, pm_stat *st) {
+int pmw_stat_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                pm_stat *st) {
   walk w;
   int rc = walk_open(dir, rel, &w);
   if (rc) return rc;
@@ -619,7 +620,8 @@ int pmw_stat_at(pm_fd dir, const char *rel, pm_stat *st) {
   return rc;
 }
 
-int pmw_opendir_at(pm_fd dir, const char *rel, pm_dir **out) {
+int pmw_opendir_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                   pm_dir **out) {
   *out = NULL;
   walk w;
   int rc = walk_open(dir, rel, &w);
@@ -637,7 +639,8 @@ int pmw_opendir_at(pm_fd dir, const char *rel, pm_dir **out) {
   return pmw_opendir_handle(h, out);
 }
 
-int pmw_mkdir_at(pm_fd dir, const char *rel, uint32_t mode) {
+int pmw_mkdir_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                 uint32_t mode) {
   (void)mode; /* NTFS has no mode; the directory inherits its ACL */
   walk w;
   int rc = walk_leaf(dir, rel, &w);
@@ -658,7 +661,8 @@ int pmw_mkdir_at(pm_fd dir, const char *rel, uint32_t mode) {
 /* Windows 2000 has no symbolic links (CreateSymbolicLinkW is Vista) and
  * a junction is not one (absolute target, directories only): the path is
  * still resolved, so that a link on the way is reported as such. */
-int pmw_symlink_at(const char *target, pm_fd dir, const char *rel) {
+int pmw_symlink_at(const pm_fs *self PM_UNUSED, const char *target, pm_fd dir,
+                   const char *rel) {
   (void)target;
   walk w;
   int rc = walk_leaf(dir, rel, &w);
@@ -672,7 +676,8 @@ int pmw_symlink_at(const char *target, pm_fd dir, const char *rel) {
  * component relative to its directory's handle (RootDirectory), which
  * CreateHardLinkW (a path, Windows 2000) could not do. NT 4.0 has the
  * same class (the POSIX subsystem's link()). */
-int pmw_link_at(pm_fd odir, const char *orel, pm_fd ndir, const char *nrel) {
+int pmw_link_at(const pm_fs *self PM_UNUSED, pm_fd odir, const char *orel,
+                pm_fd ndir, const char *nrel) {
   walk a, b;
   int rc = walk_leaf(odir, orel, &a);
   if (rc) return rc;
@@ -723,8 +728,8 @@ int pmw_link_at(pm_fd odir, const char *orel, pm_fd ndir, const char *nrel) {
   return s < 0 ? pmw_fail_nt(s) : 0;
 }
 
-int pmw_mknod_at(pm_fd dir, const char *rel, pm_ftype type, uint32_t mode,
-                 uint64_t rdev) {
+int pmw_mknod_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                 pm_ftype type, uint32_t mode, uint64_t rdev) {
   (void)mode;
   (void)rdev;
   if (type != PM_T_FIFO && type != PM_T_SOCK && type != PM_T_CHR &&
@@ -741,8 +746,8 @@ int pmw_mknod_at(pm_fd dir, const char *rel, pm_ftype type, uint32_t mode,
  * given as fs_win32.c's readlink gives it: the substitute name as stored,
  * "\??\C:\x" as "C:/x", "\??\UNC\srv\x" as "//srv/x", a relative
  * target in its own form, '/' for every separator. */
-int pmw_readlink_at(pm_fd dir, const char *rel, char *buf, size_t cap,
-                    size_t *len) {
+int pmw_readlink_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                    char *buf, size_t cap, size_t *len) {
   walk w;
   int rc = walk_leaf(dir, rel, &w);
   if (rc) return rc;
@@ -848,7 +853,7 @@ static int open_for_delete(walk *w, HANDLE *h, tag_info *ti) {
   return rc;
 }
 
-int pmw_unlink_at(pm_fd dir, const char *rel) {
+int pmw_unlink_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel) {
   walk w;
   int rc = walk_leaf(dir, rel, &w);
   if (rc) return rc;
@@ -867,7 +872,7 @@ int pmw_unlink_at(pm_fd dir, const char *rel) {
   return rc;
 }
 
-int pmw_rmdir_at(pm_fd dir, const char *rel) {
+int pmw_rmdir_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel) {
   walk w;
   int rc = walk_leaf(dir, rel, &w);
   if (rc) return rc;
@@ -906,7 +911,8 @@ static int chmod_op(HANDLE h, const tag_info *ti, void *arg) {
 /* NTFS keeps one permission bit a mode can say: read-only, for files
  * (0444 and the like). The rest of a mode has no place there; the ACL is
  * the security descriptor's business. */
-int pmw_chmod_at(pm_fd dir, const char *rel, uint32_t mode) {
+int pmw_chmod_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                 uint32_t mode) {
   return on_entry(dir, rel, FILE_WRITE_ATTRIBUTES, true, chmod_op, &mode);
 }
 
@@ -920,7 +926,8 @@ static int check_op(HANDLE h, const tag_info *ti, void *arg) {
 /* stat reports uid and gid 0 (Windows owners are SIDs, copied with the
  * security descriptor): setting them to that, or leaving them (-1), is
  * the only change there is to make. */
-int pmw_chown_at(pm_fd dir, const char *rel, uint32_t uid, uint32_t gid) {
+int pmw_chown_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                 uint32_t uid, uint32_t gid) {
   int rc = on_entry(dir, rel, 0, false, check_op, NULL);
   if (rc) return rc;
   bool same = (uid == (uint32_t)-1 || uid == 0) &&
@@ -944,8 +951,8 @@ static int utimes_op(HANDLE h, const tag_info *ti, void *arg) {
   return s < 0 ? pmw_fail_nt(s) : 0;
 }
 
-int pmw_utimes_at(pm_fd dir, const char *rel, const pm_time *atime,
-                  const pm_time *mtime) {
+int pmw_utimes_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                  const pm_time *atime, const pm_time *mtime) {
   times_arg t = {atime, mtime};
   return on_entry(dir, rel, FILE_WRITE_ATTRIBUTES, false, utimes_op, &t);
 }
@@ -975,22 +982,22 @@ static int xattr_op(HANDLE h, const tag_info *ti, void *arg) {
   return pmw_meta_remove(h, a->name);
 }
 
-int pmw_xattr_list_at(pm_fd dir, const char *rel, char *buf, size_t cap,
-                      size_t *len) {
+int pmw_xattr_list_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                      char *buf, size_t cap, size_t *len) {
   xattr_arg a = {NULL, buf, NULL, cap, len, -1};
   return on_entry(dir, rel, pmw_meta_access(NULL, PMW_META_GET), false,
                   xattr_op, &a);
 }
 
-int pmw_xattr_get_at(pm_fd dir, const char *rel, const char *name, void *buf,
-                     size_t cap, size_t *len) {
+int pmw_xattr_get_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                     const char *name, void *buf, size_t cap, size_t *len) {
   xattr_arg a = {name, buf, NULL, cap, len, PMW_META_GET};
   return on_entry(dir, rel, pmw_meta_access(name, PMW_META_GET), false,
                   xattr_op, &a);
 }
 
-int pmw_xattr_set_at(pm_fd dir, const char *rel, const char *name,
-                     const void *val, size_t len) {
+int pmw_xattr_set_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                     const char *name, const void *val, size_t len) {
   xattr_arg a = {name, NULL, val, len, NULL, PMW_META_SET};
   DWORD access = pmw_meta_access(name, PMW_META_SET);
   int rc = on_entry(dir, rel, access, false, xattr_op, &a);
@@ -1004,7 +1011,8 @@ int pmw_xattr_set_at(pm_fd dir, const char *rel, const char *name,
   return rc;
 }
 
-int pmw_xattr_remove_at(pm_fd dir, const char *rel, const char *name) {
+int pmw_xattr_remove_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                        const char *name) {
   xattr_arg a = {name, NULL, NULL, 0, NULL, PMW_META_REMOVE};
   return on_entry(dir, rel, pmw_meta_access(name, PMW_META_REMOVE), false,
                   xattr_op, &a);
@@ -1079,7 +1087,7 @@ static pm_ftype type_of(const FILE_FULL_DIR_INFORMATION *e) {
   return (e->FileAttributes & FILE_ATTRIBUTE_DIRECTORY) ? PM_T_DIR : PM_T_FILE;
 }
 
-int pmw_readdir(pm_dir *d, pm_dirent *ent) {
+int pmw_readdir(const pm_fs *self PM_UNUSED, pm_dir *d, pm_dirent *ent) {
   for (;;) {
     if (d->done) return 0;
     if (d->off >= d->end) {
@@ -1106,7 +1114,7 @@ int pmw_readdir(pm_dir *d, pm_dirent *ent) {
   }
 }
 
-void pmw_closedir(pm_dir *d) {
+void pmw_closedir(const pm_fs *self PM_UNUSED, pm_dir *d) {
   if (!d) return;
   pmw_nt.close(d->h);
   free(d->buf);
@@ -1183,7 +1191,8 @@ static int streams_parse(const unsigned char *buf, size_t got, char *out,
   return 0;
 }
 
-int pmw_streams_list(pm_fd fd, char *buf, size_t cap, size_t *len) {
+int pmw_streams_list(const pm_fs *self PM_UNUSED, pm_fd fd, char *buf,
+                     size_t cap, size_t *len) {
   *len = 0;
   ULONG size = 4096;
   for (;;) {
@@ -1218,8 +1227,8 @@ int pmw_streams_list(pm_fd fd, char *buf, size_t cap, size_t *len) {
   }
 }
 
-int pmw_stream_open(pm_fd fd, const char *name, int flags, uint32_t mode,
-                    pm_fd *out) {
+int pmw_stream_open(const pm_fs *self PM_UNUSED, pm_fd fd, const char *name,
+                    int flags, uint32_t mode, pm_fd *out) {
   (void)mode; /* a stream has its file's attributes and descriptor */
   *out = PM_FD_INVALID;
   if (!*name || strpbrk(name, "/\\:")) return own_fail(PM_EINVAL);

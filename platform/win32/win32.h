@@ -131,32 +131,44 @@ int pmw_meta_unprivate(HANDLE h);
  * The handle-relative slots of the file-system table (see platform.h
  * for the contract), and directory listing on a handle, which opendir
  * uses too. */
-int pmw_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode, pm_fd *out);
-int pmw_stat_at(pm_fd dir, const char *rel, pm_stat *st);
-int pmw_opendir_at(pm_fd dir, const char *rel, pm_dir **out);
-int pmw_mkdir_at(pm_fd dir, const char *rel, uint32_t mode);
-int pmw_symlink_at(const char *target, pm_fd dir, const char *rel);
-int pmw_link_at(pm_fd odir, const char *orel, pm_fd ndir, const char *nrel);
-int pmw_mknod_at(pm_fd dir, const char *rel, pm_ftype type, uint32_t mode, uint64_t rdev);
-int pmw_readlink_at(pm_fd dir, const char *rel, char *buf, size_t cap, size_t *len);
-int pmw_unlink_at(pm_fd dir, const char *rel);
-int pmw_rmdir_at(pm_fd dir, const char *rel);
-int pmw_chmod_at(pm_fd dir, const char *rel, uint32_t mode);
-int pmw_chown_at(pm_fd dir, const char *rel, uint32_t uid, uint32_t gid);
-int pmw_utimes_at(pm_fd dir, const char *rel, const pm_time *atime, const pm_time *mtime);
-int pmw_xattr_list_at(pm_fd dir, const char *rel, char *buf, size_t cap, size_t *len);
-int pmw_xattr_get_at(pm_fd dir, const char *rel, const char *name, void *buf, size_t cap, size_t *len);
-int pmw_xattr_set_at(pm_fd dir, const char *rel, const char *name, const void *val, size_t len);
-int pmw_xattr_remove_at(pm_fd dir, const char *rel, const char *name);
+int pmw_open_at(const pm_fs *self, pm_fd dir, const char *rel, int flags,
+                uint32_t mode, pm_fd *out);
+int pmw_stat_at(const pm_fs *self, pm_fd dir, const char *rel, pm_stat *st);
+int pmw_opendir_at(const pm_fs *self, pm_fd dir, const char *rel, pm_dir **out);
+int pmw_mkdir_at(const pm_fs *self, pm_fd dir, const char *rel, uint32_t mode);
+int pmw_symlink_at(const pm_fs *self, const char *target, pm_fd dir,
+                   const char *rel);
+int pmw_link_at(const pm_fs *self, pm_fd odir, const char *orel, pm_fd ndir,
+                const char *nrel);
+int pmw_mknod_at(const pm_fs *self, pm_fd dir, const char *rel, pm_ftype type,
+                 uint32_t mode, uint64_t rdev);
+int pmw_readlink_at(const pm_fs *self, pm_fd dir, const char *rel, char *buf,
+                    size_t cap, size_t *len);
+int pmw_unlink_at(const pm_fs *self, pm_fd dir, const char *rel);
+int pmw_rmdir_at(const pm_fs *self, pm_fd dir, const char *rel);
+int pmw_chmod_at(const pm_fs *self, pm_fd dir, const char *rel, uint32_t mode);
+int pmw_chown_at(const pm_fs *self, pm_fd dir, const char *rel, uint32_t uid,
+                 uint32_t gid);
+int pmw_utimes_at(const pm_fs *self, pm_fd dir, const char *rel,
+                  const pm_time *atime, const pm_time *mtime);
+int pmw_xattr_list_at(const pm_fs *self, pm_fd dir, const char *rel, char *buf,
+                      size_t cap, size_t *len);
+int pmw_xattr_get_at(const pm_fs *self, pm_fd dir, const char *rel,
+                     const char *name, void *buf, size_t cap, size_t *len);
+int pmw_xattr_set_at(const pm_fs *self, pm_fd dir, const char *rel,
+                     const char *name, const void *val, size_t len);
+int pmw_xattr_remove_at(const pm_fs *self, pm_fd dir, const char *rel,
+                        const char *name);
 /* Named data streams of the file open at fd (platform.h's
  * streams_list and stream_open). */
-int pmw_streams_list(pm_fd fd, char *buf, size_t cap, size_t *len);
-int pmw_stream_open(pm_fd fd, const char *name, int flags, uint32_t mode,
-                    pm_fd *out);
+int pmw_streams_list(const pm_fs *self, pm_fd fd, char *buf, size_t cap,
+                     size_t *len);
+int pmw_stream_open(const pm_fs *self, pm_fd fd, const char *name, int flags,
+                    uint32_t mode, pm_fd *out);
 /* Lists the directory open at `h` (opened with FILE_LIST_DIRECTORY);
  * takes ownership of `h`, which closedir closes. */
 int pmw_opendir_handle(HANDLE h, pm_dir **out);
-int pmw_readdir(pm_dir *d, pm_dirent *ent);
-void pmw_closedir(pm_dir *d);
+int pmw_readdir(const pm_fs *self, pm_dir *d, pm_dirent *ent);
+void pmw_closedir(const pm_fs *self, pm_dir *d);
 
 #endif

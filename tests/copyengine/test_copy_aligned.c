@@ -27,8 +27,9 @@
 
 static atomic_uchar direct[MAXFD];
 static atomic_uint direct_opens, direct_reqs, misaligned;
-static const pm_fs_ops *real;
-static pm_fs_ops strict_fs;
+static const pm_fs *real;
+static pm_fs_ops strict_ops;
+static const pm_fs strict_fs = {&strict_ops, NULL};
 static const pm_io_engine_ops *inner;
 static pm_io_engine_ops strict_engine;
 
@@ -56,8 +57,9 @@ static bool refused(const char *what, pm_fd fd, const void *buf, uint64_t len,
   return true;
 }
 
-static int s_open(const char *p, int flags, uint32_t mode, pm_fd *out) {
-  int rc = real->open(p, flags & ~PM_O_DIRECT, mode, out);
+static int s_open(const pm_fs *self PM_UNUSED, const char *p, int flags,
+                  uint32_t mode, pm_fd *out) {
+  int rc = pm_fs_open(real, p, flags & ~PM_O_DIRECT, mode, out);
   if (rc == 0) {
     mark(*out, flags & PM_O_DIRECT);
     if (flags & PM_O_DIRECT) atomic_fetch_add(&direct_opens, 1);
@@ -65,9 +67,9 @@ static int s_open(const char *p, int flags, uint32_t mode, pm_fd *out) {
   return rc;
 }
 
-static int s_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
-                     pm_fd *out) {
-  int rc = real->open_at(dir, rel, flags & ~PM_O_DIRECT, mode, out);
+static int s_open_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                     int flags, uint32_t mode, pm_fd *out) {
+  int rc = pm_fs_open_at(real, dir, rel, flags & ~PM_O_DIRECT, mode, out);
   if (rc == 0) {
     mark(*out, flags & PM_O_DIRECT);
     if (flags & PM_O_DIRECT) atomic_fetch_add(&direct_opens, 1);
@@ -75,23 +77,25 @@ static int s_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
   return rc;
 }
 
-static int s_close(pm_fd fd) {
+static int s_close(const pm_fs *self PM_UNUSED, pm_fd fd) {
   mark(fd, false);
-  return real->close(fd);
+  return pm_fs_close(real, fd);
 }
 
-static int64_t s_pread(pm_fd fd, void *buf, size_t len, uint64_t off) {
+static int64_t s_pread(const pm_fs *self PM_UNUSED, pm_fd fd, void *buf,
+                       size_t len, uint64_t off) {
   if (refused("pread", fd, buf, len, off)) return PM_EINVAL;
-  return real->pread(fd, buf, len, off);
+  return pm_fs_pread(real, fd, buf, len, off);
 }
 
-static int64_t s_pwrite(pm_fd fd, const void *buf, size_t len, uint64_t off) {
+static int64_t s_pwrite(const pm_fs *self PM_UNUSED, pm_fd fd, const void *buf,
+                        size_t len, uint64_t off) {
   if (refused("pwrite", fd, buf, len, off)) return PM_EINVAL;
-  return real->pwrite(fd, buf, len, off);
+  return pm_fs_pwrite(real, fd, buf, len, off);
 }
 
 /* The source is never in the cache here, so its reads go uncached too. */
-static int s_cached(pm_fd fd, uint64_t off) {
+static int s_cached(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off) {
   (void)fd;
   (void)off;
   return PM_EAGAIN;
@@ -110,13 +114,13 @@ static int e_queue(pm_io_ctx *c, pm_io_req *req) {
 
 static void tables_for(const pm_io_engine_ops *e) {
   real = pm_fs_native();
-  strict_fs = *real;
-  strict_fs.open = s_open;
-  strict_fs.open_at = s_open_at;
-  strict_fs.close = s_close;
-  strict_fs.pread = s_pread;
-  strict_fs.pwrite = s_pwrite;
-  strict_fs.cached = s_cached;
+  strict_ops = *real->ops;
+  strict_ops.open = s_open;
+  strict_ops.open_at = s_open_at;
+  strict_ops.close = s_close;
+  strict_ops.pread = s_pread;
+  strict_ops.pwrite = s_pwrite;
+  strict_ops.cached = s_cached;
   inner = e;
   strict_engine = *e;
   strict_engine.queue = e_queue;

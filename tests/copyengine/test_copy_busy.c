@@ -49,7 +49,8 @@ typedef struct rule {
 static rule rules[MAX_RULES];
 static unsigned nrules;
 static pm_mutex rules_mu;
-static pm_fs_ops busy_fs;
+static pm_fs_ops busy_ops;
+static const pm_fs busy_fs = {&busy_ops, NULL};
 
 static void rules_clear(void) {
   pm_mutex_lock(&rules_mu);
@@ -110,8 +111,8 @@ static bool refuse(const char *rel, int flags) {
   return busy;
 }
 
-static int busy_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
-                        pm_fd *out) {
+static int busy_open_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                        int flags, uint32_t mode, pm_fd *out) {
   if (refuse(rel, flags)) {
     /* What the Win32 backend records for ERROR_SHARING_VIOLATION. */
     pm_oserr_record(PM_EBUSY, 32);
@@ -580,9 +581,9 @@ static void test_busy_cli(void **state) {
 
 int main(void) {
   pm_mutex_init(&rules_mu);
-  busy_fs = *pm_fs_native();
-  busy_fs.name = "busy";
-  busy_fs.open_at = busy_open_at;
+  busy_ops = *pm_fs_native()->ops;
+  busy_ops.name = "busy";
+  busy_ops.open_at = busy_open_at;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_busy_file_copied_after_wait),
       cmocka_unit_test(test_busy_file_fails_after_wait),

@@ -114,7 +114,7 @@ static void test_copy_short_transfers(void **state) {
  * administrator rights, where syncfs answers PM_ENOTSUP): every file is
  * flushed on its own, with the journal or without it, and the copy ends
  * without an error. */
-static int no_syncfs(pm_fd fd) {
+static int no_syncfs(const pm_fs *self PM_UNUSED, pm_fd fd) {
   (void)fd;
   pm_oserr_record(PM_ENOTSUP, 0);
   return PM_ENOTSUP;
@@ -132,9 +132,10 @@ static void test_copy_without_syncfs(void **state) {
     tu_write_pattern(p, 10000 + (uint64_t)i, (uint32_t)i + 1);
     free(p);
   }
-  static pm_fs_ops table;
-  table = *pm_fs_native();
-  table.syncfs = no_syncfs;
+  static pm_fs_ops table_ops;
+  static const pm_fs table = {&table_ops, NULL};
+  table_ops = *pm_fs_native()->ops;
+  table_ops.syncfs = no_syncfs;
   for (int journal = 0; journal < 2; journal++) {
     char *dst = path(base, journal ? "dj" : "dn");
     faultfs_setup(&table, NULL);
@@ -157,17 +158,19 @@ static void test_copy_without_syncfs(void **state) {
  * alignment (the write's padding cut back by a truncate). Counted by a
  * table that wraps open; "refuse" makes it refuse O_DIRECT like a file
  * system without it. */
-static pm_fs_ops direct_fs;
+static pm_fs_ops direct_ops;
+static const pm_fs direct_fs = {&direct_ops, NULL};
 static int direct_opens, direct_refuse, src_cached;
 
 /* The source's pages in the cache, or not, as the test says. */
-static int direct_cached(pm_fd fd, uint64_t off) {
+static int direct_cached(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off) {
   (void)fd;
   (void)off;
   return src_cached ? PM_OK : PM_EAGAIN;
 }
 
-static int direct_open(const char *p, int flags, uint32_t mode, pm_fd *out) {
+static int direct_open(const pm_fs *self PM_UNUSED, const char *p, int flags,
+                       uint32_t mode, pm_fd *out) {
   if (flags & PM_O_DIRECT) {
     if (direct_refuse) return PM_EINVAL;
     int rc = pm_fs_native()->open(p, flags, mode, out);
@@ -178,7 +181,8 @@ static int direct_open(const char *p, int flags, uint32_t mode, pm_fd *out) {
 }
 
 /* The engine opens entries beneath its root handles: the same count. */
-static int direct_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
+static int direct_open_at(const pm_fs *self PM_UNUSED, pm_fd dir,
+                          const char *rel, int flags, uint32_t mode,
                           pm_fd *out) {
   if (flags & PM_O_DIRECT) {
     if (direct_refuse) return PM_EINVAL;
@@ -225,10 +229,10 @@ static void test_copy_uncached_writes(void **state) {
   unlink(probe);
   free(probe);
 
-  direct_fs = *pm_fs_native();
-  direct_fs.open = direct_open;
-  direct_fs.open_at = direct_open_at;
-  direct_fs.cached = direct_cached;
+  direct_ops = *pm_fs_native()->ops;
+  direct_ops.open = direct_open;
+  direct_ops.open_at = direct_open_at;
+  direct_ops.cached = direct_cached;
   const char *check =
       "diff -r '%s' '%s' && cd '%s' && xxh128sum -c --quiet ../dst.xxh128 && "
       "test $(stat -c %%s f3) -eq 73735 && test $(stat -c %%s f2) -eq 20481";

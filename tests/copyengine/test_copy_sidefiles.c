@@ -337,10 +337,12 @@ static void test_sidefiles_journal_refused_messages(void **state) {
 
 /* ---- the OS code a report names ---- */
 
-static pm_fs_ops nospc_fs;
+static pm_fs_ops nospc_ops;
+static const pm_fs nospc_fs = {&nospc_ops, NULL};
 static pm_fd manifest_fd = PM_FD_INVALID;
 
-static int nospc_open(const char *p, int flags, uint32_t mode, pm_fd *out) {
+static int nospc_open(const pm_fs *self PM_UNUSED, const char *p, int flags,
+                      uint32_t mode, pm_fd *out) {
   int rc = pm_fs_native()->open(p, flags, mode, out);
   if (!rc && strstr(p, ".xxh128")) manifest_fd = *out;
   return rc;
@@ -348,8 +350,8 @@ static int nospc_open(const char *p, int flags, uint32_t mode, pm_fd *out) {
 
 /* Every write of the manifest fails as a full disk would, with the OS's
  * ENOSPC (28) on the thread that wrote. */
-static int64_t nospc_pwrite(pm_fd fd, const void *buf, size_t len,
-                            uint64_t off) {
+static int64_t nospc_pwrite(const pm_fs *self PM_UNUSED, pm_fd fd,
+                            const void *buf, size_t len, uint64_t off) {
   if (fd == manifest_fd) {
     pm_oserr_set(28);
     return PM_ENOSPC;
@@ -372,9 +374,9 @@ static void test_sidefiles_report_names_its_own_oserr(void **state) {
                    0);
   char *src = pm_xasprintf("%s/src", b), *dst = pm_xasprintf("%s/dst", b);
   char *errp = pm_xasprintf("%s/err", b);
-  nospc_fs = *pm_fs_native();
-  nospc_fs.open = nospc_open;
-  nospc_fs.pwrite = nospc_pwrite;
+  nospc_ops = *pm_fs_native()->ops;
+  nospc_ops.open = nospc_open;
+  nospc_ops.pwrite = nospc_pwrite;
   ce_options o;
   ce_options_init(&o);
   o.src = src;

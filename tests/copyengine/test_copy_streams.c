@@ -23,7 +23,8 @@
 #include "util.h"
 
 static const pm_fs_ops *native;
-static pm_fs_ops streams_fs;
+static pm_fs_ops streams_ops;
+static const pm_fs streams_fs = {&streams_ops, NULL};
 static char *side;          /* the side directory */
 static bool notsup;         /* streams_list answers PM_ENOTSUP */
 static atomic_uint lists, stream_fsyncs;
@@ -44,7 +45,8 @@ static char *dir_of(pm_fd fd) {
                       (unsigned long long)st.st_ino);
 }
 
-static int s_streams_list(pm_fd fd, char *buf, size_t cap, size_t *len) {
+static int s_streams_list(const pm_fs *self PM_UNUSED, pm_fd fd, char *buf,
+                          size_t cap, size_t *len) {
   atomic_fetch_add(&lists, 1);
   *len = 0;
   if (notsup) return PM_ENOTSUP;
@@ -66,7 +68,8 @@ static int s_streams_list(pm_fd fd, char *buf, size_t cap, size_t *len) {
   return n > cap ? PM_ERANGE : 0;
 }
 
-static int s_stream_open(pm_fd fd, const char *name, int flags, uint32_t mode,
+static int s_stream_open(const pm_fs *self PM_UNUSED, pm_fd fd,
+                         const char *name, int flags, uint32_t mode,
                          pm_fd *out) {
   *out = PM_FD_INVALID;
   if (!*name || strpbrk(name, "/\\:")) return PM_EINVAL;
@@ -97,7 +100,8 @@ static int kind_of(pm_fd fd) {
   return fd >= 0 && fd < 4096 ? atomic_load(&fd_kind[fd]) : 0;
 }
 
-static int64_t s_pread(pm_fd fd, void *buf, size_t len, uint64_t off) {
+static int64_t s_pread(const pm_fs *self PM_UNUSED, pm_fd fd, void *buf,
+                       size_t len, uint64_t off) {
   /* The first read succeeds: a failure in the middle of a stream. */
   if ((kind_of(fd) & S_FAIL_READ) && off > 0) {
     pm_oserr_record(PM_EIO, 5);
@@ -106,7 +110,8 @@ static int64_t s_pread(pm_fd fd, void *buf, size_t len, uint64_t off) {
   return native->pread(fd, buf, len, off);
 }
 
-static int64_t s_pwrite(pm_fd fd, const void *buf, size_t len, uint64_t off) {
+static int64_t s_pwrite(const pm_fs *self PM_UNUSED, pm_fd fd, const void *buf,
+                        size_t len, uint64_t off) {
   if (kind_of(fd) & S_FAIL_WRITE) {
     pm_oserr_record(PM_EIO, 5);
     return PM_EIO;
@@ -114,26 +119,26 @@ static int64_t s_pwrite(pm_fd fd, const void *buf, size_t len, uint64_t off) {
   return native->pwrite(fd, buf, len, off);
 }
 
-static int s_fsync(pm_fd fd, bool data_only) {
+static int s_fsync(const pm_fs *self PM_UNUSED, pm_fd fd, bool data_only) {
   if (kind_of(fd)) atomic_fetch_add(&stream_fsyncs, 1);
   return native->fsync(fd, data_only);
 }
 
-static int s_close(pm_fd fd) {
+static int s_close(const pm_fs *self PM_UNUSED, pm_fd fd) {
   if (fd >= 0 && fd < 4096) atomic_store(&fd_kind[fd], 0);
   return native->close(fd);
 }
 
 static const pm_fs_ops *streams_table(const char *base) {
   native = pm_fs_native();
-  streams_fs = *native;
-  streams_fs.name = "streams";
-  streams_fs.streams_list = s_streams_list;
-  streams_fs.stream_open = s_stream_open;
-  streams_fs.pread = s_pread;
-  streams_fs.pwrite = s_pwrite;
-  streams_fs.fsync = s_fsync;
-  streams_fs.close = s_close;
+  streams_ops = *native->ops;
+  streams_ops.name = "streams";
+  streams_ops.streams_list = s_streams_list;
+  streams_ops.stream_open = s_stream_open;
+  streams_ops.pread = s_pread;
+  streams_ops.pwrite = s_pwrite;
+  streams_ops.fsync = s_fsync;
+  streams_ops.close = s_close;
   free(side);
   side = pm_xasprintf("%s/side", base);
   mkdir(side, 0700);

@@ -98,7 +98,8 @@ static mfile *file_of(pm_fd fd) {
   return &files[fds[fd].file];
 }
 
-static int m_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
+static int m_open(const pm_fs *self PM_UNUSED, const char *path, int flags,
+                  uint32_t mode, pm_fd *out) {
   (void)mode;
   int i = find(path);
   if (i >= 0 && (flags & PM_O_CREAT) && (flags & PM_O_EXCL)) return PM_EEXIST;
@@ -120,13 +121,14 @@ static int m_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
   return PM_EMFILE;
 }
 
-static int m_close(pm_fd fd) {
+static int m_close(const pm_fs *self PM_UNUSED, pm_fd fd) {
   if (!file_of(fd)) return PM_EBADF;
   fds[fd].file = -1;
   return 0;
 }
 
-static int64_t m_pread(pm_fd fd, void *buf, size_t len, uint64_t off) {
+static int64_t m_pread(const pm_fs *self PM_UNUSED, pm_fd fd, void *buf,
+                       size_t len, uint64_t off) {
   mfile *f = file_of(fd);
   if (!f) return PM_EBADF;
   if ((fds[fd].flags & PM_O_ACCMODE) == PM_O_WRONLY) return PM_EBADF;
@@ -137,8 +139,8 @@ static int64_t m_pread(pm_fd fd, void *buf, size_t len, uint64_t off) {
   return (int64_t)n;
 }
 
-static int64_t m_pwrite(pm_fd fd, const void *buf, size_t len,
-                        uint64_t off) {
+static int64_t m_pwrite(const pm_fs *self PM_UNUSED, pm_fd fd, const void *buf,
+                        size_t len, uint64_t off) {
   mfile *f = file_of(fd);
   if (!f) return PM_EBADF;
   if ((fds[fd].flags & PM_O_ACCMODE) == PM_O_RDONLY) return PM_EBADF;
@@ -151,12 +153,12 @@ static int64_t m_pwrite(pm_fd fd, const void *buf, size_t len,
   return (int64_t)len;
 }
 
-static int m_fsync(pm_fd fd, bool data_only) {
+static int m_fsync(const pm_fs *self PM_UNUSED, pm_fd fd, bool data_only) {
   (void)data_only;
   return file_of(fd) ? 0 : PM_EBADF;
 }
 
-static int m_ftruncate(pm_fd fd, uint64_t size) {
+static int m_ftruncate(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t size) {
   mfile *f = file_of(fd);
   if (!f) return PM_EBADF;
   if ((fds[fd].flags & PM_O_ACCMODE) == PM_O_RDONLY) return PM_EINVAL;
@@ -177,14 +179,15 @@ static void fill_stat(const mfile *f, pm_stat *st) {
   st->ino = (uint64_t)(f - files) + 1;
 }
 
-static int m_fstat(pm_fd fd, pm_stat *st) {
+static int m_fstat(const pm_fs *self PM_UNUSED, pm_fd fd, pm_stat *st) {
   mfile *f = file_of(fd);
   if (!f) return PM_EBADF;
   fill_stat(f, st);
   return 0;
 }
 
-static int m_stat(const char *path, bool follow, pm_stat *st) {
+static int m_stat(const pm_fs *self PM_UNUSED, const char *path, bool follow,
+                  pm_stat *st) {
   (void)follow;
   int i = find(path);
   if (i < 0) return PM_ENOENT;
@@ -192,7 +195,7 @@ static int m_stat(const char *path, bool follow, pm_stat *st) {
   return 0;
 }
 
-static int m_unlink(const char *path) {
+static int m_unlink(const pm_fs *self PM_UNUSED, const char *path) {
   int i = find(path);
   if (i < 0) return PM_ENOENT;
   for (int k = 0; k < MAXFDS; k++)
@@ -201,7 +204,8 @@ static int m_unlink(const char *path) {
   return 0;
 }
 
-static int m_rename(const char *from, const char *to) {
+static int m_rename(const pm_fs *self PM_UNUSED, const char *from,
+                    const char *to) {
   int i = find(from);
   if (i < 0) return PM_ENOENT;
   int j = find(to);
@@ -219,91 +223,101 @@ static int m_rename(const char *from, const char *to) {
 }
 
 /* Everything else: not a slot a parser of state files needs. */
-static int no_opendir(const char *p, pm_dir **o) {
+static int no_opendir(const pm_fs *self PM_UNUSED, const char *p, pm_dir **o) {
   (void)p, (void)o;
   return PM_ENOTSUP;
 }
-static int no_readdir(pm_dir *d, pm_dirent *e) {
+static int no_readdir(const pm_fs *self PM_UNUSED, pm_dir *d, pm_dirent *e) {
   (void)d, (void)e;
   return PM_ENOTSUP;
 }
-static void no_closedir(pm_dir *d) { (void)d; }
-static int no_path_mode(const char *p, uint32_t m) {
+static void no_closedir(const pm_fs *self PM_UNUSED, pm_dir *d) { (void)d; }
+static int no_path_mode(const pm_fs *self PM_UNUSED, const char *p,
+                        uint32_t m) {
   (void)p, (void)m;
   return PM_ENOTSUP;
 }
-static int no_path(const char *p) {
+static int no_path(const pm_fs *self PM_UNUSED, const char *p) {
   (void)p;
   return PM_ENOTSUP;
 }
-static int no_2path(const char *a, const char *b) {
+static int no_2path(const pm_fs *self PM_UNUSED, const char *a, const char *b) {
   (void)a, (void)b;
   return PM_ENOTSUP;
 }
-static int no_readlink(const char *p, char *b, size_t c, size_t *l) {
+static int no_readlink(const pm_fs *self PM_UNUSED, const char *p, char *b,
+                       size_t c, size_t *l) {
   (void)p, (void)b, (void)c, (void)l;
   return PM_ENOTSUP;
 }
-static int no_mknod(const char *p, pm_ftype t, uint32_t m, uint64_t r) {
+static int no_mknod(const pm_fs *self PM_UNUSED, const char *p, pm_ftype t,
+                    uint32_t m, uint64_t r) {
   (void)p, (void)t, (void)m, (void)r;
   return PM_ENOTSUP;
 }
-static int no_fchmod(pm_fd fd, uint32_t m) {
+static int no_fchmod(const pm_fs *self PM_UNUSED, pm_fd fd, uint32_t m) {
   (void)fd, (void)m;
   return PM_ENOTSUP;
 }
-static int no_fchown(pm_fd fd, uint32_t u, uint32_t g) {
+static int no_fchown(const pm_fs *self PM_UNUSED, pm_fd fd, uint32_t u,
+                     uint32_t g) {
   (void)fd, (void)u, (void)g;
   return PM_ENOTSUP;
 }
-static int no_chown(const char *p, uint32_t u, uint32_t g, bool f) {
+static int no_chown(const pm_fs *self PM_UNUSED, const char *p, uint32_t u,
+                    uint32_t g, bool f) {
   (void)p, (void)u, (void)g, (void)f;
   return PM_ENOTSUP;
 }
-static int no_futimes(pm_fd fd, const pm_time *a, const pm_time *m) {
+static int no_futimes(const pm_fs *self PM_UNUSED, pm_fd fd, const pm_time *a,
+                      const pm_time *m) {
   (void)fd, (void)a, (void)m;
   return PM_ENOTSUP;
 }
-static int no_utimes(const char *p, const pm_time *a, const pm_time *m,
-                     bool f) {
+static int no_utimes(const pm_fs *self PM_UNUSED, const char *p,
+                     const pm_time *a, const pm_time *m, bool f) {
   (void)p, (void)a, (void)m, (void)f;
   return PM_ENOTSUP;
 }
-static int no_xlist(const char *p, bool f, char *b, size_t c, size_t *l) {
+static int no_xlist(const pm_fs *self PM_UNUSED, const char *p, bool f, char *b,
+                    size_t c, size_t *l) {
   (void)p, (void)f, (void)b, (void)c, (void)l;
   return PM_ENOTSUP;
 }
-static int no_xget(const char *p, bool f, const char *n, void *b, size_t c,
-                   size_t *l) {
+static int no_xget(const pm_fs *self PM_UNUSED, const char *p, bool f,
+                   const char *n, void *b, size_t c, size_t *l) {
   (void)p, (void)f, (void)n, (void)b, (void)c, (void)l;
   return PM_ENOTSUP;
 }
-static int no_xset(const char *p, bool f, const char *n, const void *v,
-                   size_t l) {
+static int no_xset(const pm_fs *self PM_UNUSED, const char *p, bool f,
+                   const char *n, const void *v, size_t l) {
   (void)p, (void)f, (void)n, (void)v, (void)l;
   return PM_ENOTSUP;
 }
-static int64_t no_seek(pm_fd fd, uint64_t off, bool hole) {
+static int64_t no_seek(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off,
+                       bool hole) {
   (void)fd, (void)off, (void)hole;
   return PM_ENOTSUP;
 }
-static int no_syncfs(pm_fd fd) {
+static int no_syncfs(const pm_fs *self PM_UNUSED, pm_fd fd) {
   (void)fd;
   return PM_ENOTSUP;
 }
-static int no_fsinfo(const char *p, pm_fsinfo *i) {
+static int no_fsinfo(const pm_fs *self PM_UNUSED, const char *p, pm_fsinfo *i) {
   (void)p, (void)i;
   return PM_ENOTSUP;
 }
-static int no_realpath(const char *p, char *b, size_t c) {
+static int no_realpath(const pm_fs *self PM_UNUSED, const char *p, char *b,
+                       size_t c) {
   (void)p, (void)b, (void)c;
   return PM_ENOTSUP;
 }
-static int no_drop(pm_fd fd, uint64_t off, uint64_t len) {
+static int no_drop(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off,
+                   uint64_t len) {
   (void)fd, (void)off, (void)len;
   return PM_ENOTSUP;
 }
-static int no_cached(pm_fd fd, uint64_t off) {
+static int no_cached(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off) {
   (void)fd, (void)off;
   return PM_ENOTSUP;
 }
@@ -346,7 +360,9 @@ static const pm_fs_ops memfs_ops = {
     .cached = no_cached,
 };
 
-const pm_fs_ops *fz_memfs(void) { return &memfs_ops; }
+static const pm_fs memfs = {&memfs_ops, NULL};
+
+const pm_fs *fz_memfs(void) { return &memfs; }
 
 static FILE *real_err;
 

@@ -16,7 +16,7 @@
 #include "platform.h"
 
 /* The table. */
-const pm_fs_ops *fz_memfs(void);
+const pm_fs *fz_memfs(void);
 /* Forgets every file and open handle (between inputs). */
 void fz_memfs_reset(void);
 /* Creates or replaces `path` with a copy of data[0..len). */

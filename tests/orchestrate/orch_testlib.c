@@ -279,23 +279,24 @@ static bool journal_hit(const char *p) {
   return false;
 }
 
-static int w_open(const char *p, int fl, uint32_t m, pm_fd *o) {
+static int w_open(const pm_fs *self PM_UNUSED, const char *p, int fl,
+                  uint32_t m, pm_fd *o) {
   if (journal_hit(p)) return PM_EACCES;
   if ((fl & (PM_O_ACCMODE | PM_O_CREAT | PM_O_TRUNC)) != PM_O_RDONLY &&
       fhit(p))
     return PM_EACCES;
   return current->inner->fs->open(p, fl, m, o);
 }
-static int w_mkdir(const char *p, uint32_t m) {
+static int w_mkdir(const pm_fs *self PM_UNUSED, const char *p, uint32_t m) {
   return fhit(p) ? PM_EACCES : current->inner->fs->mkdir(p, m);
 }
-static int w_rmdir(const char *p) {
+static int w_rmdir(const pm_fs *self PM_UNUSED, const char *p) {
   return fhit(p) ? PM_EACCES : current->inner->fs->rmdir(p);
 }
-static int w_unlink(const char *p) {
+static int w_unlink(const pm_fs *self PM_UNUSED, const char *p) {
   return fhit(p) ? PM_EACCES : current->inner->fs->unlink(p);
 }
-static int w_rename(const char *a, const char *b) {
+static int w_rename(const pm_fs *self PM_UNUSED, const char *a, const char *b) {
   return fhit(b) ? PM_EACCES : current->inner->fs->rename(a, b);
 }
 
@@ -307,12 +308,14 @@ void ot_fault_init(ot_fault *f, pm_host *inner, long fail_at,
   f->persistent = persistent;
   f->count_host = count_host;
   f->count_fs = count_fs;
-  f->fs = *inner->fs;
-  f->fs.open = w_open;
-  f->fs.mkdir = w_mkdir;
-  f->fs.rmdir = w_rmdir;
-  f->fs.unlink = w_unlink;
-  f->fs.rename = w_rename;
+  f->fs_ops = *inner->fs->ops;
+  f->fs_ops.open = w_open;
+  f->fs_ops.mkdir = w_mkdir;
+  f->fs_ops.rmdir = w_rmdir;
+  f->fs_ops.unlink = w_unlink;
+  f->fs_ops.rename = w_rename;
+  f->fs.ops = &f->fs_ops;
+  f->fs.ctx = f;
   f->pub = *inner;
   f->pub.svc = &w_svc;
   f->pub.share = &w_share;

@@ -51,7 +51,8 @@ void ot_move_options(orch_options *o);
 typedef struct ot_fault {
   pm_host pub; /* first: the tables handed to the code under test */
   pm_host *inner;
-  pm_fs_ops fs;
+  pm_fs_ops fs_ops; /* inner's table with the counted calls replaced */
+  pm_fs fs;
   long calls, fail_at; /* fail call number fail_at (1-based); 0 never */
   bool persistent;     /* fail every call from fail_at on */
   bool count_host, count_fs;

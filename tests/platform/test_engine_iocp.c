@@ -1004,7 +1004,7 @@ static void test_engine_iocp_stale_handle(void **state) {
  * right, so only the count shows it), and the copy is identical. The
  * source is taken as not in the cache, so both ends go uncached. */
 static const pm_fs_ops *native;
-static int never_cached(pm_fd fd, uint64_t off) {
+static int never_cached(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off) {
   (void)fd;
   (void)off;
   return PM_EAGAIN;
@@ -1012,7 +1012,7 @@ static int never_cached(pm_fd fd, uint64_t off) {
 
 /* Flushing a whole volume is not what this case checks (and Wine cannot):
  * the copy's final syncfs succeeds without doing it. */
-static int no_syncfs(pm_fd fd) {
+static int no_syncfs(const pm_fs *self PM_UNUSED, pm_fd fd) {
   (void)fd;
   return 0;
 }
@@ -1078,9 +1078,10 @@ static void test_engine_iocp_copy_unbuffered(void **state) {
     assert_int_equal(native->close(fd), 0);
     free(p);
   }
-  pm_fs_ops fs = *native;
-  fs.cached = never_cached;
-  fs.syncfs = no_syncfs;
+  pm_fs_ops ops = *native->ops;
+  ops.cached = never_cached;
+  ops.syncfs = no_syncfs;
+  const pm_fs fs = {&ops, NULL};
   wrap_begin();
   pmw_iocp.read_file = strict_read;
   pmw_iocp.write_file = strict_write;

@@ -380,17 +380,20 @@ FS_CASE(validate) {
   (void)t;
   assert_int_equal(pm_fs_validate(fs), PM_OK);
   assert_int_equal(pm_fs_validate(NULL), PM_EINVAL);
-  pm_fs_ops copy = *fs;
+  pm_fs_ops copy = *fs->ops;
+  const pm_fs obj = {&copy, fs->ctx};
   copy.name = NULL;
-  assert_int_equal(pm_fs_validate(&copy), PM_EINVAL);
+  assert_int_equal(pm_fs_validate(&obj), PM_EINVAL);
+  const pm_fs no_table = {NULL, NULL};
+  assert_int_equal(pm_fs_validate(&no_table), PM_EINVAL);
   /* Every slot after `name` is a function pointer: empty each in turn. */
   size_t first = offsetof(pm_fs_ops, open);
   size_t nslots = (sizeof copy - first) / sizeof(void (*)(void));
   for (size_t i = 0; i < nslots; i++) {
-    copy = *fs;
+    copy = *fs->ops;
     memset((char *)&copy + first + i * sizeof(void (*)(void)), 0,
            sizeof(void (*)(void)));
-    if (pm_fs_validate(&copy) != PM_EINVAL) {
+    if (pm_fs_validate(&obj) != PM_EINVAL) {
       print_error("slot %zu left empty was accepted\n", i);
       fail();
     }

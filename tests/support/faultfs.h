@@ -40,8 +40,8 @@ typedef struct fault_plan {
 } fault_plan;
 
 /* Installs the plan and resets the counters. parent NULL: native. */
-void faultfs_setup(const pm_fs_ops *parent, const fault_plan *plan);
-const pm_fs_ops *faultfs_ops(void);
+void faultfs_setup(const pm_fs *parent, const fault_plan *plan);
+const pm_fs *faultfs_ops(void);
 /* An engine that counts and fails READ/WRITE/FSYNC requests the same way,
  * then hands the rest to `parent` (initialised with the unwrapped fs, so
  * the pool engine does not count a call twice). */

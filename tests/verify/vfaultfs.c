@@ -1,4 +1,4 @@
-/* faultfs.c - see faultfs.h. Thread-safe: the hashing workers call it. */
+/* vfaultfs.c - see vfaultfs.h. Thread-safe: the hashing workers call it. */
 #include "vfaultfs.h"
 
 #include <stdatomic.h>
@@ -11,8 +11,9 @@
 #define MAXFD 4096
 
 static vfault_cfg cfg;
-static const pm_fs_ops *base;
+static const pm_fs *base;
 static pm_fs_ops table;
+static const pm_fs obj = {&table, NULL};
 static atomic_uchar bad_read_fd[MAXFD];
 static atomic_ulong n_opens, n_direct, n_preads, n_fsyncs, n_drops, n_watched;
 /* The path each open directory handle was opened with, for open_at. */
@@ -33,7 +34,8 @@ static int ends_with(const char *s, const char *suf) {
   return a >= b && !strcmp(s + a - b, suf);
 }
 
-static int f_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
+static int f_open(const pm_fs *self PM_UNUSED, const char *path, int flags,
+                  uint32_t mode, pm_fd *out) {
   atomic_fetch_add(&n_opens, 1);
   if (cfg.watch && strstr(path, cfg.watch)) atomic_fetch_add(&n_watched, 1);
   if (flags & PM_O_DIRECT) {
@@ -44,7 +46,7 @@ static int f_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
     pm_oserr_set(13);
     return cfg.open_fail_err;
   }
-  int rc = base->open(path, flags, mode, out);
+  int rc = pm_fs_open(base, path, flags, mode, out);
   if (!rc && *out >= 0 && *out < MAXFD)
     atomic_store(&bad_read_fd[*out], ends_with(path, cfg.read_fail_suffix));
   if (!rc && (flags & PM_O_DIRECTORY) && *out >= 0 && *out < MAXFD) {
@@ -58,8 +60,8 @@ static int f_open(const char *path, int flags, uint32_t mode, pm_fd *out) {
 
 /* The audits open files beneath their root handles: the same faults, by
  * the suffix of the path the handle's own path and rel make. */
-static int f_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
-                     pm_fd *out) {
+static int f_open_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
+                     int flags, uint32_t mode, pm_fd *out) {
   atomic_fetch_add(&n_opens, 1);
   if (flags & PM_O_DIRECT) {
     atomic_fetch_add(&n_direct, 1);
@@ -74,13 +76,13 @@ static int f_open_at(pm_fd dir, const char *rel, int flags, uint32_t mode,
     pm_oserr_set(13);
     return cfg.open_fail_err;
   }
-  int rc = base->open_at(dir, rel, flags, mode, out);
+  int rc = pm_fs_open_at(base, dir, rel, flags, mode, out);
   if (!rc && *out >= 0 && *out < MAXFD)
     atomic_store(&bad_read_fd[*out], ends_with(full, cfg.read_fail_suffix));
   return rc;
 }
 
-static int f_close(pm_fd fd) {
+static int f_close(const pm_fs *self PM_UNUSED, pm_fd fd) {
   if (fd >= 0 && fd < MAXFD) {
     atomic_store(&bad_read_fd[fd], 0);
     dir_mu_lock();
@@ -88,10 +90,11 @@ static int f_close(pm_fd fd) {
     dir_path[fd] = NULL;
     pm_mutex_unlock(&dir_mu);
   }
-  return base->close(fd);
+  return pm_fs_close(base, fd);
 }
 
-static int64_t f_pread(pm_fd fd, void *buf, size_t len, uint64_t off) {
+static int64_t f_pread(const pm_fs *self PM_UNUSED, pm_fd fd, void *buf,
+                       size_t len, uint64_t off) {
   atomic_fetch_add(&n_preads, 1);
   if (fd >= 0 && fd < MAXFD && atomic_load(&bad_read_fd[fd]) &&
       off + len > cfg.read_fail_off) {
@@ -99,23 +102,24 @@ static int64_t f_pread(pm_fd fd, void *buf, size_t len, uint64_t off) {
     return cfg.read_fail_err;
   }
   if (cfg.short_reads && len > cfg.short_reads) len = cfg.short_reads;
-  return base->pread(fd, buf, len, off);
+  return pm_fs_pread(base, fd, buf, len, off);
 }
 
-static int f_fsync(pm_fd fd, bool data_only) {
+static int f_fsync(const pm_fs *self PM_UNUSED, pm_fd fd, bool data_only) {
   atomic_fetch_add(&n_fsyncs, 1);
-  return base->fsync(fd, data_only);
+  return pm_fs_fsync(base, fd, data_only);
 }
 
-static int f_drop_cache(pm_fd fd, uint64_t off, uint64_t len) {
+static int f_drop_cache(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off,
+                        uint64_t len) {
   atomic_fetch_add(&n_drops, 1);
-  return base->drop_cache(fd, off, len);
+  return pm_fs_drop_cache(base, fd, off, len);
 }
 
-const pm_fs_ops *vfault_setup(const vfault_cfg *c) {
+const pm_fs *vfault_setup(const vfault_cfg *c) {
   base = pm_fs_native();
   cfg = *c;
-  table = *base;
+  table = *base->ops;
   table.name = "faultfs";
   table.open = f_open;
   table.open_at = f_open_at;
@@ -130,7 +134,7 @@ const pm_fs_ops *vfault_setup(const vfault_cfg *c) {
   atomic_store(&n_fsyncs, 0);
   atomic_store(&n_drops, 0);
   atomic_store(&n_watched, 0);
-  return &table;
+  return &obj;
 }
 
 vfault_counts vfault_get_counts(void) {

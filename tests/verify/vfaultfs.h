@@ -27,7 +27,7 @@ typedef struct vfault_counts {
 } vfault_counts;
 
 /* Installs cfg (copied) and zeroes the counts; returns the table. */
-const pm_fs_ops *vfault_setup(const vfault_cfg *cfg);
+const pm_fs *vfault_setup(const vfault_cfg *cfg);
 vfault_counts vfault_get_counts(void);
 
 #endif
