@@ -62,7 +62,7 @@ void ce_ckpt_drain(worker *w, fstate *f) {
       f->npend--;
       continue;
     }
-    int rc = c->fs->fsync(f->dfd, true);
+    int rc = pm_fs_fsync(c->fs, f->dfd, true);
     if (rc) {
       file_fail(f, "flush to disk", rc);
       return;
@@ -96,7 +96,7 @@ uint64_t ce_resume_prefix(worker *w, fstate *f, const ce_jentry *je) {
     bool ok = true;
     while (o < end) {
       uint64_t n = end - o < c->chunk ? end - o : c->chunk;
-      int64_t r = c->fs->pread(f->dfd, buf, (size_t)n, o);
+      int64_t r = pm_fs_pread(c->fs, f->dfd, buf, (size_t)n, o);
       if (r <= 0) {
         ok = false;
         break;
@@ -113,7 +113,7 @@ uint64_t ce_resume_prefix(worker *w, fstate *f, const ce_jentry *je) {
     o = je->chunks[i].off;
     while (o < end) {
       uint64_t n = end - o < c->chunk ? end - o : c->chunk;
-      int64_t r = c->fs->pread(f->dfd, buf, (size_t)n, o);
+      int64_t r = pm_fs_pread(c->fs, f->dfd, buf, (size_t)n, o);
       if (r <= 0) break;
       pm_hasher_update(f->h, buf, (size_t)r);
       o += (uint64_t)r;

@@ -30,7 +30,7 @@ enum { CE_SYNC_FS = 0, CE_SYNC_FILE = 1 };
 typedef struct ce_options {
   const char *src;
   const char *dst;
-  const pm_fs_ops *fs;             /* NULL: pm_fs_native() */
+  const pm_fs *fs;             /* NULL: pm_fs_native() */
   const pm_io_engine_ops *engine;  /* NULL: pm_io_engine_default() */
   unsigned threads;                /* 0: number of CPUs */
   unsigned files_in_flight;        /* per worker; 0: default */

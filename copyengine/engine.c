@@ -55,14 +55,14 @@ static char *options_signature(const ce_options *o) {
  * its parent's canonical path and its name), so that every spelling of
  * one DST names one lock file; NULL when it cannot be (then preflight
  * reports why). */
-static char *dst_canonical(const pm_fs_ops *fs, const char *dst) {
+static char *dst_canonical(const pm_fs *fs, const char *dst) {
   char buf[8192];
-  if (fs->realpath(dst, buf, sizeof buf) == 0) return pm_xstrdup(buf);
+  if (pm_fs_realpath(fs, dst, buf, sizeof buf) == 0) return pm_xstrdup(buf);
   char *parent, *name;
   pm_path_split(dst, &parent, &name);
   char *res = NULL;
   if (*name && strcmp(name, ".") && strcmp(name, "..") &&
-      fs->realpath(parent, buf, sizeof buf) == 0)
+      pm_fs_realpath(fs, parent, buf, sizeof buf) == 0)
     res = pm_path_join(buf, name);
   free(parent);
   free(name);
@@ -73,7 +73,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   ce_options o = *opts;
   memset(res, 0, sizeof *res);
   uint64_t t0 = pm_now_ns();
-  const pm_fs_ops *fs = o.fs ? o.fs : pm_fs_native();
+  const pm_fs *fs = o.fs ? o.fs : pm_fs_native();
   int rc = pm_fs_validate(fs);
   if (rc) return rc;
   const pm_io_engine_ops *eng = o.engine;
@@ -137,7 +137,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   }
   {
     pm_stat sst, dst_st;
-    bool have_state = spath && fs->stat(spath, false, &sst) == 0;
+    bool have_state = spath && pm_fs_stat(fs, spath, false, &sst) == 0;
     if (o.update) {
       update = true;
       if (!have_state && !o.checksum) {
@@ -160,7 +160,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
         return PM_ESTATE;
       }
     } else if (have_state && !o.restart && !o.merge &&
-               fs->stat(o.dst, true, &dst_st) == 0 &&
+               pm_fs_stat(fs, o.dst, true, &dst_st) == 0 &&
                dst_st.type == PM_T_DIR) {
       update = true;
       char *shown = pm_display_path(o.dst);
@@ -180,13 +180,13 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   if (o.journal) {
     char *dst_abs = NULL;
     char buf[8192];
-    if (fs->realpath(o.dst, buf, sizeof buf) == 0) dst_abs = pm_xstrdup(buf);
+    if (pm_fs_realpath(fs, o.dst, buf, sizeof buf) == 0) dst_abs = pm_xstrdup(buf);
     if (o.journal_path)
       jpath = pm_xstrdup(o.journal_path);
     else if (dst_abs)
       jpath = pm_xasprintf("%s.pomove-journal", dst_abs);
     pm_stat jst;
-    have_journal = jpath && !o.restart && fs->stat(jpath, false, &jst) == 0;
+    have_journal = jpath && !o.restart && pm_fs_stat(fs, jpath, false, &jst) == 0;
     free(dst_abs);
   }
   rc = ce_preflight(fs, o.src, o.dst, o.merge || have_journal || update,
@@ -198,7 +198,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
       char *m = o.manifest_path ? pm_xstrdup(o.manifest_path)
                                 : pm_xasprintf("%s.xxh128", o.dst);
       pm_stat mst;
-      if (fs->stat(m, false, &mst) == 0)
+      if (pm_fs_stat(fs, m, false, &mst) == 0)
         pm_warnf("'%s' is there, so a copy into '%s' finished; check it "
                  "with: pomove verify --manifest '%s' '%s'",
                  m, o.dst, m, o.dst);
@@ -251,7 +251,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     /* FAT keeps mtimes to 2 s; 1 s is safe for every other file system
      * (the coarsest others keep whole seconds). */
     pm_fsinfo fi;
-    bool fat = fs->fsinfo(c->src, &fi) == 0 &&
+    bool fat = pm_fs_fsinfo(fs, c->src, &fi) == 0 &&
                (strstr(fi.type, "fat") || strstr(fi.type, "FAT") ||
                 strstr(fi.type, "msdos"));
     c->racy_ns = fat ? 2000000000LL : 1000000000LL;
@@ -290,19 +290,19 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   bool resumed = false;
 
   if (!roots.dst_exists) {
-    rc = fs->mkdir(c->dst, 0700);
+    rc = pm_fs_mkdir(fs, c->dst, 0700);
     if (rc) {
       pm_report_error("create destination directory", c->dst, rc);
       goto out;
     }
   }
-  rc = fs->open(c->dst, PM_O_RDONLY | PM_O_DIRECTORY, 0, &c->dst_fd);
+  rc = pm_fs_open(fs, c->dst, PM_O_RDONLY | PM_O_DIRECTORY, 0, &c->dst_fd);
   if (rc) {
     pm_report_error("open destination directory", c->dst, rc);
     goto out;
   }
   /* Both roots are held from here on; see engine_internal.h. */
-  rc = fs->open(c->src, PM_O_RDONLY | PM_O_DIRECTORY, 0, &c->src_fd);
+  rc = pm_fs_open(fs, c->src, PM_O_RDONLY | PM_O_DIRECTORY, 0, &c->src_fd);
   if (rc) {
     pm_report_error("open source directory", c->src, rc);
     goto out;
@@ -319,7 +319,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
      * Without one (Windows without administrator rights, a network
      * drive) every file is flushed on its own, journal or not, so that
      * the copy is durable before its manifest is published. */
-    int src = fs->syncfs(c->dst_fd);
+    int src = pm_fs_syncfs(fs, c->dst_fd);
     c->no_syncfs = src == PM_ENOTSUP;
     c->sync_fs = (o.journal || o.verify) && o.sync_mode == CE_SYNC_FS &&
                  !c->no_syncfs;
@@ -420,7 +420,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   /* Make everything durable before the manifest is published (each file
    * was, where there is no whole-volume flush). */
   if (!fatal && !c->no_syncfs) {
-    int src = fs->syncfs(c->dst_fd);
+    int src = pm_fs_syncfs(fs, c->dst_fd);
     if (src) {
       ce_count_error(c, "flush to disk", c->dst, src);
       fatal = src;
@@ -469,8 +469,8 @@ out:
   if (c->mw) pm_manifest_writer_close(c->mw);
   ce_state_writer_discard(c->sw);
   ce_state_free(old_state);
-  if (c->dst_fd != PM_FD_INVALID) fs->close(c->dst_fd);
-  if (c->src_fd != PM_FD_INVALID) fs->close(c->src_fd);
+  if (c->dst_fd != PM_FD_INVALID) pm_fs_close(fs, c->dst_fd);
+  if (c->src_fd != PM_FD_INVALID) pm_fs_close(fs, c->src_fd);
   pm_side_unlock(fs, &lock);
   res->files = atomic_load(&c->files);
   res->dirs = atomic_load(&c->dirs);

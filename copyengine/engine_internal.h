@@ -73,7 +73,7 @@ typedef struct ce_hardlink ce_hardlink;
 
 typedef struct ce_ctx {
   const ce_options *o;
-  const pm_fs_ops *fs;
+  const pm_fs *fs;
   const pm_io_engine_ops *eng;
   char *src, *dst;
   /* The roots, opened once: every entry is reached beneath them with the

@@ -35,7 +35,7 @@ static void finish_file(worker *w, fstate *f) {
   if (!f->err && f->npend) ce_ckpt_drain(w, f);
   if (!f->err) {
     pm_stat now;
-    rc = c->fs->fstat(f->sfd, &now);
+    rc = pm_fs_fstat(c->fs, f->sfd, &now);
     if (rc)
       file_fail_at(f, "read metadata of", rc, true);
     else if (!same_version(&now, &f->st))
@@ -48,8 +48,8 @@ static void finish_file(worker *w, fstate *f) {
     if (!pm_hash_equal(&got, &f->expect)) {
       /* Its data changed although its size did not: copy it. The task
        * keeps its directory; a hard-link group keeps waiting for it. */
-      if (f->sfd != PM_FD_INVALID) c->fs->close(f->sfd);
-      if (f->dfd != PM_FD_INVALID) c->fs->close(f->dfd);
+      if (f->sfd != PM_FD_INVALID) pm_fs_close(c->fs, f->sfd);
+      if (f->dfd != PM_FD_INVALID) pm_fs_close(c->fs, f->dfd);
       if (f->was_racy) atomic_fetch_add(&c->racy, 1);
       f->t->force_copy = true;
       f->t->next = w->retry;
@@ -60,7 +60,7 @@ static void finish_file(worker *w, fstate *f) {
   }
   if (!f->err && !f->hash_only && (f->sparse || f->resumed || f->padded) &&
       !f->truncated) {
-    rc = c->fs->ftruncate(f->dfd, f->st.size);
+    rc = pm_fs_ftruncate(c->fs, f->dfd, f->st.size);
     if (rc) file_fail(f, "set size of", rc);
   }
   /* Its named data streams (NTFS), once its data are in place and before
@@ -76,17 +76,17 @@ static void finish_file(worker *w, fstate *f) {
    * while the copy runs): only a different owner needs the call. */
   if (!f->err && c->root_user &&
       (f->st.uid != c->euid || f->st.gid != c->egid || !f->fresh)) {
-    rc = c->fs->fchown(f->dfd, f->st.uid, f->st.gid);
+    rc = pm_fs_fchown(c->fs, f->dfd, f->st.uid, f->st.gid);
     if (rc) file_fail(f, "set owner of", rc);
   }
   if (!f->err && !f->mode_set) {
-    rc = c->fs->fchmod(f->dfd, f->st.mode & 07777);
+    rc = pm_fs_fchmod(c->fs, f->dfd, f->st.mode & 07777);
     if (rc) file_fail(f, "set mode of", rc);
   }
   if (!f->err)
     ce_copy_xattrs(c, f->sfd, "", f->dfd, "", f->sp, f->dp, !f->fresh);
   if (!f->err) {
-    rc = c->fs->futimes(f->dfd, &f->st.atime, &f->st.mtime);
+    rc = pm_fs_futimes(c->fs, f->dfd, &f->st.atime, &f->st.mtime);
     if (rc) file_fail(f, "set times of", rc);
   }
   /* The state record: the source as read, the copy as it is now that its
@@ -95,15 +95,15 @@ static void finish_file(worker *w, fstate *f) {
   bool has_sr = false;
   if (!f->err && c->sw) {
     pm_stat dst_st;
-    if (c->fs->fstat(f->dfd, &dst_st) == 0) {
+    if (pm_fs_fstat(c->fs, f->dfd, &dst_st) == 0) {
       ce_srec_set_src(&sr, &f->st);
       ce_srec_set_dst(&sr, &dst_st);
       has_sr = true;
     }
   }
-  if (f->sfd != PM_FD_INVALID) c->fs->close(f->sfd);
+  if (f->sfd != PM_FD_INVALID) pm_fs_close(c->fs, f->sfd);
   if (f->dfd != PM_FD_INVALID) {
-    rc = c->fs->close(f->dfd);
+    rc = pm_fs_close(c->fs, f->dfd);
     if (rc) file_fail(f, "close", rc);
   }
   ce_task *t = f->t;
@@ -177,8 +177,8 @@ static void finish_file(worker *w, fstate *f) {
 
 void ce_dircache_drop(worker *w) {
   if (!w->dc_rel) return;
-  w->c->fs->close(w->dc_src);
-  w->c->fs->close(w->dc_dst);
+  pm_fs_close(w->c->fs, w->dc_src);
+  pm_fs_close(w->c->fs, w->dc_dst);
   free(w->dc_rel);
   w->dc_rel = NULL;
 }
@@ -204,13 +204,13 @@ static int parent_dirs(worker *w, const char *rel, pm_fd *sdir, pm_fd *ddir,
     memcpy(parent, rel, n);
     parent[n] = '\0';
     pm_fd s, d;
-    int rc = c->fs->open_at(c->src_fd, parent, PM_O_RDONLY | PM_O_DIRECTORY, 0,
+    int rc = pm_fs_open_at(c->fs, c->src_fd, parent, PM_O_RDONLY | PM_O_DIRECTORY, 0,
                             &s);
     if (!rc) {
-      rc = c->fs->open_at(c->dst_fd, parent, PM_O_RDONLY | PM_O_DIRECTORY, 0,
+      rc = pm_fs_open_at(c->fs, c->dst_fd, parent, PM_O_RDONLY | PM_O_DIRECTORY, 0,
                           &d);
       if (rc) {
-        c->fs->close(s);
+        pm_fs_close(c->fs, s);
         *on_src = false;
       }
     } else {
@@ -234,20 +234,20 @@ static int open_dst(ce_ctx *c, pm_fd dir, const char *rel, bool trunc,
   /* A resumed file is read back to check its checkpoints: open it RDWR. */
   int flags = (trunc ? PM_O_WRONLY | PM_O_TRUNC : PM_O_RDWR) | PM_O_CREAT |
               PM_O_NOFOLLOW;
-  int rc = c->fs->open_at(dir, rel, flags, 0600, fd);
+  int rc = pm_fs_open_at(c->fs, dir, rel, flags, 0600, fd);
   if (rc == PM_EACCES || rc == PM_EPERM) {
     /* A read-only file left by an earlier run (merge, resume, re-copy). */
-    if (c->fs->chmod_at(dir, rel, 0600) == 0)
-      rc = c->fs->open_at(dir, rel, flags, 0600, fd);
+    if (pm_fs_chmod_at(c->fs, dir, rel, 0600) == 0)
+      rc = pm_fs_open_at(c->fs, dir, rel, flags, 0600, fd);
   } else if (rc == PM_ELOOP || rc == PM_EISDIR) {
     /* Something else stands where the file goes: a symlink there is
      * replaced (stat_at fails with PM_ELOOP when the symlink is in a
      * directory above it instead, which stays an error), a directory is an
      * error the user must resolve. */
     pm_stat st;
-    if (c->fs->stat_at(dir, rel, &st) == 0 &&
-        st.type == PM_T_SYMLINK && c->fs->unlink_at(dir, rel) == 0)
-      rc = c->fs->open_at(dir, rel, flags, 0600, fd);
+    if (pm_fs_stat_at(c->fs, dir, rel, &st) == 0 &&
+        st.type == PM_T_SYMLINK && pm_fs_unlink_at(c->fs, dir, rel) == 0)
+      rc = pm_fs_open_at(c->fs, dir, rel, flags, 0600, fd);
   }
   return rc;
 }
@@ -282,7 +282,7 @@ void ce_start_file(worker *w, ce_task *t) {
     finish_file(w, f);
     return;
   }
-  rc = c->fs->open_at(sdir, leaf,
+  rc = pm_fs_open_at(c->fs, sdir, leaf,
                           PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_NOATIME |
                               PM_O_REGULAR,
                           0, &f->sfd);
@@ -295,7 +295,7 @@ void ce_start_file(worker *w, ce_task *t) {
     finish_file(w, f);
     return;
   }
-  rc = c->fs->fstat(f->sfd, &f->st);
+  rc = pm_fs_fstat(c->fs, f->sfd, &f->st);
   if (rc) {
     file_fail_at(f, "read metadata of", rc, true);
     finish_file(w, f);
@@ -318,7 +318,7 @@ void ce_start_file(worker *w, ce_task *t) {
       pm_stat dst_st;
       /* With its state record the change time of the source and the
        * whole identity of the copy are checked too. */
-      if (c->fs->stat_at(ddir, leaf, &dst_st) == 0 &&
+      if (pm_fs_stat_at(c->fs, ddir, leaf, &dst_st) == 0 &&
           dst_st.type == PM_T_FILE && dst_st.size == f->st.size &&
           dst_st.mtime.sec == f->st.mtime.sec &&
           dst_st.mtime.nsec == f->st.mtime.nsec &&
@@ -328,7 +328,7 @@ void ce_start_file(worker *w, ce_task *t) {
         atomic_fetch_add(&c->resumed_files, 1);
         atomic_fetch_add(&c->resumed_bytes, f->st.size);
         atomic_fetch_add(&c->files, 1);
-        c->fs->close(f->sfd);
+        pm_fs_close(c->fs, f->sfd);
         if (f->hl) ce_hl_settle(w, f->hl, true, &je->hash, &id);
         if (c->mw) pm_manifest_writer_add(c->mw, t->rel, &je->hash);
         if (c->sw && je->has_sr) {
@@ -348,7 +348,7 @@ void ce_start_file(worker *w, ce_task *t) {
     if (ce_update_check(w, f, ddir, leaf)) return;
     if (f->hash_only) {
       /* The copy is opened only to take the new metadata. */
-      rc = c->fs->open_at(ddir, leaf,
+      rc = pm_fs_open_at(c->fs, ddir, leaf,
                           PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_REGULAR, 0,
                           &f->dfd);
       if (rc) {
@@ -371,7 +371,7 @@ void ce_start_file(worker *w, ce_task *t) {
     uint32_t mode = f->st.mode & 07777;
     bool exact = c->exact_modes && (mode & 0600) == 0600 &&
                  !(mode & 07022) && !(mode & c->cmask);
-    rc = c->fs->open_at(ddir, leaf,
+    rc = pm_fs_open_at(c->fs, ddir, leaf,
                         PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL | PM_O_NOFOLLOW,
                         exact ? mode : 0600, &f->dfd);
     f->fresh = rc == 0;
@@ -383,7 +383,7 @@ void ce_start_file(worker *w, ce_task *t) {
        * so a resumed run can show it stayed within what was in flight.
        * (An update that is not resumed replaces old copies: not that.) */
       pm_stat old;
-      if (c->fs->stat_at(ddir, leaf, &old) == 0 &&
+      if (pm_fs_stat_at(c->fs, ddir, leaf, &old) == 0 &&
           old.type == PM_T_FILE)
         f->found_on_disk = old.size;
     }
@@ -431,7 +431,7 @@ static void issue_sync(worker *w, fstate *f) {
   f->sync_issued = true;
   if (f->sparse || f->resumed || f->padded) {
     /* The size is part of what must be durable. */
-    int rc = c->fs->ftruncate(f->dfd, f->st.size);
+    int rc = pm_fs_ftruncate(c->fs, f->dfd, f->st.size);
     if (rc) {
       file_fail(f, "set size of", rc);
       return;

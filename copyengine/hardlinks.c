@@ -62,15 +62,15 @@ void ce_hardlinks_free(ce_ctx *c) {
  * finds the group linked already): relinking it would only change its
  * change time, which the next update reads as a change by hand. */
 static int link_into_group(ce_ctx *c, const char *first, const char *rel) {
-  int lrc = c->fs->link_at(c->dst_fd, first, c->dst_fd, rel);
+  int lrc = pm_fs_link_at(c->fs, c->dst_fd, first, c->dst_fd, rel);
   if (lrc != PM_EEXIST) return lrc;
   pm_stat a, b;
-  if (c->fs->stat_at(c->dst_fd, first, &a) == 0 &&
-      c->fs->stat_at(c->dst_fd, rel, &b) == 0 && a.type == PM_T_FILE &&
+  if (pm_fs_stat_at(c->fs, c->dst_fd, first, &a) == 0 &&
+      pm_fs_stat_at(c->fs, c->dst_fd, rel, &b) == 0 && a.type == PM_T_FILE &&
       b.type == PM_T_FILE && a.dev == b.dev && a.ino == b.ino)
     return 0;
-  if (c->fs->unlink_at(c->dst_fd, rel)) return PM_EEXIST;
-  return c->fs->link_at(c->dst_fd, first, c->dst_fd, rel);
+  if (pm_fs_unlink_at(c->fs, c->dst_fd, rel)) return PM_EEXIST;
+  return pm_fs_link_at(c->fs, c->dst_fd, first, c->dst_fd, rel);
 }
 
 /* Links the paths that waited for a hard-link group's first path and
@@ -153,7 +153,7 @@ bool ce_hl_join(worker *w, fstate *f) {
       lrc = link_into_group(c, e->rel, t->rel);
     }
     pm_mutex_unlock(&c->hlmu);
-    c->fs->close(f->sfd);
+    pm_fs_close(c->fs, f->sfd);
     /* Another group's path now (the file was replaced while it was
      * busy): the paths that waited for it are not linked to this one. */
     if (f->hl) ce_hl_settle(w, f->hl, false, NULL, NULL);

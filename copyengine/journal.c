@@ -27,7 +27,7 @@ typedef struct slot {
 } slot;
 
 struct ce_journal {
-  const pm_fs_ops *fs;
+  const pm_fs *fs;
   pm_fd fd;
   char *path;
   uint64_t end;
@@ -177,7 +177,7 @@ static void journal_free(ce_journal *j) {
 static int write_all(ce_journal *j, const unsigned char *buf, size_t len) {
   size_t done = 0;
   while (done < len) {
-    int64_t n = j->fs->pwrite(j->fd, buf + done, len - done, j->end);
+    int64_t n = pm_fs_pwrite(j->fs, j->fd, buf + done, len - done, j->end);
     if (n < 0) return (int)n;
     if (n == 0) return PM_EIO;
     done += (size_t)n;
@@ -191,13 +191,13 @@ static int write_all(ce_journal *j, const unsigned char *buf, size_t len) {
 static int load(ce_journal *j, const char *src, const char *dst,
                 const char *sig, ce_journal_stats *st, bool *matches) {
   pm_stat fst;
-  PM_TRY(j->fs->fstat(j->fd, &fst));
+  PM_TRY(pm_fs_fstat(j->fs, j->fd, &fst));
   *matches = false;
   if (fst.size == 0) return 0;
   unsigned char *buf = pm_xmalloc(fst.size);
   uint64_t got = 0;
   while (got < fst.size) {
-    int64_t n = j->fs->pread(j->fd, buf + got, fst.size - got, got);
+    int64_t n = pm_fs_pread(j->fs, j->fd, buf + got, fst.size - got, got);
     if (n < 0) {
       free(buf);
       return (int)n;
@@ -239,7 +239,7 @@ static int load(ce_journal *j, const char *src, const char *dst,
   if (!header_ok) return PM_EFORMAT;
   if (pos < got) {
     st->torn_tail = true;
-    PM_TRY(j->fs->ftruncate(j->fd, pos));
+    PM_TRY(pm_fs_ftruncate(j->fs, j->fd, pos));
   }
   j->end = pos;
   return 0;
@@ -267,11 +267,11 @@ static int start_journal(ce_journal *j, const char *src, const char *dst,
   free(payload);
   int rc = write_all(j, buf, len);
   free(buf);
-  if (!rc) rc = j->fs->fsync(j->fd, true);
+  if (!rc) rc = pm_fs_fsync(j->fs, j->fd, true);
   return rc;
 }
 
-int ce_journal_open(const pm_fs_ops *fs, const char *path, const char *src,
+int ce_journal_open(const pm_fs *fs, const char *path, const char *src,
                     const char *dst, const char *opts_sig, bool restart,
                     ce_journal **out, bool *resumed, ce_journal_stats *st) {
   memset(st, 0, sizeof *st);
@@ -315,18 +315,18 @@ int ce_journal_open(const pm_fs_ops *fs, const char *path, const char *src,
       pm_report_error("read journal", path, rc);
     }
     if (rc) {
-      fs->close(j->fd);
+      pm_fs_close(fs, j->fd);
       journal_free(j);
       return rc;
     }
     if (!matches) {
       /* An empty journal of ours (a crash before its header was
        * durable): start it again in place. */
-      rc = fs->ftruncate(j->fd, 0);
+      rc = pm_fs_ftruncate(fs, j->fd, 0);
       if (!rc) rc = start_journal(j, src, dst, opts_sig);
       if (rc) {
         pm_report_error("write journal", path, rc);
-        fs->close(j->fd);
+        pm_fs_close(fs, j->fd);
         journal_free(j);
         return rc;
       }
@@ -405,7 +405,7 @@ int ce_journal_add(ce_journal *j, const ce_jchunk *c, size_t nc,
   if (!len) return 0;
   pm_mutex_lock(&j->mu);
   int rc = write_all(j, buf, len);
-  if (!rc) rc = j->fs->fsync(j->fd, true);
+  if (!rc) rc = pm_fs_fsync(j->fs, j->fd, true);
   pm_mutex_unlock(&j->mu);
   free(buf);
   return rc;
@@ -421,9 +421,9 @@ int ce_journal_add_chunk(ce_journal *j, const ce_jchunk *c) {
 
 int ce_journal_close(ce_journal *j, bool remove) {
   if (!j) return 0;
-  int rc = j->fs->close(j->fd);
+  int rc = pm_fs_close(j->fs, j->fd);
   if (remove) {
-    int urc = j->fs->unlink(j->path);
+    int urc = pm_fs_unlink(j->fs, j->path);
     if (urc) {
       pm_report_error("remove journal", j->path, urc);
       if (!rc) rc = urc;

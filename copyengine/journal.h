@@ -73,7 +73,7 @@ typedef struct ce_journal_stats {
  * a file that is no journal with PM_EFORMAT, unless `restart` is set,
  * which starts a new one. Every failure is reported with what to do.
  * *resumed tells whether records were loaded. */
-int ce_journal_open(const pm_fs_ops *fs, const char *path, const char *src,
+int ce_journal_open(const pm_fs *fs, const char *path, const char *src,
                     const char *dst, const char *opts_sig, bool restart,
                     ce_journal **out, bool *resumed, ce_journal_stats *st);
 /* True when ce_journal_open() refused the journal as it is (another

@@ -23,7 +23,7 @@ static void prune_xattrs(ce_ctx *c, pm_fd ddir, const char *drel,
                          const char *dst) {
   char list[65536];
   size_t len;
-  int rc = c->fs->xattr_list_at(ddir, drel, list, sizeof list, &len);
+  int rc = pm_fs_xattr_list_at(c->fs, ddir, drel, list, sizeof list, &len);
   if (rc) {
     if (rc != PM_ENOTSUP) ce_count_error(c, "list extended attributes of", dst, rc);
     return;
@@ -31,7 +31,7 @@ static void prune_xattrs(ce_ctx *c, pm_fd ddir, const char *drel,
   for (size_t i = 0; i < len; i += strlen(list + i) + 1) {
     const char *name = list + i;
     if (listed(src_list, src_len, name)) continue;
-    rc = c->fs->xattr_remove_at(ddir, drel, name);
+    rc = pm_fs_xattr_remove_at(c->fs, ddir, drel, name);
     if (rc == PM_ENODATA) continue;
     if (rc == PM_ENOTSUP || rc == PM_EPERM) {
       char *shown = pm_display_path(dst);
@@ -54,7 +54,7 @@ int ce_copy_xattrs(ce_ctx *c, pm_fd sdir, const char *srel, pm_fd ddir,
   if (atomic_load(&c->xattr_unsupported)) return 0;
   char list[65536];
   size_t len;
-  int rc = c->fs->xattr_list_at(sdir, srel, list, sizeof list, &len);
+  int rc = pm_fs_xattr_list_at(c->fs, sdir, srel, list, sizeof list, &len);
   if (rc == PM_ENOTSUP) {
     atomic_store(&c->xattr_unsupported, true);
     return 0;
@@ -70,13 +70,13 @@ int ce_copy_xattrs(ce_ctx *c, pm_fd sdir, const char *srel, pm_fd ddir,
     size_t vlen = 0;
     /* Ask for the size first, then read; retry if it grew in between. */
     for (int tries = 0; tries < 4; tries++) {
-      rc = c->fs->xattr_get_at(sdir, srel, name, NULL, 0, &vlen);
+      rc = pm_fs_xattr_get_at(c->fs, sdir, srel, name, NULL, 0, &vlen);
       if (rc) break;
       if (vlen > cap) {
         cap = vlen;
         val = pm_xrealloc(val, cap);
       }
-      rc = c->fs->xattr_get_at(sdir, srel, name, val, cap, &vlen);
+      rc = pm_fs_xattr_get_at(c->fs, sdir, srel, name, val, cap, &vlen);
       if (rc != PM_ERANGE) break;
     }
     if (rc == PM_ENODATA) continue; /* removed meanwhile */
@@ -84,7 +84,7 @@ int ce_copy_xattrs(ce_ctx *c, pm_fd sdir, const char *srel, pm_fd ddir,
       ce_count_error(c, "read extended attribute of", src, rc);
       continue;
     }
-    rc = c->fs->xattr_set_at(ddir, drel, name, val, vlen);
+    rc = pm_fs_xattr_set_at(c->fs, ddir, drel, name, val, vlen);
     if (rc == PM_ENOTSUP || rc == PM_EPERM) {
       char *shown = pm_display_path(dst);
       pm_warnf("extended attribute '%s' cannot be set on '%s': %s", name,
@@ -104,14 +104,14 @@ void ce_apply_dir_meta(ce_ctx *c, ce_dnode *d) {
   char *sp = pm_path_join(c->src, d->rel);
   int rc;
   if (c->root_user) {
-    rc = c->fs->chown_at(c->dst_fd, d->rel, d->st.uid, d->st.gid);
+    rc = pm_fs_chown_at(c->fs, c->dst_fd, d->rel, d->st.uid, d->st.gid);
     if (rc) ce_count_error(c, "set owner of directory", dp, rc);
   }
   /* An update meets directories of an earlier pass. */
   ce_copy_xattrs(c, c->src_fd, d->rel, c->dst_fd, d->rel, sp, dp, c->update);
-  rc = c->fs->chmod_at(c->dst_fd, d->rel, d->st.mode & 07777);
+  rc = pm_fs_chmod_at(c->fs, c->dst_fd, d->rel, d->st.mode & 07777);
   if (rc) ce_count_error(c, "set mode of directory", dp, rc);
-  rc = c->fs->utimes_at(c->dst_fd, d->rel, &d->st.atime, &d->st.mtime);
+  rc = pm_fs_utimes_at(c->fs, c->dst_fd, d->rel, &d->st.atime, &d->st.mtime);
   if (rc) ce_count_error(c, "set times of directory", dp, rc);
   atomic_fetch_add(&c->dirs, 1);
   free(dp);
@@ -136,19 +136,19 @@ static int copy_stream(ce_ctx *c, pm_fd sfd, pm_fd dfd, const char *name,
                        bool sync, char *buf, size_t cap, bool *on_src) {
   pm_fd in, out;
   *on_src = true;
-  int rc = c->fs->stream_open(sfd, name, PM_O_RDONLY, 0, &in);
+  int rc = pm_fs_stream_open(c->fs, sfd, name, PM_O_RDONLY, 0, &in);
   if (rc == PM_ENOENT) return 0; /* removed since it was listed */
   if (rc) return rc;
   *on_src = false;
-  rc = c->fs->stream_open(dfd, name, PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC,
+  rc = pm_fs_stream_open(c->fs, dfd, name, PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC,
                           0600, &out);
   if (rc) {
-    c->fs->close(in);
+    pm_fs_close(c->fs, in);
     return rc;
   }
   uint64_t off = 0;
   for (;;) {
-    int64_t got = c->fs->pread(in, buf, cap, off);
+    int64_t got = pm_fs_pread(c->fs, in, buf, cap, off);
     if (got < 0) {
       rc = (int)got;
       *on_src = true;
@@ -156,7 +156,7 @@ static int copy_stream(ce_ctx *c, pm_fd sfd, pm_fd dfd, const char *name,
     }
     if (got == 0) break;
     for (int64_t done = 0; done < got;) {
-      int64_t put = c->fs->pwrite(out, buf + done, (size_t)(got - done),
+      int64_t put = pm_fs_pwrite(c->fs, out, buf + done, (size_t)(got - done),
                                   off + (uint64_t)done);
       if (put <= 0) {
         rc = put < 0 ? (int)put : PM_EIO;
@@ -167,10 +167,10 @@ static int copy_stream(ce_ctx *c, pm_fd sfd, pm_fd dfd, const char *name,
     if (rc) break;
     off += (uint64_t)got;
   }
-  if (!rc && sync) rc = c->fs->fsync(out, true);
+  if (!rc && sync) rc = pm_fs_fsync(c->fs, out, true);
   int os = pm_oserr_of(rc);
-  c->fs->close(in);
-  int crc = c->fs->close(out);
+  pm_fs_close(c->fs, in);
+  int crc = pm_fs_close(c->fs, out);
   if (!rc && crc) {
     rc = crc;
     os = pm_oserr_of(rc);
@@ -187,7 +187,7 @@ int ce_copy_streams(ce_ctx *c, pm_fd sfd, pm_fd dfd, bool sync, char **op,
   size_t cap = 4096, len = 0;
   char *list = pm_xmalloc(cap);
   int rc;
-  while ((rc = c->fs->streams_list(sfd, list, cap, &len)) == PM_ERANGE &&
+  while ((rc = pm_fs_streams_list(c->fs, sfd, list, cap, &len)) == PM_ERANGE &&
          len > cap) {
     cap = len;
     list = pm_xrealloc(list, cap);

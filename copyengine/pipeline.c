@@ -99,7 +99,7 @@ bool ce_issue_chunk(worker *w, fstate *f) {
   bool hole = false;
   if (f->sparse) {
     if (off >= f->data_end) {
-      int64_t d = c->fs->seek(f->sfd, off, false);
+      int64_t d = pm_fs_seek(c->fs, f->sfd, off, false);
       if (d == PM_ENXIO) d = (int64_t)f->st.size;
       if (d < 0) {
         file_fail_at(f, "find data in", (int)d, true);
@@ -109,7 +109,7 @@ bool ce_issue_chunk(worker *w, fstate *f) {
         hole = true;
         if ((uint64_t)d - off < len) len = (uint64_t)d - off;
       } else {
-        int64_t h = c->fs->seek(f->sfd, off, true);
+        int64_t h = pm_fs_seek(c->fs, f->sfd, off, true);
         f->data_end = h < 0 ? f->st.size : (uint64_t)h;
       }
     }

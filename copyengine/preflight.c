@@ -12,12 +12,12 @@
 
 /* True when the directory `dir` (canonical) is `anc` or lies below it,
  * comparing (dev, ino) of each ancestor of dir with anc's. */
-static bool below(const pm_fs_ops *fs, const char *dir, const pm_stat *anc) {
+static bool below(const pm_fs *fs, const char *dir, const pm_stat *anc) {
   char *p = pm_xstrdup(dir);
   bool found = false;
   for (;;) {
     pm_stat st;
-    if (fs->stat(p, true, &st) == 0 && st.dev == anc->dev &&
+    if (pm_fs_stat(fs, p, true, &st) == 0 && st.dev == anc->dev &&
         st.ino == anc->ino) {
       found = true;
       break;
@@ -36,9 +36,9 @@ static bool below(const pm_fs_ops *fs, const char *dir, const pm_stat *anc) {
   return found;
 }
 
-static char *canonical(const pm_fs_ops *fs, const char *path, int *err) {
+static char *canonical(const pm_fs *fs, const char *path, int *err) {
   char buf[8192];
-  int rc = fs->realpath(path, buf, sizeof buf);
+  int rc = pm_fs_realpath(fs, path, buf, sizeof buf);
   if (rc) {
     *err = rc;
     return NULL;
@@ -52,10 +52,10 @@ void ce_roots_free(ce_roots *r) {
   r->src = r->dst = NULL;
 }
 
-int ce_preflight(const pm_fs_ops *fs, const char *src, const char *dst,
+int ce_preflight(const pm_fs *fs, const char *src, const char *dst,
                  bool merge, ce_roots *roots) {
   memset(roots, 0, sizeof *roots);
-  int rc = fs->stat(src, true, &roots->src_st);
+  int rc = pm_fs_stat(fs, src, true, &roots->src_st);
   if (rc) {
     pm_report_error("read source directory", src, rc);
     return rc;
@@ -72,7 +72,7 @@ int ce_preflight(const pm_fs_ops *fs, const char *src, const char *dst,
   }
 
   pm_stat dst_st;
-  rc = fs->stat(dst, true, &dst_st);
+  rc = pm_fs_stat(fs, dst, true, &dst_st);
   if (rc == 0) {
     if (dst_st.type != PM_T_DIR) {
       pm_oserr_set(0);
@@ -152,15 +152,15 @@ int ce_preflight(const pm_fs_ops *fs, const char *src, const char *dst,
   }
   if (!merge) {
     pm_dir *d;
-    rc = fs->opendir(roots->dst, &d);
+    rc = pm_fs_opendir(fs, roots->dst, &d);
     if (rc) {
       pm_report_error("list destination directory", dst, rc);
       ce_roots_free(roots);
       return rc;
     }
     pm_dirent ent;
-    int r = fs->readdir(d, &ent);
-    fs->closedir(d);
+    int r = pm_fs_readdir(fs, d, &ent);
+    pm_fs_closedir(fs, d);
     if (r > 0) {
       pm_oserr_set(0);
       pm_report_errorf(PM_EEXIST,

@@ -19,7 +19,7 @@ typedef struct ce_roots {
  * contain SRC, and is absent or an empty directory (or any directory when
  * merge is set). Reports the problem and returns PM_E*; on success fills
  * roots (free with ce_roots_free). */
-int ce_preflight(const pm_fs_ops *fs, const char *src, const char *dst,
+int ce_preflight(const pm_fs *fs, const char *src, const char *dst,
                  bool merge, ce_roots *roots);
 void ce_roots_free(ce_roots *r);
 

@@ -257,33 +257,33 @@ static int parse(ce_state *s, const char *path, const unsigned char *buf,
   return 0;
 }
 
-int ce_state_load(const pm_fs_ops *fs, const char *path, const char *src,
+int ce_state_load(const pm_fs *fs, const char *path, const char *src,
                   bool report_damage, ce_state **out) {
   *out = NULL;
   pm_fd fd;
   int rc = pm_side_open(fs, path, "state", NULL, PM_O_RDONLY, &fd);
   if (rc) return rc;
   pm_stat st;
-  rc = fs->fstat(fd, &st);
+  rc = pm_fs_fstat(fs, fd, &st);
   if (rc) {
     pm_report_error("read metadata of state", path, rc);
-    fs->close(fd);
+    pm_fs_close(fs, fd);
     return rc;
   }
   unsigned char *buf = pm_xmalloc(st.size ? st.size : 1);
   uint64_t got = 0;
   while (got < st.size) {
-    int64_t n = fs->pread(fd, buf + got, st.size - got, got);
+    int64_t n = pm_fs_pread(fs, fd, buf + got, st.size - got, got);
     if (n < 0) {
       pm_report_error("read state", path, (int)n);
       free(buf);
-      fs->close(fd);
+      pm_fs_close(fs, fd);
       return (int)n;
     }
     if (n == 0) break;
     got += (uint64_t)n;
   }
-  fs->close(fd);
+  pm_fs_close(fs, fd);
   ce_state *s = pm_xcalloc(1, sizeof *s);
   rc = parse(s, path, buf, got, src, report_damage);
   free(buf);
@@ -313,7 +313,7 @@ void ce_state_free(ce_state *s) {
 /* ---- writing ---- */
 
 struct ce_state_writer {
-  const pm_fs_ops *fs;
+  const pm_fs *fs;
   pm_sidefile sf;
   pm_mutex mu;
   unsigned char *buf;
@@ -329,7 +329,7 @@ static void frame(ce_state_writer *w, char type, const unsigned char *a,
     /* Flush what is buffered first. */
     size_t done = 0;
     while (!w->err && done < w->len) {
-      int64_t n = w->fs->pwrite(w->sf.fd, w->buf + done, w->len - done,
+      int64_t n = pm_fs_pwrite(w->fs, w->sf.fd, w->buf + done, w->len - done,
                                 w->off);
       if (n <= 0) {
         w->err = n < 0 ? (int)n : PM_EIO;
@@ -355,7 +355,7 @@ static void frame(ce_state_writer *w, char type, const unsigned char *a,
     memcpy(r + 5 + alen + blen, h.b, 8);
     size_t done = 0;
     while (!w->err && done < need) {
-      int64_t n = w->fs->pwrite(w->sf.fd, big + done, need - done, w->off);
+      int64_t n = pm_fs_pwrite(w->fs, w->sf.fd, big + done, need - done, w->off);
       if (n <= 0) {
         w->err = n < 0 ? (int)n : PM_EIO;
         break;
@@ -380,7 +380,7 @@ static void frame(ce_state_writer *w, char type, const unsigned char *a,
 static int flush_buf(ce_state_writer *w) {
   size_t done = 0;
   while (!w->err && done < w->len) {
-    int64_t n = w->fs->pwrite(w->sf.fd, w->buf + done, w->len - done, w->off);
+    int64_t n = pm_fs_pwrite(w->fs, w->sf.fd, w->buf + done, w->len - done, w->off);
     if (n <= 0) {
       w->err = n < 0 ? (int)n : PM_EIO;
       break;
@@ -392,7 +392,7 @@ static int flush_buf(ce_state_writer *w) {
   return w->err;
 }
 
-int ce_state_writer_open(const pm_fs_ops *fs, const char *path,
+int ce_state_writer_open(const pm_fs *fs, const char *path,
                          const char *src, const char *dst,
                          ce_state_writer **out) {
   *out = NULL;
@@ -440,7 +440,7 @@ int ce_state_writer_publish(ce_state_writer *w) {
   put_u64(cnt, w->files);
   frame(w, 'E', cnt, 8, NULL, 0);
   int rc = flush_buf(w);
-  if (!rc) rc = w->fs->fsync(w->sf.fd, false);
+  if (!rc) rc = pm_fs_fsync(w->fs, w->sf.fd, false);
   if (rc) {
     pm_report_error("write state", w->sf.tmp, rc);
     pm_side_discard(w->fs, &w->sf);

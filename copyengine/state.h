@@ -66,7 +66,7 @@ typedef struct ce_state ce_state;
  * number and byte offset; reported only with report_damage, a caller that
  * goes on without the state reports it its own way), or the error of the
  * read. */
-int ce_state_load(const pm_fs_ops *fs, const char *path, const char *src,
+int ce_state_load(const pm_fs *fs, const char *path, const char *src,
                   bool report_damage, ce_state **out);
 /* NULL when the state has no record of rel. */
 const ce_srec *ce_state_lookup(const ce_state *s, const char *rel);
@@ -76,7 +76,7 @@ void ce_state_free(ce_state *s);
 /* A new state, written under a temporary name (sidefile.h) and put in
  * place by ce_state_writer_publish() once the copy is complete. */
 typedef struct ce_state_writer ce_state_writer;
-int ce_state_writer_open(const pm_fs_ops *fs, const char *path,
+int ce_state_writer_open(const pm_fs *fs, const char *path,
                          const char *src, const char *dst,
                          ce_state_writer **out);
 /* Thread-safe; 0 or the first write error. */

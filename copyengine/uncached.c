@@ -25,8 +25,8 @@
 /* Closes f's uncached descriptors, once no request uses them. */
 void ce_uncached_close(worker *w, fstate *f) {
   f->direct = f->sdirect = false;
-  if (f->ddfd != PM_FD_INVALID) w->c->fs->close(f->ddfd);
-  if (f->sdfd != PM_FD_INVALID) w->c->fs->close(f->sdfd);
+  if (f->ddfd != PM_FD_INVALID) pm_fs_close(w->c->fs, f->ddfd);
+  if (f->sdfd != PM_FD_INVALID) pm_fs_close(w->c->fs, f->sdfd);
   f->ddfd = f->sdfd = PM_FD_INVALID;
 }
 
@@ -44,7 +44,7 @@ void ce_uncached_open(worker *w, fstate *f, pm_fd sdir, pm_fd ddir,
     return;
   /* A second, uncached descriptor for the data; where the file system
    * refuses one, the file is written through the cache. */
-  if (c->fs->open_at(ddir, leaf,
+  if (pm_fs_open_at(c->fs, ddir, leaf,
                      PM_O_WRONLY | PM_O_DIRECT | PM_O_NOFOLLOW, 0,
                      &f->ddfd) == 0)
     f->direct = true;
@@ -55,19 +55,19 @@ void ce_uncached_open(worker *w, fstate *f, pm_fd sdir, pm_fd ddir,
    * leaving. A source already in the cache (its first, middle and last
    * pages, as far as the OS tells) is read from there. */
   pm_stat sst;
-  bool in_cache = c->fs->cached(f->sfd, 0) == PM_OK &&
-                  c->fs->cached(f->sfd, f->st.size / 2) == PM_OK &&
-                  c->fs->cached(f->sfd, f->st.size - 1) == PM_OK;
+  bool in_cache = pm_fs_cached(c->fs, f->sfd, 0) == PM_OK &&
+                  pm_fs_cached(c->fs, f->sfd, f->st.size / 2) == PM_OK &&
+                  pm_fs_cached(c->fs, f->sfd, f->st.size - 1) == PM_OK;
   if (!in_cache &&
-      c->fs->open_at(sdir, leaf,
+      pm_fs_open_at(c->fs, sdir, leaf,
                      PM_O_RDONLY | PM_O_DIRECT | PM_O_NOFOLLOW |
                          PM_O_NOATIME | PM_O_REGULAR,
                      0, &f->sdfd) == 0) {
-    if (c->fs->fstat(f->sdfd, &sst) == 0 && sst.dev == f->st.dev &&
+    if (pm_fs_fstat(c->fs, f->sdfd, &sst) == 0 && sst.dev == f->st.dev &&
         sst.ino == f->st.ino) {
       f->sdirect = true;
     } else {
-      c->fs->close(f->sdfd);
+      pm_fs_close(c->fs, f->sdfd);
       f->sdfd = PM_FD_INVALID;
     }
   } else {

@@ -22,7 +22,7 @@
 static int hash_copy(ce_ctx *c, pm_fd ddir, const char *leaf, uint64_t size,
                      pm_hash128 *out) {
   pm_fd fd;
-  int rc = c->fs->open_at(ddir, leaf,
+  int rc = pm_fs_open_at(c->fs, ddir, leaf,
                           PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_REGULAR, 0, &fd);
   if (rc) return rc;
   pm_hasher *h = pm_hasher_create();
@@ -30,7 +30,7 @@ static int hash_copy(ce_ctx *c, pm_fd ddir, const char *leaf, uint64_t size,
   uint64_t off = 0;
   while (off < size) {
     uint64_t n = size - off < c->chunk ? size - off : c->chunk;
-    int64_t r = c->fs->pread(fd, buf, (size_t)n, off);
+    int64_t r = pm_fs_pread(c->fs, fd, buf, (size_t)n, off);
     if (r <= 0) {
       rc = r < 0 ? (int)r : PM_ESHORT;
       break;
@@ -41,7 +41,7 @@ static int hash_copy(ce_ctx *c, pm_fd ddir, const char *leaf, uint64_t size,
   *out = pm_hasher_digest(h);
   pm_hasher_free(h);
   free(buf);
-  c->fs->close(fd);
+  pm_fs_close(c->fs, fd);
   return rc;
 }
 
@@ -89,10 +89,10 @@ bool ce_update_fast(worker *w, ce_task *t, pm_fd sdir, pm_fd ddir,
   const ce_srec *se = ce_state_lookup(c->old_state, t->rel);
   if (!se || ce_srec_racy(se, c->racy_ns)) return false;
   pm_stat src, dst;
-  if (c->fs->stat_at(sdir, leaf, &src) || src.type != PM_T_FILE ||
+  if (pm_fs_stat_at(c->fs, sdir, leaf, &src) || src.type != PM_T_FILE ||
       src.nlink > 1 || !ce_srec_src_equal(se, &src))
     return false;
-  if (c->fs->stat_at(ddir, leaf, &dst) || !dst_as_recorded(se, &src, &dst))
+  if (pm_fs_stat_at(c->fs, ddir, leaf, &dst) || !dst_as_recorded(se, &src, &dst))
     return false;
   carry_over(c, t, se);
   ce_dnode_release(c, t->dir);
@@ -109,7 +109,7 @@ bool ce_update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf) {
   const ce_srec *se = ce_state_lookup(c->old_state, t->rel);
   pm_stat dst;
   bool dst_file =
-      c->fs->stat_at(ddir, leaf, &dst) == 0 && dst.type == PM_T_FILE;
+      pm_fs_stat_at(c->fs, ddir, leaf, &dst) == 0 && dst.type == PM_T_FILE;
   if (se) {
     bool dst_same = dst_file && dst_as_recorded(se, &f->st, &dst);
     if (!dst_same) {
@@ -127,7 +127,7 @@ bool ce_update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf) {
     bool src_same = ce_srec_src_equal(se, &f->st);
     bool racy = ce_srec_racy(se, c->racy_ns);
     if (src_same && !racy && !c->o->checksum) {
-      c->fs->close(f->sfd);
+      pm_fs_close(c->fs, f->sfd);
       f->sfd = PM_FD_INVALID;
       ce_jident id = ident_of(&f->st);
       if (f->hl) ce_hl_settle(w, f->hl, true, &se->hash, &id);

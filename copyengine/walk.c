@@ -44,10 +44,10 @@ static ce_dnode *new_dnode(ce_dnode *parent, char *rel, const pm_stat *st) {
 
 /* mkdir that accepts an existing directory (merge, resume). */
 static int make_dir(ce_ctx *c, const char *rel) {
-  int rc = c->fs->mkdir_at(c->dst_fd, rel, 0700);
+  int rc = pm_fs_mkdir_at(c->fs, c->dst_fd, rel, 0700);
   if (rc == PM_EEXIST) {
     pm_stat st;
-    if (c->fs->stat_at(c->dst_fd, rel, &st) == 0 && st.type == PM_T_DIR)
+    if (pm_fs_stat_at(c->fs, c->dst_fd, rel, &st) == 0 && st.type == PM_T_DIR)
       return 0;
   }
   return rc;
@@ -57,37 +57,37 @@ static void copy_symlink(ce_ctx *c, const char *rel, const pm_stat *st) {
   char *sp = pm_path_join(c->src, rel), *dp = pm_path_join(c->dst, rel);
   char target[65536];
   size_t len;
-  int rc = c->fs->readlink_at(c->src_fd, rel, target, sizeof target, &len);
+  int rc = pm_fs_readlink_at(c->fs, c->src_fd, rel, target, sizeof target, &len);
   if (rc) {
     ce_count_error(c, "read symlink", sp, rc);
     goto out;
   }
-  rc = c->fs->symlink_at(target, c->dst_fd, rel);
+  rc = pm_fs_symlink_at(c->fs, target, c->dst_fd, rel);
   if (rc == PM_EEXIST) {
     /* Merge or resume: an existing link with the same target is kept,
      * anything else that is not a directory is replaced. */
     char old[65536];
     size_t olen;
     pm_stat dst_st;
-    if (c->fs->stat_at(c->dst_fd, rel, &dst_st) == 0 &&
+    if (pm_fs_stat_at(c->fs, c->dst_fd, rel, &dst_st) == 0 &&
         dst_st.type == PM_T_SYMLINK &&
-        c->fs->readlink_at(c->dst_fd, rel, old, sizeof old, &olen) == 0 &&
+        pm_fs_readlink_at(c->fs, c->dst_fd, rel, old, sizeof old, &olen) == 0 &&
         olen == len && !memcmp(old, target, len))
       rc = 0;
-    else if (c->fs->unlink_at(c->dst_fd, rel) == 0)
-      rc = c->fs->symlink_at(target, c->dst_fd, rel);
+    else if (pm_fs_unlink_at(c->fs, c->dst_fd, rel) == 0)
+      rc = pm_fs_symlink_at(c->fs, target, c->dst_fd, rel);
   }
   if (rc) {
     ce_count_error(c, "create symlink", dp, rc);
     goto out;
   }
   if (c->root_user) {
-    rc = c->fs->chown_at(c->dst_fd, rel, st->uid, st->gid);
+    rc = pm_fs_chown_at(c->fs, c->dst_fd, rel, st->uid, st->gid);
     if (rc) ce_count_error(c, "set owner of symlink", dp, rc);
   }
   /* The symlink was created just now: nothing to remove. */
   ce_copy_xattrs(c, c->src_fd, rel, c->dst_fd, rel, sp, dp, false);
-  rc = c->fs->utimes_at(c->dst_fd, rel, &st->atime, &st->mtime);
+  rc = pm_fs_utimes_at(c->fs, c->dst_fd, rel, &st->atime, &st->mtime);
   if (rc && rc != PM_ENOTSUP) ce_count_error(c, "set times of symlink", dp, rc);
   atomic_fetch_add(&c->symlinks, 1);
 out:
@@ -107,15 +107,15 @@ static void copy_special(ce_ctx *c, const char *rel, const pm_stat *st) {
     return;
   }
   char *dp = pm_path_join(c->dst, rel);
-  int rc = c->fs->mknod_at(c->dst_fd, rel, st->type, st->mode & 07777, st->rdev);
-  if (rc == PM_EEXIST && c->fs->unlink_at(c->dst_fd, rel) == 0)
-    rc = c->fs->mknod_at(c->dst_fd, rel, st->type, st->mode & 07777, st->rdev);
+  int rc = pm_fs_mknod_at(c->fs, c->dst_fd, rel, st->type, st->mode & 07777, st->rdev);
+  if (rc == PM_EEXIST && pm_fs_unlink_at(c->fs, c->dst_fd, rel) == 0)
+    rc = pm_fs_mknod_at(c->fs, c->dst_fd, rel, st->type, st->mode & 07777, st->rdev);
   if (rc) {
     ce_count_error(c, "create special file", dp, rc);
   } else {
-    if (c->root_user) c->fs->chown_at(c->dst_fd, rel, st->uid, st->gid);
-    c->fs->chmod_at(c->dst_fd, rel, st->mode & 07777);
-    c->fs->utimes_at(c->dst_fd, rel, &st->atime, &st->mtime);
+    if (c->root_user) pm_fs_chown_at(c->fs, c->dst_fd, rel, st->uid, st->gid);
+    pm_fs_chmod_at(c->fs, c->dst_fd, rel, st->mode & 07777);
+    pm_fs_utimes_at(c->fs, c->dst_fd, rel, &st->atime, &st->mtime);
     atomic_fetch_add(&c->specials, 1);
   }
   free(dp);
@@ -150,10 +150,10 @@ static void dlist_free(dlist *l) {
 static int dlist_read(ce_ctx *c, const char *rel, dlist *l) {
   memset(l, 0, sizeof *l);
   pm_dir *dir;
-  int rc = c->fs->opendir_at(c->dst_fd, rel, &dir);
+  int rc = pm_fs_opendir_at(c->fs, c->dst_fd, rel, &dir);
   if (rc) return rc;
   pm_dirent ent;
-  while ((rc = c->fs->readdir(dir, &ent)) > 0) {
+  while ((rc = pm_fs_readdir(c->fs, dir, &ent)) > 0) {
     if (l->n == l->cap) {
       l->cap = l->cap ? 2 * l->cap : 64;
       l->v = pm_xrealloc(l->v, l->cap * sizeof *l->v);
@@ -163,7 +163,7 @@ static int dlist_read(ce_ctx *c, const char *rel, dlist *l) {
     l->v[l->n].seen = false;
     l->n++;
   }
-  c->fs->closedir(dir);
+  pm_fs_closedir(c->fs, dir);
   if (rc < 0) {
     dlist_free(l);
     return rc;
@@ -183,7 +183,7 @@ static dent *dlist_find(dlist *l, const char *name) {
  * what it removed, reports what it could not. */
 static void remove_tree(ce_ctx *c, const char *rel) {
   pm_stat st;
-  int rc = c->fs->stat_at(c->dst_fd, rel, &st);
+  int rc = pm_fs_stat_at(c->fs, c->dst_fd, rel, &st);
   if (rc == PM_ENOENT) return;
   char *dp = pm_path_join(c->dst, rel);
   if (rc) {
@@ -192,7 +192,7 @@ static void remove_tree(ce_ctx *c, const char *rel) {
     return;
   }
   if (st.type != PM_T_DIR) {
-    rc = c->fs->unlink_at(c->dst_fd, rel);
+    rc = pm_fs_unlink_at(c->fs, c->dst_fd, rel);
     if (rc && rc != PM_ENOENT)
       ce_count_error(c, "remove", dp, rc);
     else if (!rc)
@@ -202,7 +202,7 @@ static void remove_tree(ce_ctx *c, const char *rel) {
   }
   /* A read-only directory of the old copy refuses to lose its children:
    * it goes anyway, so it may first be made writable. */
-  if ((st.mode & 0700) != 0700) c->fs->chmod_at(c->dst_fd, rel, 0700);
+  if ((st.mode & 0700) != 0700) pm_fs_chmod_at(c->fs, c->dst_fd, rel, 0700);
   dlist l;
   rc = dlist_read(c, rel, &l);
   if (rc) {
@@ -217,7 +217,7 @@ static void remove_tree(ce_ctx *c, const char *rel) {
   }
   dlist_free(&l);
   if (!ce_interrupted(c)) {
-    rc = c->fs->rmdir_at(c->dst_fd, rel);
+    rc = pm_fs_rmdir_at(c->fs, c->dst_fd, rel);
     if (rc && rc != PM_ENOENT)
       ce_count_error(c, "remove directory", dp, rc);
     else if (!rc)
@@ -234,7 +234,7 @@ static void reconcile(ce_ctx *c, dlist *l, const char *name, const char *rel,
   if (!e) return;
   if (e->type == PM_T_UNKNOWN) {
     pm_stat st;
-    if (c->fs->stat_at(c->dst_fd, rel, &st) != 0) return;
+    if (pm_fs_stat_at(c->fs, c->dst_fd, rel, &st) != 0) return;
     e->type = st.type;
   }
   if (e->type != t) remove_tree(c, rel);
@@ -243,7 +243,7 @@ static void reconcile(ce_ctx *c, dlist *l, const char *name, const char *rel,
 static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
   char *sp = pm_path_join(c->src, d->rel);
   pm_dir *dir;
-  int rc = c->fs->opendir_at(c->src_fd, d->rel, &dir);
+  int rc = pm_fs_opendir_at(c->fs, c->src_fd, d->rel, &dir);
   if (rc) {
     ce_count_error(c, "list directory", sp, rc);
     free(sp);
@@ -259,7 +259,7 @@ static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
     }
   }
   pm_dirent ent;
-  while (!ce_interrupted(c) && (rc = c->fs->readdir(dir, &ent)) > 0) {
+  while (!ce_interrupted(c) && (rc = pm_fs_readdir(c->fs, dir, &ent)) > 0) {
     char *rel = pm_path_join(d->rel, ent.name);
     if (dl.ok) {
       /* Seen before anything can fail: an entry of the source that could
@@ -274,7 +274,7 @@ static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
      * else needs its metadata here. */
     if (ent.type != PM_T_FILE) {
       char *ep = pm_path_join(c->src, rel);
-      int src = c->fs->stat_at(c->src_fd, rel, &st);
+      int src = pm_fs_stat_at(c->fs, c->src_fd, rel, &st);
       if (src) {
         ce_count_error(c, "read metadata of", ep, src);
         free(ep);
@@ -319,7 +319,7 @@ static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
     free(rel);
   }
   if (rc < 0) ce_count_error(c, "list directory", sp, rc);
-  c->fs->closedir(dir);
+  pm_fs_closedir(c->fs, dir);
   /* Only a source directory listed to its end says what is gone. */
   if (dl.ok && c->o->delete_gone && rc == 0 && !ce_interrupted(c)) {
     for (size_t i = 0; i < dl.n && !ce_interrupted(c); i++) {
@@ -337,7 +337,7 @@ void ce_walker_main(void *arg) {
   ce_ctx *c = arg;
   dstack stack = {0};
   ce_dnode *root = new_dnode(NULL, pm_xstrdup(""), &(pm_stat){0});
-  int rc = c->fs->fstat(c->src_fd, &root->st);
+  int rc = pm_fs_fstat(c->fs, c->src_fd, &root->st);
   root->created = true;
   if (rc) ce_count_error(c, "read metadata of", c->src, rc);
   push(&stack, root);

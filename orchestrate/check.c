@@ -65,7 +65,7 @@ static int run_audit(pm_host *h, const char *expect, audit *a) {
   char *md = pm_xasprintf("%s\\Maildata", expect);
   pm_stat st;
   a->maildata_missing = h->vol->native_path(h, md, native, sizeof native) < 0 ||
-                        h->fs->stat(native, true, &st) < 0;
+                        pm_fs_stat(h->fs, native, true, &st) < 0;
   pm_strlist names = {0};
   int rc = h->share->list(h, &names);
   if (rc < 0) pm_report_error("list shares", h->name, rc);
@@ -92,14 +92,14 @@ static int run_audit(pm_host *h, const char *expect, audit *a) {
     pm_dir *d;
     if (h->vol->native_path(h, dbin, dn, sizeof dn) == 0 &&
         h->vol->native_path(h, ebin, en, sizeof en) == 0 &&
-        h->fs->opendir(dn, &d) == 0) {
+        pm_fs_opendir(h->fs, dn, &d) == 0) {
       pm_dirent e;
-      while (h->fs->readdir(d, &e) > 0) {
+      while (pm_fs_readdir(h->fs, d, &e) > 0) {
         char *sp = pm_path_join(dn, e.name), *dp = pm_path_join(en, e.name);
         pm_stat ss, ds;
         bool stale = false;
-        if (h->fs->stat(sp, true, &ss) == 0 && ss.type == PM_T_FILE) {
-          if (h->fs->stat(dp, true, &ds) < 0)
+        if (pm_fs_stat(h->fs, sp, true, &ss) == 0 && ss.type == PM_T_FILE) {
+          if (pm_fs_stat(h->fs, dp, true, &ds) < 0)
             stale = true;
           else
             stale = ds.mtime.sec < ss.mtime.sec;
@@ -115,7 +115,7 @@ static int run_audit(pm_host *h, const char *expect, audit *a) {
           free(dp);
         }
       }
-      h->fs->closedir(d);
+      pm_fs_closedir(h->fs, d);
     }
   }
   return 0;
@@ -178,21 +178,21 @@ static void json_audit(const audit *a, FILE *out, bool repaired) {
  * created under a temporary name of its own (O_EXCL, no symlink followed)
  * and renamed over dst only when its bytes are durable, so a symlink
  * planted at either name is never written through (sidefile.h). */
-static int copy_file(const pm_fs_ops *fs, const char *src, const char *dst) {
+static int copy_file(const pm_fs *fs, const char *src, const char *dst) {
   pm_fd in;
-  PM_TRY(fs->open(src, PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_REGULAR, 0, &in));
+  PM_TRY(pm_fs_open(fs, src, PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_REGULAR, 0, &in));
   pm_stat st;
-  int rc = fs->fstat(in, &st);
+  int rc = pm_fs_fstat(fs, in, &st);
   pm_sidefile sf;
   if (rc == 0) rc = pm_side_create(fs, dst, "repaired Bin file", st.mode, &sf);
   if (rc < 0) {
-    fs->close(in);
+    pm_fs_close(fs, in);
     return rc;
   }
   rc = pm_file_copy_fd(fs, in, sf.fd, NULL);
-  if (rc == 0) rc = fs->futimes(sf.fd, &st.atime, &st.mtime);
-  if (rc == 0) rc = fs->fsync(sf.fd, false);
-  fs->close(in);
+  if (rc == 0) rc = pm_fs_futimes(fs, sf.fd, &st.atime, &st.mtime);
+  if (rc == 0) rc = pm_fs_fsync(fs, sf.fd, false);
+  pm_fs_close(fs, in);
   if (rc < 0) {
     pm_side_discard(fs, &sf);
     return rc;
@@ -220,7 +220,7 @@ static int repair(pm_host *h, const orch_check_options *o, audit *a,
            now.month, now.day, now.hour, now.min, now.sec);
   char *backup = pm_xasprintf("%s/check-%s.reg", base, stamp);
   if (a->p.nvals) {
-    rc = h->fs->mkdir(base, 0755);
+    rc = pm_fs_mkdir(h->fs, base, 0755);
     if (rc == PM_EEXIST) rc = 0;
     pm_regtree *t = pm_regtree_new();
     for (size_t i = 0; i < a->p.nvals; i++)

@@ -259,10 +259,10 @@ void orch_sort_services(pm_host *h, orch_service *s, size_t n) {
   }
 }
 
-int orch_measure_tree(const pm_fs_ops *fs, const char *path,
+int orch_measure_tree(const pm_fs *fs, const char *path,
                       orch_tree_size *t) {
   pm_dir *d;
-  int rc = fs->opendir(path, &d);
+  int rc = pm_fs_opendir(fs, path, &d);
   if (rc < 0) {
     pm_report_error("read folder", path, rc);
     return rc;
@@ -270,11 +270,11 @@ int orch_measure_tree(const pm_fs_ops *fs, const char *path,
   t->dirs++;
   t->alloc += 4096;
   pm_dirent e;
-  while ((rc = fs->readdir(d, &e)) > 0) {
+  while ((rc = pm_fs_readdir(fs, d, &e)) > 0) {
     if (!strcmp(e.name, ".") || !strcmp(e.name, "..")) continue;
     char *c = pm_path_join(path, e.name);
     pm_stat st;
-    rc = fs->stat(c, false, &st);
+    rc = pm_fs_stat(fs, c, false, &st);
     if (rc < 0) {
       pm_report_error("stat", c, rc);
     } else if (st.type == PM_T_DIR) {
@@ -288,26 +288,26 @@ int orch_measure_tree(const pm_fs_ops *fs, const char *path,
     free(c);
     if (rc < 0) break;
   }
-  fs->closedir(d);
+  pm_fs_closedir(fs, d);
   return rc < 0 ? rc : 0;
 }
 
 /* MASTER.GLB is a few KiB; 16 MiB is no postoffice's. */
-static int read_file_small(const pm_fs_ops *fs, const char *path,
+static int read_file_small(const pm_fs *fs, const char *path,
                            char **buf, size_t *len) {
   return pm_file_read(fs, path, (size_t)1 << 24, buf, len);
 }
 
 /* Compared by MASTER.GLB, the postoffice's identity record. */
-int orch_target_kind(const pm_fs_ops *fs, const char *src,
+int orch_target_kind(const pm_fs *fs, const char *src,
                      const char *dst) {
   pm_dir *d;
-  if (fs->opendir(dst, &d) < 0) return 0;
+  if (pm_fs_opendir(fs, dst, &d) < 0) return 0;
   pm_dirent e;
   bool empty = true;
-  while (fs->readdir(d, &e) > 0)
+  while (pm_fs_readdir(fs, d, &e) > 0)
     if (strcmp(e.name, ".") && strcmp(e.name, "..")) empty = false;
-  fs->closedir(d);
+  pm_fs_closedir(fs, d);
   if (empty) return 0;
   char *a = pm_path_join(src, "Maildata/GLB/MASTER.GLB");
   char *b = pm_path_join(dst, "Maildata/GLB/MASTER.GLB");
@@ -322,7 +322,7 @@ int orch_target_kind(const pm_fs_ops *fs, const char *src,
   if (ra == 0 && rb == PM_ENOENT) {
     char *m = pm_path_join(dst, "Maildata/GLB");
     pm_stat st;
-    if (fs->stat(m, false, &st) == PM_ENOENT) kind = 1;
+    if (pm_fs_stat(fs, m, false, &st) == PM_ENOENT) kind = 1;
     free(m);
   }
   free(ba);

@@ -132,8 +132,8 @@ static int archive_current(pm_host *h, const char *cur, const char *base) {
   for (int i = 0; i < 100; i++) {
     char *dst = pm_xasprintf("%s/move-%s%s%.0d", base, stamp, i ? "-" : "", i);
     pm_stat st;
-    int rc = h->fs->stat(dst, false, &st) == PM_ENOENT
-                 ? h->fs->rename(cur, dst)
+    int rc = pm_fs_stat(h->fs, dst, false, &st) == PM_ENOENT
+                 ? pm_fs_rename(h->fs, cur, dst)
                  : PM_EEXIST;
     free(dst);
     if (rc != PM_EEXIST) return rc;
@@ -161,7 +161,7 @@ int orch_move(pm_host *h, const orch_options *o) {
   uint64_t t0 = pm_now_ns();
 
   pm_stat st;
-  bool have_state = h->fs->stat(plan_path, false, &st) == 0;
+  bool have_state = pm_fs_stat(h->fs, plan_path, false, &st) == 0;
   if (have_state) {
     rc = orch_journal_open(h->fs, journal_path, &r.j);
     if (rc < 0) {

@@ -144,11 +144,11 @@ typedef struct orch_tree_size {
   uint64_t alloc; /* what a copy takes at least (NTFS clusters of 4 KiB) */
 } orch_tree_size;
 /* Adds the tree at the native `path` to *t; reports errors; 0 or PM_E*. */
-int orch_measure_tree(const pm_fs_ops *fs, const char *path,
+int orch_measure_tree(const pm_fs *fs, const char *path,
                       orch_tree_size *t);
 /* Does the existing folder `dst` hold the postoffice at `src` (an earlier
  * partial copy) or another one? Returns 1 same, 0 empty, -1 different. */
-int orch_target_kind(const pm_fs_ops *fs, const char *src, const char *dst);
+int orch_target_kind(const pm_fs *fs, const char *src, const char *dst);
 
 /* ---- The plan (plan.c) ---- */
 
@@ -222,7 +222,7 @@ char *orch_state_current(pm_host *h, const char *state_dir);
 /* Reads a state file whole, never through a symlink; PM_ESHORT when it
  * shrinks while read. The text is NUL-terminated, but may hold NUL bytes
  * of its own: callers use *len. Caller frees *out. */
-int orch_state_read(const pm_fs_ops *fs, const char *path, char **out,
+int orch_state_read(const pm_fs *fs, const char *path, char **out,
                     size_t *len);
 /* The XXH3-128 of s[0..len) as 32 hex digits and a NUL. */
 void orch_state_hash_hex(const char *s, size_t len, char out[33]);
@@ -231,7 +231,7 @@ void orch_state_hash_hex(const char *s, size_t len, char out[33]);
 
 typedef struct orch_journal {
   char *path;
-  const pm_fs_ops *fs;
+  const pm_fs *fs;
   unsigned seq;
   uint64_t valid_len; /* bytes of whole, checked records */
   /* What the records say so far. */
@@ -242,7 +242,7 @@ typedef struct orch_journal {
 
 /* Opens (creating) the journal of a move and replays it; a torn last
  * record is ignored, a damaged earlier one is PM_ECORRUPT. */
-int orch_journal_open(const pm_fs_ops *fs, const char *path,
+int orch_journal_open(const pm_fs *fs, const char *path,
                       orch_journal *j);
 /* Appends one record "<event> <step>" and syncs it. */
 int orch_journal_add(orch_journal *j, const char *event, int step);
@@ -277,7 +277,7 @@ void orch_strf(char *dst, size_t cap, const char *fmt, ...)
  * removed itself); reports an entry inside that cannot be removed, and
  * returns 0 or PM_E* (PM_ECANCELED on Ctrl-C) for the caller to report
  * with the tree's name. */
-int orch_remove_tree(const pm_fs_ops *fs, const char *path);
+int orch_remove_tree(const pm_fs *fs, const char *path);
 
 /* `pomove remove-old`: deletes the old Msmcon of a completed move after
  * a clean audit of it against the copy's manifest. */
@@ -306,6 +306,6 @@ void orch_stage_json(const orch_stage *s, FILE *out);
 int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard);
 /* Removes the folder at path and everything in it through a handle on
  * it: no symbolic link beneath is followed (a link is removed itself). */
-int orch_remove_beneath(const pm_fs_ops *fs, const char *path);
+int orch_remove_beneath(const pm_fs *fs, const char *path);
 
 #endif

@@ -75,7 +75,7 @@ int orch_plan_build(pm_host *h, const orch_options *o, orch_plan *p) {
   char *md = NULL;
   if (rc == 0) {
     md = pm_path_join(p->from_native, "Maildata");
-    rc = h->fs->stat(md, true, &st);
+    rc = pm_fs_stat(h->fs, md, true, &st);
     if (rc == 0 && st.type != PM_T_DIR) rc = PM_ENOTDIR;
   }
   if (rc < 0) {

@@ -54,7 +54,7 @@ int orch_remove_old(pm_host *h, const orch_remove_options *o) {
     goto out;
   }
   pm_stat st;
-  rc = h->fs->stat(plan.from_native, false, &st);
+  rc = pm_fs_stat(h->fs, plan.from_native, false, &st);
   if (rc == PM_ENOENT) {
     fprintf(out, "The old tree %s is already gone.\n", plan.from);
     exit_code = PM_EXIT_OK;

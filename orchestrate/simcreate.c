@@ -117,45 +117,45 @@ static void event_source(pm_regtree *t, const char *name, const char *dll) {
   free(k);
 }
 
-static int write_file(const pm_fs_ops *fs, const char *path,
+static int write_file(const pm_fs *fs, const char *path,
                       const char *text) {
   int rc = pm_file_write_atomic(fs, path, text, strlen(text), 0644, 0);
   if (rc < 0) pm_report_error("write", path, rc);
   return rc;
 }
 
-static int mkdir_p(const pm_fs_ops *fs, const char *path) {
+static int mkdir_p(const pm_fs *fs, const char *path) {
   int rc = pm_file_mkdirs(fs, path, 0755, NULL);
   if (rc < 0) pm_report_error("create folder", path, rc);
   return rc;
 }
 
 /* A plain recursive copy (mode and times kept) of a template tree. */
-static int copy_tree(const pm_fs_ops *fs, const char *src, const char *dst) {
+static int copy_tree(const pm_fs *fs, const char *src, const char *dst) {
   pm_stat st;
-  int rc = fs->stat(src, false, &st);
+  int rc = pm_fs_stat(fs, src, false, &st);
   if (rc < 0) {
     pm_report_error("stat", src, rc);
     return rc;
   }
   if (st.type == PM_T_DIR) {
-    rc = fs->mkdir(dst, 0755);
+    rc = pm_fs_mkdir(fs, dst, 0755);
     if (rc < 0 && rc != PM_EEXIST) {
       pm_report_error("create folder", dst, rc);
       return rc;
     }
     pm_dir *d;
-    rc = fs->opendir(src, &d);
+    rc = pm_fs_opendir(fs, src, &d);
     if (rc < 0) {
       pm_report_error("read folder", src, rc);
       return rc;
     }
     pm_strlist names = {0};
     pm_dirent e;
-    while ((rc = fs->readdir(d, &e)) > 0)
+    while ((rc = pm_fs_readdir(fs, d, &e)) > 0)
       if (strcmp(e.name, ".") && strcmp(e.name, ".."))
         pm_strlist_add(&names, e.name);
-    fs->closedir(d);
+    pm_fs_closedir(fs, d);
     for (size_t i = 0; i < names.n && rc >= 0; i++) {
       char *a = pm_path_join(src, names.v[i]), *b = pm_path_join(dst, names.v[i]);
       rc = copy_tree(fs, a, b);
@@ -163,7 +163,7 @@ static int copy_tree(const pm_fs_ops *fs, const char *src, const char *dst) {
       free(b);
     }
     pm_strlist_free(&names);
-    if (rc >= 0) rc = fs->utimes(dst, &st.atime, &st.mtime, true);
+    if (rc >= 0) rc = pm_fs_utimes(fs, dst, &st.atime, &st.mtime, true);
     return rc < 0 ? rc : 0;
   }
   if (st.type != PM_T_FILE) return 0;
@@ -258,7 +258,7 @@ static int start_wait(pm_host *h, const char *name) {
 }
 
 int orch_sim_create(const orch_sim_options *o) {
-  const pm_fs_ops *fs = o->fs ? o->fs : pm_fs_native();
+  const pm_fs *fs = o->fs ? o->fs : pm_fs_native();
   int rc = pm_sim_init(o->dir, &o->cfg);
   if (rc == PM_EEXIST) {
     pm_report_errorf(rc, "sim-create: %s exists and is not empty", o->dir);
@@ -313,7 +313,7 @@ int orch_sim_create(const orch_sim_options *o) {
   if (rc == 0 && o->npcmta) {
     char *p = pm_path_join(msmcon, "Bin/Pcmta.exe");
     pm_stat st;
-    if (fs->stat(p, true, &st) == PM_ENOENT)
+    if (pm_fs_stat(fs, p, true, &st) == PM_ENOENT)
       rc = write_file(fs, p, "MZ pcmta");
     free(p);
   }

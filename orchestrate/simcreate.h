@@ -29,7 +29,7 @@ typedef struct orch_sim_options {
   /* The table the postoffice's folders and files (the stubs, a copied
    * `postoffice`, the registry file) are written through; NULL: the
    * native one. A test wraps it to inject faults. */
-  const pm_fs_ops *fs;
+  const pm_fs *fs;
 } orch_sim_options;
 void orch_sim_options_init(orch_sim_options *o);
 /* The sample PC MTA instance names, in order; NULL past the end. */

@@ -55,7 +55,7 @@ int orch_stage_save(pm_host *h, const char *path, const orch_stage *s) {
 }
 
 /* The record is small: a file past 1 MiB is not one pomove wrote. */
-static int read_whole(const pm_fs_ops *fs, const char *path, char **out,
+static int read_whole(const pm_fs *fs, const char *path, char **out,
                       size_t *len) {
   int rc = pm_file_read(fs, path, (size_t)1 << 20, out, len);
   return rc == PM_EFBIG ? PM_EFORMAT : rc;
@@ -187,20 +187,20 @@ int orch_stage_load(pm_host *h, const char *state_dir, orch_stage *s) {
 
 /* ---- how much changed since ---- */
 
-static void count_changed(const pm_fs_ops *fs, const char *path,
+static void count_changed(const pm_fs *fs, const char *path,
                           int64_t since, uint64_t *files, uint64_t *changed) {
   pm_dir *d;
-  if (fs->opendir(path, &d) < 0) return;
+  if (pm_fs_opendir(fs, path, &d) < 0) return;
   pm_strlist names = {0};
   pm_dirent e;
-  while (fs->readdir(d, &e) > 0)
+  while (pm_fs_readdir(fs, d, &e) > 0)
     if (strcmp(e.name, ".") && strcmp(e.name, ".."))
       pm_strlist_add(&names, e.name);
-  fs->closedir(d);
+  pm_fs_closedir(fs, d);
   for (size_t i = 0; i < names.n; i++) {
     char *c = pm_path_join(path, names.v[i]);
     pm_stat st;
-    if (fs->stat(c, false, &st) == 0) {
+    if (pm_fs_stat(fs, c, false, &st) == 0) {
       if (st.type == PM_T_DIR) {
         count_changed(fs, c, since, files, changed);
       } else {
@@ -273,9 +273,9 @@ void orch_stage_json(const orch_stage *s, FILE *out) {
 
 /* ---- removal beneath a handle ---- */
 
-int orch_remove_beneath(const pm_fs_ops *fs, const char *path) {
+int orch_remove_beneath(const pm_fs *fs, const char *path) {
   pm_stat st;
-  int rc = fs->stat(path, false, &st);
+  int rc = pm_fs_stat(fs, path, false, &st);
   if (rc == PM_ENOENT) return 0;
   if (rc < 0) return rc;
   if (st.type != PM_T_DIR) return PM_ENOTDIR; /* a link is never followed */
@@ -294,7 +294,7 @@ int orch_remove_beneath(const pm_fs_ops *fs, const char *path) {
 
 /* Creates path and its missing parents; *made counts the folders it
  * created (NULL: not counted). */
-static int mkdirs(const pm_fs_ops *fs, const char *path, uint64_t *made) {
+static int mkdirs(const pm_fs *fs, const char *path, uint64_t *made) {
   int rc = pm_file_mkdirs(fs, path, 0755, made);
   if (rc < 0) pm_report_error("create folder", path, rc);
   return rc;
@@ -308,7 +308,7 @@ static bool move_in_progress(pm_host *h, const orch_options *o) {
   char *jp = pm_path_join(cur, "journal");
   pm_stat st;
   bool busy = false;
-  if (h->fs->stat(plan, false, &st) == 0) {
+  if (pm_fs_stat(h->fs, plan, false, &st) == 0) {
     orch_journal j;
     memset(&j, 0, sizeof j);
     if (orch_journal_open(h->fs, jp, &j) < 0)
@@ -330,7 +330,7 @@ static int discard(pm_host *h, const orch_options *o, FILE *out) {
   int exit_code = PM_EXIT_FAILED;
   if (rc == PM_ENOENT) {
     pm_stat st;
-    if (h->fs->stat(dir, false, &st) == PM_ENOENT ||
+    if (pm_fs_stat(h->fs, dir, false, &st) == PM_ENOENT ||
         orch_remove_beneath(h->fs, dir) == 0) {
       if (!o->json) fprintf(out, "Nothing is staged.\n");
       else fputs("{\"command\":\"stage\",\"result\":\"nothing staged\"}\n",
@@ -354,7 +354,7 @@ static int discard(pm_host *h, const orch_options *o, FILE *out) {
    * it that the first pass made (only while empty). */
   if (rc == 0) {
     char *lock = pm_xasprintf("%s.pomove-lock", s.to_native);
-    int lr = h->fs->unlink(lock);
+    int lr = pm_fs_unlink(h->fs, lock);
     if (lr < 0 && lr != PM_ENOENT) pm_report_error("remove", lock, lr);
     free(lock);
     char *up = pm_xstrdup(s.to_native);
@@ -362,7 +362,7 @@ static int discard(pm_host *h, const orch_options *o, FILE *out) {
       char *sl = strrchr(up, '/');
       if (!sl || sl == up) break;
       *sl = '\0';
-      if (h->fs->rmdir(up) < 0) break;
+      if (pm_fs_rmdir(h->fs, up) < 0) break;
     }
     free(up);
   }
@@ -478,7 +478,7 @@ int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard_it) {
    * remove what is gone from the source. Files the services write while
    * they are read are left for the next pass (the move's final one). */
   pm_stat st;
-  co.update = again && s.passes && h->fs->stat(state, false, &st) == 0;
+  co.update = again && s.passes && pm_fs_stat(h->fs, state, false, &st) == 0;
   co.delete_gone = co.update;
   co.live = true;
   co.interrupt = o->interrupt;

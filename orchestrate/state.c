@@ -22,7 +22,7 @@ char *orch_state_current(pm_host *h, const char *state_dir) {
  * may hold NUL bytes of its own: callers use *len. */
 #define STATE_MAX ((size_t)256 << 20)
 
-int orch_state_read(const pm_fs_ops *fs, const char *path, char **out,
+int orch_state_read(const pm_fs *fs, const char *path, char **out,
                     size_t *len) {
   return pm_file_read(fs, path, STATE_MAX, out, len);
 }

@@ -34,7 +34,7 @@ static int apply(orch_journal *j, const char *rec) {
   return 0;
 }
 
-int orch_journal_open(const pm_fs_ops *fs, const char *path,
+int orch_journal_open(const pm_fs *fs, const char *path,
                       orch_journal *j) {
   memset(j, 0, sizeof *j);
   j->fs = fs;
@@ -89,14 +89,14 @@ int orch_journal_add(orch_journal *j, const char *event, int step) {
   PM_TRY(pm_file_open_regular(j->fs, j->path, PM_O_WRONLY | PM_O_CREAT,
                               0644, &fd));
   pm_stat st;
-  int rc = j->fs->fstat(fd, &st);
+  int rc = pm_fs_fstat(j->fs, fd, &st);
   /* A torn record left by a crash is cut off before appending, so that it
    * cannot end up in the middle of the journal. */
   uint64_t off = j->valid_len;
-  if (rc == 0 && st.size != off) rc = j->fs->ftruncate(fd, off);
+  if (rc == 0 && st.size != off) rc = pm_fs_ftruncate(j->fs, fd, off);
   if (rc == 0) rc = pm_file_write_all(j->fs, fd, line, strlen(line), off);
-  if (rc == 0) rc = j->fs->fsync(fd, false);
-  int rc2 = j->fs->close(fd);
+  if (rc == 0) rc = pm_fs_fsync(j->fs, fd, false);
+  int rc2 = pm_fs_close(j->fs, fd);
   if (rc == 0) rc = rc2;
   if (rc == 0) {
     apply(j, rec);

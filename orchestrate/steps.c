@@ -27,7 +27,7 @@
 
 /* ---- helpers ---- */
 
-int orch_mkdirs(const pm_fs_ops *fs, const char *path) {
+int orch_mkdirs(const pm_fs *fs, const char *path) {
   int rc = pm_file_mkdirs(fs, path, 0755, NULL);
   if (rc < 0) pm_report_error("create folder", path, rc);
   return rc;
@@ -480,7 +480,7 @@ static int check_paths(pm_host *h, const orch_plan *p, pm_strlist *missing) {
       pm_stat st;
       checked++;
       if (h->vol->native_path(h, file, native, sizeof native) < 0 ||
-          h->fs->stat(native, true, &st) < 0)
+          pm_fs_stat(h->fs, native, true, &st) < 0)
         pm_strlist_add(missing, file);
     }
     pm_strlist_free(&items);
@@ -644,7 +644,7 @@ static int un_unshare(orch_run *r) {
   return rc;
 }
 
-int orch_remove_tree(const pm_fs_ops *fs, const char *path) {
+int orch_remove_tree(const pm_fs *fs, const char *path) {
   /* Ctrl-C stops it between entries; what is left is removed by a rerun
    * (rollback --remove-copy, remove-old) as it would have been now. */
   char *failed = NULL;

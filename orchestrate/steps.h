@@ -40,7 +40,7 @@ struct orch_run {
 
 /* Creates path and its missing parents through the fs table, reporting
  * a failure; 0 or PM_E*. */
-int orch_mkdirs(const pm_fs_ops *fs, const char *path);
+int orch_mkdirs(const pm_fs *fs, const char *path);
 
 static inline double orch_since(uint64_t t0) {
   return (double)(pm_now_ns() - t0) / 1e9;

@@ -16,7 +16,7 @@ typedef struct qnode {
 } qnode;
 
 struct pm_io_ctx {
-  const pm_fs_ops *fs;
+  const pm_fs *fs;
   unsigned depth, outstanding;
   pm_mutex mu;
   pm_cond work, done;
@@ -33,12 +33,12 @@ struct pm_io_ctx {
 
 static int pool_probe(void) { return 0; }
 
-static void execute(const pm_fs_ops *fs, pm_io_req *req) {
+static void execute(const pm_fs *fs, pm_io_req *req) {
   int64_t r;
   switch (req->op) {
-  case PM_IO_READ: r = fs->pread(req->fd, req->buf, req->len, req->off); break;
-  case PM_IO_WRITE: r = fs->pwrite(req->fd, req->buf, req->len, req->off); break;
-  default: r = fs->fsync(req->fd, req->op == PM_IO_FDATASYNC); break;
+  case PM_IO_READ: r = pm_fs_pread(fs, req->fd, req->buf, req->len, req->off); break;
+  case PM_IO_WRITE: r = pm_fs_pwrite(fs, req->fd, req->buf, req->len, req->off); break;
+  default: r = pm_fs_fsync(fs, req->fd, req->op == PM_IO_FDATASYNC); break;
   }
   req->res = r;
   req->oserr = r < 0 ? pm_oserr_of((int)r) : 0;
@@ -65,7 +65,7 @@ static void worker(void *arg) {
 
 static void pool_cleanup(pm_io_ctx *c);
 
-static int pool_init(const pm_fs_ops *fs, unsigned depth, pm_io_ctx **out) {
+static int pool_init(const pm_fs *fs, unsigned depth, pm_io_ctx **out) {
   pm_io_ctx *c = pm_xcalloc(1, sizeof *c);
   if (depth < 2) depth = 2;
   c->fs = fs;

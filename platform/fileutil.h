@@ -22,7 +22,7 @@
 
 /* Writes all `len` bytes of buf at `off` of fd, asking again after each
  * short write; a write that transfers nothing is PM_EIO. */
-int pm_file_write_all(const pm_fs_ops *fs, pm_fd fd, const void *buf,
+int pm_file_write_all(const pm_fs *fs, pm_fd fd, const void *buf,
                       size_t len, uint64_t off);
 
 /* Opens the regular file at `path` never through a symlink and never
@@ -30,7 +30,7 @@ int pm_file_write_all(const pm_fs_ops *fs, pm_fd fd, const void *buf,
  * `flags`): a symlink is PM_ELOOP, anything but a regular file
  * PM_ESPECIAL (or PM_EISDIR). With PM_O_CREAT a new file is made, never
  * through a link. */
-int pm_file_open_regular(const pm_fs_ops *fs, const char *path, int flags,
+int pm_file_open_regular(const pm_fs *fs, const char *path, int flags,
                          uint32_t mode, pm_fd *out);
 
 /* Reads the file open at fd whole, from offset 0: the size fstat gives,
@@ -39,11 +39,11 @@ int pm_file_open_regular(const pm_fs_ops *fs, const char *path, int flags,
  * failure *out is NULL and *len 0. PM_ESHORT when the file ends before
  * the size fstat gave (it shrank while read), PM_ECHANGED when it has
  * more (it grew): either way the bytes are not the file's. */
-int pm_file_read_fd(const pm_fs_ops *fs, pm_fd fd, size_t max, char **out,
+int pm_file_read_fd(const pm_fs *fs, pm_fd fd, size_t max, char **out,
                     size_t *len);
 /* pm_file_read_fd of the regular file at `path`, opened as
  * pm_file_open_regular does (never through a symlink: PM_ELOOP). */
-int pm_file_read(const pm_fs_ops *fs, const char *path, size_t max,
+int pm_file_read(const pm_fs *fs, const char *path, size_t max,
                  char **out, size_t *len);
 
 /* Candidate temporary names pm_file_create_temp tries before giving up. */
@@ -59,7 +59,7 @@ int pm_file_read(const pm_fs_ops *fs, const char *path, size_t max,
  * and *tmp the name (malloc'd); PM_EEXIST (*tmp NULL) when all
  * PM_FILE_TEMP_TRIES names are taken; another failure of the open with
  * *tmp the name it failed at (malloc'd, for the caller's report). */
-int pm_file_create_temp(const pm_fs_ops *fs, const char *path, int flags,
+int pm_file_create_temp(const pm_fs *fs, const char *path, int flags,
                         uint32_t mode, pm_fd *fd, char **tmp);
 
 enum {
@@ -76,7 +76,7 @@ enum {
  * was and the temporary is removed; an I/O error syncing the folder after
  * it is returned with the new file in place (an OS or file system that
  * cannot sync a folder is not an error). */
-int pm_file_write_atomic(const pm_fs_ops *fs, const char *path,
+int pm_file_write_atomic(const pm_fs *fs, const char *path,
                          const void *data, size_t len, uint32_t mode,
                          unsigned flags);
 
@@ -85,7 +85,7 @@ int pm_file_write_atomic(const pm_fs_ops *fs, const char *path,
  * -p takes it): PM_ENOTDIR otherwise. *made (may be NULL) is increased by
  * the number of folders made. The root of the path (pm_path_root_len) is
  * never made. */
-int pm_file_mkdirs(const pm_fs_ops *fs, const char *path, uint32_t mode,
+int pm_file_mkdirs(const pm_fs *fs, const char *path, uint32_t mode,
                    uint64_t *made);
 
 /* Removes `path` and, when it is a folder, everything in it, depth first.
@@ -97,13 +97,13 @@ int pm_file_mkdirs(const pm_fs_ops *fs, const char *path, uint32_t mode,
  * entries when pm_interrupted() (PM_ECANCELED): a later call removes the
  * rest. On failure *failed (may be NULL) receives the path of the entry
  * that failed, malloc'd, for the caller's report. */
-int pm_file_remove_tree(const pm_fs_ops *fs, const char *path,
+int pm_file_remove_tree(const pm_fs *fs, const char *path,
                         char **failed);
 
 /* Copies the bytes of the file open at `in` (from offset 0 to its end)
  * to `out` at the same offsets, asking again after every short read and
  * write. *copied (may be NULL) receives the byte count. */
-int pm_file_copy_fd(const pm_fs_ops *fs, pm_fd in, pm_fd out,
+int pm_file_copy_fd(const pm_fs *fs, pm_fd in, pm_fd out,
                     uint64_t *copied);
 
 /* Copies the regular file `src` (never through a symlink: PM_ELOOP) to
@@ -111,7 +111,7 @@ int pm_file_copy_fd(const pm_fs_ops *fs, pm_fd in, pm_fd out,
  * PM_O_NOFOLLOW (anything at `dst` is PM_EEXIST, never written through),
  * with src's permission bits and modification and access times; synced
  * with PM_FILE_SYNC. On failure a `dst` it created is removed. */
-int pm_file_copy(const pm_fs_ops *fs, const char *src, const char *dst,
+int pm_file_copy(const pm_fs *fs, const char *src, const char *dst,
                  unsigned flags);
 
 #endif

@@ -171,9 +171,9 @@ bool pm_regtree_equal(const pm_regtree *a, const pm_regtree *b);
  * shrinks meanwhile, PM_ECHANGED when it grows) and parses it; save
  * replaces `path` atomically (pm_file_write_atomic, synced). Errors are
  * returned, not reported. */
-int pm_regtree_load(const pm_fs_ops *fs, const char *path, pm_regtree **out,
+int pm_regtree_load(const pm_fs *fs, const char *path, pm_regtree **out,
                     char *err, size_t err_cap);
-int pm_regtree_save(const pm_fs_ops *fs, const char *path,
+int pm_regtree_save(const pm_fs *fs, const char *path,
                     const pm_regtree *t);
 
 /* ---- The host tables ---- */
@@ -271,7 +271,7 @@ struct pm_host {
   const pm_share_ops *share;
   const pm_reg_ops *reg;
   const pm_vol_ops *vol;
-  const pm_fs_ops *fs; /* the native file system of native_path() */
+  const pm_fs *fs; /* the native file system of native_path() */
   /* A native directory where pomove may keep the state of a move (step
    * journal, plan, backups) when none is given. */
   char state_dir[PM_HOST_PATH_MAX * 4];

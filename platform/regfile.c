@@ -905,7 +905,7 @@ int pm_regtree_parse(pm_regtree *t, const void *buf, size_t len, char *err,
  * HKLM\SYSTEM of a server exports to a few MiB). */
 #define REGFILE_MAX ((size_t)256 << 20)
 
-int pm_regtree_load(const pm_fs_ops *fs, const char *path, pm_regtree **out,
+int pm_regtree_load(const pm_fs *fs, const char *path, pm_regtree **out,
                     char *err, size_t err_cap) {
   *out = NULL;
   if (err && err_cap) err[0] = '\0';
@@ -923,7 +923,7 @@ int pm_regtree_load(const pm_fs_ops *fs, const char *path, pm_regtree **out,
   return rc;
 }
 
-int pm_regtree_save(const pm_fs_ops *fs, const char *path,
+int pm_regtree_save(const pm_fs *fs, const char *path,
                     const pm_regtree *t) {
   uint8_t *data;
   size_t len;

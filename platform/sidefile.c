@@ -41,10 +41,10 @@ static void refuse_type(const char *what, const char *path, pm_ftype t,
 }
 
 /* Whatever is at `path` must be absent or a regular file. */
-static int check_name(const pm_fs_ops *fs, const char *path, const char *what,
+static int check_name(const pm_fs *fs, const char *path, const char *what,
                       const char *fix) {
   pm_stat st;
-  int rc = fs->stat(path, false, &st);
+  int rc = pm_fs_stat(fs, path, false, &st);
   if (rc == PM_ENOENT) return 0;
   if (rc) {
     char *op = pm_xasprintf("look at %s", what);
@@ -57,7 +57,7 @@ static int check_name(const pm_fs_ops *fs, const char *path, const char *what,
   return type_err(st.type);
 }
 
-int pm_side_create(const pm_fs_ops *fs, const char *path, const char *what,
+int pm_side_create(const pm_fs *fs, const char *path, const char *what,
                    uint32_t mode, pm_sidefile *sf) {
   memset(sf, 0, sizeof *sf);
   sf->fd = PM_FD_INVALID;
@@ -89,12 +89,12 @@ int pm_side_create(const pm_fs_ops *fs, const char *path, const char *what,
   return PM_EEXIST;
 }
 
-int pm_side_publish(const pm_fs_ops *fs, pm_sidefile *sf, const char *what) {
+int pm_side_publish(const pm_fs *fs, pm_sidefile *sf, const char *what) {
   /* rename() replaces the name itself, never what a link there points
    * to: the check is for a clear message, not for safety. */
   int rc = check_name(fs, sf->path, what, NULL);
   if (!rc) {
-    rc = fs->rename(sf->tmp, sf->path);
+    rc = pm_fs_rename(fs, sf->tmp, sf->path);
     if (rc) {
       char *op = pm_xasprintf("rename %s into place", what);
       pm_report_error(op, sf->path, rc);
@@ -110,18 +110,18 @@ int pm_side_publish(const pm_fs_ops *fs, pm_sidefile *sf, const char *what) {
   return 0;
 }
 
-void pm_side_discard(const pm_fs_ops *fs, pm_sidefile *sf) {
-  if (sf->fd != PM_FD_INVALID) fs->close(sf->fd);
+void pm_side_discard(const pm_fs *fs, pm_sidefile *sf) {
+  if (sf->fd != PM_FD_INVALID) pm_fs_close(fs, sf->fd);
   sf->fd = PM_FD_INVALID;
-  if (sf->tmp) fs->unlink(sf->tmp);
+  if (sf->tmp) pm_fs_unlink(fs, sf->tmp);
   free(sf->tmp);
   free(sf->path);
   sf->tmp = sf->path = NULL;
 }
 
-int pm_side_close(const pm_fs_ops *fs, pm_sidefile *sf) {
+int pm_side_close(const pm_fs *fs, pm_sidefile *sf) {
   int rc = 0;
-  if (sf->fd != PM_FD_INVALID) rc = fs->close(sf->fd);
+  if (sf->fd != PM_FD_INVALID) rc = pm_fs_close(fs, sf->fd);
   sf->fd = PM_FD_INVALID;
   free(sf->tmp);
   free(sf->path);
@@ -131,11 +131,11 @@ int pm_side_close(const pm_fs_ops *fs, pm_sidefile *sf) {
 
 /* Opens without following a link or waiting on a FIFO; checks the type
  * and the owner on the handle, and the link count when `links` is set. */
-static int open_checked(const pm_fs_ops *fs, const char *path,
+static int open_checked(const pm_fs *fs, const char *path,
                         const char *what, const char *fix, int flags,
                         bool links, pm_fd *out) {
   pm_fd fd;
-  int rc = fs->open(path,
+  int rc = pm_fs_open(fs, path,
                     (flags & PM_O_ACCMODE) | PM_O_NOFOLLOW | PM_O_REGULAR, 0,
                     &fd);
   if (rc == PM_ENOENT) return rc;
@@ -143,7 +143,7 @@ static int open_checked(const pm_fs_ops *fs, const char *path,
       rc == PM_ENXIO) {
     /* Name what is there rather than the open's error. */
     pm_stat st;
-    if (fs->stat(path, false, &st) == 0 && st.type != PM_T_FILE) {
+    if (pm_fs_stat(fs, path, false, &st) == 0 && st.type != PM_T_FILE) {
       refuse_type(what, path, st.type, fix);
       return type_err(st.type);
     }
@@ -158,12 +158,12 @@ static int open_checked(const pm_fs_ops *fs, const char *path,
     return rc;
   }
   pm_stat st;
-  rc = fs->fstat(fd, &st);
+  rc = pm_fs_fstat(fs, fd, &st);
   if (rc) {
     char *op = pm_xasprintf("read metadata of %s", what);
     pm_report_error(op, path, rc);
     free(op);
-    fs->close(fd);
+    pm_fs_close(fs, fd);
     return rc;
   }
   uint32_t me = pm_user_id();
@@ -186,7 +186,7 @@ static int open_checked(const pm_fs_ops *fs, const char *path,
                      "have written; remove '%s'%s and run the command again",
                      what, shown, why, shown, fix ? fix : "");
     free(shown);
-    fs->close(fd);
+    pm_fs_close(fs, fd);
     return PM_ESTATE;
   }
   *out = fd;
@@ -213,20 +213,20 @@ static uint32_t temp_pid(const char *name, const char *base) {
   return hex >= 6 && !*p ? (uint32_t)pid : 0;
 }
 
-int pm_side_sweep(const pm_fs_ops *fs, const char *path, const char *what) {
+int pm_side_sweep(const pm_fs *fs, const char *path, const char *what) {
   char *parent, *base;
   pm_path_split(path, &parent, &base);
   pm_fd dir = PM_FD_INVALID;
   pm_dir *d = NULL;
   int rc = *base ? 0 : PM_EINVAL;
-  if (!rc) rc = fs->open(parent, PM_O_RDONLY | PM_O_DIRECTORY, 0, &dir);
-  if (!rc) rc = fs->opendir_at(dir, "", &d);
+  if (!rc) rc = pm_fs_open(fs, parent, PM_O_RDONLY | PM_O_DIRECTORY, 0, &dir);
+  if (!rc) rc = pm_fs_opendir_at(fs, dir, "", &d);
   pm_strlist names = {0};
   if (!rc) {
     pm_dirent e;
-    while ((rc = fs->readdir(d, &e)) > 0)
+    while ((rc = pm_fs_readdir(fs, d, &e)) > 0)
       if (temp_pid(e.name, base)) pm_strlist_add(&names, e.name);
-    fs->closedir(d);
+    pm_fs_closedir(fs, d);
   }
   uint32_t me = pm_process_id();
   int removed = 0;
@@ -234,10 +234,10 @@ int pm_side_sweep(const pm_fs_ops *fs, const char *path, const char *what) {
     uint32_t pid = temp_pid(names.v[i], base);
     pm_stat st;
     if (pid == me || pm_process_alive(pid)) continue;
-    if (fs->stat_at(dir, names.v[i], &st) || st.type != PM_T_FILE) continue;
+    if (pm_fs_stat_at(fs, dir, names.v[i], &st) || st.type != PM_T_FILE) continue;
     /* unlink_at removes the name itself: were the file swapped for a
      * link since the look, the link would go, never what it points to. */
-    if (fs->unlink_at(dir, names.v[i])) continue;
+    if (pm_fs_unlink_at(fs, dir, names.v[i])) continue;
     char *full = pm_path_join(parent, names.v[i]);
     char *shown = pm_display_path(full);
     pm_warnf("removed '%s', a temporary %s left by pomove process %u, "
@@ -248,35 +248,35 @@ int pm_side_sweep(const pm_fs_ops *fs, const char *path, const char *what) {
     removed++;
   }
   pm_strlist_free(&names);
-  if (dir != PM_FD_INVALID) fs->close(dir);
+  if (dir != PM_FD_INVALID) pm_fs_close(fs, dir);
   free(parent);
   free(base);
   return rc < 0 ? rc : removed;
 }
 
-int pm_side_open(const pm_fs_ops *fs, const char *path, const char *what,
+int pm_side_open(const pm_fs *fs, const char *path, const char *what,
                  const char *fix, int flags, pm_fd *out) {
   return open_checked(fs, path, what, fix, flags, true, out);
 }
 
 /* ---- lock files ---- */
 
-static int write_holder(const pm_fs_ops *fs, pm_fd fd) {
+static int write_holder(const pm_fs *fs, pm_fd fd) {
   char host[256], when[64];
   pm_host_name(host, sizeof host);
   pm_utc_now(when, sizeof when);
   char *text = pm_xasprintf("pid %u\nhost %s\nstarted %s\n", pm_process_id(),
                             host, when);
-  int rc = fs->ftruncate(fd, 0);
+  int rc = pm_fs_ftruncate(fs, fd, 0);
   if (!rc) rc = pm_file_write_all(fs, fd, text, strlen(text), 0);
   free(text);
   return rc;
 }
 
 /* "pid 12, host h, started T" from what a holder wrote (any bytes). */
-static char *describe_holder(const pm_fs_ops *fs, pm_fd fd) {
+static char *describe_holder(const pm_fs *fs, pm_fd fd) {
   char raw[512];
-  int64_t n = fs->pread(fd, raw, sizeof raw - 1, 0);
+  int64_t n = pm_fs_pread(fs, fd, raw, sizeof raw - 1, 0);
   if (n <= 0) return pm_xstrdup("it has not written its name yet");
   raw[n] = '\0';
   size_t len = strlen(raw);
@@ -297,7 +297,7 @@ static char *describe_holder(const pm_fs_ops *fs, pm_fd fd) {
   return out;
 }
 
-int pm_side_lock(const pm_fs_ops *fs, const char *path, const char *what,
+int pm_side_lock(const pm_fs *fs, const char *path, const char *what,
                  pm_sidelock *lk) {
   lk->fd = PM_FD_INVALID;
   lk->path = NULL;
@@ -309,7 +309,7 @@ int pm_side_lock(const pm_fs_ops *fs, const char *path, const char *what,
      * or second link is ever left behind by a crash. It is empty until
      * its holder has written itself in, which a reader says. */
     pm_fd fd;
-    int rc = fs->open(path,
+    int rc = pm_fs_open(fs, path,
                       PM_O_RDWR | PM_O_CREAT | PM_O_EXCL | PM_O_NOFOLLOW,
                       0644, &fd);
     if (rc == PM_EEXIST)
@@ -322,7 +322,7 @@ int pm_side_lock(const pm_fs_ops *fs, const char *path, const char *what,
     }
     if (rc == PM_ENOENT) continue; /* removed meanwhile: create it */
     if (rc) return rc;
-    rc = fs->lock(fd);
+    rc = pm_fs_lock(fs, fd);
     if (rc == PM_EBUSY) {
       char *who = describe_holder(fs, fd);
       char *shown = pm_display_path(path);
@@ -336,20 +336,20 @@ int pm_side_lock(const pm_fs_ops *fs, const char *path, const char *what,
                        who, what, shown);
       free(shown);
       free(who);
-      fs->close(fd);
+      pm_fs_close(fs, fd);
       return PM_EBUSY;
     }
     if (rc) {
       char *op = pm_xasprintf("lock %s", what);
       pm_report_error(op, path, rc);
       free(op);
-      fs->close(fd);
+      pm_fs_close(fs, fd);
       return rc;
     }
     /* Ours: but only if the name still leads to the file locked (a
      * finishing holder removes it) and nobody linked it elsewhere. */
     pm_stat a, b;
-    if (fs->fstat(fd, &a) == 0 && fs->stat(path, false, &b) == 0 &&
+    if (pm_fs_fstat(fs, fd, &a) == 0 && pm_fs_stat(fs, path, false, &b) == 0 &&
         a.dev == b.dev && a.ino == b.ino) {
       if (a.nlink != 1) {
         char *shown = pm_display_path(path);
@@ -360,7 +360,7 @@ int pm_side_lock(const pm_fs_ops *fs, const char *path, const char *what,
                          "and run the command again",
                          what, shown, (unsigned long long)a.nlink);
         free(shown);
-        fs->close(fd);
+        pm_fs_close(fs, fd);
         return PM_ESTATE;
       }
       rc = write_holder(fs, fd);
@@ -368,14 +368,14 @@ int pm_side_lock(const pm_fs_ops *fs, const char *path, const char *what,
         char *op = pm_xasprintf("write %s", what);
         pm_report_error(op, path, rc);
         free(op);
-        fs->close(fd);
+        pm_fs_close(fs, fd);
         return rc;
       }
       lk->fd = fd;
       lk->path = pm_xstrdup(path);
       return 0;
     }
-    fs->close(fd);
+    pm_fs_close(fs, fd);
   }
   char *shown = pm_display_path(path);
   pm_oserr_set(0);
@@ -387,15 +387,15 @@ int pm_side_lock(const pm_fs_ops *fs, const char *path, const char *what,
   return PM_EBUSY;
 }
 
-void pm_side_unlock(const pm_fs_ops *fs, pm_sidelock *lk) {
+void pm_side_unlock(const pm_fs *fs, pm_sidelock *lk) {
   if (lk->fd == PM_FD_INVALID) return;
   /* Removed while still locked, and only if the name is still ours, so
    * that a lock another process has since made is never removed. */
   pm_stat a, b;
-  if (fs->fstat(lk->fd, &a) == 0 && fs->stat(lk->path, false, &b) == 0 &&
+  if (pm_fs_fstat(fs, lk->fd, &a) == 0 && pm_fs_stat(fs, lk->path, false, &b) == 0 &&
       a.dev == b.dev && a.ino == b.ino)
-    fs->unlink(lk->path);
-  fs->close(lk->fd);
+    pm_fs_unlink(fs, lk->path);
+  pm_fs_close(fs, lk->fd);
   lk->fd = PM_FD_INVALID;
   free(lk->path);
   lk->path = NULL;

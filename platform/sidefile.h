@@ -38,7 +38,7 @@ typedef struct pm_sidefile {
  * "manifest"). Refused with a report: `path` exists and is not a regular
  * file (a symlink: PM_ELOOP; a directory: PM_EISDIR; a FIFO, socket or
  * device: PM_ESPECIAL). Returns 0 and fills *sf, or a PM_E* code. */
-int pm_side_create(const pm_fs_ops *fs, const char *path, const char *what,
+int pm_side_create(const pm_fs *fs, const char *path, const char *what,
                    uint32_t mode, pm_sidefile *sf);
 
 /* Publishes a side file at its name with a rename that replaces what is
@@ -47,14 +47,14 @@ int pm_side_create(const pm_fs_ops *fs, const char *path, const char *what,
  * that such a thing is refused with a clear message. The file stays open
  * at sf->fd; on failure (reported) the temporary file is removed and
  * closed. */
-int pm_side_publish(const pm_fs_ops *fs, pm_sidefile *sf, const char *what);
+int pm_side_publish(const pm_fs *fs, pm_sidefile *sf, const char *what);
 
 /* Closes a side file and, when it was never published, removes its
  * temporary name. */
-void pm_side_discard(const pm_fs_ops *fs, pm_sidefile *sf);
+void pm_side_discard(const pm_fs *fs, pm_sidefile *sf);
 /* Closes a published side file (keeps it) and frees the names; returns
  * the close's result. */
-int pm_side_close(const pm_fs_ops *fs, pm_sidefile *sf);
+int pm_side_close(const pm_fs *fs, pm_sidefile *sf);
 
 /* Opens the existing side file `path` with `flags` (PM_O_RDONLY or
  * PM_O_RDWR, no creation) and checks what was opened. PM_ENOENT, not
@@ -64,7 +64,7 @@ int pm_side_close(const pm_fs_ops *fs, pm_sidefile *sf);
  * one link or owned by another user (PM_ESTATE), or one the OS refuses to
  * open (PM_EACCES ...). `fix` completes the advice ("or use --restart");
  * may be NULL. */
-int pm_side_open(const pm_fs_ops *fs, const char *path, const char *what,
+int pm_side_open(const pm_fs *fs, const char *path, const char *what,
                  const char *fix, int flags, pm_fd *out);
 
 /* Removes the temporaries that writers which have ended (a run killed
@@ -79,7 +79,7 @@ int pm_side_open(const pm_fs_ops *fs, const char *path, const char *what,
  * other name. Says on stderr (pm_warnf) what was removed and why. Returns
  * the number removed, or a PM_E* code when the folder cannot be read
  * (not reported: leftovers are no reason to fail a command). */
-int pm_side_sweep(const pm_fs_ops *fs, const char *path, const char *what);
+int pm_side_sweep(const pm_fs *fs, const char *path, const char *what);
 
 /* True for the codes pm_side_create/pm_side_open/pm_side_lock refuse a
  * file with (as opposed to a failure of the medium): a command exits 2
@@ -101,9 +101,9 @@ typedef struct pm_sidelock {
  * file says of the holder (pid, host, start time) and the lock file's
  * name. A lock file left by a process that died holds no lock: it is
  * taken and rewritten. */
-int pm_side_lock(const pm_fs_ops *fs, const char *path, const char *what,
+int pm_side_lock(const pm_fs *fs, const char *path, const char *what,
                  pm_sidelock *lk);
 /* Removes the lock file and releases the lock. */
-void pm_side_unlock(const pm_fs_ops *fs, pm_sidelock *lk);
+void pm_side_unlock(const pm_fs *fs, pm_sidelock *lk);
 
 #endif

@@ -43,8 +43,8 @@ void pm_identity_get(pm_identity *out);
  * through `fs` so that a wrapped table sees the probe. Windows: true,
  * as no ACL rewrites the mode pomove asks for (the security of a new
  * file is its descriptor, carried as win32.security). */
-struct pm_fs_ops;
-bool pm_create_mode_exact(const struct pm_fs_ops *fs, const char *dir);
+struct pm_fs;
+bool pm_create_mode_exact(const struct pm_fs *fs, const char *dir);
 
 /* Seconds since 1970-01-01 UTC by the wall clock. */
 int64_t pm_wall_seconds(void);

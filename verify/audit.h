@@ -27,7 +27,7 @@ enum {
 int vf_compare_parse(const char *list, unsigned *out);
 
 typedef struct vf_audit_opts {
-  const pm_fs_ops *fs;            /* NULL: pm_fs_native() */
+  const pm_fs *fs;            /* NULL: pm_fs_native() */
   const pm_io_engine_ops *engine; /* NULL: pm_io_engine_default() */
   unsigned threads;               /* 0: vf_pool_default_threads() */
   unsigned compare;               /* VF_CMP_* bits */

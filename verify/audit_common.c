@@ -101,7 +101,7 @@ void vf__report_error(const char *op, const char *path, int err, int oserr) {
   pm_report_error(op, path, err);
 }
 
-int vf__audit_pool_start(vf_audit_opts *o, const pm_fs_ops *fs,
+int vf__audit_pool_start(vf_audit_opts *o, const pm_fs *fs,
                          void (*done)(vf_job *job, void *arg),
                          void (*tick)(void *arg), void *arg, vf_pool **out) {
   vf_pool_opts po = {.fs = fs,

@@ -22,7 +22,7 @@ void vf__describe_err(const char *side, const vf_side *s, char *buf,
 struct vf_audit_opts;
 /* Starts the hashing pool of an audit with o's engine and threads, and
  * records in o which were used; reports a failure. */
-int vf__audit_pool_start(struct vf_audit_opts *o, const pm_fs_ops *fs,
+int vf__audit_pool_start(struct vf_audit_opts *o, const pm_fs *fs,
                          void (*done)(vf_job *job, void *arg),
                          void (*tick)(void *arg), void *arg, vf_pool **out);
 
@@ -38,7 +38,7 @@ const char *vf_rel_check(const char *rel);
  * is when *leaf_ok (it is never read, so a FIFO cannot block). `flags`
  * adds to PM_O_RDONLY (e.g. PM_O_NOATIME). The OS code (pm_oserr_last) is
  * that of the failure returned, 0 for pomove's own verdicts. */
-int vf_open_beneath(const pm_fs_ops *fs, pm_fd root, const char *rel,
+int vf_open_beneath(const pm_fs *fs, pm_fd root, const char *rel,
                     int flags, pm_fd *out, pm_stat *leaf, bool *leaf_ok);
 
 /* Reports an error with the OS code given (0: none, an error pomove

@@ -98,7 +98,7 @@ typedef struct mjob {
 
 typedef struct mctx {
   vf_audit_opts *o;
-  const pm_fs_ops *fs;
+  const pm_fs *fs;
   const char *dir;
   vf_report *rep;
   vf_pool *pool;
@@ -123,12 +123,12 @@ static bool md5_matches(mctx *c, const mjob *m) {
   char *buf = pm_xmalloc(65536);
   uint64_t off = 0;
   int64_t n;
-  while ((n = c->fs->pread(fd, buf, 65536, off)) > 0) {
+  while ((n = pm_fs_pread(c->fs, fd, buf, 65536, off)) > 0) {
     vf_md5_update(&md, buf, (size_t)n);
     off += (uint64_t)n;
   }
   free(buf);
-  c->fs->close(fd);
+  pm_fs_close(c->fs, fd);
   if (n < 0) return false;
   uint8_t d[16];
   vf_md5_final(&md, d);
@@ -273,7 +273,7 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
   o->malformed = 0;
   o->listed = 0;
   pm_stat st;
-  int rc = c.fs->stat(dir, true, &st);
+  int rc = pm_fs_stat(c.fs, dir, true, &st);
   int oserr = pm_oserr_last();
   if (!rc && st.type != PM_T_DIR) {
     rc = PM_ENOTDIR;
@@ -282,7 +282,7 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
   const char *op = "stat";
   if (!rc) {
     op = "open directory";
-    rc = c.fs->open(dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &c.dirfd);
+    rc = pm_fs_open(c.fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &c.dirfd);
     oserr = pm_oserr_last();
   }
   if (rc) {
@@ -294,13 +294,13 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
   if (rc) {
     vf__report_error("open manifest", manifest, rc,
                      rc == PM_ESPECIAL ? 0 : pm_oserr_last());
-    c.fs->close(c.dirfd);
+    pm_fs_close(c.fs, c.dirfd);
     return rc;
   }
   rc = vf__audit_pool_start(o, c.fs, entry_done, tick, &c, &c.pool);
   if (rc) {
     pm_manifest_reader_close(mr);
-    c.fs->close(c.dirfd);
+    pm_fs_close(c.fs, c.dirfd);
     return rc;
   }
   pm_mutex_init(&c.mu);
@@ -379,6 +379,6 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
     rc = find_extra(&c, dir, &listed);
   pset_free(&listed);
   pm_mutex_destroy(&c.mu);
-  c.fs->close(c.dirfd);
+  pm_fs_close(c.fs, c.dirfd);
   return rc;
 }

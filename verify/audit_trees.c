@@ -90,7 +90,7 @@ typedef struct frame {
 
 typedef struct actx {
   vf_audit_opts *o;
-  const pm_fs_ops *fs;
+  const pm_fs *fs;
   vf_report *rep;
   const char *root[2];
   /* The roots, opened once: every entry is reached beneath them with the
@@ -215,7 +215,7 @@ static void judge_dirs(actx *c, const char *rel) {
   vf_listing l[2] = {{0}, {0}};
   for (int s = 0; s < 2; s++) {
     char *p = full_path(c, s, rel);
-    int rc = c->fs->stat_at(c->rootfd[s], rel, &st[s]);
+    int rc = pm_fs_stat_at(c->fs, c->rootfd[s], rel, &st[s]);
     const char *op = "stat";
     if (!rc)
       rc = vf_list_dir_at(c->fs, c->rootfd[s], rel, VF_SORT_NAME, &l[s], &op);
@@ -250,10 +250,10 @@ static void judge_symlinks(actx *c, const char *rel) {
     size_t cap = 65536, len;
     target[s] = pm_xmalloc(cap);
     const char *op = "stat";
-    int rc = c->fs->stat_at(c->rootfd[s], rel, &st[s]);
+    int rc = pm_fs_stat_at(c->fs, c->rootfd[s], rel, &st[s]);
     if (!rc) {
       op = "read symlink";
-      rc = c->fs->readlink_at(c->rootfd[s], rel, target[s], cap, &len);
+      rc = pm_fs_readlink_at(c->fs, c->rootfd[s], rel, target[s], cap, &len);
     }
     if (rc) {
       report_os(op, p, rc, pm_oserr_last());
@@ -289,7 +289,7 @@ static void judge_specials(actx *c, const char *rel, pm_ftype t) {
   char detail[1024];
   for (int s = 0; s < 2; s++) {
     char *p = full_path(c, s, rel);
-    int rc = c->fs->stat_at(c->rootfd[s], rel, &st[s]);
+    int rc = pm_fs_stat_at(c->fs, c->rootfd[s], rel, &st[s]);
     if (rc) {
       report_os("stat", p, rc, pm_oserr_last());
       snprintf(detail, sizeof detail, "%s stat: %s (%s)", side_name[s],
@@ -447,7 +447,7 @@ int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
   for (int s = 0; s < 2 && !rc; s++) {
     pm_stat st;
     const char *op = "stat";
-    rc = c.fs->stat(c.root[s], true, &st);
+    rc = pm_fs_stat(c.fs, c.root[s], true, &st);
     int oserr = pm_oserr_last();
     if (!rc && st.type != PM_T_DIR) {
       rc = PM_ENOTDIR;
@@ -455,7 +455,7 @@ int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
     }
     if (!rc) {
       op = "open directory";
-      rc = c.fs->open(c.root[s], PM_O_RDONLY | PM_O_DIRECTORY, 0,
+      rc = pm_fs_open(c.fs, c.root[s], PM_O_RDONLY | PM_O_DIRECTORY, 0,
                       &c.rootfd[s]);
       oserr = pm_oserr_last();
     }
@@ -470,7 +470,7 @@ int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
     vf_listing_free(&l[0]);
     vf_listing_free(&l[1]);
     for (int s = 0; s < 2; s++)
-      if (c.rootfd[s] != PM_FD_INVALID) c.fs->close(c.rootfd[s]);
+      if (c.rootfd[s] != PM_FD_INVALID) pm_fs_close(c.fs, c.rootfd[s]);
     pm_mutex_destroy(&c.link_mu);
     return rc;
   }
@@ -493,8 +493,8 @@ int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
   free(c.links[1].s);
   pm_mutex_destroy(&c.link_mu);
   /* After vf_pool_finish: no job opens beneath them any more. */
-  c.fs->close(c.rootfd[0]);
-  c.fs->close(c.rootfd[1]);
+  pm_fs_close(c.fs, c.rootfd[0]);
+  pm_fs_close(c.fs, c.rootfd[1]);
   vf_report_add_side_entries(rep, c.entries[0], c.entries[1]);
   if (!rc && o->interrupt && *o->interrupt) rc = PM_ECANCELED;
   return rc;

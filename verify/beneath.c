@@ -29,18 +29,18 @@ const char *vf_rel_check(const char *rel) {
   }
 }
 
-int vf_open_beneath(const pm_fs_ops *fs, pm_fd root, const char *rel,
+int vf_open_beneath(const pm_fs *fs, pm_fd root, const char *rel,
                     int flags, pm_fd *out, pm_stat *leaf, bool *leaf_ok) {
   *leaf_ok = false;
   if (vf_rel_check(rel)) {
     pm_oserr_set(0);
     return PM_EPERM;
   }
-  int rc = fs->open_at(root, rel, flags | PM_O_RDONLY | PM_O_NOFOLLOW |
+  int rc = pm_fs_open_at(fs, root, rel, flags | PM_O_RDONLY | PM_O_NOFOLLOW |
                                       PM_O_REGULAR, 0, out);
   if (rc == PM_ESPECIAL) {
     /* Say what it is: a FIFO or device is never opened for reading. */
-    if (fs->stat_at(root, rel, leaf) == 0) *leaf_ok = true;
+    if (pm_fs_stat_at(fs, root, rel, leaf) == 0) *leaf_ok = true;
     rc = PM_ESPECIAL;
   }
   if (rc == PM_ELOOP || rc == PM_ESPECIAL || rc == PM_EXDEV)

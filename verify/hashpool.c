@@ -78,7 +78,7 @@ typedef struct worker {
 
 struct vf_pool {
   vf_pool_opts o;
-  const pm_fs_ops *fs;
+  const pm_fs *fs;
   const pm_io_engine_ops *eng;
   pm_mutex mu;
   pm_cond not_full, not_empty, idle;
@@ -177,7 +177,7 @@ static void stream_end(worker *w, stream *s) {
   }
   s->count = 0;
   s->head = 0;
-  w->p->fs->close(s->fd);
+  pm_fs_close(w->p->fs, s->fd);
   s->active = false;
 }
 
@@ -269,7 +269,7 @@ static void on_complete(worker *w, chunk *c, bool was_flight) {
  * reads or is finished. */
 static void job_start(worker *w, slot *sl, vf_job *j) {
   vf_pool *p = w->p;
-  const pm_fs_ops *fs = p->fs;
+  const pm_fs *fs = p->fs;
   sl->job = j;
   w->nbusy++;
   for (unsigned i = 0; i < j->nsides; i++) {
@@ -295,13 +295,13 @@ static void job_start(worker *w, slot *sl, vf_job *j) {
      * tree whatever is swapped meanwhile. */
     int oflags = PM_O_RDONLY | PM_O_NOATIME | PM_O_REGULAR |
                  (j->follow ? 0 : PM_O_NOFOLLOW);
-    int rc = sd->rel ? fs->open_at(sd->dir, sd->rel, oflags, 0, &s->fd)
-                     : fs->open(sd->path, oflags, 0, &s->fd);
+    int rc = sd->rel ? pm_fs_open_at(fs, sd->dir, sd->rel, oflags, 0, &s->fd)
+                     : pm_fs_open(fs, sd->path, oflags, 0, &s->fd);
     if (rc == PM_ESPECIAL) {
       /* Learn what it is for the caller's verdict (a FIFO in one tree
        * and a file in the other is a type difference). */
-      int src = sd->rel ? fs->stat_at(sd->dir, sd->rel, &sd->st)
-                        : fs->stat(sd->path, j->follow, &sd->st);
+      int src = sd->rel ? pm_fs_stat_at(fs, sd->dir, sd->rel, &sd->st)
+                        : pm_fs_stat(fs, sd->path, j->follow, &sd->st);
       if (!src && sd->st.type != PM_T_FILE) {
         sd->stat_ok = true;
         continue;
@@ -324,17 +324,17 @@ static void job_start(worker *w, slot *sl, vf_job *j) {
       s->eof = UNKNOWN_EOF;
       continue;
     }
-    rc = fs->fstat(s->fd, &sd->st);
+    rc = pm_fs_fstat(fs, s->fd, &sd->st);
     if (rc) {
       side_fail(sd, rc, "stat", pm_oserr_last());
-      fs->close(s->fd);
+      pm_fs_close(fs, s->fd);
       continue;
     }
     sd->stat_ok = true;
     if (sd->st.type != PM_T_FILE) {
       /* Replaced by something else since the walk: the caller judges by
        * st.type; nothing to read. */
-      fs->close(s->fd);
+      pm_fs_close(fs, s->fd);
       continue;
     }
     s->active = true;
@@ -344,7 +344,7 @@ static void job_start(worker *w, slot *sl, vf_job *j) {
   if (j->nsides == 2 && j->size_gate && sl->s[0].active && sl->s[1].active &&
       j->side[0].st.size != j->side[1].st.size) {
     for (unsigned i = 0; i < 2; i++) {
-      fs->close(sl->s[i].fd);
+      pm_fs_close(fs, sl->s[i].fd);
       sl->s[i].active = false;
     }
   }
@@ -483,7 +483,7 @@ static void worker_break(worker *w, int err) {
       stream *s = &sl->s[i];
       if (!s->active) continue;
       side_fail(s->side, err, "read", 0);
-      p->fs->close(s->fd);
+      pm_fs_close(p->fs, s->fd);
       s->active = false;
       s->count = s->inflight = 0;
     }

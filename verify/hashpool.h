@@ -64,7 +64,7 @@ void vf_job_beneath(vf_job *job, unsigned side, pm_fd dir, const char *rel);
 typedef struct vf_pool vf_pool;
 
 typedef struct vf_pool_opts {
-  const pm_fs_ops *fs;            /* NULL: pm_fs_native() */
+  const pm_fs *fs;            /* NULL: pm_fs_native() */
   const pm_io_engine_ops *engine; /* NULL: pm_io_engine_default() */
   unsigned threads;               /* 0: default (see vf_pool_default_threads) */
   unsigned files_per_thread;      /* 0: 32 */

@@ -40,26 +40,26 @@ void vf_listing_free(vf_listing *l) {
   l->n = 0;
 }
 
-int vf_list_dir(const pm_fs_ops *fs, const char *path, int sort,
+int vf_list_dir(const pm_fs *fs, const char *path, int sort,
                 vf_listing *out, const char **op) {
   return vf_list_dir_at(fs, PM_FD_INVALID, path, sort, out, op);
 }
 
 /* dir PM_FD_INVALID: `path` is a plain path (vf_list_dir). */
-int vf_list_dir_at(const pm_fs_ops *fs, pm_fd dir, const char *path, int sort,
+int vf_list_dir_at(const pm_fs *fs, pm_fd dir, const char *path, int sort,
                    vf_listing *out, const char **op) {
   out->e = NULL;
   out->n = 0;
   pm_dir *d;
   bool at = dir != PM_FD_INVALID;
-  int rc = at ? fs->opendir_at(dir, path, &d) : fs->opendir(path, &d);
+  int rc = at ? pm_fs_opendir_at(fs, dir, path, &d) : pm_fs_opendir(fs, path, &d);
   if (rc) {
     *op = "open directory";
     return rc;
   }
   size_t cap = 0;
   pm_dirent de;
-  while ((rc = fs->readdir(d, &de)) > 0) {
+  while ((rc = pm_fs_readdir(fs, d, &de)) > 0) {
     if (out->n == cap) {
       cap = cap ? cap * 2 : 64;
       out->e = pm_xrealloc(out->e, cap * sizeof *out->e);
@@ -68,7 +68,7 @@ int vf_list_dir_at(const pm_fs_ops *fs, pm_fd dir, const char *path, int sort,
     out->e[out->n].type = de.type;
     out->n++;
   }
-  fs->closedir(d);
+  pm_fs_closedir(fs, d);
   if (rc < 0) {
     *op = "read directory";
     vf_listing_free(out);
@@ -79,7 +79,7 @@ int vf_list_dir_at(const pm_fs_ops *fs, pm_fd dir, const char *path, int sort,
     /* Some file systems do not fill d_type. */
     char *p = pm_path_join(path, out->e[i].name);
     pm_stat st;
-    rc = at ? fs->stat_at(dir, p, &st) : fs->stat(p, false, &st);
+    rc = at ? pm_fs_stat_at(fs, dir, p, &st) : pm_fs_stat(fs, p, false, &st);
     free(p);
     if (rc == PM_ENOENT) {
       /* Gone since readdir: as if it had never been listed. */

@@ -29,11 +29,11 @@ enum {
 
 /* Reads directory `path`. 0 or PM_E*; on error *op names the failed
  * call ("open directory", "read directory", "stat"). */
-int vf_list_dir(const pm_fs_ops *fs, const char *path, int sort,
+int vf_list_dir(const pm_fs *fs, const char *path, int sort,
                 vf_listing *out, const char **op);
 /* The same for `rel` beneath the directory handle `dir`, with the fs
  * table's *_at calls (no symlink followed in any component). */
-int vf_list_dir_at(const pm_fs_ops *fs, pm_fd dir, const char *rel, int sort,
+int vf_list_dir_at(const pm_fs *fs, pm_fd dir, const char *rel, int sort,
                    vf_listing *out, const char **op);
 void vf_listing_free(vf_listing *l);
 

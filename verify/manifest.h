@@ -28,8 +28,8 @@ typedef struct pm_manifest_writer pm_manifest_writer;
  * reported here. Returns 0 or PM_E*. */
 int pm_manifest_writer_open(const char *path, pm_manifest_writer **out);
 /* The same through a given file-system table (fault injection). */
-struct pm_fs_ops;
-int pm_manifest_writer_open_fs(const struct pm_fs_ops *fs, const char *path,
+struct pm_fs;
+int pm_manifest_writer_open_fs(const struct pm_fs *fs, const char *path,
                                pm_manifest_writer **out);
 /* The temporary name the manifest is being written under. */
 const char *pm_manifest_writer_tmp_path(const pm_manifest_writer *w);

@@ -197,7 +197,7 @@ int pm_manifest_parse_line(const char *line, size_t len, char **path_out,
 }
 
 struct pm_manifest_reader {
-  const pm_fs_ops *fs;
+  const pm_fs *fs;
   pm_fd fd;
   uint64_t off;    /* file offset of the next read */
   char *buf;       /* holds the current unparsed bytes */
@@ -209,10 +209,10 @@ struct pm_manifest_reader {
 };
 
 int pm_manifest_reader_open(const char *path, pm_manifest_reader **out) {
-  const pm_fs_ops *fs = pm_fs_native();
+  const pm_fs *fs = pm_fs_native();
   pm_fd fd;
   /* PM_O_REGULAR: a FIFO given as the manifest must not hang the audit. */
-  PM_TRY(fs->open(path, PM_O_RDONLY | PM_O_REGULAR, 0, &fd));
+  PM_TRY(pm_fs_open(fs, path, PM_O_RDONLY | PM_O_REGULAR, 0, &fd));
   pm_manifest_reader *r = pm_xcalloc(1, sizeof *r);
   r->fs = fs;
   r->fd = fd;
@@ -235,7 +235,7 @@ static int fill(pm_manifest_reader *r) {
     r->cap *= 2;
     r->buf = pm_xrealloc(r->buf, r->cap);
   }
-  int64_t n = r->fs->pread(r->fd, r->buf + r->end, r->cap - r->end, r->off);
+  int64_t n = pm_fs_pread(r->fs, r->fd, r->buf + r->end, r->cap - r->end, r->off);
   if (n < 0) return (int)n;
   if (n == 0) r->eof = true;
   r->end += (size_t)n;
@@ -303,7 +303,7 @@ int pm_manifest_reader_next(pm_manifest_reader *r, pm_manifest_entry *e) {
 
 void pm_manifest_reader_close(pm_manifest_reader *r) {
   if (!r) return;
-  r->fs->close(r->fd);
+  pm_fs_close(r->fs, r->fd);
   free(r->cur);
   free(r->buf);
   free(r);

@@ -24,7 +24,7 @@
 #define WBUF (256 * 1024)
 
 struct pm_manifest_writer {
-  const pm_fs_ops *fs;
+  const pm_fs *fs;
   pm_fd fd;
   pm_sidefile sf;
   pm_mutex mu;
@@ -70,7 +70,7 @@ int pm_manifest_writer_open(const char *path, pm_manifest_writer **out) {
   return pm_manifest_writer_open_fs(pm_fs_native(), path, out);
 }
 
-int pm_manifest_writer_open_fs(const pm_fs_ops *fs, const char *path,
+int pm_manifest_writer_open_fs(const pm_fs *fs, const char *path,
                                pm_manifest_writer **out) {
   /* Written under a temporary name of its own and renamed into place by
    * pm_manifest_writer_publish(): nothing planted at `path` or at a
@@ -148,7 +148,7 @@ static int finish(pm_manifest_writer *w) {
   pm_mutex_lock(&w->mu);
   int rc = flush_locked(w);
   pm_mutex_unlock(&w->mu);
-  if (!rc) rc = w->fs->fsync(w->fd, false);
+  if (!rc) rc = pm_fs_fsync(w->fs, w->fd, false);
   return rc;
 }
 

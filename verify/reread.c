@@ -38,7 +38,7 @@ const char *vf_reread_method_name(int method) {
  * hashed. Should a read in the middle return a count that is not a
  * multiple of the alignment, the next read restarts at the aligned offset
  * below and the bytes already hashed are skipped. */
-static int hash_fd(const pm_fs_ops *fs, pm_fd fd, bool direct, void *buf,
+static int hash_fd(const pm_fs *fs, pm_fd fd, bool direct, void *buf,
                    size_t bufsz, uint64_t hint, pm_hash128 *out,
                    uint64_t *size) {
   pm_hasher *h = pm_hasher_create();
@@ -55,7 +55,7 @@ static int hash_fd(const pm_fs_ops *fs, pm_fd fd, bool direct, void *buf,
       want = (want + ALIGN - 1) & ~(uint64_t)(ALIGN - 1);
       if (want < len) len = (size_t)want;
     }
-    int64_t n = fs->pread(fd, buf, len, off);
+    int64_t n = pm_fs_pread(fs, fd, buf, len, off);
     if (n < 0) {
       rc = (int)n;
       break;
@@ -73,7 +73,7 @@ static int hash_fd(const pm_fs_ops *fs, pm_fd fd, bool direct, void *buf,
   return rc;
 }
 
-int vf_hash_file_uncached(const pm_fs_ops *fs, const char *path,
+int vf_hash_file_uncached(const pm_fs *fs, const char *path,
                           pm_hash128 *out, uint64_t *size, int *method) {
   void *buf = pm_aligned_alloc(ALIGN, BUFSZ);
   if (!buf) return PM_ENOMEM;
@@ -84,23 +84,23 @@ int vf_hash_file_uncached(const pm_fs_ops *fs, const char *path,
 }
 
 /* path alone, or rel beneath dir (see vf_hash_file_uncached_at). */
-static int open_one(const pm_fs_ops *fs, pm_fd dir, const char *path,
+static int open_one(const pm_fs *fs, pm_fd dir, const char *path,
                     int flags, pm_fd *fd) {
   /* PM_O_REGULAR: a FIFO put in the file's place fails the open instead
    * of blocking the re-read. */
   flags |= PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_REGULAR;
-  return dir == PM_FD_INVALID ? fs->open(path, flags, 0, fd)
-                              : fs->open_at(dir, path, flags, 0, fd);
+  return dir == PM_FD_INVALID ? pm_fs_open(fs, path, flags, 0, fd)
+                              : pm_fs_open_at(fs, dir, path, flags, 0, fd);
 }
 
-int vf_hash_file_uncached_buf(const pm_fs_ops *fs, const char *path,
+int vf_hash_file_uncached_buf(const pm_fs *fs, const char *path,
                               void *buf, size_t bufsz, uint64_t size_hint,
                               pm_hash128 *out, uint64_t *size, int *method) {
   return vf_hash_file_uncached_at(fs, PM_FD_INVALID, path, buf, bufsz,
                                   size_hint, out, size, method);
 }
 
-int vf_hash_file_uncached_at(const pm_fs_ops *fs, pm_fd dir, const char *path,
+int vf_hash_file_uncached_at(const pm_fs *fs, pm_fd dir, const char *path,
                              void *buf, size_t bufsz, uint64_t size_hint,
                              pm_hash128 *out, uint64_t *size, int *method) {
   pm_fd fd;
@@ -108,7 +108,7 @@ int vf_hash_file_uncached_at(const pm_fs_ops *fs, pm_fd dir, const char *path,
   if (rc == 0) {
     *method = VF_REREAD_DIRECT;
     rc = hash_fd(fs, fd, true, buf, bufsz, size_hint, out, size);
-    int rc2 = fs->close(fd);
+    int rc2 = pm_fs_close(fs, fd);
     /* A read refused with EINVAL under O_DIRECT (a device whose logical
      * block is larger than ALIGN, or a file system that accepts the flag
      * at open and refuses it later) falls through to the other method. */
@@ -121,18 +121,18 @@ int vf_hash_file_uncached_at(const pm_fs_ops *fs, pm_fd dir, const char *path,
    * fsync slot. */
   PM_TRY(open_one(fs, dir, path, 0, &fd));
   *method = VF_REREAD_DROPCACHE;
-  rc = fs->fsync(fd, true);
+  rc = pm_fs_fsync(fs, fd, true);
   /* Dirty pages are not dropped, hence the flush first. */
-  if (!rc) rc = fs->drop_cache(fd, 0, 0);
+  if (!rc) rc = pm_fs_drop_cache(fs, fd, 0, 0);
   if (!rc) rc = hash_fd(fs, fd, false, buf, bufsz, size_hint, out, size);
-  int rc2 = fs->close(fd);
+  int rc2 = pm_fs_close(fs, fd);
   return rc ? rc : rc2;
 }
 
 /* ---- a batch re-read by a team of threads ---- */
 
 typedef struct reread_team {
-  const pm_fs_ops *fs;
+  const pm_fs *fs;
   pm_fd dir;
   const vf_reread_item *items;
   vf_reread_result *out;
@@ -163,7 +163,7 @@ static void reread_main(void *arg) {
 
 #define REREAD_MAX_THREADS 64
 
-vf_reread_result *vf_reread_batch(const pm_fs_ops *fs, pm_fd dir,
+vf_reread_result *vf_reread_batch(const pm_fs *fs, pm_fd dir,
                                   const vf_reread_item *items, size_t n,
                                   unsigned threads) {
   reread_team t = {.fs = fs, .dir = dir, .items = items, .n = n};

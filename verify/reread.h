@@ -16,7 +16,7 @@ enum vf_reread_method { VF_REREAD_DIRECT, VF_REREAD_DROPCACHE };
  * supports it, otherwise after flushing the file and dropping its cached
  * pages. *method says which was used; *size gets the bytes read.
  * Returns 0 or a PM_E* code. Thread-safe. */
-int vf_hash_file_uncached(const pm_fs_ops *fs, const char *path,
+int vf_hash_file_uncached(const pm_fs *fs, const char *path,
                           pm_hash128 *out, uint64_t *size, int *method);
 
 /* The same with the caller's buffer: `buf` 4096-aligned, `bufsz` a
@@ -26,14 +26,14 @@ int vf_hash_file_uncached(const pm_fs_ops *fs, const char *path,
  * the size the file is expected to have (0: unknown), keeps each read
  * from asking for much more than is left; any size is still read whole. */
 #define VF_REREAD_ALIGN 4096u
-int vf_hash_file_uncached_buf(const pm_fs_ops *fs, const char *path,
+int vf_hash_file_uncached_buf(const pm_fs *fs, const char *path,
                               void *buf, size_t bufsz, uint64_t size_hint,
                               pm_hash128 *out, uint64_t *size, int *method);
 
 /* The same for `rel` resolved beneath the directory handle `dir` with the
  * fs table's open_at (no symlink followed in any component); dir
  * PM_FD_INVALID: `rel` is a plain path, as above. */
-int vf_hash_file_uncached_at(const pm_fs_ops *fs, pm_fd dir, const char *rel,
+int vf_hash_file_uncached_at(const pm_fs *fs, pm_fd dir, const char *rel,
                              void *buf, size_t bufsz, uint64_t size_hint,
                              pm_hash128 *out, uint64_t *size, int *method);
 
@@ -62,7 +62,7 @@ typedef struct vf_reread_result {
  * Returns n results in the items' order, malloc'd: the caller frees
  * them. Out of memory for a thread's buffer fails its files with
  * PM_ENOMEM. */
-vf_reread_result *vf_reread_batch(const pm_fs_ops *fs, pm_fd dir,
+vf_reread_result *vf_reread_batch(const pm_fs *fs, pm_fd dir,
                                   const vf_reread_item *items, size_t n,
                                   unsigned threads);
 

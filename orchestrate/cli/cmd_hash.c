@@ -27,7 +27,7 @@
 #define WINDOW 4096u
 
 typedef struct hctx {
-  const pm_fs_ops *fs;
+  const pm_fs *fs;
   const char *root;
   size_t rootlen;
   /* DIR, opened once: the walk lists and opens beneath it with the fs
@@ -200,14 +200,14 @@ static void walk(hctx *c, const char *skip_rel, const char *skip_tmp) {
 }
 
 /* The manifest's path relative to DIR when -o puts it inside DIR. */
-static char *output_rel(const pm_fs_ops *fs, const char *dir,
+static char *output_rel(const pm_fs *fs, const char *dir,
                         const char *out) {
   char rdir[4096], rparent[4096];
-  if (fs->realpath(dir, rdir, sizeof rdir)) return NULL;
+  if (pm_fs_realpath(fs, dir, rdir, sizeof rdir)) return NULL;
   char *parent, *base;
   pm_path_split(out, &parent, &base);
   char *res = NULL;
-  if (!fs->realpath(parent, rparent, sizeof rparent)) {
+  if (!pm_fs_realpath(fs, parent, rparent, sizeof rparent)) {
     char *full = pm_path_join(rparent, base);
     if (pm_path_within(rdir, full) && strlen(full) > strlen(rdir)) {
       size_t n = strlen(rdir);
@@ -305,7 +305,7 @@ int vf_cmd_hash(int argc, char **argv) {
   c->fs = pm_fs_native();
   c->root = dir;
   pm_stat st;
-  int rc = c->fs->stat(dir, true, &st);
+  int rc = pm_fs_stat(c->fs, dir, true, &st);
   int oserr = pm_oserr_last();
   if (!rc && st.type != PM_T_DIR) {
     rc = PM_ENOTDIR;
@@ -314,7 +314,7 @@ int vf_cmd_hash(int argc, char **argv) {
   const char *op = "stat";
   if (!rc) {
     op = "open directory";
-    rc = c->fs->open(dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &c->rootfd);
+    rc = pm_fs_open(c->fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &c->rootfd);
     oserr = pm_oserr_last();
   }
   if (rc) {
@@ -328,7 +328,7 @@ int vf_cmd_hash(int argc, char **argv) {
      * the end; a link or special file at FILE is refused (reported). */
     rc = pm_manifest_writer_open(out_path, &c->w);
     if (rc) {
-      c->fs->close(c->rootfd);
+      pm_fs_close(c->fs, c->rootfd);
       free(c);
       return pm_side_refused(rc) ? PM_EXIT_USAGE : PM_EXIT_FAILED;
     }
@@ -356,7 +356,7 @@ int vf_cmd_hash(int argc, char **argv) {
     pm_report_errorf(rc, "cannot start the %s I/O engine", eng->name);
     if (c->w) pm_manifest_writer_close(c->w);
     free(skip);
-    c->fs->close(c->rootfd);
+    pm_fs_close(c->fs, c->rootfd);
     free(skip_tmp);
     free(c);
     return PM_EXIT_FAILED;
@@ -422,7 +422,7 @@ int vf_cmd_hash(int argc, char **argv) {
   pm_mutex_destroy(&c->mu);
   pm_cond_destroy(&c->moved);
   free(skip);
-    c->fs->close(c->rootfd);
+    pm_fs_close(c->fs, c->rootfd);
     free(skip_tmp);
   free(c);
   return code;

@@ -66,7 +66,7 @@ typedef struct po_dirmeta {
 } po_dirmeta;
 
 struct po_writer {
-  const pm_fs_ops *fs;
+  const pm_fs *fs;
   char *root;
   uint64_t seed;
   uint8_t *pool, *text, *buf;
@@ -118,20 +118,20 @@ static int fail(po_writer *w, const char *op, const char *path, int rc) {
 
 /* mkdir -p for the root's parents and the root itself. */
 static int make_root(po_writer *w) {
-  const pm_fs_ops *fs = w->fs;
+  const pm_fs *fs = w->fs;
   pm_stat st;
-  int rc = fs->stat(w->root, true, &st);
+  int rc = pm_fs_stat(fs, w->root, true, &st);
   if (rc == 0) {
     if (st.type != PM_T_DIR) {
       pm_oserr_set(0);
       return fail(w, "create tree at", w->root, PM_ENOTDIR);
     }
     pm_dir *d;
-    rc = fs->opendir(w->root, &d);
+    rc = pm_fs_opendir(fs, w->root, &d);
     if (rc) return fail(w, "open directory", w->root, rc);
     pm_dirent ent;
-    rc = fs->readdir(d, &ent);
-    fs->closedir(d);
+    rc = pm_fs_readdir(fs, d, &ent);
+    pm_fs_closedir(fs, d);
     if (rc < 0) return fail(w, "read directory", w->root, rc);
     if (rc > 0) {
       pm_oserr_set(0);
@@ -182,7 +182,7 @@ int po_writer_dir(po_writer *w, const char *rel, uint32_t mode,
   if (stop_requested(w)) return w->err;
   if (rel[0]) {
     char *path = full_path(w, rel);
-    int rc = w->fs->mkdir(path, 0755);
+    int rc = pm_fs_mkdir(w->fs, path, 0755);
     if (rc) {
       fail(w, "create directory", path, rc);
       free(path);
@@ -211,7 +211,7 @@ int po_writer_file(po_writer *w, const char *rel, uint64_t size,
   if (stop_requested(w)) return w->err;
   char *path = full_path(w, rel);
   pm_fd fd;
-  int rc = w->fs->open(path, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0600, &fd);
+  int rc = pm_fs_open(w->fs, path, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0600, &fd);
   if (rc) {
     fail(w, "create file", path, rc);
     free(path);
@@ -238,10 +238,10 @@ int po_writer_file(po_writer *w, const char *rel, uint64_t size,
   }
   /* The mode is set explicitly (not through open's mode) so that the
    * tree does not depend on the caller's umask. */
-  if (!rc && (rc = w->fs->fchmod(fd, mode)) != 0) fail(w, "chmod", path, rc);
-  if (!rc && (rc = w->fs->futimes(fd, &mtime, &mtime)) != 0)
+  if (!rc && (rc = pm_fs_fchmod(w->fs, fd, mode)) != 0) fail(w, "chmod", path, rc);
+  if (!rc && (rc = pm_fs_futimes(w->fs, fd, &mtime, &mtime)) != 0)
     fail(w, "set times of", path, rc);
-  int crc = w->fs->close(fd);
+  int crc = pm_fs_close(w->fs, fd);
   if (!rc && crc) rc = fail(w, "close", path, crc);
   free(path);
   if (rc) return rc;
@@ -258,9 +258,9 @@ int po_writer_close(po_writer *w, po_gen_stats *st) {
     po_dirmeta *d = &w->dirs[i];
     if (!w->err) {
       char *path = full_path(w, d->rel);
-      int rc = w->fs->chmod(path, d->mode);
+      int rc = pm_fs_chmod(w->fs, path, d->mode);
       if (rc) fail(w, "chmod", path, rc);
-      else if ((rc = w->fs->utimes(path, &d->mtime, &d->mtime, false)) != 0)
+      else if ((rc = pm_fs_utimes(w->fs, path, &d->mtime, &d->mtime, false)) != 0)
         fail(w, "set times of", path, rc);
       free(path);
     }

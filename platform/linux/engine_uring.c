@@ -15,7 +15,7 @@
 
 struct pm_io_ctx {
   struct io_uring ring;
-  const pm_fs_ops *fs;
+  const pm_fs *fs;
   unsigned depth;
   unsigned queued;   /* prepared, not yet submitted */
   unsigned inflight; /* submitted, not yet reaped */
@@ -35,7 +35,7 @@ static int uring_probe(void) {
   return rc;
 }
 
-static int uring_init(const pm_fs_ops *fs, unsigned depth, pm_io_ctx **out) {
+static int uring_init(const pm_fs *fs, unsigned depth, pm_io_ctx **out) {
   pm_io_ctx *c = pm_xcalloc(1, sizeof *c);
   if (depth < 2) depth = 2;
   int r = io_uring_queue_init(depth, &c->ring, 0);
@@ -52,9 +52,9 @@ static int uring_init(const pm_fs_ops *fs, unsigned depth, pm_io_ctx **out) {
 static void run_sync(pm_io_ctx *c, pm_io_req *req) {
   int64_t r;
   switch (req->op) {
-  case PM_IO_READ: r = c->fs->pread(req->fd, req->buf, req->len, req->off); break;
-  case PM_IO_WRITE: r = c->fs->pwrite(req->fd, req->buf, req->len, req->off); break;
-  default: r = c->fs->fsync(req->fd, req->op == PM_IO_FDATASYNC); break;
+  case PM_IO_READ: r = pm_fs_pread(c->fs, req->fd, req->buf, req->len, req->off); break;
+  case PM_IO_WRITE: r = pm_fs_pwrite(c->fs, req->fd, req->buf, req->len, req->off); break;
+  default: r = pm_fs_fsync(c->fs, req->fd, req->op == PM_IO_FDATASYNC); break;
   }
   req->res = r;
   req->oserr = r < 0 ? pm_oserr_of((int)r) : 0;

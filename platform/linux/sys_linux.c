@@ -80,9 +80,9 @@ uint32_t pm_create_mask(void) {
   return (uint32_t)m & 0777;
 }
 
-bool pm_create_mode_exact(const pm_fs_ops *fs, const char *dir) {
+bool pm_create_mode_exact(const pm_fs *fs, const char *dir) {
   size_t alen = 0;
-  int arc = fs->xattr_get(dir, true, "system.posix_acl_default", NULL, 0,
+  int arc = pm_fs_xattr_get(fs, dir, true, "system.posix_acl_default", NULL, 0,
                           &alen);
   return arc == PM_ENODATA || arc == PM_ENOTSUP;
 }

@@ -608,9 +608,9 @@ static int vol_native(pm_host *h, const char *winpath, char *buf,
     /* Windows names are case-insensitive: take the existing spelling. */
     char *match = NULL;
     pm_dir *dir;
-    if (exists && h->fs->opendir(cur, &dir) == 0) {
+    if (exists && pm_fs_opendir(h->fs, cur, &dir) == 0) {
       pm_dirent ent;
-      while (h->fs->readdir(dir, &ent) > 0) {
+      while (pm_fs_readdir(h->fs, dir, &ent) > 0) {
         if (!strcmp(ent.name, comp)) {
           free(match);
           match = pm_xstrdup(ent.name);
@@ -619,7 +619,7 @@ static int vol_native(pm_host *h, const char *winpath, char *buf,
         if (!match && !pm_wstrcasecmp(ent.name, comp))
           match = pm_xstrdup(ent.name);
       }
-      h->fs->closedir(dir);
+      pm_fs_closedir(h->fs, dir);
     }
     if (!match) exists = false;
     char *next = pm_path_join(cur, match ? match : comp);
@@ -646,7 +646,7 @@ static int vol_info(pm_host *h, const char *winpath, pm_vol_info *out) {
   snprintf(out->fs_type, sizeof out->fs_type, "%s", fs);
   char *root = pm_xasprintf("%s/drives/%c", s->dir, d);
   pm_fsinfo fi;
-  int rc = h->fs->fsinfo(root, &fi);
+  int rc = pm_fs_fsinfo(h->fs, root, &fi);
   free(root);
   if (rc < 0) return rc;
   out->total_bytes = fi.total_bytes;
@@ -732,7 +732,7 @@ static int share_add(pm_host *h, const pm_share_info *in) {
   char native[PM_HOST_PATH_MAX * 4];
   PM_TRY(vol_native(h, in->path, native, sizeof native));
   pm_stat st;
-  if (h->fs->stat(native, true, &st) < 0 || st.type != PM_T_DIR)
+  if (pm_fs_stat(h->fs, native, true, &st) < 0 || st.type != PM_T_DIR)
     return werr(PM_ENOENT, W_PATH_NOT_FOUND);
   s->shares = pm_xrealloc(s->shares, (s->nshares + 1) * sizeof *s->shares);
   s->shares[s->nshares++] = *in;
@@ -971,7 +971,7 @@ static int svc_start(pm_host *h, const char *name) {
   image_file(s, si.image_path, file, sizeof file);
   pm_stat st;
   if (vol_native(h, file, native, sizeof native) < 0 ||
-      h->fs->stat(native, true, &st) < 0 || st.type != PM_T_FILE)
+      pm_fs_stat(h->fs, native, true, &st) < 0 || st.type != PM_T_FILE)
     return werr(PM_ENOENT, W_FILE_NOT_FOUND);
   const char *mode = cfg_str(s, si.name, "start");
   if (mode && !strcmp(mode, "fail"))

@@ -334,7 +334,7 @@ static int iocp_probe(void) {
 
 static void iocp_cleanup(pm_io_ctx *c);
 
-static int iocp_init(const pm_fs_ops *fs, unsigned depth, pm_io_ctx **out) {
+static int iocp_init(const pm_fs *fs, unsigned depth, pm_io_ctx **out) {
   (void)fs;
   pm_once(&owners_once, owners_init);
   if (depth < 2) depth = 2;

@@ -111,7 +111,7 @@ uint32_t pm_create_mask(void) { return 0; }
 
 /* No POSIX default ACL decides a new file's mode on Windows: the
  * mode asked for is what pomove's own tables make of it. */
-bool pm_create_mode_exact(const pm_fs_ops *fs, const char *dir) {
+bool pm_create_mode_exact(const pm_fs *fs, const char *dir) {
   (void)fs;
   (void)dir;
   return true;

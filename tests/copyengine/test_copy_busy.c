@@ -118,7 +118,7 @@ static int busy_open_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
     pm_oserr_record(PM_EBUSY, 32);
     return PM_EBUSY;
   }
-  return pm_fs_native()->open_at(dir, rel, flags, mode, out);
+  return pm_fs_open_at(pm_fs_native(), dir, rel, flags, mode, out);
 }
 
 /* ---- helpers ---- */

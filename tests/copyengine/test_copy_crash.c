@@ -152,7 +152,7 @@ static void test_journal_torn_tail(void **state) {
   const char *b = tu_scratch();
   char *jp = NULL;
   if (asprintf(&jp, "%s/j", b) < 0) abort();
-  const pm_fs_ops *fs = pm_fs_native();
+  const pm_fs *fs = pm_fs_native();
   ce_journal *j;
   bool resumed;
   ce_journal_stats st;

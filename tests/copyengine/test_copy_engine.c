@@ -30,7 +30,7 @@ static char *path(const char *a, const char *b) {
 
 /* The options every copy here starts from: 2 threads. */
 static ce_options opts_for(const char *src, const char *dst,
-                           const pm_fs_ops *fs, const pm_io_engine_ops *eng) {
+                           const pm_fs *fs, const pm_io_engine_ops *eng) {
   ce_options o;
   ce_options_init(&o);
   o.src = src;
@@ -41,7 +41,7 @@ static ce_options opts_for(const char *src, const char *dst,
   return o;
 }
 
-static int copy_with(const char *src, const char *dst, const pm_fs_ops *fs,
+static int copy_with(const char *src, const char *dst, const pm_fs *fs,
                      const pm_io_engine_ops *eng, unsigned chunk,
                      ce_result *r) {
   ce_options o = opts_for(src, dst, fs, eng);
@@ -173,11 +173,11 @@ static int direct_open(const pm_fs *self PM_UNUSED, const char *p, int flags,
                        uint32_t mode, pm_fd *out) {
   if (flags & PM_O_DIRECT) {
     if (direct_refuse) return PM_EINVAL;
-    int rc = pm_fs_native()->open(p, flags, mode, out);
+    int rc = pm_fs_open(pm_fs_native(), p, flags, mode, out);
     if (rc == 0) __atomic_add_fetch(&direct_opens, 1, __ATOMIC_RELAXED);
     return rc;
   }
-  return pm_fs_native()->open(p, flags, mode, out);
+  return pm_fs_open(pm_fs_native(), p, flags, mode, out);
 }
 
 /* The engine opens entries beneath its root handles: the same count. */
@@ -186,14 +186,14 @@ static int direct_open_at(const pm_fs *self PM_UNUSED, pm_fd dir,
                           pm_fd *out) {
   if (flags & PM_O_DIRECT) {
     if (direct_refuse) return PM_EINVAL;
-    int rc = pm_fs_native()->open_at(dir, rel, flags, mode, out);
+    int rc = pm_fs_open_at(pm_fs_native(), dir, rel, flags, mode, out);
     if (rc == 0) __atomic_add_fetch(&direct_opens, 1, __ATOMIC_RELAXED);
     return rc;
   }
-  return pm_fs_native()->open_at(dir, rel, flags, mode, out);
+  return pm_fs_open_at(pm_fs_native(), dir, rel, flags, mode, out);
 }
 
-static int copy_uncached(const char *src, const char *dst, const pm_fs_ops *fs,
+static int copy_uncached(const char *src, const char *dst, const pm_fs *fs,
                          const pm_io_engine_ops *eng, unsigned threads,
                          bool journal, ce_result *r) {
   ce_options o = opts_for(src, dst, fs, eng);
@@ -222,10 +222,10 @@ static void test_copy_uncached_writes(void **state) {
   /* Does this scratch file system take O_DIRECT at all? */
   char *probe = path(base, "probe");
   pm_fd pfd;
-  bool can_direct = pm_fs_native()->open(probe, PM_O_WRONLY | PM_O_CREAT |
+  bool can_direct = pm_fs_open(pm_fs_native(), probe, PM_O_WRONLY | PM_O_CREAT |
                                                     PM_O_DIRECT,
                                          0600, &pfd) == 0;
-  if (can_direct) pm_fs_native()->close(pfd);
+  if (can_direct) pm_fs_close(pm_fs_native(), pfd);
   unlink(probe);
   free(probe);
 

@@ -51,7 +51,7 @@ static void reset_dst(void) {
 
 static int sync_mode = CE_SYNC_FS;
 
-static int run_copy(const pm_fs_ops *fs, const pm_io_engine_ops *eng,
+static int run_copy(const pm_fs *fs, const pm_io_engine_ops *eng,
                     ce_result *r) {
   ce_options o;
   ce_options_init(&o);

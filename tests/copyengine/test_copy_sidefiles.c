@@ -343,7 +343,7 @@ static pm_fd manifest_fd = PM_FD_INVALID;
 
 static int nospc_open(const pm_fs *self PM_UNUSED, const char *p, int flags,
                       uint32_t mode, pm_fd *out) {
-  int rc = pm_fs_native()->open(p, flags, mode, out);
+  int rc = pm_fs_open(pm_fs_native(), p, flags, mode, out);
   if (!rc && strstr(p, ".xxh128")) manifest_fd = *out;
   return rc;
 }
@@ -356,7 +356,7 @@ static int64_t nospc_pwrite(const pm_fs *self PM_UNUSED, pm_fd fd,
     pm_oserr_set(28);
     return PM_ENOSPC;
   }
-  return pm_fs_native()->pwrite(fd, buf, len, off);
+  return pm_fs_pwrite(pm_fs_native(), fd, buf, len, off);
 }
 
 /* The manifest's first write happens on a committer thread (the buffer

@@ -22,7 +22,7 @@
 #include "testutil.h"
 #include "util.h"
 
-static const pm_fs_ops *native;
+static const pm_fs *native;
 static pm_fs_ops streams_ops;
 static const pm_fs streams_fs = {&streams_ops, NULL};
 static char *side;          /* the side directory */
@@ -84,7 +84,7 @@ static int s_stream_open(const pm_fs *self PM_UNUSED, pm_fd fd,
   if (!d) return PM_EBADF;
   if (dst) mkdir(d, 0700);
   char *p = pm_xasprintf("%s/%s", d, name);
-  int rc = native->open(p, flags, mode, out);
+  int rc = pm_fs_open(native, p, flags, mode, out);
   free(d);
   free(p);
   if (rc) return rc;
@@ -107,7 +107,7 @@ static int64_t s_pread(const pm_fs *self PM_UNUSED, pm_fd fd, void *buf,
     pm_oserr_record(PM_EIO, 5);
     return PM_EIO;
   }
-  return native->pread(fd, buf, len, off);
+  return pm_fs_pread(native, fd, buf, len, off);
 }
 
 static int64_t s_pwrite(const pm_fs *self PM_UNUSED, pm_fd fd, const void *buf,
@@ -116,20 +116,20 @@ static int64_t s_pwrite(const pm_fs *self PM_UNUSED, pm_fd fd, const void *buf,
     pm_oserr_record(PM_EIO, 5);
     return PM_EIO;
   }
-  return native->pwrite(fd, buf, len, off);
+  return pm_fs_pwrite(native, fd, buf, len, off);
 }
 
 static int s_fsync(const pm_fs *self PM_UNUSED, pm_fd fd, bool data_only) {
   if (kind_of(fd)) atomic_fetch_add(&stream_fsyncs, 1);
-  return native->fsync(fd, data_only);
+  return pm_fs_fsync(native, fd, data_only);
 }
 
 static int s_close(const pm_fs *self PM_UNUSED, pm_fd fd) {
   if (fd >= 0 && fd < 4096) atomic_store(&fd_kind[fd], 0);
-  return native->close(fd);
+  return pm_fs_close(native, fd);
 }
 
-static const pm_fs_ops *streams_table(const char *base) {
+static const pm_fs *streams_table(const char *base) {
   native = pm_fs_native();
   streams_ops = *native->ops;
   streams_ops.name = "streams";
@@ -206,7 +206,7 @@ static char *make_tree(const char *base) {
   return src;
 }
 
-static int run_copy(const pm_fs_ops *fs, const char *src, const char *dst,
+static int run_copy(const pm_fs *fs, const char *src, const char *dst,
                     int sync_mode, bool journal, const char *errp,
                     ce_result *r) {
   ce_options o;
@@ -255,7 +255,7 @@ static void check_copied(const char *src, const char *dst, bool with_c) {
 static void test_streams_copied(void **state) {
   (void)state;
   const char *base = tu_scratch();
-  const pm_fs_ops *fs = streams_table(base);
+  const pm_fs *fs = streams_table(base);
   char *src = make_tree(base);
   char *errp = pm_xasprintf("%s/err", base);
   for (int per_file = 0; per_file < 2; per_file++) {
@@ -288,7 +288,7 @@ static void test_streams_copied(void **state) {
 static void test_streams_fail(void **state) {
   (void)state;
   const char *base = tu_scratch();
-  const pm_fs_ops *fs = streams_table(base);
+  const pm_fs *fs = streams_table(base);
   char *src = make_tree(base);
   char *errp = pm_xasprintf("%s/err", base);
   static const int hows[] = {FAIL_SRC_OPEN, FAIL_DST_OPEN, FAIL_READ,
@@ -321,7 +321,7 @@ static void test_streams_fail(void **state) {
 static void test_streams_notsup(void **state) {
   (void)state;
   const char *base = tu_scratch();
-  const pm_fs_ops *fs = streams_table(base);
+  const pm_fs *fs = streams_table(base);
   char *src = pm_xasprintf("%s/src", base);
   mkdir(src, 0755);
   for (int i = 0; i < 40; i++) {

@@ -285,19 +285,19 @@ static int w_open(const pm_fs *self PM_UNUSED, const char *p, int fl,
   if ((fl & (PM_O_ACCMODE | PM_O_CREAT | PM_O_TRUNC)) != PM_O_RDONLY &&
       fhit(p))
     return PM_EACCES;
-  return current->inner->fs->open(p, fl, m, o);
+  return pm_fs_open(current->inner->fs, p, fl, m, o);
 }
 static int w_mkdir(const pm_fs *self PM_UNUSED, const char *p, uint32_t m) {
-  return fhit(p) ? PM_EACCES : current->inner->fs->mkdir(p, m);
+  return fhit(p) ? PM_EACCES : pm_fs_mkdir(current->inner->fs, p, m);
 }
 static int w_rmdir(const pm_fs *self PM_UNUSED, const char *p) {
-  return fhit(p) ? PM_EACCES : current->inner->fs->rmdir(p);
+  return fhit(p) ? PM_EACCES : pm_fs_rmdir(current->inner->fs, p);
 }
 static int w_unlink(const pm_fs *self PM_UNUSED, const char *p) {
-  return fhit(p) ? PM_EACCES : current->inner->fs->unlink(p);
+  return fhit(p) ? PM_EACCES : pm_fs_unlink(current->inner->fs, p);
 }
 static int w_rename(const pm_fs *self PM_UNUSED, const char *a, const char *b) {
-  return fhit(b) ? PM_EACCES : current->inner->fs->rename(a, b);
+  return fhit(b) ? PM_EACCES : pm_fs_rename(current->inner->fs, a, b);
 }
 
 void ot_fault_init(ot_fault *f, pm_host *inner, long fail_at,

@@ -14,7 +14,7 @@ static void test_orch_journal_torn_record(void **state) {
   (void)state;
   const char *dir = tu_scratch();
   char *p = pm_xasprintf("%s/journal", dir);
-  const pm_fs_ops *fs = pm_fs_native();
+  const pm_fs *fs = pm_fs_native();
   orch_journal j;
   assert_int_equal(orch_journal_open(fs, p, &j), 0);
   assert_false(j.started);

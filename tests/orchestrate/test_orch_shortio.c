@@ -26,12 +26,12 @@ static size_t cut(size_t len) {
 }
 
 static int64_t short_pread(pm_fd fd, void *buf, size_t len, uint64_t off) {
-  return pm_fs_native()->pread(fd, buf, cut(len), off);
+  return pm_fs_pread(pm_fs_native(), fd, buf, cut(len), off);
 }
 
 static int64_t short_pwrite(pm_fd fd, const void *buf, size_t len,
                             uint64_t off) {
-  return pm_fs_native()->pwrite(fd, buf, cut(len), off);
+  return pm_fs_pwrite(pm_fs_native(), fd, buf, cut(len), off);
 }
 
 static int setup(void **state) {
@@ -51,7 +51,7 @@ static int teardown(void **state) {
   return 0;
 }
 
-static const char *new_host(const char *name, const pm_fs_ops *fs) {
+static const char *new_host(const char *name, const pm_fs *fs) {
   static char dirs[8][4096];
   static int next;
   char *d = dirs[next++ % 8];

@@ -126,7 +126,7 @@ static void test_orch_state_damaged_registry(void **state) {
 
 static void test_orch_state_journal_nul(void **state) {
   (void)state;
-  const pm_fs_ops *fs = pm_fs_native();
+  const pm_fs *fs = pm_fs_native();
   char *p = pm_xasprintf("%s/journal", scratch_dir);
   for (int v = 0; v < 3; v++) {
     unlink(p);

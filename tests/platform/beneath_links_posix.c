@@ -11,7 +11,7 @@
 int bl_link(const char *link, const char *rel, const char *abs, char *expect,
             size_t cap) {
   (void)abs;
-  int rc = pm_fs_native()->symlink(rel, link);
+  int rc = pm_fs_symlink(pm_fs_native(), rel, link);
   if (rc) {
     fprintf(stderr, "symlink %s: %s\n", link, pm_strerror(rc));
     abort();

@@ -40,7 +40,7 @@
 #include "testutil.h"
 #include "util.h"
 
-typedef void (*engine_case)(const pm_io_engine_ops *e, const pm_fs_ops *fs,
+typedef void (*engine_case)(const pm_io_engine_ops *e, const pm_fs *fs,
                             const char *dir);
 
 /* Runs one case against every usable engine, each in a fresh scratch
@@ -65,13 +65,13 @@ static void for_each_engine(engine_case fn) {
 }
 
 #define ENGINE_CASE(name)                                                  \
-  static void case_##name(const pm_io_engine_ops *e, const pm_fs_ops *fs, \
+  static void case_##name(const pm_io_engine_ops *e, const pm_fs *fs, \
                           const char *dir);                                \
   static void test_engine_contract_##name(void **state) {                  \
     (void)state;                                                           \
     for_each_engine(case_##name);                                          \
   }                                                                        \
-  static void case_##name(const pm_io_engine_ops *e, const pm_fs_ops *fs, \
+  static void case_##name(const pm_io_engine_ops *e, const pm_fs *fs, \
                           const char *dir)
 
 /* ---- bookkeeping: every request comes back exactly once ---- */
@@ -172,7 +172,7 @@ static void expect_all_back(const tracker *t) {
     }
 }
 
-static pm_io_ctx *ctx_init(const pm_io_engine_ops *e, const pm_fs_ops *fs,
+static pm_io_ctx *ctx_init(const pm_io_engine_ops *e, const pm_fs *fs,
                            unsigned depth) {
   pm_io_ctx *c = NULL;
   int rc = e->init(fs, depth, &c);
@@ -187,19 +187,19 @@ static unsigned char pattern_byte(uint64_t off) {
 }
 
 /* A file of `size` pattern bytes, written through the table. */
-static void pattern_file(const pm_fs_ops *fs, const char *path, uint64_t size,
+static void pattern_file(const pm_fs *fs, const char *path, uint64_t size,
                          pm_fd *out, int flags) {
   pm_fd fd;
-  assert_int_equal(fs->open(path, PM_O_RDWR | PM_O_CREAT | PM_O_TRUNC, 0644,
+  assert_int_equal(pm_fs_open(fs, path, PM_O_RDWR | PM_O_CREAT | PM_O_TRUNC, 0644,
                             &fd), 0);
   unsigned char buf[65536];
   for (uint64_t off = 0; off < size; off += sizeof buf) {
     size_t n = size - off < sizeof buf ? (size_t)(size - off) : sizeof buf;
     for (size_t i = 0; i < n; i++) buf[i] = pattern_byte(off + i);
-    assert_int_equal(fs->pwrite(fd, buf, n, off), (int64_t)n);
+    assert_int_equal(pm_fs_pwrite(fs, fd, buf, n, off), (int64_t)n);
   }
-  assert_int_equal(fs->close(fd), 0);
-  if (out) assert_int_equal(fs->open(path, flags, 0, out), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
+  if (out) assert_int_equal(pm_fs_open(fs, path, flags, 0, out), 0);
 }
 
 static void set_req(pm_io_req *r, int op, pm_fd fd, void *buf, uint32_t len,
@@ -278,7 +278,7 @@ ENGINE_CASE(each_request_once) {
                 t.max_outstanding, t.busy);
   assert_true(t.max_outstanding <= depth);
   e->cleanup(c);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
   tracker_free(&t);
   free(bufs);
 }
@@ -314,7 +314,7 @@ ENGINE_CASE(getevents_min_max) {
   assert_int_equal(t.outstanding, 0);
   expect_all_back(&t);
   e->cleanup(c);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
   tracker_free(&t);
   free(bufs);
 }
@@ -425,18 +425,18 @@ ENGINE_CASE(pattern) {
   unsigned char *mem = pm_xmalloc(size);
   for (uint64_t i = 0; i < size; i++) mem[i] = pattern_byte(i);
   pm_fd fd;
-  assert_int_equal(fs->open(p, PM_O_RDWR | PM_O_CREAT | PM_O_EXCL, 0644, &fd),
+  assert_int_equal(pm_fs_open(fs, p, PM_O_RDWR | PM_O_CREAT | PM_O_EXCL, 0644, &fd),
                    0);
   pm_io_ctx *c = ctx_init(e, fs, depth);
   transfer(e, c, fd, PM_IO_WRITE, mem, size, bs, depth);
   /* What the engine wrote, read through the table. */
   pm_stat st;
-  assert_int_equal(fs->fstat(fd, &st), 0);
+  assert_int_equal(pm_fs_fstat(fs, fd, &st), 0);
   assert_int_equal(st.size, size);
   unsigned char *back = pm_xmalloc(size);
   uint64_t got = 0;
   int64_t r;
-  while ((r = fs->pread(fd, back + got, size - got, got)) > 0)
+  while ((r = pm_fs_pread(fs, fd, back + got, size - got, got)) > 0)
     got += (uint64_t)r;
   assert_int_equal(got, size);
   assert_memory_equal(back, mem, size);
@@ -445,7 +445,7 @@ ENGINE_CASE(pattern) {
   transfer(e, c, fd, PM_IO_READ, back, size, bs, depth);
   assert_memory_equal(back, mem, size);
   e->cleanup(c);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
   free(mem);
   free(back);
 }
@@ -475,7 +475,7 @@ ENGINE_CASE(eof) {
   for (unsigned k = 0; k < 100; k++)
     assert_int_equal(bufs[2][k], pattern_byte(900 + k));
   e->cleanup(c);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
   tracker_free(&t);
 }
 
@@ -503,7 +503,7 @@ ENGINE_CASE(sync) {
   assert_int_equal(t.reqs[1].res, 0);
   assert_int_equal(t.reqs[2].res, 0);
   e->cleanup(c);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
   tracker_free(&t);
 }
 
@@ -539,9 +539,9 @@ ENGINE_CASE(bad_fd) {
   e->cleanup(c);
   /* The read-only file is untouched. */
   unsigned char back[512];
-  assert_int_equal(fs->pread(ro, back, 512, 0), 512);
+  assert_int_equal(pm_fs_pread(fs, ro, back, 512, 0), 512);
   for (unsigned k = 0; k < 512; k++) assert_int_equal(back[k], pattern_byte(k));
-  assert_int_equal(fs->close(ro), 0);
+  assert_int_equal(pm_fs_close(fs, ro), 0);
   tracker_free(&t);
 }
 
@@ -592,7 +592,7 @@ ENGINE_CASE(busy) {
   expect_all_back(&t);
   for (unsigned i = 0; i < n; i++) assert_int_equal(t.reqs[i].res, 4096);
   e->cleanup(c);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
   tracker_free(&t);
   free(bufs);
   free(answer);
@@ -623,7 +623,7 @@ ENGINE_CASE(two_contexts) {
   expect_all_back(&tb);
   e->cleanup(a);
   e->cleanup(b);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
   tracker_free(&ta);
   tracker_free(&tb);
   free(bufs);
@@ -640,8 +640,8 @@ ENGINE_CASE(cleanup_in_flight) {
   memset(wmem, 0x42, size);
   for (int round = 0; round < 3; round++) {
     /* Out of the cache, so that the reads really wait for the disk. */
-    assert_int_equal(fs->fsync(fd, false), 0);
-    fs->drop_cache(fd, 0, 0);
+    assert_int_equal(pm_fs_fsync(fs, fd, false), 0);
+    pm_fs_drop_cache(fs, fd, 0, 0);
     pm_io_ctx *c = ctx_init(e, fs, depth * 2);
     tracker t;
     tracker_init(&t, depth * 2);
@@ -673,7 +673,7 @@ ENGINE_CASE(cleanup_in_flight) {
       }
     tracker_free(&t);
   }
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
   free(mem);
 }
 

@@ -1003,7 +1003,7 @@ static void test_engine_iocp_stale_handle(void **state) {
  * Windows would refuse (it would fall back to the cache and still copy
  * right, so only the count shows it), and the copy is identical. The
  * source is taken as not in the cache, so both ends go uncached. */
-static const pm_fs_ops *native;
+static const pm_fs *native;
 static int never_cached(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off) {
   (void)fd;
   (void)off;
@@ -1030,40 +1030,40 @@ static void test_engine_iocp_copy_unbuffered(void **state) {
   native = pm_fs_native();
   char *base = utf8_of(scratch);
   char *src = pm_xasprintf("%s/src", base), *dst = pm_xasprintf("%s/dst", base);
-  assert_int_equal(native->mkdir(src, 0755), 0);
+  assert_int_equal(pm_fs_mkdir(native, src, 0755), 0);
   /* The copy engine opens every file beneath its directory handles. */
   pm_fd dir;
-  assert_int_equal(native->open(src, PM_O_RDONLY | PM_O_DIRECTORY, 0, &dir),
+  assert_int_equal(pm_fs_open(native, src, PM_O_RDONLY | PM_O_DIRECTORY, 0, &dir),
                    0);
   pm_fd probe;
-  int prc = native->open_at(dir, "probe", PM_O_WRONLY | PM_O_CREAT, 0644,
+  int prc = pm_fs_open_at(native, dir, "probe", PM_O_WRONLY | PM_O_CREAT, 0644,
                             &probe);
   /* And lists directories, as every copy does. */
   pm_dir *d = NULL;
   pm_dirent ent;
-  int lrc = native->opendir_at(dir, "", &d);
+  int lrc = pm_fs_opendir_at(native, dir, "", &d);
   if (lrc == 0) {
-    lrc = native->readdir(d, &ent);
-    native->closedir(d);
+    lrc = pm_fs_readdir(native, d, &ent);
+    pm_fs_closedir(native, d);
   }
-  native->close(dir);
+  pm_fs_close(native, dir);
   if (prc == PM_ENOTSUP || lrc == PM_ENOTSUP) {
     print_message("    the Win32 table cannot copy yet (open_at %s, "
                   "readdir %s): skipped\n",
                   pm_errname(prc), pm_errname(lrc));
     if (prc == 0) {
-      native->close(probe);
+      pm_fs_close(native, probe);
       char *pp = pm_xasprintf("%s/probe", src);
-      native->unlink(pp);
+      pm_fs_unlink(native, pp);
       free(pp);
     }
-    native->rmdir(src);
+    pm_fs_rmdir(native, src);
     skip();
   }
   assert_int_equal(prc, 0);
-  native->close(probe);
+  pm_fs_close(native, probe);
   char *pp = pm_xasprintf("%s/probe", src);
-  assert_int_equal(native->unlink(pp), 0);
+  assert_int_equal(pm_fs_unlink(native, pp), 0);
   free(pp);
   const uint64_t sizes[] = {20000, SECTOR * 5 + 1, 8192 * 9 + 7,
                             65536 * 3 + 4095, 1048576 + 123};
@@ -1072,10 +1072,10 @@ static void test_engine_iocp_copy_unbuffered(void **state) {
   for (unsigned i = 0; i < nsizes; i++) {
     char *p = pm_xasprintf("%s/f%u", src, i);
     pm_fd fd;
-    assert_int_equal(native->open(p, PM_O_WRONLY | PM_O_CREAT, 0644, &fd), 0);
+    assert_int_equal(pm_fs_open(native, p, PM_O_WRONLY | PM_O_CREAT, 0644, &fd), 0);
     for (uint64_t k = 0; k < sizes[i]; k++) buf[k] = pattern_byte(k + i);
-    assert_int_equal(native->pwrite(fd, buf, sizes[i], 0), (int64_t)sizes[i]);
-    assert_int_equal(native->close(fd), 0);
+    assert_int_equal(pm_fs_pwrite(native, fd, buf, sizes[i], 0), (int64_t)sizes[i]);
+    assert_int_equal(pm_fs_close(native, fd), 0);
     free(p);
   }
   pm_fs_ops ops = *native->ops;
@@ -1115,19 +1115,19 @@ static void test_engine_iocp_copy_unbuffered(void **state) {
     for (unsigned i = 0; i < nsizes; i++) {
       char *p = pm_xasprintf("%s/f%u", dst, i);
       pm_fd fd;
-      assert_int_equal(native->open(p, PM_O_RDONLY, 0, &fd), 0);
+      assert_int_equal(pm_fs_open(native, p, PM_O_RDONLY, 0, &fd), 0);
       pm_stat st;
-      assert_int_equal(native->fstat(fd, &st), 0);
+      assert_int_equal(pm_fs_fstat(native, fd, &st), 0);
       assert_int_equal(st.size, sizes[i]);
       memset(buf, 0, sizes[i]);
-      assert_int_equal(native->pread(fd, buf, sizes[i], 0),
+      assert_int_equal(pm_fs_pread(native, fd, buf, sizes[i], 0),
                        (int64_t)sizes[i]);
       for (uint64_t b = 0; b < sizes[i]; b++)
         if (buf[b] != pattern_byte(b + i)) {
           print_error("f%u: byte %llu differs\n", i, (unsigned long long)b);
           fail();
         }
-      native->close(fd);
+      pm_fs_close(native, fd);
       free(p);
     }
   }
@@ -1135,13 +1135,13 @@ static void test_engine_iocp_copy_unbuffered(void **state) {
   for (unsigned i = 0; i < nsizes; i++) {
     char *p = pm_xasprintf("%s/f%u", src, i);
     char *q = pm_xasprintf("%s/f%u", dst, i);
-    native->unlink(p);
-    native->unlink(q);
+    pm_fs_unlink(native, p);
+    pm_fs_unlink(native, q);
     free(p);
     free(q);
   }
-  native->rmdir(src);
-  native->rmdir(dst);
+  pm_fs_rmdir(native, src);
+  pm_fs_rmdir(native, dst);
   free(buf);
   free(src);
   free(dst);

@@ -22,7 +22,7 @@
 #include "testutil.h"
 #include "util.h"
 
-static const pm_fs_ops *nat;
+static const pm_fs *nat;
 
 /* ---- wrappers ---- */
 
@@ -37,11 +37,11 @@ static size_t cut(size_t len) {
   return len / 2;
 }
 static int64_t short_pread(pm_fd fd, void *buf, size_t len, uint64_t off) {
-  return nat->pread(fd, buf, cut(len), off);
+  return pm_fs_pread(nat, fd, buf, cut(len), off);
 }
 static int64_t short_pwrite(pm_fd fd, const void *buf, size_t len,
                             uint64_t off) {
-  return nat->pwrite(fd, buf, cut(len), off);
+  return pm_fs_pwrite(nat, fd, buf, cut(len), off);
 }
 static int64_t full_pwrite(pm_fd fd, const void *buf, size_t len,
                            uint64_t off) {
@@ -50,12 +50,12 @@ static int64_t full_pwrite(pm_fd fd, const void *buf, size_t len,
     return PM_ENOSPC;
   }
   if ((int64_t)len > space) len = (size_t)space;
-  int64_t n = nat->pwrite(fd, buf, len, off);
+  int64_t n = pm_fs_pwrite(nat, fd, buf, len, off);
   if (n > 0) space -= n;
   return n;
 }
 static int liar_fstat(pm_fd fd, pm_stat *st) {
-  int rc = nat->fstat(fd, st);
+  int rc = pm_fs_fstat(nat, fd, st);
   if (rc == 0) st->size = (uint64_t)((int64_t)st->size + size_skew);
   return rc;
 }
@@ -101,13 +101,13 @@ static void assert_content(const char *path, const char *want, size_t len) {
 /* The names in folder `dir`, sorted, '\n'-joined. */
 static char *listing(const char *dir) {
   pm_dir *d;
-  assert_int_equal(nat->opendir(dir, &d), 0);
+  assert_int_equal(pm_fs_opendir(nat, dir, &d), 0);
   pm_strlist names = {0};
   pm_dirent e;
   int rc;
-  while ((rc = nat->readdir(d, &e)) > 0) pm_strlist_add(&names, e.name);
+  while ((rc = pm_fs_readdir(nat, d, &e)) > 0) pm_strlist_add(&names, e.name);
   assert_int_equal(rc, 0);
-  nat->closedir(d);
+  pm_fs_closedir(nat, d);
   for (size_t i = 1; i < names.n; i++)
     for (size_t j = i; j > 0 && strcmp(names.v[j - 1], names.v[j]) > 0; j--) {
       char *t = names.v[j];
@@ -126,7 +126,7 @@ static char *listing(const char *dir) {
 
 /* A symlink at `link` to `target`, or skip() where the OS makes none. */
 static void make_link_or_skip(const char *target, const char *link) {
-  int rc = nat->symlink(target, link);
+  int rc = pm_fs_symlink(nat, target, link);
   if (rc) {
     printf("  no symlink here (%s): case skipped\n", pm_errname(rc));
     skip();
@@ -199,14 +199,14 @@ static void test_fileutil_short_transfers(void **state) {
   assert_true(cuts > 0);
   assert_content(c, a, n);
   pm_stat s1, s2;
-  assert_int_equal(nat->stat(p, false, &s1), 0);
-  assert_int_equal(nat->stat(c, false, &s2), 0);
+  assert_int_equal(pm_fs_stat(nat, p, false, &s1), 0);
+  assert_int_equal(pm_fs_stat(nat, c, false, &s2), 0);
   assert_int_equal(s1.mtime.sec, s2.mtime.sec);
   /* pm_file_write_all on its own, at an offset. */
   pm_fd fd;
-  assert_int_equal(nat->open(c, PM_O_RDWR, 0, &fd), 0);
+  assert_int_equal(pm_fs_open(nat, c, PM_O_RDWR, 0, &fd), 0);
   assert_int_equal(pm_file_write_all(&short_fs, fd, "abcdefgh", 8, 5), 0);
-  nat->close(fd);
+  pm_fs_close(nat, fd);
   memcpy(a + 5, "abcdefgh", 8);
   assert_content(c, a, n);
   /* An existing dst is never written by pm_file_copy. */
@@ -285,7 +285,7 @@ static void test_fileutil_symlink_refused(void **state) {
   assert_int_equal(pm_file_copy(nat, victim, link, 0), PM_EEXIST);
   assert_content(victim, "precious", 8);
   pm_stat st;
-  assert_int_equal(nat->stat(link, false, &st), 0);
+  assert_int_equal(pm_fs_stat(nat, link, false, &st), 0);
   assert_int_equal(st.type, PM_T_SYMLINK);
   free(c);
   free(victim);
@@ -301,7 +301,7 @@ static void test_fileutil_mkdirs(void **state) {
   assert_int_equal(made, 3);
   pm_stat st;
   char *c = pm_xasprintf("%s/a/b/c", dir);
-  assert_int_equal(nat->stat(c, false, &st), 0);
+  assert_int_equal(pm_fs_stat(nat, c, false, &st), 0);
   assert_int_equal(st.type, PM_T_DIR);
   made = 0;
   assert_int_equal(pm_file_mkdirs(nat, c, 0755, &made), 0);
@@ -336,14 +336,14 @@ static void test_fileutil_remove_tree(void **state) {
   assert_int_equal(pm_file_remove_tree(nat, root, &fail), 0);
   assert_null(fail);
   pm_stat st;
-  assert_int_equal(nat->stat(root, false, &st), PM_ENOENT);
+  assert_int_equal(pm_fs_stat(nat, root, false, &st), PM_ENOENT);
   /* Absent: nothing to do. */
   assert_int_equal(pm_file_remove_tree(nat, root, &fail), 0);
   /* A single file. */
   put(dir, "single", "x");
   char *single = pm_xasprintf("%s/single", dir);
   assert_int_equal(pm_file_remove_tree(nat, single, NULL), 0);
-  assert_int_equal(nat->stat(single, false, &st), PM_ENOENT);
+  assert_int_equal(pm_fs_stat(nat, single, false, &st), PM_ENOENT);
   free(single);
   free(deep);
   free(root);
@@ -364,16 +364,16 @@ static void test_fileutil_remove_tree_links(void **state) {
   char *l1 = pm_xasprintf("%s/tree/sub/to-dir", dir);
   char *l2 = pm_xasprintf("%s/tree/to-file", dir);
   make_link_or_skip(outside, l1);
-  assert_int_equal(nat->symlink(keep, l2), 0);
+  assert_int_equal(pm_fs_symlink(nat, keep, l2), 0);
   assert_int_equal(pm_file_remove_tree(nat, root, NULL), 0);
   pm_stat st;
-  assert_int_equal(nat->stat(root, false, &st), PM_ENOENT);
+  assert_int_equal(pm_fs_stat(nat, root, false, &st), PM_ENOENT);
   assert_content(keep, "keep", 4);
   /* The root itself a link to a folder: the link goes, the folder stays. */
   char *lroot = pm_xasprintf("%s/lroot", dir);
-  assert_int_equal(nat->symlink(outside, lroot), 0);
+  assert_int_equal(pm_fs_symlink(nat, outside, lroot), 0);
   assert_int_equal(pm_file_remove_tree(nat, lroot, NULL), 0);
-  assert_int_equal(nat->stat(lroot, false, &st), PM_ENOENT);
+  assert_int_equal(pm_fs_stat(nat, lroot, false, &st), PM_ENOENT);
   assert_content(keep, "keep", 4);
   free(lroot);
   free(l1);
@@ -393,13 +393,13 @@ static void test_fileutil_temp_name(void **state) {
   char *tmp;
   assert_int_equal(pm_file_create_temp(nat, p, PM_O_RDWR, 0600, &fd, &tmp),
                    0);
-  nat->close(fd);
+  pm_fs_close(nat, fd);
   char *prefix = pm_xasprintf("%s.tmp-%u-", p, (unsigned)pm_process_id());
   assert_int_equal(strncmp(tmp, prefix, strlen(prefix)), 0);
   const char *rest = tmp + strlen(prefix);
   assert_true(strlen(rest) >= 6);
   assert_int_equal(strspn(rest, "0123456789abcdef"), strlen(rest));
-  assert_int_equal(nat->unlink(tmp), 0);
+  assert_int_equal(pm_fs_unlink(nat, tmp), 0);
   free(prefix);
   free(tmp);
   free(p);

@@ -88,18 +88,18 @@
 
 typedef struct fs_table {
   const char *name;
-  const pm_fs_ops *(*setup)(void); /* installs the table, returns it */
+  const pm_fs *(*setup)(void); /* installs the table, returns it */
   int os_noent; /* the OS's own code for "no such file" */
 } fs_table;
 
-static const pm_fs_ops *setup_native(void) { return pm_fs_native(); }
+static const pm_fs *setup_native(void) { return pm_fs_native(); }
 
-static const pm_fs_ops *setup_faultfs(void) {
+static const pm_fs *setup_faultfs(void) {
   faultfs_setup(NULL, NULL); /* no fault planned: pass-through */
   return faultfs_ops();
 }
 
-static const pm_fs_ops *setup_vfaultfs(void) {
+static const pm_fs *setup_vfaultfs(void) {
   vfault_cfg none = {0};
   return vfault_setup(&none);
 }
@@ -111,15 +111,15 @@ static const fs_table tables[] = {
 };
 #define NTABLES (sizeof tables / sizeof tables[0])
 
-typedef void (*fs_case)(const pm_fs_ops *fs, const char *dir,
+typedef void (*fs_case)(const pm_fs *fs, const char *dir,
                         const fs_table *t);
 
 /* Runs one case against every table, each in a fresh scratch directory. */
 static void for_each_table(fs_case fn) {
   for (size_t i = 0; i < NTABLES; i++) {
-    const pm_fs_ops *fs = tables[i].setup();
+    const pm_fs *fs = tables[i].setup();
     const char *dir = tu_scratch();
-    print_message("  table %s (%s)\n", tables[i].name, fs->name);
+    print_message("  table %s (%s)\n", tables[i].name, pm_fs_name(fs));
     fn(fs, dir, &tables[i]);
     ct_strings_free();
     tu_cleanup();
@@ -127,13 +127,13 @@ static void for_each_table(fs_case fn) {
 }
 
 #define FS_CASE(name)                                   \
-  static void case_##name(const pm_fs_ops *fs, const char *dir, \
+  static void case_##name(const pm_fs *fs, const char *dir, \
                           const fs_table *t);          \
   static void test_fs_contract_##name(void **state) {  \
     (void)state;                                        \
     for_each_table(case_##name);                        \
   }                                                     \
-  static void case_##name(const pm_fs_ops *fs, const char *dir, \
+  static void case_##name(const pm_fs *fs, const char *dir, \
                           const fs_table *t)
 
 /* ---- what each native backend holds (see the top of the file) ---- */
@@ -155,7 +155,7 @@ typedef struct fs_caps {
 
 static fs_caps caps_of_native(void) {
   fs_caps c = {true, true, true, true, false, false, 9000};
-  if (!strcmp(pm_fs_native()->name, "win32")) {
+  if (!strcmp(pm_fs_name(pm_fs_native()), "win32")) {
     c.symlinks = false;
     c.full_modes = false;
     c.syncfs_always = false;
@@ -180,16 +180,16 @@ static uint32_t mode_kept(uint32_t set, bool dir) {
 
 /* Makes a symbolic link where the backend can; where it cannot, checks
  * that symlink says so (PM_ENOTSUP, nothing created) and returns false. */
-static bool try_symlink(const pm_fs_ops *fs, const char *target,
+static bool try_symlink(const pm_fs *fs, const char *target,
                         const char *path) {
-  int rc = fs->symlink(target, path);
+  int rc = pm_fs_symlink(fs, target, path);
   if (caps.symlinks) {
     assert_int_equal(rc, 0);
     return true;
   }
   assert_int_equal(rc, PM_ENOTSUP);
   pm_stat st;
-  assert_int_equal(fs->stat(path, false, &st), PM_ENOENT);
+  assert_int_equal(pm_fs_stat(fs, path, false, &st), PM_ENOENT);
   return false;
 }
 
@@ -238,53 +238,53 @@ static int name_fate(const char *name) {
 
 /* ---- helpers (through the table under test only) ---- */
 
-static void put_file(const pm_fs_ops *fs, const char *path, const void *data,
+static void put_file(const pm_fs *fs, const char *path, const void *data,
                      size_t len) {
   pm_fd fd;
-  assert_int_equal(fs->open(path, PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC, 0644,
+  assert_int_equal(pm_fs_open(fs, path, PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC, 0644,
                             &fd), 0);
   size_t done = 0;
   while (done < len) {
-    int64_t n = fs->pwrite(fd, (const char *)data + done, len - done, done);
+    int64_t n = pm_fs_pwrite(fs, fd, (const char *)data + done, len - done, done);
     assert_true(n > 0);
     done += (size_t)n;
   }
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
 }
 
 /* Reads the whole file (up to cap bytes) by reading until a read returns
  * 0; returns the byte count. */
-static size_t get_file(const pm_fs_ops *fs, const char *path, void *buf,
+static size_t get_file(const pm_fs *fs, const char *path, void *buf,
                        size_t cap) {
   pm_fd fd;
-  assert_int_equal(fs->open(path, PM_O_RDONLY, 0, &fd), 0);
+  assert_int_equal(pm_fs_open(fs, path, PM_O_RDONLY, 0, &fd), 0);
   size_t done = 0;
   for (;;) {
-    int64_t n = fs->pread(fd, (char *)buf + done, cap - done, done);
+    int64_t n = pm_fs_pread(fs, fd, (char *)buf + done, cap - done, done);
     assert_true(n >= 0);
     if (n == 0) break;
     done += (size_t)n;
     assert_true(done <= cap);
     if (done == cap) break;
   }
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
   return done;
 }
 
-static void put_text(const pm_fs_ops *fs, const char *path, const char *s) {
+static void put_text(const pm_fs *fs, const char *path, const char *s) {
   put_file(fs, path, s, strlen(s));
 }
 
-static void expect_text(const pm_fs_ops *fs, const char *path, const char *s) {
+static void expect_text(const pm_fs *fs, const char *path, const char *s) {
   char buf[512];
   size_t n = get_file(fs, path, buf, sizeof buf - 1);
   buf[n] = '\0';
   assert_string_equal(buf, s);
 }
 
-static pm_stat stat_of(const pm_fs_ops *fs, const char *path, bool follow) {
+static pm_stat stat_of(const pm_fs *fs, const char *path, bool follow) {
   pm_stat st;
-  int rc = fs->stat(path, follow, &st);
+  int rc = pm_fs_stat(fs, path, follow, &st);
   if (rc) print_error("stat of a %zu-byte path: %s\n", strlen(path),
                       pm_errname(rc));
   assert_int_equal(rc, 0);
@@ -298,13 +298,13 @@ typedef struct listing {
   size_t n;
 } listing;
 
-static listing list_dir(const pm_fs_ops *fs, const char *path) {
+static listing list_dir(const pm_fs *fs, const char *path) {
   listing l = {0};
   pm_dir *d;
-  assert_int_equal(fs->opendir(path, &d), 0);
+  assert_int_equal(pm_fs_opendir(fs, path, &d), 0);
   pm_dirent e;
   int rc;
-  while ((rc = fs->readdir(d, &e)) == 1) {
+  while ((rc = pm_fs_readdir(fs, d, &e)) == 1) {
     l.names = pm_xrealloc(l.names, (l.n + 1) * sizeof *l.names);
     l.types = pm_xrealloc(l.types, (l.n + 1) * sizeof *l.types);
     l.names[l.n] = ct_str("%s", e.name);
@@ -312,7 +312,7 @@ static listing list_dir(const pm_fs_ops *fs, const char *path) {
     l.n++;
   }
   assert_int_equal(rc, 0);
-  fs->closedir(d);
+  pm_fs_closedir(fs, d);
   return l;
 }
 
@@ -323,7 +323,7 @@ static void listing_free(listing *l) {
 
 /* Asserts that the listing holds exactly `want` (n names), each once, no
  * dot entries, and that each type is the entry's lstat type or unknown. */
-static void expect_listing(const pm_fs_ops *fs, const char *dirpath,
+static void expect_listing(const pm_fs *fs, const char *dirpath,
                            const listing *l, char *const *want, size_t n) {
   unsigned char *seen = pm_xcalloc(n ? n : 1, 1);
   for (size_t i = 0; i < l->n; i++) {
@@ -360,17 +360,17 @@ static void expect_listing(const pm_fs_ops *fs, const char *dirpath,
 
 /* Removes a tree through the table: the removal is part of what the long
  * path case checks, and `rm -rf` would hide a backend's failure. */
-static void rm_tree(const pm_fs_ops *fs, const char *path) {
+static void rm_tree(const pm_fs *fs, const char *path) {
   pm_stat st = stat_of(fs, path, false);
   if (st.type != PM_T_DIR) {
-    assert_int_equal(fs->unlink(path), 0);
+    assert_int_equal(pm_fs_unlink(fs, path), 0);
     return;
   }
   listing l = list_dir(fs, path);
   for (size_t i = 0; i < l.n; i++)
     rm_tree(fs, ct_str("%s/%s", path, l.names[i]));
   listing_free(&l);
-  assert_int_equal(fs->rmdir(path), 0);
+  assert_int_equal(pm_fs_rmdir(fs, path), 0);
 }
 
 /* ---- cases ---- */
@@ -403,7 +403,7 @@ FS_CASE(validate) {
 /* A deep tree whose deepest directory's path is about 9000 bytes: twice
  * the Linux PATH_MAX, so that a backend reaching it piece by piece needs
  * more than one piece, and far past Windows' MAX_PATH. */
-static char *deep_dir(const pm_fs_ops *fs, const char *base, size_t min_len,
+static char *deep_dir(const pm_fs *fs, const char *base, size_t min_len,
                       char ***levels, size_t *nlevels) {
   char comp[201];
   char *p = ct_str("%s", base);
@@ -415,7 +415,7 @@ static char *deep_dir(const pm_fs_ops *fs, const char *base, size_t min_len,
     comp[3] = 'd';
     comp[200] = '\0';
     p = ct_str("%s/%s", p, comp);
-    int rc = fs->mkdir(p, 0755);
+    int rc = pm_fs_mkdir(fs, p, 0755);
     if (rc) print_error("mkdir at depth %u (%zu bytes): %s\n", i, strlen(p),
                         pm_errname(rc));
     assert_int_equal(rc, 0);
@@ -434,10 +434,10 @@ FS_CASE(long_paths) {
   /* create, write, stat, read */
   char *f = ct_str("%s/file", deep);
   pm_fd fd;
-  assert_int_equal(fs->open(f, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0644,
+  assert_int_equal(pm_fs_open(fs, f, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0644,
                             &fd), 0);
-  assert_int_equal(fs->pwrite(fd, "deep data", 9, 0), 9);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_pwrite(fs, fd, "deep data", 9, 0), 9);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
   pm_stat st = stat_of(fs, f, true);
   assert_int_equal(st.type, PM_T_FILE);
   assert_int_equal(st.size, 9);
@@ -452,47 +452,47 @@ FS_CASE(long_paths) {
   /* rename within the deep directory and up to the scratch directory and
    * back: one long and one short path in the same call. */
   char *g = ct_str("%s/renamed", deep);
-  assert_int_equal(fs->rename(f, g), 0);
-  assert_int_equal(fs->stat(f, false, &st), PM_ENOENT);
+  assert_int_equal(pm_fs_rename(fs, f, g), 0);
+  assert_int_equal(pm_fs_stat(fs, f, false, &st), PM_ENOENT);
   char *up = ct_str("%s/up", dir);
-  assert_int_equal(fs->rename(g, up), 0);
-  assert_int_equal(fs->rename(up, g), 0);
+  assert_int_equal(pm_fs_rename(fs, g, up), 0);
+  assert_int_equal(pm_fs_rename(fs, up, g), 0);
   expect_text(fs, g, "deep data");
 
   /* link, symlink, readlink, chmod, utimes on long paths */
   char *h = ct_str("%s/hard", deep);
-  assert_int_equal(fs->link(g, h), 0);
+  assert_int_equal(pm_fs_link(fs, g, h), 0);
   assert_int_equal(stat_of(fs, h, false).nlink, 2);
   char *s = ct_str("%s/sym", deep);
   bool linked = try_symlink(fs, "renamed", s);
   if (linked) {
     char buf[64];
     size_t len;
-    assert_int_equal(fs->readlink(s, buf, sizeof buf, &len), 0);
+    assert_int_equal(pm_fs_readlink(fs, s, buf, sizeof buf, &len), 0);
     assert_int_equal(len, 7);
     assert_string_equal(buf, "renamed");
     assert_int_equal(stat_of(fs, s, true).ino, stat_of(fs, g, false).ino);
   }
-  assert_int_equal(fs->chmod(g, 0400), 0);
+  assert_int_equal(pm_fs_chmod(fs, g, 0400), 0);
   assert_int_equal(stat_of(fs, g, false).mode, mode_kept(0400, false));
-  assert_int_equal(fs->chmod(g, 0600), 0);
+  assert_int_equal(pm_fs_chmod(fs, g, 0600), 0);
   assert_int_equal(stat_of(fs, g, false).mode, mode_kept(0600, false));
   pm_time mt = {1234567890, 0};
-  assert_int_equal(fs->utimes(g, NULL, &mt, true), 0);
+  assert_int_equal(pm_fs_utimes(fs, g, NULL, &mt, true), 0);
   assert_int_equal(stat_of(fs, g, false).mtime.sec, 1234567890);
 
   /* a failure on a long path is reported with its code */
   pm_oserr_set(0);
-  assert_int_equal(fs->open(ct_str("%s/missing", deep), PM_O_RDONLY, 0, &fd),
+  assert_int_equal(pm_fs_open(fs, ct_str("%s/missing", deep), PM_O_RDONLY, 0, &fd),
                    PM_ENOENT);
   assert_int_equal(pm_oserr_last(), t->os_noent);
 
   /* unlink and rmdir every level on the way up */
-  if (linked) assert_int_equal(fs->unlink(s), 0);
-  assert_int_equal(fs->unlink(h), 0);
-  assert_int_equal(fs->unlink(g), 0);
+  if (linked) assert_int_equal(pm_fs_unlink(fs, s), 0);
+  assert_int_equal(pm_fs_unlink(fs, h), 0);
+  assert_int_equal(pm_fs_unlink(fs, g), 0);
   for (size_t i = nlevels; i-- > 0;) {
-    int rc = fs->rmdir(levels[i]);
+    int rc = pm_fs_rmdir(fs, levels[i]);
     if (rc) print_error("rmdir at depth %zu: %s\n", i, pm_errname(rc));
     assert_int_equal(rc, 0);
   }
@@ -513,23 +513,23 @@ FS_CASE(long_path_realpath) {
   /* The scratch directory may itself sit below a symlink (/tmp): compare
    * against the resolved base. */
   char *rbase = ct_alloc(cap);
-  assert_int_equal(fs->realpath(dir, rbase, cap), 0);
-  int rc = fs->realpath(deep, buf, cap);
+  assert_int_equal(pm_fs_realpath(fs, dir, rbase, cap), 0);
+  int rc = pm_fs_realpath(fs, deep, buf, cap);
   if (rc) print_error("realpath of a %zu-byte path: %s (OS error %d)\n",
                       strlen(deep), pm_errname(rc), pm_oserr_last());
   assert_int_equal(rc, 0);
   assert_string_equal(buf, ct_str("%s%s", rbase, deep + strlen(dir)));
   /* A file there, and a symlink to it: both resolve to the file. */
   pm_fd fd;
-  assert_int_equal(fs->open(ct_str("%s/f", deep), PM_O_WRONLY | PM_O_CREAT,
+  assert_int_equal(pm_fs_open(fs, ct_str("%s/f", deep), PM_O_WRONLY | PM_O_CREAT,
                             0644, &fd), 0);
-  fs->close(fd);
+  pm_fs_close(fs, fd);
   bool linked = try_symlink(fs, "f", ct_str("%s/l", deep));
   const char *want = ct_str("%s%s/f", rbase, deep + strlen(dir));
-  assert_int_equal(fs->realpath(ct_str("%s/f", deep), buf, cap), 0);
+  assert_int_equal(pm_fs_realpath(fs, ct_str("%s/f", deep), buf, cap), 0);
   assert_string_equal(buf, want);
   if (linked) {
-    assert_int_equal(fs->realpath(ct_str("%s/l", deep), buf, cap), 0);
+    assert_int_equal(pm_fs_realpath(fs, ct_str("%s/l", deep), buf, cap), 0);
     assert_string_equal(buf, want);
   }
   /* Recursive removal through the table: listing and removing long
@@ -592,7 +592,7 @@ FS_CASE(names_every_byte) {
     if (caps.windows_names && strchr(names[i], '\\')) continue;
     char *p = ct_str("%s/%s", dir, names[i]);
     pm_fd fd;
-    int rc = fs->open(p, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0644, &fd);
+    int rc = pm_fs_open(fs, p, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0644, &fd);
     int fate = name_fate(names[i]);
     if (fate != 0 && rc != 0 && (fate == 1 || rc == fate)) {
       refused++;
@@ -609,8 +609,8 @@ FS_CASE(names_every_byte) {
     /* The content is the name: a stat or read through a different name
      * would show. */
     size_t len = strlen(names[i]);
-    assert_int_equal(fs->pwrite(fd, names[i], len, 0), (int64_t)len);
-    assert_int_equal(fs->close(fd), 0);
+    assert_int_equal(pm_fs_pwrite(fs, fd, names[i], len, 0), (int64_t)len);
+    assert_int_equal(pm_fs_close(fs, fd), 0);
   }
   if (refused)
     print_message("  %zu names refused as this backend must, %zu kept\n",
@@ -637,13 +637,13 @@ FS_CASE(names_every_byte) {
 FS_CASE(readdir_each_once) {
   (void)t;
   char *empty = ct_str("%s/empty", dir);
-  assert_int_equal(fs->mkdir(empty, 0755), 0);
+  assert_int_equal(pm_fs_mkdir(fs, empty, 0755), 0);
   listing l = list_dir(fs, empty);
   assert_int_equal(l.n, 0);
   listing_free(&l);
 
   char *d = ct_str("%s/many", dir);
-  assert_int_equal(fs->mkdir(d, 0755), 0);
+  assert_int_equal(pm_fs_mkdir(fs, d, 0755), 0);
   char *names[340];
   size_t n = 0;
   for (int i = 0; i < 300; i++) {
@@ -653,13 +653,13 @@ FS_CASE(readdir_each_once) {
   }
   for (int i = 0; i < 20; i++) {
     names[n] = ct_str("dir%02d", i);
-    assert_int_equal(fs->mkdir(ct_str("%s/%s", d, names[n]), 0755), 0);
+    assert_int_equal(pm_fs_mkdir(fs, ct_str("%s/%s", d, names[n]), 0755), 0);
     n++;
   }
   names[n] = "link";
   if (try_symlink(fs, "file000", ct_str("%s/link", d))) n++;
   names[n] = "fifo";
-  int rc = fs->mknod(ct_str("%s/fifo", d), PM_T_FIFO, 0644, 0);
+  int rc = pm_fs_mknod(fs, ct_str("%s/fifo", d), PM_T_FIFO, 0644, 0);
   if (rc == PM_ENOTSUP || rc == PM_EPERM)
     print_message("  no FIFOs here (%s): listed without one\n",
                   pm_errname(rc));
@@ -669,7 +669,7 @@ FS_CASE(readdir_each_once) {
   }
   /* A directory entry that is a hard link is listed under each name. */
   names[n] = "hard";
-  assert_int_equal(fs->link(ct_str("%s/file001", d), ct_str("%s/hard", d)), 0);
+  assert_int_equal(pm_fs_link(fs, ct_str("%s/file001", d), ct_str("%s/hard", d)), 0);
   n++;
   l = list_dir(fs, d);
   expect_listing(fs, d, &l, names, n);
@@ -679,10 +679,10 @@ FS_CASE(readdir_each_once) {
   /* Reading after the end keeps saying "end". */
   pm_dir *h;
   pm_dirent e;
-  assert_int_equal(fs->opendir(empty, &h), 0);
-  assert_int_equal(fs->readdir(h, &e), 0);
-  assert_int_equal(fs->readdir(h, &e), 0);
-  fs->closedir(h);
+  assert_int_equal(pm_fs_opendir(fs, empty, &h), 0);
+  assert_int_equal(pm_fs_readdir(fs, h, &e), 0);
+  assert_int_equal(pm_fs_readdir(fs, h, &e), 0);
+  pm_fs_closedir(fs, h);
 }
 
 FS_CASE(read_eof) {
@@ -692,29 +692,29 @@ FS_CASE(read_eof) {
   char *p = ct_str("%s/f", dir);
   put_file(fs, p, data, sizeof data);
   pm_fd fd;
-  assert_int_equal(fs->open(p, PM_O_RDONLY, 0, &fd), 0);
+  assert_int_equal(pm_fs_open(fs, p, PM_O_RDONLY, 0, &fd), 0);
   char buf[8192];
-  assert_int_equal(fs->pread(fd, buf, 100, 1000), 0);
-  assert_int_equal(fs->pread(fd, buf, 100, 5000), 0);
-  assert_int_equal(fs->pread(fd, buf, 100, UINT64_C(1) << 40), 0);
-  assert_int_equal(fs->pread(fd, buf, 0, 0), 0);
+  assert_int_equal(pm_fs_pread(fs, fd, buf, 100, 1000), 0);
+  assert_int_equal(pm_fs_pread(fs, fd, buf, 100, 5000), 0);
+  assert_int_equal(pm_fs_pread(fs, fd, buf, 100, UINT64_C(1) << 40), 0);
+  assert_int_equal(pm_fs_pread(fs, fd, buf, 0, 0), 0);
   /* Spanning the end: at most the 100 bytes left, never more; reading on
    * collects exactly those and then 0. */
-  int64_t r = fs->pread(fd, buf, sizeof buf, 900);
+  int64_t r = pm_fs_pread(fs, fd, buf, sizeof buf, 900);
   assert_true(r > 0 && r <= 100);
   size_t got = (size_t)r;
-  while ((r = fs->pread(fd, buf + got, sizeof buf - got, 900 + got)) > 0)
+  while ((r = pm_fs_pread(fs, fd, buf + got, sizeof buf - got, 900 + got)) > 0)
     got += (size_t)r;
   assert_int_equal(r, 0);
   assert_int_equal(got, 100);
   assert_memory_equal(buf, data + 900, 100);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
 
   char *e = ct_str("%s/empty", dir);
   put_file(fs, e, "", 0);
-  assert_int_equal(fs->open(e, PM_O_RDONLY, 0, &fd), 0);
-  assert_int_equal(fs->pread(fd, buf, sizeof buf, 0), 0);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_open(fs, e, PM_O_RDONLY, 0, &fd), 0);
+  assert_int_equal(pm_fs_pread(fs, fd, buf, sizeof buf, 0), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
 }
 
 FS_CASE(pwrite_extends) {
@@ -722,15 +722,15 @@ FS_CASE(pwrite_extends) {
   char *p = ct_str("%s/f", dir);
   put_text(fs, p, "0123456789");
   pm_fd fd;
-  assert_int_equal(fs->open(p, PM_O_RDWR, 0, &fd), 0);
-  assert_int_equal(fs->pwrite(fd, "xyz", 3, 100000), 3);
+  assert_int_equal(pm_fs_open(fs, p, PM_O_RDWR, 0, &fd), 0);
+  assert_int_equal(pm_fs_pwrite(fs, fd, "xyz", 3, 100000), 3);
   pm_stat st;
-  assert_int_equal(fs->fstat(fd, &st), 0);
+  assert_int_equal(pm_fs_fstat(fs, fd, &st), 0);
   assert_int_equal(st.size, 100003);
   char *buf = pm_xmalloc(100003);
   size_t got = 0;
   int64_t r;
-  while ((r = fs->pread(fd, buf + got, 100003 - got, got)) > 0) got += (size_t)r;
+  while ((r = pm_fs_pread(fs, fd, buf + got, 100003 - got, got)) > 0) got += (size_t)r;
   assert_int_equal(got, 100003);
   assert_memory_equal(buf, "0123456789", 10);
   for (size_t i = 10; i < 100000; i++)
@@ -740,7 +740,7 @@ FS_CASE(pwrite_extends) {
     }
   assert_memory_equal(buf + 100000, "xyz", 3);
   free(buf);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
 }
 
 FS_CASE(sparse_seek) {
@@ -748,42 +748,42 @@ FS_CASE(sparse_seek) {
   const uint64_t MiB = 1 << 20, size = 8 * MiB, chunk = 64 * 1024;
   char *p = ct_str("%s/sparse", dir);
   pm_fd fd;
-  assert_int_equal(fs->open(p, PM_O_RDWR | PM_O_CREAT | PM_O_EXCL, 0644, &fd),
+  assert_int_equal(pm_fs_open(fs, p, PM_O_RDWR | PM_O_CREAT | PM_O_EXCL, 0644, &fd),
                    0);
   char *block = pm_xmalloc(chunk);
   memset(block, 0x5A, chunk);
-  assert_int_equal(fs->ftruncate(fd, size), 0);
-  assert_int_equal(fs->pwrite(fd, block, chunk, 0), (int64_t)chunk);
-  assert_int_equal(fs->pwrite(fd, block, chunk, 4 * MiB), (int64_t)chunk);
+  assert_int_equal(pm_fs_ftruncate(fs, fd, size), 0);
+  assert_int_equal(pm_fs_pwrite(fs, fd, block, chunk, 0), (int64_t)chunk);
+  assert_int_equal(pm_fs_pwrite(fs, fd, block, chunk, 4 * MiB), (int64_t)chunk);
   free(block);
 
-  assert_int_equal(fs->seek(fd, 0, false), 0);
-  int64_t hole = fs->seek(fd, 0, true);
+  assert_int_equal(pm_fs_seek(fs, fd, 0, false), 0);
+  int64_t hole = pm_fs_seek(fs, fd, 0, true);
   assert_true(hole >= (int64_t)chunk);
   /* Past the end there is neither data nor a hole. */
-  assert_int_equal(fs->seek(fd, size, false), PM_ENXIO);
-  assert_int_equal(fs->seek(fd, size + 4096, false), PM_ENXIO);
-  assert_int_equal(fs->seek(fd, size, true), PM_ENXIO);
-  assert_int_equal(fs->seek(fd, size + 4096, true), PM_ENXIO);
+  assert_int_equal(pm_fs_seek(fs, fd, size, false), PM_ENXIO);
+  assert_int_equal(pm_fs_seek(fs, fd, size + 4096, false), PM_ENXIO);
+  assert_int_equal(pm_fs_seek(fs, fd, size, true), PM_ENXIO);
+  assert_int_equal(pm_fs_seek(fs, fd, size + 4096, true), PM_ENXIO);
   if (hole == (int64_t)size) {
     /* A file system without holes reports the whole file as data. */
     print_message("  no holes on this file system: the hole is the end\n");
-    assert_int_equal(fs->seek(fd, size - 1, false), (int64_t)size - 1);
+    assert_int_equal(pm_fs_seek(fs, fd, size - 1, false), (int64_t)size - 1);
   } else {
     assert_true(hole <= (int64_t)(4 * MiB));
-    int64_t data = fs->seek(fd, (uint64_t)hole, false);
+    int64_t data = pm_fs_seek(fs, fd, (uint64_t)hole, false);
     assert_true(data > hole && data <= (int64_t)(4 * MiB));
-    int64_t tail = fs->seek(fd, 4 * MiB, true);
+    int64_t tail = pm_fs_seek(fs, fd, 4 * MiB, true);
     assert_true(tail >= (int64_t)(4 * MiB + chunk) && tail <= (int64_t)size);
     /* In the trailing hole no data follows. */
     if (tail < (int64_t)size)
-      assert_int_equal(fs->seek(fd, size - 1, false), PM_ENXIO);
+      assert_int_equal(pm_fs_seek(fs, fd, size - 1, false), PM_ENXIO);
   }
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
 }
 
 typedef struct rename_reader {
-  const pm_fs_ops *fs;
+  const pm_fs *fs;
   const char *path;
   pm_mutex mu;
   bool stop;
@@ -799,17 +799,17 @@ static void reader_main(void *arg) {
     pm_mutex_unlock(&r->mu);
     if (stop) break;
     pm_fd fd;
-    int rc = r->fs->open(r->path, PM_O_RDONLY, 0, &fd);
+    int rc = pm_fs_open(r->fs, r->path, PM_O_RDONLY, 0, &fd);
     pm_mutex_lock(&r->mu);
     r->opens++;
     if (rc == PM_ENOENT) r->missing++;
     else if (rc) r->errors++;
     pm_mutex_unlock(&r->mu);
     if (rc) continue;
-    int64_t n = r->fs->pread(fd, buf, sizeof buf, 0);
+    int64_t n = pm_fs_pread(r->fs, fd, buf, sizeof buf, 0);
     bool ok = n == (int64_t)sizeof buf;
     for (size_t i = 1; ok && i < sizeof buf; i++) ok = buf[i] == buf[0];
-    r->fs->close(fd);
+    pm_fs_close(r->fs, fd);
     pm_mutex_lock(&r->mu);
     if (!ok) r->mixed++;
     pm_mutex_unlock(&r->mu);
@@ -828,9 +828,9 @@ FS_CASE(rename_replaces_atomically) {
   memset(buf, 'B', sizeof buf);
   put_file(fs, from, buf, sizeof buf);
   uint64_t ino = stat_of(fs, from, false).ino;
-  assert_int_equal(fs->rename(from, to), 0);
+  assert_int_equal(pm_fs_rename(fs, from, to), 0);
   pm_stat st;
-  assert_int_equal(fs->stat(from, false, &st), PM_ENOENT);
+  assert_int_equal(pm_fs_stat(fs, from, false, &st), PM_ENOENT);
   assert_int_equal(stat_of(fs, to, false).ino, ino);
   char back[4096];
   assert_int_equal(get_file(fs, to, back, sizeof back), sizeof back);
@@ -852,7 +852,7 @@ FS_CASE(rename_replaces_atomically) {
     memset(buf, 'C' + i % 20, sizeof buf);
     put_file(fs, from, buf, sizeof buf);
     for (int tries = 0;; tries++) {
-      rc = fs->rename(from, to);
+      rc = pm_fs_rename(fs, from, to);
       if (!caps.rename_over_open && (rc == PM_EACCES || rc == PM_EBUSY) &&
           tries < 100000) {
         busy++;
@@ -879,22 +879,22 @@ FS_CASE(rename_replaces_atomically) {
 FS_CASE(rename_directory) {
   (void)t;
   char *a = ct_str("%s/a", dir);
-  assert_int_equal(fs->mkdir(a, 0755), 0);
-  assert_int_equal(fs->mkdir(ct_str("%s/sub", a), 0755), 0);
+  assert_int_equal(pm_fs_mkdir(fs, a, 0755), 0);
+  assert_int_equal(pm_fs_mkdir(fs, ct_str("%s/sub", a), 0755), 0);
   put_text(fs, ct_str("%s/sub/f", a), "inside");
   uint64_t ino = stat_of(fs, a, false).ino;
   char *b = ct_str("%s/b", dir);
-  assert_int_equal(fs->rename(a, b), 0);
+  assert_int_equal(pm_fs_rename(fs, a, b), 0);
   pm_stat st;
-  assert_int_equal(fs->stat(a, false, &st), PM_ENOENT);
+  assert_int_equal(pm_fs_stat(fs, a, false, &st), PM_ENOENT);
   st = stat_of(fs, b, false);
   assert_int_equal(st.type, PM_T_DIR);
   assert_int_equal(st.ino, ino);
   expect_text(fs, ct_str("%s/sub/f", b), "inside");
   /* Into another directory. */
   char *c = ct_str("%s/c", dir);
-  assert_int_equal(fs->mkdir(c, 0755), 0);
-  assert_int_equal(fs->rename(b, ct_str("%s/moved", c)), 0);
+  assert_int_equal(pm_fs_mkdir(fs, c, 0755), 0);
+  assert_int_equal(pm_fs_rename(fs, b, ct_str("%s/moved", c)), 0);
   expect_text(fs, ct_str("%s/moved/sub/f", c), "inside");
 }
 
@@ -903,21 +903,21 @@ FS_CASE(hard_links) {
   char *f = ct_str("%s/f", dir), *g = ct_str("%s/g", dir);
   put_text(fs, f, "shared");
   assert_int_equal(stat_of(fs, f, false).nlink, 1);
-  assert_int_equal(fs->link(f, g), 0);
+  assert_int_equal(pm_fs_link(fs, f, g), 0);
   pm_stat a = stat_of(fs, f, false), b = stat_of(fs, g, false);
   assert_int_equal(a.dev, b.dev);
   assert_int_equal(a.ino, b.ino);
   assert_int_equal(a.nlink, 2);
   assert_int_equal(b.nlink, 2);
   pm_fd fd;
-  assert_int_equal(fs->open(g, PM_O_RDONLY, 0, &fd), 0);
+  assert_int_equal(pm_fs_open(fs, g, PM_O_RDONLY, 0, &fd), 0);
   pm_stat c;
-  assert_int_equal(fs->fstat(fd, &c), 0);
+  assert_int_equal(pm_fs_fstat(fs, fd, &c), 0);
   assert_int_equal(c.ino, a.ino);
   assert_int_equal(c.nlink, 2);
-  assert_int_equal(fs->close(fd), 0);
-  assert_int_equal(fs->link(f, g), PM_EEXIST);
-  assert_int_equal(fs->unlink(f), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
+  assert_int_equal(pm_fs_link(fs, f, g), PM_EEXIST);
+  assert_int_equal(pm_fs_unlink(fs, f), 0);
   assert_int_equal(stat_of(fs, g, false).nlink, 1);
   expect_text(fs, g, "shared");
 }
@@ -933,35 +933,35 @@ FS_CASE(symlink_readlink) {
   if (!try_symlink(fs, target, l)) {
     /* No links: what is left is a non-link's answer. */
     print_message("  %s makes no symbolic links: readlink of a file only\n",
-                  fs->name);
+                  pm_fs_name(fs));
     char *f = ct_str("%s/f", dir);
     put_text(fs, f, "x");
-    assert_int_equal(fs->readlink(f, buf, sizeof buf, &len), PM_EINVAL);
-    assert_int_equal(fs->readlink(dir, buf, sizeof buf, &len), PM_EINVAL);
-    assert_int_equal(fs->symlink("f", f), PM_ENOTSUP);
+    assert_int_equal(pm_fs_readlink(fs, f, buf, sizeof buf, &len), PM_EINVAL);
+    assert_int_equal(pm_fs_readlink(fs, dir, buf, sizeof buf, &len), PM_EINVAL);
+    assert_int_equal(pm_fs_symlink(fs, "f", f), PM_ENOTSUP);
     return;
   }
-  assert_int_equal(fs->readlink(l, buf, sizeof buf, &len), 0);
+  assert_int_equal(pm_fs_readlink(fs, l, buf, sizeof buf, &len), 0);
   assert_int_equal(len, strlen(target));
   assert_string_equal(buf, target);
   /* The buffer must hold the target and a NUL. */
-  assert_int_equal(fs->readlink(l, buf, strlen(target), &len), PM_ERANGE);
-  assert_int_equal(fs->readlink(l, buf, strlen(target) + 1, &len), 0);
+  assert_int_equal(pm_fs_readlink(fs, l, buf, strlen(target), &len), PM_ERANGE);
+  assert_int_equal(pm_fs_readlink(fs, l, buf, strlen(target) + 1, &len), 0);
   pm_stat st;
-  assert_int_equal(fs->stat(l, true, &st), PM_ENOENT);
+  assert_int_equal(pm_fs_stat(fs, l, true, &st), PM_ENOENT);
   assert_int_equal(stat_of(fs, l, false).type, PM_T_SYMLINK);
   /* A non-link. */
   char *f = ct_str("%s/f", dir);
   put_text(fs, f, "x");
-  assert_int_equal(fs->readlink(f, buf, sizeof buf, &len), PM_EINVAL);
-  assert_int_equal(fs->symlink("f", f), PM_EEXIST);
+  assert_int_equal(pm_fs_readlink(fs, f, buf, sizeof buf, &len), PM_EINVAL);
+  assert_int_equal(pm_fs_symlink(fs, "f", f), PM_EEXIST);
 }
 
 FS_CASE(stat_follow) {
   (void)t;
   char *f = ct_str("%s/f", dir), *d = ct_str("%s/d", dir);
   put_text(fs, f, "twelve bytes");
-  assert_int_equal(fs->mkdir(d, 0755), 0);
+  assert_int_equal(pm_fs_mkdir(fs, d, 0755), 0);
   char *lf = ct_str("%s/lf", dir), *ld = ct_str("%s/ld", dir);
   pm_stat tf = stat_of(fs, f, false);
   /* A plain file and a directory look the same either way. */
@@ -969,10 +969,10 @@ FS_CASE(stat_follow) {
   assert_int_equal(stat_of(fs, d, true).ino, stat_of(fs, d, false).ino);
   if (!try_symlink(fs, "f", lf)) {
     print_message("  %s makes no symbolic links: plain entries only\n",
-                  fs->name);
+                  pm_fs_name(fs));
     return;
   }
-  assert_int_equal(fs->symlink("d", ld), 0);
+  assert_int_equal(pm_fs_symlink(fs, "d", ld), 0);
   pm_stat sf = stat_of(fs, lf, true);
   assert_int_equal(sf.type, PM_T_FILE);
   assert_int_equal(sf.size, 12);
@@ -998,21 +998,21 @@ FS_CASE(identity) {
   assert_int_equal(a.dev, b.dev);
   assert_true(a.ino != b.ino);
   pm_fd fd;
-  assert_int_equal(fs->open(f, PM_O_RDONLY, 0, &fd), 0);
+  assert_int_equal(pm_fs_open(fs, f, PM_O_RDONLY, 0, &fd), 0);
   pm_stat h;
-  assert_int_equal(fs->fstat(fd, &h), 0);
+  assert_int_equal(pm_fs_fstat(fs, fd, &h), 0);
   assert_int_equal(h.dev, a.dev);
   assert_int_equal(h.ino, a.ino);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
   char *moved = ct_str("%s/moved", dir);
-  assert_int_equal(fs->rename(f, moved), 0);
+  assert_int_equal(pm_fs_rename(fs, f, moved), 0);
   pm_stat m = stat_of(fs, moved, false);
   assert_int_equal(m.dev, a.dev);
   assert_int_equal(m.ino, a.ino);
   pm_stat ds = stat_of(fs, dir, false);
   assert_true(ds.ino != a.ino);
   pm_fsinfo fi;
-  assert_int_equal(fs->fsinfo(dir, &fi), 0);
+  assert_int_equal(pm_fs_fsinfo(fs, dir, &fi), 0);
   assert_int_equal(fi.dev, ds.dev);
   assert_int_equal(fi.dev, a.dev);
 }
@@ -1047,66 +1047,66 @@ FS_CASE(metadata) {
   char *f = ct_str("%s/f", dir);
   put_text(fs, f, "meta");
   pm_fsinfo fi;
-  assert_int_equal(fs->fsinfo(dir, &fi), 0);
+  assert_int_equal(pm_fs_fsinfo(fs, dir, &fi), 0);
   int64_t gran = time_granularity(fi.type);
   if (gran != 1)
     print_message("  times on %s are kept to %lld ns: compared to that\n",
                   fi.type, (long long)(gran ? gran : 2000000000));
 
   pm_fd fd;
-  assert_int_equal(fs->open(f, PM_O_RDWR, 0, &fd), 0);
+  assert_int_equal(pm_fs_open(fs, f, PM_O_RDWR, 0, &fd), 0);
   pm_stat st;
-  assert_int_equal(fs->fchmod(fd, 0440), 0);
-  assert_int_equal(fs->fstat(fd, &st), 0);
+  assert_int_equal(pm_fs_fchmod(fs, fd, 0440), 0);
+  assert_int_equal(pm_fs_fstat(fs, fd, &st), 0);
   assert_int_equal(st.mode, mode_kept(0440, false));
-  assert_int_equal(fs->fchmod(fd, 0640), 0);
-  assert_int_equal(fs->fstat(fd, &st), 0);
+  assert_int_equal(pm_fs_fchmod(fs, fd, 0640), 0);
+  assert_int_equal(pm_fs_fstat(fs, fd, &st), 0);
   assert_int_equal(st.mode, mode_kept(0640, false));
-  assert_int_equal(fs->chmod(f, 0404), 0);
+  assert_int_equal(pm_fs_chmod(fs, f, 0404), 0);
   assert_int_equal(stat_of(fs, f, false).mode, mode_kept(0404, false));
-  assert_int_equal(fs->chmod(f, 0604), 0);
+  assert_int_equal(pm_fs_chmod(fs, f, 0604), 0);
   assert_int_equal(stat_of(fs, f, false).mode, mode_kept(0604, false));
   char *d = ct_str("%s/d", dir);
-  assert_int_equal(fs->mkdir(d, 0755), 0);
-  assert_int_equal(fs->chmod(d, 0750), 0);
+  assert_int_equal(pm_fs_mkdir(fs, d, 0755), 0);
+  assert_int_equal(pm_fs_chmod(fs, d, 0750), 0);
   assert_int_equal(stat_of(fs, d, false).mode, mode_kept(0750, true));
 
   pm_time at = {1000000000, 987654321}, mt = {1234567890, 123456789};
-  assert_int_equal(fs->futimes(fd, &at, &mt), 0);
-  assert_int_equal(fs->fstat(fd, &st), 0);
+  assert_int_equal(pm_fs_futimes(fs, fd, &at, &mt), 0);
+  assert_int_equal(pm_fs_fstat(fs, fd, &st), 0);
   expect_time(st.atime, at, gran);
   expect_time(st.mtime, mt, gran);
   /* Past 2038: times are 64-bit seconds everywhere. */
   pm_time late = {4102444800, 500000000}; /* 2100-01-01 */
-  assert_int_equal(fs->utimes(f, NULL, &late, true), 0);
+  assert_int_equal(pm_fs_utimes(fs, f, NULL, &late, true), 0);
   st = stat_of(fs, f, false);
   expect_time(st.mtime, late, gran);
   /* A NULL time is left as it was. */
   expect_time(st.atime, at, gran);
-  assert_int_equal(fs->futimes(fd, &mt, NULL), 0);
-  assert_int_equal(fs->fstat(fd, &st), 0);
+  assert_int_equal(pm_fs_futimes(fs, fd, &mt, NULL), 0);
+  assert_int_equal(pm_fs_fstat(fs, fd, &st), 0);
   expect_time(st.atime, mt, gran);
   expect_time(st.mtime, late, gran);
-  assert_int_equal(fs->utimes(d, &at, &mt, true), 0);
+  assert_int_equal(pm_fs_utimes(fs, d, &at, &mt, true), 0);
   expect_time(stat_of(fs, d, false).mtime, mt, gran);
 
   /* Without follow, a symlink's own times change and its target's not. */
   char *l = ct_str("%s/l", dir);
   bool linked = try_symlink(fs, "f", l);
   if (linked) {
-    assert_int_equal(fs->utimes(l, &at, &at, false), 0);
+    assert_int_equal(pm_fs_utimes(fs, l, &at, &at, false), 0);
     expect_time(stat_of(fs, l, false).mtime, at, gran);
     expect_time(stat_of(fs, f, false).mtime, late, gran);
   }
 
   /* chown to oneself is always allowed. */
-  assert_int_equal(fs->fchown(fd, st.uid, st.gid), 0);
-  assert_int_equal(fs->chown(f, st.uid, st.gid, true), 0);
-  if (linked) assert_int_equal(fs->chown(l, st.uid, st.gid, false), 0);
+  assert_int_equal(pm_fs_fchown(fs, fd, st.uid, st.gid), 0);
+  assert_int_equal(pm_fs_chown(fs, f, st.uid, st.gid, true), 0);
+  if (linked) assert_int_equal(pm_fs_chown(fs, l, st.uid, st.gid, false), 0);
   pm_stat after = stat_of(fs, f, false);
   assert_int_equal(after.uid, st.uid);
   assert_int_equal(after.gid, st.gid);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
 }
 
 static bool xattr_listed(const char *list, size_t len, const char *name) {
@@ -1118,17 +1118,17 @@ static bool xattr_listed(const char *list, size_t len, const char *name) {
 static unsigned xattr_tables_run;
 
 /* Not an FS_CASE: the test itself is skipped when no table could run it. */
-static void case_xattr(const pm_fs_ops *fs, const char *dir,
+static void case_xattr(const pm_fs *fs, const char *dir,
                        const fs_table *t) {
   (void)t;
   char *f = ct_str("%s/f", dir);
   put_text(fs, f, "x");
   const char *name = "user.pomove.contract";
   const char val[] = {'v', 0, 1, (char)0xff};
-  int rc = fs->xattr_set(f, true, name, val, sizeof val);
+  int rc = pm_fs_xattr_set(fs, f, true, name, val, sizeof val);
   if (rc == PM_ENOTSUP) {
     pm_fsinfo fi;
-    fs->fsinfo(dir, &fi);
+    pm_fs_fsinfo(fs, dir, &fi);
     print_message("  %s (%s) stores no extended attributes: skipped\n", dir,
                   fi.type);
     return;
@@ -1137,35 +1137,35 @@ static void case_xattr(const pm_fs_ops *fs, const char *dir,
   xattr_tables_run++;
   char list[4096];
   size_t len = 0;
-  assert_int_equal(fs->xattr_list(f, true, list, sizeof list, &len), 0);
+  assert_int_equal(pm_fs_xattr_list(fs, f, true, list, sizeof list, &len), 0);
   assert_true(len > 0 && list[len - 1] == '\0');
   assert_true(xattr_listed(list, len, name));
   char buf[16];
-  assert_int_equal(fs->xattr_get(f, true, name, buf, sizeof buf, &len), 0);
+  assert_int_equal(pm_fs_xattr_get(fs, f, true, name, buf, sizeof buf, &len), 0);
   assert_int_equal(len, sizeof val);
   assert_memory_equal(buf, val, sizeof val);
-  assert_int_equal(fs->xattr_get(f, true, name, buf, 2, &len), PM_ERANGE);
-  assert_int_equal(fs->xattr_get(f, true, "user.pomove.absent", buf,
+  assert_int_equal(pm_fs_xattr_get(fs, f, true, name, buf, 2, &len), PM_ERANGE);
+  assert_int_equal(pm_fs_xattr_get(fs, f, true, "user.pomove.absent", buf,
                                  sizeof buf, &len), PM_ENODATA);
   /* An empty value is a value. */
-  assert_int_equal(fs->xattr_set(f, true, "user.pomove.empty", "", 0), 0);
-  assert_int_equal(fs->xattr_get(f, true, "user.pomove.empty", buf,
+  assert_int_equal(pm_fs_xattr_set(fs, f, true, "user.pomove.empty", "", 0), 0);
+  assert_int_equal(pm_fs_xattr_get(fs, f, true, "user.pomove.empty", buf,
                                  sizeof buf, &len), 0);
   assert_int_equal(len, 0);
   /* Removal, beneath a directory handle: gone from get and list, and a
    * second removal (or one of a name never set) says PM_ENODATA. */
   pm_fd d;
-  assert_int_equal(fs->open(dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d), 0);
-  assert_int_equal(fs->xattr_remove_at(d, "f", name), 0);
-  assert_int_equal(fs->xattr_get(f, true, name, buf, sizeof buf, &len),
+  assert_int_equal(pm_fs_open(fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d), 0);
+  assert_int_equal(pm_fs_xattr_remove_at(fs, d, "f", name), 0);
+  assert_int_equal(pm_fs_xattr_get(fs, f, true, name, buf, sizeof buf, &len),
                    PM_ENODATA);
-  assert_int_equal(fs->xattr_list(f, true, list, sizeof list, &len), 0);
+  assert_int_equal(pm_fs_xattr_list(fs, f, true, list, sizeof list, &len), 0);
   assert_false(xattr_listed(list, len, name));
   assert_true(xattr_listed(list, len, "user.pomove.empty"));
-  assert_int_equal(fs->xattr_remove_at(d, "f", name), PM_ENODATA);
-  assert_int_equal(fs->xattr_remove_at(d, "f", "user.pomove.absent"),
+  assert_int_equal(pm_fs_xattr_remove_at(fs, d, "f", name), PM_ENODATA);
+  assert_int_equal(pm_fs_xattr_remove_at(fs, d, "f", "user.pomove.absent"),
                    PM_ENODATA);
-  assert_int_equal(fs->close(d), 0);
+  assert_int_equal(pm_fs_close(fs, d), 0);
 }
 
 static void test_fs_contract_xattr_any(void **state) {
@@ -1188,55 +1188,55 @@ FS_CASE(errors) {
   char *l = ct_str("%s/l", dir), *ld = ct_str("%s/ld", dir);
   char *missing = ct_str("%s/missing", dir);
   put_text(fs, f, "x");
-  assert_int_equal(fs->mkdir(d, 0755), 0);
+  assert_int_equal(pm_fs_mkdir(fs, d, 0755), 0);
   put_text(fs, ct_str("%s/child", d), "y");
   bool linked = try_symlink(fs, "f", l);
-  if (linked) assert_int_equal(fs->symlink("d", ld), 0);
+  if (linked) assert_int_equal(pm_fs_symlink(fs, "d", ld), 0);
   pm_fd fd = PM_FD_INVALID;
   pm_stat st;
   pm_dir *dh;
 
-  EXPECT_FAIL(fs->open(missing, PM_O_RDONLY, 0, &fd), PM_ENOENT);
+  EXPECT_FAIL(pm_fs_open(fs, missing, PM_O_RDONLY, 0, &fd), PM_ENOENT);
   assert_int_equal(pm_oserr_last(), t->os_noent);
-  EXPECT_FAIL(fs->open(ct_str("%s/x", missing), PM_O_WRONLY | PM_O_CREAT,
+  EXPECT_FAIL(pm_fs_open(fs, ct_str("%s/x", missing), PM_O_WRONLY | PM_O_CREAT,
                        0644, &fd), PM_ENOENT);
-  EXPECT_FAIL(fs->stat(missing, false, &st), PM_ENOENT);
-  EXPECT_FAIL(fs->opendir(missing, &dh), PM_ENOENT);
-  EXPECT_FAIL(fs->opendir(f, &dh), PM_ENOTDIR);
-  EXPECT_FAIL(fs->stat(ct_str("%s/x", f), false, &st), PM_ENOTDIR);
-  EXPECT_FAIL(fs->open(f, PM_O_RDONLY | PM_O_DIRECTORY, 0, &fd), PM_ENOTDIR);
+  EXPECT_FAIL(pm_fs_stat(fs, missing, false, &st), PM_ENOENT);
+  EXPECT_FAIL(pm_fs_opendir(fs, missing, &dh), PM_ENOENT);
+  EXPECT_FAIL(pm_fs_opendir(fs, f, &dh), PM_ENOTDIR);
+  EXPECT_FAIL(pm_fs_stat(fs, ct_str("%s/x", f), false, &st), PM_ENOTDIR);
+  EXPECT_FAIL(pm_fs_open(fs, f, PM_O_RDONLY | PM_O_DIRECTORY, 0, &fd), PM_ENOTDIR);
 
-  EXPECT_FAIL(fs->mkdir(d, 0755), PM_EEXIST);
-  EXPECT_FAIL(fs->mkdir(f, 0755), PM_EEXIST);
-  EXPECT_FAIL(fs->mkdir(ct_str("%s/x/y", missing), 0755), PM_ENOENT);
-  EXPECT_FAIL(fs->rmdir(d), PM_ENOTEMPTY);
-  EXPECT_FAIL(fs->rmdir(f), PM_ENOTDIR);
-  EXPECT_FAIL(fs->rmdir(missing), PM_ENOENT);
-  EXPECT_FAIL(fs->open(d, PM_O_WRONLY, 0, &fd), PM_EISDIR);
-  EXPECT_FAIL(fs->open(d, PM_O_RDWR, 0, &fd), PM_EISDIR);
-  EXPECT_FAIL(fs->unlink(d), PM_EISDIR);
-  EXPECT_FAIL(fs->unlink(missing), PM_ENOENT);
+  EXPECT_FAIL(pm_fs_mkdir(fs, d, 0755), PM_EEXIST);
+  EXPECT_FAIL(pm_fs_mkdir(fs, f, 0755), PM_EEXIST);
+  EXPECT_FAIL(pm_fs_mkdir(fs, ct_str("%s/x/y", missing), 0755), PM_ENOENT);
+  EXPECT_FAIL(pm_fs_rmdir(fs, d), PM_ENOTEMPTY);
+  EXPECT_FAIL(pm_fs_rmdir(fs, f), PM_ENOTDIR);
+  EXPECT_FAIL(pm_fs_rmdir(fs, missing), PM_ENOENT);
+  EXPECT_FAIL(pm_fs_open(fs, d, PM_O_WRONLY, 0, &fd), PM_EISDIR);
+  EXPECT_FAIL(pm_fs_open(fs, d, PM_O_RDWR, 0, &fd), PM_EISDIR);
+  EXPECT_FAIL(pm_fs_unlink(fs, d), PM_EISDIR);
+  EXPECT_FAIL(pm_fs_unlink(fs, missing), PM_ENOENT);
 
   /* No-follow opens refuse a symlink in the last component. */
   if (linked) {
-    EXPECT_FAIL(fs->open(l, PM_O_RDONLY | PM_O_NOFOLLOW, 0, &fd), PM_ELOOP);
-    EXPECT_FAIL(fs->open(ld, PM_O_RDONLY | PM_O_NOFOLLOW, 0, &fd),
+    EXPECT_FAIL(pm_fs_open(fs, l, PM_O_RDONLY | PM_O_NOFOLLOW, 0, &fd), PM_ELOOP);
+    EXPECT_FAIL(pm_fs_open(fs, ld, PM_O_RDONLY | PM_O_NOFOLLOW, 0, &fd),
                 PM_ELOOP);
   }
   /* Exclusive creation never goes through a symlink, even a dangling
    * one, and never reuses an existing file. */
-  EXPECT_FAIL(fs->open(f, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0644, &fd),
+  EXPECT_FAIL(pm_fs_open(fs, f, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0644, &fd),
               PM_EEXIST);
   char *dangling = ct_str("%s/dangling", dir);
   if (try_symlink(fs, "created-through-link", dangling))
-    EXPECT_FAIL(fs->open(dangling, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL,
+    EXPECT_FAIL(pm_fs_open(fs, dangling, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL,
                          0644, &fd), PM_EEXIST);
-  EXPECT_FAIL(fs->stat(ct_str("%s/created-through-link", dir), false, &st),
+  EXPECT_FAIL(pm_fs_stat(fs, ct_str("%s/created-through-link", dir), false, &st),
               PM_ENOENT);
 
   /* Renames to a missing directory, from a missing name. */
-  EXPECT_FAIL(fs->rename(f, ct_str("%s/f", missing)), PM_ENOENT);
-  EXPECT_FAIL(fs->rename(missing, ct_str("%s/g", dir)), PM_ENOENT);
+  EXPECT_FAIL(pm_fs_rename(fs, f, ct_str("%s/f", missing)), PM_ENOENT);
+  EXPECT_FAIL(pm_fs_rename(fs, missing, ct_str("%s/g", dir)), PM_ENOENT);
   assert_int_equal(stat_of(fs, f, false).type, PM_T_FILE);
 
   /* A name of 256 bytes is too long (255 is the longest name). */
@@ -1244,37 +1244,37 @@ FS_CASE(errors) {
   memset(longname, 'n', 256);
   longname[256] = '\0';
   char *toolong = ct_str("%s/%s", dir, longname);
-  EXPECT_FAIL(fs->open(toolong, PM_O_WRONLY | PM_O_CREAT, 0644, &fd),
+  EXPECT_FAIL(pm_fs_open(fs, toolong, PM_O_WRONLY | PM_O_CREAT, 0644, &fd),
               PM_ENAMETOOLONG);
-  EXPECT_FAIL(fs->stat(toolong, false, &st), PM_ENAMETOOLONG);
+  EXPECT_FAIL(pm_fs_stat(fs, toolong, false, &st), PM_ENAMETOOLONG);
 
   /* PM_O_REGULAR: a FIFO without a writer is refused, not waited on; a
    * directory is refused too; a regular file opens. */
   char *fifo = ct_str("%s/fifo", dir);
-  int rc = fs->mknod(fifo, PM_T_FIFO, 0644, 0);
+  int rc = pm_fs_mknod(fs, fifo, PM_T_FIFO, 0644, 0);
   if (rc == PM_ENOTSUP || rc == PM_EPERM) {
     print_message("  no FIFOs here (%s): PM_O_REGULAR checked on a directory "
                   "only\n", pm_errname(rc));
   } else {
     assert_int_equal(rc, 0);
     ct_watchdog *w = ct_watchdog_start(10, "open of a FIFO with PM_O_REGULAR");
-    rc = fs->open(fifo, PM_O_RDONLY | PM_O_REGULAR, 0, &fd);
+    rc = pm_fs_open(fs, fifo, PM_O_RDONLY | PM_O_REGULAR, 0, &fd);
     ct_watchdog_stop(w);
     assert_int_equal(rc, PM_ESPECIAL);
     w = ct_watchdog_start(10, "stat of a FIFO");
     assert_int_equal(stat_of(fs, fifo, false).type, PM_T_FIFO);
     ct_watchdog_stop(w);
   }
-  assert_int_equal(fs->open(d, PM_O_RDONLY | PM_O_REGULAR, 0, &fd),
+  assert_int_equal(pm_fs_open(fs, d, PM_O_RDONLY | PM_O_REGULAR, 0, &fd),
                    PM_ESPECIAL);
-  assert_int_equal(fs->open(f, PM_O_RDONLY | PM_O_REGULAR, 0, &fd), 0);
+  assert_int_equal(pm_fs_open(fs, f, PM_O_RDONLY | PM_O_REGULAR, 0, &fd), 0);
   char c;
-  assert_int_equal(fs->pread(fd, &c, 1, 0), 1);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_pread(fs, fd, &c, 1, 0), 1);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
 }
 
 typedef struct other_thread {
-  const pm_fs_ops *fs;
+  const pm_fs *fs;
   const char *missing;
   int rc, oserr;
 } other_thread;
@@ -1282,7 +1282,7 @@ typedef struct other_thread {
 static void fail_elsewhere(void *arg) {
   other_thread *o = arg;
   pm_fd fd;
-  o->rc = o->fs->open(o->missing, PM_O_RDONLY, 0, &fd);
+  o->rc = pm_fs_open(o->fs, o->missing, PM_O_RDONLY, 0, &fd);
   o->oserr = pm_oserr_last();
 }
 
@@ -1290,7 +1290,7 @@ FS_CASE(oserr) {
   char *missing = ct_str("%s/missing", dir);
   pm_fd fd;
   pm_oserr_set(0);
-  assert_int_equal(fs->open(missing, PM_O_RDONLY, 0, &fd), PM_ENOENT);
+  assert_int_equal(pm_fs_open(fs, missing, PM_O_RDONLY, 0, &fd), PM_ENOENT);
   assert_int_equal(pm_oserr_last(), t->os_noent);
   /* Another thread's failure leaves this thread's code alone. */
   pm_oserr_set(4242);
@@ -1309,19 +1309,19 @@ FS_CASE(oserr) {
     char small[4];
     size_t len;
     pm_oserr_set(4242);
-    assert_int_equal(fs->readlink(l, small, sizeof small, &len), PM_ERANGE);
+    assert_int_equal(pm_fs_readlink(fs, l, small, sizeof small, &len), PM_ERANGE);
   }
   /* Else symlink's PM_ENOTSUP, found without an OS call, is the case. */
   assert_true(pm_oserr_last() != 4242);
   char *d = ct_str("%s/d", dir);
-  assert_int_equal(fs->mkdir(d, 0755), 0);
+  assert_int_equal(pm_fs_mkdir(fs, d, 0755), 0);
   pm_oserr_set(4242);
-  assert_int_equal(fs->open(d, PM_O_RDONLY | PM_O_REGULAR, 0, &fd),
+  assert_int_equal(pm_fs_open(fs, d, PM_O_RDONLY | PM_O_REGULAR, 0, &fd),
                    PM_ESPECIAL);
   assert_true(pm_oserr_last() != 4242);
   char tiny[2];
   pm_oserr_set(4242);
-  assert_int_equal(fs->realpath(dir, tiny, sizeof tiny), PM_ENAMETOOLONG);
+  assert_int_equal(pm_fs_realpath(fs, dir, tiny, sizeof tiny), PM_ENAMETOOLONG);
   assert_true(pm_oserr_last() != 4242);
 }
 
@@ -1332,45 +1332,45 @@ FS_CASE(sync_truncate) {
   for (size_t i = 0; i < sizeof data; i++) data[i] = (char)(i % 251 + 1);
   put_file(fs, f, data, sizeof data);
   pm_fd fd;
-  assert_int_equal(fs->open(f, PM_O_RDWR, 0, &fd), 0);
-  assert_int_equal(fs->fsync(fd, false), 0);
-  assert_int_equal(fs->fsync(fd, true), 0);
+  assert_int_equal(pm_fs_open(fs, f, PM_O_RDWR, 0, &fd), 0);
+  assert_int_equal(pm_fs_fsync(fs, fd, false), 0);
+  assert_int_equal(pm_fs_fsync(fs, fd, true), 0);
   /* Where a whole-volume flush needs privileges (Windows: an
    * administrator), syncfs may say PM_ENOTSUP: the copy engine then
    * flushes each file. */
-  int rc = fs->syncfs(fd);
+  int rc = pm_fs_syncfs(fs, fd);
   if (rc == PM_ENOTSUP && !caps.syncfs_always)
     print_message("  no whole-volume flush here (OS error %d)\n",
                   pm_oserr_last());
   else
     assert_int_equal(rc, 0);
-  assert_int_equal(fs->ftruncate(fd, 100), 0);
+  assert_int_equal(pm_fs_ftruncate(fs, fd, 100), 0);
   pm_stat st;
-  assert_int_equal(fs->fstat(fd, &st), 0);
+  assert_int_equal(pm_fs_fstat(fs, fd, &st), 0);
   assert_int_equal(st.size, 100);
-  assert_int_equal(fs->ftruncate(fd, 5000), 0);
+  assert_int_equal(pm_fs_ftruncate(fs, fd, 5000), 0);
   char buf[5000];
-  assert_int_equal(fs->pread(fd, buf, sizeof buf, 0), 5000);
+  assert_int_equal(pm_fs_pread(fs, fd, buf, sizeof buf, 0), 5000);
   assert_memory_equal(buf, data, 100);
   for (size_t i = 100; i < 5000; i++) assert_int_equal(buf[i], 0);
-  assert_int_equal(fs->ftruncate(fd, 0), 0);
-  assert_int_equal(fs->pread(fd, buf, sizeof buf, 0), 0);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_ftruncate(fs, fd, 0), 0);
+  assert_int_equal(pm_fs_pread(fs, fd, buf, sizeof buf, 0), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
   /* The copy engine flushes a whole destination through a handle of its
    * root directory. */
   pm_fd dfd;
-  assert_int_equal(fs->open(dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &dfd), 0);
-  rc = fs->syncfs(dfd);
+  assert_int_equal(pm_fs_open(fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &dfd), 0);
+  rc = pm_fs_syncfs(fs, dfd);
   if (!(rc == PM_ENOTSUP && !caps.syncfs_always)) assert_int_equal(rc, 0);
-  assert_int_equal(fs->fsync(dfd, false), 0);
-  assert_int_equal(fs->close(dfd), 0);
+  assert_int_equal(pm_fs_fsync(fs, dfd, false), 0);
+  assert_int_equal(pm_fs_close(fs, dfd), 0);
 }
 
 FS_CASE(fsinfo) {
   (void)t;
   pm_fsinfo fi;
   memset(&fi, 0x7f, sizeof fi);
-  assert_int_equal(fs->fsinfo(dir, &fi), 0);
+  assert_int_equal(pm_fs_fsinfo(fs, dir, &fi), 0);
   assert_non_null(memchr(fi.type, '\0', sizeof fi.type));
   assert_true(fi.type[0] != '\0');
   assert_true(fi.total_bytes > 0);
@@ -1382,10 +1382,10 @@ FS_CASE(fsinfo) {
   char *f = ct_str("%s/f", dir);
   put_text(fs, f, "x");
   pm_fsinfo ff;
-  assert_int_equal(fs->fsinfo(f, &ff), 0);
+  assert_int_equal(pm_fs_fsinfo(fs, f, &ff), 0);
   assert_int_equal(ff.dev, fi.dev);
   assert_string_equal(ff.type, fi.type);
-  assert_int_equal(fs->fsinfo(ct_str("%s/missing", dir), &ff), PM_ENOENT);
+  assert_int_equal(pm_fs_fsinfo(fs, ct_str("%s/missing", dir), &ff), PM_ENOENT);
 }
 
 /* ---- what is the Windows table's own ---- */
@@ -1400,7 +1400,7 @@ static char *backslashed(const char *path) {
   return p;
 }
 
-static void case_win32(const pm_fs_ops *fs, const char *dir,
+static void case_win32(const pm_fs *fs, const char *dir,
                        const fs_table *t) {
   (void)t;
   if (!caps.windows_names) return;
@@ -1416,7 +1416,7 @@ static void case_win32(const pm_fs_ops *fs, const char *dir,
   char *deep = ct_str("%s", dir);
   for (int i = 0; i < 6; i++) {
     deep = ct_str("%s/%s", deep, comp);
-    assert_int_equal(fs->mkdir(deep, 0755), 0);
+    assert_int_equal(pm_fs_mkdir(fs, deep, 0755), 0);
   }
   char *f = ct_str("%s/file", deep);
   assert_true(strlen(f) > 600);
@@ -1424,13 +1424,13 @@ static void case_win32(const pm_fs_ops *fs, const char *dir,
   uint64_t ino = stat_of(fs, f, false).ino;
   assert_int_equal(stat_of(fs, backslashed(f), false).ino, ino);
   char *real = ct_alloc(strlen(f) + 64);
-  assert_int_equal(fs->realpath(f, real, strlen(f) + 64), 0);
+  assert_int_equal(pm_fs_realpath(fs, f, real, strlen(f) + 64), 0);
   assert_true(real[1] == ':' && real[2] == '/'); /* C:/..., no \\?\ */
   char *prefixed = backslashed(ct_str("//?/%s", real));
   assert_int_equal(stat_of(fs, prefixed, false).ino, ino);
   expect_text(fs, prefixed, "past MAX_PATH");
   char *g = ct_str("%s/renamed", deep);
-  assert_int_equal(fs->rename(prefixed, g), 0);
+  assert_int_equal(pm_fs_rename(fs, prefixed, g), 0);
   expect_text(fs, g, "past MAX_PATH");
 
   /* Read-only files: unlinked and renamed over as POSIX does (it does not
@@ -1438,34 +1438,34 @@ static void case_win32(const pm_fs_ops *fs, const char *dir,
    * the attribute. */
   char *ro = ct_str("%s/ro", dir), *ro2 = ct_str("%s/ro2", dir);
   put_text(fs, ro, "read-only");
-  assert_int_equal(fs->chmod(ro, 0444), 0);
+  assert_int_equal(pm_fs_chmod(fs, ro, 0444), 0);
   assert_int_equal(stat_of(fs, ro, false).mode, 0444);
-  assert_int_equal(fs->link(ro, ro2), 0);
-  assert_int_equal(fs->unlink(ro), 0);
-  assert_int_equal(fs->stat(ro, false, &st), PM_ENOENT);
+  assert_int_equal(pm_fs_link(fs, ro, ro2), 0);
+  assert_int_equal(pm_fs_unlink(fs, ro), 0);
+  assert_int_equal(pm_fs_stat(fs, ro, false, &st), PM_ENOENT);
   st = stat_of(fs, ro2, false);
   assert_int_equal(st.nlink, 1);
   assert_int_equal(st.mode, 0444);
   put_text(fs, ro, "replacement");
-  assert_int_equal(fs->rename(ro, ro2), 0);
+  assert_int_equal(pm_fs_rename(fs, ro, ro2), 0);
   expect_text(fs, ro2, "replacement");
   assert_int_equal(stat_of(fs, ro2, false).mode, 0666);
-  assert_int_equal(fs->chmod(ro2, 0444), 0);
-  assert_int_equal(fs->unlink(ro2), 0);
-  assert_int_equal(fs->stat(ro2, false, &st), PM_ENOENT);
+  assert_int_equal(pm_fs_chmod(fs, ro2, 0444), 0);
+  assert_int_equal(pm_fs_unlink(fs, ro2), 0);
+  assert_int_equal(pm_fs_stat(fs, ro2, false, &st), PM_ENOENT);
   /* Created read-only: still written through the handle that made it. */
-  assert_int_equal(fs->open(ro, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0444,
+  assert_int_equal(pm_fs_open(fs, ro, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0444,
                             &fd), 0);
-  assert_int_equal(fs->pwrite(fd, "made", 4, 0), 4);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_pwrite(fs, fd, "made", 4, 0), 4);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
   assert_int_equal(stat_of(fs, ro, false).mode, 0444);
   expect_text(fs, ro, "made");
-  assert_int_equal(fs->unlink(ro), 0);
+  assert_int_equal(pm_fs_unlink(fs, ro), 0);
 
   /* Names: trailing dots and spaces and non-ASCII characters (BMP and
    * not) round-trip through create, readdir and stat. */
   char *sub = ct_str("%s/names", dir);
-  assert_int_equal(fs->mkdir(sub, 0755), 0);
+  assert_int_equal(pm_fs_mkdir(fs, sub, 0755), 0);
   char *names[] = {"dot.", "dots...", "space ", "both. .", " lead",
                    "\xc3\xa9t\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac",
                    "mail \xf0\x9f\x93\xae", "nul", "CON", "lpt1.txt"};
@@ -1479,7 +1479,7 @@ static void case_win32(const pm_fs_ops *fs, const char *dir,
     expect_text(fs, ct_str("%s/%s", sub, l.names[i]), l.names[i]);
   listing_free(&l);
   /* "dot." is not "dot": no name is rewritten on the way. */
-  assert_int_equal(fs->stat(ct_str("%s/dot", sub), false, &st), PM_ENOENT);
+  assert_int_equal(pm_fs_stat(fs, ct_str("%s/dot", sub), false, &st), PM_ENOENT);
 
   /* Names NTFS refuses through Win32 fail before anything is made: a
    * ':' never names a stream of another file. */
@@ -1488,11 +1488,11 @@ static void case_win32(const pm_fs_ops *fs, const char *dir,
   put_text(fs, ct_str("%s/a", sub), "a");
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     pm_oserr_set(4242);
-    assert_int_equal(fs->open(ct_str("%s/%s", sub, bad[i]),
+    assert_int_equal(pm_fs_open(fs, ct_str("%s/%s", sub, bad[i]),
                               PM_O_WRONLY | PM_O_CREAT, 0644, &fd),
                      PM_EINVAL);
     assert_int_equal(pm_oserr_last(), 0);
-    assert_int_equal(fs->mkdir(ct_str("%s/%s", sub, bad[i]), 0755),
+    assert_int_equal(pm_fs_mkdir(fs, ct_str("%s/%s", sub, bad[i]), 0755),
                      PM_EINVAL);
   }
   assert_int_equal(stat_of(fs, ct_str("%s/a", sub), false).size, 1);
@@ -1507,27 +1507,27 @@ static void case_win32(const pm_fs_ops *fs, const char *dir,
   char *upper = ct_str("%s/MIXED", dir);
   assert_int_equal(stat_of(fs, upper, false).ino,
                    stat_of(fs, mixed, false).ino);
-  assert_int_equal(fs->open(upper, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0644,
+  assert_int_equal(pm_fs_open(fs, upper, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0644,
                             &fd), PM_EEXIST);
   char *rm = ct_alloc(strlen(mixed) + 64), *ru = ct_alloc(strlen(mixed) + 64);
-  assert_int_equal(fs->realpath(mixed, rm, strlen(mixed) + 64), 0);
-  assert_int_equal(fs->realpath(upper, ru, strlen(mixed) + 64), 0);
+  assert_int_equal(pm_fs_realpath(fs, mixed, rm, strlen(mixed) + 64), 0);
+  assert_int_equal(pm_fs_realpath(fs, upper, ru, strlen(mixed) + 64), 0);
   assert_string_equal(ru, rm);
   assert_string_equal(rm + strlen(rm) - 6, "/MiXed");
 
   /* The lock of one open: another open cannot take it, yet reads the
    * file (Windows locks are mandatory: the lock is on no byte of data);
    * closing the holder frees it. */
-  assert_int_equal(fs->open(mixed, PM_O_RDWR, 0, &fd), 0);
-  assert_int_equal(fs->open(mixed, PM_O_RDWR, 0, &fd2), 0);
-  assert_int_equal(fs->lock(fd), 0);
-  assert_int_equal(fs->lock(fd2), PM_EBUSY);
+  assert_int_equal(pm_fs_open(fs, mixed, PM_O_RDWR, 0, &fd), 0);
+  assert_int_equal(pm_fs_open(fs, mixed, PM_O_RDWR, 0, &fd2), 0);
+  assert_int_equal(pm_fs_lock(fs, fd), 0);
+  assert_int_equal(pm_fs_lock(fs, fd2), PM_EBUSY);
   char buf[8];
-  assert_int_equal(fs->pread(fd2, buf, sizeof buf, 0), 4);
-  assert_int_equal(fs->pwrite(fd2, "CASE", 4, 0), 4);
-  assert_int_equal(fs->close(fd), 0);
-  assert_int_equal(fs->lock(fd2), 0);
-  assert_int_equal(fs->close(fd2), 0);
+  assert_int_equal(pm_fs_pread(fs, fd2, buf, sizeof buf, 0), 4);
+  assert_int_equal(pm_fs_pwrite(fs, fd2, "CASE", 4, 0), 4);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
+  assert_int_equal(pm_fs_lock(fs, fd2), 0);
+  assert_int_equal(pm_fs_close(fs, fd2), 0);
   expect_text(fs, mixed, "CASE");
 
   /* The change time is NTFS's ChangeTime, which moves with the data
@@ -1537,10 +1537,10 @@ static void case_win32(const pm_fs_ops *fs, const char *dir,
   put_text(fs, ch, "one");
   pm_stat c0 = stat_of(fs, ch, false);
   ct_sleep_ms(50);
-  assert_int_equal(fs->open(ch, PM_O_WRONLY, 0, &fd), 0);
-  assert_int_equal(fs->pwrite(fd, "two", 3, 0), 3);
-  assert_int_equal(fs->futimes(fd, &c0.atime, &c0.mtime), 0);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_open(fs, ch, PM_O_WRONLY, 0, &fd), 0);
+  assert_int_equal(pm_fs_pwrite(fs, fd, "two", 3, 0), 3);
+  assert_int_equal(pm_fs_futimes(fs, fd, &c0.atime, &c0.mtime), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
   pm_stat c1 = stat_of(fs, ch, false);
   assert_true(c1.mtime.sec == c0.mtime.sec && c1.mtime.nsec == c0.mtime.nsec);
   assert_true(c1.ctime.sec > c0.ctime.sec ||
@@ -1556,77 +1556,77 @@ static void case_win32(const pm_fs_ops *fs, const char *dir,
   put_text(fs, mb, "b");
   char xl[256];
   size_t xn = 0;
-  assert_int_equal(fs->xattr_list(ma, true, xl, sizeof xl, &xn), 0);
+  assert_int_equal(pm_fs_xattr_list(fs, ma, true, xl, sizeof xl, &xn), 0);
   assert_true(xn > 0 && xl[xn - 1] == '\0');
   assert_true(xattr_listed(xl, xn, "win32.attributes"));
   unsigned char word[4] = {0x27, 0x00, 0x00, 0x00}; /* R H S A */
-  assert_int_equal(fs->xattr_set(ma, true, "win32.attributes", word, 4), 0);
+  assert_int_equal(pm_fs_xattr_set(fs, ma, true, "win32.attributes", word, 4), 0);
   st = stat_of(fs, ma, false);
   assert_int_equal(st.attrs & 0x27, 0x27);
   assert_int_equal(st.mode, 0444);
   unsigned char got[8];
-  assert_int_equal(fs->xattr_get(ma, true, "win32.attributes", got,
+  assert_int_equal(pm_fs_xattr_get(fs, ma, true, "win32.attributes", got,
                                  sizeof got, &xn), 0);
   assert_int_equal(xn, 4);
   assert_memory_equal(got, word, 4);
-  assert_int_equal(fs->xattr_get(ma, true, "win32.attributes", got, 3, &xn),
+  assert_int_equal(pm_fs_xattr_get(fs, ma, true, "win32.attributes", got, 3, &xn),
                    PM_ERANGE);
-  assert_int_equal(fs->xattr_set(ma, true, "win32.attributes", word, 3),
+  assert_int_equal(pm_fs_xattr_set(fs, ma, true, "win32.attributes", word, 3),
                    PM_EINVAL);
   /* The directory and reparse bits are not the word's: a directory's
    * word does not carry FILE_ATTRIBUTE_DIRECTORY. */
-  assert_int_equal(fs->xattr_get(dir, true, "win32.attributes", got,
+  assert_int_equal(pm_fs_xattr_get(fs, dir, true, "win32.attributes", got,
                                  sizeof got, &xn), 0);
   assert_int_equal(got[0] & 0x10, 0);
-  assert_int_equal(fs->xattr_get(ma, true, "user.x", got, sizeof got, &xn),
+  assert_int_equal(pm_fs_xattr_get(fs, ma, true, "user.x", got, sizeof got, &xn),
                    PM_ENODATA);
-  assert_int_equal(fs->xattr_set(ma, true, "user.x", "1", 1), PM_ENOTSUP);
+  assert_int_equal(pm_fs_xattr_set(fs, ma, true, "user.x", "1", 1), PM_ENOTSUP);
   pm_fd md;
-  assert_int_equal(fs->open(dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &md), 0);
-  assert_int_equal(fs->xattr_remove_at(md, "meta-a", "user.x"), PM_ENODATA);
+  assert_int_equal(pm_fs_open(fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &md), 0);
+  assert_int_equal(pm_fs_xattr_remove_at(fs, md, "meta-a", "user.x"), PM_ENODATA);
   /* Removing the word clears it; the read-only file is a writable one. */
-  assert_int_equal(fs->xattr_remove_at(md, "meta-a", "win32.attributes"), 0);
+  assert_int_equal(pm_fs_xattr_remove_at(fs, md, "meta-a", "win32.attributes"), 0);
   st = stat_of(fs, ma, false);
   /* (Wine reports FILE_ATTRIBUTE_ARCHIVE on every file, set or not.) */
   assert_int_equal(st.attrs & (caps.wine ? 0x07 : 0x27), 0);
   assert_int_equal(st.mode, 0666);
   xn = 0;
-  assert_int_equal(fs->xattr_list(ma, true, xl, sizeof xl, &xn), 0);
+  assert_int_equal(pm_fs_xattr_list(fs, ma, true, xl, sizeof xl, &xn), 0);
   if (xattr_listed(xl, xn, "win32.security")) {
     size_t need = 0;
-    assert_int_equal(fs->xattr_get(ma, true, "win32.security", NULL, 0,
+    assert_int_equal(pm_fs_xattr_get(fs, ma, true, "win32.security", NULL, 0,
                                    &need), 0);
     assert_true(need >= 20);
     unsigned char *sd = ct_alloc(need);
-    assert_int_equal(fs->xattr_get(ma, true, "win32.security", sd, need - 1,
+    assert_int_equal(pm_fs_xattr_get(fs, ma, true, "win32.security", sd, need - 1,
                                    &xn), PM_ERANGE);
-    assert_int_equal(fs->xattr_get(ma, true, "win32.security", sd, need,
+    assert_int_equal(pm_fs_xattr_get(fs, ma, true, "win32.security", sd, need,
                                    &xn), 0);
     assert_int_equal(xn, need);
     assert_true(sd[0] == 1 && (sd[3] & 0x80)); /* revision 1, self-relative */
     /* Beneath a handle, on a file's own read-only handle ("": the
      * descriptor is read through it or a reopen of its object). */
     pm_fd mf;
-    assert_int_equal(fs->open_at(md, "meta-b", PM_O_RDONLY, 0, &mf), 0);
+    assert_int_equal(pm_fs_open_at(fs, md, "meta-b", PM_O_RDONLY, 0, &mf), 0);
     size_t need_b = 0;
-    assert_int_equal(fs->xattr_get_at(mf, "", "win32.security", NULL, 0,
+    assert_int_equal(pm_fs_xattr_get_at(fs, mf, "", "win32.security", NULL, 0,
                                       &need_b), 0);
     assert_true(need_b >= 20);
-    assert_int_equal(fs->xattr_set_at(mf, "", "win32.security", sd, xn), 0);
-    assert_int_equal(fs->close(mf), 0);
-    assert_int_equal(fs->xattr_set(mb, true, "win32.security", sd, xn), 0);
-    assert_int_equal(fs->xattr_set(mb, true, "win32.security", "junk", 4),
+    assert_int_equal(pm_fs_xattr_set_at(fs, mf, "", "win32.security", sd, xn), 0);
+    assert_int_equal(pm_fs_close(fs, mf), 0);
+    assert_int_equal(pm_fs_xattr_set(fs, mb, true, "win32.security", sd, xn), 0);
+    assert_int_equal(pm_fs_xattr_set(fs, mb, true, "win32.security", "junk", 4),
                      PM_EINVAL);
   } else {
     print_message("  %s keeps no security descriptors\n", dir);
   }
-  assert_int_equal(fs->close(md), 0);
+  assert_int_equal(pm_fs_close(fs, md), 0);
 
   /* What Windows 2000 cannot do answers so, found without an OS call. */
   pm_oserr_set(4242);
-  assert_int_equal(fs->symlink("x", ct_str("%s/l", dir)), PM_ENOTSUP);
+  assert_int_equal(pm_fs_symlink(fs, "x", ct_str("%s/l", dir)), PM_ENOTSUP);
   assert_int_equal(pm_oserr_last(), 0);
-  assert_int_equal(fs->mknod(ct_str("%s/p", dir), PM_T_FIFO, 0644, 0),
+  assert_int_equal(pm_fs_mknod(fs, ct_str("%s/p", dir), PM_T_FIFO, 0644, 0),
                    PM_ENOTSUP);
 }
 

@@ -17,38 +17,38 @@ static void test_fs_native_table_complete(void **state) {
 
 static void test_fs_native_cached(void **state) {
   (void)state;
-  const pm_fs_ops *fs = pm_fs_native();
+  const pm_fs *fs = pm_fs_native();
   const char *b = tu_scratch();
   char *p = pm_xasprintf("%s/f", b);
   tu_write_pattern(p, 1 << 20, 3);
   pm_fd fd;
-  assert_int_equal(fs->open(p, PM_O_RDONLY, 0, &fd), 0);
+  assert_int_equal(pm_fs_open(fs, p, PM_O_RDONLY, 0, &fd), 0);
   char buf[4096];
-  assert_int_equal(fs->pread(fd, buf, sizeof buf, 0), (int64_t)sizeof buf);
-  int rc = fs->cached(fd, 0);
+  assert_int_equal(pm_fs_pread(fs, fd, buf, sizeof buf, 0), (int64_t)sizeof buf);
+  int rc = pm_fs_cached(fs, fd, 0);
   if (rc == PM_ENOTSUP) {
     printf("  the OS cannot tell what is cached here: not checked\n");
   } else {
     assert_int_equal(rc, PM_OK);
     /* Flushed and dropped: a read would have to go to the medium. tmpfs
      * keeps its pages whatever is asked. */
-    assert_int_equal(fs->fsync(fd, false), 0);
-    assert_int_equal(fs->drop_cache(fd, 0, 0), 0);
+    assert_int_equal(pm_fs_fsync(fs, fd, false), 0);
+    assert_int_equal(pm_fs_drop_cache(fs, fd, 0, 0), 0);
     pm_fsinfo fi;
-    assert_int_equal(fs->fsinfo(p, &fi), 0);
-    rc = fs->cached(fd, 512 * 1024);
+    assert_int_equal(pm_fs_fsinfo(fs, p, &fi), 0);
+    rc = pm_fs_cached(fs, fd, 512 * 1024);
     if (strcmp(fi.type, "tmpfs") != 0)
       assert_int_equal(rc, PM_EAGAIN);
     else
       printf("  %s is on tmpfs: its pages cannot be dropped\n", b);
-    assert_int_equal(fs->pread(fd, buf, sizeof buf, 512 * 1024),
+    assert_int_equal(pm_fs_pread(fs, fd, buf, sizeof buf, 512 * 1024),
                      (int64_t)sizeof buf);
-    assert_int_equal(fs->cached(fd, 512 * 1024), PM_OK);
+    assert_int_equal(pm_fs_cached(fs, fd, 512 * 1024), PM_OK);
   }
   /* Past the end is not an error. */
-  rc = fs->cached(fd, 10 << 20);
+  rc = pm_fs_cached(fs, fd, 10 << 20);
   assert_true(rc == PM_OK || rc == PM_ENOTSUP);
-  fs->close(fd);
+  pm_fs_close(fs, fd);
   free(p);
   tu_cleanup();
 }

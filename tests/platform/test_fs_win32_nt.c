@@ -394,15 +394,15 @@ static int teardown(void **state) {
   return 0;
 }
 
-static const pm_fs_ops *make_dir(const char *path) {
-  const pm_fs_ops *fs = pm_fs_native();
-  assert_int_equal(fs->mkdir(path, 0755), 0);
+static const pm_fs *make_dir(const char *path) {
+  const pm_fs *fs = pm_fs_native();
+  assert_int_equal(pm_fs_mkdir(fs, path, 0755), 0);
   return fs;
 }
 
-static char *real_of(const pm_fs_ops *fs, const char *path) {
+static char *real_of(const pm_fs *fs, const char *path) {
   char *buf = ct_alloc(4096);
-  assert_int_equal(fs->realpath(path, buf, 4096), 0);
+  assert_int_equal(pm_fs_realpath(fs, path, buf, 4096), 0);
   return buf;
 }
 
@@ -414,7 +414,7 @@ static wchar_t *nt_of(const char *real) {
 static void test_fs_win32_nt_readlink(void **state) {
   (void)state;
   const char *dir = tu_scratch();
-  const pm_fs_ops *fs = make_dir(ct_str("%s/target", dir));
+  const pm_fs *fs = make_dir(ct_str("%s/target", dir));
   char *j = ct_str("%s/j", dir), *rel = ct_str("%s/rel", dir);
   char *unc = ct_str("%s/unc", dir), *hsm = ct_str("%s/hsm", dir);
   make_dir(j);
@@ -429,23 +429,23 @@ static void test_fs_win32_nt_readlink(void **state) {
 
   char buf[4096];
   size_t len = 0;
-  assert_int_equal(fs->readlink(j, buf, sizeof buf, &len), 0);
+  assert_int_equal(pm_fs_readlink(fs, j, buf, sizeof buf, &len), 0);
   assert_string_equal(buf, target);
   assert_int_equal(len, strlen(target));
-  assert_int_equal(fs->readlink(rel, buf, sizeof buf, &len), 0);
+  assert_int_equal(pm_fs_readlink(fs, rel, buf, sizeof buf, &len), 0);
   assert_string_equal(buf, "../up/x y");
-  assert_int_equal(fs->readlink(unc, buf, sizeof buf, &len), 0);
+  assert_int_equal(pm_fs_readlink(fs, unc, buf, sizeof buf, &len), 0);
   assert_string_equal(buf, "//srv/share/d");
   /* Room for the target and its NUL, or PM_ERANGE with no stale code. */
   pm_oserr_set(4242);
-  assert_int_equal(fs->readlink(unc, buf, strlen("//srv/share/d"), &len),
+  assert_int_equal(pm_fs_readlink(fs, unc, buf, strlen("//srv/share/d"), &len),
                    PM_ERANGE);
   assert_int_equal(pm_oserr_last(), 0);
-  assert_int_equal(fs->readlink(unc, buf, strlen("//srv/share/d") + 1, &len),
+  assert_int_equal(pm_fs_readlink(fs, unc, buf, strlen("//srv/share/d") + 1, &len),
                    0);
   /* A reparse point that is no link (an HSM file) is a file. */
-  assert_int_equal(fs->readlink(hsm, buf, sizeof buf, &len), PM_EINVAL);
-  assert_int_equal(fs->readlink(ct_str("%s/target", dir), buf, sizeof buf,
+  assert_int_equal(pm_fs_readlink(fs, hsm, buf, sizeof buf, &len), PM_EINVAL);
+  assert_int_equal(pm_fs_readlink(fs, ct_str("%s/target", dir), buf, sizeof buf,
                                 &len),
                    PM_EINVAL);
 
@@ -453,21 +453,21 @@ static void test_fs_win32_nt_readlink(void **state) {
    * read as Windows presents it. */
   pm_fd fd;
   pm_oserr_set(4242);
-  assert_int_equal(fs->open(j, PM_O_RDONLY | PM_O_NOFOLLOW, 0, &fd), PM_ELOOP);
+  assert_int_equal(pm_fs_open(fs, j, PM_O_RDONLY | PM_O_NOFOLLOW, 0, &fd), PM_ELOOP);
   assert_int_equal(pm_oserr_last(), 0);
-  assert_int_equal(fs->open(unc, PM_O_RDONLY | PM_O_NOFOLLOW |
+  assert_int_equal(pm_fs_open(fs, unc, PM_O_RDONLY | PM_O_NOFOLLOW |
                                      PM_O_DIRECTORY, 0, &fd),
                    PM_ELOOP);
-  assert_int_equal(fs->open(hsm, PM_O_RDONLY | PM_O_NOFOLLOW, 0, &fd), 0);
-  assert_int_equal(fs->pread(fd, buf, sizeof buf, 0), 8);
+  assert_int_equal(pm_fs_open(fs, hsm, PM_O_RDONLY | PM_O_NOFOLLOW, 0, &fd), 0);
+  assert_int_equal(pm_fs_pread(fs, fd, buf, sizeof buf, 0), 8);
   assert_memory_equal(buf, "migrated", 8);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
 }
 
 static void test_fs_win32_nt_realpath(void **state) {
   (void)state;
   const char *dir = tu_scratch();
-  const pm_fs_ops *fs = make_dir(ct_str("%s/target", dir));
+  const pm_fs *fs = make_dir(ct_str("%s/target", dir));
   make_dir(ct_str("%s/target/sub", dir));
   tu_write_text(ct_str("%s/target/sub/f", dir), "f");
   char *j = ct_str("%s/j", dir), *rel = ct_str("%s/rel", dir);
@@ -486,20 +486,20 @@ static void test_fs_win32_nt_realpath(void **state) {
   fake_add(loop, TAG_MOUNT_POINT, nt_of(real_of(fs, loop)), false);
 
   char buf[4096];
-  assert_int_equal(fs->realpath(ct_str("%s/j/sub/f", dir), buf, sizeof buf),
+  assert_int_equal(pm_fs_realpath(fs, ct_str("%s/j/sub/f", dir), buf, sizeof buf),
                    0);
   assert_string_equal(buf, want);
-  assert_int_equal(fs->realpath(ct_str("%s/rel/sub/f", dir), buf, sizeof buf),
+  assert_int_equal(pm_fs_realpath(fs, ct_str("%s/rel/sub/f", dir), buf, sizeof buf),
                    0);
   assert_string_equal(buf, want);
-  assert_int_equal(fs->realpath(j, buf, sizeof buf), 0);
+  assert_int_equal(pm_fs_realpath(fs, j, buf, sizeof buf), 0);
   assert_string_equal(buf, target);
   /* The spelling the directory holds, through the link too. */
-  assert_int_equal(fs->realpath(ct_str("%s/J/SUB/F", dir), buf, sizeof buf),
+  assert_int_equal(pm_fs_realpath(fs, ct_str("%s/J/SUB/F", dir), buf, sizeof buf),
                    0);
   assert_string_equal(buf, want);
   pm_oserr_set(4242);
-  assert_int_equal(fs->realpath(ct_str("%s/x", loop), buf, sizeof buf),
+  assert_int_equal(pm_fs_realpath(fs, ct_str("%s/x", loop), buf, sizeof buf),
                    PM_ELOOP);
   assert_int_equal(pm_oserr_last(), 0);
 }
@@ -507,17 +507,17 @@ static void test_fs_win32_nt_realpath(void **state) {
 static void test_fs_win32_nt_sparse_seek(void **state) {
   (void)state;
   const char *dir = tu_scratch();
-  const pm_fs_ops *fs = pm_fs_native();
+  const pm_fs *fs = pm_fs_native();
   const uint64_t K = 1024, M = K * K, size = 8 * M;
   char *p = ct_str("%s/sparse", dir);
   pm_fd fd;
-  assert_int_equal(fs->open(p, PM_O_RDWR | PM_O_CREAT | PM_O_EXCL, 0644, &fd),
+  assert_int_equal(pm_fs_open(fs, p, PM_O_RDWR | PM_O_CREAT | PM_O_EXCL, 0644, &fd),
                    0);
-  assert_int_equal(fs->ftruncate(fd, size), 0);
+  assert_int_equal(pm_fs_ftruncate(fs, fd, size), 0);
   /* Not sparse yet: all data, the hole is the end, and no range is
    * asked for. */
-  assert_int_equal(fs->seek(fd, 100, false), 100);
-  assert_int_equal(fs->seek(fd, 100, true), (int64_t)size);
+  assert_int_equal(pm_fs_seek(fs, fd, 100, false), 100);
+  assert_int_equal(pm_fs_seek(fs, fd, 100, true), (int64_t)size);
   assert_int_equal(range_queries, 0);
 
   HANDLE h = (HANDLE)fd;
@@ -533,30 +533,30 @@ static void test_fs_win32_nt_sparse_seek(void **state) {
     ranges[i].FileOffset.QuadPart = (LONGLONG)runs[i][0];
     ranges[i].Length.QuadPart = (LONGLONG)runs[i][1];
   }
-  assert_int_equal(fs->seek(fd, 0, false), 0);
-  assert_int_equal(fs->seek(fd, 0, true), (int64_t)(192 * K));
+  assert_int_equal(pm_fs_seek(fs, fd, 0, false), 0);
+  assert_int_equal(pm_fs_seek(fs, fd, 0, true), (int64_t)(192 * K));
   assert_true(range_queries >= 3);
-  assert_int_equal(fs->seek(fd, 100 * K, false), (int64_t)(100 * K));
-  assert_int_equal(fs->seek(fd, 192 * K, false), (int64_t)(4 * M));
-  assert_int_equal(fs->seek(fd, 192 * K, true), (int64_t)(192 * K));
-  assert_int_equal(fs->seek(fd, 4 * M, true), (int64_t)(4 * M + 64 * K));
-  assert_int_equal(fs->seek(fd, 4 * M + 64 * K, false), (int64_t)(6 * M));
+  assert_int_equal(pm_fs_seek(fs, fd, 100 * K, false), (int64_t)(100 * K));
+  assert_int_equal(pm_fs_seek(fs, fd, 192 * K, false), (int64_t)(4 * M));
+  assert_int_equal(pm_fs_seek(fs, fd, 192 * K, true), (int64_t)(192 * K));
+  assert_int_equal(pm_fs_seek(fs, fd, 4 * M, true), (int64_t)(4 * M + 64 * K));
+  assert_int_equal(pm_fs_seek(fs, fd, 4 * M + 64 * K, false), (int64_t)(6 * M));
   /* The trailing hole: no data follows, the hole is where it starts. */
-  assert_int_equal(fs->seek(fd, 6 * M + 4 * K, false), PM_ENXIO);
-  assert_int_equal(fs->seek(fd, 7 * M, true), (int64_t)(7 * M));
-  assert_int_equal(fs->seek(fd, size, false), PM_ENXIO);
-  assert_int_equal(fs->seek(fd, size, true), PM_ENXIO);
+  assert_int_equal(pm_fs_seek(fs, fd, 6 * M + 4 * K, false), PM_ENXIO);
+  assert_int_equal(pm_fs_seek(fs, fd, 7 * M, true), (int64_t)(7 * M));
+  assert_int_equal(pm_fs_seek(fs, fd, size, false), PM_ENXIO);
+  assert_int_equal(pm_fs_seek(fs, fd, size, true), PM_ENXIO);
   /* Many ranges to an answer: the same results. */
   per_answer = 64;
-  assert_int_equal(fs->seek(fd, 0, true), (int64_t)(192 * K));
-  assert_int_equal(fs->seek(fd, 192 * K, false), (int64_t)(4 * M));
+  assert_int_equal(pm_fs_seek(fs, fd, 0, true), (int64_t)(192 * K));
+  assert_int_equal(pm_fs_seek(fs, fd, 192 * K, false), (int64_t)(4 * M));
   /* Data to the end: the hole is the end. */
   ranges[nranges].FileOffset.QuadPart = (LONGLONG)(7 * M);
   ranges[nranges].Length.QuadPart = (LONGLONG)M;
   nranges++;
-  assert_int_equal(fs->seek(fd, 7 * M, true), (int64_t)size);
-  assert_int_equal(fs->seek(fd, 6 * M + 8 * K, false), (int64_t)(7 * M));
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_seek(fs, fd, 7 * M, true), (int64_t)size);
+  assert_int_equal(pm_fs_seek(fs, fd, 6 * M + 8 * K, false), (int64_t)(7 * M));
+  assert_int_equal(pm_fs_close(fs, fd), 0);
 }
 
 
@@ -590,18 +590,18 @@ static void *make_sd(PSID owner, PSID group, size_t *len) {
   return out;
 }
 
-static void *get_sd(const pm_fs_ops *fs, const char *path, size_t *len) {
+static void *get_sd(const pm_fs *fs, const char *path, size_t *len) {
   size_t need = 0;
-  assert_int_equal(fs->xattr_get(path, true, "win32.security", NULL, 0,
+  assert_int_equal(pm_fs_xattr_get(fs, path, true, "win32.security", NULL, 0,
                                  &need), 0);
   void *sd = ct_alloc(need);
-  assert_int_equal(fs->xattr_get(path, true, "win32.security", sd, need,
+  assert_int_equal(pm_fs_xattr_get(fs, path, true, "win32.security", sd, need,
                                  len), 0);
   return sd;
 }
 
 static HANDLE open_h(const char *path, pm_fd *fd) {
-  assert_int_equal(pm_fs_native()->open(path, PM_O_RDONLY, 0, fd), 0);
+  assert_int_equal(pm_fs_open(pm_fs_native(), path, PM_O_RDONLY, 0, fd), 0);
   return (HANDLE)*fd;
 }
 
@@ -611,15 +611,15 @@ static HANDLE open_h(const char *path, pm_fd *fd) {
 static void test_fs_win32_nt_security(void **state) {
   (void)state;
   const char *dir = tu_scratch();
-  const pm_fs_ops *fs = pm_fs_native();
+  const pm_fs *fs = pm_fs_native();
   char *a = ct_str("%s/a", dir), *b = ct_str("%s/b", dir),
        *c = ct_str("%s/c", dir);
   pm_fd fd;
   const char *files[] = {a, b, c};
   for (int i = 0; i < 3; i++) {
-    assert_int_equal(fs->open(files[i], PM_O_WRONLY | PM_O_CREAT, 0644, &fd),
+    assert_int_equal(pm_fs_open(fs, files[i], PM_O_WRONLY | PM_O_CREAT, 0644, &fd),
                      0);
-    assert_int_equal(fs->close(fd), 0);
+    assert_int_equal(pm_fs_close(fs, fd), 0);
   }
   PSID users = well_known(5, SECURITY_BUILTIN_DOMAIN_RID,
                           DOMAIN_ALIAS_RID_USERS, 2);
@@ -633,7 +633,7 @@ static void test_fs_win32_nt_security(void **state) {
                                              GROUP_SECURITY_INFORMATION |
                                              DACL_SECURITY_INFORMATION,
                            src));
-  fs->close(fd);
+  pm_fs_close(fs, fd);
   size_t alen;
   void *got = get_sd(fs, a, &alen);
   assert_int_equal(alen, slen);
@@ -641,8 +641,8 @@ static void test_fs_win32_nt_security(void **state) {
 
   /* Copied to b through the slot beneath a handle. */
   pm_fd d;
-  assert_int_equal(fs->open(dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d), 0);
-  assert_int_equal(fs->xattr_set_at(d, "b", "win32.security", got, alen), 0);
+  assert_int_equal(pm_fs_open(fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d), 0);
+  assert_int_equal(pm_fs_xattr_set_at(fs, d, "b", "win32.security", got, alen), 0);
   size_t blen;
   void *bsd = get_sd(fs, b, &blen);
   assert_int_equal(blen, slen);
@@ -657,8 +657,8 @@ static void test_fs_win32_nt_security(void **state) {
                                              GROUP_SECURITY_INFORMATION |
                                              DACL_SECURITY_INFORMATION,
                            before));
-  fs->close(fd);
-  assert_int_equal(fs->xattr_set_at(d, "c", "win32.security", got, alen), 0);
+  pm_fs_close(fs, fd);
+  assert_int_equal(pm_fs_xattr_set_at(fs, d, "c", "win32.security", got, alen), 0);
   size_t clen;
   void *csd = get_sd(fs, c, &clen);
   PSID o, g;
@@ -679,9 +679,9 @@ static void test_fs_win32_nt_security(void **state) {
                                              GROUP_SECURITY_INFORMATION |
                                              DACL_SECURITY_INFORMATION,
                            before));
-  fs->close(fd);
+  pm_fs_close(fs, fd);
   deny_write_owner = true;
-  assert_int_equal(fs->xattr_set_at(d, "c", "win32.security", got, alen), 0);
+  assert_int_equal(pm_fs_xattr_set_at(fs, d, "c", "win32.security", got, alen), 0);
   csd = get_sd(fs, c, &clen);
   assert_true(GetSecurityDescriptorOwner(csd, &o, &def));
   assert_true(EqualSid(o, admins));
@@ -692,10 +692,10 @@ static void test_fs_win32_nt_security(void **state) {
   deny_write_owner = false;
   /* Not a descriptor: refused before anything is set. */
   unsigned sets = sd_sets;
-  assert_int_equal(fs->xattr_set_at(d, "c", "win32.security", "junk!", 5),
+  assert_int_equal(pm_fs_xattr_set_at(fs, d, "c", "win32.security", "junk!", 5),
                    PM_EINVAL);
   assert_int_equal(sd_sets, sets);
-  assert_int_equal(fs->close(d), 0);
+  assert_int_equal(pm_fs_close(fs, d), 0);
   FreeSid(users);
   FreeSid(admins);
   FreeSid(system);
@@ -707,26 +707,26 @@ static void test_fs_win32_nt_security(void **state) {
 static void test_fs_win32_nt_fat(void **state) {
   (void)state;
   const char *dir = tu_scratch();
-  const pm_fs_ops *fs = pm_fs_native();
+  const pm_fs *fs = pm_fs_native();
   char *a = ct_str("%s/a", dir);
   pm_fd fd;
-  assert_int_equal(fs->open(a, PM_O_WRONLY | PM_O_CREAT, 0644, &fd), 0);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_open(fs, a, PM_O_WRONLY | PM_O_CREAT, 0644, &fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
   char list[256];
   size_t len;
-  assert_int_equal(fs->xattr_list(a, true, list, sizeof list, &len), 0);
+  assert_int_equal(pm_fs_xattr_list(fs, a, true, list, sizeof list, &len), 0);
   assert_int_equal(len, sizeof "win32.attributes" + sizeof "win32.security");
   size_t slen;
   void *sd = get_sd(fs, a, &slen);
   fat_volume = true;
-  assert_int_equal(fs->xattr_list(a, true, list, sizeof list, &len), 0);
+  assert_int_equal(pm_fs_xattr_list(fs, a, true, list, sizeof list, &len), 0);
   assert_int_equal(len, sizeof "win32.attributes");
   assert_string_equal(list, "win32.attributes");
   char buf[256];
-  assert_int_equal(fs->xattr_get(a, true, "win32.security", buf, sizeof buf,
+  assert_int_equal(pm_fs_xattr_get(fs, a, true, "win32.security", buf, sizeof buf,
                                  &len), PM_ENODATA);
   unsigned sets = sd_sets;
-  assert_int_equal(fs->xattr_set(a, true, "win32.security", sd, slen), 0);
+  assert_int_equal(pm_fs_xattr_set(fs, a, true, "win32.security", sd, slen), 0);
   assert_int_equal(sd_sets, sets);
 }
 
@@ -740,7 +740,7 @@ static void test_fs_win32_nt_fat(void **state) {
 static void test_fs_win32_nt_private(void **state) {
   (void)state;
   const char *dir = tu_scratch();
-  const pm_fs_ops *fs = pm_fs_native();
+  const pm_fs *fs = pm_fs_native();
   PSECURITY_DESCRIPTOR priv = pmw_private_sd();
   assert_non_null(priv);
   BOOL present, def;
@@ -765,41 +765,41 @@ static void test_fs_win32_nt_private(void **state) {
 
   char *p = ct_str("%s/private", dir), *q = ct_str("%s/other", dir);
   pm_fd fd, fq, d;
-  assert_int_equal(fs->open(p, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0600,
+  assert_int_equal(pm_fs_open(fs, p, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL, 0600,
                             &fd), 0);
   assert_true(fake_set_sec((HANDLE)fd, DACL_SECURITY_INFORMATION, priv));
-  assert_int_equal(fs->pwrite(fd, "data", 4, 0), 4);
+  assert_int_equal(pm_fs_pwrite(fs, fd, "data", 4, 0), 4);
   /* 0600 again: still private. */
-  assert_int_equal(fs->fchmod(fd, 0600), 0);
+  assert_int_equal(pm_fs_fchmod(fs, fd, 0600), 0);
   assert_int_equal(sd_inherits, 0);
   /* The final mode (0666: Windows' "not read-only"): inherited. */
-  assert_int_equal(fs->fchmod(fd, 0666), 0);
+  assert_int_equal(pm_fs_fchmod(fs, fd, 0666), 0);
   assert_int_equal(sd_inherits, 1);
   size_t len;
   void *sd = get_sd(fs, p, &len);
   assert_true(GetSecurityDescriptorControl(sd, &ctl, &rev));
   assert_false(ctl & SE_DACL_PROTECTED);
   /* Once not private, a chmod leaves the DACL alone. */
-  assert_int_equal(fs->fchmod(fd, 0444), 0);
+  assert_int_equal(pm_fs_fchmod(fs, fd, 0444), 0);
   assert_int_equal(sd_inherits, 1);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
 
   /* Beneath a handle: the same through open_at (which hands NtCreateFile
    * the private descriptor for a 0600 file, and none for a 0644 one) and
    * chmod_at, and a file whose DACL is its own (not the private one) is
    * never touched. */
-  assert_int_equal(fs->open(dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d), 0);
+  assert_int_equal(pm_fs_open(fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d), 0);
   create_sd = NULL;
-  assert_int_equal(fs->open_at(d, "public", PM_O_WRONLY | PM_O_CREAT |
+  assert_int_equal(pm_fs_open_at(fs, d, "public", PM_O_WRONLY | PM_O_CREAT |
                                                 PM_O_EXCL, 0644, &fq), 0);
-  assert_int_equal(fs->close(fq), 0);
+  assert_int_equal(pm_fs_close(fs, fq), 0);
   assert_null(create_sd);
-  assert_int_equal(fs->open_at(d, "other", PM_O_WRONLY | PM_O_CREAT |
+  assert_int_equal(pm_fs_open_at(fs, d, "other", PM_O_WRONLY | PM_O_CREAT |
                                                PM_O_EXCL, 0600, &fq), 0);
   assert_ptr_equal(create_sd, priv);
   assert_true(fake_set_sec((HANDLE)fq, DACL_SECURITY_INFORMATION, priv));
-  assert_int_equal(fs->close(fq), 0);
-  assert_int_equal(fs->chmod_at(d, "other", 0444), 0);
+  assert_int_equal(pm_fs_close(fs, fq), 0);
+  assert_int_equal(pm_fs_chmod_at(fs, d, "other", 0444), 0);
   assert_int_equal(sd_inherits, 2);
   size_t olen;
   PSID users = well_known(5, SECURITY_BUILTIN_DOMAIN_RID,
@@ -807,11 +807,11 @@ static void test_fs_win32_nt_private(void **state) {
   void *own = make_sd(users, users, &olen);
   FreeSid(users);
   assert_true(fake_set_sec(open_h(q, &fq), DACL_SECURITY_INFORMATION, own));
-  fs->close(fq);
-  assert_int_equal(fs->chmod_at(d, "other", 0666), 0);
-  assert_int_equal(fs->chmod(q, 0644), 0);
+  pm_fs_close(fs, fq);
+  assert_int_equal(pm_fs_chmod_at(fs, d, "other", 0666), 0);
+  assert_int_equal(pm_fs_chmod(fs, q, 0644), 0);
   assert_int_equal(sd_inherits, 2);
-  assert_int_equal(fs->close(d), 0);
+  assert_int_equal(pm_fs_close(fs, d), 0);
 }
 
 /* The backup, restore and security privileges are enabled where the
@@ -927,10 +927,10 @@ static NTSTATUS NTAPI fake_query(HANDLE h, PIO_STATUS_BLOCK io, PVOID buf,
  * needed; an answer larger than the first buffer is asked again. */
 static void test_fs_win32_nt_streams_list(void **state) {
   (void)state;
-  const pm_fs_ops *fs = pm_fs_native();
+  const pm_fs *fs = pm_fs_native();
   char *a = ct_str("%s/a", tu_scratch());
   pm_fd fd;
-  assert_int_equal(fs->open(a, PM_O_WRONLY | PM_O_CREAT, 0644, &fd), 0);
+  assert_int_equal(pm_fs_open(fs, a, PM_O_WRONLY | PM_O_CREAT, 0644, &fd), 0);
   pmw_nt.query_info = fake_query;
   streams_fake = true;
   nstream_names = 0;
@@ -941,19 +941,19 @@ static void test_fs_win32_nt_streams_list(void **state) {
   stream_names[nstream_names++] = L":x:$DATA";
   char list[4096];
   size_t len = 99;
-  assert_int_equal(fs->streams_list(fd, list, sizeof list, &len), 0);
+  assert_int_equal(pm_fs_streams_list(fs, fd, list, sizeof list, &len), 0);
   static const char want[] = "Zone.Identifier\0"
                              "\xc3\xa9t\xc3\xa9 \xe2\x82\xac\xf0\x9f\x98\x80\0"
                              "x";
   assert_int_equal(len, sizeof want);
   assert_memory_equal(list, want, sizeof want);
-  assert_int_equal(fs->streams_list(fd, list, 10, &len), PM_ERANGE);
+  assert_int_equal(pm_fs_streams_list(fs, fd, list, 10, &len), PM_ERANGE);
   assert_int_equal(len, sizeof want);
 
   /* Only the main stream: an empty list. */
   nstream_names = 1;
   len = 99;
-  assert_int_equal(fs->streams_list(fd, list, sizeof list, &len), 0);
+  assert_int_equal(pm_fs_streams_list(fs, fd, list, sizeof list, &len), 0);
   assert_int_equal(len, 0);
 
   /* 250 streams: about 12 KiB of answer, past the first buffer. */
@@ -964,7 +964,7 @@ static void test_fs_win32_nt_streams_list(void **state) {
   }
   stream_queries = 0;
   char *big = ct_alloc(8192);
-  assert_int_equal(fs->streams_list(fd, big, 8192, &len), 0);
+  assert_int_equal(pm_fs_streams_list(fs, fd, big, 8192, &len), 0);
   assert_true(stream_queries > 1);
   assert_int_equal(len, 250 * 5);
   size_t off = 0;
@@ -976,9 +976,9 @@ static void test_fs_win32_nt_streams_list(void **state) {
 
   /* A volume without streams (FAT refuses the class). */
   streams_fat = true;
-  assert_int_equal(fs->streams_list(fd, list, sizeof list, &len), PM_ENOTSUP);
+  assert_int_equal(pm_fs_streams_list(fs, fd, list, sizeof list, &len), PM_ENOTSUP);
   streams_fat = streams_fake = false;
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
 }
 
 static HANDLE stream_root;
@@ -1022,15 +1022,15 @@ static NTSTATUS NTAPI fake_stream_create(PHANDLE out, ACCESS_MASK access,
  * refused before anything is opened. */
 static void test_fs_win32_nt_stream_open(void **state) {
   (void)state;
-  const pm_fs_ops *fs = pm_fs_native();
+  const pm_fs *fs = pm_fs_native();
   const char *dir = tu_scratch();
   char *a = ct_str("%s/a", dir);
   stream_side = nt_of(ct_str("%s\\side", real_of(fs, dir)));
   pmw_nt.create_file = fake_stream_create;
   stream_opens = 0;
   pm_fd fd, s;
-  assert_int_equal(fs->open(a, PM_O_WRONLY | PM_O_CREAT, 0644, &fd), 0);
-  assert_int_equal(fs->stream_open(fd, "\xc3\xa9t\xc3\xa9",
+  assert_int_equal(pm_fs_open(fs, a, PM_O_WRONLY | PM_O_CREAT, 0644, &fd), 0);
+  assert_int_equal(pm_fs_stream_open(fs, fd, "\xc3\xa9t\xc3\xa9",
                                    PM_O_WRONLY | PM_O_CREAT | PM_O_TRUNC,
                                    0644, &s), 0);
   assert_int_equal(stream_opens, 1);
@@ -1040,35 +1040,35 @@ static void test_fs_win32_nt_stream_open(void **state) {
   assert_int_equal(stream_opts & (FILE_SYNCHRONOUS_IO_ALERT |
                                   FILE_SYNCHRONOUS_IO_NONALERT), 0);
   assert_true(stream_opts & FILE_NON_DIRECTORY_FILE);
-  assert_int_equal(fs->pwrite(s, "stream data", 11, 0), 11);
-  assert_int_equal(fs->close(s), 0);
+  assert_int_equal(pm_fs_pwrite(fs, s, "stream data", 11, 0), 11);
+  assert_int_equal(pm_fs_close(fs, s), 0);
 
-  assert_int_equal(fs->stream_open(fd, "\xc3\xa9t\xc3\xa9", PM_O_RDONLY, 0,
+  assert_int_equal(pm_fs_stream_open(fs, fd, "\xc3\xa9t\xc3\xa9", PM_O_RDONLY, 0,
                                    &s), 0);
   assert_int_equal(stream_disp, FILE_OPEN);
   char buf[32];
-  assert_int_equal(fs->pread(s, buf, sizeof buf, 0), 11);
+  assert_int_equal(pm_fs_pread(fs, s, buf, sizeof buf, 0), 11);
   assert_memory_equal(buf, "stream data", 11);
-  assert_int_equal(fs->close(s), 0);
+  assert_int_equal(pm_fs_close(fs, s), 0);
 
-  assert_int_equal(fs->stream_open(fd, "x", PM_O_RDWR | PM_O_TRUNC, 0, &s), 0);
+  assert_int_equal(pm_fs_stream_open(fs, fd, "x", PM_O_RDWR | PM_O_TRUNC, 0, &s), 0);
   pm_stat st;
-  assert_int_equal(fs->fstat(s, &st), 0);
+  assert_int_equal(pm_fs_fstat(fs, s, &st), 0);
   assert_int_equal(st.size, 0);
-  assert_int_equal(fs->close(s), 0);
-  assert_int_equal(fs->stream_open(fd, "x", PM_O_WRONLY | PM_O_CREAT |
+  assert_int_equal(pm_fs_close(fs, s), 0);
+  assert_int_equal(pm_fs_stream_open(fs, fd, "x", PM_O_WRONLY | PM_O_CREAT |
                                    PM_O_EXCL, 0644, &s), PM_EEXIST);
   assert_int_equal(stream_disp, FILE_CREATE);
 
   unsigned opens = stream_opens;
   static const char *const bad[] = {"", "a:b", "a/b", "a\\b", ":$DATA"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-    assert_int_equal(fs->stream_open(fd, bad[i], PM_O_RDONLY, 0, &s),
+    assert_int_equal(pm_fs_stream_open(fs, fd, bad[i], PM_O_RDONLY, 0, &s),
                      PM_EINVAL);
     assert_true(s == PM_FD_INVALID);
   }
   assert_int_equal(stream_opens, opens);
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
 }
 
 /* The real call on Wine's file (PM_ENOTSUP: Wine 8 does not implement
@@ -1076,21 +1076,21 @@ static void test_fs_win32_nt_stream_open(void **state) {
  * no other error. */
 static void test_fs_win32_nt_streams_real(void **state) {
   (void)state;
-  const pm_fs_ops *fs = pm_fs_native();
+  const pm_fs *fs = pm_fs_native();
   char *a = ct_str("%s/a", tu_scratch());
   pm_fd fd;
-  assert_int_equal(fs->open(a, PM_O_WRONLY | PM_O_CREAT, 0644, &fd), 0);
-  assert_int_equal(fs->pwrite(fd, "data", 4, 0), 4);
+  assert_int_equal(pm_fs_open(fs, a, PM_O_WRONLY | PM_O_CREAT, 0644, &fd), 0);
+  assert_int_equal(pm_fs_pwrite(fs, fd, "data", 4, 0), 4);
   char list[256];
   size_t len = 99;
-  int rc = fs->streams_list(fd, list, sizeof list, &len);
+  int rc = pm_fs_streams_list(fs, fd, list, sizeof list, &len);
   if (rc == PM_ENOTSUP) {
     assert_int_equal(len, 0);
   } else {
     assert_int_equal(rc, 0);
     assert_int_equal(len, 0);
   }
-  assert_int_equal(fs->close(fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
 }
 
 int main(void) {

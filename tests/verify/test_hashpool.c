@@ -47,7 +47,7 @@ static uint64_t size_of(unsigned i) {
   return (i * 7919u) % 40000u;
 }
 
-static void run_files(const pm_fs_ops *fs, const pm_io_engine_ops *e,
+static void run_files(const pm_fs *fs, const pm_io_engine_ops *e,
                       const char *dir, unsigned threads, bool no_stat) {
   collect c = {.n = 0};
   pm_mutex_init(&c.mu);

@@ -18,7 +18,7 @@ static const uint64_t sizes[] = {0,        1,           511,
                                  65536,    1048575,     1048576,
                                  1048577,  3 * 1048576 + 12345};
 
-static void check_file(const pm_fs_ops *fs, const char *path, uint64_t size,
+static void check_file(const pm_fs *fs, const char *path, uint64_t size,
                        int want_method) {
   size_t len;
   char *data = tu_read_all(path, &len);
@@ -41,8 +41,8 @@ static int direct_ok(const char *dir) {
   snprintf(p, sizeof p, "%s/probe", dir);
   tu_write_text(p, "x");
   pm_fd fd;
-  int rc = pm_fs_native()->open(p, PM_O_RDONLY | PM_O_DIRECT, 0, &fd);
-  if (!rc) pm_fs_native()->close(fd);
+  int rc = pm_fs_open(pm_fs_native(), p, PM_O_RDONLY | PM_O_DIRECT, 0, &fd);
+  if (!rc) pm_fs_close(pm_fs_native(), fd);
   return rc == 0;
 }
 
@@ -75,9 +75,9 @@ static void test_reread_tmpfs_fallback(void **state) {
   tu_write_pattern(p, 1048576 + 7, 9);
   int direct = 1;
   pm_fd fd;
-  if (pm_fs_native()->open(p, PM_O_RDONLY | PM_O_DIRECT, 0, &fd) == 0) {
+  if (pm_fs_open(pm_fs_native(), p, PM_O_RDONLY | PM_O_DIRECT, 0, &fd) == 0) {
     /* Kernels from 6.6 on accept O_DIRECT on tmpfs. */
-    pm_fs_native()->close(fd);
+    pm_fs_close(pm_fs_native(), fd);
     direct = 0;
   }
   check_file(pm_fs_native(), p, 1048576 + 7,
@@ -91,7 +91,7 @@ static void test_reread_fallback_through_table(void **state) {
   (void)state;
   const char *dir = tu_scratch();
   vfault_cfg cfg = {.refuse_direct = 1};
-  const pm_fs_ops *fs = vfault_setup(&cfg);
+  const pm_fs *fs = vfault_setup(&cfg);
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
     char p[4096];
     snprintf(p, sizeof p, "%s/f%zu", dir, i);
@@ -115,7 +115,7 @@ static void test_reread_short_reads(void **state) {
   const char *dir = tu_scratch();
   for (int refuse = 0; refuse < 2; refuse++) {
     vfault_cfg cfg = {.short_reads = 8192, .refuse_direct = refuse};
-    const pm_fs_ops *fs = vfault_setup(&cfg);
+    const pm_fs *fs = vfault_setup(&cfg);
     char p[4096];
     snprintf(p, sizeof p, "%s/s%d", dir, refuse);
     tu_write_pattern(p, 100000, 5);
@@ -140,7 +140,7 @@ static void test_reread_errors(void **state) {
   vfault_cfg cfg = {.read_fail_suffix = "/bad",
                      .read_fail_off = 200000,
                      .read_fail_err = PM_EIO};
-  const pm_fs_ops *fs = vfault_setup(&cfg);
+  const pm_fs *fs = vfault_setup(&cfg);
   assert_int_equal(vf_hash_file_uncached(fs, p, &h, &size, &method), PM_EIO);
   assert_string_equal(vf_reread_method_name(VF_REREAD_DIRECT), "O_DIRECT");
   tu_cleanup();

@@ -122,15 +122,15 @@ static void test_verify_open_beneath(void **state) {
                          s),
                    0);
   char *rootpath = pm_xasprintf("%s/r", s);
-  const pm_fs_ops *fs = pm_fs_native();
+  const pm_fs *fs = pm_fs_native();
   pm_fd root;
-  assert_int_equal(fs->open(rootpath, PM_O_RDONLY | PM_O_DIRECTORY, 0, &root),
+  assert_int_equal(pm_fs_open(fs, rootpath, PM_O_RDONLY | PM_O_DIRECTORY, 0, &root),
                    0);
   pm_fd fd;
   pm_stat st;
   bool ok;
   assert_int_equal(vf_open_beneath(fs, root, "a/b/f", 0, &fd, &st, &ok), 0);
-  fs->close(fd);
+  pm_fs_close(fs, fd);
   assert_int_equal(vf_open_beneath(fs, root, "a/l/f", 0, &fd, &st, &ok),
                    PM_ELOOP);
   assert_int_equal(vf_open_beneath(fs, root, "a/b/lf", 0, &fd, &st, &ok),
@@ -153,7 +153,7 @@ static void test_verify_open_beneath(void **state) {
   assert_non_null(vf_rel_check("a//b"));
   assert_null(vf_rel_check("a/..b/c.."));
   assert_null(vf_rel_check("...")); /* a name, not a parent */
-  fs->close(root);
+  pm_fs_close(fs, root);
   free(rootpath);
   tu_cleanup();
 }
