@@ -290,7 +290,7 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
     return rc;
   }
   pm_manifest_reader *mr;
-  rc = pm_manifest_reader_open(manifest, &mr);
+  rc = pm_manifest_reader_open(c.fs, manifest, &mr);
   if (rc) {
     vf__report_error("open manifest", manifest, rc,
                      rc == PM_ESPECIAL ? 0 : pm_oserr_last());

@@ -21,13 +21,12 @@
 /* Writer. Lines are appended in the order given; thread-safe. */
 typedef struct pm_manifest_writer pm_manifest_writer;
 
-/* Starts a manifest that pm_manifest_writer_publish() puts at `path`: it
- * is written under a temporary name beside `path` (sidefile.h), created
- * with O_EXCL|O_NOFOLLOW, so that nothing planted there is opened. A
+/* Starts a manifest, written through `fs`, that pm_manifest_writer_publish()
+ * puts at `path`: it is written under a temporary name beside `path`
+ * (sidefile.h), created with O_EXCL|O_NOFOLLOW, so that nothing planted
+ * there is opened. A
  * symlink, directory or special file at `path` is refused. Failures are
  * reported here. Returns 0 or PM_E*. */
-int pm_manifest_writer_open(const char *path, pm_manifest_writer **out);
-/* The same through a given file-system table (fault injection). */
 struct pm_fs;
 int pm_manifest_writer_open_fs(const struct pm_fs *fs, const char *path,
                                pm_manifest_writer **out);
@@ -69,7 +68,11 @@ typedef struct pm_manifest_entry {
 } pm_manifest_entry;
 
 typedef struct pm_manifest_reader pm_manifest_reader;
-int pm_manifest_reader_open(const char *path, pm_manifest_reader **out);
+/* Opens the manifest at `path` for reading through `fs` (the file system
+ * the audit was given, so that an injected table sees the manifest's reads
+ * too). */
+int pm_manifest_reader_open(const struct pm_fs *fs, const char *path,
+                            pm_manifest_reader **out);
 /* 1 entry, 0 end, PM_EFORMAT for a bad line (line number in *line). */
 int pm_manifest_reader_next(pm_manifest_reader *r, pm_manifest_entry *e);
 void pm_manifest_reader_close(pm_manifest_reader *r);

@@ -208,8 +208,8 @@ struct pm_manifest_reader {
   char *cur;       /* path of the last entry returned */
 };
 
-int pm_manifest_reader_open(const char *path, pm_manifest_reader **out) {
-  const pm_fs *fs = pm_fs_native();
+int pm_manifest_reader_open(const pm_fs *fs, const char *path,
+                            pm_manifest_reader **out) {
   pm_fd fd;
   /* PM_O_REGULAR: a FIFO given as the manifest must not hang the audit. */
   PM_TRY(pm_fs_open(fs, path, PM_O_RDONLY | PM_O_REGULAR, 0, &fd));

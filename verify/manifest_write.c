@@ -66,10 +66,6 @@ char *pm_manifest_format_line(const char *relpath, const pm_hash128 *h) {
   return line;
 }
 
-int pm_manifest_writer_open(const char *path, pm_manifest_writer **out) {
-  return pm_manifest_writer_open_fs(pm_fs_native(), path, out);
-}
-
 int pm_manifest_writer_open_fs(const pm_fs *fs, const char *path,
                                pm_manifest_writer **out) {
   /* Written under a temporary name of its own and renamed into place by

@@ -326,7 +326,7 @@ int vf_cmd_hash(int argc, char **argv) {
   if (out_path) {
     /* Written under a temporary name beside FILE and renamed over it at
      * the end; a link or special file at FILE is refused (reported). */
-    rc = pm_manifest_writer_open(out_path, &c->w);
+    rc = pm_manifest_writer_open_fs(c->fs, out_path, &c->w);
     if (rc) {
       pm_fs_close(c->fs, c->rootfd);
       free(c);

@@ -51,7 +51,7 @@ static void put_file(const void *b, size_t n) {
 static void read_all(list *l) {
   memset(l, 0, sizeof *l);
   pm_manifest_reader *r;
-  int rc = pm_manifest_reader_open(mpath, &r);
+  int rc = pm_manifest_reader_open(pm_fs_native(), mpath, &r);
   FZ_CHECK(rc == 0, "open %s: %s", mpath, pm_errname(rc));
   pm_manifest_entry e = {0};
   for (;;) {

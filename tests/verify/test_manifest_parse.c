@@ -166,7 +166,7 @@ static void test_manifest_reader_file(void **state) {
   fprintf(f, "%s  last-without-newline", H);
   fclose(f);
   pm_manifest_reader *r;
-  assert_int_equal(pm_manifest_reader_open(path, &r), 0);
+  assert_int_equal(pm_manifest_reader_open(pm_fs_native(), path, &r), 0);
   pm_manifest_entry e;
   assert_int_equal(pm_manifest_reader_next(r, &e), 1);
   assert_string_equal(e.path, "one");
@@ -203,7 +203,7 @@ static void test_manifest_reader_long_line(void **state) {
   fprintf(f, "%s  %s\n%s  short\n", H, name, H);
   fclose(f);
   pm_manifest_reader *r;
-  assert_int_equal(pm_manifest_reader_open(path, &r), 0);
+  assert_int_equal(pm_manifest_reader_open(pm_fs_native(), path, &r), 0);
   pm_manifest_entry e;
   assert_int_equal(pm_manifest_reader_next(r, &e), 1);
   assert_string_equal(e.path, name);
@@ -241,7 +241,7 @@ static void test_manifest_reader_accounts_every_byte(void **state) {
   char *path = scratch_file(dir, "m", buf, (size_t)n);
   pm_manifest_reader *r;
   pm_manifest_entry e;
-  assert_int_equal(pm_manifest_reader_open(path, &r), 0);
+  assert_int_equal(pm_manifest_reader_open(pm_fs_native(), path, &r), 0);
   assert_int_equal(pm_manifest_reader_next(r, &e), 1);
   assert_string_equal(e.path, "a");
   assert_int_equal(pm_manifest_reader_next(r, &e), PM_EFORMAT);
@@ -262,7 +262,7 @@ static void test_manifest_reader_accounts_every_byte(void **state) {
   data[k++] = '\n';
   k += (size_t)sprintf(data + k, "%s  after\n", H);
   path = scratch_file(dir, "long", data, k);
-  assert_int_equal(pm_manifest_reader_open(path, &r), 0);
+  assert_int_equal(pm_manifest_reader_open(pm_fs_native(), path, &r), 0);
   assert_int_equal(pm_manifest_reader_next(r, &e), PM_EFORMAT);
   assert_int_equal(e.line, 1);
   assert_int_equal(pm_manifest_reader_next(r, &e), 1);
@@ -341,7 +341,7 @@ static void test_manifest_roundtrip_property(void **state) {
   char **names = calloc(N, sizeof *names);
   uint32_t x = 12345;
   pm_manifest_writer *w;
-  assert_int_equal(pm_manifest_writer_open(path, &w), 0);
+  assert_int_equal(pm_manifest_writer_open_fs(pm_fs_native(), path, &w), 0);
   static const char hot[] = "\r\n\\ nr.\t";
   for (int i = 0; i < N; i++) {
     x = x * 1103515245u + 12345u;
@@ -361,7 +361,7 @@ static void test_manifest_roundtrip_property(void **state) {
   }
   assert_int_equal(pm_manifest_writer_publish(w), 0);
   pm_manifest_reader *r;
-  assert_int_equal(pm_manifest_reader_open(path, &r), 0);
+  assert_int_equal(pm_manifest_reader_open(pm_fs_native(), path, &r), 0);
   pm_manifest_entry e;
   for (int i = 0; i < N; i++) {
     int rc = pm_manifest_reader_next(r, &e);
