@@ -16,7 +16,8 @@
 #include "util.h"
 
 static const char *scratch_dir;
-static pm_fs_ops short_fs;
+static pm_fs_ops short_ops;
+static const pm_fs short_fs = {&short_ops, NULL};
 static long short_calls; /* transfers cut short */
 
 static size_t cut(size_t len) {
@@ -25,22 +26,23 @@ static size_t cut(size_t len) {
   return len / 2;
 }
 
-static int64_t short_pread(pm_fd fd, void *buf, size_t len, uint64_t off) {
+static int64_t short_pread(const pm_fs *self PM_UNUSED, pm_fd fd, void *buf,
+                           size_t len, uint64_t off) {
   return pm_fs_pread(pm_fs_native(), fd, buf, cut(len), off);
 }
 
-static int64_t short_pwrite(pm_fd fd, const void *buf, size_t len,
-                            uint64_t off) {
+static int64_t short_pwrite(const pm_fs *self PM_UNUSED, pm_fd fd,
+                            const void *buf, size_t len, uint64_t off) {
   return pm_fs_pwrite(pm_fs_native(), fd, buf, cut(len), off);
 }
 
 static int setup(void **state) {
   (void)state;
   scratch_dir = tu_scratch();
-  short_fs = *pm_fs_native();
-  short_fs.name = "short";
-  short_fs.pread = short_pread;
-  short_fs.pwrite = short_pwrite;
+  short_ops = *pm_fs_native()->ops;
+  short_ops.name = "short";
+  short_ops.pread = short_pread;
+  short_ops.pwrite = short_pwrite;
   return 0;
 }
 

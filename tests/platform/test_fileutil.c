@@ -26,7 +26,9 @@ static const pm_fs *nat;
 
 /* ---- wrappers ---- */
 
-static pm_fs_ops short_fs, full_fs, liar_fs;
+static pm_fs_ops short_ops, full_ops, liar_ops;
+static const pm_fs short_fs = {&short_ops, NULL}, full_fs = {&full_ops, NULL},
+                   liar_fs = {&liar_ops, NULL};
 static long cuts;
 static int64_t space;     /* bytes full_fs still writes; then PM_ENOSPC */
 static int64_t size_skew; /* added to the size liar_fs's fstat reports */
@@ -36,15 +38,16 @@ static size_t cut(size_t len) {
   cuts++;
   return len / 2;
 }
-static int64_t short_pread(pm_fd fd, void *buf, size_t len, uint64_t off) {
+static int64_t short_pread(const pm_fs *self PM_UNUSED, pm_fd fd, void *buf,
+                           size_t len, uint64_t off) {
   return pm_fs_pread(nat, fd, buf, cut(len), off);
 }
-static int64_t short_pwrite(pm_fd fd, const void *buf, size_t len,
-                            uint64_t off) {
+static int64_t short_pwrite(const pm_fs *self PM_UNUSED, pm_fd fd,
+                            const void *buf, size_t len, uint64_t off) {
   return pm_fs_pwrite(nat, fd, buf, cut(len), off);
 }
-static int64_t full_pwrite(pm_fd fd, const void *buf, size_t len,
-                           uint64_t off) {
+static int64_t full_pwrite(const pm_fs *self PM_UNUSED, pm_fd fd,
+                           const void *buf, size_t len, uint64_t off) {
   if (space <= 0) {
     pm_oserr_set(28); /* ENOSPC */
     return PM_ENOSPC;
@@ -54,7 +57,7 @@ static int64_t full_pwrite(pm_fd fd, const void *buf, size_t len,
   if (n > 0) space -= n;
   return n;
 }
-static int liar_fstat(pm_fd fd, pm_stat *st) {
+static int liar_fstat(const pm_fs *self PM_UNUSED, pm_fd fd, pm_stat *st) {
   int rc = pm_fs_fstat(nat, fd, st);
   if (rc == 0) st->size = (uint64_t)((int64_t)st->size + size_skew);
   return rc;
@@ -63,11 +66,11 @@ static int liar_fstat(pm_fd fd, pm_stat *st) {
 static int setup(void **state) {
   (void)state;
   nat = pm_fs_native();
-  short_fs = full_fs = liar_fs = *nat;
-  short_fs.pread = short_pread;
-  short_fs.pwrite = short_pwrite;
-  full_fs.pwrite = full_pwrite;
-  liar_fs.fstat = liar_fstat;
+  short_ops = full_ops = liar_ops = *nat->ops;
+  short_ops.pread = short_pread;
+  short_ops.pwrite = short_pwrite;
+  full_ops.pwrite = full_pwrite;
+  liar_ops.fstat = liar_fstat;
   return 0;
 }
 
