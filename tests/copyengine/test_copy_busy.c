@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "copyengine.h"
-#include "faultfs.h"
+#include "faultlayer.h"
 #include "testutil.h"
 #include "thread.h"
 #include "util.h"
@@ -506,12 +506,12 @@ static void test_busy_read_lock_mid_file(void **state) {
   for (int persistent = 0; persistent < 2; persistent++) {
     tu_sh("rm -rf '%s' '%s.xxh128' '%s.pomove-state' '%s.pomove-journal'",
           dst, dst, dst, dst);
-    fault_plan p = {.kind = FK_READ, .nth = 2, .err = PM_EBUSY,
-                    .persistent = persistent};
-    faultfs_setup(&busy_fs, &p);
+    fl_rule p = {.ops = FL_MASK(FL_READ), .nth = 2, .err = PM_EBUSY,
+                 .persistent = persistent};
+    fl_layer *L = fl_new(&busy_fs, &p);
     ce_options o = opts_for(src, dst, persistent ? 800 : 10000);
-    o.fs = faultfs_ops();
-    o.engine = faultfs_engine(engine);
+    o.fs = fl_fs(L);
+    o.engine = fl_engine(engine);
     o.chunk_size = 65536;
     o.threads = 1;
     ce_result r;
@@ -520,12 +520,12 @@ static void test_busy_read_lock_mid_file(void **state) {
     assert_int_equal(ce_copy(&o, &r), 0);
     pm_set_quiet(false);
     double took = secs_since(t0);
-    assert_true(faultfs_fired());
+    assert_true(fl_fired(L));
     assert_int_equal(r.busy_waited, 1);
     if (!persistent) {
       assert_int_equal(r.errors, 0);
       /* Read again from the start: more reads than the file's five. */
-      assert_true(faultfs_calls(FK_READ) >= 5 + 2);
+      assert_true(fl_calls(L, FL_READ) >= 5 + 2);
       assert_copy_whole(src, dst);
     } else {
       assert_int_equal(r.errors, 1);
@@ -533,6 +533,7 @@ static void test_busy_read_lock_mid_file(void **state) {
       assert_true(took < 0.8 + 5);
       assert_int_equal(tu_sh("! grep -q ' big$' '%s.xxh128'", dst), 0);
     }
+    fl_free(L);
   }
   free(big);
   free(src);

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "copyengine.h"
-#include "faultfs.h"
+#include "faultlayer.h"
 #include "hash.h"
 #include "manifest.h"
 #include "testutil.h"
@@ -91,15 +91,15 @@ static void test_copy_short_transfers(void **state) {
   char *f1 = path(src, "a"), *f2 = path(src, "b");
   tu_write_pattern(f1, 70000, 7);
   tu_write_pattern(f2, 4096 * 3, 8);
-  fault_plan p = {.short_io = 1000};
-  faultfs_setup(NULL, &p);
+  fl_rule p = {.short_io = 1000};
+  fl_layer *L = fl_new(NULL, &p);
   ce_result r;
-  assert_int_equal(copy_with(src, dst, faultfs_ops(), faultfs_engine(engine),
-                             8192, &r),
-                   0);
+  assert_int_equal(
+      copy_with(src, dst, fl_fs(L), fl_engine(engine), 8192, &r), 0);
   assert_int_equal(r.errors, 0);
-  assert_true(faultfs_calls(FK_READ) > 70);
-  assert_true(faultfs_calls(FK_WRITE) > 70);
+  assert_true(fl_calls(L, FL_READ) > 70);
+  assert_true(fl_calls(L, FL_WRITE) > 70);
+  fl_free(L);
   assert_int_equal(tu_sh("diff -r '%s' '%s'", src, dst), 0);
   assert_int_equal(tu_sh("cd '%s' && xxh128sum -c --quiet ../dst.xxh128", dst),
                    0);
@@ -138,14 +138,15 @@ static void test_copy_without_syncfs(void **state) {
   table_ops.syncfs = no_syncfs;
   for (int journal = 0; journal < 2; journal++) {
     char *dst = path(base, journal ? "dj" : "dn");
-    faultfs_setup(&table, NULL);
-    ce_options o = opts_for(src, dst, faultfs_ops(), faultfs_engine(engine));
+    fl_layer *L = fl_new(&table, NULL);
+    ce_options o = opts_for(src, dst, fl_fs(L), fl_engine(engine));
     o.journal = journal;
     ce_result r;
     assert_int_equal(ce_copy(&o, &r), 0);
     assert_int_equal(r.errors, 0);
     assert_int_equal(r.files, 5);
-    assert_true(faultfs_calls(FK_FSYNC) >= 5);
+    assert_true(fl_calls(L, FL_FSYNC) >= 5);
+    fl_free(L);
     assert_int_equal(tu_sh("diff -r '%s' '%s'", src, dst), 0);
     free(dst);
   }
@@ -264,16 +265,16 @@ static void test_copy_uncached_writes(void **state) {
         src, src, src, src);
   for (int k = 0; k < 2; k++) {
     /* The same for the first read (SRC taken as not in the cache). */
-    fault_plan p = {.kind = k ? FK_READ : FK_WRITE, .nth = k ? 1 : 2,
-                    .err = PM_EINVAL};
+    fl_rule p = {.ops = FL_MASK(k ? FL_READ : FL_WRITE), .nth = k ? 1 : 2,
+                 .err = PM_EINVAL};
     src_cached = direct_refuse = 0;
-    faultfs_setup(&direct_fs, &p);
+    fl_layer *L = fl_new(&direct_fs, &p);
     tu_sh("rm -rf '%s' '%s.xxh128'", dst, dst);
     ce_result r;
-    assert_int_equal(copy_uncached(src, dst, faultfs_ops(),
-                                   faultfs_engine(engine), 1, false, &r),
-                     0);
-    assert_true(faultfs_fired());
+    assert_int_equal(
+        copy_uncached(src, dst, fl_fs(L), fl_engine(engine), 1, false, &r), 0);
+    assert_true(fl_fired(L));
+    fl_free(L);
     if (can_direct) assert_int_equal(r.errors, 0);
     if (r.errors == 0)
       assert_int_equal(tu_sh("diff -r '%s' '%s' && test $(stat -c %%s "
@@ -339,15 +340,16 @@ static void test_copy_verify_finds_corruption(void **state) {
     snprintf(name, sizeof name, "%s/f%d", src, i);
     tu_write_pattern(name, 30000 + (uint64_t)i * 1000, (uint32_t)i + 11);
   }
-  fault_plan p = {.corrupt_nth = 3};
-  faultfs_setup(NULL, &p);
-  ce_options o = opts_for(src, dst, faultfs_ops(), faultfs_engine(engine));
+  fl_rule p = {.ops = FL_MASK(FL_WRITE), .corrupt_write_nth = 3};
+  fl_layer *L = fl_new(NULL, &p);
+  ce_options o = opts_for(src, dst, fl_fs(L), fl_engine(engine));
   o.verify = true;
   pm_set_quiet(true);
   ce_result r;
   assert_int_equal(ce_copy(&o, &r), 0);
   pm_set_quiet(false);
-  assert_true(faultfs_fired());
+  assert_true(fl_fired(L));
+  fl_free(L);
   assert_int_equal(r.errors, 0);
   assert_int_equal(r.verify_mismatches, 1);
   assert_int_equal(r.verified_files, 7);
@@ -356,13 +358,15 @@ static void test_copy_verify_finds_corruption(void **state) {
   assert_int_equal(tu_sh("cd '%s' && xxh128sum -c --quiet ../dst.xxh128", dst), 0);
   /* With no retry allowed the corrupt copy is an error. */
   tu_sh("rm -rf '%s' '%s.xxh128' '%s.pomove-journal'", dst, dst, dst);
-  faultfs_setup(NULL, &p);
+  L = fl_new(NULL, &p);
+  o.fs = fl_fs(L);
   o.verify_retries = 0;
   pm_set_quiet(true);
   assert_int_equal(ce_copy(&o, &r), 0);
   pm_set_quiet(false);
   assert_int_equal(r.errors, 1);
   assert_int_equal(r.verify_mismatches, 1);
+  fl_free(L);
   free(src);
   free(dst);
   tu_cleanup();

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "copyengine.h"
-#include "faultfs.h"
+#include "faultlayer.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -69,23 +69,32 @@ static int run_copy(const pm_fs *fs, const pm_io_engine_ops *eng,
   return ce_copy(&o, r);
 }
 
-/* The loop for one kind; returns how many runs fired a fault. */
-static unsigned fault_loop(const pm_io_engine_ops *eng, fault_kind kind,
+/* The name of a mask of one operation, or "any". */
+static const char *ops_name(unsigned ops) {
+  for (int k = 0; k < FL_NOPS; k++)
+    if (ops == FL_MASK(k)) return fl_op_name((fl_op)k);
+  return "any";
+}
+
+/* The loop for the operations in `ops`; returns how many runs fired a
+ * fault. */
+static unsigned fault_loop(const pm_io_engine_ops *eng, unsigned ops,
                            bool persistent, int err) {
   unsigned fired_runs = 0;
+  const char *kind = ops_name(ops);
   for (unsigned long n = 1; n < 5000; n++) {
     reset_dst();
-    fault_plan p = {.kind = kind, .nth = n, .err = err,
-                    .persistent = persistent};
-    faultfs_setup(NULL, &p);
+    fl_rule p = {.ops = ops, .nth = n, .err = err, .persistent = persistent};
+    fl_layer *L = fl_new(NULL, &p);
     ce_result r;
-    int rc = run_copy(faultfs_ops(), faultfs_engine(eng), &r);
-    bool fired = faultfs_fired();
+    int rc = run_copy(fl_fs(L), fl_engine(eng), &r);
+    bool fired = fl_fired(L);
+    fl_free(L);
     if (rc == 0 && r.errors == 0) {
       /* Success is only allowed with an intact copy. */
       if (identical() != 0)
         fail_msg("%s fault #%lu (%s): success with a damaged copy",
-                 faultfs_kind_name(kind), n, persistent ? "persistent" : "once");
+                 kind, n, persistent ? "persistent" : "once");
     }
     if (!fired) {
       assert_int_equal(rc, 0);
@@ -95,18 +104,19 @@ static unsigned fault_loop(const pm_io_engine_ops *eng, fault_kind kind,
     fired_runs++;
     if (rc == 0 && r.errors == 0) continue; /* the fault did no harm */
     /* Rerun without faults: resumes and completes. */
-    faultfs_setup(NULL, NULL);
+    L = fl_new(NULL, NULL);
     ce_result r2;
-    int rc2 = run_copy(faultfs_ops(), faultfs_engine(eng), &r2);
+    int rc2 = run_copy(fl_fs(L), fl_engine(eng), &r2);
+    fl_free(L);
     if (rc2 != 0 || r2.errors != 0 || identical() != 0)
       fail_msg("%s fault #%lu (%s, first run rc %d errors %llu): the rerun "
                "did not complete cleanly (rc %d, errors %llu)",
-               faultfs_kind_name(kind), n, persistent ? "persistent" : "once",
+               kind, n, persistent ? "persistent" : "once",
                rc, (unsigned long long)r.errors, rc2,
                (unsigned long long)r2.errors);
     assert_int_equal(tu_sh("test ! -e '%s.pomove-journal'", dst), 0);
   }
-  printf("  %s faults (%s): %u runs hit a fault\n", faultfs_kind_name(kind),
+  printf("  %s faults (%s): %u runs hit a fault\n", kind,
          persistent ? "persistent" : "once", fired_runs);
   return fired_runs;
 }
@@ -115,17 +125,17 @@ static const pm_io_engine_ops *engine;
 
 static void test_copy_faults_each_call_once(void **state) {
   (void)state;
-  unsigned runs = fault_loop(engine, FK_ANY, false, PM_EIO);
+  unsigned runs = fault_loop(engine, FL_ALL, false, PM_EIO);
   assert_true(runs > 20);
 }
 
 static void test_copy_faults_persistent_by_kind(void **state) {
   (void)state;
-  for (int k = FK_OPEN; k < FK_ANY; k++) {
-    int err = k == FK_WRITE ? PM_ENOSPC : PM_EIO;
-    unsigned runs = fault_loop(engine, (fault_kind)k, true, err);
-    if (k == FK_OPEN || k == FK_READ || k == FK_WRITE || k == FK_META ||
-        k == FK_LIST || k == FK_STAT || k == FK_MKDIR)
+  for (int k = FL_OPEN; k <= FL_STAT; k++) {
+    int err = k == FL_WRITE ? PM_ENOSPC : PM_EIO;
+    unsigned runs = fault_loop(engine, FL_MASK(k), true, err);
+    if (k == FL_OPEN || k == FL_READ || k == FL_WRITE || k == FL_META ||
+        k == FL_LIST || k == FL_STAT || k == FL_MKDIR)
       assert_true(runs > 0);
   }
 }
@@ -136,8 +146,8 @@ static void test_copy_faults_persistent_by_kind(void **state) {
 static void test_copy_faults_sync_per_file(void **state) {
   (void)state;
   sync_mode = CE_SYNC_FILE;
-  unsigned once = fault_loop(engine, FK_FSYNC, false, PM_EIO);
-  unsigned persistent = fault_loop(engine, FK_FSYNC, true, PM_EIO);
+  unsigned once = fault_loop(engine, FL_MASK(FL_FSYNC), false, PM_EIO);
+  unsigned persistent = fault_loop(engine, FL_MASK(FL_FSYNC), true, PM_EIO);
   sync_mode = CE_SYNC_FS;
   /* Every file's own flush is a call that can fail. */
   assert_true(once > 5);
@@ -150,14 +160,16 @@ static void test_copy_faults_transient_eintr(void **state) {
    * completes as if nothing happened. */
   for (unsigned long n = 1; n < 40; n++) {
     reset_dst();
-    fault_plan p = {.kind = FK_READ, .nth = n,
-                    .err = n % 2 ? PM_EAGAIN : PM_EINTR};
-    faultfs_setup(NULL, &p);
+    fl_rule p = {.ops = FL_MASK(FL_READ), .nth = n,
+                 .err = n % 2 ? PM_EAGAIN : PM_EINTR};
+    fl_layer *L = fl_new(NULL, &p);
     ce_result r;
-    assert_int_equal(run_copy(faultfs_ops(), faultfs_engine(engine), &r), 0);
+    assert_int_equal(run_copy(fl_fs(L), fl_engine(engine), &r), 0);
     assert_int_equal(r.errors, 0);
     assert_int_equal(identical(), 0);
-    if (!faultfs_fired()) break;
+    bool fired = fl_fired(L);
+    fl_free(L);
+    if (!fired) break;
   }
 }
 

@@ -1,7 +1,7 @@
 /* test_copy_toctou.c - directories swapped for symlinks while a copy runs,
  * and a file that becomes a FIFO between the walk and its open.
  *
- * A hook in faultfs (faultfs_set_hook) changes the tree at the moment the
+ * A hook in the fault layer (fl_set_hook) changes the tree at the moment the
  * engine first touches a chosen entry, just before the call reaches the
  * OS, so each race is hit every time: a SRC directory not yet listed, a
  * DST directory already created, a directory deep in SRC or DST above a
@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "copyengine.h"
-#include "faultfs.h"
+#include "faultlayer.h"
 #include "testutil.h"
 #include "thread.h"
 #include "util.h"
@@ -76,13 +76,14 @@ static bool names(const char *path, const char *rel, bool prefix) {
   return pl > rl && path[pl - rl - 1] == '/' && !strcmp(path + pl - rl, rel);
 }
 
-static void hook(const char *op, const char *path, int flags, void *arg) {
+static int hook(const char *op, const char *path, int flags, void *arg) {
   (void)arg;
-  bool dir_open = sw.dir_rel && !strcmp(op, "open") &&
+  bool dir_open = sw.dir_rel && fl_op_is(op, "open") &&
                   (flags & PM_O_DIRECTORY) && names(path, sw.dir_rel, false);
   if (!dir_open) {
-    if (strcmp(op, sw.op) || !names(path, sw.match, sw.prefix)) return;
-    if (sw.want_creat >= 0 && !!(flags & PM_O_CREAT) != sw.want_creat) return;
+    if (!fl_op_is(op, sw.op) || !names(path, sw.match, sw.prefix)) return 0;
+    if (sw.want_creat >= 0 && !!(flags & PM_O_CREAT) != sw.want_creat)
+      return 0;
   }
   /* Held through the swap: a matching call on another worker waits here
    * until the swap is done, so every call after the first sees it. */
@@ -98,6 +99,7 @@ static void hook(const char *op, const char *path, int flags, void *arg) {
     }
   }
   pm_mutex_unlock(&hook_mu);
+  return 0;
 }
 
 /* stderr goes to a file while a copy runs, so that the report can be
@@ -180,15 +182,16 @@ static int run_copy(world *w, const char *dst, ce_result *r, char **err) {
   ce_options_init(&o);
   o.src = w->src;
   o.dst = dst;
-  faultfs_setup(NULL, NULL);
-  faultfs_set_hook(hook, NULL);
-  o.fs = faultfs_ops();
+  fl_layer *L = fl_new(NULL, NULL);
+  fl_set_hook(L, hook, NULL);
+  o.fs = fl_fs(L);
   o.threads = 2;
   o.journal = false;
   o.no_manifest = true;
   capture_start(w->base);
   int rc = ce_copy(&o, r);
   *err = capture_end();
+  fl_free(L);
   return rc;
 }
 

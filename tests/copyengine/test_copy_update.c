@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "copyengine.h"
-#include "faultfs.h"
+#include "faultlayer.h"
 #include "hash.h"
 #include "testutil.h"
 #include "util.h"
@@ -102,11 +102,12 @@ static ce_options inproc_opts(const char *src, const char *dst,
 
 /* Counts the opens of files to copy (the engine opens a source file
  * with PM_O_NOATIME; directories and side files without). */
-static void count_file_opens(const char *op, const char *path, int flags,
-                             void *arg) {
+static int count_file_opens(const char *op, const char *path, int flags,
+                            void *arg) {
   (void)path;
-  if (!strcmp(op, "open") && (flags & PM_O_NOATIME))
+  if (fl_op_is(op, "open") && (flags & PM_O_NOATIME))
     (*(unsigned long *)arg)++;
+  return 0;
 }
 
 /* Every change is carried over; counters say what happened; a plain rerun
@@ -154,29 +155,32 @@ static void test_copy_update_carries_every_change(void **state) {
 
   /* In process, through a counting engine: not one read. */
   const pm_io_engine_ops *eng = pm_io_engine_default(NULL, 0);
-  faultfs_setup(NULL, NULL);
+  fl_layer *L = fl_new(NULL, NULL);
   char *src = pm_path_join(b, "src"), *dst = pm_path_join(b, "dst");
-  ce_options o = inproc_opts(src, dst, faultfs_engine(eng));
+  ce_options o = inproc_opts(src, dst, fl_engine(eng));
+  o.fs = fl_fs(L);
   o.update = true;
   ce_result r;
   assert_int_equal(ce_copy(&o, &r), 0);
   assert_int_equal(r.errors, 0);
   assert_int_equal(r.skipped_unchanged, 35);
-  assert_int_equal(faultfs_calls(FK_READ), 0);
-  assert_int_equal(faultfs_calls(FK_WRITE), 0);
+  assert_int_equal(fl_engine_calls(L, FL_READ), 0);
+  assert_int_equal(fl_engine_calls(L, FL_WRITE), 0);
+  fl_free(L);
   assert_same_tree(b, 35);
 
   /* Through a counting file system: not one file opened; two stats by
    * name beneath the directory handles decide an untouched file. */
-  faultfs_setup(NULL, NULL);
+  L = fl_new(NULL, NULL);
   unsigned long file_opens = 0;
-  faultfs_set_hook(count_file_opens, &file_opens);
+  fl_set_hook(L, count_file_opens, &file_opens);
   o.engine = eng;
-  o.fs = faultfs_ops();
+  o.fs = fl_fs(L);
   assert_int_equal(ce_copy(&o, &r), 0);
   assert_int_equal(r.errors, 0);
   assert_int_equal(r.skipped_unchanged, 35);
   assert_int_equal(file_opens, 0);
+  fl_free(L);
   assert_same_tree(b, 35);
   free(src);
   free(dst);
@@ -290,23 +294,27 @@ static void test_copy_update_racy_files_rehashed(void **state) {
   /* Racy is what the record says of the read, however long ago. */
   settle();
   const pm_io_engine_ops *eng = pm_io_engine_default(NULL, 0);
-  faultfs_setup(NULL, NULL);
+  fl_layer *L = fl_new(NULL, NULL);
   char *src = pm_path_join(b, "src"), *dst = pm_path_join(b, "dst");
-  ce_options o = inproc_opts(src, dst, faultfs_engine(eng));
+  ce_options o = inproc_opts(src, dst, fl_engine(eng));
+  o.fs = fl_fs(L);
   o.update = true;
   ce_result r;
   assert_int_equal(ce_copy(&o, &r), 0);
   assert_int_equal(r.racy_rehashed, 5);
   assert_int_equal(r.skipped_unchanged, 5);
   assert_int_equal(r.copied, 0);
-  assert_true(faultfs_calls(FK_READ) >= 5);
-  assert_int_equal(faultfs_calls(FK_WRITE), 0);
+  assert_true(fl_engine_calls(L, FL_READ) >= 5);
+  assert_int_equal(fl_engine_calls(L, FL_WRITE), 0);
+  fl_free(L);
   /* The re-hash recorded a later read, past the window. */
-  faultfs_setup(NULL, NULL);
+  L = fl_new(NULL, NULL);
+  o.fs = fl_fs(L);
   assert_int_equal(ce_copy(&o, &r), 0);
   assert_int_equal(r.racy_rehashed, 0);
   assert_int_equal(r.skipped_unchanged, 5);
-  assert_int_equal(faultfs_calls(FK_READ), 0);
+  assert_int_equal(fl_engine_calls(L, FL_READ), 0);
+  fl_free(L);
   assert_int_equal(tu_sh("cd '%s/dst' && xxh128sum -c --quiet ../dst.xxh128",
                          b),
                    0);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "faultlayer.h"
 #include "gen_postoffice.h"
 #include "testutil.h"
 #include "util.h"
@@ -252,22 +253,20 @@ static const pm_reg_ops w_reg = {w_reg_sub, w_reg_vals, w_reg_get, w_reg_set,
                                  w_reg_del};
 static const pm_vol_ops w_vol = {w_vol_info, w_vol_native};
 
-/* The fs table has no context pointer: one fault host at a time. */
-static ot_fault *current;
-
-static bool fhit(const char *path) {
-  ot_fault *f = current;
-  if (!f || !f->count_fs) return false;
+/* The file-system half: a fault layer over the inner host's file system
+ * whose hook counts (and fails) the calls with a side effect outside the
+ * copied tree, in the same sequence as the host calls. */
+static bool fhit(ot_fault *f, const char *path) {
+  if (!f->count_fs) return false;
   if (f->skip_prefix[0] && !strncmp(path, f->skip_prefix,
                                     strlen(f->skip_prefix)))
     return false;
   return hit(f);
 }
 
-static bool journal_hit(const char *p) {
-  ot_fault *f = current;
+static bool journal_hit(ot_fault *f, const char *p) {
   size_t n = strlen(p);
-  if (!f || n < 8 || strcmp(p + n - 8, "/journal")) return false;
+  if (n < 8 || strcmp(p + n - 8, "/journal")) return false;
   f->journal_opens++;
   if (f->journal_opens == f->arm_after_journal) f->armed = true;
   if (f->journal_opens == f->fail_journal ||
@@ -279,25 +278,22 @@ static bool journal_hit(const char *p) {
   return false;
 }
 
-static int w_open(const pm_fs *self PM_UNUSED, const char *p, int fl,
-                  uint32_t m, pm_fd *o) {
-  if (journal_hit(p)) return PM_EACCES;
-  if ((fl & (PM_O_ACCMODE | PM_O_CREAT | PM_O_TRUNC)) != PM_O_RDONLY &&
-      fhit(p))
-    return PM_EACCES;
-  return pm_fs_open(current->inner->fs, p, fl, m, o);
-}
-static int w_mkdir(const pm_fs *self PM_UNUSED, const char *p, uint32_t m) {
-  return fhit(p) ? PM_EACCES : pm_fs_mkdir(current->inner->fs, p, m);
-}
-static int w_rmdir(const pm_fs *self PM_UNUSED, const char *p) {
-  return fhit(p) ? PM_EACCES : pm_fs_rmdir(current->inner->fs, p);
-}
-static int w_unlink(const pm_fs *self PM_UNUSED, const char *p) {
-  return fhit(p) ? PM_EACCES : pm_fs_unlink(current->inner->fs, p);
-}
-static int w_rename(const pm_fs *self PM_UNUSED, const char *a, const char *b) {
-  return fhit(b) ? PM_EACCES : pm_fs_rename(current->inner->fs, a, b);
+/* By path only, as the move names its plan, journal, backup and target
+ * folders (calls beneath a handle are the copy engine's, inside the
+ * tree). */
+static int fs_hook(const char *op, const char *path, int flags, void *arg) {
+  ot_fault *f = arg;
+  if (!strcmp(op, "open")) {
+    if (journal_hit(f, path)) return PM_EACCES;
+    if ((flags & (PM_O_ACCMODE | PM_O_CREAT | PM_O_TRUNC)) != PM_O_RDONLY &&
+        fhit(f, path))
+      return PM_EACCES;
+    return 0;
+  }
+  if (!strcmp(op, "mkdir") || !strcmp(op, "rmdir") || !strcmp(op, "unlink") ||
+      !strcmp(op, "rename"))
+    return fhit(f, path) ? PM_EACCES : 0;
+  return 0;
 }
 
 void ot_fault_init(ot_fault *f, pm_host *inner, long fail_at,
@@ -308,24 +304,22 @@ void ot_fault_init(ot_fault *f, pm_host *inner, long fail_at,
   f->persistent = persistent;
   f->count_host = count_host;
   f->count_fs = count_fs;
-  f->fs_ops = *inner->fs->ops;
-  f->fs_ops.open = w_open;
-  f->fs_ops.mkdir = w_mkdir;
-  f->fs_ops.rmdir = w_rmdir;
-  f->fs_ops.unlink = w_unlink;
-  f->fs_ops.rename = w_rename;
-  f->fs.ops = &f->fs_ops;
-  f->fs.ctx = f;
+  f->fsl = fl_new(inner->fs, NULL);
+  fl_set_hook(f->fsl, fs_hook, f);
   f->pub = *inner;
   f->pub.svc = &w_svc;
   f->pub.share = &w_share;
   f->pub.reg = &w_reg;
   f->pub.vol = &w_vol;
-  f->pub.fs = &f->fs;
+  f->pub.fs = fl_fs(f->fsl);
   f->pub.ctx = f;
   f->pub.close = NULL;
-  current = f;
   assert_int_equal(pm_host_validate(&f->pub), 0);
+}
+
+void ot_fault_fini(ot_fault *f) {
+  fl_free(f->fsl);
+  f->fsl = NULL;
 }
 
 static void dump_key(pm_host *h, const char *key, char **acc) {

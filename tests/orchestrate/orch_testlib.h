@@ -51,8 +51,7 @@ void ot_move_options(orch_options *o);
 typedef struct ot_fault {
   pm_host pub; /* first: the tables handed to the code under test */
   pm_host *inner;
-  pm_fs_ops fs_ops; /* inner's table with the counted calls replaced */
-  pm_fs fs;
+  struct fl_layer *fsl; /* the file-system half (faultlayer.h) */
   long calls, fail_at; /* fail call number fail_at (1-based); 0 never */
   bool persistent;     /* fail every call from fail_at on */
   bool count_host, count_fs;
@@ -65,9 +64,11 @@ typedef struct ot_fault {
   bool armed;
 } ot_fault;
 
-/* Wraps `inner`; counting starts at 0. */
+/* Wraps `inner`; counting starts at 0. ot_fault_fini() frees what init
+ * made, once the host is no longer used. */
 void ot_fault_init(ot_fault *f, pm_host *inner, long fail_at,
                    bool persistent, bool count_host, bool count_fs);
+void ot_fault_fini(ot_fault *f);
 
 /* Asserts the host is in the state a complete move to
  * D:\ExchSrvr\Connect\Msmcon leaves: every connector service runs

@@ -67,6 +67,7 @@ static bool faulty_move(const char *dir, const fault_spec *fs,
   f.arm_after_journal = fs->arm_after;
   f.fail_journal = fs->fail_journal;
   int rc = orch_move(&f.pub, &o);
+  ot_fault_fini(&f);
   pm_host_close(h);
   if (!f.fired) {
     assert_int_equal(rc, PM_EXIT_OK);

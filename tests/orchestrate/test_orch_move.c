@@ -644,6 +644,7 @@ static void test_orch_move_resume_restopped(void **state) {
   ot_fault_init(&f, h, 0, false, false, true);
   f.arm_after_journal = 2 + 2 * 3;
   assert_int_equal(orch_move(&f.pub, &o), PM_EXIT_FAILED);
+  ot_fault_fini(&f);
   assert_true(f.fired);
   /* Someone starts the connector again. */
   assert_int_equal(h->svc->start(h, "MSExchangeMSMI"), 0);

@@ -77,12 +77,11 @@
 #include <stdint.h>
 
 #include "contract.h"
-#include "faultfs.h"
+#include "faultlayer.h"
 #include "platform.h"
 #include "testutil.h"
 #include "thread.h"
 #include "util.h"
-#include "vfaultfs.h"
 
 /* ---- the tables under test ---- */
 
@@ -94,20 +93,30 @@ typedef struct fs_table {
 
 static const pm_fs *setup_native(void) { return pm_fs_native(); }
 
-static const pm_fs *setup_faultfs(void) {
-  faultfs_setup(NULL, NULL); /* no fault planned: pass-through */
-  return faultfs_ops();
+/* The fault layer with no fault planned: pass-through. */
+static const pm_fs *setup_layer(void) {
+  static fl_layer *L;
+  fl_free(L);
+  L = fl_new(NULL, NULL);
+  return fl_fs(L);
 }
 
-static const pm_fs *setup_vfaultfs(void) {
-  vfault_cfg none = {0};
-  return vfault_setup(&none);
+/* Two layers stacked, the outer one with a rule on a path no case uses
+ * (so it follows every handle's path) and a fault that never fires. */
+static const pm_fs *setup_stacked(void) {
+  static fl_layer *inner, *outer;
+  fl_free(outer);
+  fl_free(inner);
+  inner = fl_new(NULL, NULL);
+  fl_rule r = {.ops = FL_ALL, .nth = 1, .path = "/no such name/"};
+  outer = fl_new(fl_fs(inner), &r);
+  return fl_fs(outer);
 }
 
 static const fs_table tables[] = {
     {"native", setup_native, ENOENT},
-    {"faultfs pass-through", setup_faultfs, ENOENT},
-    {"vfaultfs pass-through", setup_vfaultfs, ENOENT},
+    {"fault layer pass-through", setup_layer, ENOENT},
+    {"two fault layers stacked", setup_stacked, ENOENT},
 };
 #define NTABLES (sizeof tables / sizeof tables[0])
 

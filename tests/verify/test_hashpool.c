@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "thread.h"
-#include "vfaultfs.h"
+#include "faultlayer.h"
 #include "hashpool.h"
 #include "testutil.h"
 
@@ -134,9 +134,11 @@ static void test_hashpool_short_reads(void **state) {
   }
   const char *dir = tu_scratch();
   make_files(dir);
-  vfault_cfg cfg = {.short_reads = 1000};
-  run_files(vfault_setup(&cfg), e, dir, 2, false);
-  run_files(vfault_setup(&cfg), e, dir, 2, true);
+  fl_rule r = {.short_io = 1000};
+  fl_layer *L = fl_new(NULL, &r);
+  run_files(fl_fs(L), e, dir, 2, false);
+  run_files(fl_fs(L), e, dir, 2, true);
+  fl_free(L);
   tu_cleanup();
 }
 
@@ -162,15 +164,27 @@ static void test_hashpool_pairs_and_errors(void **state) {
   /* Reads of "big" fail from 100000 on (pool engine only: io_uring does
    * not read through the table); opening "locked" is refused. */
   bool pool = !strcmp(e->name, "pool");
-  vfault_cfg cfg = {.read_fail_suffix = pool ? "/big" : NULL,
-                     .read_fail_off = 100000,
-                     .read_fail_err = PM_EIO,
-                     .open_fail_suffix = "/locked",
-                     .open_fail_err = PM_EACCES};
+  fl_rule rr = {.ops = pool ? FL_MASK(FL_READ) : 0,
+                .nth = 1,
+                .persistent = true,
+                .err = PM_EIO,
+                .oserr = 5,
+                .path = "/big",
+                .path_match = FL_PATH_SUFFIX,
+                .off_set = true,
+                .off = 100000};
+  fl_rule ro = {.ops = FL_MASK(FL_OPEN),
+                .nth = 1,
+                .persistent = true,
+                .err = PM_EACCES,
+                .oserr = 13,
+                .path = "/locked",
+                .path_match = FL_PATH_SUFFIX};
+  fl_layer *reads = fl_new(NULL, &rr), *opens = fl_new(fl_fs(reads), &ro);
   collect col = {.n = 0};
   pm_mutex_init(&col.mu);
   memset(col.jobs, 0, sizeof col.jobs);
-  vf_pool_opts o = {.fs = vfault_setup(&cfg),
+  vf_pool_opts o = {.fs = fl_fs(opens),
                     .engine = e,
                     .threads = 2,
                     .chunk_size = 8192,
@@ -229,6 +243,8 @@ static void test_hashpool_pairs_and_errors(void **state) {
   /* Sides hashed: 2 + 0 + 2 + (pool ? 0 : 1) + 1. */
   assert_int_equal(files, pool ? 5 : 6);
   for (int i = 0; i < 6; i++) vf_job_free(col.jobs[i]);
+  fl_free(opens);
+  fl_free(reads);
   pm_mutex_destroy(&col.mu);
   tu_cleanup();
 }

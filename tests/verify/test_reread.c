@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/vfs.h>
 
-#include "vfaultfs.h"
+#include "faultlayer.h"
 #include "platform.h"
 #include "reread.h"
 #include "testutil.h"
@@ -90,21 +90,22 @@ static void test_reread_tmpfs_fallback(void **state) {
 static void test_reread_fallback_through_table(void **state) {
   (void)state;
   const char *dir = tu_scratch();
-  vfault_cfg cfg = {.refuse_direct = 1};
-  const pm_fs *fs = vfault_setup(&cfg);
+  fl_rule r = {.refuse_flags = PM_O_DIRECT};
+  fl_layer *L = fl_new(NULL, &r);
+  const pm_fs *fs = fl_fs(L);
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
     char p[4096];
     snprintf(p, sizeof p, "%s/f%zu", dir, i);
     tu_write_pattern(p, sizes[i], (uint32_t)i + 100);
     check_file(fs, p, sizes[i], VF_REREAD_DROPCACHE);
   }
-  vfault_counts k = vfault_get_counts();
   size_t n = sizeof sizes / sizeof sizes[0];
-  assert_int_equal(k.direct_opens, n);
-  assert_int_equal(k.opens, 2 * n);
-  assert_int_equal(k.fsyncs, n);
-  assert_int_equal(k.drop_caches, n);
-  assert_true(k.preads >= n);
+  assert_int_equal(fl_refused(L), n);
+  assert_int_equal(fl_calls(L, FL_OPEN), 2 * n);
+  assert_int_equal(fl_calls(L, FL_FSYNC), n);
+  assert_int_equal(fl_calls(L, FL_CACHE), n);
+  assert_true(fl_calls(L, FL_READ) >= n);
+  fl_free(L);
   tu_cleanup();
 }
 
@@ -114,12 +115,13 @@ static void test_reread_short_reads(void **state) {
   (void)state;
   const char *dir = tu_scratch();
   for (int refuse = 0; refuse < 2; refuse++) {
-    vfault_cfg cfg = {.short_reads = 8192, .refuse_direct = refuse};
-    const pm_fs *fs = vfault_setup(&cfg);
+    fl_rule r = {.short_io = 8192, .refuse_flags = refuse ? PM_O_DIRECT : 0};
+    fl_layer *L = fl_new(NULL, &r);
     char p[4096];
     snprintf(p, sizeof p, "%s/s%d", dir, refuse);
     tu_write_pattern(p, 100000, 5);
-    check_file(fs, p, 100000, -1);
+    check_file(fl_fs(L), p, 100000, -1);
+    fl_free(L);
   }
   tu_cleanup();
 }
@@ -137,11 +139,19 @@ static void test_reread_errors(void **state) {
       PM_ENOENT);
   snprintf(p, sizeof p, "%s/bad", dir);
   tu_write_pattern(p, 300000, 1);
-  vfault_cfg cfg = {.read_fail_suffix = "/bad",
-                     .read_fail_off = 200000,
-                     .read_fail_err = PM_EIO};
-  const pm_fs *fs = vfault_setup(&cfg);
-  assert_int_equal(vf_hash_file_uncached(fs, p, &h, &size, &method), PM_EIO);
+  fl_rule r = {.ops = FL_MASK(FL_READ),
+               .nth = 1,
+               .persistent = true,
+               .err = PM_EIO,
+               .oserr = 5,
+               .path = "/bad",
+               .path_match = FL_PATH_SUFFIX,
+               .off_set = true,
+               .off = 200000};
+  fl_layer *L = fl_new(NULL, &r);
+  assert_int_equal(vf_hash_file_uncached(fl_fs(L), p, &h, &size, &method),
+                   PM_EIO);
+  fl_free(L);
   assert_string_equal(vf_reread_method_name(VF_REREAD_DIRECT), "O_DIRECT");
   tu_cleanup();
 }

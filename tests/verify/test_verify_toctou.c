@@ -5,7 +5,7 @@
  *
  * The outside directory holds files of the same names as the swapped one
  * but other bytes, so an audit that strayed would report them as content
- * differences; the hook of faultfs makes the swap at the moment the audit
+ * differences; the fault layer's hook makes the swap at the moment the audit
  * first touches the directory or the file. Run with openat2 and, as
  * test_verify_toctou_walk, with the component walk (POMOVE_NO_OPENAT2=1). */
 #include <stdatomic.h>
@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "audit.h"
-#include "faultfs.h"
+#include "faultlayer.h"
 #include "report.h"
 #include "testutil.h"
 #include "thread.h"
@@ -46,10 +46,10 @@ static bool names(const char *path, const char *rel) {
   return pl > rl && path[pl - rl - 1] == '/' && !strcmp(path + pl - rl, rel);
 }
 
-static void hook(const char *op, const char *path, int flags, void *arg) {
+static int hook(const char *op, const char *path, int flags, void *arg) {
   (void)flags;
   (void)arg;
-  if (strcmp(op, hook_op) || !names(path, hook_rel)) return;
+  if (!fl_op_is(op, hook_op) || !names(path, hook_rel)) return 0;
   /* Held through the swap: every matching call after the first sees it. */
   hook_mu_lock();
   bool expected = false;
@@ -58,6 +58,7 @@ static void hook(const char *op, const char *path, int flags, void *arg) {
     assert_int_equal(symlink(target, victim), 0);
   }
   pm_mutex_unlock(&hook_mu);
+  return 0;
 }
 
 /* SRC and DST identical (a/sub/x1, a/sub/x2, a/keep); outside has x1 and
@@ -79,10 +80,10 @@ static void run(const char *side, const char *op, const char *rel) {
   hook_op = op;
   hook_rel = rel;
   atomic_store(&swapped, false);
-  faultfs_setup(NULL, NULL);
-  faultfs_set_hook(hook, NULL);
+  fl_layer *L = fl_new(NULL, NULL);
+  fl_set_hook(L, hook, NULL);
   vf_audit_opts o = {0};
-  o.fs = faultfs_ops();
+  o.fs = fl_fs(L);
   o.threads = 2;
   o.compare = 0; /* bytes only: times differ after cp -a of a link */
   o.progress_mode = PM_PROGRESS_OFF;
@@ -94,7 +95,7 @@ static void run(const char *side, const char *op, const char *rel) {
   assert_int_equal(vf_report_count(r, VF_CONTENT), 0);
   assert_true(vf_report_count(r, VF_UNREADABLE) >= 1);
   vf_report_free(r);
-  faultfs_set_hook(NULL, NULL);
+  fl_free(L);
   free(src);
   free(dst);
   free(tree);

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "audit.h"
-#include "vfaultfs.h"
+#include "faultlayer.h"
 #include "report.h"
 #include "testutil.h"
 #include "util.h"
@@ -263,13 +263,25 @@ static void test_verify_trees_unreadable_injected(void **state) {
   bool pool = !strcmp(engine, "pool");
   char bad_big[4200];
   snprintf(bad_big, sizeof bad_big, "dst/big3");
-  vfault_cfg cfg = {.open_fail_suffix = "dst/d1/small05",
-                     .open_fail_err = PM_EACCES,
-                     .read_fail_suffix = pool ? bad_big : NULL,
-                     .read_fail_off = 2 * 1048576,
-                     .read_fail_err = PM_EIO};
+  fl_rule rr = {.ops = pool ? FL_MASK(FL_READ) : 0,
+                .nth = 1,
+                .persistent = true,
+                .err = PM_EIO,
+                .oserr = 5,
+                .path = bad_big,
+                .path_match = FL_PATH_SUFFIX,
+                .off_set = true,
+                .off = 2 * 1048576};
+  fl_rule ro = {.ops = FL_MASK(FL_OPEN),
+                .nth = 1,
+                .persistent = true,
+                .err = PM_EACCES,
+                .oserr = 13,
+                .path = "dst/d1/small05",
+                .path_match = FL_PATH_SUFFIX};
+  fl_layer *reads = fl_new(NULL, &rr), *opens = fl_new(fl_fs(reads), &ro);
   vf_audit_opts o = {0};
-  o.fs = vfault_setup(&cfg);
+  o.fs = fl_fs(opens);
   o.engine = pm_io_engine_find(engine);
   o.threads = 2;
   o.compare = VF_CMP_DEFAULT;
@@ -281,6 +293,8 @@ static void test_verify_trees_unreadable_injected(void **state) {
   assert_int_equal(vf_report_count(r, VF_IDENTICAL), pool ? 40 : 41);
   assert_string_equal(o.engine_used, engine);
   vf_report_free(r);
+  fl_free(opens);
+  fl_free(reads);
   tu_cleanup();
 }
 
