@@ -3,8 +3,9 @@
  * asked (and at least one byte), as platform.h allows: `sim-create` must
  * still write whole stubs and copy its template postoffice byte for byte,
  * and the move's discovery must compare whole MASTER.GLB files, not their
- * first halves. The wrapper is local on purpose (tests/support/faultfs
- * injects failures, not short transfers). */
+ * first halves. The wrapper is local on purpose: the fault layer
+ * (tests/support/faultlayer.h) caps transfers at a fixed size, where this
+ * one halves every transfer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
