@@ -182,6 +182,7 @@ static void test_orch_steps_rollback_after_each_step(void **state) {
     f.arm_after_journal = 2 + 2 * k;
     assert_int_equal(orch_move(&f.pub, &o), PM_EXIT_FAILED);
     assert_true(f.fired);
+    ot_fault_fini(&f);
     pm_host_close(h);
     rollback_reversed(dir, &s0);
     ot_snap_free(&s0);
