@@ -258,7 +258,16 @@ typedef struct pm_fsinfo {
  * Administrators, and a chmod with group or other bits gives a file whose
  * DACL is still exactly that one the permissions its parent passes down
  * (win32.security, when the source has one, then replaces them). On
- * Linux the mode itself does this. */
+ * Linux the mode itself does this.
+ *
+ * Handles and engines. A handle that open or open_at returns for a file
+ * is usable by every I/O engine of the build as it is: no flag asks for
+ * it and no attach call follows. On Windows every file handle is opened
+ * with FILE_FLAG_OVERLAPPED (the table's own pread/pwrite wait on an
+ * event of their own, so they work on it too) and the IOCP engine
+ * associates a handle with its port at its first request; on Linux a
+ * descriptor needs nothing. A directory handle (PM_O_DIRECTORY) is for
+ * the *_at calls and listing only, never for an engine. */
 
 /* The file-system table. Every slot receives first the object (pm_fs,
  * below) it is called through. Path functions take UTF-8 paths of any length:
