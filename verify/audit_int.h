@@ -1,4 +1,5 @@
-/* audit_int.h - internals shared by the audit files of verify/ only. */
+/* audit_int.h - internals shared by the files of verify/ only (the audits,
+ * the tree hashing, the pool): never by the command line. */
 #ifndef VF_AUDIT_INT_H
 #define VF_AUDIT_INT_H
 
