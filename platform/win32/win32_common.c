@@ -507,7 +507,9 @@ int pmw_stat_handle(HANDLE h, pm_stat *st) {
   /* The allocation (FileStandardInformation.AllocationSize, NT 3.1), so
    * that the copy engine sees a file that may have holes: fewer blocks
    * than its size (copyengine/file.c). NTFS gives a sparse or compressed
-   * file's clusters actually allocated; Wine gives the Unix st_blocks.
+   * file's clusters actually allocated; Wine 8 gives the Unix st_blocks
+   * (measured: 64 KiB for an 8 MiB file with one 64 KiB write), where
+   * GetCompressedFileSizeW, NTFS's other answer, gives the size.
    * Rounded up, so that a file allocated to its last byte never shows
    * fewer blocks than its size. Where the call fails, the size rounded
    * up stands in (no holes). */
