@@ -157,7 +157,15 @@ enum {
    * file, so that a special file met where a file was listed is reported
    * instead of blocking the command. Reads of the regular file behave as
    * without the flag. */
-  PM_O_REGULAR = 1 << 10
+  PM_O_REGULAR = 1 << 10,
+  /* The file will have holes: on Windows an open for writing marks it
+   * sparse (FSCTL_SET_SPARSE) before it returns, so that neither a write
+   * past a hole nor ftruncate's extension allocates the hole; where the
+   * volume refuses (FAT) the file stays ordinary and its holes are
+   * allocated, which is not an error. Linux ignores it (a hole never
+   * written is never allocated there). A read-only open ignores it. The
+   * mark stays with the file: Windows 2000 cannot take it off. */
+  PM_O_SPARSE = 1 << 11
 };
 
 typedef struct pm_dir pm_dir;
@@ -320,7 +328,12 @@ typedef struct pm_fs_ops {
                    const char *name, const void *val, size_t len);
   /* Next data (hole=false) or hole (hole=true) at or after off; PM_ENXIO
    * at or past the end, and for data in a trailing hole. A file system
-   * without holes reports the whole file as data and the hole at the end. */
+   * without holes reports the whole file as data and the hole at the end.
+   * Windows: a file marked sparse (FILE_ATTRIBUTE_SPARSE_FILE) answers
+   * from its allocated ranges (FSCTL_QUERY_ALLOCATED_RANGES), any other
+   * file is all data; Wine marks no file sparse, so there every file is
+   * all data. pm_stat.blocks512 is the file's allocation on both (fewer
+   * blocks than its size: a file that may have holes). */
   int64_t (*seek)(const pm_fs *self, pm_fd fd, uint64_t off, bool hole);
   int (*syncfs)(const pm_fs *self, pm_fd fd);
   int (*fsinfo)(const pm_fs *self, const char *path, pm_fsinfo *info);
