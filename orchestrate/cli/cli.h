@@ -1,8 +1,8 @@
 /* cli.h - what the command files of this folder share besides the command
- * table (commands.h): the one function that chooses the exit code
- * (PM_EXIT_* in util.h), where the program's output goes (the report
- * sink and the progress drawer it installs in the libraries) and the
- * option parsers of sizes and seconds. Included by orchestrate/cli/ and its tests only:
+ * table (commands.h): the exit codes and the one function that chooses
+ * them, where the program's output goes (the report sink and the
+ * progress drawer it installs in the libraries) and the option parsers
+ * of sizes and seconds. Included by orchestrate/cli/ and its tests only:
  * no library includes it. */
 #ifndef POMOVE_CLI_H
 #define POMOVE_CLI_H
@@ -10,7 +10,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "util.h"
+/* Exit codes of the pomove command (README and every --help list them).
+ * The libraries never see them: they return 0 or a PM_E* code and say in
+ * a result what else happened, and cli_exit_code() below makes the exit
+ * code of that. */
+enum {
+  PM_EXIT_OK = 0,         /* everything done / identical */
+  PM_EXIT_PARTIAL = 1,    /* done, but some entries failed or differ */
+  PM_EXIT_USAGE = 2,      /* bad command line or unusable arguments */
+  PM_EXIT_FAILED = 3,     /* could not complete */
+  PM_EXIT_INTERRUPTED = 130
+};
 
 /* What a command learned from its library besides the return code, as
  * the library's result (ce_result, orch_result, ...) says it. */

@@ -1,7 +1,7 @@
 /* commands.h - the subcommands of `pomove` (one cmd_*.c each in this
  * folder, the CLI; the work is in the libraries) and the helpers they
  * share. Each command takes argv without the program name (argv[0] is the
- * command name) and returns a process exit code (PM_EXIT_* in util.h).
+ * command name) and returns a process exit code (PM_EXIT_* in cli.h).
  * Included by this folder only: no library includes a CLI header. */
 #ifndef POMOVE_COMMANDS_H
 #define POMOVE_COMMANDS_H
