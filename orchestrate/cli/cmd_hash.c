@@ -106,7 +106,8 @@ int vf_cmd_hash(int argc, char **argv) {
   vf_hash_result r;
   int rc = vf_hash_tree(&o, dir, &r);
   if (!r.walked)
-    return r.bad_argument ? PM_EXIT_USAGE : PM_EXIT_FAILED;
+    return cli_exit_code(rc < 0 ? rc : PM_EINVAL,
+                         (cli_outcome){.refused = r.bad_argument});
   bool interrupted = rc == PM_ECANCELED;
   if (interrupted && out_path) {
     fprintf(stderr, "pomove hash: interrupted; the incomplete manifest was "
@@ -140,8 +141,6 @@ int vf_cmd_hash(int argc, char **argv) {
             r.threads_used, (unsigned long long)r.skipped,
             (unsigned long long)r.errors);
   }
-  return interrupted ? PM_EXIT_INTERRUPTED
-         : !complete ? PM_EXIT_FAILED
-         : r.errors  ? PM_EXIT_PARTIAL
-                     : PM_EXIT_OK;
+  return cli_exit_code(rc, (cli_outcome){.interrupted = interrupted,
+                                         .partial = r.errors > 0});
 }
