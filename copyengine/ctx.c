@@ -35,6 +35,15 @@ void ce_queue_push(ce_ctx *c, ce_task *t) {
   pm_mutex_unlock(&c->qmu);
 }
 
+/* The walker, waiting for room in a full queue, is woken once the queue
+ * is down to half: woken at every pop, it pushed one task and waited
+ * again, two switches of thread per file while the workers were the
+ * slower side (an update's carried-over files). */
+static void popped(ce_ctx *c) {
+  c->qlen--;
+  if (c->qlen <= c->qcap / 2) pm_cond_signal(&c->qnotfull);
+}
+
 ce_task *ce_queue_pop(ce_ctx *c, bool wait) {
   pm_mutex_lock(&c->qmu);
   while (wait && !c->qhead && !c->qclosed)
@@ -43,8 +52,7 @@ ce_task *ce_queue_pop(ce_ctx *c, bool wait) {
   if (t) {
     c->qhead = t->next;
     if (!c->qhead) c->qtail = NULL;
-    c->qlen--;
-    pm_cond_signal(&c->qnotfull);
+    popped(c);
   }
   pm_mutex_unlock(&c->qmu);
   return t;
@@ -65,8 +73,7 @@ ce_task *ce_queue_pop_timed(ce_ctx *c, uint64_t timeout_ns, bool *closed) {
   if (t) {
     c->qhead = t->next;
     if (!c->qhead) c->qtail = NULL;
-    c->qlen--;
-    pm_cond_signal(&c->qnotfull);
+    popped(c);
   }
   *closed = !t && c->qclosed;
   pm_mutex_unlock(&c->qmu);

@@ -44,6 +44,22 @@ static void prune_xattrs(ce_ctx *c, pm_fd ddir, const char *drel,
   }
 }
 
+/* Whether dst (an entry of an earlier pass) already holds attribute name
+ * with exactly this value: setting it again would only change dst's
+ * change time. Any failure to read it answers false (it is set). */
+static bool same_xattr(ce_ctx *c, pm_fd ddir, const char *drel,
+                       const char *name, const char *val, size_t vlen) {
+  size_t have = 0;
+  if (pm_fs_xattr_get_at(c->fs, ddir, drel, name, NULL, 0, &have) ||
+      have != vlen)
+    return false;
+  char *cur = pm_xmalloc(vlen ? vlen : 1);
+  bool same = pm_fs_xattr_get_at(c->fs, ddir, drel, name, cur, vlen, &have) == 0 &&
+              have == vlen && (!vlen || !memcmp(cur, val, vlen));
+  free(cur);
+  return same;
+}
+
 /* Copies the extended attributes of src to dst; with `prune`, also
  * removes those of dst that src does not have. Attributes the
  * destination cannot hold (another file system, a namespace we may not
@@ -84,6 +100,7 @@ int ce_copy_xattrs(ce_ctx *c, pm_fd sdir, const char *srel, pm_fd ddir,
       ce_count_error(c, "read extended attribute of", src, rc);
       continue;
     }
+    if (prune && same_xattr(c, ddir, drel, name, val, vlen)) continue;
     rc = pm_fs_xattr_set_at(c->fs, ddir, drel, name, val, vlen);
     if (rc == PM_ENOTSUP || rc == PM_EPERM) {
       char *shown = pm_display_path(dst);
@@ -99,20 +116,38 @@ int ce_copy_xattrs(ce_ctx *c, pm_fd sdir, const char *srel, pm_fd ddir,
   return 0;
 }
 
+/* Applies the source's metadata to the destination directory. A value
+ * the directory already has is not set again: setting it changes nothing
+ * but the directory's change time, and an update would otherwise touch
+ * every directory of DST on every pass (found changed by anyone who
+ * watches change times, and each one an inode to write back). When the
+ * directory cannot be looked at first, everything is set, as before. */
 void ce_apply_dir_meta(ce_ctx *c, ce_dnode *d) {
   char *dp = pm_path_join(c->dst, d->rel);
   char *sp = pm_path_join(c->src, d->rel);
+  pm_stat now;
+  bool known = pm_fs_stat_at(c->fs, c->dst_fd, d->rel, &now) == 0 &&
+               now.type == PM_T_DIR;
   int rc;
-  if (c->root_user) {
+  if (c->root_user &&
+      !(known && now.uid == d->st.uid && now.gid == d->st.gid)) {
     rc = pm_fs_chown_at(c->fs, c->dst_fd, d->rel, d->st.uid, d->st.gid);
     if (rc) ce_count_error(c, "set owner of directory", dp, rc);
   }
   /* An update meets directories of an earlier pass. */
   ce_copy_xattrs(c, c->src_fd, d->rel, c->dst_fd, d->rel, sp, dp, c->update);
-  rc = pm_fs_chmod_at(c->fs, c->dst_fd, d->rel, d->st.mode & 07777);
-  if (rc) ce_count_error(c, "set mode of directory", dp, rc);
-  rc = pm_fs_utimes_at(c->fs, c->dst_fd, d->rel, &d->st.atime, &d->st.mtime);
-  if (rc) ce_count_error(c, "set times of directory", dp, rc);
+  if (!(known && (now.mode & 07777) == (d->st.mode & 07777))) {
+    rc = pm_fs_chmod_at(c->fs, c->dst_fd, d->rel, d->st.mode & 07777);
+    if (rc) ce_count_error(c, "set mode of directory", dp, rc);
+  }
+  /* The times are set when the mtime differs. The access time alone is
+   * not a difference: whoever lists DST moves it (relatime), and a
+   * carried-over file's access time is not set again either. */
+  if (!(known && now.mtime.sec == d->st.mtime.sec &&
+                 now.mtime.nsec == d->st.mtime.nsec)) {
+    rc = pm_fs_utimes_at(c->fs, c->dst_fd, d->rel, &d->st.atime, &d->st.mtime);
+    if (rc) ce_count_error(c, "set times of directory", dp, rc);
+  }
   atomic_fetch_add(&c->dirs, 1);
   free(dp);
   free(sp);

@@ -113,15 +113,20 @@ char *ce_state_path_for(const char *manifest) {
 
 /* ---- loading ---- */
 
+/* The table holds keys and the index of each record in recs: small
+ * slots, so that a table of 100,000 files fits in a few MiB and a lookup
+ * touches one slot and one record (slots holding whole records made the
+ * table 40 MiB, rebuilt at every doubling while the state loaded). */
 typedef struct slot {
   pm_hash128 key; /* XXH3-128 of the relative path, as the journal keys */
-  bool used;
-  ce_srec r;
+  uint32_t rec;   /* 1 + the record's index in recs; 0: free */
 } slot;
 
 struct ce_state {
   slot *tab;
   size_t cap, count;
+  ce_srec *recs; /* count used, reccap allocated */
+  size_t reccap;
 };
 
 static size_t key_slot(size_t cap, const pm_hash128 *k) {
@@ -130,32 +135,60 @@ static size_t key_slot(size_t cap, const pm_hash128 *k) {
   return (size_t)v & (cap - 1);
 }
 
-static slot *find_slot(ce_state *s, const pm_hash128 *k, bool add) {
-  if (add && (s->count + 1) * 2 > s->cap) {
-    size_t ncap = s->cap ? s->cap * 2 : 1024;
+/* Sizes the table for n records at most half full, and recs for n. */
+static void reserve(ce_state *s, size_t n) {
+  size_t cap = s->cap ? s->cap : 1024;
+  while ((n + 1) * 2 > cap) cap *= 2;
+  if (cap != s->cap) {
     slot *old = s->tab;
     size_t ocap = s->cap;
-    s->tab = pm_xcalloc(ncap, sizeof *s->tab);
-    s->cap = ncap;
+    s->tab = pm_xcalloc(cap, sizeof *s->tab);
+    s->cap = cap;
     for (size_t i = 0; i < ocap; i++) {
-      if (!old[i].used) continue;
-      size_t k2 = key_slot(ncap, &old[i].key);
-      while (s->tab[k2].used) k2 = (k2 + 1) & (ncap - 1);
+      if (!old[i].rec) continue;
+      size_t k2 = key_slot(cap, &old[i].key);
+      while (s->tab[k2].rec) k2 = (k2 + 1) & (cap - 1);
       s->tab[k2] = old[i];
     }
     free(old);
   }
+  if (n > s->reccap) {
+    s->reccap = n;
+    s->recs = pm_xrealloc(s->recs, n * sizeof *s->recs);
+  }
+}
+
+/* The record of key k; with add, a new one (its record to fill) when k
+ * has none. NULL when k has none and add is false. */
+static ce_srec *find_rec(ce_state *s, const pm_hash128 *k, bool add) {
+  if (add && s->count + 1 > s->reccap) {
+    size_t n = s->reccap ? 2 * s->reccap : 1024;
+    reserve(s, n);
+  }
   if (!s->cap) return NULL;
   size_t i = key_slot(s->cap, k);
-  while (s->tab[i].used) {
-    if (pm_hash_equal(&s->tab[i].key, k)) return &s->tab[i];
+  while (s->tab[i].rec) {
+    if (pm_hash_equal(&s->tab[i].key, k)) return &s->recs[s->tab[i].rec - 1];
     i = (i + 1) & (s->cap - 1);
   }
   if (!add) return NULL;
-  s->tab[i].used = true;
   s->tab[i].key = *k;
-  s->count++;
-  return &s->tab[i];
+  s->tab[i].rec = (uint32_t)(++s->count);
+  return &s->recs[s->count - 1];
+}
+
+/* How many records buf appears to hold, walking their lengths only (a
+ * size for the table; parse() checks every record). */
+static size_t count_records(const unsigned char *buf, uint64_t len) {
+  size_t n = 0;
+  uint64_t pos = 8;
+  while (pos < len && len - pos >= 5 + 8) {
+    uint32_t plen = get_u32(buf + pos);
+    if ((uint64_t)plen > len - pos - 5 - 8) break;
+    n++;
+    pos += 5 + (uint64_t)plen + 8;
+  }
+  return n;
 }
 
 /* Reported as an error that refuses the update, or (report false) as a
@@ -187,6 +220,7 @@ static int parse(ce_state *s, const char *path, const unsigned char *buf,
                  uint64_t len, const char *src, bool report) {
   if (len < 8 || memcmp(buf, MAGIC, 8) != 0)
     return damaged(report, path, 0, 0, "it does not start as a pomove state");
+  reserve(s, count_records(buf, len));
   uint64_t pos = 8, files = 0;
   unsigned long recno = 0;
   bool header = false, end = false;
@@ -235,8 +269,7 @@ static int parse(ce_state *s, const char *path, const unsigned char *buf,
       if (memchr(rel, 0, rl))
         return damaged(report, path, recno, pos, "a path holds a NUL byte");
       pm_hash128 k = pm_hash_buffer(rel, rl);
-      slot *sl = find_slot(s, &k, true);
-      ce_srec_get(p, &sl->r);
+      ce_srec_get(p, find_rec(s, &k, true));
       files++;
     } else if (type == 'E') {
       if (plen != 8)
@@ -298,8 +331,7 @@ int ce_state_load(const pm_fs *fs, const char *path, const char *src,
 const ce_srec *ce_state_lookup(const ce_state *s, const char *rel) {
   if (!s) return NULL;
   pm_hash128 k = pm_hash_buffer(rel, strlen(rel));
-  slot *sl = find_slot((ce_state *)s, &k, false);
-  return sl ? &sl->r : NULL;
+  return find_rec((ce_state *)s, &k, false);
 }
 
 size_t ce_state_count(const ce_state *s) { return s ? s->count : 0; }
@@ -307,6 +339,7 @@ size_t ce_state_count(const ce_state *s) { return s ? s->count : 0; }
 void ce_state_free(ce_state *s) {
   if (!s) return;
   free(s->tab);
+  free(s->recs);
   free(s);
 }
 

@@ -63,32 +63,42 @@ static void copy_symlink(ce_ctx *c, const char *rel, const pm_stat *st) {
     goto out;
   }
   rc = pm_fs_symlink_at(c->fs, target, c->dst_fd, rel);
+  /* A link kept from an earlier pass is given only what it lacks: setting
+   * its owner or times again would change its ctime. */
+  pm_stat dst_st;
+  bool kept = false;
   if (rc == PM_EEXIST) {
     /* Merge or resume: an existing link with the same target is kept,
      * anything else that is not a directory is replaced. */
     char old[65536];
     size_t olen;
-    pm_stat dst_st;
     if (pm_fs_stat_at(c->fs, c->dst_fd, rel, &dst_st) == 0 &&
         dst_st.type == PM_T_SYMLINK &&
         pm_fs_readlink_at(c->fs, c->dst_fd, rel, old, sizeof old, &olen) == 0 &&
-        olen == len && !memcmp(old, target, len))
+        olen == len && !memcmp(old, target, len)) {
       rc = 0;
-    else if (pm_fs_unlink_at(c->fs, c->dst_fd, rel) == 0)
+      kept = true;
+    } else if (pm_fs_unlink_at(c->fs, c->dst_fd, rel) == 0) {
       rc = pm_fs_symlink_at(c->fs, target, c->dst_fd, rel);
+    }
   }
   if (rc) {
     ce_count_error(c, "create symlink", dp, rc);
     goto out;
   }
-  if (c->root_user) {
+  if (c->root_user &&
+      !(kept && dst_st.uid == st->uid && dst_st.gid == st->gid)) {
     rc = pm_fs_chown_at(c->fs, c->dst_fd, rel, st->uid, st->gid);
     if (rc) ce_count_error(c, "set owner of symlink", dp, rc);
   }
-  /* The symlink was created just now: nothing to remove. */
-  ce_copy_xattrs(c, c->src_fd, rel, c->dst_fd, rel, sp, dp, false);
-  rc = pm_fs_utimes_at(c->fs, c->dst_fd, rel, &st->atime, &st->mtime);
-  if (rc && rc != PM_ENOTSUP) ce_count_error(c, "set times of symlink", dp, rc);
+  /* A link created just now has nothing to remove; a kept one may carry
+   * attributes the source has lost, and keeps those it has. */
+  ce_copy_xattrs(c, c->src_fd, rel, c->dst_fd, rel, sp, dp, kept);
+  if (!(kept && dst_st.mtime.sec == st->mtime.sec &&
+        dst_st.mtime.nsec == st->mtime.nsec)) {
+    rc = pm_fs_utimes_at(c->fs, c->dst_fd, rel, &st->atime, &st->mtime);
+    if (rc && rc != PM_ENOTSUP) ce_count_error(c, "set times of symlink", dp, rc);
+  }
   atomic_fetch_add(&c->symlinks, 1);
 out:
   free(sp);
