@@ -91,11 +91,27 @@ setup() {
 }
 
 # ---- Checks ----
-# The value, with its type, as `reg query` shows it: "TYPE DATA".
+# The value, with its type, as `reg query` shows it: "TYPE DATA"; when
+# reg.exe fails, "(reg query exit N: what it said)", so that a failed
+# query is not taken for a missing value.
 regval() {
-  W reg query "$1" /v "$2" 2>/dev/null | tr -d '\r' |
+  local out rc
+  out=$(W reg query "$1" /v "$2" 2>&1); rc=$?
+  if [ $rc != 0 ]; then
+    printf '(reg query exit %s: %s)\n' "$rc" "$(printf '%s' "$out" | tr -d '\r' | tr '\n' ' ')"
+    return
+  fi
+  printf '%s\n' "$out" | tr -d '\r' |
     awk -v n="$2" '{ sub(/^ +/, "") } index($0, n "    ") == 1 {
       sub(n " +", ""); t = $1; sub(/^[^ ]+ +/, ""); print t " " $0 }'
+}
+# fail_reg KEY MESSAGE: a failure about a value of KEY, with what
+# `reg query` shows of the whole key then (and its exit status).
+fail_reg() {
+  fail "$2"
+  local out rc
+  out=$(W reg query "$1" 2>&1); rc=$?
+  { echo "   | reg query $1 (exit $rc):"; printf '%s\n' "$out" | tr -d '\r' | sed 's/^/   |   /'; } >&2
 }
 # Where a service runs from, by its own file (waits for a fresh count).
 runs_from() {
@@ -115,21 +131,21 @@ check_state() {
   local m=$1 d=$2 label=$3 v name exe out s
   v=$(regval "$SVCKEY\\MSExchangeMSMI" ImagePath)
   [ "$v" = "REG_EXPAND_SZ \"$m\\Bin\\Mt.exe\" $(svcargs MT.OUT "$m_msmi")" ] ||
-    fail "$label: MSExchangeMSMI ImagePath is '$v'"
+    fail_reg "$SVCKEY\\MSExchangeMSMI" "$label: MSExchangeMSMI ImagePath is '$v'"
   v=$(regval "$SVCKEY\\MSExchangeATMTA" ImagePath)
   [ "$v" = "REG_EXPAND_SZ \"$m\\Bin\\Macgate.exe\" $(svcargs MACGATE.OUT "$m_atmta")" ] ||
-    fail "$label: MSExchangeATMTA ImagePath is '$v'"
+    fail_reg "$SVCKEY\\MSExchangeATMTA" "$label: MSExchangeATMTA ImagePath is '$v'"
   v=$(regval "$SVCKEY\\Legacy Mail Connector" ImagePath)
   [ "$v" = "REG_EXPAND_SZ \"$m\\Bin\\Pcmta.exe\" $(svcargs PCMTA.OUT "$m_pcmta")" ] ||
-    fail "$label: Legacy Mail Connector ImagePath is '$v'"
+    fail_reg "$SVCKEY\\Legacy Mail Connector" "$label: Legacy Mail Connector ImagePath is '$v'"
   v=$(regval "$SVCKEY\\MSExchangeMSMI\\Performance" Library)
-  [ "$v" = "REG_SZ $m\\Bin\\Mtperf.dll" ] || fail "$label: MSMI Library is '$v'"
+  [ "$v" = "REG_SZ $m\\Bin\\Mtperf.dll" ] || fail_reg "$SVCKEY\\MSExchangeMSMI\\Performance" "$label: MSMI Library is '$v'"
   v=$(regval "$SVCKEY\\MSExchangeATMTA\\Performance" Library)
-  [ "$v" = "REG_EXPAND_SZ $m\\Bin\\Macgperf.dll" ] || fail "$label: ATMTA Library is '$v'"
+  [ "$v" = "REG_EXPAND_SZ $m\\Bin\\Macgperf.dll" ] || fail_reg "$SVCKEY\\MSExchangeATMTA\\Performance" "$label: ATMTA Library is '$v'"
   v=$(regval "$SVCKEY\\MSExchangePCMTA\\Performance" Library)
-  [ "$v" = "REG_SZ $m\\Bin\\Xtnperf.dll" ] || fail "$label: PCMTA Library is '$v'"
+  [ "$v" = "REG_SZ $m\\Bin\\Xtnperf.dll" ] || fail_reg "$SVCKEY\\MSExchangePCMTA\\Performance" "$label: PCMTA Library is '$v'"
   v=$(regval "$EVKEY\\MSExchangeMSMI" EventMessageFile)
-  [ "$v" = "REG_EXPAND_SZ $m\\Bin\\Mtmsg.dll" ] || fail "$label: EventMessageFile is '$v'"
+  [ "$v" = "REG_EXPAND_SZ $m\\Bin\\Mtmsg.dll" ] || fail_reg "$EVKEY\\MSExchangeMSMI" "$label: EventMessageFile is '$v'"
   for s in MSExchangeMSMI:Mt.exe:MT.OUT MSExchangeATMTA:Macgate.exe:MACGATE.OUT \
            "Legacy Mail Connector:Pcmta.exe:PCMTA.OUT"; do
     IFS=: read -r name exe out <<<"$s"
