@@ -283,9 +283,15 @@ if [[ $only == *4* ]]; then
 # Slow services (1.5 s to start and to stop each) make the stop and start
 # steps last seconds. pomove.exe is killed as soon as it reports step N
 # done (so within step N+1 or, for the quick steps, a little later): N =
-# 1 (in the stops), 4 (in the copy), 5 and 8 (in the starts).
-for at in 1 4 5 8; do
-  note "pomove.exe killed after step $at"
+# 1 (in the stops), 4 (in the copy), 5 and 8 (in the starts). "8gone":
+# killed after step 8, then the registry step's work is undone behind the
+# journal's back (MSMI's ImagePath deleted, ATMTA's retyped REG_SZ, as a
+# crash or a service manager writing its copy back can leave them): the
+# journal says "registry done", and --resume must look at the values and
+# write them again.
+for at in 1 4 5 8 8gone; do
+  gone=; [ "$at" = 8gone ] && { at=8 gone=1; }
+  note "pomove.exe killed after step $at${gone:+, then two values undone}"
   setup slow slow slow
   "$here/scripts/wine-run.sh" --prefix "$prefix" --arch x86_64 "$exe" move \
     --host "$host" --state "$R\\state" "${move_args[@]}" </dev/null \
@@ -300,9 +306,22 @@ for at in 1 4 5 8; do
   wait "$pid" 2>/dev/null
   last=$(grep -o '\[ *[0-9]*/10\] [a-z-]*' "$root/killed.out" | tail -1)
   note "  killed after: ${last:-(no step finished)}"
+  if [ -n "$gone" ]; then
+    grep -q '\[ *7/10\] registry' "$root/killed.out" ||
+      fail "killed before the registry step was done: $last"
+    W reg delete "$SVCKEY\\MSExchangeMSMI" /v ImagePath /f >/dev/null 2>&1 ||
+      fail "could not delete MSMI's ImagePath"
+    v=$(regval "$SVCKEY\\MSExchangeATMTA" ImagePath)
+    W reg add "$SVCKEY\\MSExchangeATMTA" /v ImagePath /t REG_SZ /d "${v#REG_EXPAND_SZ }" /f >/dev/null ||
+      fail "could not retype ATMTA's ImagePath"
+    [ "$(regval "$SVCKEY\\MSExchangeATMTA" ImagePath)" = "REG_SZ ${v#REG_EXPAND_SZ }" ] ||
+      fail "ATMTA's ImagePath was not retyped"
+  fi
   if [ -e "$root/state/current" ]; then
     pm move --resume
     expect_rc 0 $? "move --resume after a kill after step $at" "$root/move.out"
+    [ -z "$gone" ] || grep -q "registry was done before, but 2 of its values no longer hold" "$root/move.out" ||
+      { fail "the resume does not say it writes the registry values again"; sed 's/^/   | /' "$root/move.out" >&2; }
     check_state "$NEW" "$NEWDIR" "after the kill after step $at and --resume"
   else
     note "  (killed before the move began: nothing to resume)"
