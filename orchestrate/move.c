@@ -251,15 +251,26 @@ int orch_move(pm_host *h, const orch_options *o, orch_result *res) {
                    plan.to, r.state);
 
   /* The table forward: a step the journal shows done is skipped, the
-   * others run between their "begin" and "done" records. */
+   * others run between their "begin" and "done" records. A step done
+   * before whose work no longer holds on the host (a registry value
+   * changed or deleted since: a crash, another program, the service
+   * manager writing its own copy back) runs again: the journal says what
+   * was done, not what still is. */
   int failed = -1;
   for (int k = 0; k < ORCH_NSTEPS; k++) {
     const orch_step *s = &orch_steps[k];
     if (r.j.step_done[s->journal_id]) {
-      r.res[k].status = 2;
-      orch_strf(r.res[k].detail, sizeof r.res[k].detail, "done before");
-      print_step(&r, k, 2, 0, "done before");
-      continue;
+      size_t gone = s->undone ? s->undone(&r) : 0;
+      if (gone == 0) {
+        r.res[k].status = 2;
+        orch_strf(r.res[k].detail, sizeof r.res[k].detail, "done before");
+        print_step(&r, k, 2, 0, "done before");
+        continue;
+      }
+      if (!o->json)
+        fprintf(r.out, "  (%s was done before, but %zu of its values no "
+                       "longer hold: it runs again)\n",
+                s->name, gone);
     }
     if (o->interrupt && *o->interrupt) {
       failed = k;

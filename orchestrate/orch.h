@@ -208,16 +208,22 @@ typedef enum orch_window {
 
 /* A step: `move` runs the table's `run` functions in order, journaling
  * "begin", then "done" (or "failed") with journal_id around each, and
- * `--resume` skips those done; `rollback` runs the `undo` functions in
- * the reverse order, under undo_name. Each function returns 0 or a PM_E*
- * it has reported, and leaves a line for the report in the run's
- * detail. */
+ * `--resume` skips those done (unless `undone` finds their work gone);
+ * `rollback` runs the `undo` functions in the reverse order, under
+ * undo_name. Each function returns 0 or a PM_E* it has reported, and
+ * leaves a line for the report in the run's detail. */
 typedef struct orch_step {
   const char *name; /* the plan, the report, --json */
   const char *text; /* what it does, for the plan */
   unsigned journal_id;
   orch_window window;
   int (*run)(orch_run *r); /* idempotent */
+  /* For a step whose work is state on the host that others can change
+   * after it (the registry values): how much of that work no longer
+   * holds (0: all of it holds), so that `--resume` runs again a step the
+   * journal shows done but whose result is gone. NULL: the journal is
+   * taken at its word. */
+  size_t (*undone)(orch_run *r);
   /* Rollback's line and work: looks at the host and undoes what is left
    * of this step, whether or not it ran (idempotent). NULL and NULL when
    * there is nothing to undo. */

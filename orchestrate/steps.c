@@ -441,6 +441,20 @@ static int set_values(orch_run *r, bool mac) {
 static int st_registry(orch_run *r) { return set_values(r, false); }
 static int st_macvol(orch_run *r) { return set_values(r, true); }
 
+/* How many values of that kind the host does not hold as the plan wants
+ * them (bytes, type and, for an ImagePath, the service manager's copy). */
+static size_t values_gone(orch_run *r, bool mac) {
+  size_t n = 0;
+  for (size_t i = 0; i < r->p->nvals; i++) {
+    const orch_value *v = &r->p->vals[i];
+    if ((v->kind == ORCH_V_MACVOL) != mac) continue;
+    if (value_differs(r->h, v, &v->new_)) n++;
+  }
+  return n;
+}
+static size_t registry_gone(orch_run *r) { return values_gone(r, false); }
+static size_t macvol_gone(orch_run *r) { return values_gone(r, true); }
+
 static int st_start(orch_run *r) {
   size_t started = 0;
   for (size_t i = r->p->nsvcs; i-- > 0;) {
@@ -497,6 +511,17 @@ static int st_postcheck(orch_run *r) {
                      missing.v[i]);
   if (missing.n) rc = PM_ENOENT;
   pm_strlist_free(&missing);
+  /* Every value as the plan wants it, still: the registry step's work
+   * can be undone behind its back, and a connector whose ImagePath is
+   * gone does not start again. `move --resume` writes it again. */
+  for (size_t i = 0; i < r->p->nvals; i++) {
+    const orch_value *v = &r->p->vals[i];
+    if (!value_differs(r->h, v, &v->new_)) continue;
+    pm_report_errorf(PM_ESTATE, "post-check: %s\\%s does not hold its new "
+                                "value",
+                     v->key, v->name);
+    rc = PM_ESTATE;
+  }
   if (r->p->have_share) {
     pm_share_info cur;
     char *md = maildata_of(r->p->to);
@@ -520,8 +545,9 @@ static int st_postcheck(orch_run *r) {
   }
   if (rc == 0)
     orch_strf(r->detail, sizeof r->detail,
-             "%d paths exist, share serves the new Maildata, services run",
-             checked);
+             "%d paths exist, %zu values hold, share serves the new "
+             "Maildata, services run",
+             checked, r->p->nvals);
   return rc;
 }
 
@@ -748,6 +774,7 @@ const orch_step orch_steps[] = {
      .journal_id = 6,
      .window = ORCH_W_INSIDE,
      .run = st_registry,
+     .undone = registry_gone,
      .undo_name = "registry",
      .undo = un_registry},
     {.name = "mac-volume",
@@ -755,6 +782,7 @@ const orch_step orch_steps[] = {
      .journal_id = 7,
      .window = ORCH_W_INSIDE,
      .run = st_macvol,
+     .undone = macvol_gone,
      .undo_name = "mac-volume",
      .undo = un_macvol},
     {.name = "start-services",
@@ -765,7 +793,7 @@ const orch_step orch_steps[] = {
      .undo_name = "stop-services",
      .undo = un_start},
     {.name = "post-check",
-     .text = "check paths, share and services",
+     .text = "check paths, values, share and services",
      .journal_id = 9,
      .window = ORCH_W_AFTER,
      .run = st_postcheck},

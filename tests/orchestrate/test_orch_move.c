@@ -658,6 +658,58 @@ static void test_orch_move_resume_restopped(void **state) {
   free(dir);
 }
 
+/* A value the registry step wrote and that is gone (or has another type)
+ * when the move is resumed after start-services failed, as a crash and a
+ * service manager that writes its own copy back can leave it: --resume
+ * looks at the values, not only at the journal, and writes them again;
+ * the post-check would not let the move end with one missing. */
+static void test_orch_move_resume_value_gone(void **state) {
+  (void)state;
+  static const struct {
+    const char *what;
+    bool remove_it;
+  } cases[] = {{"deleted", true}, {"retyped", false}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    char *dir = dir_of(cases[c].what);
+    orch_sim_options so;
+    ot_sim_options(&so, dir);
+    ot_make_host(&so);
+    orch_options o;
+    ot_move_options(&o);
+    o.from = "C:\\exchsrvr";
+    o.to = "D:";
+    pm_host *h = ot_open(dir);
+    ot_fault f;
+    /* Fail the first host call after "begin 8" (start-services): the
+     * registry step is journaled done. */
+    ot_fault_init(&f, h, 0, false, true, false);
+    f.arm_after_journal = 2 + 2 * 8;
+    assert_int_equal(ot_move(&f.pub, &o), OT_FAILED);
+    ot_fault_fini(&f);
+    assert_true(f.fired);
+    assert_int_equal(tu_sh("grep -q '^[0-9]* done 6 ' '%s/pomove/current/"
+                           "journal'",
+                           dir),
+                     0);
+    const char *key = SVC "MSExchangeMSMI";
+    if (cases[c].remove_it) {
+      assert_int_equal(h->reg->del(h, key, "ImagePath"), 0);
+    } else {
+      pm_reg_value v = {0};
+      assert_int_equal(h->reg->get(h, key, "ImagePath", &v), 0);
+      v.type = PM_REG_SZ;
+      assert_int_equal(h->reg->set(h, key, "ImagePath", &v), 0);
+      pm_reg_value_free(&v);
+    }
+    o.resume = true;
+    assert_int_equal(ot_move(h, &o), OT_DONE);
+    pm_host_close(h);
+    want_value(dir, key, "ImagePath", PM_REG_EXPAND_SZ, NEW "\\Bin\\Mt.exe");
+    ot_assert_moved(dir);
+    free(dir);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_orch_move_full, kill_hosts),
@@ -676,6 +728,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_orch_check_after_service_pack, kill_hosts),
       cmocka_unit_test_teardown(test_orch_check_repair_never_through_link, kill_hosts),
       cmocka_unit_test_teardown(test_orch_move_resume_restopped, kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_resume_value_gone, kill_hosts),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -91,11 +91,27 @@ setup() {
 }
 
 # ---- Checks ----
-# The value, with its type, as `reg query` shows it: "TYPE DATA".
+# The value, with its type, as `reg query` shows it: "TYPE DATA"; when
+# reg.exe fails, "(reg query exit N: what it said)", so that a failed
+# query is not taken for a missing value.
 regval() {
-  W reg query "$1" /v "$2" 2>/dev/null | tr -d '\r' |
+  local out rc
+  out=$(W reg query "$1" /v "$2" 2>&1); rc=$?
+  if [ $rc != 0 ]; then
+    printf '(reg query exit %s: %s)\n' "$rc" "$(printf '%s' "$out" | tr -d '\r' | tr '\n' ' ')"
+    return
+  fi
+  printf '%s\n' "$out" | tr -d '\r' |
     awk -v n="$2" '{ sub(/^ +/, "") } index($0, n "    ") == 1 {
       sub(n " +", ""); t = $1; sub(/^[^ ]+ +/, ""); print t " " $0 }'
+}
+# fail_reg KEY MESSAGE: a failure about a value of KEY, with what
+# `reg query` shows of the whole key then (and its exit status).
+fail_reg() {
+  fail "$2"
+  local out rc
+  out=$(W reg query "$1" 2>&1); rc=$?
+  { echo "   | reg query $1 (exit $rc):"; printf '%s\n' "$out" | tr -d '\r' | sed 's/^/   |   /'; } >&2
 }
 # Where a service runs from, by its own file (waits for a fresh count).
 runs_from() {
@@ -115,21 +131,21 @@ check_state() {
   local m=$1 d=$2 label=$3 v name exe out s
   v=$(regval "$SVCKEY\\MSExchangeMSMI" ImagePath)
   [ "$v" = "REG_EXPAND_SZ \"$m\\Bin\\Mt.exe\" $(svcargs MT.OUT "$m_msmi")" ] ||
-    fail "$label: MSExchangeMSMI ImagePath is '$v'"
+    fail_reg "$SVCKEY\\MSExchangeMSMI" "$label: MSExchangeMSMI ImagePath is '$v'"
   v=$(regval "$SVCKEY\\MSExchangeATMTA" ImagePath)
   [ "$v" = "REG_EXPAND_SZ \"$m\\Bin\\Macgate.exe\" $(svcargs MACGATE.OUT "$m_atmta")" ] ||
-    fail "$label: MSExchangeATMTA ImagePath is '$v'"
+    fail_reg "$SVCKEY\\MSExchangeATMTA" "$label: MSExchangeATMTA ImagePath is '$v'"
   v=$(regval "$SVCKEY\\Legacy Mail Connector" ImagePath)
   [ "$v" = "REG_EXPAND_SZ \"$m\\Bin\\Pcmta.exe\" $(svcargs PCMTA.OUT "$m_pcmta")" ] ||
-    fail "$label: Legacy Mail Connector ImagePath is '$v'"
+    fail_reg "$SVCKEY\\Legacy Mail Connector" "$label: Legacy Mail Connector ImagePath is '$v'"
   v=$(regval "$SVCKEY\\MSExchangeMSMI\\Performance" Library)
-  [ "$v" = "REG_SZ $m\\Bin\\Mtperf.dll" ] || fail "$label: MSMI Library is '$v'"
+  [ "$v" = "REG_SZ $m\\Bin\\Mtperf.dll" ] || fail_reg "$SVCKEY\\MSExchangeMSMI\\Performance" "$label: MSMI Library is '$v'"
   v=$(regval "$SVCKEY\\MSExchangeATMTA\\Performance" Library)
-  [ "$v" = "REG_EXPAND_SZ $m\\Bin\\Macgperf.dll" ] || fail "$label: ATMTA Library is '$v'"
+  [ "$v" = "REG_EXPAND_SZ $m\\Bin\\Macgperf.dll" ] || fail_reg "$SVCKEY\\MSExchangeATMTA\\Performance" "$label: ATMTA Library is '$v'"
   v=$(regval "$SVCKEY\\MSExchangePCMTA\\Performance" Library)
-  [ "$v" = "REG_SZ $m\\Bin\\Xtnperf.dll" ] || fail "$label: PCMTA Library is '$v'"
+  [ "$v" = "REG_SZ $m\\Bin\\Xtnperf.dll" ] || fail_reg "$SVCKEY\\MSExchangePCMTA\\Performance" "$label: PCMTA Library is '$v'"
   v=$(regval "$EVKEY\\MSExchangeMSMI" EventMessageFile)
-  [ "$v" = "REG_EXPAND_SZ $m\\Bin\\Mtmsg.dll" ] || fail "$label: EventMessageFile is '$v'"
+  [ "$v" = "REG_EXPAND_SZ $m\\Bin\\Mtmsg.dll" ] || fail_reg "$EVKEY\\MSExchangeMSMI" "$label: EventMessageFile is '$v'"
   for s in MSExchangeMSMI:Mt.exe:MT.OUT MSExchangeATMTA:Macgate.exe:MACGATE.OUT \
            "Legacy Mail Connector:Pcmta.exe:PCMTA.OUT"; do
     IFS=: read -r name exe out <<<"$s"
@@ -267,9 +283,15 @@ if [[ $only == *4* ]]; then
 # Slow services (1.5 s to start and to stop each) make the stop and start
 # steps last seconds. pomove.exe is killed as soon as it reports step N
 # done (so within step N+1 or, for the quick steps, a little later): N =
-# 1 (in the stops), 4 (in the copy), 5 and 8 (in the starts).
-for at in 1 4 5 8; do
-  note "pomove.exe killed after step $at"
+# 1 (in the stops), 4 (in the copy), 5 and 8 (in the starts). "8gone":
+# killed after step 8, then the registry step's work is undone behind the
+# journal's back (MSMI's ImagePath deleted, ATMTA's retyped REG_SZ, as a
+# crash or a service manager writing its copy back can leave them): the
+# journal says "registry done", and --resume must look at the values and
+# write them again.
+for at in 1 4 5 8 8gone; do
+  gone=; [ "$at" = 8gone ] && { at=8 gone=1; }
+  note "pomove.exe killed after step $at${gone:+, then two values undone}"
   setup slow slow slow
   "$here/scripts/wine-run.sh" --prefix "$prefix" --arch x86_64 "$exe" move \
     --host "$host" --state "$R\\state" "${move_args[@]}" </dev/null \
@@ -284,9 +306,22 @@ for at in 1 4 5 8; do
   wait "$pid" 2>/dev/null
   last=$(grep -o '\[ *[0-9]*/10\] [a-z-]*' "$root/killed.out" | tail -1)
   note "  killed after: ${last:-(no step finished)}"
+  if [ -n "$gone" ]; then
+    grep -q '\[ *7/10\] registry' "$root/killed.out" ||
+      fail "killed before the registry step was done: $last"
+    W reg delete "$SVCKEY\\MSExchangeMSMI" /v ImagePath /f >/dev/null 2>&1 ||
+      fail "could not delete MSMI's ImagePath"
+    v=$(regval "$SVCKEY\\MSExchangeATMTA" ImagePath)
+    W reg add "$SVCKEY\\MSExchangeATMTA" /v ImagePath /t REG_SZ /d "${v#REG_EXPAND_SZ }" /f >/dev/null ||
+      fail "could not retype ATMTA's ImagePath"
+    [ "$(regval "$SVCKEY\\MSExchangeATMTA" ImagePath)" = "REG_SZ ${v#REG_EXPAND_SZ }" ] ||
+      fail "ATMTA's ImagePath was not retyped"
+  fi
   if [ -e "$root/state/current" ]; then
     pm move --resume
     expect_rc 0 $? "move --resume after a kill after step $at" "$root/move.out"
+    [ -z "$gone" ] || grep -q "registry was done before, but 2 of its values no longer hold" "$root/move.out" ||
+      { fail "the resume does not say it writes the registry values again"; sed 's/^/   | /' "$root/move.out" >&2; }
     check_state "$NEW" "$NEWDIR" "after the kill after step $at and --resume"
   else
     note "  (killed before the move began: nothing to resume)"
