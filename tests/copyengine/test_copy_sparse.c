@@ -89,12 +89,15 @@ static void test_copy_sparse_flag(void **state) {
                    0);
   if (tu_sh("test $(stat -c %%b '%s/holes') -lt 100", src)) {
     print_message("  no holes on this file system: skipped\n");
+    free(src);
+    free(dst);
     tu_cleanup();
     skip();
   }
   pm_stat st;
-  assert_int_equal(
-      pm_fs_stat(native, pm_xasprintf("%s/packed", src), true, &st), 0);
+  char *packed = pm_xasprintf("%s/packed", src);
+  assert_int_equal(pm_fs_stat(native, packed, true, &st), 0);
+  free(packed);
   atomic_store(&packed_ino, st.ino);
 
   assert_int_equal(run_copy(src, dst, false), 0);
