@@ -239,6 +239,95 @@ static void test_copy_update_keeps_hard_links(void **state) {
   tu_cleanup();
 }
 
+/* The paths of the group h1 h2 h3 in base/src in the order one worker
+ * meets them (the order the directory lists them). */
+static void group_order(const char *b, char order[3][3]) {
+  char *ls = NULL;
+  assert_int_equal(tu_sh_out(&ls, "cd '%s/src' && ls -U | grep '^h[123]$'", b),
+                   0);
+  assert_int_equal(strlen(ls), 9);
+  for (int i = 0; i < 3; i++) {
+    memcpy(order[i], ls + 3 * i, 2);
+    order[i][2] = '\0';
+  }
+  free(ls);
+}
+
+/* Which path of a group the copy that wrote the state met first is a
+ * matter of thread timing; the update must not depend on it. Made
+ * deterministic: the state holds the group's record only on the path an
+ * update with one worker meets last (as a copy that met that path first
+ * left it), and the update finds the group unchanged all the same:
+ * nothing copied, the copy's links not made again. */
+static void test_copy_update_group_record_on_other_path(void **state) {
+  (void)state;
+  const char *b = tu_scratch();
+  assert_int_equal(tu_sh("set -e; cd '%s'; mkdir src; echo one > src/h1; "
+                         "ln src/h1 src/h2; ln src/h1 src/h3; echo plain > "
+                         "src/p; find src -exec touch -h -d '2021-01-01 "
+                         "00:00:00' {} +",
+                         b),
+                   0);
+  settle();
+  char *out = NULL;
+  assert_int_equal(run_copy(&out, b, "--threads 1 src dst"), 0);
+  free(out);
+  settle();
+  char order[3][3];
+  group_order(b, order);
+  const char *rels[3] = {"h1", "h2", "h3"};
+  char *sp = pm_path_join(b, "dst.pomove-state");
+  state_forge_group_on(sp, rels, 3, order[2]);
+  free(sp);
+  assert_int_equal(tu_sh("cd '%s' && stat -c '%%i %%h %%Z %%z' dst/h1 > "
+                         "before",
+                         b),
+                   0);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(run_copy(&out, b, "--threads 1 --update src dst"), 0);
+    assert_int_equal(json_u64(out, "errors"), 0);
+    assert_int_equal(json_u64(out, "copied"), 0);
+    assert_int_equal(json_u64(out, "metadata_only"), 0);
+    assert_int_equal(json_u64(out, "bytes_hashed"), 0);
+    assert_int_equal(json_u64(out, "skipped_unchanged"), 4);
+    free(out);
+  }
+  assert_int_equal(tu_sh("cd '%s' && stat -c '%%i %%h %%Z %%z' dst/h1 > "
+                         "after && cmp before after && cd dst && "
+                         "xxh128sum -c --quiet ../dst.xxh128 && test $(wc -l "
+                         "< ../dst.xxh128) -eq 4",
+                         b),
+                   0);
+  tu_cleanup();
+}
+
+/* Many updates of an unchanged group with the default number of workers:
+ * whichever path each meets first, none copies anything. */
+static void test_copy_update_group_many_passes(void **state) {
+  (void)state;
+  const char *b = tu_scratch();
+  assert_int_equal(tu_sh("set -e; cd '%s'; mkdir -p src/a src/b; for i in "
+                         "$(seq 1 8); do echo g$i > src/a/g$i; ln src/a/g$i "
+                         "src/b/g$i; ln src/a/g$i src/g$i; done; find src "
+                         "-exec touch -h -d '2021-01-01 00:00:00' {} +",
+                         b),
+                   0);
+  settle();
+  char *out = NULL;
+  assert_int_equal(run_copy(&out, b, "--threads 4 src dst"), 0);
+  free(out);
+  settle();
+  for (int i = 0; i < 10; i++) {
+    assert_int_equal(run_copy(&out, b, "--threads 4 --update src dst"), 0);
+    assert_int_equal(json_u64(out, "errors"), 0);
+    assert_int_equal(json_u64(out, "copied"), 0);
+    assert_int_equal(json_u64(out, "bytes_hashed"), 0);
+    assert_int_equal(json_u64(out, "skipped_unchanged"), 24);
+    free(out);
+  }
+  tu_cleanup();
+}
+
 /* An attribute removed from the source is removed from the copy by the
  * next pass (a file's and a directory's), and one still there is kept. */
 static void test_copy_update_removes_gone_xattrs(void **state) {
@@ -557,6 +646,8 @@ int main(void) {
       cmocka_unit_test(test_copy_update_carries_every_change),
       cmocka_unit_test(test_copy_update_racy_files_rehashed),
       cmocka_unit_test(test_copy_update_keeps_hard_links),
+      cmocka_unit_test(test_copy_update_group_record_on_other_path),
+      cmocka_unit_test(test_copy_update_group_many_passes),
       cmocka_unit_test(test_copy_update_removes_gone_xattrs),
       cmocka_unit_test(test_copy_update_checksum_catches_hidden_change),
       cmocka_unit_test(test_copy_update_dst_changed_by_hand),
