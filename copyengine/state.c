@@ -117,11 +117,20 @@ typedef struct slot {
   pm_hash128 key; /* XXH3-128 of the relative path, as the journal keys */
   bool used;
   ce_srec r;
+  size_t name; /* offset of its path (NUL-terminated) in names */
 } slot;
 
+/* Besides the table by path, one by the source's (dev, ino): the paths of
+ * a hard-link group share it, and a group's first path met by an update
+ * that has no record of its own finds the group's copy through another's
+ * (update.c). Its entries are slot numbers + 1; 0 is empty. The paths are
+ * kept for that, in one block. */
 struct ce_state {
   slot *tab;
   size_t cap, count;
+  size_t *itab, icap;
+  char *names;
+  size_t nlen, ncap;
 };
 
 static size_t key_slot(size_t cap, const pm_hash128 *k) {
@@ -237,6 +246,14 @@ static int parse(ce_state *s, const char *path, const unsigned char *buf,
       pm_hash128 k = pm_hash_buffer(rel, rl);
       slot *sl = find_slot(s, &k, true);
       ce_srec_get(p, &sl->r);
+      if (s->nlen + rl + 1 > s->ncap) {
+        s->ncap = (s->nlen + rl + 1) * 2;
+        s->names = pm_xrealloc(s->names, s->ncap);
+      }
+      memcpy(s->names + s->nlen, rel, rl);
+      s->names[s->nlen + rl] = '\0';
+      sl->name = s->nlen;
+      s->nlen += rl + 1;
       files++;
     } else if (type == 'E') {
       if (plen != 8)
@@ -255,6 +272,23 @@ static int parse(ce_state *s, const char *path, const unsigned char *buf,
     return damaged(report, path, recno + 1, pos,
                    "it ends before its last record (it is incomplete)");
   return 0;
+}
+
+static size_t ino_slot(size_t cap, uint64_t dev, uint64_t ino) {
+  return (size_t)((ino * 0x9E3779B97F4A7C15ull) ^ dev) & (cap - 1);
+}
+
+/* Fills the table by source identity once the records are read. */
+static void index_sources(ce_state *s) {
+  s->icap = 16;
+  while (s->icap < s->count * 2) s->icap *= 2;
+  s->itab = pm_xcalloc(s->icap, sizeof *s->itab);
+  for (size_t i = 0; i < s->cap; i++) {
+    if (!s->tab[i].used) continue;
+    size_t k = ino_slot(s->icap, s->tab[i].r.sdev, s->tab[i].r.sino);
+    while (s->itab[k]) k = (k + 1) & (s->icap - 1);
+    s->itab[k] = i + 1;
+  }
 }
 
 int ce_state_load(const pm_fs *fs, const char *path, const char *src,
@@ -291,8 +325,26 @@ int ce_state_load(const pm_fs *fs, const char *path, const char *src,
     ce_state_free(s);
     return rc;
   }
+  index_sources(s);
   *out = s;
   return 0;
+}
+
+const ce_srec *ce_state_lookup_src(const ce_state *s, uint64_t dev,
+                                   uint64_t ino, size_t *it,
+                                   const char **rel) {
+  if (!s || !s->itab) return NULL;
+  size_t k = *it ? *it : ino_slot(s->icap, dev, ino) + 1;
+  /* *it is the table position to look at next, + 1. */
+  for (k--; s->itab[k]; k = (k + 1) & (s->icap - 1)) {
+    const slot *sl = &s->tab[s->itab[k] - 1];
+    if (sl->r.sdev == dev && sl->r.sino == ino) {
+      *rel = s->names + sl->name;
+      *it = ((k + 1) & (s->icap - 1)) + 1;
+      return &sl->r;
+    }
+  }
+  return NULL;
 }
 
 const ce_srec *ce_state_lookup(const ce_state *s, const char *rel) {
@@ -307,6 +359,8 @@ size_t ce_state_count(const ce_state *s) { return s ? s->count : 0; }
 void ce_state_free(ce_state *s) {
   if (!s) return;
   free(s->tab);
+  free(s->itab);
+  free(s->names);
   free(s);
 }
 

@@ -13,6 +13,7 @@
  * ce_update_fast decides the common case from two stats before anything
  * is opened; ce_update_check decides on the open source. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "util.h"
 #include "worker_internal.h"
@@ -100,6 +101,48 @@ bool ce_update_fast(worker *w, ce_task *t, pm_fd sdir, pm_fd ddir,
   return true;
 }
 
+/* A copy whose size, mtime and identity are as recorded but whose change
+ * time is not, when a link made or removed since (on either side: it
+ * changes the change time of both ends) may be why: the source is in a
+ * group now, the copy is, or the source's own change time moved too. The
+ * copy is then trusted only once its data hash as recorded; anything
+ * else (a chmod by hand, say) is a copy changed since. */
+static bool dst_links_changed(ce_ctx *c, const ce_srec *se, const pm_stat *src,
+                              const pm_stat *dst, pm_fd ddir,
+                              const char *leaf) {
+  if (dst->type != PM_T_FILE || !ce_srec_dst_equal(se, dst)) return false;
+  if (src->nlink <= 1 && dst->nlink <= 1 &&
+      src->ctime.sec == se->sctime.sec && src->ctime.nsec == se->sctime.nsec)
+    return false;
+  pm_hash128 h;
+  return hash_copy(c, ddir, leaf, dst->size, &h) == 0 &&
+         pm_hash_equal(&h, &se->hash);
+}
+
+/* The first path met of a hard-link group that has no record of its own:
+ * the last pass met another path of the group first (before every path
+ * got a record), or this path is a link added since. Another path's
+ * record serves when it is of this source with its size and mtime (its
+ * change time moves with every link), and the group's copy at that path
+ * of DST is still as recorded; *orel is that path. */
+static const ce_srec *group_record(ce_ctx *c, const fstate *f,
+                                   const char **orel) {
+  size_t it = 0;
+  const ce_srec *ge;
+  while ((ge = ce_state_lookup_src(c->old_state, f->st.dev, f->st.ino, &it,
+                                   orel))) {
+    if (!strcmp(*orel, f->t->rel) || ge->ssize != f->st.size ||
+        ge->smtime.sec != f->st.mtime.sec ||
+        ge->smtime.nsec != f->st.mtime.nsec)
+      continue;
+    pm_stat od;
+    if (pm_fs_stat_at(c->fs, c->dst_fd, *orel, &od) == 0 &&
+        dst_as_recorded(ge, &f->st, &od))
+      return ge;
+  }
+  return NULL;
+}
+
 /* The full decision, on the open source (f->st): true when the file was
  * carried over (f and its task are freed); false to copy it, with
  * f->hash_only set when its source is only to be hashed first. */
@@ -110,8 +153,38 @@ bool ce_update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf) {
   pm_stat dst;
   bool dst_file =
       pm_fs_stat_at(c->fs, ddir, leaf, &dst) == 0 && dst.type == PM_T_FILE;
+  const char *orel = NULL;
+  const ce_srec *ge = !se && f->hl ? group_record(c, f, &orel) : NULL;
+  if (ge) {
+    bool src_same = ce_srec_src_equal(ge, &f->st);
+    bool racy = ce_srec_racy(ge, c->racy_ns);
+    if (dst_file && ce_srec_dst_equal(ge, &dst)) {
+      /* Linked to the group's copy already: that is its record. */
+      se = ge;
+    } else if (src_same && !racy && !c->o->checksum) {
+      /* Nothing changed in the source: the path joins the copy. */
+      int lrc = ce_hl_link(c, orel, t->rel);
+      if (lrc == 0 && pm_fs_stat_at(c->fs, ddir, leaf, &dst) == 0 &&
+          dst.type == PM_T_FILE) {
+        dst_file = true;
+        se = ge;
+      }
+    } else {
+      /* The source is hashed against the group's copy, and the path
+       * linked to that copy only when the data are the same. */
+      f->hash_only = true;
+      f->src_same = src_same;
+      f->was_racy = src_same && racy;
+      f->expect = ge->hash;
+      f->adopt = pm_xstrdup(orel);
+      return false;
+    }
+  }
   if (se) {
-    bool dst_same = dst_file && dst_as_recorded(se, &f->st, &dst);
+    bool as_recorded = dst_file && dst_as_recorded(se, &f->st, &dst);
+    bool relinked = dst_file && !as_recorded &&
+                    dst_links_changed(c, se, &f->st, &dst, ddir, leaf);
+    bool dst_same = as_recorded || relinked;
     if (!dst_same) {
       /* A resumed run finds the files it was copying when it stopped
        * changed too: no news for the user. */
@@ -126,11 +199,13 @@ bool ce_update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf) {
     }
     bool src_same = ce_srec_src_equal(se, &f->st);
     bool racy = ce_srec_racy(se, c->racy_ns);
-    if (src_same && !racy && !c->o->checksum) {
+    /* A copy trusted by its hash is given the source's metadata again
+     * (hash_only), in case more than its links changed. */
+    if (src_same && !racy && !c->o->checksum && !relinked) {
       pm_fs_close(c->fs, f->sfd);
       f->sfd = PM_FD_INVALID;
       ce_jident id = ident_of(&f->st);
-      if (f->hl) ce_hl_settle(w, f->hl, true, &se->hash, &id);
+      if (f->hl) ce_hl_settle(w, f->hl, true, &se->hash, &id, se);
       carry_over(c, t, se);
       ce_dnode_release(c, t->dir);
       task_free(t);
