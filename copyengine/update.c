@@ -5,6 +5,13 @@
  * - both ends as recorded, and the read not racy: nothing (the manifest
  *   line and the state record are carried over); returns true, done;
  * - the copy not as recorded (changed by hand, removed): copied again;
+ *   but one whose change time alone moved (a link made or removed, a
+ *   chmod) is hashed, and when its data are as recorded it is treated as
+ *   the next case, its metadata set again;
+ * - a hard-link group's first path met without a record of its own
+ *   (another path of the group has it, or it is a link added since):
+ *   another path's record of the same source serves, the path linked to
+ *   the group's copy (update_check's group_record);
  * - the source's size changed: copied again;
  * - otherwise (identity changed, racy, --checksum): the source is hashed
  *   (f->hash_only), and copied only when the hash differs.
@@ -102,18 +109,15 @@ bool ce_update_fast(worker *w, ce_task *t, pm_fd sdir, pm_fd ddir,
 }
 
 /* A copy whose size, mtime and identity are as recorded but whose change
- * time is not, when a link made or removed since (on either side: it
- * changes the change time of both ends) may be why: the source is in a
- * group now, the copy is, or the source's own change time moved too. The
- * copy is then trusted only once its data hash as recorded; anything
- * else (a chmod by hand, say) is a copy changed since. */
-static bool dst_links_changed(ce_ctx *c, const ce_srec *se, const pm_stat *src,
-                              const pm_stat *dst, pm_fd ddir,
-                              const char *leaf) {
+ * time is not. A link made or removed since changes it (on either side:
+ * a link of the source removed by hand, its copy's removed by --delete,
+ * perhaps after this file's record was taken), and so does a chmod or an
+ * attribute set by hand; so may a write that put the mtime back. The copy
+ * is trusted only once its data hash as recorded (and is then given the
+ * source's metadata again): reading it costs less than copying it. */
+static bool dst_same_data(ce_ctx *c, const ce_srec *se, const pm_stat *dst,
+                          pm_fd ddir, const char *leaf) {
   if (dst->type != PM_T_FILE || !ce_srec_dst_equal(se, dst)) return false;
-  if (src->nlink <= 1 && dst->nlink <= 1 &&
-      src->ctime.sec == se->sctime.sec && src->ctime.nsec == se->sctime.nsec)
-    return false;
   pm_hash128 h;
   return hash_copy(c, ddir, leaf, dst->size, &h) == 0 &&
          pm_hash_equal(&h, &se->hash);
@@ -183,7 +187,7 @@ bool ce_update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf) {
   if (se) {
     bool as_recorded = dst_file && dst_as_recorded(se, &f->st, &dst);
     bool relinked = dst_file && !as_recorded &&
-                    dst_links_changed(c, se, &f->st, &dst, ddir, leaf);
+                    dst_same_data(c, se, &dst, ddir, leaf);
     bool dst_same = as_recorded || relinked;
     if (!dst_same) {
       /* A resumed run finds the files it was copying when it stopped
