@@ -235,10 +235,10 @@ static int parent_dirs(worker *w, const char *rel, pm_fd *sdir, pm_fd *ddir,
 }
 
 static int open_dst(ce_ctx *c, pm_fd dir, const char *rel, bool trunc,
-                    pm_fd *fd) {
+                    int sparse, pm_fd *fd) {
   /* A resumed file is read back to check its checkpoints: open it RDWR. */
   int flags = (trunc ? PM_O_WRONLY | PM_O_TRUNC : PM_O_RDWR) | PM_O_CREAT |
-              PM_O_NOFOLLOW;
+              PM_O_NOFOLLOW | sparse;
   int rc = pm_fs_open_at(c->fs, dir, rel, flags, 0600, fd);
   if (rc == PM_EACCES || rc == PM_EPERM) {
     /* A read-only file left by an earlier run (merge, resume, re-copy). */
@@ -373,6 +373,14 @@ void ce_start_file(worker *w, ce_task *t) {
       }
     }
   }
+  /* A source with a hole before its end (fewer blocks than its size may
+   * also mean compression) gives a copy opened with PM_O_SPARSE, which
+   * Windows marks sparse before its holes are skipped (pipeline.c). */
+  f->sparse = f->st.size > 0 && f->st.blocks512 * 512 < f->st.size;
+  int sparse = f->sparse && pm_fs_seek(c->fs, f->sfd, 0, true) <
+                                (int64_t)f->st.size
+                   ? PM_O_SPARSE
+                   : 0;
   /* The common case, a new file, costs one open: O_EXCL tells us nothing
    * was there. Only when something was (merge, resume, re-copy) do we look
    * at it and take the slower path. */
@@ -386,7 +394,8 @@ void ce_start_file(worker *w, ce_task *t) {
     bool exact = c->exact_modes && (mode & 0600) == 0600 &&
                  !(mode & 07022) && !(mode & c->cmask);
     rc = pm_fs_open_at(c->fs, ddir, leaf,
-                        PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL | PM_O_NOFOLLOW,
+                        PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL | PM_O_NOFOLLOW |
+                            sparse,
                         exact ? mode : 0600, &f->dfd);
     f->fresh = rc == 0;
     f->mode_set = f->fresh && exact;
@@ -401,7 +410,7 @@ void ce_start_file(worker *w, ce_task *t) {
           old.type == PM_T_FILE)
         f->found_on_disk = old.size;
     }
-    rc = open_dst(c, ddir, leaf, trunc, &f->dfd);
+    rc = open_dst(c, ddir, leaf, trunc, sparse, &f->dfd);
   }
   if (rc) {
     file_fail(f, "create", rc);

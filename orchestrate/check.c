@@ -289,37 +289,41 @@ static int repair(pm_host *h, const orch_check_options *o, audit *a,
   return rc;
 }
 
-int orch_check(pm_host *h, const orch_check_options *o) {
+int orch_check(pm_host *h, const orch_check_options *o, orch_result *res) {
+  memset(res, 0, sizeof *res);
   FILE *out = o->out ? o->out : stdout;
   char expect[PM_HOST_PATH_MAX];
   if (!o->expect || orch_msmcon_to(o->expect, expect, sizeof expect) < 0) {
     pm_report_errorf(PM_EINVAL, "check: --expect '%s' is not a drive or path "
                                 "such as D: or D:\\ExchSrvr",
                      o->expect ? o->expect : "");
-    return PM_EXIT_USAGE;
+    res->refused = true;
+    return PM_EINVAL;
   }
   audit a;
-  if (run_audit(h, expect, &a) < 0) {
+  int rc = run_audit(h, expect, &a);
+  if (rc < 0) {
     audit_free(&a);
-    return PM_EXIT_FAILED;
+    return rc;
   }
   if (!o->repair || !findings(&a)) {
     if (o->json)
       json_audit(&a, out, false);
     else
       print_audit(&a, out);
-    int code = findings(&a) ? PM_EXIT_PARTIAL : PM_EXIT_OK;
+    res->partial = findings(&a) > 0;
     audit_free(&a);
-    return code;
+    return 0;
   }
   if (!o->json) print_audit(&a, out);
   if (!o->json) fprintf(out, "Repairing:\n");
-  int rc = repair(h, o, &a, out);
+  rc = repair(h, o, &a, out);
   audit_free(&a);
-  if (rc < 0) return PM_EXIT_FAILED;
-  if (run_audit(h, expect, &a) < 0) {
+  if (rc < 0) return rc;
+  rc = run_audit(h, expect, &a);
+  if (rc < 0) {
     audit_free(&a);
-    return PM_EXIT_FAILED;
+    return rc;
   }
   if (o->json)
     json_audit(&a, out, true);
@@ -327,7 +331,7 @@ int orch_check(pm_host *h, const orch_check_options *o) {
     fprintf(out, "After the repair:\n");
     print_audit(&a, out);
   }
-  int code = findings(&a) ? PM_EXIT_PARTIAL : PM_EXIT_OK;
+  res->partial = findings(&a) > 0;
   audit_free(&a);
-  return code;
+  return 0;
 }

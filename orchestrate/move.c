@@ -143,7 +143,8 @@ static int archive_current(pm_host *h, const char *cur, const char *base) {
 
 /* ---- the move ---- */
 
-int orch_move(pm_host *h, const orch_options *o) {
+int orch_move(pm_host *h, const orch_options *o, orch_result *res) {
+  memset(res, 0, sizeof *res);
   orch_run r;
   memset(&r, 0, sizeof r);
   r.h = h;
@@ -156,7 +157,6 @@ int orch_move(pm_host *h, const orch_options *o) {
   r.state = orch_state_current(h, o->state_dir);
   char *plan_path = pm_path_join(r.state, "plan");
   char *journal_path = pm_path_join(r.state, "journal");
-  int exit_code = PM_EXIT_FAILED;
   int rc;
   uint64_t t0 = pm_now_ns();
 
@@ -173,20 +173,22 @@ int orch_move(pm_host *h, const orch_options *o) {
     if (!have_state) {
       pm_report_errorf(PM_ENOENT, "move --resume: no move in progress (no "
                                   "plan in %s)", r.state);
-      exit_code = PM_EXIT_USAGE;
+      res->refused = true;
+      rc = PM_ENOENT;
       goto out;
     }
     if (r.j.rollback_begun) {
       pm_report_errorf(PM_ESTATE, "move --resume: a rollback of this move "
                                   "was started; run pomove rollback to "
                                   "finish it");
-      exit_code = PM_EXIT_USAGE;
+      res->refused = true;
+      rc = PM_ESTATE;
       goto out;
     }
     if (r.j.move_done) {
       if (!o->json) fprintf(r.out, "The move recorded in %s is complete.\n",
                             r.state);
-      exit_code = PM_EXIT_OK;
+      rc = 0;
       goto out;
     }
     rc = orch_plan_load(h, plan_path, &plan);
@@ -201,12 +203,12 @@ int orch_move(pm_host *h, const orch_options *o) {
                        "`pomove move --resume` or undo it with `pomove "
                        "rollback`",
                        r.state);
-      exit_code = PM_EXIT_USAGE;
+      res->refused = true;
+      rc = PM_ESTATE;
       goto out;
     }
-    exit_code = orch_plan_build(h, o, &plan);
-    if (exit_code) goto out;
-    exit_code = PM_EXIT_FAILED;
+    rc = orch_plan_build(h, o, &plan, res);
+    if (rc < 0) goto out;
     if (o->dry_run) {
       if (o->json) {
         orch_plan_json(&plan, r.out);
@@ -216,7 +218,6 @@ int orch_move(pm_host *h, const orch_options *o) {
         if (plan.staged) orch_stage_print(&plan.stage, r.out);
         fprintf(r.out, "\nNothing was changed (plan only).\n");
       }
-      exit_code = PM_EXIT_OK;
       goto out;
     }
     if (have_state) {
@@ -227,7 +228,8 @@ int orch_move(pm_host *h, const orch_options *o) {
         goto out;
       }
     }
-    if (orch_mkdirs(h->fs, r.state) < 0) goto out;
+    rc = orch_mkdirs(h->fs, r.state);
+    if (rc < 0) goto out;
     rc = orch_plan_save(h, plan_path, &plan);
     if (rc < 0) {
       pm_report_error("write move plan", plan_path, rc);
@@ -356,16 +358,17 @@ int orch_move(pm_host *h, const orch_options *o) {
             failed + 1, orch_step_name(failed),
             rc == PM_ECANCELED ? "interrupted" : "failed", h->name, h->name);
   }
-  exit_code = failed < 0 ? PM_EXIT_OK
-              : rc == PM_ECANCELED ? PM_EXIT_INTERRUPTED
-                                   : PM_EXIT_FAILED;
+  if (failed < 0)
+    rc = 0;
+  else if (rc == PM_ECANCELED)
+    res->interrupted = true;
 out:
   orch_journal_close(&r.j);
   orch_plan_free(&plan);
   free(plan_path);
   free(journal_path);
   free(r.state);
-  return exit_code;
+  return rc;
 }
 
 /* ---- rollback ---- */
@@ -387,7 +390,8 @@ static void rb_line(orch_run *r, const char *name, int rc, double secs,
   fflush(r->out);
 }
 
-int orch_rollback(pm_host *h, const orch_options *o) {
+int orch_rollback(pm_host *h, const orch_options *o, orch_result *res) {
+  memset(res, 0, sizeof *res);
   orch_run r;
   memset(&r, 0, sizeof r);
   r.h = h;
@@ -399,13 +403,12 @@ int orch_rollback(pm_host *h, const orch_options *o) {
   r.state = orch_state_current(h, o->state_dir);
   char *plan_path = pm_path_join(r.state, "plan");
   char *journal_path = pm_path_join(r.state, "journal");
-  int exit_code = PM_EXIT_FAILED;
   uint64_t t0 = pm_now_ns();
   int rc = orch_plan_load(h, plan_path, &plan);
   if (rc == PM_ENOENT) {
     pm_report_errorf(rc, "rollback: no move to roll back (no plan in %s)",
                      r.state);
-    exit_code = PM_EXIT_USAGE;
+    res->refused = true;
     goto out;
   }
   if (rc < 0) {
@@ -420,14 +423,14 @@ int orch_rollback(pm_host *h, const orch_options *o) {
   if (r.j.rollback_done) {
     if (!o->json)
       fprintf(r.out, "The move in %s was already rolled back.\n", r.state);
-    exit_code = PM_EXIT_OK;
     goto out;
   }
   if (r.j.old_removed) {
-    /* A usage error: there is no earlier state to return to. */
-    exit_code = PM_EXIT_USAGE;
+    /* A refusal: there is no earlier state to return to. */
+    res->refused = true;
+    rc = PM_ESTATE;
     pm_oserr_set(0);
-    pm_report_errorf(PM_ESTATE,
+    pm_report_errorf(rc,
                      "the old tree %s was removed by `pomove remove-old`: "
                      "there is nothing to roll back to",
                      plan.from);
@@ -475,7 +478,6 @@ int orch_rollback(pm_host *h, const orch_options *o) {
                    "move.\n",
             pm_fmt_duration(orch_since(t0), t, sizeof t));
   }
-  exit_code = PM_EXIT_OK;
   goto out;
 failed:
   if (o->json)
@@ -483,12 +485,12 @@ failed:
             rc == PM_ECANCELED ? "interrupted" : "failed");
   pm_report_notef("pomove: rollback %s; run it again.\n",
                   rc == PM_ECANCELED ? "interrupted" : "did not finish");
-  exit_code = rc == PM_ECANCELED ? PM_EXIT_INTERRUPTED : PM_EXIT_FAILED;
+  res->interrupted = rc == PM_ECANCELED;
 out:
   orch_journal_close(&r.j);
   orch_plan_free(&plan);
   free(plan_path);
   free(journal_path);
   free(r.state);
-  return exit_code;
+  return rc;
 }

@@ -108,6 +108,24 @@ typedef struct orch_options {
 
 void orch_options_init(orch_options *o);
 
+/* What a command of this library (orch_move, orch_rollback,
+ * orch_stage_cmd, orch_check, orch_remove_old, and orch_plan_build for
+ * them) says besides its return value, which is 0 or a PM_E* code it has
+ * reported. The command line chooses the exit code from both (cli/);
+ * the library never does. The function clears it first. */
+typedef struct orch_result {
+  /* Not started (the return is the PM_E* that says why): an argument,
+   * the host or the state of the move forbids it. Nothing was changed. */
+  bool refused;
+  /* Stopped by Ctrl-C (the return is PM_ECANCELED) at a point a rerun
+   * continues from. */
+  bool interrupted;
+  /* Finished (the return is 0), but with something left to see to:
+   * findings of `check`, an old tree `remove-old` keeps because it
+   * differs from the manifest, files a stage pass could not copy. */
+  bool partial;
+} orch_result;
+
 /* ---- What exists where on the host (discover.c) ---- */
 
 /* Windows path helpers: the Msmcon folder meant by a --from / --to
@@ -153,9 +171,12 @@ int orch_target_kind(const pm_fs *fs, const char *src, const char *dst);
 /* ---- The plan (plan.c) ---- */
 
 /* Builds the plan of a move from o->from and o->to: discovery and the
- * destination checks; reports problems itself. Returns 0, or a PM_EXIT_*
- * code (> 0) when the move must not start. */
-int orch_plan_build(pm_host *h, const orch_options *o, orch_plan *p);
+ * destination checks; reports problems itself. Returns 0, or a PM_E*
+ * code when the move must not start: with res->refused when the
+ * arguments or the host forbid it, without when the host could not be
+ * read. */
+int orch_plan_build(pm_host *h, const orch_options *o, orch_plan *p,
+                    orch_result *res);
 void orch_plan_free(orch_plan *p);
 /* Appends a value (key, name, kind; image_path and service derived, the
  * data left to the caller) and returns it. */
@@ -250,9 +271,12 @@ void orch_journal_close(orch_journal *j);
 
 /* ---- The commands' engines ---- */
 
-/* The move (or with o->resume its continuation). Returns a PM_EXIT_*. */
-int orch_move(pm_host *h, const orch_options *o);
-int orch_rollback(pm_host *h, const orch_options *o);
+/* The move (or with o->resume its continuation; with o->dry_run the
+ * plan only), and the rollback of the move in the state folder. Return 0
+ * (also when there was nothing left to do) or a reported PM_E*, and fill
+ * *res (refused, interrupted). */
+int orch_move(pm_host *h, const orch_options *o, orch_result *res);
+int orch_rollback(pm_host *h, const orch_options *o, orch_result *res);
 
 typedef struct orch_check_options {
   const char *expect;
@@ -261,7 +285,11 @@ typedef struct orch_check_options {
   unsigned stop_timeout_ms, start_timeout_ms;
   FILE *out;
 } orch_check_options;
-int orch_check(pm_host *h, const orch_check_options *o);
+/* `pomove check`: the audit, and with o->repair the repair and a second
+ * audit. 0 (res->partial when the last audit has findings) or a reported
+ * PM_E* (res->refused for an unusable --expect). Ctrl-C is not told
+ * apart: the caller looks at pm_interrupted(). */
+int orch_check(pm_host *h, const orch_check_options *o, orch_result *res);
 /* The names and order of the move's steps. */
 #define ORCH_NSTEPS 10
 const char *orch_step_name(int step);
@@ -286,7 +314,12 @@ typedef struct orch_remove_options {
   bool dry_run, json;
   FILE *out;
 } orch_remove_options;
-int orch_remove_old(pm_host *h, const orch_remove_options *o);
+/* 0 when the old tree is gone (or, with o->dry_run, would go), also with
+ * res->partial when it is kept because it differs from the manifest;
+ * else a reported PM_E* with res->refused (no completed move to remove
+ * the old tree of) or res->interrupted. */
+int orch_remove_old(pm_host *h, const orch_remove_options *o,
+                    orch_result *res);
 
 /* ---- The stage (stage.c) ---- */
 
@@ -302,8 +335,11 @@ int orch_stage_save(pm_host *h, const char *path, const orch_stage *s);
 void orch_stage_changed(pm_host *h, orch_stage *s);
 void orch_stage_print(const orch_stage *s, FILE *out);
 void orch_stage_json(const orch_stage *s, FILE *out);
-/* `pomove stage` (or `--discard`). Returns a PM_EXIT_*. */
-int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard);
+/* `pomove stage` (or `--discard`). 0 (res->partial when the pass left
+ * files it could not copy) or a reported PM_E*, with res->refused or
+ * res->interrupted. */
+int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard,
+                   orch_result *res);
 /* Removes the folder at path and everything in it through a handle on
  * it: no symbolic link beneath is followed (a link is removed itself). */
 int orch_remove_beneath(const pm_fs *fs, const char *path);

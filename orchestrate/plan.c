@@ -49,25 +49,32 @@ orch_value *orch_plan_add_value(orch_plan *p, const char *key,
 
 /* ---- building ---- */
 
-int orch_plan_build(pm_host *h, const orch_options *o, orch_plan *p) {
+int orch_plan_build(pm_host *h, const orch_options *o, orch_plan *p,
+                    orch_result *res) {
   memset(p, 0, sizeof *p);
+  /* A refusal (res->refused) is reported with the code it returns; an
+   * error without it is the host's, which could not be read. */
+  memset(res, 0, sizeof *res);
   if (!o->from || !o->to) {
     pm_report_errorf(PM_EINVAL, "move: --from and --to are required");
-    return PM_EXIT_USAGE;
+    res->refused = true;
+    return PM_EINVAL;
   }
   if (orch_msmcon_from(o->from, p->from, sizeof p->from) < 0) {
     pm_report_errorf(PM_EINVAL,
                      "move: --from '%s' is not an Exchange path such as "
                      "C:\\exchsrvr or C:\\exchsrvr\\Connect\\Msmcon",
                      o->from);
-    return PM_EXIT_USAGE;
+    res->refused = true;
+    return PM_EINVAL;
   }
   if (orch_msmcon_to(o->to, p->to, sizeof p->to) < 0) {
     pm_report_errorf(PM_EINVAL,
                      "move: --to '%s' is not a drive or path such as D: or "
                      "D:\\ExchSrvr",
                      o->to);
-    return PM_EXIT_USAGE;
+    res->refused = true;
+    return PM_EINVAL;
   }
   int rc = h->vol->native_path(h, p->from, p->from_native,
                                sizeof p->from_native);
@@ -83,24 +90,27 @@ int orch_plan_build(pm_host *h, const orch_options *o, orch_plan *p) {
                          "folder cannot be read: %s)",
                      p->from, pm_strerror(rc));
     free(md);
-    return PM_EXIT_USAGE;
+    res->refused = true;
+    return rc;
   }
   free(md);
   rc = h->vol->native_path(h, p->to, p->to_native, sizeof p->to_native);
   if (rc < 0) {
     pm_report_errorf(rc, "move: destination %s: %s", p->to, pm_strerror(rc));
-    return PM_EXIT_USAGE;
+    res->refused = true;
+    return rc;
   }
   if (pm_wpath_under(p->to, p->from) || pm_wpath_under(p->from, p->to)) {
     pm_report_errorf(PM_EINVAL,
                      "move: the destination %s lies inside the postoffice "
                      "%s (or contains it)",
                      p->to, p->from);
-    return PM_EXIT_USAGE;
+    res->refused = true;
+    return PM_EINVAL;
   }
 
   rc = orch_find_services(h, p->from, p);
-  if (rc < 0) return PM_EXIT_FAILED;
+  if (rc < 0) return rc;
   bool have_msmi = false;
   for (size_t i = 0; i < p->nsvcs; i++)
     have_msmi |= p->svcs[i].role == ORCH_ROLE_MSMI;
@@ -109,15 +119,17 @@ int orch_plan_build(pm_host *h, const orch_options *o, orch_plan *p) {
                      "move: no MSExchangeMSMI service runs from %s\\Bin: is "
                      "this the connector postoffice in use?",
                      p->from);
-    return PM_EXIT_USAGE;
+    res->refused = true;
+    return PM_ENOENT;
   }
-  if (orch_collect_values(h, p->from, p->to, p) < 0) return PM_EXIT_FAILED;
+  rc = orch_collect_values(h, p->from, p->to, p);
+  if (rc < 0) return rc;
 
   /* The share of the old Maildata. */
   char *maildata = pm_xasprintf("%s\\Maildata", p->from);
   rc = orch_find_share(h, maildata, &p->share);
   free(maildata);
-  if (rc < 0) return PM_EXIT_FAILED;
+  if (rc < 0) return rc;
   p->have_share = rc > 0;
 
   /* Destination checks. */
@@ -126,17 +138,20 @@ int orch_plan_build(pm_host *h, const orch_options *o, orch_plan *p) {
   if (rc < 0) {
     pm_report_errorf(rc, "move: cannot read the volume of %s: %s", p->to,
                      pm_strerror(rc));
-    return PM_EXIT_USAGE;
+    res->refused = true;
+    return rc;
   }
   if (pm_wstrcasecmp(vi.fs_type, "NTFS")) {
     pm_report_errorf(PM_EINVAL,
                      "move: the destination %.2s is %s; the connector "
                      "postoffice must move to an NTFS volume (KB Q171259)",
                      p->to, vi.fs_type);
-    return PM_EXIT_USAGE;
+    res->refused = true;
+    return PM_EINVAL;
   }
   orch_tree_size ts = {0};
-  if (orch_measure_tree(h->fs, p->from_native, &ts) < 0) return PM_EXIT_FAILED;
+  rc = orch_measure_tree(h->fs, p->from_native, &ts);
+  if (rc < 0) return rc;
   p->files = ts.files;
   p->dirs = ts.dirs;
   p->bytes = ts.bytes;
@@ -145,7 +160,11 @@ int orch_plan_build(pm_host *h, const orch_options *o, orch_plan *p) {
    * written since (the move's final pass brings it up to date). */
   orch_stage sg;
   int sr = orch_stage_load(h, o->state_dir, &sg);
-  if (sr < 0 && sr != PM_ENOENT) return PM_EXIT_USAGE;
+  /* A stage record that cannot be read (reported) is not guessed at. */
+  if (sr < 0 && sr != PM_ENOENT) {
+    res->refused = true;
+    return sr;
+  }
   if (sr == 0 && !strcmp(sg.from_native, p->from_native) &&
       !strcmp(sg.to_native, p->to_native)) {
     p->staged = sg.passes > 0;
@@ -158,7 +177,8 @@ int orch_plan_build(pm_host *h, const orch_options *o, orch_plan *p) {
                      "move: %s already holds a different postoffice (or "
                      "other files); choose another destination",
                      p->to);
-    return PM_EXIT_USAGE;
+    res->refused = true;
+    return PM_EEXIST;
   }
   p->target_existed = tk == 1;
   if (!p->target_existed && vi.free_bytes < ts.alloc) {
@@ -168,7 +188,8 @@ int orch_plan_build(pm_host *h, const orch_options *o, orch_plan *p) {
                      "needs %s",
                      p->to, pm_fmt_bytes(vi.free_bytes, a, sizeof a),
                      pm_fmt_bytes(ts.alloc, b, sizeof b));
-    return PM_EXIT_USAGE;
+    res->refused = true;
+    return PM_ENOSPC;
   }
   return 0;
 }

@@ -14,7 +14,9 @@
 #include "sys.h"
 #include "util.h"
 
-int orch_remove_old(pm_host *h, const orch_remove_options *o) {
+int orch_remove_old(pm_host *h, const orch_remove_options *o,
+                    orch_result *res) {
+  memset(res, 0, sizeof *res);
   FILE *out = o->out ? o->out : stdout;
   char *state = orch_state_current(h, o->state_dir);
   char *plan_path = pm_path_join(state, "plan");
@@ -25,22 +27,23 @@ int orch_remove_old(pm_host *h, const orch_remove_options *o) {
   orch_journal j;
   memset(&j, 0, sizeof j);
   vf_report *rep = NULL;
-  int exit_code = PM_EXIT_USAGE;
   int rc = orch_plan_load(h, plan_path, &plan);
   if (rc) {
     pm_report_errorf(rc, "no move recorded in '%s' (nothing to remove)",
                      state);
+    res->refused = true;
     goto out;
   }
   rc = orch_journal_open(h->fs, journal_path, &j);
   if (rc) {
     pm_report_error("read step journal", journal_path, rc);
-    exit_code = PM_EXIT_FAILED;
     goto out;
   }
   pm_oserr_set(0);
   if (!j.move_done || j.rollback_begun) {
-    pm_report_errorf(PM_ESTATE,
+    rc = PM_ESTATE;
+    res->refused = true;
+    pm_report_errorf(rc,
                      "the move in '%s' %s: the old tree '%s' is still the "
                      "postoffice of record and is kept",
                      state, j.rollback_begun ? "was rolled back" : "is not complete",
@@ -49,7 +52,9 @@ int orch_remove_old(pm_host *h, const orch_remove_options *o) {
   }
   if (pm_path_within(plan.from_native, plan.to_native) ||
       pm_path_within(plan.to_native, plan.from_native)) {
-    pm_report_errorf(PM_EINVAL, "the old tree '%s' and the copy '%s' overlap",
+    rc = PM_EINVAL;
+    res->refused = true;
+    pm_report_errorf(rc, "the old tree '%s' and the copy '%s' overlap",
                      plan.from, plan.to);
     goto out;
   }
@@ -57,7 +62,7 @@ int orch_remove_old(pm_host *h, const orch_remove_options *o) {
   rc = pm_fs_stat(h->fs, plan.from_native, false, &st);
   if (rc == PM_ENOENT) {
     fprintf(out, "The old tree %s is already gone.\n", plan.from);
-    exit_code = PM_EXIT_OK;
+    rc = 0;
     goto out;
   }
   /* The audit: every file the copy recorded is there, unchanged, and
@@ -80,7 +85,8 @@ int orch_remove_old(pm_host *h, const orch_remove_options *o) {
   if (pm_interrupted()) {
     pm_report_notef("pomove remove-old: interrupted during the audit; "
                     "nothing was removed, run it again\n");
-    exit_code = PM_EXIT_INTERRUPTED;
+    rc = PM_ECANCELED;
+    res->interrupted = true;
     goto out;
   }
   uint64_t diffs = vf_report_differences(rep) + ao.malformed;
@@ -107,13 +113,14 @@ int orch_remove_old(pm_host *h, const orch_remove_options *o) {
                      "the old tree '%s' does not match the copy's manifest "
                      "(%llu differences): it is kept",
                      plan.from, (unsigned long long)diffs);
-    exit_code = rc ? PM_EXIT_FAILED : PM_EXIT_PARTIAL;
+    /* Differences (and no error): the command did its work, which was
+     * to keep the tree. */
+    res->partial = rc == 0;
     goto out;
   }
   if (o->dry_run) {
     fprintf(out, "The old tree %s audits clean and would be removed.\n",
             plan.from);
-    exit_code = PM_EXIT_OK;
     goto out;
   }
   rc = orch_journal_add(&j, "remove-old-begin", -1);
@@ -122,18 +129,19 @@ int orch_remove_old(pm_host *h, const orch_remove_options *o) {
     pm_report_notef("pomove remove-old: interrupted; what is left of the "
                     "old tree is still covered by the manifest: run "
                     "remove-old again to finish\n");
-    exit_code = PM_EXIT_INTERRUPTED;
+    res->interrupted = true;
     goto out;
   }
   if (rc) {
     pm_report_error("remove the old tree", plan.from_native, rc);
     pm_report_notef("pomove: what is left of the old tree is still "
                     "covered by the manifest; run remove-old again.\n");
-    exit_code = PM_EXIT_FAILED;
     goto out;
   }
-  rc = orch_journal_add(&j, "remove-old-done", -1);
-  if (rc) pm_report_error("write step journal", journal_path, rc);
+  /* The tree is gone: a journal that cannot say so is reported, and the
+   * next remove-old finds the tree gone. */
+  int jr = orch_journal_add(&j, "remove-old-done", -1);
+  if (jr) pm_report_error("write step journal", journal_path, jr);
   if (o->json)
     fprintf(out, "{\"command\":\"remove-old\",\"result\":\"removed\","
                  "\"path\":");
@@ -145,7 +153,7 @@ int orch_remove_old(pm_host *h, const orch_remove_options *o) {
                  "%s).\n",
             plan.from, manifest);
   }
-  exit_code = PM_EXIT_OK;
+  rc = 0;
 out:
   if (rep) vf_report_free(rep);
   if (j.path) orch_journal_close(&j);
@@ -154,5 +162,5 @@ out:
   free(journal_path);
   free(plan_path);
   free(state);
-  return exit_code;
+  return rc;
 }

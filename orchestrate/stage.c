@@ -323,29 +323,30 @@ static bool move_in_progress(pm_host *h, const orch_options *o) {
   return busy;
 }
 
-static int discard(pm_host *h, const orch_options *o, FILE *out) {
+static int discard(pm_host *h, const orch_options *o, FILE *out,
+                   orch_result *res) {
   char *dir = orch_stage_dir(h, o->state_dir);
   orch_stage s;
   int rc = orch_stage_load(h, o->state_dir, &s);
-  int exit_code = PM_EXIT_FAILED;
   if (rc == PM_ENOENT) {
     pm_stat st;
-    if (pm_fs_stat(h->fs, dir, false, &st) == PM_ENOENT ||
-        orch_remove_beneath(h->fs, dir) == 0) {
+    rc = pm_fs_stat(h->fs, dir, false, &st);
+    rc = rc == PM_ENOENT ? 0 : orch_remove_beneath(h->fs, dir);
+    if (rc == 0) {
       if (!o->json) fprintf(out, "Nothing is staged.\n");
       else fputs("{\"command\":\"stage\",\"result\":\"nothing staged\"}\n",
                  out);
-      free(dir);
-      return PM_EXIT_OK;
     }
-    /* A stage folder without a record says nothing about where a copy
-     * is; it could not be removed (reported). */
+    /* Else a stage folder without a record, which says nothing about
+     * where a copy is, could not be removed (reported). */
     free(dir);
-    return PM_EXIT_FAILED;
+    return rc;
   }
   if (rc < 0) {
+    /* A record that cannot be read (reported) is not guessed at. */
+    res->refused = true;
     free(dir);
-    return PM_EXIT_USAGE;
+    return rc;
   }
   rc = orch_remove_beneath(h->fs, s.to_native);
   if (rc < 0 && rc != PM_ECANCELED)
@@ -379,15 +380,16 @@ static int discard(pm_host *h, const orch_options *o, FILE *out) {
     } else {
       fprintf(out, "Discarded the staged copy %s and its record.\n", s.to);
     }
-    exit_code = PM_EXIT_OK;
   } else {
-    exit_code = rc == PM_ECANCELED ? PM_EXIT_INTERRUPTED : PM_EXIT_FAILED;
+    res->interrupted = rc == PM_ECANCELED;
   }
   free(dir);
-  return exit_code;
+  return rc;
 }
 
-int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard_it) {
+int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard_it,
+                   orch_result *res) {
+  memset(res, 0, sizeof *res);
   FILE *out = o->out ? o->out : stdout;
   if (move_in_progress(h, o)) {
     pm_oserr_set(0);
@@ -395,27 +397,27 @@ int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard_it) {
                      "stage: a move is in progress; finish it with `pomove "
                      "move --resume` or undo it with `pomove rollback` "
                      "first");
-    return PM_EXIT_USAGE;
+    res->refused = true;
+    return PM_ESTATE;
   }
-  if (discard_it) return discard(h, o, out);
+  if (discard_it) return discard(h, o, out, res);
 
   orch_plan plan;
-  int exit_code = orch_plan_build(h, o, &plan);
-  if (exit_code) {
+  int rc = orch_plan_build(h, o, &plan, res);
+  if (rc < 0) {
     orch_plan_free(&plan);
-    return exit_code;
+    return rc;
   }
-  exit_code = PM_EXIT_FAILED;
   char *dir = orch_stage_dir(h, o->state_dir);
   char *rec_path = pm_path_join(dir, "record");
   char *manifest = pm_path_join(dir, "copy.xxh128");
   char *journal = pm_path_join(dir, "copy.journal");
   char *state = pm_path_join(dir, "copy.pomove-state");
   orch_stage s;
-  int rc = orch_stage_load(h, o->state_dir, &s);
+  rc = orch_stage_load(h, o->state_dir, &s);
   bool again = rc == 0;
   if (rc < 0 && rc != PM_ENOENT) {
-    exit_code = PM_EXIT_USAGE;
+    res->refused = true;
     goto out;
   }
   if (again && (strcmp(s.from_native, plan.from_native) ||
@@ -425,7 +427,8 @@ int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard_it) {
                      "stage: %s -> %s is staged already; discard it first "
                      "(`pomove stage --discard`)",
                      s.from, s.to);
-    exit_code = PM_EXIT_USAGE;
+    res->refused = true;
+    rc = PM_ESTATE;
     goto out;
   }
   if (!again) {
@@ -482,15 +485,14 @@ int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard_it) {
   co.delete_gone = co.update;
   co.live = true;
   co.interrupt = o->interrupt;
-  ce_result res;
+  ce_result cres;
   int64_t started = pm_wall_seconds();
   uint64_t t0 = pm_now_ns();
-  rc = ce_copy(&co, &res);
-  if (rc == 0 && res.interrupted) rc = PM_ECANCELED;
+  rc = ce_copy(&co, &cres);
+  if (rc == 0 && cres.interrupted) rc = PM_ECANCELED;
   if (rc < 0) {
-    exit_code = rc == PM_ECANCELED ? PM_EXIT_INTERRUPTED
-                : res.refused      ? PM_EXIT_USAGE
-                                   : PM_EXIT_FAILED;
+    res->interrupted = rc == PM_ECANCELED;
+    res->refused = !res->interrupted && cres.refused;
     if (rc == PM_ECANCELED)
       pm_report_notef("pomove: stage interrupted; run it again to "
                       "continue.\n");
@@ -499,13 +501,13 @@ int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard_it) {
   s.started = started;
   s.ended = pm_wall_seconds();
   s.passes++;
-  s.files = res.files;
-  s.bytes = res.bytes + res.resumed_bytes_skipped;
-  s.copied = res.update ? res.copied : res.files;
-  s.skipped = res.skipped_unchanged;
-  s.metadata_only = res.metadata_only;
-  s.deleted = res.deleted;
-  s.left = res.left_for_next_pass;
+  s.files = cres.files;
+  s.bytes = cres.bytes + cres.resumed_bytes_skipped;
+  s.copied = cres.update ? cres.copied : cres.files;
+  s.skipped = cres.skipped_unchanged;
+  s.metadata_only = cres.metadata_only;
+  s.deleted = cres.deleted;
+  s.left = cres.left_for_next_pass;
   s.millis = (uint64_t)((pm_now_ns() - t0) / 1000000u);
   rc = orch_stage_save(h, rec_path, &s);
   if (rc < 0) {
@@ -515,7 +517,7 @@ int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard_it) {
   if (o->json) {
     fprintf(out, "{\"command\":\"stage\",\"result\":\"%s\",\"errors\":%llu,"
                  "\"stage\":",
-            res.errors ? "partial" : "ok", (unsigned long long)res.errors);
+            cres.errors ? "partial" : "ok", (unsigned long long)cres.errors);
     orch_stage_json(&s, out);
     fputs("}\n", out);
   } else {
@@ -532,7 +534,7 @@ int orch_stage_cmd(pm_host *h, const orch_options *o, bool discard_it) {
             (unsigned long long)s.deleted, (unsigned long long)s.left,
             (unsigned long long)s.files, pm_fmt_bytes(s.bytes, b, sizeof b));
   }
-  exit_code = res.errors ? PM_EXIT_PARTIAL : PM_EXIT_OK;
+  res->partial = cres.errors > 0;
 out:
   orch_plan_free(&plan);
   free(dir);
@@ -540,5 +542,5 @@ out:
   free(manifest);
   free(journal);
   free(state);
-  return exit_code;
+  return rc;
 }

@@ -157,7 +157,15 @@ enum {
    * file, so that a special file met where a file was listed is reported
    * instead of blocking the command. Reads of the regular file behave as
    * without the flag. */
-  PM_O_REGULAR = 1 << 10
+  PM_O_REGULAR = 1 << 10,
+  /* The file will have holes: on Windows an open for writing marks it
+   * sparse (FSCTL_SET_SPARSE) before it returns, so that neither a write
+   * past a hole nor ftruncate's extension allocates the hole; where the
+   * volume refuses (FAT) the file stays ordinary and its holes are
+   * allocated, which is not an error. Linux ignores it (a hole never
+   * written is never allocated there). A read-only open ignores it. The
+   * mark stays with the file: Windows 2000 cannot take it off. */
+  PM_O_SPARSE = 1 << 11
 };
 
 typedef struct pm_dir pm_dir;
@@ -258,7 +266,16 @@ typedef struct pm_fsinfo {
  * Administrators, and a chmod with group or other bits gives a file whose
  * DACL is still exactly that one the permissions its parent passes down
  * (win32.security, when the source has one, then replaces them). On
- * Linux the mode itself does this. */
+ * Linux the mode itself does this.
+ *
+ * Handles and engines. A handle that open or open_at returns for a file
+ * is usable by every I/O engine of the build as it is: no flag asks for
+ * it and no attach call follows. On Windows every file handle is opened
+ * with FILE_FLAG_OVERLAPPED (the table's own pread/pwrite wait on an
+ * event of their own, so they work on it too) and the IOCP engine
+ * associates a handle with its port at its first request; on Linux a
+ * descriptor needs nothing. A directory handle (PM_O_DIRECTORY) is for
+ * the *_at calls and listing only, never for an engine. */
 
 /* The file-system table. Every slot receives first the object (pm_fs,
  * below) it is called through. Path functions take UTF-8 paths of any length:
@@ -311,7 +328,12 @@ typedef struct pm_fs_ops {
                    const char *name, const void *val, size_t len);
   /* Next data (hole=false) or hole (hole=true) at or after off; PM_ENXIO
    * at or past the end, and for data in a trailing hole. A file system
-   * without holes reports the whole file as data and the hole at the end. */
+   * without holes reports the whole file as data and the hole at the end.
+   * Windows: a file marked sparse (FILE_ATTRIBUTE_SPARSE_FILE) answers
+   * from its allocated ranges (FSCTL_QUERY_ALLOCATED_RANGES), any other
+   * file is all data; Wine marks no file sparse, so there every file is
+   * all data. pm_stat.blocks512 is the file's allocation on both (fewer
+   * blocks than its size: a file that may have holes). */
   int64_t (*seek)(const pm_fs *self, pm_fd fd, uint64_t off, bool hole);
   int (*syncfs)(const pm_fs *self, pm_fd fd);
   int (*fsinfo)(const pm_fs *self, const char *path, pm_fsinfo *info);

@@ -22,15 +22,6 @@
     if (pm_try_rc_ < 0) return pm_try_rc_;                               \
   } while (0)
 
-/* Exit codes of the pomove command (README and --help list them). */
-enum {
-  PM_EXIT_OK = 0,         /* everything done / identical */
-  PM_EXIT_PARTIAL = 1,    /* done, but some entries failed or differ */
-  PM_EXIT_USAGE = 2,      /* bad command line or unusable arguments */
-  PM_EXIT_FAILED = 3,     /* could not complete */
-  PM_EXIT_INTERRUPTED = 130
-};
-
 /* Allocation that aborts on failure: out of memory in a copier with
  * bounded memory is a programmer error, not an I/O error. */
 void *pm_xmalloc(size_t n);

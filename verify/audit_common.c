@@ -1,5 +1,6 @@
-/* audit_common.c - pieces shared by the audits and the commands: the
- * --compare list, the engine choice, and the metadata comparison. */
+/* audit_common.c - pieces shared by the audits, the tree's hashing
+ * (hash_tree.c) and the commands: the --compare list, the engine choice,
+ * the metadata comparison, the pool's start and its progress tick. */
 #include <stdio.h>
 #include <string.h>
 
@@ -99,6 +100,12 @@ void vf__describe_err(const char *side, const vf_side *s, char *buf,
 void vf__report_error(const char *op, const char *path, int err, int oserr) {
   pm_oserr_set(oserr);
   pm_report_error(op, path, err);
+}
+
+void vf__progress_tick(vf_pool *pool, pm_progress *prog) {
+  uint64_t files, bytes;
+  vf_pool_counts(pool, &files, &bytes);
+  pm_progress_update(prog, files, bytes, false);
 }
 
 int vf__audit_pool_start(vf_audit_opts *o, const pm_fs *fs,

@@ -1,4 +1,5 @@
-/* audit_int.h - internals shared by the audit files of verify/ only. */
+/* audit_int.h - internals shared by the files of verify/ only (the audits,
+ * the tree hashing, the pool): never by the command line. */
 #ifndef VF_AUDIT_INT_H
 #define VF_AUDIT_INT_H
 
@@ -8,6 +9,7 @@
 
 #include "hashpool.h"
 #include "platform.h"
+#include "util.h"
 
 /* Fills `detail` with what differs ("mode 0644 vs 0600; ...") and returns
  * true when something selected in `cmp` differs. Hard links are not
@@ -26,6 +28,10 @@ int vf__audit_pool_start(struct vf_audit_opts *o, const pm_fs *fs,
                          void (*done)(vf_job *job, void *arg),
                          void (*tick)(void *arg), void *arg, vf_pool **out);
 
+/* The pool's tick of the audits and of the tree's hashing: redraws
+ * `prog` with the pool's running counts. */
+void vf__progress_tick(vf_pool *pool, pm_progress *prog);
+
 /* Why a manifest path may not be opened by its syntax alone: "absolute
  * path", "\"..\" component", "empty path component", "\".\" component",
  * "empty path"; NULL when it is a plain relative path. (beneath.c) */
@@ -40,6 +46,13 @@ const char *vf_rel_check(const char *rel);
  * that of the failure returned, 0 for pomove's own verdicts. */
 int vf_open_beneath(const pm_fs *fs, pm_fd root, const char *rel,
                     int flags, pm_fd *out, pm_stat *leaf, bool *leaf_ok);
+
+/* Opens the root directory `dir` of a walk (a symlink at `dir` itself is
+ * followed: the user named it), for the walk and the opens beneath it:
+ * stat (not a directory: PM_ENOTDIR, with no OS code), then open. A
+ * failure is reported with the operation, the path and the OS's code,
+ * and *out is PM_FD_INVALID. 0 or PM_E*. (beneath.c) */
+int vf__open_root(const pm_fs *fs, const char *dir, pm_fd *out);
 
 /* Reports an error with the OS code given (0: none, an error pomove
  * made itself), never whatever code the thread saw last. */

@@ -137,9 +137,7 @@ static bool md5_matches(mctx *c, const mjob *m) {
 
 static void tick(void *arg) {
   mctx *c = arg;
-  uint64_t files, bytes;
-  vf_pool_counts(c->pool, &files, &bytes);
-  pm_progress_update(&c->prog, files, bytes, false);
+  vf__progress_tick(c->pool, &c->prog);
 }
 
 static void entry_done(vf_job *j, void *arg) {
@@ -205,58 +203,24 @@ static void entry_done(vf_job *j, void *arg) {
 }
 
 /* Walks DIR for regular files the manifest does not list. */
-static int find_extra(mctx *c, const char *dir, const pset *listed) {
-  typedef struct fr {
-    char *rel;
-    vf_listing l;
-    size_t i;
-  } fr;
-  fr *st = NULL;
-  size_t depth = 0, cap = 0;
-  int rc = 0;
-  char *first = pm_xstrdup("");
-  for (char *rel = first; rel;) {
-    char *p = pm_path_join(dir, rel);
-    vf_listing l;
-    const char *op;
-    int lrc = vf_list_dir(c->fs, p, VF_SORT_PATH, &l, &op);
-    if (lrc) {
-      vf__report_error(op, p, lrc, pm_oserr_last());
-      vf_report_addf(c->rep, VF_UNREADABLE, rel[0] ? rel : ".",
-                     "%s: %s (%s); not searched for extra files", op,
-                     pm_strerror(lrc), pm_errname(lrc));
-      free(rel);
-    } else {
-      if (depth == cap) {
-        cap = cap ? cap * 2 : 16;
-        st = pm_xrealloc(st, cap * sizeof *st);
-      }
-      st[depth++] = (fr){rel, l, 0};
-    }
-    free(p);
-    rel = NULL;
-    while (depth && !rel) {
-      fr *f = &st[depth - 1];
-      /* Ctrl-C unwinds the walk without going further. */
-      if (f->i == f->l.n || (c->o->interrupt && *c->o->interrupt)) {
-        vf_listing_free(&f->l);
-        free(f->rel);
-        depth--;
-        continue;
-      }
-      vf_dirent *e = &f->l.e[f->i++];
-      char *r = pm_path_join(f->rel, e->name);
-      if (e->type == PM_T_DIR) {
-        rel = r;
-      } else {
-        if (e->type == PM_T_FILE && !pset_has(listed, r))
-          vf_report_add(c->rep, VF_EXTRA, r, "not in the manifest");
-        free(r);
-      }
+static void find_extra(mctx *c, const char *dir, const pset *listed) {
+  vf_walk *w = vf_walk_new(c->fs, PM_FD_INVALID, dir, c->o->interrupt);
+  vf_walk_item it;
+  int k;
+  while ((k = vf_walk_next(w, &it)) != VF_WALK_END) {
+    if (k == VF_WALK_UNLISTED) {
+      char *p = pm_path_join(dir, it.rel);
+      vf__report_error(it.op, p, it.err, it.oserr);
+      free(p);
+      vf_report_addf(c->rep, VF_UNREADABLE, it.rel[0] ? it.rel : ".",
+                     "%s: %s (%s); not searched for extra files", it.op,
+                     pm_strerror(it.err), pm_errname(it.err));
+    } else if (k == VF_WALK_ENTRY && it.type == PM_T_FILE &&
+               !pset_has(listed, it.rel)) {
+      vf_report_add(c->rep, VF_EXTRA, it.rel, "not in the manifest");
     }
   }
-  free(st);
-  return rc;
+  vf_walk_free(w);
 }
 
 static bool stop_asked(const vf_audit_opts *o) {
@@ -272,23 +236,8 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
   c.rep = rep;
   o->malformed = 0;
   o->listed = 0;
-  pm_stat st;
-  int rc = pm_fs_stat(c.fs, dir, true, &st);
-  int oserr = pm_oserr_last();
-  if (!rc && st.type != PM_T_DIR) {
-    rc = PM_ENOTDIR;
-    oserr = 0; /* pomove's verdict: the stat itself succeeded */
-  }
-  const char *op = "stat";
-  if (!rc) {
-    op = "open directory";
-    rc = pm_fs_open(c.fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &c.dirfd);
-    oserr = pm_oserr_last();
-  }
-  if (rc) {
-    vf__report_error(op, dir, rc, oserr);
-    return rc;
-  }
+  int rc = vf__open_root(c.fs, dir, &c.dirfd);
+  if (rc) return rc;
   pm_manifest_reader *mr;
   rc = pm_manifest_reader_open(c.fs, manifest, &mr);
   if (rc) {
@@ -375,8 +324,7 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
     rc = PM_EFORMAT;
   }
   free(shown);
-  if (!rc && o->extra && !stop_asked(o))
-    rc = find_extra(&c, dir, &listed);
+  if (!rc && o->extra && !stop_asked(o)) find_extra(&c, dir, &listed);
   pset_free(&listed);
   pm_mutex_destroy(&c.mu);
   pm_fs_close(c.fs, c.dirfd);

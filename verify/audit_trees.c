@@ -110,9 +110,7 @@ static const char *const side_name[2] = {"SRC", "DST"};
 
 static void tick(void *arg) {
   actx *c = arg;
-  uint64_t files, bytes;
-  vf_pool_counts(c->pool, &files, &bytes);
-  pm_progress_update(&c->prog, files, bytes, false);
+  vf__progress_tick(c->pool, &c->prog);
 }
 
 static char *full_path(actx *c, int side, const char *rel) {
@@ -445,25 +443,12 @@ int vf_audit_trees(vf_audit_opts *o, const char *src, const char *dst,
   vf_listing l[2] = {{0}, {0}};
   c.rootfd[0] = c.rootfd[1] = PM_FD_INVALID;
   for (int s = 0; s < 2 && !rc; s++) {
-    pm_stat st;
-    const char *op = "stat";
-    rc = pm_fs_stat(c.fs, c.root[s], true, &st);
-    int oserr = pm_oserr_last();
-    if (!rc && st.type != PM_T_DIR) {
-      rc = PM_ENOTDIR;
-      oserr = 0; /* pomove's verdict: the stat itself succeeded */
-    }
+    rc = vf__open_root(c.fs, c.root[s], &c.rootfd[s]);
     if (!rc) {
-      op = "open directory";
-      rc = pm_fs_open(c.fs, c.root[s], PM_O_RDONLY | PM_O_DIRECTORY, 0,
-                      &c.rootfd[s]);
-      oserr = pm_oserr_last();
-    }
-    if (!rc) {
+      const char *op;
       rc = vf_list_dir_at(c.fs, c.rootfd[s], "", VF_SORT_NAME, &l[s], &op);
-      oserr = pm_oserr_last();
+      if (rc) vf__report_error(op, c.root[s], rc, pm_oserr_last());
     }
-    if (rc) vf__report_error(op, c.root[s], rc, oserr);
   }
   if (!rc) rc = vf__audit_pool_start(o, c.fs, pair_done, tick, &c, &c.pool);
   if (rc) {

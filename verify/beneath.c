@@ -9,7 +9,9 @@
  * component, the last one included (openat2 RESOLVE_BENEATH |
  * RESOLVE_NO_SYMLINKS on Linux; a handle-relative open that refuses
  * reparse points on Windows), so nothing swapped in the tree meanwhile
- * can lead the read outside. Owner: verify/. */
+ * can lead the read outside. vf__open_root opens the handle on DIR that
+ * such opens (and the walks listing beneath it) start from. Owner:
+ * verify/. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,5 +48,27 @@ int vf_open_beneath(const pm_fs *fs, pm_fd root, const char *rel,
   if (rc == PM_ELOOP || rc == PM_ESPECIAL || rc == PM_EXDEV)
     pm_oserr_set(0); /* verdicts of pomove, not OS failures */
   if (rc == PM_EXDEV) rc = PM_EPERM; /* ".." or absolute: vf_rel_check's */
+  return rc;
+}
+
+int vf__open_root(const pm_fs *fs, const char *dir, pm_fd *out) {
+  *out = PM_FD_INVALID;
+  pm_stat st;
+  int rc = pm_fs_stat(fs, dir, true, &st);
+  int oserr = pm_oserr_last();
+  if (!rc && st.type != PM_T_DIR) {
+    rc = PM_ENOTDIR;
+    oserr = 0; /* pomove's verdict: the stat itself succeeded */
+  }
+  const char *op = "stat";
+  if (!rc) {
+    op = "open directory";
+    rc = pm_fs_open(fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, out);
+    oserr = pm_oserr_last();
+  }
+  if (rc) {
+    *out = PM_FD_INVALID;
+    vf__report_error(op, dir, rc, oserr);
+  }
   return rc;
 }

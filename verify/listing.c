@@ -99,3 +99,107 @@ int vf_list_dir_at(const pm_fs *fs, pm_fd dir, const char *path, int sort,
           sort == VF_SORT_PATH ? cmp_path : cmp_name);
   return 0;
 }
+
+/* ---- the walk ---- */
+
+typedef struct wframe {
+  char *rel;
+  vf_listing l;
+  size_t i;
+} wframe;
+
+struct vf_walk {
+  const pm_fs *fs;
+  pm_fd dir;
+  char *root;
+  atomic_int *interrupt;
+  wframe *st;
+  size_t depth, cap;
+  char *pending; /* a directory to list at the next step */
+  char *cur;     /* the entry or unlisted directory handed out last */
+};
+
+vf_walk *vf_walk_new(const pm_fs *fs, pm_fd dir, const char *root,
+                     atomic_int *interrupt) {
+  vf_walk *w = pm_xcalloc(1, sizeof *w);
+  w->fs = fs;
+  w->dir = dir;
+  w->root = pm_xstrdup(root);
+  w->interrupt = interrupt;
+  w->pending = pm_xstrdup("");
+  return w;
+}
+
+static void walk_pop(vf_walk *w) {
+  wframe *f = &w->st[--w->depth];
+  vf_listing_free(&f->l);
+  free(f->rel);
+}
+
+int vf_walk_next(vf_walk *w, vf_walk_item *it) {
+  free(w->cur);
+  w->cur = NULL;
+  for (;;) {
+    if (w->interrupt && *w->interrupt) {
+      /* Ctrl-C: unwind without listing anything more. */
+      free(w->pending);
+      w->pending = NULL;
+      while (w->depth) walk_pop(w);
+      return VF_WALK_END;
+    }
+    if (w->pending) {
+      char *rel = w->pending;
+      w->pending = NULL;
+      vf_listing l;
+      const char *op;
+      int rc;
+      if (w->dir != PM_FD_INVALID) {
+        rc = vf_list_dir_at(w->fs, w->dir, rel, VF_SORT_PATH, &l, &op);
+      } else {
+        char *p = pm_path_join(w->root, rel);
+        rc = vf_list_dir(w->fs, p, VF_SORT_PATH, &l, &op);
+        free(p);
+      }
+      it->rel = rel;
+      if (rc) {
+        it->err = rc;
+        it->op = op;
+        it->oserr = pm_oserr_last();
+        w->cur = rel;
+        return VF_WALK_UNLISTED;
+      }
+      if (w->depth == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 16;
+        w->st = pm_xrealloc(w->st, w->cap * sizeof *w->st);
+      }
+      w->st[w->depth++] = (wframe){rel, l, 0};
+      return VF_WALK_DIR;
+    }
+    if (!w->depth) return VF_WALK_END;
+    wframe *f = &w->st[w->depth - 1];
+    if (f->i == f->l.n) {
+      walk_pop(w);
+      continue;
+    }
+    vf_dirent *e = &f->l.e[f->i++];
+    char *r = pm_path_join(f->rel, e->name);
+    if (e->type == PM_T_DIR) {
+      w->pending = r;
+      continue;
+    }
+    w->cur = r;
+    it->rel = r;
+    it->type = e->type;
+    return VF_WALK_ENTRY;
+  }
+}
+
+void vf_walk_free(vf_walk *w) {
+  if (!w) return;
+  while (w->depth) walk_pop(w);
+  free(w->st);
+  free(w->pending);
+  free(w->cur);
+  free(w->root);
+  free(w);
+}

@@ -90,12 +90,15 @@ int orch_cmd_check(int argc, char **argv) {
   int rc = orch_cli_open_host(host, &h);
   if (rc) return rc;
   pm_interrupt_catch();
-  rc = orch_check(h, &o);
+  orch_result res;
+  rc = orch_check(h, &o, &res);
   pm_host_close(h);
+  /* The audit and the repair stop at Ctrl-C without telling it apart
+   * from an error; whatever they returned, the command was interrupted. */
   if (pm_interrupted()) {
     fprintf(stderr, "pomove check: interrupted; run it again (a repair "
                     "continues where it stopped)\n");
-    return PM_EXIT_INTERRUPTED;
+    res = (orch_result){.interrupted = true};
   }
-  return rc;
+  return orch_cli_exit(rc, &res);
 }

@@ -319,17 +319,9 @@ int ce_cmd_copy(int argc, char **argv) {
   ce_result r;
   rc = ce_copy(&o, &r);
   pm_progress_finish(&pr.p);
-  int exit_code;
-  if (r.refused)
-    exit_code = PM_EXIT_USAGE;
-  else if (r.interrupted)
-    exit_code = PM_EXIT_INTERRUPTED;
-  else if (rc)
-    exit_code = PM_EXIT_FAILED;
-  else if (r.errors)
-    exit_code = PM_EXIT_PARTIAL;
-  else
-    exit_code = PM_EXIT_OK;
+  int exit_code = cli_exit_code(rc, (cli_outcome){.refused = r.refused,
+                                                  .interrupted = r.interrupted,
+                                                  .partial = r.errors > 0});
   /* Preflight refusals have been reported; there is nothing to sum up. */
   if (r.refused) return exit_code;
 

@@ -162,14 +162,15 @@ int bench_cmd_gen(int argc, char **argv) {
            st.files, st.dirs, pm_fmt_bytes(st.bytes, b, sizeof b),
            pm_fmt_duration(secs, d, sizeof d), workload, o.seed, dir);
   }
-  if (!rc) return PM_EXIT_OK;
   if (rc == PM_ECANCELED) {
     char *shown = pm_display_path(dir);
     fprintf(stderr, "pomove gen-postoffice: interrupted; '%s' holds part of "
                     "the tree: remove it (rm -r) and run the same command "
                     "again\n", shown);
     free(shown);
-    return PM_EXIT_INTERRUPTED;
   }
-  return rc == PM_EEXIST || rc == PM_ENOTDIR ? PM_EXIT_USAGE : PM_EXIT_FAILED;
+  /* A DIR that exists (or is not a folder) is an unusable argument. */
+  return cli_exit_code(
+      rc, (cli_outcome){.refused = rc == PM_EEXIST || rc == PM_ENOTDIR,
+                        .interrupted = rc == PM_ECANCELED});
 }

@@ -1,7 +1,7 @@
 /* cmd_move.c - the command lines of `pomove move`, `pomove plan`,
  * `pomove stage` and `pomove rollback`: option parsing, help, opening the
- * host, and the exit code. The work is in plan.c, steps.c, move.c, stage.c and
- * step_journal.c. */
+ * host, and the exit code (cli_exit_code of what the library says). The
+ * work is in plan.c, steps.c, move.c, stage.c and step_journal.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +51,12 @@ int orch_cli_open_host(const char *spec, pm_host **h) {
     return PM_EXIT_USAGE;
   }
   return 0;
+}
+
+int orch_cli_exit(int rc, const orch_result *res) {
+  return cli_exit_code(rc, (cli_outcome){.refused = res->refused,
+                                         .interrupted = res->interrupted,
+                                         .partial = res->partial});
 }
 
 static const char move_help[] =
@@ -262,11 +268,12 @@ static int run_cmd(int argc, char **argv, int mode) {
   if (rc) return rc;
   pm_interrupt_catch();
   o.interrupt = pm_interrupt_flag();
-  rc = mode == 2   ? orch_rollback(h, &o)
-       : mode == 3 ? orch_stage_cmd(h, &o, discard)
-                   : orch_move(h, &o);
+  orch_result res;
+  rc = mode == 2   ? orch_rollback(h, &o, &res)
+       : mode == 3 ? orch_stage_cmd(h, &o, discard, &res)
+                   : orch_move(h, &o, &res);
   pm_host_close(h);
-  return rc;
+  return orch_cli_exit(rc, &res);
 }
 
 int orch_cmd_move(int argc, char **argv) { return run_cmd(argc, argv, 0); }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "orch.h"
 #include "sys.h"
@@ -68,7 +69,8 @@ int orch_cmd_remove_old(int argc, char **argv) {
   int rc = orch_cli_open_host(host, &h);
   if (rc) return rc;
   pm_interrupt_catch();
-  rc = orch_remove_old(h, &o);
+  orch_result res;
+  rc = orch_remove_old(h, &o, &res);
   pm_host_close(h);
-  return rc;
+  return orch_cli_exit(rc, &res);
 }

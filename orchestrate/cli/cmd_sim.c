@@ -147,16 +147,18 @@ int orch_cmd_sim_create(int argc, char **argv) {
   }
   pm_interrupt_catch();
   int rc = orch_sim_create(&o);
-  if (rc == PM_EEXIST) return PM_EXIT_USAGE;
-  if (pm_interrupted()) {
+  /* A DIR that exists is refused before anything is created. */
+  cli_outcome out = {.refused = rc == PM_EEXIST};
+  if (!out.refused && pm_interrupted()) {
     /* No simulated service may outlive an interrupted creation. */
     pm_sim_kill_all(o.dir);
     fprintf(stderr, "pomove sim-create: interrupted; '%s' holds part of a "
                     "host: remove it (rm -r) and run the same command "
                     "again\n", o.dir);
-    return PM_EXIT_INTERRUPTED;
+    out.interrupted = true;
   }
-  if (rc < 0) return PM_EXIT_FAILED;
+  int code = cli_exit_code(rc, out);
+  if (code != PM_EXIT_OK) return code;
   if (!o.quiet) {
     printf("Simulated Exchange 5.5 host created in %s\n", o.dir);
     if (o.postoffice)
@@ -175,5 +177,5 @@ int orch_cmd_sim_create(int argc, char **argv) {
     printf("Next: pomove move --host sim:%s --from 'C:\\exchsrvr' --to 'D:'\n",
            o.dir);
   }
-  return PM_EXIT_OK;
+  return code;
 }

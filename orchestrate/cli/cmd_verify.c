@@ -213,12 +213,15 @@ int vf_cmd_verify(int argc, char **argv) {
     fprintf(stderr, "pomove verify: the manifest '%s' lists no files: 0 "
                     "entries checked (--allow-empty accepts that)\n",
             manifest);
-  int code = rc == PM_ECANCELED ? PM_EXIT_INTERRUPTED
-             : rc == PM_EFORMAT ? PM_EXIT_USAGE
-             : rc ? PM_EXIT_FAILED
-             : (vf_report_differences(rep) || o.malformed) ? PM_EXIT_PARTIAL
-             : empty && !allow_empty ? PM_EXIT_USAGE
-                                     : PM_EXIT_OK;
+  /* Another tool's manifest, and one that lists nothing (unless
+   * --allow-empty, and when nothing else differs), are unusable
+   * arguments. */
+  bool differ = vf_report_differences(rep) || o.malformed;
+  int code = cli_exit_code(
+      rc, (cli_outcome){.refused = rc == PM_EFORMAT ||
+                                   (empty && !allow_empty && !differ),
+                        .interrupted = rc == PM_ECANCELED,
+                        .partial = differ});
   vf_report_free(rep);
   return code;
 }

@@ -1,12 +1,13 @@
 /* commands.h - the subcommands of `pomove` (one cmd_*.c each in this
  * folder, the CLI; the work is in the libraries) and the helpers they
  * share. Each command takes argv without the program name (argv[0] is the
- * command name) and returns a process exit code (PM_EXIT_* in util.h).
+ * command name) and returns a process exit code (PM_EXIT_* in cli.h).
  * Included by this folder only: no library includes a CLI header. */
 #ifndef POMOVE_COMMANDS_H
 #define POMOVE_COMMANDS_H
 
 #include "host.h"
+#include "orch.h"
 
 int ce_cmd_copy(int argc, char **argv);          /* cmd_copy.c */
 int vf_cmd_verify(int argc, char **argv);        /* cmd_verify.c */
@@ -27,5 +28,8 @@ int orch_cmd_remove_old(int argc, char **argv);  /* cmd_remove_old.c */
 const char *orch_cli_value(int argc, char **argv, int *i, const char *name);
 /* Opens --host SPEC, reporting a failure; 0 or a PM_EXIT_* code. */
 int orch_cli_open_host(const char *spec, pm_host **h);
+/* The exit code of an orchestrate command (orch.h) that returned rc and
+ * *res: cli_exit_code (cli.h) of its outcome. */
+int orch_cli_exit(int rc, const orch_result *res);
 
 #endif

@@ -1,9 +1,11 @@
 /* fs_calls.h - the Win32 calls of fs_win32.c whose answers Wine cannot
  * give, gathered in one table so that a test can replace them: Wine 8 has
  * no reparse points (no junction can be made, FSCTL_GET_REPARSE_POINT
- * says ERROR_NOT_A_REPARSE_POINT) and never reports a sparse file, so
- * readlink, realpath through a junction and seek on a sparse file would
- * go untested. tests/platform/test_fs_win32_nt.c wraps these calls to
+ * says ERROR_NOT_A_REPARSE_POINT) and never reports a sparse file
+ * (FSCTL_SET_SPARSE succeeds and marks nothing; FSCTL_QUERY_ALLOCATED_
+ * RANGES fails with ERROR_NOT_SUPPORTED: measured with Wine 8.0), so
+ * readlink, realpath through a junction, seek on a sparse file and the
+ * moment a file is marked sparse would go untested. tests/platform/test_fs_win32_nt.c wraps these calls to
  * show fs_win32.c what NTFS answers. Private to platform/win32/ and to
  * that test.
  *

@@ -219,6 +219,16 @@ static DWORD ioctl_wait(HANDLE h, DWORD code, void *in, DWORD inlen,
   return ov_end(h, &ov, ok, got);
 }
 
+void pmw_mark_sparse(HANDLE h) {
+  /* No input buffer: "mark sparse" on every version (the
+   * FILE_SET_SPARSE_BUFFER that can also clear the mark is XP's). A
+   * volume without sparse files (FAT: ERROR_INVALID_FUNCTION), a server
+   * that refuses it, or any other failure leaves an ordinary file, whose
+   * holes are then written as zeros: correct, only bigger. */
+  DWORD got;
+  (void)ioctl_wait(h, FSCTL_SET_SPARSE, NULL, 0, NULL, 0, &got);
+}
+
 /* A second handle on the object h holds, with other access: a relative
  * open with an empty name (what ReOpenFile does on later Windows), which
  * needs no path and so reaches exactly the same file. */
@@ -394,6 +404,9 @@ static int w_open(const pm_fs *self PM_UNUSED, const char *path, int flags,
         }
       }
     }
+    /* Marked sparse before anything is written or the size set, so that
+     * no hole is ever allocated (platform.h, PM_O_SPARSE). */
+    if (!rc && !dir && wr && (flags & PM_O_SPARSE)) pmw_mark_sparse(h);
     break;
   }
   free(w);

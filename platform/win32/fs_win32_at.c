@@ -576,6 +576,9 @@ int pmw_open_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
                              FileEndOfFileInformation);
     if (s < 0) rc = pmw_fail_nt(s);
   }
+  /* Marked sparse before anything is written or the size set, so that no
+   * hole is ever allocated (platform.h, PM_O_SPARSE). */
+  if (!rc && writing && (flags & PM_O_SPARSE)) pmw_mark_sparse(h);
   if (rc) {
     pmw_nt.close(h);
     return rc;

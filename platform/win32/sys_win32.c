@@ -217,6 +217,13 @@ FILE *pm_null_stream(void) {
 static atomic_int interrupt_flag;
 static volatile LONG interrupt_count;
 
+/* The status of a process a second Ctrl+C ends: 128 + SIGINT, what a
+ * shell reports on Linux and the exit code of an interrupted command
+ * (orchestrate/cli/cli.h), so that a script sees one code for an
+ * interrupted pomove however it stopped. The platform cannot include the
+ * command line's header (test_cli_layering), hence the number here. */
+#define KILLED_BY_INTERRUPT 130
+
 static BOOL WINAPI on_console_event(DWORD ev) {
   switch (ev) {
   case CTRL_C_EVENT:
@@ -224,7 +231,7 @@ static BOOL WINAPI on_console_event(DWORD ev) {
     atomic_store(&interrupt_flag, 1);
     /* Two events may run at once, each on its own thread. */
     if (InterlockedIncrement(&interrupt_count) > 1)
-      TerminateProcess(GetCurrentProcess(), PM_EXIT_INTERRUPTED);
+      TerminateProcess(GetCurrentProcess(), KILLED_BY_INTERRUPT);
     return TRUE;
   case CTRL_CLOSE_EVENT:
   case CTRL_SHUTDOWN_EVENT:

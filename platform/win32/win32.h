@@ -75,12 +75,19 @@ FILETIME pmw_filetime_of(pm_time t);
  * devices by GetFileType), size, times, attrs, nlink, dev (the volume's
  * serial number) and ino (the 64-bit file index). mode is 0444 for a
  * read-only file, 0666 otherwise (0777/0555 for directories); uid and
- * gid are 0; blocks512 is the allocation size where the file system gives
- * it (GetFileSize for compressed or sparse files is left to the caller),
- * else the size rounded up. ctime is the change time
+ * gid are 0; blocks512 is a file's allocation (FileStandardInformation.
+ * AllocationSize, rounded up to 512), fewer blocks than the size for a
+ * sparse or compressed file, or the size rounded up where the file system
+ * does not say. ctime is the change time
  * (FILE_BASIC_INFORMATION.ChangeTime), or the last write time where the
  * file system keeps none (FAT). */
 int pmw_stat_handle(HANDLE h, pm_stat *st);
+
+/* Marks the file open at h sparse (FSCTL_SET_SPARSE, Windows 2000;
+ * through fs_calls.h's table), for an open with PM_O_SPARSE. A failure is
+ * not an error: the file stays an ordinary one (FAT has no sparse files),
+ * whose holes are then allocated. */
+void pmw_mark_sparse(HANDLE h);
 
 /* ---- Metadata as extended attributes (meta_win32.c) ----
  * The reserved names of platform.h's "Windows metadata" contract, read

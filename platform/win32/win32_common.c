@@ -504,7 +504,23 @@ int pmw_stat_handle(HANDLE h, pm_stat *st) {
   if (st->type == PM_T_SYMLINK) st->mode = 0777;
   st->size = ((uint64_t)bi.nFileSizeHigh << 32) | bi.nFileSizeLow;
   if (st->type == PM_T_DIR) st->size = 0;
+  /* The allocation (FileStandardInformation.AllocationSize, NT 3.1), so
+   * that the copy engine sees a file that may have holes: fewer blocks
+   * than its size (copyengine/file.c). NTFS gives a sparse or compressed
+   * file's clusters actually allocated; Wine 8 gives the Unix st_blocks
+   * (measured: 64 KiB for an 8 MiB file with one 64 KiB write), where
+   * GetCompressedFileSizeW, NTFS's other answer, gives the size.
+   * Rounded up, so that a file allocated to its last byte never shows
+   * fewer blocks than its size. Where the call fails, the size rounded
+   * up stands in (no holes). */
   st->blocks512 = (st->size + 511) / 512;
+  FILE_STANDARD_INFORMATION fsi;
+  IO_STATUS_BLOCK sio;
+  if (st->type == PM_T_FILE &&
+      NT_SUCCESS(NtQueryInformationFile(h, &sio, &fsi, sizeof fsi,
+                                        FileStandardInformation)) &&
+      fsi.AllocationSize.QuadPart >= 0)
+    st->blocks512 = ((uint64_t)fsi.AllocationSize.QuadPart + 511) / 512;
   st->dev = bi.dwVolumeSerialNumber;
   st->ino = ((uint64_t)bi.nFileIndexHigh << 32) | bi.nFileIndexLow;
   st->nlink = bi.nNumberOfLinks;

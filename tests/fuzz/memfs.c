@@ -20,9 +20,18 @@ typedef struct mfile {
 } mfile;
 
 typedef struct mfd {
-  int file; /* index into files, -1: free */
+  int file; /* index into files, -1: free, ROOT_DIR: the folder */
   int flags;
 } mfd;
+
+/* The files live in one folder, ".": the parent of every relative name.
+ * It can be opened (PM_O_DIRECTORY) and synced, as a writer that makes a
+ * rename durable does, and holds nothing else. */
+#define ROOT_DIR (-2)
+
+static bool is_root(const char *path) {
+  return !strcmp(path, ".") || !strcmp(path, "./") || !*path;
+}
 
 static mfile files[MAXFILES];
 static mfd fds[MAXFDS] = {{-1, 0}, {-1, 0}, {-1, 0}, {-1, 0},
@@ -89,7 +98,7 @@ const uint8_t *fz_memfs_get(const char *path, size_t *len) {
 
 unsigned fz_memfs_open_count(void) {
   unsigned n = 0;
-  for (int i = 0; i < MAXFDS; i++) n += fds[i].file >= 0;
+  for (int i = 0; i < MAXFDS; i++) n += fds[i].file != -1;
   return n;
 }
 
@@ -98,9 +107,24 @@ static mfile *file_of(pm_fd fd) {
   return &files[fds[fd].file];
 }
 
+static bool is_root_fd(pm_fd fd) {
+  return fd >= 0 && fd < MAXFDS && fds[fd].file == ROOT_DIR;
+}
+
 static int m_open(const pm_fs *self PM_UNUSED, const char *path, int flags,
                   uint32_t mode, pm_fd *out) {
   (void)mode;
+  if ((flags & PM_O_DIRECTORY) && is_root(path)) {
+    if ((flags & PM_O_ACCMODE) != PM_O_RDONLY) return PM_EISDIR;
+    for (int k = 0; k < MAXFDS; k++) {
+      if (fds[k].file != -1) continue;
+      fds[k].file = ROOT_DIR;
+      fds[k].flags = flags;
+      *out = k;
+      return 0;
+    }
+    return PM_EMFILE;
+  }
   int i = find(path);
   if (i >= 0 && (flags & PM_O_CREAT) && (flags & PM_O_EXCL)) return PM_EEXIST;
   if (i < 0) {
@@ -122,7 +146,7 @@ static int m_open(const pm_fs *self PM_UNUSED, const char *path, int flags,
 }
 
 static int m_close(const pm_fs *self PM_UNUSED, pm_fd fd) {
-  if (!file_of(fd)) return PM_EBADF;
+  if (!file_of(fd) && !is_root_fd(fd)) return PM_EBADF;
   fds[fd].file = -1;
   return 0;
 }
@@ -155,7 +179,7 @@ static int64_t m_pwrite(const pm_fs *self PM_UNUSED, pm_fd fd, const void *buf,
 
 static int m_fsync(const pm_fs *self PM_UNUSED, pm_fd fd, bool data_only) {
   (void)data_only;
-  return file_of(fd) ? 0 : PM_EBADF;
+  return file_of(fd) || is_root_fd(fd) ? 0 : PM_EBADF;
 }
 
 static int m_ftruncate(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t size) {

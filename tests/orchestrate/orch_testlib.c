@@ -381,3 +381,34 @@ void ot_assert_moved(const char *dir) {
   assert_string_equal(sh.path, "D:\\ExchSrvr\\Connect\\Msmcon\\Maildata");
   pm_host_close(h);
 }
+
+ot_outcome ot_outcome_of(int rc, const orch_result *r) {
+  assert_true(rc <= 0);
+  assert_false(r->refused && r->interrupted);
+  if (r->refused || r->interrupted) assert_true(rc < 0);
+  if (r->interrupted) assert_int_equal(rc, PM_ECANCELED);
+  if (r->partial) assert_int_equal(rc, 0);
+  return r->refused       ? OT_REFUSED
+         : r->interrupted ? OT_INTERRUPTED
+         : rc < 0         ? OT_FAILED
+         : r->partial     ? OT_PARTIAL
+                          : OT_DONE;
+}
+
+ot_outcome ot_move(pm_host *h, const orch_options *o) {
+  orch_result r;
+  int rc = orch_move(h, o, &r);
+  return ot_outcome_of(rc, &r);
+}
+
+ot_outcome ot_rollback(pm_host *h, const orch_options *o) {
+  orch_result r;
+  int rc = orch_rollback(h, o, &r);
+  return ot_outcome_of(rc, &r);
+}
+
+ot_outcome ot_check(pm_host *h, const orch_check_options *o) {
+  orch_result r;
+  int rc = orch_check(h, o, &r);
+  return ot_outcome_of(rc, &r);
+}

@@ -78,6 +78,24 @@ void ot_assert_moved(const char *dir);
 /* Every registry value, "key\name=type:display" lines; caller frees. */
 char *ot_dump(const char *dir);
 
+/* How an orchestrate command ended, from its return and its orch_result:
+ * the cases the command line gives an exit code each (cli_exit_code).
+ * ot_outcome_of also asserts the library's contract: the return is 0 or
+ * negative; refused and interrupted come with an error (interrupted with
+ * PM_ECANCELED), never both; partial only with 0. */
+typedef enum ot_outcome {
+  OT_DONE = 0,  /* exit 0 */
+  OT_PARTIAL,   /* exit 1: findings, or an old tree kept */
+  OT_REFUSED,   /* exit 2 */
+  OT_FAILED,    /* exit 3 */
+  OT_INTERRUPTED /* exit 130 */
+} ot_outcome;
+ot_outcome ot_outcome_of(int rc, const orch_result *r);
+/* orch_move, orch_rollback and orch_check with their outcome. */
+ot_outcome ot_move(pm_host *h, const orch_options *o);
+ot_outcome ot_rollback(pm_host *h, const orch_options *o);
+ot_outcome ot_check(pm_host *h, const orch_check_options *o);
+
 /* Ends the simulated service processes of every host made. */
 void ot_kill_all(void);
 

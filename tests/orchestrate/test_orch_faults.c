@@ -66,24 +66,24 @@ static bool faulty_move(const char *dir, const fault_spec *fs,
   ot_fault_init(&f, h, fs->fail_at, persistent, true, fs->fail_at == 0);
   f.arm_after_journal = fs->arm_after;
   f.fail_journal = fs->fail_journal;
-  int rc = orch_move(&f.pub, &o);
+  ot_outcome rc = ot_move(&f.pub, &o);
   ot_fault_fini(&f);
   pm_host_close(h);
   if (!f.fired) {
-    assert_int_equal(rc, PM_EXIT_OK);
+    assert_int_equal(rc, OT_DONE);
     return false;
   }
-  assert_int_equal(rc, PM_EXIT_FAILED);
+  assert_int_equal(rc, OT_FAILED);
   return true;
 }
 
 static void rollback_to(const char *dir, const ot_snapshot *s0,
-                        int want) {
+                        ot_outcome want) {
   orch_options o;
   ot_move_options(&o);
   o.remove_copy = true;
   pm_host *h = ot_open(dir);
-  assert_int_equal(orch_rollback(h, &o), want);
+  assert_int_equal(ot_rollback(h, &o), want);
   pm_host_close(h);
   ot_snapshot s1;
   ot_snap(dir, &s1);
@@ -118,14 +118,14 @@ static bool fault_cycle(const fault_spec *fs) {
       o.to = "D:";
     }
     pm_host *h = ot_open(dir);
-    assert_int_equal(orch_move(h, &o), PM_EXIT_OK);
+    assert_int_equal(ot_move(h, &o), OT_DONE);
     pm_host_close(h);
   }
   ot_assert_moved(dir);
   if (fired) {
-    rollback_to(dir, &s0, PM_EXIT_OK);
+    rollback_to(dir, &s0, OT_DONE);
     assert_true(faulty_move(dir, fs, true));
-    rollback_to(dir, &s0, have_plan(dir) ? PM_EXIT_OK : PM_EXIT_USAGE);
+    rollback_to(dir, &s0, have_plan(dir) ? OT_DONE : OT_REFUSED);
   }
   ot_snap_free(&s0);
   drop_host(dir);

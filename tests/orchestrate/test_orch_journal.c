@@ -62,7 +62,8 @@ static void test_orch_plan_roundtrip(void **state) {
   o.from = "C:\\exchsrvr";
   o.to = "D:";
   orch_plan p;
-  assert_int_equal(orch_plan_build(h, &o, &p), 0);
+  orch_result res;
+  assert_int_equal(orch_plan_build(h, &o, &p, &res), 0);
   assert_int_equal(p.nsvcs, 4);
   assert_string_equal(p.svcs[0].name, "MSExchangeATMTA");
   assert_string_equal(p.svcs[3].name, "MSExchangeMSMI");

@@ -143,23 +143,24 @@ static void expect_share(const char *dir, const char *path) {
   assert_non_null(strstr(si.sddl, "(A;;FA;;;WD)(A;;FA;;;BA)(A;;FA;;;S-1-5-21-"));
 }
 
-static int do_move(const char *dir, const char *from, const char *to) {
+static ot_outcome do_move(const char *dir, const char *from,
+                          const char *to) {
   orch_options o;
   ot_move_options(&o);
   o.from = from;
   o.to = to;
   pm_host *h = ot_open(dir);
-  int rc = orch_move(h, &o);
+  ot_outcome rc = ot_move(h, &o);
   pm_host_close(h);
   return rc;
 }
 
-static int do_rollback(const char *dir, bool remove_copy) {
+static ot_outcome do_rollback(const char *dir, bool remove_copy) {
   orch_options o;
   ot_move_options(&o);
   o.remove_copy = remove_copy;
   pm_host *h = ot_open(dir);
-  int rc = orch_rollback(h, &o);
+  ot_outcome rc = ot_rollback(h, &o);
   pm_host_close(h);
   return rc;
 }
@@ -173,7 +174,7 @@ static void test_orch_move_full(void **state) {
   char *before = dump(dir);
   ot_snapshot s0;
   ot_snap(dir, &s0);
-  assert_int_equal(do_move(dir, "C:\\exchsrvr", "D:"), PM_EXIT_OK);
+  assert_int_equal(do_move(dir, "C:\\exchsrvr", "D:"), OT_DONE);
 
   /* The KB's table, types as the host had them. */
   want_value(dir, SVC "MSExchangeATMTA", "ImagePath", PM_REG_EXPAND_SZ,
@@ -255,11 +256,11 @@ static void test_orch_move_full(void **state) {
   ot_move_options(&o);
   o.resume = true;
   pm_host *h = ot_open(dir);
-  assert_int_equal(orch_move(h, &o), PM_EXIT_OK);
+  assert_int_equal(ot_move(h, &o), OT_DONE);
   pm_host_close(h);
 
   /* Rollback returns everything, byte for byte. */
-  assert_int_equal(do_rollback(dir, true), PM_EXIT_OK);
+  assert_int_equal(do_rollback(dir, true), OT_DONE);
   ot_snapshot s1;
   ot_snap(dir, &s1);
   ot_assert_same(&s0, &s1);
@@ -268,7 +269,7 @@ static void test_orch_move_full(void **state) {
   assert_int_equal(tu_sh("test -f '%s/drives/C/exchsrvr/Connect/Msmcon/"
                          "Maildata/GLB/MASTER.GLB'", dir), 0);
   expect_service(dir, "MSExchangeMSMI", PM_SVC_RUNNING, OLD "\\Bin\\Mt.exe");
-  assert_int_equal(do_rollback(dir, false), PM_EXIT_OK); /* already done */
+  assert_int_equal(do_rollback(dir, false), OT_DONE); /* already done */
   ot_snap_free(&s0);
   ot_snap_free(&s1);
   free(dir);
@@ -288,7 +289,7 @@ static void variant(const char *name, bool atmta, size_t npcmta,
   char *before = dump(dir);
   assert_int_equal(do_move(dir, "C:\\exchsrvr\\Connect\\Msmcon",
                            "D:\\ExchSrvr"),
-                   PM_EXIT_OK);
+                   OT_DONE);
   char *after = dump(dir);
   /* MSMI: ImagePath, Library, 2 event-log values; ATMTA: ImagePath,
    * Library, 2 event-log values, Mac volume; PCMTA: Library (always), 2
@@ -310,7 +311,7 @@ static void variant(const char *name, bool atmta, size_t npcmta,
   pm_host_close(h);
   expect_service(dir, "MSExchangeMSMI", PM_SVC_RUNNING, NEW "\\Bin\\Mt.exe");
   expect_share(dir, NEW "\\Maildata");
-  assert_int_equal(do_rollback(dir, false), PM_EXIT_OK);
+  assert_int_equal(do_rollback(dir, false), OT_DONE);
   ot_snapshot s1;
   ot_snap(dir, &s1);
   ot_assert_same(&s0, &s1);
@@ -354,10 +355,10 @@ static void test_orch_move_share_missing(void **state) {
   ot_make_host(&so);
   ot_snapshot s0;
   ot_snap(dir, &s0);
-  assert_int_equal(do_move(dir, "C:\\exchsrvr", "D:"), PM_EXIT_OK);
+  assert_int_equal(do_move(dir, "C:\\exchsrvr", "D:"), OT_DONE);
   expect_share(dir, NULL);
   expect_service(dir, "MSExchangeMSMI", PM_SVC_RUNNING, NEW "\\Bin\\Mt.exe");
-  assert_int_equal(do_rollback(dir, false), PM_EXIT_OK);
+  assert_int_equal(do_rollback(dir, false), OT_DONE);
   ot_snapshot s1;
   ot_snap(dir, &s1);
   ot_assert_same(&s0, &s1);
@@ -378,7 +379,7 @@ static void refused(const char *name, const char *fs, uint64_t free_bytes,
   if (prep) prep(dir);
   ot_snapshot s0;
   ot_snap(dir, &s0);
-  assert_int_equal(do_move(dir, "C:\\exchsrvr", to), PM_EXIT_USAGE);
+  assert_int_equal(do_move(dir, "C:\\exchsrvr", to), OT_REFUSED);
   ot_snapshot s1;
   ot_snap(dir, &s1);
   ot_assert_same(&s0, &s1);
@@ -438,14 +439,14 @@ static void test_orch_move_type_kept(void **state) {
   pm_host_close(h);
   ot_snapshot s0;
   ot_snap(dir, &s0);
-  assert_int_equal(do_move(dir, "C:\\exchsrvr", "D:"), PM_EXIT_OK);
+  assert_int_equal(do_move(dir, "C:\\exchsrvr", "D:"), OT_DONE);
   want_value(dir, SVC "MSExchangeATMTA\\Performance", "Library", PM_REG_SZ,
                NEW "\\Bin\\Macgperf.dll");
   want_value(dir, SVC "Legacy Mail Connector", "ImagePath", PM_REG_SZ,
                NEW "\\Bin\\Pcmta.exe");
   want_value(dir, SVC "MSExchangeMSMI\\Performance", "Library", PM_REG_SZ,
                NEW "\\Bin\\Mtperf.dll");
-  assert_int_equal(do_rollback(dir, false), PM_EXIT_OK);
+  assert_int_equal(do_rollback(dir, false), OT_DONE);
   ot_snapshot s1;
   ot_snap(dir, &s1);
   ot_assert_same(&s0, &s1);
@@ -470,7 +471,7 @@ static void test_orch_move_service_will_not_stop(void **state) {
   o.to = "D:";
   o.stop_timeout_ms = 300;
   pm_host *h = ot_open(dir);
-  assert_int_equal(orch_move(h, &o), PM_EXIT_FAILED);
+  assert_int_equal(ot_move(h, &o), OT_FAILED);
   pm_host_close(h);
   /* Nothing changed: the services stopped before it run again. */
   ot_snapshot s1;
@@ -479,8 +480,8 @@ static void test_orch_move_service_will_not_stop(void **state) {
   expect_service(dir, "MSExchangeATMTA", PM_SVC_RUNNING, OLD "\\Bin\\Macgate.exe");
   assert_int_not_equal(tu_sh("test -e '%s/drives/D/ExchSrvr'", dir), 0);
   /* A move in progress blocks a new one; rollback closes it. */
-  assert_int_equal(do_move(dir, "C:\\exchsrvr", "D:"), PM_EXIT_USAGE);
-  assert_int_equal(do_rollback(dir, false), PM_EXIT_OK);
+  assert_int_equal(do_move(dir, "C:\\exchsrvr", "D:"), OT_REFUSED);
+  assert_int_equal(do_rollback(dir, false), OT_DONE);
   ot_snapshot s2;
   ot_snap(dir, &s2);
   ot_assert_same(&s0, &s2);
@@ -507,7 +508,7 @@ static void test_orch_move_plan_changes_nothing(void **state) {
   char *out = pm_xasprintf("%s/plan.json", scratch);
   o.out = fopen(out, "w");
   pm_host *h = ot_open(dir);
-  assert_int_equal(orch_move(h, &o), PM_EXIT_OK);
+  assert_int_equal(ot_move(h, &o), OT_DONE);
   pm_host_close(h);
   fclose(o.out);
   size_t len;
@@ -537,14 +538,14 @@ static void test_orch_check_after_service_pack(void **state) {
   orch_sim_options so;
   ot_sim_options(&so, dir);
   ot_make_host(&so);
-  assert_int_equal(do_move(dir, "C:\\exchsrvr", "D:"), PM_EXIT_OK);
+  assert_int_equal(do_move(dir, "C:\\exchsrvr", "D:"), OT_DONE);
   orch_check_options co;
   memset(&co, 0, sizeof co);
   co.expect = "D:";
   co.stop_timeout_ms = co.start_timeout_ms = 5000;
   co.out = fopen("/dev/null", "w");
   pm_host *h = ot_open(dir);
-  assert_int_equal(orch_check(h, &co), PM_EXIT_OK);
+  assert_int_equal(ot_check(h, &co), OT_DONE);
   /* What Q240208 describes: values back on C:, Maildat$ unshared, a newer
    * Bin at the default place. */
   pm_reg_value v;
@@ -561,11 +562,11 @@ static void test_orch_check_after_service_pack(void **state) {
   assert_int_equal(tu_sh("touch -d '2030-01-01' '%s/drives/C/exchsrvr/"
                          "Connect/Msmcon/Bin/Mt.exe'", dir), 0);
   h = ot_open(dir);
-  assert_int_equal(orch_check(h, &co), PM_EXIT_PARTIAL);
+  assert_int_equal(ot_check(h, &co), OT_PARTIAL);
   co.repair = true;
-  assert_int_equal(orch_check(h, &co), PM_EXIT_OK);
+  assert_int_equal(ot_check(h, &co), OT_DONE);
   co.repair = false;
-  assert_int_equal(orch_check(h, &co), PM_EXIT_OK);
+  assert_int_equal(ot_check(h, &co), OT_DONE);
   pm_host_close(h);
   fclose(co.out);
   want_value(dir, SVC "MSExchangeMSMI", "ImagePath", PM_REG_EXPAND_SZ,
@@ -595,7 +596,7 @@ static void test_orch_check_repair_never_through_link(void **state) {
   orch_sim_options so;
   ot_sim_options(&so, dir);
   ot_make_host(&so);
-  assert_int_equal(do_move(dir, "C:\\exchsrvr", "D:"), PM_EXIT_OK);
+  assert_int_equal(do_move(dir, "C:\\exchsrvr", "D:"), OT_DONE);
   orch_check_options co;
   memset(&co, 0, sizeof co);
   co.expect = "D:";
@@ -613,7 +614,7 @@ static void test_orch_check_repair_never_through_link(void **state) {
   pm_host *h = ot_open(dir);
   co.repair = true;
   pm_set_quiet(true);
-  assert_int_not_equal(orch_check(h, &co), PM_EXIT_OK);
+  assert_int_not_equal(ot_check(h, &co), OT_DONE);
   pm_set_quiet(false);
   pm_host_close(h);
   fclose(co.out);
@@ -643,7 +644,7 @@ static void test_orch_move_resume_restopped(void **state) {
    * (create-target). */
   ot_fault_init(&f, h, 0, false, false, true);
   f.arm_after_journal = 2 + 2 * 3;
-  assert_int_equal(orch_move(&f.pub, &o), PM_EXIT_FAILED);
+  assert_int_equal(ot_move(&f.pub, &o), OT_FAILED);
   ot_fault_fini(&f);
   assert_true(f.fired);
   /* Someone starts the connector again. */
@@ -651,7 +652,7 @@ static void test_orch_move_resume_restopped(void **state) {
   assert_int_equal(h->svc->wait(h, "MSExchangeMSMI", PM_SVC_RUNNING, 5000,
                                 NULL), 0);
   o.resume = true;
-  assert_int_equal(orch_move(h, &o), PM_EXIT_OK);
+  assert_int_equal(ot_move(h, &o), OT_DONE);
   pm_host_close(h);
   ot_assert_moved(dir);
   free(dir);

@@ -114,7 +114,8 @@ static pm_host *planted(const char *name, bool same, orch_plan *first) {
   ot_move_options(&o);
   o.from = "C:\\exchsrvr";
   o.to = "D:";
-  assert_int_equal(orch_plan_build(h, &o, first), 0);
+  orch_result res;
+  assert_int_equal(orch_plan_build(h, &o, first, &res), 0);
   assert_false(first->target_existed);
   char *src = pm_path_join(first->from_native, "Maildata/GLB/MASTER.GLB");
   size_t len;
@@ -147,7 +148,8 @@ static void test_orch_shortio_discover_same(void **state) {
   o.from = "C:\\exchsrvr";
   o.to = "D:";
   short_calls = 0;
-  assert_int_equal(orch_plan_build(h, &o, &p), 0);
+  orch_result res;
+  assert_int_equal(orch_plan_build(h, &o, &p, &res), 0);
   assert_true(short_calls > 0);
   assert_true(p.target_existed);
   orch_plan_free(&p);
@@ -166,9 +168,11 @@ static void test_orch_shortio_discover_different(void **state) {
   o.from = "C:\\exchsrvr";
   o.to = "D:";
   short_calls = 0;
-  int rc = orch_plan_build(h, &o, &p);
+  orch_result res;
+  int rc = orch_plan_build(h, &o, &p, &res);
   assert_true(short_calls > 0);
-  assert_int_equal(rc, PM_EXIT_USAGE);
+  assert_int_equal(ot_outcome_of(rc, &res), OT_REFUSED);
+  assert_int_equal(rc, PM_EEXIST);
   orch_plan_free(&p);
   orch_plan_free(&first);
   pm_host_close(h);

@@ -111,7 +111,7 @@ static void rollback_reversed(const char *dir, const ot_snapshot *s0) {
   assert_non_null(f);
   o.out = f;
   pm_host *h = ot_open(dir);
-  assert_int_equal(orch_rollback(h, &o), PM_EXIT_OK);
+  assert_int_equal(ot_rollback(h, &o), OT_DONE);
   pm_host_close(h);
   char got[ORCH_NSTEPS][64];
   size_t n = report_names(f, false, got, ORCH_NSTEPS);
@@ -146,7 +146,7 @@ static void test_orch_steps_move_forward_rollback_backward(void **state) {
   assert_non_null(f);
   o.out = f;
   pm_host *h = ot_open(dir);
-  assert_int_equal(orch_move(h, &o), PM_EXIT_OK);
+  assert_int_equal(ot_move(h, &o), OT_DONE);
   pm_host_close(h);
   char got[ORCH_NSTEPS][64];
   assert_int_equal(report_names(f, true, got, ORCH_NSTEPS), ORCH_NSTEPS);
@@ -180,7 +180,7 @@ static void test_orch_steps_rollback_after_each_step(void **state) {
     ot_fault_init(&f, h, 0, false, true, true);
     /* Journal opens: 1 "start", then "begin k" is 2 + 2k. */
     f.arm_after_journal = 2 + 2 * k;
-    assert_int_equal(orch_move(&f.pub, &o), PM_EXIT_FAILED);
+    assert_int_equal(ot_move(&f.pub, &o), OT_FAILED);
     assert_true(f.fired);
     ot_fault_fini(&f);
     pm_host_close(h);

@@ -22,8 +22,9 @@
  * - read_eof: a read at or past the end returns 0, which is how EOF is
  *   told; a read spanning the end returns no more than the bytes left.
  * - pwrite_extends: a write past the end extends the file with zeros.
- * - sparse_seek: seek finds data and holes of a file with a hole, and
- *   fails with PM_ENXIO at or past the end.
+ * - sparse_seek: seek finds data and holes of a file with a hole (made
+ *   with PM_O_SPARSE, so that NTFS keeps the hole), and fails with
+ *   PM_ENXIO at or past the end.
  * - rename_replaces_atomically: rename replaces an existing file, and a
  *   reader opening the target meanwhile never finds it missing or mixed.
  * - rename_directory: a directory is renamed with its contents.
@@ -757,7 +758,9 @@ FS_CASE(sparse_seek) {
   const uint64_t MiB = 1 << 20, size = 8 * MiB, chunk = 64 * 1024;
   char *p = ct_str("%s/sparse", dir);
   pm_fd fd;
-  assert_int_equal(pm_fs_open(fs, p, PM_O_RDWR | PM_O_CREAT | PM_O_EXCL, 0644, &fd),
+  assert_int_equal(pm_fs_open(fs, p,
+                              PM_O_RDWR | PM_O_CREAT | PM_O_EXCL | PM_O_SPARSE,
+                              0644, &fd),
                    0);
   char *block = pm_xmalloc(chunk);
   memset(block, 0x5A, chunk);

@@ -14,7 +14,10 @@
  * absolute target, a relative and a UNC symbolic link, PM_ERANGE,
  * PM_EINVAL for an HSM file), realpath through a junction and a relative
  * link (and PM_ELOOP for a link to itself), PM_O_NOFOLLOW on a link
- * (PM_ELOOP) and on an HSM file (opened), and seek's data and holes. */
+ * (PM_ELOOP) and on an HSM file (opened), seek's data and holes, and
+ * PM_O_SPARSE's FSCTL_SET_SPARSE (issued before the file is written or
+ * extended; its failure on FAT ignored) with stat's blocks from the
+ * allocation. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +58,14 @@ static bool sparse_set;
 static FILE_ALLOCATED_RANGE_BUFFER ranges[16];
 static size_t nranges, per_answer = 1;
 static unsigned range_queries;
+
+/* FSCTL_SET_SPARSE as the backend issues it: how many calls, the size of
+ * the file at the last one (0: nothing written or extended yet), whether
+ * it came with an input buffer, and the error to answer (0: the real
+ * call, which marks the file on NTFS and does nothing under Wine). */
+static unsigned set_sparse_calls;
+static uint64_t set_sparse_size;
+static DWORD set_sparse_in_len, set_sparse_fail;
 
 static bool identify(HANDLE h, DWORD *serial, DWORD *hi, DWORD *lo) {
   BY_HANDLE_FILE_INFORMATION bi;
@@ -155,6 +166,14 @@ static BOOL WINAPI fake_ioctl(HANDLE h, DWORD code, LPVOID in, DWORD in_len,
       memset(o + head + 2 * n + 2, 0, 2);
       return answer(ov, got, (DWORD)(head + 2 * n + 4), 0);
     }
+  }
+  if (code == FSCTL_SET_SPARSE) {
+    BY_HANDLE_FILE_INFORMATION bi;
+    assert_true(pmw_w32_real.get_file_information(h, &bi));
+    set_sparse_calls++;
+    set_sparse_size = ((uint64_t)bi.nFileSizeHigh << 32) | bi.nFileSizeLow;
+    set_sparse_in_len = in_len;
+    if (set_sparse_fail) return answer(NULL, got, 0, set_sparse_fail);
   }
   if (code == FSCTL_QUERY_ALLOCATED_RANGES && is_sparse(h)) {
     range_queries++;
@@ -370,6 +389,10 @@ static int setup(void **state) {
   nranges = 0;
   per_answer = 1;
   range_queries = 0;
+  set_sparse_calls = 0;
+  set_sparse_size = 0;
+  set_sparse_in_len = 0;
+  set_sparse_fail = 0;
   pmw_w32.device_io_control = fake_ioctl;
   pmw_w32.find_first_file = fake_find;
   pmw_w32.get_file_information = fake_info;
@@ -559,6 +582,126 @@ static void test_fs_win32_nt_sparse_seek(void **state) {
   assert_int_equal(pm_fs_close(fs, fd), 0);
 }
 
+
+/* Writes n bytes of 'x' at off. */
+static void put(const pm_fs *fs, pm_fd fd, uint64_t off, size_t n) {
+  char *b = ct_alloc(n);
+  memset(b, 'x', n);
+  assert_int_equal(pm_fs_pwrite(fs, fd, b, n, off), (int64_t)n);
+}
+
+/* PM_O_SPARSE: an open for writing marks the file sparse before it
+ * returns, so before any write or extension (the size at the call is 0),
+ * with no input buffer (Windows 2000 knows no FILE_SET_SPARSE_BUFFER),
+ * through open and open_at, after O_TRUNC's truncation; a read-only open
+ * and an open without the flag do not; a volume that refuses (FAT's
+ * ERROR_INVALID_FUNCTION) still gives the file. And stat: a file with
+ * holes shows fewer 512-byte blocks than its size (NTFS: the sparse
+ * file's allocation; Wine: the Unix file's st_blocks). */
+static void test_fs_win32_nt_sparse_create(void **state) {
+  (void)state;
+  const char *dir = tu_scratch();
+  const pm_fs *fs = pm_fs_native();
+  const uint64_t K = 1024, M = K * K;
+  char *p = ct_str("%s/holes", dir);
+  pm_fd fd;
+  assert_int_equal(pm_fs_open(fs, p,
+                              PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL |
+                                  PM_O_SPARSE,
+                              0644, &fd),
+                   0);
+  assert_int_equal(set_sparse_calls, 1);
+  assert_int_equal(set_sparse_size, 0);
+  assert_int_equal(set_sparse_in_len, 0);
+  put(fs, fd, 0, 64 * K);
+  put(fs, fd, 4 * M, 64 * K);
+  assert_int_equal(pm_fs_ftruncate(fs, fd, 8 * M), 0);
+  pm_stat st;
+  assert_int_equal(pm_fs_fstat(fs, fd, &st), 0);
+  assert_int_equal(st.size, 8 * M);
+  if (st.blocks512 * 512 >= st.size) {
+    print_error("blocks512 %llu of a file of %llu bytes with holes\n",
+                (unsigned long long)st.blocks512,
+                (unsigned long long)st.size);
+    fail();
+  }
+  assert_true(st.blocks512 * 512 >= 128 * K);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
+  assert_int_equal(set_sparse_calls, 1);
+  /* The same through stat by path. */
+  assert_int_equal(pm_fs_stat(fs, p, true, &st), 0);
+  assert_true(st.blocks512 * 512 < st.size);
+
+  /* Without the flag, or read-only: no call. */
+  char *q = ct_str("%s/plain", dir);
+  assert_int_equal(pm_fs_open(fs, q, PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL,
+                              0644, &fd),
+                   0);
+  put(fs, fd, 0, 4 * K);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
+  assert_int_equal(pm_fs_open(fs, q, PM_O_RDONLY | PM_O_SPARSE, 0, &fd), 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
+  assert_int_equal(set_sparse_calls, 1);
+  /* A small file allocated to its end is not taken for one with holes. */
+  assert_int_equal(pm_fs_stat(fs, q, true, &st), 0);
+  assert_true(st.blocks512 * 512 >= st.size);
+
+  /* O_TRUNC of a file with data: marked once it is empty. */
+  assert_int_equal(pm_fs_open(fs, q, PM_O_WRONLY | PM_O_TRUNC | PM_O_SPARSE,
+                              0, &fd),
+                   0);
+  assert_int_equal(set_sparse_calls, 2);
+  assert_int_equal(set_sparse_size, 0);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
+
+  /* open_at, as the copy engine opens a copy: created, and truncated. */
+  pm_fd d;
+  assert_int_equal(pm_fs_open(fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d),
+                   0);
+  pm_fd f;
+  assert_int_equal(pm_fs_open_at(fs, d, "at",
+                                 PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL |
+                                     PM_O_NOFOLLOW | PM_O_SPARSE,
+                                 0600, &f),
+                   0);
+  assert_int_equal(set_sparse_calls, 3);
+  assert_int_equal(set_sparse_size, 0);
+  put(fs, f, 2 * M, 4 * K);
+  assert_int_equal(pm_fs_close(fs, f), 0);
+  assert_int_equal(pm_fs_open_at(fs, d, "at",
+                                 PM_O_WRONLY | PM_O_TRUNC | PM_O_CREAT |
+                                     PM_O_NOFOLLOW | PM_O_SPARSE,
+                                 0600, &f),
+                   0);
+  assert_int_equal(set_sparse_calls, 4);
+  assert_int_equal(set_sparse_size, 0);
+  assert_int_equal(pm_fs_close(fs, f), 0);
+  assert_int_equal(pm_fs_open_at(fs, d, "at", PM_O_RDONLY | PM_O_SPARSE, 0,
+                                 &f),
+                   0);
+  assert_int_equal(pm_fs_close(fs, f), 0);
+  assert_int_equal(set_sparse_calls, 4);
+
+  /* A volume without sparse files: the file is opened all the same and
+   * takes its data (its holes are then allocated). */
+  set_sparse_fail = ERROR_INVALID_FUNCTION;
+  assert_int_equal(pm_fs_open_at(fs, d, "fat",
+                                 PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL |
+                                     PM_O_NOFOLLOW | PM_O_SPARSE,
+                                 0600, &f),
+                   0);
+  assert_int_equal(set_sparse_calls, 5);
+  put(fs, f, M, 4 * K);
+  assert_int_equal(pm_fs_ftruncate(fs, f, 2 * M), 0);
+  assert_int_equal(pm_fs_close(fs, f), 0);
+  assert_int_equal(pm_fs_open(fs, ct_str("%s/fat2", dir),
+                              PM_O_RDWR | PM_O_CREAT | PM_O_SPARSE, 0644,
+                              &fd),
+                   0);
+  assert_int_equal(set_sparse_calls, 6);
+  assert_int_equal(pm_fs_close(fs, fd), 0);
+  assert_int_equal(pm_fs_close(fs, d), 0);
+}
 
 /* A descriptor for the cases: owner, group, a protected DACL of two
  * ACEs; self-relative, in a ct_alloc'd buffer. */
@@ -1100,6 +1243,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_fs_win32_nt_realpath, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_fs_win32_nt_sparse_seek, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_fs_win32_nt_sparse_create, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_fs_win32_nt_security, setup,
                                       teardown),
