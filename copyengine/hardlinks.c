@@ -1,7 +1,9 @@
 /* hardlinks.c - hard-link groups of the copy engine. The first path of a
  * group met by any worker is copied; the others are linked to it in DST
- * and take its hash when it is done (paths met while it is still being
- * copied wait on its entry, their directory held open). The groups are a
+ * and take its hash and its state record when it is done (paths met while
+ * it is still being copied wait on its entry, their directory held open):
+ * every path of a group has a record, so that the next update finds the
+ * group unchanged whichever path it meets first. The groups are a
  * hash table of (dev, ino) in the shared state, under c->hlmu. */
 #include <stdlib.h>
 #include <string.h>
