@@ -60,7 +60,8 @@ void ce_busy_drop(worker *w) {
   while (w->busy) {
     ce_task *t = w->busy;
     w->busy = t->next;
-    if (t->busy_hl) ce_hl_settle(w, &t->busy_hl->e, false, NULL, NULL);
+    if (t->busy_hl)
+      ce_hl_settle(w, &t->busy_hl->e, false, NULL, NULL, NULL);
     ce_dnode_release(w->c, t->dir);
     task_free(t);
   }

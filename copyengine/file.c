@@ -58,6 +58,11 @@ static void finish_file(worker *w, fstate *f) {
       return;
     }
   }
+  if (!f->err && f->adopt) {
+    /* The hash is the group's: the path joins the group's copy. */
+    rc = ce_hl_link(c, f->adopt, f->t->rel);
+    if (rc) file_fail(f, "create hard link", rc);
+  }
   if (!f->err && !f->hash_only && (f->sparse || f->resumed || f->padded) &&
       !f->truncated) {
     rc = pm_fs_ftruncate(c->fs, f->dfd, f->st.size);
@@ -120,7 +125,7 @@ static void finish_file(worker *w, fstate *f) {
     t->attempts++;
     t->next = w->retry;
     w->retry = t;
-    if (f->hl) ce_hl_settle(w, f->hl, false, NULL, NULL);
+    if (f->hl) ce_hl_settle(w, f->hl, false, NULL, NULL, NULL);
     fstate_free(f);
     return;
   }
@@ -133,12 +138,12 @@ static void finish_file(worker *w, fstate *f) {
              f->err == PM_ENOENT ? "went away" : "kept changing while read");
     free(shown);
     atomic_fetch_add(&c->left, 1);
-    if (f->hl) ce_hl_settle(w, f->hl, false, NULL, NULL);
+    if (f->hl) ce_hl_settle(w, f->hl, false, NULL, NULL, NULL);
     ce_dnode_release(c, t->dir);
     task_free(t);
   } else if (f->err == PM_EBUSY) {
     ce_busy_report(c, f);
-    if (f->hl) ce_hl_settle(w, f->hl, false, NULL, NULL);
+    if (f->hl) ce_hl_settle(w, f->hl, false, NULL, NULL, NULL);
     ce_dnode_release(c, t->dir);
     task_free(t);
   } else if (f->err) {
@@ -146,7 +151,7 @@ static void finish_file(worker *w, fstate *f) {
       pm_oserr_set(f->err_os);
       ce_count_error(c, f->errop, f->err_on_src ? f->sp : f->dp, f->err);
     }
-    if (f->hl) ce_hl_settle(w, f->hl, false, NULL, NULL);
+    if (f->hl) ce_hl_settle(w, f->hl, false, NULL, NULL, NULL);
     ce_dnode_release(c, t->dir);
     task_free(t);
   } else {
@@ -164,11 +169,11 @@ static void finish_file(worker *w, fstate *f) {
                                           ? f->found_on_disk
                                           : f->st.size);
     }
-    if (f->hl) ce_hl_settle(w, f->hl, true, &h, &id);
+    if (has_sr) sr.hash = h;
+    if (f->hl) ce_hl_settle(w, f->hl, true, &h, &id, has_sr ? &sr : NULL);
     ce_dnode_release(c, t->dir);
     char *rel = t->rel;
     t->dir = NULL;
-    if (has_sr) sr.hash = h;
     ce_batch_add(w, pm_xstrdup(rel), &id, &h, t, has_sr ? &sr : NULL);
     w->batch[w->nbatch - 1].wrote = !f->hash_only;
   }
@@ -329,7 +334,9 @@ void ce_start_file(worker *w, ce_task *t) {
         atomic_fetch_add(&c->resumed_bytes, f->st.size);
         atomic_fetch_add(&c->files, 1);
         pm_fs_close(c->fs, f->sfd);
-        if (f->hl) ce_hl_settle(w, f->hl, true, &je->hash, &id);
+        if (f->hl)
+          ce_hl_settle(w, f->hl, true, &je->hash, &id,
+                       je->has_sr ? &je->sr : NULL);
         if (c->mw) pm_manifest_writer_add(c->mw, t->rel, &je->hash);
         if (c->sw && je->has_sr) {
           int src = ce_state_writer_add(c->sw, t->rel, &je->sr);
@@ -348,12 +355,19 @@ void ce_start_file(worker *w, ce_task *t) {
     if (ce_update_check(w, f, ddir, leaf)) return;
     if (f->hash_only) {
       /* The copy is opened only to take the new metadata. */
-      rc = pm_fs_open_at(c->fs, ddir, leaf,
-                          PM_O_RDONLY | PM_O_NOFOLLOW | PM_O_REGULAR, 0,
-                          &f->dfd);
+      rc = f->adopt ? pm_fs_open_at(c->fs, c->dst_fd, f->adopt,
+                                    PM_O_RDONLY | PM_O_NOFOLLOW |
+                                        PM_O_REGULAR,
+                                    0, &f->dfd)
+                    : pm_fs_open_at(c->fs, ddir, leaf,
+                                    PM_O_RDONLY | PM_O_NOFOLLOW |
+                                        PM_O_REGULAR,
+                                    0, &f->dfd);
       if (rc) {
         f->dfd = PM_FD_INVALID;
         f->hash_only = false;
+        free(f->adopt);
+        f->adopt = NULL;
       } else {
         goto admit;
       }

@@ -1,7 +1,9 @@
 /* hardlinks.c - hard-link groups of the copy engine. The first path of a
  * group met by any worker is copied; the others are linked to it in DST
- * and take its hash when it is done (paths met while it is still being
- * copied wait on its entry, their directory held open). The groups are a
+ * and take its hash and its state record when it is done (paths met while
+ * it is still being copied wait on its entry, their directory held open):
+ * every path of a group has a record, so that the next update finds the
+ * group unchanged whichever path it meets first. The groups are a
  * hash table of (dev, ino) in the shared state, under c->hlmu. */
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +63,7 @@ void ce_hardlinks_free(ce_ctx *c) {
  * is replaced, unless it is that very file (an update or a resumed run
  * finds the group linked already): relinking it would only change its
  * change time, which the next update reads as a change by hand. */
-static int link_into_group(ce_ctx *c, const char *first, const char *rel) {
+int ce_hl_link(ce_ctx *c, const char *first, const char *rel) {
   int lrc = pm_fs_link_at(c->fs, c->dst_fd, first, c->dst_fd, rel);
   if (lrc != PM_EEXIST) return lrc;
   pm_stat a, b;
@@ -74,15 +76,18 @@ static int link_into_group(ce_ctx *c, const char *first, const char *rel) {
 }
 
 /* Links the paths that waited for a hard-link group's first path and
- * passes them its hash; or, when the first failed, fails them. */
+ * passes them its hash and state record; or, when the first failed,
+ * fails them. */
 void ce_hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
-                      const ce_jident *id) {
+                  const ce_jident *id, const ce_srec *sr) {
   ce_ctx *c = w->c;
   pm_mutex_lock(&c->hlmu);
   e->state = ok ? 1 : 2;
+  e->has_sr = ok && sr;
   if (ok) {
     e->hash = *h;
     e->id = *id;
+    if (sr) e->sr = *sr;
   }
   struct hlwait *waiting = e->waiting;
   size_t n = e->nwaiting;
@@ -93,13 +98,13 @@ void ce_hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
   for (size_t i = 0; i < n; i++) {
     char *dp = pm_path_join(c->dst, waiting[i].rel);
     if (ok) {
-      int lrc = link_into_group(c, first, waiting[i].rel);
+      int lrc = ce_hl_link(c, first, waiting[i].rel);
       if (lrc) {
         ce_count_error(c, "create hard link", dp, lrc);
         free(waiting[i].rel);
       } else {
         atomic_fetch_add(&c->hardlinks, 1);
-        ce_batch_add(w, waiting[i].rel, id, h, NULL, NULL);
+        ce_batch_add(w, waiting[i].rel, id, h, NULL, sr);
       }
     } else {
       /* A first path dropped or cancelled by an interrupt did not fail:
@@ -131,6 +136,7 @@ bool ce_hl_join(worker *w, fstate *f) {
   if (!created && !strcmp(e->rel, t->rel)) {
     /* The first path itself, copied again after a failed try. */
     e->state = 0;
+    e->has_sr = false;
     created = true;
   }
   if (created) {
@@ -140,6 +146,9 @@ bool ce_hl_join(worker *w, fstate *f) {
     int state = e->state;
     pm_hash128 h = e->hash;
     ce_jident hid = e->id;
+    bool has_sr = e->has_sr;
+    ce_srec sr;
+    if (has_sr) sr = e->sr;
     int lrc = 0;
     if (state == 0) {
       /* The first path is still being copied (its file may not even
@@ -150,19 +159,20 @@ bool ce_hl_join(worker *w, fstate *f) {
       e->waiting[e->nwaiting].dir = t->dir;
       e->nwaiting++;
     } else if (state == 1) {
-      lrc = link_into_group(c, e->rel, t->rel);
+      lrc = ce_hl_link(c, e->rel, t->rel);
     }
     pm_mutex_unlock(&c->hlmu);
     pm_fs_close(c->fs, f->sfd);
     /* Another group's path now (the file was replaced while it was
      * busy): the paths that waited for it are not linked to this one. */
-    if (f->hl) ce_hl_settle(w, f->hl, false, NULL, NULL);
+    if (f->hl) ce_hl_settle(w, f->hl, false, NULL, NULL, NULL);
     if (state == 1) {
       if (lrc) {
         ce_count_error(c, "create hard link", f->dp, lrc);
       } else {
         atomic_fetch_add(&c->hardlinks, 1);
-        ce_batch_add(w, pm_xstrdup(t->rel), &hid, &h, NULL, NULL);
+        ce_batch_add(w, pm_xstrdup(t->rel), &hid, &h, NULL,
+                     has_sr ? &sr : NULL);
       }
     } else if (state == 2) {
       pm_oserr_set(0);

@@ -127,6 +127,16 @@ struct ce_state {
   size_t cap, count;
   ce_srec *recs; /* count used, reccap allocated */
   size_t reccap;
+  /* Besides the table by path, one by the source's (dev, ino): the paths
+   * of a hard-link group share it, and a group's first path met by an
+   * update that has no record of its own finds the group's copy through
+   * another's (update.c). Its entries are record indexes + 1; 0 is
+   * empty. The paths are kept for that, in one block: rname[i] is the
+   * offset of record i's path (NUL-terminated) in names. */
+  size_t *itab, icap;
+  size_t *rname;
+  char *names;
+  size_t nlen, ncap;
 };
 
 static size_t key_slot(size_t cap, const pm_hash128 *k) {
@@ -155,6 +165,7 @@ static void reserve(ce_state *s, size_t n) {
   if (n > s->reccap) {
     s->reccap = n;
     s->recs = pm_xrealloc(s->recs, n * sizeof *s->recs);
+    s->rname = pm_xrealloc(s->rname, n * sizeof *s->rname);
   }
 }
 
@@ -269,7 +280,16 @@ static int parse(ce_state *s, const char *path, const unsigned char *buf,
       if (memchr(rel, 0, rl))
         return damaged(report, path, recno, pos, "a path holds a NUL byte");
       pm_hash128 k = pm_hash_buffer(rel, rl);
-      ce_srec_get(p, find_rec(s, &k, true));
+      ce_srec *r = find_rec(s, &k, true);
+      ce_srec_get(p, r);
+      if (s->nlen + rl + 1 > s->ncap) {
+        s->ncap = (s->nlen + rl + 1) * 2;
+        s->names = pm_xrealloc(s->names, s->ncap);
+      }
+      memcpy(s->names + s->nlen, rel, rl);
+      s->names[s->nlen + rl] = '\0';
+      s->rname[r - s->recs] = s->nlen;
+      s->nlen += rl + 1;
       files++;
     } else if (type == 'E') {
       if (plen != 8)
@@ -288,6 +308,22 @@ static int parse(ce_state *s, const char *path, const unsigned char *buf,
     return damaged(report, path, recno + 1, pos,
                    "it ends before its last record (it is incomplete)");
   return 0;
+}
+
+static size_t ino_slot(size_t cap, uint64_t dev, uint64_t ino) {
+  return (size_t)((ino * 0x9E3779B97F4A7C15ull) ^ dev) & (cap - 1);
+}
+
+/* Fills the table by source identity once the records are read. */
+static void index_sources(ce_state *s) {
+  s->icap = 16;
+  while (s->icap < s->count * 2) s->icap *= 2;
+  s->itab = pm_xcalloc(s->icap, sizeof *s->itab);
+  for (size_t i = 0; i < s->count; i++) {
+    size_t k = ino_slot(s->icap, s->recs[i].sdev, s->recs[i].sino);
+    while (s->itab[k]) k = (k + 1) & (s->icap - 1);
+    s->itab[k] = i + 1;
+  }
 }
 
 int ce_state_load(const pm_fs *fs, const char *path, const char *src,
@@ -324,8 +360,26 @@ int ce_state_load(const pm_fs *fs, const char *path, const char *src,
     ce_state_free(s);
     return rc;
   }
+  index_sources(s);
   *out = s;
   return 0;
+}
+
+const ce_srec *ce_state_lookup_src(const ce_state *s, uint64_t dev,
+                                   uint64_t ino, size_t *it,
+                                   const char **rel) {
+  if (!s || !s->itab) return NULL;
+  size_t k = *it ? *it : ino_slot(s->icap, dev, ino) + 1;
+  /* *it is the table position to look at next, + 1. */
+  for (k--; s->itab[k]; k = (k + 1) & (s->icap - 1)) {
+    size_t i = s->itab[k] - 1;
+    if (s->recs[i].sdev == dev && s->recs[i].sino == ino) {
+      *rel = s->names + s->rname[i];
+      *it = ((k + 1) & (s->icap - 1)) + 1;
+      return &s->recs[i];
+    }
+  }
+  return NULL;
 }
 
 const ce_srec *ce_state_lookup(const ce_state *s, const char *rel) {
@@ -340,6 +394,9 @@ void ce_state_free(ce_state *s) {
   if (!s) return;
   free(s->tab);
   free(s->recs);
+  free(s->itab);
+  free(s->rname);
+  free(s->names);
   free(s);
 }
 

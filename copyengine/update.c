@@ -5,6 +5,13 @@
  * - both ends as recorded, and the read not racy: nothing (the manifest
  *   line and the state record are carried over); returns true, done;
  * - the copy not as recorded (changed by hand, removed): copied again;
+ *   but one whose change time alone moved (a link made or removed, a
+ *   chmod) is hashed, and when its data are as recorded it is treated as
+ *   the next case, its metadata set again;
+ * - a hard-link group's first path met without a record of its own
+ *   (another path of the group has it, or it is a link added since):
+ *   another path's record of the same source serves, the path linked to
+ *   the group's copy (update_check's group_record);
  * - the source's size changed: copied again;
  * - otherwise (identity changed, racy, --checksum): the source is hashed
  *   (f->hash_only), and copied only when the hash differs.
@@ -13,6 +20,7 @@
  * ce_update_fast decides the common case from two stats before anything
  * is opened; ce_update_check decides on the open source. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "util.h"
 #include "worker_internal.h"
@@ -100,6 +108,45 @@ bool ce_update_fast(worker *w, ce_task *t, pm_fd sdir, pm_fd ddir,
   return true;
 }
 
+/* A copy whose size, mtime and identity are as recorded but whose change
+ * time is not. A link made or removed since changes it (on either side:
+ * a link of the source removed by hand, its copy's removed by --delete,
+ * perhaps after this file's record was taken), and so does a chmod or an
+ * attribute set by hand; so may a write that put the mtime back. The copy
+ * is trusted only once its data hash as recorded (and is then given the
+ * source's metadata again): reading it costs less than copying it. */
+static bool dst_same_data(ce_ctx *c, const ce_srec *se, const pm_stat *dst,
+                          pm_fd ddir, const char *leaf) {
+  if (dst->type != PM_T_FILE || !ce_srec_dst_equal(se, dst)) return false;
+  pm_hash128 h;
+  return hash_copy(c, ddir, leaf, dst->size, &h) == 0 &&
+         pm_hash_equal(&h, &se->hash);
+}
+
+/* The first path met of a hard-link group that has no record of its own:
+ * the last pass met another path of the group first (before every path
+ * got a record), or this path is a link added since. Another path's
+ * record serves when it is of this source with its size and mtime (its
+ * change time moves with every link), and the group's copy at that path
+ * of DST is still as recorded; *orel is that path. */
+static const ce_srec *group_record(ce_ctx *c, const fstate *f,
+                                   const char **orel) {
+  size_t it = 0;
+  const ce_srec *ge;
+  while ((ge = ce_state_lookup_src(c->old_state, f->st.dev, f->st.ino, &it,
+                                   orel))) {
+    if (!strcmp(*orel, f->t->rel) || ge->ssize != f->st.size ||
+        ge->smtime.sec != f->st.mtime.sec ||
+        ge->smtime.nsec != f->st.mtime.nsec)
+      continue;
+    pm_stat od;
+    if (pm_fs_stat_at(c->fs, c->dst_fd, *orel, &od) == 0 &&
+        dst_as_recorded(ge, &f->st, &od))
+      return ge;
+  }
+  return NULL;
+}
+
 /* The full decision, on the open source (f->st): true when the file was
  * carried over (f and its task are freed); false to copy it, with
  * f->hash_only set when its source is only to be hashed first. */
@@ -110,8 +157,38 @@ bool ce_update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf) {
   pm_stat dst;
   bool dst_file =
       pm_fs_stat_at(c->fs, ddir, leaf, &dst) == 0 && dst.type == PM_T_FILE;
+  const char *orel = NULL;
+  const ce_srec *ge = !se && f->hl ? group_record(c, f, &orel) : NULL;
+  if (ge) {
+    bool src_same = ce_srec_src_equal(ge, &f->st);
+    bool racy = ce_srec_racy(ge, c->racy_ns);
+    if (dst_file && ce_srec_dst_equal(ge, &dst)) {
+      /* Linked to the group's copy already: that is its record. */
+      se = ge;
+    } else if (src_same && !racy && !c->o->checksum) {
+      /* Nothing changed in the source: the path joins the copy. */
+      int lrc = ce_hl_link(c, orel, t->rel);
+      if (lrc == 0 && pm_fs_stat_at(c->fs, ddir, leaf, &dst) == 0 &&
+          dst.type == PM_T_FILE) {
+        dst_file = true;
+        se = ge;
+      }
+    } else {
+      /* The source is hashed against the group's copy, and the path
+       * linked to that copy only when the data are the same. */
+      f->hash_only = true;
+      f->src_same = src_same;
+      f->was_racy = src_same && racy;
+      f->expect = ge->hash;
+      f->adopt = pm_xstrdup(orel);
+      return false;
+    }
+  }
   if (se) {
-    bool dst_same = dst_file && dst_as_recorded(se, &f->st, &dst);
+    bool as_recorded = dst_file && dst_as_recorded(se, &f->st, &dst);
+    bool relinked = dst_file && !as_recorded &&
+                    dst_same_data(c, se, &dst, ddir, leaf);
+    bool dst_same = as_recorded || relinked;
     if (!dst_same) {
       /* A resumed run finds the files it was copying when it stopped
        * changed too: no news for the user. */
@@ -126,11 +203,13 @@ bool ce_update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf) {
     }
     bool src_same = ce_srec_src_equal(se, &f->st);
     bool racy = ce_srec_racy(se, c->racy_ns);
-    if (src_same && !racy && !c->o->checksum) {
+    /* A copy trusted by its hash is given the source's metadata again
+     * (hash_only), in case more than its links changed. */
+    if (src_same && !racy && !c->o->checksum && !relinked) {
       pm_fs_close(c->fs, f->sfd);
       f->sfd = PM_FD_INVALID;
       ce_jident id = ident_of(&f->st);
-      if (f->hl) ce_hl_settle(w, f->hl, true, &se->hash, &id);
+      if (f->hl) ce_hl_settle(w, f->hl, true, &se->hash, &id, se);
       carry_over(c, t, se);
       ce_dnode_release(c, t->dir);
       task_free(t);

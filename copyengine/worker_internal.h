@@ -26,6 +26,12 @@ typedef struct ce_hlentry {
   int state; /* 0 copying, 1 done, 2 failed */
   pm_hash128 hash;
   ce_jident id;
+  /* The first path's state record once it is done (has_sr): every path of
+   * the group gets it, so that the next pass finds a record on whichever
+   * path it meets first. The same source and copy (one inode on each
+   * side), so the same record under another name. */
+  bool has_sr;
+  ce_srec sr;
   /* Paths of the group met while the first was still being copied: they
    * are linked, and their directory released, when it is done. */
   struct hlwait {
@@ -99,6 +105,10 @@ struct fstate {
    * read-only handle on the copy); otherwise it is copied again. */
   bool hash_only, src_same, was_racy;
   pm_hash128 expect;
+  /* With hash_only: the copy is the group's copy at this other path of
+   * DST (the path met has none yet); the path is linked to it once the
+   * hash is as expected. */
+  char *adopt;
 };
 
 typedef struct pending {
@@ -203,6 +213,7 @@ static inline void file_fail_logic(fstate *f, const char *op, int err,
 
 static inline void fstate_free(fstate *f) {
   free(f->errop_buf);
+  free(f->adopt);
   free(f->sp);
   free(f->dp);
   pm_hasher_free(f->h);
@@ -252,11 +263,14 @@ void ce_busy_report(ce_ctx *c, const fstate *f);
  * (f->hl set; copy it), true when f was linked to the first or waits for
  * it (f and its task are then freed). */
 bool ce_hl_join(worker *w, fstate *f);
-/* The first path of group e is done (ok, with its hash and identity) or
- * failed: links the paths that waited for it and passes them its hash,
- * or fails them. */
+/* The first path of group e is done (ok, with its hash, identity and
+ * state record, NULL when none) or failed: links the paths that waited
+ * for it and passes them its hash and record, or fails them. */
 void ce_hl_settle(worker *w, ce_hlentry *e, bool ok, const pm_hash128 *h,
-                  const ce_jident *id);
+                  const ce_jident *id, const ce_srec *sr);
+/* Makes DST's rel a hard link of DST's first (both relative to DST),
+ * leaving it when it is that file already; 0 or PM_E*. */
+int ce_hl_link(ce_ctx *c, const char *first, const char *rel);
 
 /* ---- pipeline.c: a file's chunks ---- */
 /* Queues ch on the engine; a request the engine is too busy for, or
