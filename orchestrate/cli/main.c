@@ -68,6 +68,14 @@ int main(int argc, char **argv) {
   pm_stdio_init();
   /* Reports and progress of the libraries come here (cli_output.c). */
   cli_output_init();
+  /* Ctrl-C and SIGTERM are caught from the start, not only once a command
+   * has parsed its options and opened its host: a signal that lands
+   * during that (which can take a while on a loaded machine) then sets
+   * the flag the command's work looks at first, and the command stops
+   * with exit 130 like any other interrupted run, instead of dying of
+   * the signal. Each command installs the same catch again before its
+   * work (idempotent). */
+  pm_interrupt_catch();
   if (argc < 2) {
     usage(stderr);
     return PM_EXIT_USAGE;
