@@ -154,6 +154,42 @@ static int fl_hit(fl_layer *L, fl_op op, const fl_target *t, uint64_t off_end) {
   return fl_hit_n(L, op, t, off_end, NULL);
 }
 
+/* The check a counted slot makes before it forwards: the test's hook
+ * first, for the calls that offer it one (`hook` names the call; NULL:
+ * none), whose answer, when not 0, is the call's and is counted under
+ * op; then the rule, against the call's path, the path beneath its
+ * directory handle, or the path its handle was opened by. 0 lets the
+ * call through. */
+static int gate_hook(fl_layer *L, fl_op op, const char *hook,
+                     const char *path) {
+  if (!hook || !L->hook) return 0;
+  int h = L->hook(hook, path, 0, L->hook_arg);
+  if (h) fl_count(L, op);
+  return h;
+}
+
+static int gate_target(fl_layer *L, fl_op op, fl_target t) {
+  int e = fl_hit(L, op, &t, 0);
+  fl_target_free(&t);
+  return e;
+}
+
+static int gate_path(fl_layer *L, fl_op op, const char *hook,
+                     const char *path) {
+  int h = gate_hook(L, op, hook, path);
+  return h ? h : gate_target(L, op, fl_target_path(path));
+}
+
+static int gate_at(fl_layer *L, fl_op op, const char *hook, pm_fd dir,
+                   const char *rel) {
+  int h = gate_hook(L, op, hook, rel);
+  return h ? h : gate_target(L, op, fl_target_at(L, dir, rel));
+}
+
+static int gate_fd(fl_layer *L, fl_op op, pm_fd fd) {
+  return gate_target(L, op, fl_target_fd(L, fd));
+}
+
 static int refuse(fl_layer *L, int flags) {
   if (!(flags & L->rule.refuse_flags)) return 0;
   atomic_fetch_add(&L->refused, 1);
@@ -222,10 +258,7 @@ static void l_closedir(const pm_fs *self, pm_dir *d) {
 
 static int l_opendir(const pm_fs *self, const char *path, pm_dir **out) {
   fl_layer *L = self->ctx;
-  int e = L->hook ? L->hook("opendir", path, 0, L->hook_arg) : 0;
-  fl_target t = fl_target_path(path);
-  if (e) fl_count(L, FL_LIST);
-  if (!e) e = fl_hit(L, FL_LIST, &t, 0);
+  int e = gate_path(L, FL_LIST, "opendir", path);
   if (e) return e;
   return pm_fs_opendir(L->parent, path, out);
 }
@@ -233,11 +266,7 @@ static int l_opendir(const pm_fs *self, const char *path, pm_dir **out) {
 static int l_opendir_at(const pm_fs *self, pm_fd dir, const char *rel,
                         pm_dir **out) {
   fl_layer *L = self->ctx;
-  int e = L->hook ? L->hook("opendir_at", rel, 0, L->hook_arg) : 0;
-  fl_target t = fl_target_at(L, dir, rel);
-  if (e) fl_count(L, FL_LIST);
-  if (!e) e = fl_hit(L, FL_LIST, &t, 0);
-  fl_target_free(&t);
+  int e = gate_at(L, FL_LIST, "opendir_at", dir, rel);
   if (e) return e;
   return pm_fs_opendir_at(L->parent, dir, rel, out);
 }
@@ -286,407 +315,264 @@ static int64_t l_pwrite(const pm_fs *self, pm_fd fd, const void *buf,
 
 static int l_fsync(const pm_fs *self, pm_fd fd, bool data_only) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_fd(L, fd);
-  int e = fl_hit(L, FL_FSYNC, &t, 0);
-  fl_target_free(&t);
+  int e = gate_fd(L, FL_FSYNC, fd);
   if (e) return e;
   return pm_fs_fsync(L->parent, fd, data_only);
 }
 static int l_ftruncate(const pm_fs *self, pm_fd fd, uint64_t size) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_fd(L, fd);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_fd(L, FL_META, fd);
   if (e) return e;
   return pm_fs_ftruncate(L->parent, fd, size);
 }
 static int l_fstat(const pm_fs *self, pm_fd fd, pm_stat *st) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_fd(L, fd);
-  int e = fl_hit(L, FL_STAT, &t, 0);
-  fl_target_free(&t);
+  int e = gate_fd(L, FL_STAT, fd);
   if (e) return e;
   return pm_fs_fstat(L->parent, fd, st);
 }
 static int l_stat(const pm_fs *self, const char *path, bool follow,
                   pm_stat *st) {
   fl_layer *L = self->ctx;
-  if (L->hook) {
-    int h = L->hook("stat", path, 0, L->hook_arg);
-    if (h) {
-      fl_count(L, FL_STAT);
-      return h;
-    }
-  }
-  fl_target t = fl_target_path(path);
-  int e = fl_hit(L, FL_STAT, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_STAT, "stat", path);
   if (e) return e;
   return pm_fs_stat(L->parent, path, follow, st);
 }
 static int l_readdir(const pm_fs *self, pm_dir *d, pm_dirent *ent) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_path(NULL);
-  int e = fl_hit(L, FL_LIST, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_LIST, NULL, NULL);
   if (e) return e;
   return pm_fs_readdir(L->parent, d, ent);
 }
 static int l_mkdir(const pm_fs *self, const char *path, uint32_t mode) {
   fl_layer *L = self->ctx;
-  if (L->hook) {
-    int h = L->hook("mkdir", path, 0, L->hook_arg);
-    if (h) {
-      fl_count(L, FL_MKDIR);
-      return h;
-    }
-  }
-  fl_target t = fl_target_path(path);
-  int e = fl_hit(L, FL_MKDIR, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_MKDIR, "mkdir", path);
   if (e) return e;
   return pm_fs_mkdir(L->parent, path, mode);
 }
 static int l_rmdir(const pm_fs *self, const char *path) {
   fl_layer *L = self->ctx;
-  if (L->hook) {
-    int h = L->hook("rmdir", path, 0, L->hook_arg);
-    if (h) {
-      fl_count(L, FL_META);
-      return h;
-    }
-  }
-  fl_target t = fl_target_path(path);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_META, "rmdir", path);
   if (e) return e;
   return pm_fs_rmdir(L->parent, path);
 }
 static int l_unlink(const pm_fs *self, const char *path) {
   fl_layer *L = self->ctx;
-  if (L->hook) {
-    int h = L->hook("unlink", path, 0, L->hook_arg);
-    if (h) {
-      fl_count(L, FL_META);
-      return h;
-    }
-  }
-  fl_target t = fl_target_path(path);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_META, "unlink", path);
   if (e) return e;
   return pm_fs_unlink(L->parent, path);
 }
 static int l_rename(const pm_fs *self, const char *from, const char *to) {
   fl_layer *L = self->ctx;
-  if (L->hook) {
-    int h = L->hook("rename", to, 0, L->hook_arg);
-    if (h) {
-      fl_count(L, FL_RENAME);
-      return h;
-    }
-  }
-  fl_target t = fl_target_path(to);
-  int e = fl_hit(L, FL_RENAME, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_RENAME, "rename", to);
   if (e) return e;
   return pm_fs_rename(L->parent, from, to);
 }
 static int l_link(const pm_fs *self, const char *existing,
                   const char *newpath) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_path(newpath);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_META, NULL, newpath);
   if (e) return e;
   return pm_fs_link(L->parent, existing, newpath);
 }
 static int l_symlink(const pm_fs *self, const char *target,
                      const char *linkpath) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_path(linkpath);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_META, NULL, linkpath);
   if (e) return e;
   return pm_fs_symlink(L->parent, target, linkpath);
 }
 static int l_readlink(const pm_fs *self, const char *path, char *buf,
                       size_t cap, size_t *len) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_path(path);
-  int e = fl_hit(L, FL_STAT, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_STAT, NULL, path);
   if (e) return e;
   return pm_fs_readlink(L->parent, path, buf, cap, len);
 }
 static int l_mknod(const pm_fs *self, const char *path, pm_ftype type,
                    uint32_t mode, uint64_t rdev) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_path(path);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_META, NULL, path);
   if (e) return e;
   return pm_fs_mknod(L->parent, path, type, mode, rdev);
 }
 static int l_fchmod(const pm_fs *self, pm_fd fd, uint32_t mode) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_fd(L, fd);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_fd(L, FL_META, fd);
   if (e) return e;
   return pm_fs_fchmod(L->parent, fd, mode);
 }
 static int l_chmod(const pm_fs *self, const char *path, uint32_t mode) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_path(path);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_META, NULL, path);
   if (e) return e;
   return pm_fs_chmod(L->parent, path, mode);
 }
 static int l_fchown(const pm_fs *self, pm_fd fd, uint32_t uid, uint32_t gid) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_fd(L, fd);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_fd(L, FL_META, fd);
   if (e) return e;
   return pm_fs_fchown(L->parent, fd, uid, gid);
 }
 static int l_chown(const pm_fs *self, const char *path, uint32_t uid,
                    uint32_t gid, bool follow) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_path(path);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_META, NULL, path);
   if (e) return e;
   return pm_fs_chown(L->parent, path, uid, gid, follow);
 }
 static int l_futimes(const pm_fs *self, pm_fd fd, const pm_time *atime,
                      const pm_time *mtime) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_fd(L, fd);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_fd(L, FL_META, fd);
   if (e) return e;
   return pm_fs_futimes(L->parent, fd, atime, mtime);
 }
 static int l_utimes(const pm_fs *self, const char *path, const pm_time *atime,
                     const pm_time *mtime, bool follow) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_path(path);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_META, NULL, path);
   if (e) return e;
   return pm_fs_utimes(L->parent, path, atime, mtime, follow);
 }
 static int l_xattr_list(const pm_fs *self, const char *path, bool follow,
                         char *buf, size_t cap, size_t *len) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_path(path);
-  int e = fl_hit(L, FL_STAT, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_STAT, NULL, path);
   if (e) return e;
   return pm_fs_xattr_list(L->parent, path, follow, buf, cap, len);
 }
 static int l_xattr_get(const pm_fs *self, const char *path, bool follow,
                        const char *name, void *buf, size_t cap, size_t *len) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_path(path);
-  int e = fl_hit(L, FL_STAT, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_STAT, NULL, path);
   if (e) return e;
   return pm_fs_xattr_get(L->parent, path, follow, name, buf, cap, len);
 }
 static int l_xattr_set(const pm_fs *self, const char *path, bool follow,
                        const char *name, const void *val, size_t len) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_path(path);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_META, NULL, path);
   if (e) return e;
   return pm_fs_xattr_set(L->parent, path, follow, name, val, len);
 }
 static int64_t l_seek(const pm_fs *self, pm_fd fd, uint64_t off, bool hole) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_fd(L, fd);
-  int e = fl_hit(L, FL_STAT, &t, 0);
-  fl_target_free(&t);
+  int e = gate_fd(L, FL_STAT, fd);
   if (e) return e;
   return pm_fs_seek(L->parent, fd, off, hole);
 }
 static int l_syncfs(const pm_fs *self, pm_fd fd) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_fd(L, fd);
-  int e = fl_hit(L, FL_FSYNC, &t, 0);
-  fl_target_free(&t);
+  int e = gate_fd(L, FL_FSYNC, fd);
   if (e) return e;
   return pm_fs_syncfs(L->parent, fd);
 }
 static int l_fsinfo(const pm_fs *self, const char *path, pm_fsinfo *info) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_path(path);
-  int e = fl_hit(L, FL_INFO, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_INFO, NULL, path);
   if (e) return e;
   return pm_fs_fsinfo(L->parent, path, info);
 }
 static int l_realpath(const pm_fs *self, const char *path, char *buf,
                       size_t cap) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_path(path);
-  int e = fl_hit(L, FL_INFO, &t, 0);
-  fl_target_free(&t);
+  int e = gate_path(L, FL_INFO, NULL, path);
   if (e) return e;
   return pm_fs_realpath(L->parent, path, buf, cap);
 }
 static int l_drop_cache(const pm_fs *self, pm_fd fd, uint64_t off,
                         uint64_t len) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_fd(L, fd);
-  int e = fl_hit(L, FL_CACHE, &t, 0);
-  fl_target_free(&t);
+  int e = gate_fd(L, FL_CACHE, fd);
   if (e) return e;
   return pm_fs_drop_cache(L->parent, fd, off, len);
 }
 static int l_cached(const pm_fs *self, pm_fd fd, uint64_t off) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_fd(L, fd);
-  int e = fl_hit(L, FL_CACHE, &t, 0);
-  fl_target_free(&t);
+  int e = gate_fd(L, FL_CACHE, fd);
   if (e) return e;
   return pm_fs_cached(L->parent, fd, off);
 }
 static int l_stat_at(const pm_fs *self, pm_fd dir, const char *rel,
                      pm_stat *st) {
   fl_layer *L = self->ctx;
-  if (L->hook) {
-    int h = L->hook("stat_at", rel, 0, L->hook_arg);
-    if (h) {
-      fl_count(L, FL_STAT);
-      return h;
-    }
-  }
-  fl_target t = fl_target_at(L, dir, rel);
-  int e = fl_hit(L, FL_STAT, &t, 0);
-  fl_target_free(&t);
+  int e = gate_at(L, FL_STAT, "stat_at", dir, rel);
   if (e) return e;
   return pm_fs_stat_at(L->parent, dir, rel, st);
 }
 static int l_mkdir_at(const pm_fs *self, pm_fd dir, const char *rel,
                       uint32_t mode) {
   fl_layer *L = self->ctx;
-  if (L->hook) {
-    int h = L->hook("mkdir_at", rel, 0, L->hook_arg);
-    if (h) {
-      fl_count(L, FL_MKDIR);
-      return h;
-    }
-  }
-  fl_target t = fl_target_at(L, dir, rel);
-  int e = fl_hit(L, FL_MKDIR, &t, 0);
-  fl_target_free(&t);
+  int e = gate_at(L, FL_MKDIR, "mkdir_at", dir, rel);
   if (e) return e;
   return pm_fs_mkdir_at(L->parent, dir, rel, mode);
 }
 static int l_symlink_at(const pm_fs *self, const char *target, pm_fd dir,
                         const char *rel) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_at(L, dir, rel);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_at(L, FL_META, NULL, dir, rel);
   if (e) return e;
   return pm_fs_symlink_at(L->parent, target, dir, rel);
 }
 static int l_link_at(const pm_fs *self, pm_fd odir, const char *orel,
                      pm_fd ndir, const char *nrel) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_at(L, ndir, nrel);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_at(L, FL_META, NULL, ndir, nrel);
   if (e) return e;
   return pm_fs_link_at(L->parent, odir, orel, ndir, nrel);
 }
 static int l_mknod_at(const pm_fs *self, pm_fd dir, const char *rel,
                       pm_ftype type, uint32_t mode, uint64_t rdev) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_at(L, dir, rel);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_at(L, FL_META, NULL, dir, rel);
   if (e) return e;
   return pm_fs_mknod_at(L->parent, dir, rel, type, mode, rdev);
 }
 static int l_readlink_at(const pm_fs *self, pm_fd dir, const char *rel,
                          char *buf, size_t cap, size_t *len) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_at(L, dir, rel);
-  int e = fl_hit(L, FL_STAT, &t, 0);
-  fl_target_free(&t);
+  int e = gate_at(L, FL_STAT, NULL, dir, rel);
   if (e) return e;
   return pm_fs_readlink_at(L->parent, dir, rel, buf, cap, len);
 }
 static int l_unlink_at(const pm_fs *self, pm_fd dir, const char *rel) {
   fl_layer *L = self->ctx;
-  if (L->hook) {
-    int h = L->hook("unlink_at", rel, 0, L->hook_arg);
-    if (h) {
-      fl_count(L, FL_META);
-      return h;
-    }
-  }
-  fl_target t = fl_target_at(L, dir, rel);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_at(L, FL_META, "unlink_at", dir, rel);
   if (e) return e;
   return pm_fs_unlink_at(L->parent, dir, rel);
 }
 static int l_rmdir_at(const pm_fs *self, pm_fd dir, const char *rel) {
   fl_layer *L = self->ctx;
-  if (L->hook) {
-    int h = L->hook("rmdir_at", rel, 0, L->hook_arg);
-    if (h) {
-      fl_count(L, FL_META);
-      return h;
-    }
-  }
-  fl_target t = fl_target_at(L, dir, rel);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_at(L, FL_META, "rmdir_at", dir, rel);
   if (e) return e;
   return pm_fs_rmdir_at(L->parent, dir, rel);
 }
 static int l_chmod_at(const pm_fs *self, pm_fd dir, const char *rel,
                       uint32_t mode) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_at(L, dir, rel);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_at(L, FL_META, NULL, dir, rel);
   if (e) return e;
   return pm_fs_chmod_at(L->parent, dir, rel, mode);
 }
 static int l_chown_at(const pm_fs *self, pm_fd dir, const char *rel,
                       uint32_t uid, uint32_t gid) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_at(L, dir, rel);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_at(L, FL_META, NULL, dir, rel);
   if (e) return e;
   return pm_fs_chown_at(L->parent, dir, rel, uid, gid);
 }
 static int l_utimes_at(const pm_fs *self, pm_fd dir, const char *rel,
                        const pm_time *atime, const pm_time *mtime) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_at(L, dir, rel);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_at(L, FL_META, NULL, dir, rel);
   if (e) return e;
   return pm_fs_utimes_at(L->parent, dir, rel, atime, mtime);
 }
 static int l_xattr_list_at(const pm_fs *self, pm_fd dir, const char *rel,
                            char *buf, size_t cap, size_t *len) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_at(L, dir, rel);
-  int e = fl_hit(L, FL_STAT, &t, 0);
-  fl_target_free(&t);
+  int e = gate_at(L, FL_STAT, NULL, dir, rel);
   if (e) return e;
   return pm_fs_xattr_list_at(L->parent, dir, rel, buf, cap, len);
 }
@@ -694,44 +580,34 @@ static int l_xattr_get_at(const pm_fs *self, pm_fd dir, const char *rel,
                           const char *name, void *buf, size_t cap,
                           size_t *len) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_at(L, dir, rel);
-  int e = fl_hit(L, FL_STAT, &t, 0);
-  fl_target_free(&t);
+  int e = gate_at(L, FL_STAT, NULL, dir, rel);
   if (e) return e;
   return pm_fs_xattr_get_at(L->parent, dir, rel, name, buf, cap, len);
 }
 static int l_xattr_set_at(const pm_fs *self, pm_fd dir, const char *rel,
                           const char *name, const void *val, size_t len) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_at(L, dir, rel);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_at(L, FL_META, NULL, dir, rel);
   if (e) return e;
   return pm_fs_xattr_set_at(L->parent, dir, rel, name, val, len);
 }
 static int l_xattr_remove_at(const pm_fs *self, pm_fd dir, const char *rel,
                              const char *name) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_at(L, dir, rel);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_at(L, FL_META, NULL, dir, rel);
   if (e) return e;
   return pm_fs_xattr_remove_at(L->parent, dir, rel, name);
 }
 static int l_lock(const pm_fs *self, pm_fd fd) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_fd(L, fd);
-  int e = fl_hit(L, FL_META, &t, 0);
-  fl_target_free(&t);
+  int e = gate_fd(L, FL_META, fd);
   if (e) return e;
   return pm_fs_lock(L->parent, fd);
 }
 static int l_streams_list(const pm_fs *self, pm_fd fd, char *buf, size_t cap,
                           size_t *len) {
   fl_layer *L = self->ctx;
-  fl_target t = fl_target_fd(L, fd);
-  int e = fl_hit(L, FL_STAT, &t, 0);
-  fl_target_free(&t);
+  int e = gate_fd(L, FL_STAT, fd);
   if (e) return e;
   return pm_fs_streams_list(L->parent, fd, buf, cap, len);
 }
