@@ -80,7 +80,8 @@ void pm_utc_now(char *buf, size_t cap);
  * default would on Linux, with exit code 130 on Windows (the copy's
  * journal survives that as it survives a kill). pm_interrupt_flag() is
  * the flag itself, for the engines' `atomic_int *interrupt` options (an
- * atomic: the handler writes it while worker threads read it). */
+ * atomic: the handler writes it while worker threads read it). Calling
+ * pm_interrupt_catch() again changes nothing. */
 void pm_interrupt_catch(void);
 bool pm_interrupted(void);
 atomic_int *pm_interrupt_flag(void);

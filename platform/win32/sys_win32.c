@@ -246,7 +246,15 @@ static BOOL WINAPI on_console_event(DWORD ev) {
   }
 }
 
-void pm_interrupt_catch(void) { SetConsoleCtrlHandler(on_console_event, TRUE); }
+/* main() catches from the start and a command again before its work:
+ * the handler is added to the console's list once, so that the list does
+ * not grow with every call. */
+static volatile LONG handler_added;
+
+void pm_interrupt_catch(void) {
+  if (InterlockedExchange(&handler_added, 1) == 0)
+    SetConsoleCtrlHandler(on_console_event, TRUE);
+}
 
 bool pm_interrupted(void) { return atomic_load(&interrupt_flag) != 0; }
 
