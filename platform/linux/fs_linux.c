@@ -1203,9 +1203,26 @@ static int bxpath_open(pm_fd dir, const char *rel, bxpath *x) {
   return 0;
 }
 
+/* An empty rel names the handle's own object: the f* calls act on the
+ * descriptor itself, without the path lookup through /proc that costs a
+ * walk of procfs and its magic link on every file the copy finishes. An
+ * O_PATH descriptor refuses them (EBADF): that one still goes by its /proc
+ * name. fd_xattr_done() is true when the f* call answered. */
+static bool fd_xattr_done(const char *rel, ssize_t n) {
+  return !*rel && (n >= 0 || errno != EBADF);
+}
+
 static int lx_xattr_list_at(const pm_fs *self PM_UNUSED, pm_fd dir,
                             const char *rel, char *buf, size_t cap,
                             size_t *len) {
+  if (!*rel) {
+    ssize_t n = flistxattr((int)dir, buf, cap);
+    if (fd_xattr_done(rel, n)) {
+      if (n < 0) return fail();
+      *len = (size_t)n;
+      return 0;
+    }
+  }
   bxpath x;
   PM_TRY(bxpath_open(dir, rel, &x));
   ssize_t n = x.follow ? listxattr(x.proc, buf, cap)
@@ -1219,6 +1236,14 @@ static int lx_xattr_list_at(const pm_fs *self PM_UNUSED, pm_fd dir,
 static int lx_xattr_get_at(const pm_fs *self PM_UNUSED, pm_fd dir,
                            const char *rel, const char *name, void *buf,
                            size_t cap, size_t *len) {
+  if (!*rel) {
+    ssize_t n = fgetxattr((int)dir, name, buf, cap);
+    if (fd_xattr_done(rel, n)) {
+      if (n < 0) return fail();
+      *len = (size_t)n;
+      return 0;
+    }
+  }
   bxpath x;
   PM_TRY(bxpath_open(dir, rel, &x));
   ssize_t n = x.follow ? getxattr(x.proc, name, buf, cap)
@@ -1232,6 +1257,10 @@ static int lx_xattr_get_at(const pm_fs *self PM_UNUSED, pm_fd dir,
 static int lx_xattr_set_at(const pm_fs *self PM_UNUSED, pm_fd dir,
                            const char *rel, const char *name, const void *val,
                            size_t len) {
+  if (!*rel) {
+    int r = fsetxattr((int)dir, name, val, len, 0);
+    if (fd_xattr_done(rel, r)) return r < 0 ? fail() : 0;
+  }
   bxpath x;
   PM_TRY(bxpath_open(dir, rel, &x));
   int r = x.follow ? setxattr(x.proc, name, val, len, 0)
@@ -1243,6 +1272,10 @@ static int lx_xattr_set_at(const pm_fs *self PM_UNUSED, pm_fd dir,
 
 static int lx_xattr_remove_at(const pm_fs *self PM_UNUSED, pm_fd dir,
                               const char *rel, const char *name) {
+  if (!*rel) {
+    int r = fremovexattr((int)dir, name);
+    if (fd_xattr_done(rel, r)) return r < 0 ? fail() : 0;
+  }
   bxpath x;
   PM_TRY(bxpath_open(dir, rel, &x));
   int r = x.follow ? removexattr(x.proc, name) : lremovexattr(x.proc, name);

@@ -212,6 +212,23 @@ static void test_fs_beneath_plain(void **state) {
                                         sizeof v, &len),
                        0);
       assert_int_equal(len, 1);
+      /* List, read and remove on the handle itself too (Linux: the f*
+       * calls on the descriptor). */
+      char names[256];
+      assert_int_equal(pm_fs_xattr_list_at(fs, fd, "", names, sizeof names, &len),
+                       0);
+      assert_int_equal(len, sizeof "user.pomove");
+      assert_string_equal(names, "user.pomove");
+      assert_int_equal(pm_fs_xattr_get_at(fs, fd, "", "user.pomove", NULL, 0, &len),
+                       0);
+      assert_int_equal(len, 1);
+      assert_int_equal(pm_fs_xattr_get_at(fs, fd, "", "user.none", v, sizeof v,
+                                          &len),
+                       PM_ENODATA);
+      assert_int_equal(pm_fs_xattr_remove_at(fs, fd, "", "user.pomove"), 0);
+      assert_int_equal(pm_fs_xattr_remove_at(fs, fd, "", "user.pomove"),
+                       PM_ENODATA);
+      assert_int_equal(pm_fs_xattr_set_at(fs, fd, "", "user.pomove", "v", 1), 0);
     } else {
       assert_int_equal(xr, PM_ENOTSUP);
     }
