@@ -37,9 +37,10 @@ void ce_worker_main(void *arg) {
     return;
   }
   w.zeros = pm_xcalloc(1, c->chunk);
-  /* Half the in-flight budget is cache enough to stop the faulting, and
-   * keeps the peak RSS low. */
-  ce_bufpool_init(&w.bufs, c->budget / 2 + c->chunk);
+  /* The pool holds at most the in-flight budget and one chunk, out and
+   * cached together (bufpool.h): less than the budget plus half of it in
+   * cache that it held before, and buffers back from a burst are kept. */
+  ce_bufpool_init(&w.bufs, c->budget + c->chunk);
   if (c->j || c->o->verify) w.cm = ce_committer_start(c);
   w.events = pm_xcalloc(w.depth, sizeof *w.events);
   bool queue_done = false;
