@@ -39,8 +39,11 @@ static void make_room(ce_bufpool *p, unsigned keep, size_t need) {
     unsigned best = CE_BUFPOOL_CLASSES;
     size_t most = 0;
     for (unsigned k = 0; k < CE_BUFPOOL_CLASSES; k++) {
+      /* Only classes that hold buffers: the size of a class past what
+       * size_t can count (32-bit Windows) is never computed. */
+      if (k == keep || !p->nfree[k]) continue;
       size_t bytes = p->nfree[k] * class_size(k);
-      if (k != keep && bytes > most) {
+      if (bytes > most) {
         most = bytes;
         best = k;
       }
