@@ -242,6 +242,23 @@ rc=$?
 [ $rc -eq 0 ] || { fail "hash -o exited $rc"; cat "$work/out/hash.err" >&2; }
 cmp -s "$work/win.xxh128" "$work/out/linux.xxh128" ||
   { fail "hash -o differs from the Linux pomove's manifest:"; diff "$work/win.xxh128" "$work/out/linux.xxh128" | head >&2; }
+# A temporary of win.xxh128 that a killed run left (its pid names no
+# process: Windows pids are multiples of 4) is removed and said; one of
+# another name is left alone.
+printf 'stale\n' >"$work/win.xxh128.tmp-999997-0a1b2c"
+printf 'other\n' >"$work/winx.xxh128.tmp-999997-0a1b2c"
+win hash -o S:/win.xxh128 "S:/src é" 2>"$work/out/hash-sweep.err" >/dev/null
+rc=$?
+[ $rc -eq 0 ] || { fail "hash -o with a stale temporary exited $rc"; cat "$work/out/hash-sweep.err" >&2; }
+[ ! -e "$work/win.xxh128.tmp-999997-0a1b2c" ] ||
+  fail "hash -o left the temporary of a killed run (pid 999997)"
+grep -q "win.xxh128.tmp-999997-0a1b2c', a temporary manifest left by pomove process 999997, which has ended" "$work/out/hash-sweep.err" ||
+  { fail "hash -o did not say it removed the stale temporary"; cat "$work/out/hash-sweep.err" >&2; }
+[ -f "$work/winx.xxh128.tmp-999997-0a1b2c" ] ||
+  fail "hash -o removed the temporary of another file"
+rm -f "$work/winx.xxh128.tmp-999997-0a1b2c"
+cmp -s "$work/win.xxh128" "$work/out/linux.xxh128" ||
+  fail "hash -o after the sweep differs from the Linux pomove's manifest"
 win hash -q "S:/src é" >"$work/out/stdout.xxh128" 2>/dev/null
 cmp -s "$work/out/stdout.xxh128" "$work/out/linux.xxh128" ||
   fail "hash to stdout differs from the Linux pomove's manifest (CR line ends?)"
