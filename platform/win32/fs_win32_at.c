@@ -644,17 +644,20 @@ int pmw_opendir_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
 
 int pmw_mkdir_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
                  uint32_t mode) {
-  (void)mode; /* NTFS has no mode; the directory inherits its ACL */
+  /* NTFS has no mode: the directory inherits its ACL, unless the mode
+   * has no group or other bits (0700: a directory being filled), which
+   * makes it private as a file is (see open_at and chmod_at). */
+  PSECURITY_DESCRIPTOR sd = (mode & 077) ? NULL : pmw_private_sd();
   walk w;
   int rc = walk_leaf(dir, rel, &w);
   if (rc) return rc;
   HANDLE h;
-  NTSTATUS s = nt_open(w.parent, w.leaf, w.leaf_len,
-                       FILE_LIST_DIRECTORY | SYNCHRONIZE, FILE_ATTRIBUTE_NORMAL,
-                       FILE_CREATE,
-                       OPT_WALK | FILE_DIRECTORY_FILE |
-                           FILE_SYNCHRONOUS_IO_NONALERT,
-                       &h, NULL);
+  NTSTATUS s = nt_open_sd(w.parent, w.leaf, w.leaf_len,
+                          FILE_LIST_DIRECTORY | SYNCHRONIZE,
+                          FILE_ATTRIBUTE_NORMAL, FILE_CREATE,
+                          OPT_WALK | FILE_DIRECTORY_FILE |
+                              FILE_SYNCHRONOUS_IO_NONALERT,
+                          sd, &h, NULL);
   walk_close(&w);
   if (s < 0) return pmw_fail_nt(s);
   pmw_nt.close(h);
@@ -896,12 +899,14 @@ int pmw_rmdir_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel) {
 
 static int chmod_op(HANDLE h, const tag_info *ti, void *arg) {
   uint32_t mode = *(const uint32_t *)arg;
-  if (ti->attrs & FILE_ATTRIBUTE_DIRECTORY) return 0;
-  /* Group or other bits end a private file's privacy (see open_at). */
+  /* Group or other bits end a private file's or directory's privacy
+   * (see open_at and mkdir_at); a directory keeps no other part of a
+   * mode. */
   if (mode & 077) {
     int rc = pmw_meta_unprivate(h);
     if (rc) return rc;
   }
+  if (ti->attrs & FILE_ATTRIBUTE_DIRECTORY) return 0;
   FILE_BASIC_INFORMATION bi;
   memset(&bi, 0, sizeof bi);
   bi.FileAttributes = attrs_for_mode(ti->attrs, mode);

@@ -954,6 +954,38 @@ static void test_fs_win32_nt_private(void **state) {
   assert_int_equal(pm_fs_chmod_at(fs, d, "other", 0666), 0);
   assert_int_equal(pm_fs_chmod(fs, q, 0644), 0);
   assert_int_equal(sd_inherits, 2);
+
+  /* Directories as files: made with 0700 (a directory the copy engine is
+   * filling) they get the private descriptor, with 0755 none; a chmod
+   * with group or other bits (the source's mode, set when the directory
+   * is done) gives a still private one what its parent passes down, and
+   * leaves one whose DACL is its own alone. */
+  create_sd = NULL;
+  assert_int_equal(pm_fs_mkdir_at(fs, d, "pubdir", 0755), 0);
+  assert_null(create_sd);
+  assert_int_equal(pm_fs_mkdir_at(fs, d, "privdir", 0700), 0);
+  assert_ptr_equal(create_sd, priv);
+  char *pd = ct_str("%s/privdir", dir), *pd2 = ct_str("%s/privdir2", dir);
+  pm_fd fdd;
+  assert_true(fake_set_sec(open_h(pd, &fdd), DACL_SECURITY_INFORMATION, priv));
+  pm_fs_close(fs, fdd);
+  assert_int_equal(pm_fs_chmod_at(fs, d, "privdir", 0700), 0);
+  assert_int_equal(sd_inherits, 2);
+  assert_int_equal(pm_fs_chmod_at(fs, d, "privdir", 0777), 0);
+  assert_int_equal(sd_inherits, 3);
+  sd = get_sd(fs, pd, &len);
+  assert_true(GetSecurityDescriptorControl(sd, &ctl, &rev));
+  assert_false(ctl & SE_DACL_PROTECTED);
+  assert_int_equal(pm_fs_chmod_at(fs, d, "privdir", 0777), 0);
+  assert_int_equal(sd_inherits, 3);
+  /* By path: mkdir (CreateDirectoryW, which the fake does not see: its
+   * descriptor is played as above) and chmod. */
+  assert_int_equal(pm_fs_mkdir(fs, pd2, 0700), 0);
+  assert_true(fake_set_sec(open_h(pd2, &fdd), DACL_SECURITY_INFORMATION,
+                           priv));
+  pm_fs_close(fs, fdd);
+  assert_int_equal(pm_fs_chmod(fs, pd2, 0755), 0);
+  assert_int_equal(sd_inherits, 4);
   assert_int_equal(pm_fs_close(fs, d), 0);
 }
 
