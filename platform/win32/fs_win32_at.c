@@ -520,8 +520,28 @@ int pmw_open_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
    * complete (meta_win32.c; fs_win32.c's open does the same). */
   PSECURITY_DESCRIPTOR sd = NULL;
   if ((flags & PM_O_CREAT) && !(mode & 077)) sd = pmw_private_sd();
-  NTSTATUS s = nt_open_sd(w.parent, w.leaf, w.leaf_len, access, fattrs, disp,
-                          opts, sd, &h, &created);
+  /* The rights the metadata calls on this handle will need, asked for
+   * now, so that they need no second open of the file (a reopen is a
+   * path walk and, under Wine, a dozen server round trips, measured: the
+   * main per-file cost there): a private file is given its source's
+   * descriptor (owner, group, DACL, the SACL with SeSecurityPrivilege)
+   * and then its permissions back; a file opened for reading (a source)
+   * has its SACL read. WRITE_DAC and WRITE_OWNER on a file this open
+   * creates are the creator's (granted whatever the new descriptor says);
+   * ACCESS_SYSTEM_SECURITY only with the privilege enabled. Where the
+   * system still refuses them, the open goes on without them. */
+  ACCESS_MASK extra = 0;
+  DWORD sacl = pmw_sacl_enabled() ? ACCESS_SYSTEM_SECURITY : 0;
+  if (sd && disp == FILE_CREATE)
+    extra = WRITE_DAC | WRITE_OWNER | sacl;
+  else if (acc == PM_O_RDONLY && !(flags & PM_O_DIRECTORY))
+    extra = sacl;
+  NTSTATUS s = nt_open_sd(w.parent, w.leaf, w.leaf_len, access | extra,
+                          fattrs, disp, opts, sd, &h, &created);
+  if (extra && (s == (NTSTATUS)0xC0000022L /* STATUS_ACCESS_DENIED */ ||
+                s == (NTSTATUS)0xC0000061L /* STATUS_PRIVILEGE_NOT_HELD */))
+    s = nt_open_sd(w.parent, w.leaf, w.leaf_len, access, fattrs, disp, opts,
+                   sd, &h, &created);
   if (s < 0) {
     /* A link wins over its type; a directory met by PM_O_REGULAR is a
      * special file to it, as on Linux. */
