@@ -927,8 +927,9 @@ static int w_mknod(const pm_fs *self PM_UNUSED, const char *path, pm_ftype type,
  * ByHandle is Vista's); a handle without FILE_WRITE_ATTRIBUTES gets a
  * second one that has it. */
 static int chmod_handle(HANDLE h, uint32_t mode) {
-  BY_HANDLE_FILE_INFORMATION bi;
-  int rc = info_of(h, &bi);
+  /* The attributes alone: no volume query (see pmw_attrs_of). */
+  DWORD cur;
+  int rc = pmw_attrs_of(h, &cur);
   if (rc) return rc;
   /* Group or other bits end a private file's or directory's privacy
    * (see open and mkdir); a directory keeps no other part of a mode. */
@@ -936,8 +937,8 @@ static int chmod_handle(HANDLE h, uint32_t mode) {
     rc = pmw_meta_unprivate(h);
     if (rc) return rc;
   }
-  if (bi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) return PM_OK;
-  DWORD attrs = bi.dwFileAttributes & SETTABLE_ATTRS;
+  if (cur & FILE_ATTRIBUTE_DIRECTORY) return PM_OK;
+  DWORD attrs = cur & SETTABLE_ATTRS;
   DWORD want = (mode & 0200) ? attrs & ~(DWORD)FILE_ATTRIBUTE_READONLY
                              : attrs | FILE_ATTRIBUTE_READONLY;
   if (want == attrs) return PM_OK;
