@@ -51,6 +51,7 @@ typedef struct ce_dnode {
   pm_stat st;
   atomic_long pending; /* listing reference + children not yet done */
   bool created;        /* the destination directory exists */
+  bool made;           /* ... and this run made it (private: mkdir 0700) */
 } ce_dnode;
 
 typedef struct ce_task {

@@ -136,7 +136,13 @@ void ce_apply_dir_meta(ce_ctx *c, ce_dnode *d) {
   }
   /* An update meets directories of an earlier pass. */
   ce_copy_xattrs(c, c->src_fd, d->rel, c->dst_fd, d->rel, sp, dp, c->update);
-  if (!(known && (now.mode & 07777) == (d->st.mode & 07777))) {
+  /* A directory this run made, and every one outside an update, gets its
+   * mode whatever it reads: it is private until now (mkdir 0700), and on
+   * Windows, where a directory has no mode, its private DACL does not
+   * show in the mode read back (always 0777) but ends with a chmod that
+   * has group or other bits. */
+  if (!c->update || d->made ||
+      !(known && (now.mode & 07777) == (d->st.mode & 07777))) {
     rc = pm_fs_chmod_at(c->fs, c->dst_fd, d->rel, d->st.mode & 07777);
     if (rc) ce_count_error(c, "set mode of directory", dp, rc);
   }

@@ -42,9 +42,11 @@ static ce_dnode *new_dnode(ce_dnode *parent, char *rel, const pm_stat *st) {
   return d;
 }
 
-/* mkdir that accepts an existing directory (merge, resume). */
-static int make_dir(ce_ctx *c, const char *rel) {
+/* mkdir that accepts an existing directory (merge, resume); *made tells
+ * whether this call made it. */
+static int make_dir(ce_ctx *c, const char *rel, bool *made) {
   int rc = pm_fs_mkdir_at(c->fs, c->dst_fd, rel, 0700);
+  *made = rc == 0;
   if (rc == PM_EEXIST) {
     pm_stat st;
     if (pm_fs_stat_at(c->fs, c->dst_fd, rel, &st) == 0 && st.type == PM_T_DIR)
@@ -306,7 +308,8 @@ static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
     }
     case PM_T_DIR: {
       char *dp = pm_path_join(c->dst, rel);
-      int mrc = d->created ? make_dir(c, rel) : PM_ENOENT;
+      bool made = false;
+      int mrc = d->created ? make_dir(c, rel, &made) : PM_ENOENT;
       if (mrc) {
         if (d->created) ce_count_error(c, "create directory", dp, mrc);
         free(dp);
@@ -316,6 +319,7 @@ static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
       free(dp);
       ce_dnode *child = new_dnode(d, rel, &st);
       child->created = true;
+      child->made = made;
       push(stack, child);
       continue;
     }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "host.h"
+#include "sidefile.h"
 
 #define ORCH_SERVICES_KEY \
   "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services"
@@ -253,6 +254,26 @@ int orch_state_read(const pm_fs *fs, const char *path, char **out,
                     size_t *len);
 /* The XXH3-128 of s[0..len) as 32 hex digits and a NUL. */
 void orch_state_hash_hex(const char *s, size_t len, char out[33]);
+
+/* The state lock: "<state folder>/lock" (pm_side_lock), held by move,
+ * stage, rollback and remove-old for their whole run, so that two
+ * pomove processes never write one state folder. The folder is made
+ * first when `create` (move, stage); without it an absent folder is not
+ * locked (there is nothing to guard). Once the lock is held, the
+ * temporaries killed runs and older pomove versions left in the folder
+ * and in its subfolders are removed (orch_state_sweep). Reports its
+ * failures (PM_EBUSY: another pomove holds it). */
+int orch_state_lock(pm_host *h, const char *state_dir, bool create,
+                    pm_sidelock *lk);
+void orch_state_unlock(pm_host *h, pm_sidelock *lk);
+/* Removes, from the state folder `base` and the folders directly in it,
+ * the temporaries nobody will finish: "NAME.<16 hex>.tmp" (older pomove
+ * versions; no pid, so call this only with the state lock held) and
+ * "NAME.tmp-<pid>-<n>" whose pid has ended. Regular files only, beneath
+ * a handle on `base`, never through a link; each removal is said
+ * (pm_warnf). Returns the number removed or a PM_E* code (not
+ * reported). */
+int orch_state_sweep(const pm_fs *fs, const char *base);
 
 /* ---- The step journal (step_journal.c) ---- */
 

@@ -213,6 +213,18 @@ static uint32_t temp_pid(const char *name, const char *base) {
   return hex >= 6 && !*p ? (uint32_t)pid : 0;
 }
 
+uint32_t pm_side_temp_pid(const char *name) {
+  /* The pid part holds no '.', so only the last ".tmp-" can start it. */
+  const char *t = NULL;
+  for (const char *p = strstr(name, ".tmp-"); p; p = strstr(p + 1, ".tmp-"))
+    t = p;
+  if (!t || t == name) return 0;
+  char *base = pm_xasprintf("%.*s", (int)(t - name), name);
+  uint32_t pid = temp_pid(name, base);
+  free(base);
+  return pid;
+}
+
 int pm_side_sweep(const pm_fs *fs, const char *path, const char *what) {
   char *parent, *base;
   pm_path_split(path, &parent, &base);

@@ -81,6 +81,11 @@ int pm_side_open(const pm_fs *fs, const char *path, const char *what,
  * (not reported: leftovers are no reason to fail a command). */
 int pm_side_sweep(const pm_fs *fs, const char *path, const char *what);
 
+/* The pid in a temporary name "<name>.tmp-<pid>-<n>" as
+ * pm_file_create_temp makes them, whatever <name> (not empty) is; 0 when
+ * `name` is not exactly such a name. */
+uint32_t pm_side_temp_pid(const char *name);
+
 /* True for the codes pm_side_create/pm_side_open/pm_side_lock refuse a
  * file with (as opposed to a failure of the medium): a command exits 2
  * (unusable argument) on them. */

@@ -197,6 +197,12 @@ int vf_hash_tree(const vf_hash_opts *o, const char *dir,
       free(c);
       return rc;
     }
+    /* Temporaries of this manifest that killed runs left ("<FILE>.tmp-
+     * <pid>-<n>" of a pid that has ended) are removed, as a copy removes
+     * its side files' (pm_side_sweep: regular files only, beneath a
+     * handle on the folder, never a live writer's), and before the walk,
+     * so that a manifest inside DIR never lists a leftover of its own. */
+    pm_side_sweep(c->fs, o->output, "manifest");
     skip = output_rel(c->fs, dir, o->output);
     skip_tmp = output_rel(c->fs, dir, pm_manifest_writer_tmp_path(c->w));
   } else {

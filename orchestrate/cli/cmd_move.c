@@ -269,9 +269,22 @@ static int run_cmd(int argc, char **argv, int mode) {
   pm_interrupt_catch();
   o.interrupt = pm_interrupt_flag();
   orch_result res;
+  memset(&res, 0, sizeof res);
+  /* One pomove per state folder; a plan changes nothing and takes none. */
+  pm_sidelock lk = {.fd = PM_FD_INVALID};
+  if (!o.dry_run) {
+    rc = orch_state_lock(h, o.state_dir,
+                         mode != 2 && !o.resume && !discard, &lk);
+    if (rc) {
+      pm_host_close(h);
+      res.refused = rc == PM_EBUSY || pm_side_refused(rc);
+      return orch_cli_exit(rc, &res);
+    }
+  }
   rc = mode == 2   ? orch_rollback(h, &o, &res)
        : mode == 3 ? orch_stage_cmd(h, &o, discard, &res)
                    : orch_move(h, &o, &res);
+  orch_state_unlock(h, &lk);
   pm_host_close(h);
   return orch_cli_exit(rc, &res);
 }

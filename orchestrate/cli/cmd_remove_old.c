@@ -70,7 +70,17 @@ int orch_cmd_remove_old(int argc, char **argv) {
   if (rc) return rc;
   pm_interrupt_catch();
   orch_result res;
+  memset(&res, 0, sizeof res);
+  /* The state lock, as move and rollback take it. */
+  pm_sidelock lk = {.fd = PM_FD_INVALID};
+  rc = orch_state_lock(h, o.state_dir, false, &lk);
+  if (rc) {
+    pm_host_close(h);
+    res.refused = rc == PM_EBUSY || pm_side_refused(rc);
+    return orch_cli_exit(rc, &res);
+  }
   rc = orch_remove_old(h, &o, &res);
+  orch_state_unlock(h, &lk);
   pm_host_close(h);
   return orch_cli_exit(rc, &res);
 }

@@ -524,14 +524,19 @@ static int w_opendir(const pm_fs *self PM_UNUSED, const char *path,
 }
 
 /* Directories have no mode on Windows (a directory's read-only attribute
- * only tells Explorer to look for desktop.ini): the mode is not kept. */
+ * only tells Explorer to look for desktop.ini): the mode is not kept. A
+ * mode with no group or other bits (0700: a directory being filled) makes
+ * it private as a file is (see open), until chmod with such bits or the
+ * source's descriptor replaces its DACL. */
 static int w_mkdir(const pm_fs *self PM_UNUSED, const char *path,
                    uint32_t mode) {
-  (void)mode;
   wchar_t *w;
   int rc = wpath(path, &w);
   if (rc) return rc;
-  if (!CreateDirectoryW(w, NULL)) rc = fail_path(GetLastError(), w);
+  SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, FALSE};
+  if (!(mode & 077)) sa.lpSecurityDescriptor = pmw_private_sd();
+  if (!CreateDirectoryW(w, sa.lpSecurityDescriptor ? &sa : NULL))
+    rc = fail_path(GetLastError(), w);
   free(w);
   return rc;
 }
@@ -922,16 +927,18 @@ static int w_mknod(const pm_fs *self PM_UNUSED, const char *path, pm_ftype type,
  * ByHandle is Vista's); a handle without FILE_WRITE_ATTRIBUTES gets a
  * second one that has it. */
 static int chmod_handle(HANDLE h, uint32_t mode) {
-  BY_HANDLE_FILE_INFORMATION bi;
-  int rc = info_of(h, &bi);
+  /* The attributes alone: no volume query (see pmw_attrs_of). */
+  DWORD cur;
+  int rc = pmw_attrs_of(h, &cur);
   if (rc) return rc;
-  if (bi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) return PM_OK;
-  /* Group or other bits end a private file's privacy (see open). */
+  /* Group or other bits end a private file's or directory's privacy
+   * (see open and mkdir); a directory keeps no other part of a mode. */
   if (mode & 077) {
     rc = pmw_meta_unprivate(h);
     if (rc) return rc;
   }
-  DWORD attrs = bi.dwFileAttributes & SETTABLE_ATTRS;
+  if (cur & FILE_ATTRIBUTE_DIRECTORY) return PM_OK;
+  DWORD attrs = cur & SETTABLE_ATTRS;
   DWORD want = (mode & 0200) ? attrs & ~(DWORD)FILE_ATTRIBUTE_READONLY
                              : attrs | FILE_ATTRIBUTE_READONLY;
   if (want == attrs) return PM_OK;

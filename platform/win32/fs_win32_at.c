@@ -520,8 +520,28 @@ int pmw_open_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
    * complete (meta_win32.c; fs_win32.c's open does the same). */
   PSECURITY_DESCRIPTOR sd = NULL;
   if ((flags & PM_O_CREAT) && !(mode & 077)) sd = pmw_private_sd();
-  NTSTATUS s = nt_open_sd(w.parent, w.leaf, w.leaf_len, access, fattrs, disp,
-                          opts, sd, &h, &created);
+  /* The rights the metadata calls on this handle will need, asked for
+   * now, so that they need no second open of the file (a reopen is a
+   * path walk and, under Wine, a dozen server round trips, measured: the
+   * main per-file cost there): a private file is given its source's
+   * descriptor (owner, group, DACL, the SACL with SeSecurityPrivilege)
+   * and then its permissions back; a file opened for reading (a source)
+   * has its SACL read. WRITE_DAC and WRITE_OWNER on a file this open
+   * creates are the creator's (granted whatever the new descriptor says);
+   * ACCESS_SYSTEM_SECURITY only with the privilege enabled. Where the
+   * system still refuses them, the open goes on without them. */
+  ACCESS_MASK extra = 0;
+  DWORD sacl = pmw_sacl_enabled() ? ACCESS_SYSTEM_SECURITY : 0;
+  if (sd && disp == FILE_CREATE)
+    extra = WRITE_DAC | WRITE_OWNER | sacl;
+  else if (acc == PM_O_RDONLY && !(flags & PM_O_DIRECTORY))
+    extra = sacl;
+  NTSTATUS s = nt_open_sd(w.parent, w.leaf, w.leaf_len, access | extra,
+                          fattrs, disp, opts, sd, &h, &created);
+  if (extra && (s == (NTSTATUS)0xC0000022L /* STATUS_ACCESS_DENIED */ ||
+                s == (NTSTATUS)0xC0000061L /* STATUS_PRIVILEGE_NOT_HELD */))
+    s = nt_open_sd(w.parent, w.leaf, w.leaf_len, access, fattrs, disp, opts,
+                   sd, &h, &created);
   if (s < 0) {
     /* A link wins over its type; a directory met by PM_O_REGULAR is a
      * special file to it, as on Linux. */
@@ -644,17 +664,20 @@ int pmw_opendir_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
 
 int pmw_mkdir_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel,
                  uint32_t mode) {
-  (void)mode; /* NTFS has no mode; the directory inherits its ACL */
+  /* NTFS has no mode: the directory inherits its ACL, unless the mode
+   * has no group or other bits (0700: a directory being filled), which
+   * makes it private as a file is (see open_at and chmod_at). */
+  PSECURITY_DESCRIPTOR sd = (mode & 077) ? NULL : pmw_private_sd();
   walk w;
   int rc = walk_leaf(dir, rel, &w);
   if (rc) return rc;
   HANDLE h;
-  NTSTATUS s = nt_open(w.parent, w.leaf, w.leaf_len,
-                       FILE_LIST_DIRECTORY | SYNCHRONIZE, FILE_ATTRIBUTE_NORMAL,
-                       FILE_CREATE,
-                       OPT_WALK | FILE_DIRECTORY_FILE |
-                           FILE_SYNCHRONOUS_IO_NONALERT,
-                       &h, NULL);
+  NTSTATUS s = nt_open_sd(w.parent, w.leaf, w.leaf_len,
+                          FILE_LIST_DIRECTORY | SYNCHRONIZE,
+                          FILE_ATTRIBUTE_NORMAL, FILE_CREATE,
+                          OPT_WALK | FILE_DIRECTORY_FILE |
+                              FILE_SYNCHRONOUS_IO_NONALERT,
+                          sd, &h, NULL);
   walk_close(&w);
   if (s < 0) return pmw_fail_nt(s);
   pmw_nt.close(h);
@@ -896,12 +919,14 @@ int pmw_rmdir_at(const pm_fs *self PM_UNUSED, pm_fd dir, const char *rel) {
 
 static int chmod_op(HANDLE h, const tag_info *ti, void *arg) {
   uint32_t mode = *(const uint32_t *)arg;
-  if (ti->attrs & FILE_ATTRIBUTE_DIRECTORY) return 0;
-  /* Group or other bits end a private file's privacy (see open_at). */
+  /* Group or other bits end a private file's or directory's privacy
+   * (see open_at and mkdir_at); a directory keeps no other part of a
+   * mode. */
   if (mode & 077) {
     int rc = pmw_meta_unprivate(h);
     if (rc) return rc;
   }
+  if (ti->attrs & FILE_ATTRIBUTE_DIRECTORY) return 0;
   FILE_BASIC_INFORMATION bi;
   memset(&bi, 0, sizeof bi);
   bi.FileAttributes = attrs_for_mode(ti->attrs, mode);

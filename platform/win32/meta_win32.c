@@ -140,12 +140,9 @@ static NTSTATUS reopen(HANDLE h, ACCESS_MASK access, HANDLE *out) {
                         FILE_OPEN_FOR_BACKUP_INTENT);
 }
 
-static int attrs_of(HANDLE h, DWORD *attrs) {
-  BY_HANDLE_FILE_INFORMATION bi;
-  if (!pmw_w32.get_file_information(h, &bi)) return pmw_fail_last();
-  *attrs = bi.dwFileAttributes;
-  return PM_OK;
-}
+/* Only the attributes KEEP_ATTRS holds are used, none of those a test's
+ * get_file_information fakes (sparse, reparse point). */
+static int attrs_of(HANDLE h, DWORD *attrs) { return pmw_attrs_of(h, attrs); }
 
 /* FileBasicInformation with the times left alone (0) and `attrs`
  * (FILE_ATTRIBUTE_NORMAL for none: 0 would leave them too). */

@@ -82,6 +82,10 @@ FILETIME pmw_filetime_of(pm_time t);
  * (FILE_BASIC_INFORMATION.ChangeTime), or the last write time where the
  * file system keeps none (FAT). */
 int pmw_stat_handle(HANDLE h, pm_stat *st);
+/* The attributes of the object open at h (FileBasicInformation: no volume
+ * query, unlike GetFileInformationByHandle, which under Wine asks the
+ * mount manager for the volume's serial on every call). 0 or PM_E*. */
+int pmw_attrs_of(HANDLE h, DWORD *attrs);
 
 /* Marks the file open at h sparse (FSCTL_SET_SPARSE, Windows 2000;
  * through fs_calls.h's table), for an open with PM_O_SPARSE. A failure is

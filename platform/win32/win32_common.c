@@ -470,6 +470,16 @@ static bool is_link_reparse(HANDLE h) {
   return IsReparseTagNameSurrogate(buf.g.ReparseTag) != 0;
 }
 
+int pmw_attrs_of(HANDLE h, DWORD *attrs) {
+  FILE_BASIC_INFORMATION fb;
+  IO_STATUS_BLOCK io;
+  NTSTATUS s = NtQueryInformationFile(h, &io, &fb, sizeof fb,
+                                      FileBasicInformation);
+  if (s < 0) return pmw_fail_nt(s);
+  *attrs = fb.FileAttributes;
+  return PM_OK;
+}
+
 int pmw_stat_handle(HANDLE h, pm_stat *st) {
   memset(st, 0, sizeof *st);
   BY_HANDLE_FILE_INFORMATION bi;

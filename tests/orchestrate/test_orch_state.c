@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "orch_testlib.h"
@@ -297,6 +298,117 @@ static void test_orch_state_symlinks_refused(void **state) {
   free(victim);
 }
 
+/* A pid that named a process which has ended. */
+static unsigned dead_pid(void) {
+  pid_t p = fork();
+  assert_true(p >= 0);
+  if (p == 0) _exit(0);
+  assert_int_equal(waitpid(p, NULL, 0), p);
+  return (unsigned)p;
+}
+
+/* The state folder's temporaries that nobody will finish: the old
+ * "NAME.<16 hex>.tmp" of older pomove versions (no pid) and
+ * "NAME.tmp-<pid>-<n>" of a writer that has ended are removed by the
+ * next move once it holds the state lock, in the folder and the folders
+ * directly in it, each removal said; a live writer's temporary, a link
+ * (never followed), a folder and other names stay. While another
+ * process holds the lock, nothing is removed and the lock is refused. */
+static void test_orch_state_old_temporaries_swept(void **state) {
+  (void)state;
+  const char *dir = new_host("sweep");
+  unsigned d = dead_pid(), live = (unsigned)getppid();
+  assert_int_equal(
+      tu_sh("set -e; cd '%s'; echo secret > outside; mkdir -p pomove/current "
+            "pomove/move-20200101-000000; cd pomove; "
+            "echo o > stage.0123456789abcdef.tmp; "
+            "echo o > current/plan.0123456789abcdef.tmp; "
+            "echo o > move-20200101-000000/backup.reg.fedcba9876543210.tmp; "
+            "echo o > current/plan.tmp-%u-0a1b2c; "
+            "echo o > current/plan.tmp-%u-0a1b2c; "
+            "ln -s ../outside check-x.reg.0123456789abcdef.tmp; "
+            "mkdir x.0123456789abcdef.tmp; "
+            "echo o > plan.0123456789ABCDEF.tmp; "
+            "echo o > plan.0123456789abcde.tmp; "
+            "echo o > .0123456789abcdef.tmp; "
+            "echo o > plan.0123456789abcdef.tmp.bak",
+            dir, d, live),
+      0);
+  const char *old = "pomove/stage.0123456789abcdef.tmp";
+  /* Held by another process: refused, nothing removed. */
+  pm_host *h = ot_open(dir);
+  int ready[2], go[2];
+  assert_int_equal(pipe(ready), 0);
+  assert_int_equal(pipe(go), 0);
+  pid_t holder = fork();
+  assert_true(holder >= 0);
+  if (holder == 0) {
+    pm_sidelock lk;
+    char c = orch_state_lock(h, NULL, false, &lk) == 0 ? 'y' : 'n';
+    if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1) _exit(1);
+    _exit(0);
+  }
+  char c = 0;
+  assert_int_equal(read(ready[0], &c, 1), 1);
+  assert_int_equal(c, 'y');
+  /* The holder swept already; put one back for the refused taker. */
+  assert_int_equal(tu_sh("cd '%s' && echo o > '%s'", dir, old), 0);
+  pm_sidelock lk;
+  assert_int_equal(orch_state_lock(h, NULL, false, &lk), PM_EBUSY);
+  assert_int_equal(tu_sh("cd '%s' && test -f '%s'", dir, old), 0);
+  assert_int_equal(write(go[1], "x", 1), 1);
+  assert_int_equal(waitpid(holder, NULL, 0), holder);
+  pm_host_close(h);
+  close(ready[0]);
+  close(ready[1]);
+  close(go[0]);
+  close(go[1]);
+  /* Planted again after the holder's sweep: the move removes them. */
+  assert_int_equal(
+      tu_sh("set -e; cd '%s/pomove'; "
+            "echo o > current/plan.0123456789abcdef.tmp; "
+            "echo o > move-20200101-000000/backup.reg.fedcba9876543210.tmp; "
+            "echo o > current/plan.tmp-%u-0a1b2c",
+            dir, d),
+      0);
+  char *spec = ot_spec(dir);
+  char *out = NULL;
+  assert_int_equal(tu_sh_out(&out, "'%s' move --host '%s' --from "
+                                   "'C:\\exchsrvr' --to 'D:' 2>&1 >/dev/null",
+                             tu_pomove(), spec),
+                   0);
+  assert_int_equal(
+      tu_sh("set -e; cd '%s'; grep -qx secret outside; cd pomove; "
+            "test ! -e stage.0123456789abcdef.tmp; "
+            "test ! -e move-20200101-000000/backup.reg.fedcba9876543210.tmp; "
+            "test ! -e current/plan.tmp-%u-0a1b2c; "
+            "test -f current/plan.tmp-%u-0a1b2c; "
+            "test -L check-x.reg.0123456789abcdef.tmp; "
+            "test -d x.0123456789abcdef.tmp; "
+            "test -f plan.0123456789ABCDEF.tmp; "
+            "test -f plan.0123456789abcde.tmp; "
+            "test -f .0123456789abcdef.tmp; "
+            "test -f plan.0123456789abcdef.tmp.bak; "
+            "test ! -e lock; "
+            "! ls current | grep -q 0123456789abcdef",
+            dir, d, live),
+      0);
+  if (!strstr(out, "stage.0123456789abcdef.tmp', a temporary file of the "
+                   "move's state that an older pomove left"))
+    print_error("%s", out);
+  assert_non_null(strstr(out, "stage.0123456789abcdef.tmp', a temporary "
+                              "file of the move's state that an older "
+                              "pomove left"));
+  assert_non_null(strstr(out, "backup.reg.fedcba9876543210.tmp'"));
+  char *said = pm_xasprintf("plan.tmp-%u-0a1b2c', a temporary file of the "
+                            "move's state left by pomove process %u, which "
+                            "has ended", d, d);
+  assert_non_null(strstr(out, said));
+  free(said);
+  free(out);
+  free(spec);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_orch_state_journal_nul),
@@ -304,6 +416,7 @@ int main(void) {
       cmocka_unit_test(test_orch_state_damaged_registry),
       cmocka_unit_test(test_orch_state_resume_after_nul),
       cmocka_unit_test(test_orch_state_symlinks_refused),
+      cmocka_unit_test(test_orch_state_old_temporaries_swept),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -245,6 +245,9 @@ static BYTE own_sid[SECURITY_MAX_SID_SIZE];
 static bool fat_volume;     /* FILE_PERSISTENT_ACLS not set */
 static bool deny_write_owner; /* no open gets WRITE_OWNER */
 static PVOID create_sd;       /* the descriptor of the last creation */
+static ACCESS_MASK create_access; /* the access the last open asked for */
+static ACCESS_MASK refuse_access; /* opens asking for any of it fail */
+static unsigned refused_opens;
 static unsigned sd_sets, sd_inherits;
 
 static sdrec *sdrec_of(HANDLE h, bool make) {
@@ -370,6 +373,11 @@ static NTSTATUS NTAPI fake_create(PHANDLE out, ACCESS_MASK access,
   if (deny_write_owner && (access & WRITE_OWNER))
     return (NTSTATUS)0xC0000022L; /* STATUS_ACCESS_DENIED */
   if (disp != FILE_OPEN) create_sd = oa->SecurityDescriptor;
+  create_access = access;
+  if (access & refuse_access) {
+    refused_opens++;
+    return (NTSTATUS)0xC0000061L; /* STATUS_PRIVILEGE_NOT_HELD */
+  }
   return pmw_nt_real.create_file(out, access, oa, io, alloc, attrs, share,
                                  disp, opts, ea, ea_len);
 }
@@ -404,6 +412,8 @@ static int setup(void **state) {
   pmw_w32.set_security_info = fake_set_sec_info;
   pmw_w32.query_volume = fake_volume;
   deny_write_owner = false;
+  refuse_access = 0;
+  refused_opens = 0;
   pmw_nt.create_file = fake_create;
   return 0;
 }
@@ -954,6 +964,92 @@ static void test_fs_win32_nt_private(void **state) {
   assert_int_equal(pm_fs_chmod_at(fs, d, "other", 0666), 0);
   assert_int_equal(pm_fs_chmod(fs, q, 0644), 0);
   assert_int_equal(sd_inherits, 2);
+
+  /* Directories as files: made with 0700 (a directory the copy engine is
+   * filling) they get the private descriptor, with 0755 none; a chmod
+   * with group or other bits (the source's mode, set when the directory
+   * is done) gives a still private one what its parent passes down, and
+   * leaves one whose DACL is its own alone. */
+  create_sd = NULL;
+  assert_int_equal(pm_fs_mkdir_at(fs, d, "pubdir", 0755), 0);
+  assert_null(create_sd);
+  assert_int_equal(pm_fs_mkdir_at(fs, d, "privdir", 0700), 0);
+  assert_ptr_equal(create_sd, priv);
+  char *pd = ct_str("%s/privdir", dir), *pd2 = ct_str("%s/privdir2", dir);
+  pm_fd fdd;
+  assert_true(fake_set_sec(open_h(pd, &fdd), DACL_SECURITY_INFORMATION, priv));
+  pm_fs_close(fs, fdd);
+  assert_int_equal(pm_fs_chmod_at(fs, d, "privdir", 0700), 0);
+  assert_int_equal(sd_inherits, 2);
+  assert_int_equal(pm_fs_chmod_at(fs, d, "privdir", 0777), 0);
+  assert_int_equal(sd_inherits, 3);
+  sd = get_sd(fs, pd, &len);
+  assert_true(GetSecurityDescriptorControl(sd, &ctl, &rev));
+  assert_false(ctl & SE_DACL_PROTECTED);
+  assert_int_equal(pm_fs_chmod_at(fs, d, "privdir", 0777), 0);
+  assert_int_equal(sd_inherits, 3);
+  /* By path: mkdir (CreateDirectoryW, which the fake does not see: its
+   * descriptor is played as above) and chmod. */
+  assert_int_equal(pm_fs_mkdir(fs, pd2, 0700), 0);
+  assert_true(fake_set_sec(open_h(pd2, &fdd), DACL_SECURITY_INFORMATION,
+                           priv));
+  pm_fs_close(fs, fdd);
+  assert_int_equal(pm_fs_chmod(fs, pd2, 0755), 0);
+  assert_int_equal(sd_inherits, 4);
+  assert_int_equal(pm_fs_close(fs, d), 0);
+}
+
+/* The rights the metadata calls will need are asked for when a file is
+ * opened, so that setting a private file's descriptor and permissions,
+ * or reading a source's SACL, needs no second open: WRITE_DAC and
+ * WRITE_OWNER (and ACCESS_SYSTEM_SECURITY with SeSecurityPrivilege) for
+ * a private file this open creates, ACCESS_SYSTEM_SECURITY for a file
+ * opened for reading; nothing more for a file that is not private or
+ * already exists. An open the system refuses them goes on without. */
+static void test_fs_win32_nt_open_rights(void **state) {
+  (void)state;
+  const char *dir = tu_scratch();
+  const pm_fs *fs = pm_fs_native();
+  assert_non_null(pmw_private_sd());
+  pm_fd d, f;
+  assert_int_equal(pm_fs_open(fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d), 0);
+  const ACCESS_MASK meta = WRITE_DAC | WRITE_OWNER | ACCESS_SYSTEM_SECURITY;
+  for (int sacl = 0; sacl < 2; sacl++) {
+    pmw_sacl_force(sacl);
+    const char *name = sacl ? "private1" : "private0";
+    assert_int_equal(pm_fs_open_at(fs, d, name, PM_O_WRONLY | PM_O_CREAT |
+                                                    PM_O_EXCL, 0600, &f), 0);
+    assert_int_equal(create_access & meta,
+                     WRITE_DAC | WRITE_OWNER |
+                         (sacl ? ACCESS_SYSTEM_SECURITY : 0));
+    assert_int_equal(pm_fs_close(fs, f), 0);
+    assert_int_equal(pm_fs_open_at(fs, d, name, PM_O_RDONLY, 0, &f), 0);
+    assert_int_equal(create_access & meta,
+                     sacl ? ACCESS_SYSTEM_SECURITY : 0);
+    assert_int_equal(pm_fs_close(fs, f), 0);
+    /* Not private, or not created by this open: nothing more. */
+    assert_int_equal(pm_fs_open_at(fs, d, sacl ? "pub1" : "pub0",
+                                   PM_O_WRONLY | PM_O_CREAT | PM_O_EXCL,
+                                   0644, &f), 0);
+    assert_int_equal(create_access & meta, 0);
+    assert_int_equal(pm_fs_close(fs, f), 0);
+    assert_int_equal(pm_fs_open_at(fs, d, name, PM_O_WRONLY, 0, &f), 0);
+    assert_int_equal(create_access & meta, 0);
+    assert_int_equal(pm_fs_close(fs, f), 0);
+  }
+  /* Refused: opened without them. */
+  refuse_access = ACCESS_SYSTEM_SECURITY | WRITE_OWNER;
+  assert_int_equal(pm_fs_open_at(fs, d, "refused", PM_O_WRONLY | PM_O_CREAT |
+                                                     PM_O_EXCL, 0600, &f), 0);
+  assert_int_equal(refused_opens, 1);
+  assert_int_equal(create_access & meta, 0);
+  assert_int_equal(pm_fs_close(fs, f), 0);
+  assert_int_equal(pm_fs_open_at(fs, d, "refused", PM_O_RDONLY, 0, &f), 0);
+  assert_int_equal(refused_opens, 2);
+  assert_int_equal(pm_fs_close(fs, f), 0);
+  refuse_access = 0;
+  pmw_sacl_force(false);
+  pmw_privileges_enable();
   assert_int_equal(pm_fs_close(fs, d), 0);
 }
 
@@ -1249,6 +1345,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_fs_win32_nt_security, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_fs_win32_nt_fat, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fs_win32_nt_open_rights, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_fs_win32_nt_private, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_fs_win32_nt_privileges, setup,

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "faultlayer.h"
 #include "hashtree.h"
@@ -158,6 +160,89 @@ static void test_hash_tree_output_and_arguments(void **state) {
   tu_cleanup();
 }
 
+/* Collects warnings for test_hash_tree_sweeps_stale_temps. */
+static void collect(void *ctx, int kind, const char *text) {
+  if (kind != PM_REPORT_WARNING) return;
+  char **acc = ctx;
+  char *n = pm_xasprintf("%s%s", *acc ? *acc : "", text);
+  free(*acc);
+  *acc = n;
+}
+
+/* A pid that named a process which has ended. */
+static unsigned dead_pid(void) {
+  pid_t p = fork();
+  assert_true(p >= 0);
+  if (p == 0) _exit(0);
+  assert_int_equal(waitpid(p, NULL, 0), p);
+  return (unsigned)p;
+}
+
+/* `hash -o FILE` removes the temporaries "<FILE>.tmp-<pid>-<n>" that
+ * killed runs left, as a copy removes its side files': regular files of
+ * exactly that name whose pid has ended, never a live writer's, never a
+ * link, folder or other name; each removal said. A manifest inside DIR
+ * does not list a leftover of its own (removed before the walk). */
+static void test_hash_tree_sweeps_stale_temps(void **state) {
+  (void)state;
+  const char *s = make_tree();
+  unsigned d = dead_pid(), live = (unsigned)getppid();
+  assert_int_equal(
+      tu_sh("set -e; cd '%s'; echo secret > outside; "
+            "echo m > m.xxh128.tmp-%u-0a1b2c; "
+            "echo live > m.xxh128.tmp-%u-0a1b2c; "
+            "ln -s outside m.xxh128.tmp-%u-2abcdef; "
+            "mkdir m.xxh128.tmp-%u-3abcdef; "
+            "echo o > n.xxh128.tmp-%u-0a1b2c; "
+            "echo o > m.xxh128.tmp-%u-0a1b2c.bak; "
+            "echo o > m.xxh128.tmp-%u-0a1; "
+            "echo i > tree/in.xxh128.tmp-%u-4abcdef",
+            s, d, live, d, d, d, d, d, d),
+      0);
+  char *warn = NULL;
+  pm_report_set_sink(collect, &warn);
+  char *dir = pm_xasprintf("%s/tree", s);
+  char *m = pm_xasprintf("%s/m.xxh128", s);
+  vf_hash_opts o = {.output = m};
+  vf_hash_result r;
+  assert_int_equal(vf_hash_tree(&o, dir, &r), 0);
+  char *in = pm_xasprintf("%s/tree/in.xxh128", s);
+  vf_hash_opts o2 = {.output = in};
+  assert_int_equal(vf_hash_tree(&o2, dir, &r), 0);
+  pm_report_set_sink(NULL, NULL);
+  assert_int_equal(r.files, 4); /* not the leftover inside DIR */
+  assert_int_equal(
+      tu_sh("cd '%s' && test ! -e m.xxh128.tmp-%u-0a1b2c && "
+            "test ! -e tree/in.xxh128.tmp-%u-4abcdef && "
+            "test -f m.xxh128.tmp-%u-0a1b2c && "
+            "test -L m.xxh128.tmp-%u-2abcdef && "
+            "test -d m.xxh128.tmp-%u-3abcdef && "
+            "test -f n.xxh128.tmp-%u-0a1b2c && "
+            "test -f m.xxh128.tmp-%u-0a1b2c.bak && "
+            "test -f m.xxh128.tmp-%u-0a1 && "
+            "grep -qx secret outside && ! grep -q tmp- tree/in.xxh128",
+            s, d, d, live, d, d, d, d, d),
+      0);
+  assert_non_null(warn);
+  char *said = pm_xasprintf("m.xxh128.tmp-%u-0a1b2c', a temporary manifest "
+                            "left by pomove process %u, which has ended",
+                            d, d);
+  assert_non_null(strstr(warn, said));
+  free(said);
+  said = pm_xasprintf("in.xxh128.tmp-%u-4abcdef'", d);
+  assert_non_null(strstr(warn, said));
+  free(said);
+  /* Two removals, two lines. */
+  size_t lines = 0;
+  for (const char *p = warn; *p; p++) lines += *p == '\n';
+  assert_int_equal(lines, 2);
+  free(warn);
+  free(in);
+  free(m);
+  free(dir);
+  tu_cleanup();
+}
+
 /* The walk alone: every step in order, an unlisted directory, and an
  * interrupt that ends it without listing anything more. */
 static void test_walk_steps(void **state) {
@@ -212,6 +297,7 @@ int main(void) {
       cmocka_unit_test(test_hash_tree_lines_and_counts),
       cmocka_unit_test(test_hash_tree_faults_counted),
       cmocka_unit_test(test_hash_tree_output_and_arguments),
+      cmocka_unit_test(test_hash_tree_sweeps_stale_temps),
       cmocka_unit_test(test_walk_steps),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -242,6 +242,23 @@ rc=$?
 [ $rc -eq 0 ] || { fail "hash -o exited $rc"; cat "$work/out/hash.err" >&2; }
 cmp -s "$work/win.xxh128" "$work/out/linux.xxh128" ||
   { fail "hash -o differs from the Linux pomove's manifest:"; diff "$work/win.xxh128" "$work/out/linux.xxh128" | head >&2; }
+# A temporary of win.xxh128 that a killed run left (its pid names no
+# process: Windows pids are multiples of 4) is removed and said; one of
+# another name is left alone.
+printf 'stale\n' >"$work/win.xxh128.tmp-999997-0a1b2c"
+printf 'other\n' >"$work/winx.xxh128.tmp-999997-0a1b2c"
+win hash -o S:/win.xxh128 "S:/src é" 2>"$work/out/hash-sweep.err" >/dev/null
+rc=$?
+[ $rc -eq 0 ] || { fail "hash -o with a stale temporary exited $rc"; cat "$work/out/hash-sweep.err" >&2; }
+[ ! -e "$work/win.xxh128.tmp-999997-0a1b2c" ] ||
+  fail "hash -o left the temporary of a killed run (pid 999997)"
+grep -q "win.xxh128.tmp-999997-0a1b2c', a temporary manifest left by pomove process 999997, which has ended" "$work/out/hash-sweep.err" ||
+  { fail "hash -o did not say it removed the stale temporary"; cat "$work/out/hash-sweep.err" >&2; }
+[ -f "$work/winx.xxh128.tmp-999997-0a1b2c" ] ||
+  fail "hash -o removed the temporary of another file"
+rm -f "$work/winx.xxh128.tmp-999997-0a1b2c"
+cmp -s "$work/win.xxh128" "$work/out/linux.xxh128" ||
+  fail "hash -o after the sweep differs from the Linux pomove's manifest"
 win hash -q "S:/src é" >"$work/out/stdout.xxh128" 2>/dev/null
 cmp -s "$work/out/stdout.xxh128" "$work/out/linux.xxh128" ||
   fail "hash to stdout differs from the Linux pomove's manifest (CR line ends?)"
@@ -287,6 +304,14 @@ for attempt in 1 2 3 4 5 6; do
   note "run $attempt killed after $ms ms: exit $rc"
   [ $rc -eq 137 ] || [ $rc -eq 0 ] ||
     { fail "copy run $attempt exited $rc"; cat "$work/out/resume.out" >&2; }
+  # A folder being filled is private (the owner and Administrators only,
+  # which Wine shows as a Unix mode without "other" bits) until all in it
+  # is done: DST itself, when the copy has not completed (no manifest).
+  if [ $rc -eq 137 ] && [ -d "$work/dst-resume" ] &&
+    [ ! -e "$work/dst-resume.xxh128" ] &&
+    [ -n "$(find "$work/dst-resume" -maxdepth 0 -perm -o=r)" ]; then
+    fail "DST of an unfinished copy is not private: $(stat -c %a "$work/dst-resume")"
+  fi
 done
 # Then the same command, untouched, until it completes (once should do).
 for attempt in 1 2 3; do
@@ -305,6 +330,12 @@ diff -r "$big" "$work/dst-resume" >"$work/out/diff-resume" 2>&1 ||
 n=$(wc -l <"$work/dst-resume.xxh128" 2>/dev/null || echo 0)
 [ "$n" -eq "$(find "$big" -type f | wc -l)" ] || fail "dst-resume.xxh128 has $n lines"
 win verify S:/big S:/dst-resume >/dev/null 2>&1 || fail "verify after resume exited $?"
+# Every folder of a complete copy has left its privacy: what its source
+# gave it (Wine: the mode of the descriptor set), never the private one.
+for d in dst-probe dst-resume; do
+  priv=$(find "$work/$d" -type d ! -perm -o=r | head -3)
+  [ -z "$priv" ] || fail "folders of the complete $d still private: $priv"
+done
 
 # ---- Ctrl+C on a console ----
 # Wine gives pomove.exe a console only on a terminal: script(1) makes one,
