@@ -91,7 +91,20 @@ int orch_cmd_check(int argc, char **argv) {
   if (rc) return rc;
   pm_interrupt_catch();
   orch_result res;
+  /* A repair writes its backup into the state folder and changes what a
+   * move changes: it takes the moves' state lock, so that it never runs
+   * beside a move, stage or rollback. A bare check changes nothing. */
+  pm_sidelock lk = {.fd = PM_FD_INVALID};
+  if (o.repair) {
+    rc = orch_state_lock(h, o.state_dir, true, &lk);
+    if (rc) {
+      pm_host_close(h);
+      res = (orch_result){.refused = rc == PM_EBUSY || pm_side_refused(rc)};
+      return orch_cli_exit(rc, &res);
+    }
+  }
   rc = orch_check(h, &o, &res);
+  orch_state_unlock(h, &lk);
   pm_host_close(h);
   /* The audit and the repair stop at Ctrl-C without telling it apart
    * from an error; whatever they returned, the command was interrupted. */

@@ -14,6 +14,7 @@
 
 #include "orch_testlib.h"
 #include "testutil.h"
+#include "sidefile.h"
 #include "util.h"
 
 static const char *scratch_dir; /* tu_scratch() makes a new one per call */
@@ -409,6 +410,66 @@ static void test_orch_state_old_temporaries_swept(void **state) {
   free(spec);
 }
 
+/* check --repair changes what a move changes and writes its backup into
+ * the state folder: it takes the moves' state lock, so while another
+ * pomove holds it the repair is refused (exit 2, the lock named) and
+ * nothing is written; a bare check changes nothing and takes none. */
+static void test_orch_state_check_repair_takes_lock(void **state) {
+  (void)state;
+  const char *dir = new_host("checklock");
+  assert_int_equal(tu_sh("mkdir -p '%s/pomove'", dir), 0);
+  /* The holder takes the state lock file itself, without the simulated
+   * host, whose own lock would hold every pomove command off. */
+  char *lockpath = pm_xasprintf("%s/pomove/lock", dir);
+  int ready[2], go[2];
+  assert_int_equal(pipe(ready), 0);
+  assert_int_equal(pipe(go), 0);
+  pid_t holder = fork();
+  assert_true(holder >= 0);
+  if (holder == 0) {
+    pm_sidelock lk;
+    char c = pm_side_lock(pm_fs_native(), lockpath, "state lock file",
+                          &lk) == 0 ? 'y' : 'n';
+    if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1) _exit(1);
+    _exit(0);
+  }
+  char c = 0;
+  assert_int_equal(read(ready[0], &c, 1), 1);
+  assert_int_equal(c, 'y');
+  char *spec = ot_spec(dir);
+  char *out = NULL;
+  int rc = tu_sh_out(&out, "'%s' check --host '%s' --expect D: --repair "
+                           "2>&1 >/dev/null",
+                     tu_pomove(), spec);
+  if (rc != 2 || !strstr(out, "lock")) print_error("exit %d: %s", rc, out);
+  assert_int_equal(rc, 2);
+  assert_non_null(strstr(out, "lock"));
+  free(out);
+  assert_int_equal(tu_sh("! ls '%s'/pomove/check-*.reg 2>/dev/null", dir), 0);
+  /* A bare check is not refused: it finds the values not on D: (1). */
+  rc = tu_sh_out(&out, "'%s' check --host '%s' --expect D: 2>&1 >/dev/null",
+                 tu_pomove(), spec);
+  assert_int_equal(rc, 1);
+  free(out);
+  assert_int_equal(write(go[1], "x", 1), 1);
+  assert_int_equal(waitpid(holder, NULL, 0), holder);
+  close(ready[0]);
+  close(ready[1]);
+  close(go[0]);
+  close(go[1]);
+  /* Released: the repair is not refused (it fails on its own ground
+   * here: D: has no Maildata to point at). */
+  rc = tu_sh_out(&out, "'%s' check --host '%s' --expect D: --repair "
+                       "2>&1 >/dev/null",
+                 tu_pomove(), spec);
+  if (rc != 3 || strstr(out, "lock")) print_error("exit %d: %s", rc, out);
+  assert_int_equal(rc, 3);
+  assert_null(strstr(out, "lock"));
+  free(out);
+  free(lockpath);
+  free(spec);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_orch_state_journal_nul),
@@ -417,6 +478,7 @@ int main(void) {
       cmocka_unit_test(test_orch_state_resume_after_nul),
       cmocka_unit_test(test_orch_state_symlinks_refused),
       cmocka_unit_test(test_orch_state_old_temporaries_swept),
+      cmocka_unit_test(test_orch_state_check_repair_takes_lock),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
