@@ -68,7 +68,7 @@ static uint64_t deadline_in(unsigned ms) {
  * a transition the other way that is under way is let finish first; then
  * the stop or start request is sent, unless one this way is under way
  * already. Returns 1 when the service is at `want` already, 0 when it is
- * on its way (wait with service_await), or a reported PM_E*. */
+ * on its way (wait for it with wait_state), or a reported PM_E*. */
 static int service_request(pm_host *h, const char *name, pm_svc_state want,
                            unsigned stop_ms, unsigned start_ms) {
   bool stop = want == PM_SVC_STOPPED;
