@@ -232,6 +232,38 @@ static bool svc_depends(pm_host *h, const char *a, const char *b) {
   return false;
 }
 
+/* Keeps in each service's deps only the services of the plan (with the
+ * plan's spelling), and gives ATMTA its dependency on MSMI where the
+ * registry does not list it: Q143380's order holds either way. */
+static void plan_deps(orch_plan *p) {
+  const char *msmi = NULL;
+  for (size_t i = 0; i < p->nsvcs; i++)
+    if (p->svcs[i].role == ORCH_ROLE_MSMI) msmi = p->svcs[i].name;
+  for (size_t i = 0; i < p->nsvcs; i++) {
+    orch_service *s = &p->svcs[i];
+    char kept[sizeof s->deps];
+    size_t n = 0;
+    bool has_msmi = false;
+    for (const char *d = s->deps; *d; d += strlen(d) + 1)
+      for (size_t k = 0; k < p->nsvcs; k++) {
+        if (k == i || pm_wstrcasecmp(d, p->svcs[k].name)) continue;
+        size_t l = strlen(p->svcs[k].name);
+        if (n + l + 2 > sizeof kept) break;
+        memcpy(kept + n, p->svcs[k].name, l + 1);
+        n += l + 1;
+        if (p->svcs[k].name == msmi) has_msmi = true;
+        break;
+      }
+    if (s->role == ORCH_ROLE_ATMTA && msmi && !has_msmi &&
+        n + strlen(msmi) + 2 <= sizeof kept) {
+      memcpy(kept + n, msmi, strlen(msmi) + 1);
+      n += strlen(msmi) + 1;
+    }
+    kept[n] = '\0';
+    memcpy(s->deps, kept, n + 1);
+  }
+}
+
 static int cmp_svc(const void *a, const void *b) {
   const orch_service *x = a, *y = b;
   if (x->role != y->role) return x->role - y->role;
@@ -358,11 +390,90 @@ int orch_find_services(pm_host *h, const char *from, orch_plan *p) {
                                                             : ORCH_ROLE_PCMTA;
     s->was_running = si.state == PM_SVC_RUNNING ||
                      si.state == PM_SVC_START_PENDING;
+    /* All of them for now; plan_deps() keeps those of the plan. */
+    memcpy(s->deps, si.deps, sizeof s->deps);
+    s->deps[sizeof s->deps - 2] = s->deps[sizeof s->deps - 1] = '\0';
   }
   pm_strlist_free(&names);
   if (rc < 0) return rc;
+  plan_deps(p);
   orch_sort_services(h, p->svcs, p->nsvcs);
   return 0;
+}
+
+bool orch_service_needs(const orch_plan *p, size_t a, size_t b) {
+  if (a == b || a >= p->nsvcs || b >= p->nsvcs) return false;
+  if (p->deps_unknown) return a < b;
+  /* Depth-first over the plan's services, each visited once (a cycle,
+   * which the SCM would not start either, ends the search). */
+  bool *seen = pm_xcalloc(p->nsvcs, sizeof *seen);
+  size_t *stack = pm_xmalloc(p->nsvcs * sizeof *stack);
+  size_t top = 0;
+  bool found = false;
+  stack[top++] = a;
+  seen[a] = true;
+  while (top && !found) {
+    const orch_service *s = &p->svcs[stack[--top]];
+    for (const char *d = s->deps; *d && !found; d += strlen(d) + 1)
+      for (size_t k = 0; k < p->nsvcs; k++) {
+        if (seen[k] || pm_wstrcasecmp(d, p->svcs[k].name)) continue;
+        if (k == b) found = true;
+        seen[k] = true;
+        stack[top++] = k;
+      }
+  }
+  free(seen);
+  free(stack);
+  return found;
+}
+
+unsigned orch_service_waves(const orch_plan *p, const bool *in, bool stop,
+                            unsigned *wave) {
+  size_t n = p->nsvcs, left = 0;
+  for (size_t i = 0; i < n; i++) {
+    wave[i] = 0;
+    if (in[i]) left++;
+  }
+  /* needs[i * n + j]: i depends on j. */
+  bool *needs = pm_xcalloc(n * n + 1, sizeof *needs);
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < n; j++)
+      needs[i * n + j] = in[i] && in[j] && orch_service_needs(p, i, j);
+  unsigned w = 0;
+  while (left) {
+    w++;
+    size_t got = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (!in[i] || wave[i]) continue;
+      /* Blocked by a service of the set not in an earlier wave: when
+       * stopping, one that depends on i; when starting, one i depends
+       * on. */
+      bool ready = true;
+      for (size_t j = 0; j < n && ready; j++)
+        if (j != i && in[j] && (!wave[j] || wave[j] == w) &&
+            (stop ? needs[j * n + i] : needs[i * n + j]))
+          ready = false;
+      if (ready) {
+        wave[i] = w;
+        got++;
+      }
+    }
+    if (!got) {
+      /* A cycle: the first left in stop order (the last, starting) goes
+       * alone, so that every service is still driven. */
+      for (size_t k = 0; k < n; k++) {
+        size_t i = stop ? k : n - 1 - k;
+        if (in[i] && !wave[i]) {
+          wave[i] = w;
+          got = 1;
+          break;
+        }
+      }
+    }
+    left -= got;
+  }
+  free(needs);
+  return w;
 }
 
 int orch_collect_values(pm_host *h, const char *from, const char *to,

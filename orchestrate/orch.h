@@ -37,6 +37,11 @@ typedef struct orch_service {
   char name[PM_HOST_NAME_MAX];
   int role;
   bool was_running;
+  /* The services of the plan it depends on, NUL-separated and ending
+   * with an empty name: its DependOnService entries that are services of
+   * the plan, and for ATMTA the MSMI of Q143380 even where the registry
+   * leaves it out. It stops before them and starts after them. */
+  char deps[PM_HOST_TEXT_MAX];
 } orch_service;
 
 typedef struct orch_value {
@@ -70,6 +75,11 @@ typedef struct orch_plan {
   char to_native[PM_HOST_PATH_MAX * 4];
   orch_service *svcs; /* in stop order */
   size_t nsvcs;
+  /* Read from the plan file of an earlier pomove, which kept no
+   * dependencies: every service is then taken to depend on every one
+   * after it in stop order, so they are driven one at a time, as that
+   * pomove did. */
+  bool deps_unknown;
   orch_value *vals;
   size_t nvals;
   bool have_share;
@@ -154,6 +164,18 @@ int orch_collect_values(pm_host *h, const char *from, const char *to,
                         orch_plan *p);
 /* Stop order is p->svcs; start order is its reverse. */
 void orch_sort_services(pm_host *h, orch_service *s, size_t n);
+/* Does p->svcs[a] depend on p->svcs[b], directly or through other
+ * services of the plan? (With p->deps_unknown: a comes before b.) */
+bool orch_service_needs(const orch_plan *p, size_t a, size_t b);
+/* The dependency waves of the services i with in[i] (the others get 0):
+ * with stop, wave 1 holds those no other service of the set depends on,
+ * and each next wave those whose dependents in the set all lie in earlier
+ * waves; without, the same the other way (wave 1: those that depend on
+ * none of the set). A wave's services are asked together and the next
+ * wave waits for all of them. wave[] has p->nsvcs entries; returns the
+ * number of waves. */
+unsigned orch_service_waves(const orch_plan *p, const bool *in, bool stop,
+                            unsigned *wave);
 /* The share of `folder` (a Windows path; Maildat$ when several share
  * it): 1 and *out filled, 0 when none does, or a reported PM_E*. */
 int orch_find_share(pm_host *h, const char *folder, pm_share_info *out);

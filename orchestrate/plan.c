@@ -213,6 +213,58 @@ const char *orch_short_key(const char *key) {
   return pm_wprefix(key, pre) ? key + sizeof pre - 1 : key;
 }
 
+/* The running services' stop and start waves: wave[2 * i] and
+ * wave[2 * i + 1]; the counts in *nstop and *nstart. Caller frees. */
+static unsigned *plan_waves(const orch_plan *p, unsigned *nstop,
+                            unsigned *nstart) {
+  size_t n = p->nsvcs;
+  bool *in = pm_xcalloc(n + 1, sizeof *in);
+  unsigned *st = pm_xcalloc(n + 1, sizeof *st);
+  unsigned *sa = pm_xcalloc(n + 1, sizeof *sa);
+  unsigned *w = pm_xcalloc(2 * n + 1, sizeof *w);
+  for (size_t i = 0; i < n; i++) in[i] = p->svcs[i].was_running;
+  *nstop = orch_service_waves(p, in, true, st);
+  *nstart = orch_service_waves(p, in, false, sa);
+  for (size_t i = 0; i < n; i++) {
+    w[2 * i] = st[i];
+    w[2 * i + 1] = sa[i];
+  }
+  free(in);
+  free(st);
+  free(sa);
+  return w;
+}
+
+/* "stop:  wave 1 A, B; wave 2 C" and the same for start. */
+static void print_waves(const orch_plan *p, FILE *out) {
+  unsigned ns, na;
+  unsigned *w = plan_waves(p, &ns, &na);
+  for (int start = 0; start < 2; start++) {
+    unsigned nw = start ? na : ns;
+    if (!nw) continue;
+    fprintf(out, "  %s", start ? "start: " : "stop:  ");
+    for (unsigned k = 1; k <= nw; k++) {
+      fprintf(out, "%swave %u ", k > 1 ? "; " : "", k);
+      const char *sep = "";
+      for (size_t j = 0; j < p->nsvcs; j++) {
+        /* Starting, in start order (the reverse of the stop order). */
+        size_t i = start ? p->nsvcs - 1 - j : j;
+        if (w[2 * i + (unsigned)start] != k) continue;
+        fprintf(out, "%s%s", sep, p->svcs[i].name);
+        sep = ", ";
+      }
+    }
+    fputs("\n", out);
+  }
+  if (ns && p->deps_unknown)
+    fprintf(out, "  (a plan of an earlier pomove, which kept no "
+                 "dependencies: one service at a time)\n");
+  else if (ns)
+    fprintf(out, "  (a wave's services are asked together; the next wave "
+                 "waits until all of them have stopped, or run)\n");
+  free(w);
+}
+
 void orch_plan_print(const orch_plan *p, FILE *out) {
   char b[32];
   fprintf(out, "Move of the MS Mail connector postoffice (KB Q171259)\n");
@@ -221,11 +273,20 @@ void orch_plan_print(const orch_plan *p, FILE *out) {
           (unsigned long long)p->files, (unsigned long long)p->dirs,
           pm_fmt_bytes(p->bytes, b, sizeof b),
           p->target_existed ? " (an earlier partial copy is completed)" : "");
-  fprintf(out, "\nServices, in stop order (started in the reverse order):\n");
-  for (size_t i = 0; i < p->nsvcs; i++)
-    fprintf(out, "  %zu. %-32s %-34s %s\n", i + 1, p->svcs[i].name,
+  fprintf(out, "\nServices, in stop order, and the waves they stop and start "
+               "in:\n");
+  for (size_t i = 0; i < p->nsvcs; i++) {
+    fprintf(out, "  %zu. %-32s %-34s %s", i + 1, p->svcs[i].name,
             role_name(p->svcs[i].role),
             p->svcs[i].was_running ? "running" : "stopped (left stopped)");
+    const char *sep = "; needs ";
+    for (const char *d = p->svcs[i].deps; *d; d += strlen(d) + 1) {
+      fprintf(out, "%s%s", sep, d);
+      sep = ", ";
+    }
+    fputs("\n", out);
+  }
+  print_waves(p, out);
   fprintf(out, "\nShare:\n");
   if (p->have_share)
     fprintf(out,
@@ -264,15 +325,26 @@ void orch_plan_json(const orch_plan *p, FILE *out) {
           (unsigned long long)p->files, (unsigned long long)p->dirs,
           (unsigned long long)p->bytes);
   fputs(",\"services\":[", out);
+  unsigned ns, na;
+  unsigned *w = plan_waves(p, &ns, &na);
   for (size_t i = 0; i < p->nsvcs; i++) {
     fputs(i ? ",{\"name\":" : "{\"name\":", out);
     pm_json_string(out, p->svcs[i].name);
-    fprintf(out, ",\"role\":\"%s\",\"was_running\":%s}",
+    fprintf(out, ",\"role\":\"%s\",\"was_running\":%s",
             p->svcs[i].role == ORCH_ROLE_MSMI    ? "msmi"
             : p->svcs[i].role == ORCH_ROLE_ATMTA ? "atmta"
                                                  : "pcmta",
             p->svcs[i].was_running ? "true" : "false");
+    fputs(",\"depends_on\":[", out);
+    for (const char *d = p->svcs[i].deps; *d; d += strlen(d) + 1) {
+      if (d != p->svcs[i].deps) fputs(",", out);
+      pm_json_string(out, d);
+    }
+    /* 0: not running, so neither stopped nor started. */
+    fprintf(out, "],\"stop_wave\":%u,\"start_wave\":%u}", w[2 * i],
+            w[2 * i + 1]);
   }
+  free(w);
   fputs("],\"share\":", out);
   if (p->have_share) {
     fputs("{\"name\":", out);
@@ -396,6 +468,16 @@ int orch_plan_save(pm_host *h, const char *path, const orch_plan *p) {
     field(&b, p->svcs[i].name);
     field_u(&b, (unsigned)p->svcs[i].role);
     field_u(&b, p->svcs[i].was_running);
+    /* Its dependencies among the plan's services, '\\'-separated (no
+     * service name holds one). A plan file without this field is an
+     * earlier pomove's: deps_unknown. */
+    char deps[sizeof p->svcs[i].deps];
+    size_t n = 0;
+    for (const char *d = p->svcs[i].deps; *d; d += strlen(d) + 1)
+      n += (size_t)snprintf(deps + n, sizeof deps - n, "%s%s", n ? "\\" : "",
+                            d);
+    deps[n] = '\0';
+    field(&b, deps);
     sputs(&b, "\n");
   }
   for (size_t i = 0; i < p->nvals; i++) {
@@ -488,6 +570,24 @@ static int hexbytes(const char *s, pm_reg_value *v) {
   return 0;
 }
 
+/* A '\\'-separated list of names into a NUL-separated one ending with an
+ * empty name; an empty name inside, or a list that does not fit, is
+ * refused. */
+static int dep_list(char *dst, size_t cap, const char *src) {
+  size_t n = strlen(src);
+  if (n + 2 > cap) return PM_EFORMAT;
+  if (!n) {
+    dst[0] = '\0';
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    dst[i] = src[i] == '\\' ? '\0' : src[i];
+    if (!dst[i] && (i == 0 || !dst[i - 1] || i == n - 1)) return PM_EFORMAT;
+  }
+  dst[n] = dst[n + 1] = '\0';
+  return 0;
+}
+
 int orch_plan_load(pm_host *h, const char *path, orch_plan *p) {
   memset(p, 0, sizeof *p);
   char *text;
@@ -562,7 +662,7 @@ int orch_plan_load(pm_host *h, const char *path, orch_plan *p) {
       if (rc == 0) rc = plan_field(p->share.sddl, sizeof p->share.sddl, f[6]);
       p->share.type = (uint32_t)n1;
       p->share.max_uses = (uint32_t)n2;
-    } else if (nf == 4 && !strcmp(f[0], "service")) {
+    } else if ((nf == 4 || nf == 5) && !strcmp(f[0], "service")) {
       p->svcs = pm_xrealloc(p->svcs, (p->nsvcs + 1) * sizeof *p->svcs);
       orch_service *s = &p->svcs[p->nsvcs++];
       memset(s, 0, sizeof *s);
@@ -571,6 +671,8 @@ int orch_plan_load(pm_host *h, const char *path, orch_plan *p) {
       if (rc == 0) rc = flag(f[3], &b);
       s->role = (int)n1;
       s->was_running = b;
+      if (nf == 4) p->deps_unknown = true;
+      else if (rc == 0) rc = dep_list(s->deps, sizeof s->deps, f[4]);
     } else if (nf == 8 && !strcmp(f[0], "value")) {
       pm_reg_value o = {0}, n = {0};
       rc = number(f[4], UINT32_MAX, &n1);

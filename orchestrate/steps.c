@@ -38,10 +38,16 @@ static const char *svc_timeout_text(unsigned ms, char *buf, size_t cap) {
   return buf;
 }
 
+/* Waits until `deadline` (pm_now_ns()) for the service to reach `want`;
+ * `timeout` is the one the report names. */
 static int wait_state(pm_host *h, const char *name, pm_svc_state want,
-                      unsigned timeout) {
+                      uint64_t deadline, unsigned timeout) {
   pm_svc_state seen = PM_SVC_UNKNOWN;
-  int rc = h->svc->wait(h, name, want, timeout, &seen);
+  uint64_t now = pm_now_ns();
+  unsigned left = deadline > now
+                      ? (unsigned)((deadline - now + 999999u) / 1000000u)
+                      : 0;
+  int rc = h->svc->wait(h, name, want, left, &seen);
   if (rc == PM_ETIMEDOUT) {
     char t[32];
     pm_report_errorf(rc, "service '%s' did not %s within %s (still %s)",
@@ -54,11 +60,17 @@ static int wait_state(pm_host *h, const char *name, pm_svc_state want,
   return rc;
 }
 
-/* Brings a service to `want` (stopped or running): a transition the
- * other way that is under way is let finish first, and one this way that
- * is under way is only waited for. */
-static int drive_service(pm_host *h, const char *name, pm_svc_state want,
-                         unsigned stop_ms, unsigned start_ms) {
+static uint64_t deadline_in(unsigned ms) {
+  return pm_now_ns() + (uint64_t)ms * 1000000u;
+}
+
+/* The first half of bringing a service to `want` (stopped or running):
+ * a transition the other way that is under way is let finish first; then
+ * the stop or start request is sent, unless one this way is under way
+ * already. Returns 1 when the service is at `want` already, 0 when it is
+ * on its way (wait for it with wait_state), or a reported PM_E*. */
+static int service_request(pm_host *h, const char *name, pm_svc_state want,
+                           unsigned stop_ms, unsigned start_ms) {
   bool stop = want == PM_SVC_STOPPED;
   pm_svc_state other = stop ? PM_SVC_RUNNING : PM_SVC_STOPPED;
   pm_svc_state other_pending = stop ? PM_SVC_START_PENDING : PM_SVC_STOP_PENDING;
@@ -69,21 +81,31 @@ static int drive_service(pm_host *h, const char *name, pm_svc_state want,
     pm_report_error("query service", name, rc);
     return rc;
   }
-  if (si.state == want) return 0;
-  if (si.state == other_pending)
-    PM_TRY(wait_state(h, name, other, stop ? start_ms : stop_ms));
-  if (si.state != want_pending) {
-    rc = stop ? h->svc->stop(h, name) : h->svc->start(h, name);
-    if (rc < 0) {
-      if (stop)
-        pm_report_error("stop service", name, rc);
-      else
-        pm_report_errorf(rc, "start service '%s' (ImagePath %s)", name,
-                         si.image_path);
-      return rc;
-    }
+  if (si.state == want) return 1;
+  if (si.state == other_pending) {
+    unsigned t = stop ? start_ms : stop_ms;
+    PM_TRY(wait_state(h, name, other, deadline_in(t), t));
   }
-  return wait_state(h, name, want, stop ? stop_ms : start_ms);
+  if (si.state == want_pending) return 0;
+  rc = stop ? h->svc->stop(h, name) : h->svc->start(h, name);
+  if (rc < 0) {
+    if (stop)
+      pm_report_error("stop service", name, rc);
+    else
+      pm_report_errorf(rc, "start service '%s' (ImagePath %s)", name,
+                       si.image_path);
+    return rc;
+  }
+  return 0;
+}
+
+/* Brings a service to `want` and waits for it. */
+static int drive_service(pm_host *h, const char *name, pm_svc_state want,
+                         unsigned stop_ms, unsigned start_ms) {
+  unsigned t = want == PM_SVC_STOPPED ? stop_ms : start_ms;
+  int rc = service_request(h, name, want, stop_ms, start_ms);
+  if (rc != 0) return rc < 0 ? rc : 0;
+  return wait_state(h, name, want, deadline_in(t), t);
 }
 
 int orch_stop_service(pm_host *h, const char *name, unsigned stop_ms,
@@ -96,14 +118,74 @@ int orch_start_service(pm_host *h, const char *name, unsigned stop_ms,
   return drive_service(h, name, PM_SVC_RUNNING, stop_ms, start_ms);
 }
 
-static int stop_one(orch_run *r, const char *name) {
-  return orch_stop_service(r->h, name, r->o->stop_timeout_ms,
-                           r->o->start_timeout_ms);
+/* What drive_waves did. */
+typedef struct waves_result {
+  size_t reached; /* services of the set at `want` at the end */
+  unsigned waves, waves_run;
+  char failed[512]; /* "A, B": those that did not get there */
+} waves_result;
+
+/* Brings the plan's services i with in[i] to `want` in dependency waves
+ * (orch_service_waves): every service of a wave gets its request, then
+ * each is waited for until its own request's time plus its timeout, and
+ * only then does the next wave begin. So a service is never asked to stop
+ * while a service of the set that depends on it has not stopped, nor to
+ * start before those of the set it depends on run (the SCM would refuse
+ * both). A wave in which a service fails is still waited for to its
+ * end, and no later wave begins: returns the first error (each failure
+ * reported, naming its service), 0 when all got there. */
+static int drive_waves(orch_run *r, const bool *in, pm_svc_state want,
+                       waves_result *res) {
+  const orch_plan *p = r->p;
+  size_t n = p->nsvcs;
+  bool stop = want == PM_SVC_STOPPED;
+  unsigned tmo = stop ? r->o->stop_timeout_ms : r->o->start_timeout_ms;
+  memset(res, 0, sizeof *res);
+  unsigned *wave = pm_xcalloc(n + 1, sizeof *wave);
+  int *st = pm_xcalloc(n + 1, sizeof *st); /* 1 at want, 2 on its way */
+  uint64_t *deadline = pm_xcalloc(n + 1, sizeof *deadline);
+  res->waves = orch_service_waves(p, in, stop, wave);
+  int rc = 0;
+  size_t nf = 0;
+  for (unsigned w = 1; w <= res->waves && rc == 0; w++) {
+    res->waves_run = w;
+    /* Starting in start order (the reverse of the stop order), as the
+     * one-at-a-time walk did; the order inside a wave is only that of
+     * the requests. */
+    for (size_t k = 0; k < n; k++) {
+      size_t i = stop ? k : n - 1 - k;
+      if (wave[i] != w) continue;
+      int q = service_request(r->h, p->svcs[i].name, want,
+                              r->o->stop_timeout_ms, r->o->start_timeout_ms);
+      deadline[i] = deadline_in(tmo);
+      st[i] = q == 1 ? 1 : q == 0 ? 2 : q;
+    }
+    for (size_t k = 0; k < n; k++) {
+      size_t i = stop ? k : n - 1 - k;
+      if (wave[i] != w) continue;
+      if (st[i] == 2) {
+        int q = wait_state(r->h, p->svcs[i].name, want, deadline[i], tmo);
+        st[i] = q == 0 ? 1 : q;
+      }
+      if (st[i] == 1) {
+        res->reached++;
+        continue;
+      }
+      if (rc == 0) rc = st[i];
+      size_t l = strlen(res->failed);
+      snprintf(res->failed + l, sizeof res->failed - l, "%s'%s'",
+               nf++ ? ", " : "", p->svcs[i].name);
+    }
+  }
+  free(wave);
+  free(st);
+  free(deadline);
+  return rc;
 }
 
-static int start_one(orch_run *r, const char *name) {
-  return orch_start_service(r->h, name, r->o->stop_timeout_ms,
-                            r->o->start_timeout_ms);
+static const char *waves_text(const waves_result *w, char *buf, size_t cap) {
+  snprintf(buf, cap, "in %u wave%s", w->waves, w->waves == 1 ? "" : "s");
+  return buf;
 }
 
 int orch_set_value(pm_host *h, const orch_value *v, const pm_reg_value *d) {
@@ -170,29 +252,35 @@ static int st_backup(orch_run *r) {
 }
 
 static int st_stop(orch_run *r) {
-  size_t stopped = 0;
-  int rc = 0;
-  for (size_t i = 0; i < r->p->nsvcs && rc == 0; i++) {
-    if (!r->p->svcs[i].was_running) continue;
-    rc = stop_one(r, r->p->svcs[i].name);
-    if (rc == 0) stopped++;
-  }
+  size_t n = r->p->nsvcs;
+  bool *in = pm_xcalloc(n + 1, sizeof *in);
+  for (size_t i = 0; i < n; i++) in[i] = r->p->svcs[i].was_running;
+  waves_result wr;
+  int rc = drive_waves(r, in, PM_SVC_STOPPED, &wr);
+  char t[32];
   if (rc == 0) {
-    orch_strf(r->detail, sizeof r->detail, "%zu stopped", stopped);
+    orch_strf(r->detail, sizeof r->detail, "%zu stopped %s", wr.reached,
+              waves_text(&wr, t, sizeof t));
+    free(in);
     return 0;
   }
-  /* A service that will not stop: restart the ones already stopped so the
-   * mail keeps flowing; nothing else has changed yet. */
-  for (size_t i = r->p->nsvcs; i-- > 0;) {
-    if (!r->p->svcs[i].was_running) continue;
+  /* A service that will not stop: restart the ones already stopped (in
+   * their start waves; those still running count as running) so the mail
+   * keeps flowing; nothing else has changed yet. */
+  for (size_t i = 0; i < n; i++) {
     pm_svc_info si;
-    if (r->h->svc->query(r->h, r->p->svcs[i].name, &si) == 0 &&
-        si.state == PM_SVC_STOPPED)
-      start_one(r, r->p->svcs[i].name);
+    in[i] = r->p->svcs[i].was_running &&
+            r->h->svc->query(r->h, r->p->svcs[i].name, &si) == 0 &&
+            si.state == PM_SVC_STOPPED;
   }
+  waves_result again;
+  drive_waves(r, in, PM_SVC_RUNNING, &again);
+  free(in);
   orch_strf(r->detail, sizeof r->detail,
-           "services that had stopped were started again; nothing else "
-           "was changed");
+            "%s did not stop (stop wave %u of %u); the %zu services that "
+            "had stopped were started again%s%s; nothing else was changed",
+            wr.failed, wr.waves_run, wr.waves, again.reached,
+            again.failed[0] ? ", except " : "", again.failed);
   return rc;
 }
 
@@ -295,8 +383,19 @@ static int st_copy(orch_run *r) {
     if (si.state == PM_SVC_STOPPED) continue;
     pm_warnf("service '%s' is running again; stopping it before the copy",
              si.name);
-    PM_TRY(stop_one(r, si.name));
     again++;
+  }
+  if (again) {
+    bool *in = pm_xcalloc(r->p->nsvcs + 1, sizeof *in);
+    for (size_t i = 0; i < r->p->nsvcs; i++) {
+      pm_svc_info si;
+      in[i] = r->h->svc->query(r->h, r->p->svcs[i].name, &si) < 0 ||
+              si.state != PM_SVC_STOPPED;
+    }
+    waves_result wr;
+    int rc = drive_waves(r, in, PM_SVC_STOPPED, &wr);
+    free(in);
+    if (rc < 0) return rc;
   }
   ce_options co;
   ce_options_init(&co);
@@ -455,16 +554,26 @@ static size_t values_gone(orch_run *r, bool mac) {
 static size_t registry_gone(orch_run *r) { return values_gone(r, false); }
 static size_t macvol_gone(orch_run *r) { return values_gone(r, true); }
 
-static int st_start(orch_run *r) {
-  size_t started = 0;
-  for (size_t i = r->p->nsvcs; i-- > 0;) {
-    if (!r->p->svcs[i].was_running) continue;
-    PM_TRY(start_one(r, r->p->svcs[i].name));
-    started++;
-  }
-  orch_strf(r->detail, sizeof r->detail, "%zu running", started);
-  return 0;
+/* The services that ran before the move, in their start waves. */
+static int start_waves(orch_run *r) {
+  size_t n = r->p->nsvcs;
+  bool *in = pm_xcalloc(n + 1, sizeof *in);
+  for (size_t i = 0; i < n; i++) in[i] = r->p->svcs[i].was_running;
+  waves_result wr;
+  int rc = drive_waves(r, in, PM_SVC_RUNNING, &wr);
+  free(in);
+  char t[32];
+  if (rc == 0)
+    orch_strf(r->detail, sizeof r->detail, "%zu running, started %s",
+              wr.reached, waves_text(&wr, t, sizeof t));
+  else
+    orch_strf(r->detail, sizeof r->detail,
+              "%s did not start (start wave %u of %u); %zu running",
+              wr.failed, wr.waves_run, wr.waves, wr.reached);
+  return rc;
 }
+
+static int st_start(orch_run *r) { return start_waves(r); }
 
 /* Every path the new values name must exist on the host. */
 static int check_paths(pm_host *h, const orch_plan *p, pm_strlist *missing) {
@@ -563,15 +672,20 @@ static int un_start(orch_run *r) {
   size_t stopped = 0;
   int rc = 0;
   if (differ) {
-    for (size_t i = 0; i < r->p->nsvcs && rc == 0; i++) {
+    size_t n = r->p->nsvcs;
+    bool *in = pm_xcalloc(n + 1, sizeof *in);
+    for (size_t i = 0; i < n && rc == 0; i++) {
       pm_svc_info si;
       rc = r->h->svc->query(r->h, r->p->svcs[i].name, &si);
       if (rc < 0) pm_report_error("query service", r->p->svcs[i].name, rc);
-      else if (si.state != PM_SVC_STOPPED) {
-        rc = stop_one(r, r->p->svcs[i].name);
-        stopped++;
-      }
+      else in[i] = si.state != PM_SVC_STOPPED;
     }
+    waves_result wr;
+    if (rc == 0) {
+      rc = drive_waves(r, in, PM_SVC_STOPPED, &wr);
+      stopped = wr.reached;
+    }
+    free(in);
   }
   orch_strf(r->detail, sizeof r->detail, "%zu stopped", stopped);
   return rc;
@@ -709,18 +823,8 @@ static int un_copy(orch_run *r) {
 }
 
 /* Undoes stop-services: the services that ran before the move run again,
- * in start order. */
-static int un_stop(orch_run *r) {
-  size_t started = 0;
-  int rc = 0;
-  for (size_t i = r->p->nsvcs; i-- > 0 && rc == 0;) {
-    if (!r->p->svcs[i].was_running) continue;
-    rc = start_one(r, r->p->svcs[i].name);
-    started++;
-  }
-  orch_strf(r->detail, sizeof r->detail, "%zu running", started);
-  return rc;
-}
+ * in their start waves. */
+static int un_stop(orch_run *r) { return start_waves(r); }
 
 /* ---- the table ---- */
 
@@ -737,7 +841,7 @@ const orch_step orch_steps[] = {
      .window = ORCH_W_BEFORE,
      .run = st_backup},
     {.name = "stop-services",
-     .text = "stop the connector services in dependency order",
+     .text = "stop the connector services in dependency waves",
      .journal_id = 1,
      .window = ORCH_W_OPENS,
      .run = st_stop,
@@ -786,7 +890,7 @@ const orch_step orch_steps[] = {
      .undo_name = "mac-volume",
      .undo = un_macvol},
     {.name = "start-services",
-     .text = "start the services in reverse order",
+     .text = "start the services in dependency waves, the other way",
      .journal_id = 8,
      .window = ORCH_W_CLOSES,
      .run = st_start,

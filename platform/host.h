@@ -334,6 +334,22 @@ int pm_sim_set_service_option(const char *dir, const char *service,
 /* Marks a service running without a simulated process (system services
  * such as EventLog that sim-create only declares). */
 int pm_sim_mark_running(pm_host *h, const char *service);
+/* A stop or start request the simulated SCM got (services.log). */
+typedef struct pm_sim_request {
+  uint64_t t_ns;    /* when it came (pm_now_ns(): one clock for every
+                       process of the machine) */
+  uint64_t done_ns; /* when the service is stopped or running: 0 never
+                       (a service that ignores the stop), or refused */
+  bool stop;        /* else a start */
+  /* The SCM refused it: a stop while a dependent was not stopped, a start
+   * while a dependency was not running; `other` names that service. */
+  bool refused;
+  char name[PM_HOST_NAME_MAX];
+  char other[PM_HOST_NAME_MAX];
+} pm_sim_request;
+/* Every request DIR's services got since the host was made, in order;
+ * *out is allocated (free it), 0 requests when none came. 0 or PM_E*. */
+int pm_sim_service_log(const char *dir, pm_sim_request **out, size_t *n);
 /* Ends every simulated service process of DIR (tests and `rollback` use
  * it so that no process outlives its host); the services are left in the
  * STOPPED state. Returns the number of processes signalled. */

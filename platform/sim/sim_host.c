@@ -11,6 +11,10 @@
  *   shares.txt    the shares (SHARE_INFO_502 with the SD as SDDL)
  *   services.txt  which services run (pid, when start completes) or are
  *                 stopping (when the stop completes)
+ *   services.log  every stop and start request the simulated SCM got, in
+ *                 order, with its time, when it completes, and whether it
+ *                 was refused (pm_sim_service_log reads it): what a test
+ *                 checks the order and the concurrency of requests with
  *   host.lock     held while a pomove process has the host open
  *   pomove/       where pomove keeps the state of a move by default
  *
@@ -752,6 +756,31 @@ static int share_del(pm_host *h, const char *name) {
 
 /* ---- services ---- */
 
+/* One line of services.log: request time, "stop" / "start" /
+ * "stop-refused" / "start-refused", the service, when it completes (0:
+ * never, or refused), and for a refusal the service that caused it (a
+ * dependent still active, a dependency not running). Appended, one
+ * write(2) each, so that several processes' lines do not mix. */
+static int log_request(sim *s, const char *event, const char *name,
+                       uint64_t done, const char *other) {
+  char a[PM_HOST_NAME_MAX * 4], b[PM_HOST_NAME_MAX * 4];
+  esc(a, sizeof a, name);
+  esc(b, sizeof b, other ? other : "");
+  char *line = pm_xasprintf("%llu\t%s\t%s\t%llu\t%s\n",
+                            (unsigned long long)pm_now_ns(), event, a,
+                            (unsigned long long)done, b);
+  char *path = sim_path(s, "services.log");
+  int rc = 0;
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  size_t len = strlen(line);
+  if (fd < 0 || write(fd, line, len) != (ssize_t)len)
+    rc = werr(PM_EIO, errno);
+  if (fd >= 0) close(fd);
+  free(path);
+  free(line);
+  return rc;
+}
+
 static char *svc_key(const char *name) {
   return pm_xasprintf("%s\\%s", SERVICES_KEY, name);
 }
@@ -857,17 +886,21 @@ static int svc_stop(pm_host *h, const char *name) {
   for (size_t i = 0; i < all.n && !rc; i++) {
     pm_svc_info o;
     if (svc_query(h, all.v[i], &o) == 0 && o.state != PM_SVC_STOPPED &&
-        depends_on(&o, si.name))
+        depends_on(&o, si.name)) {
+      PM_TRY(log_request(s, "stop-refused", si.name, 0, o.name));
       rc = werr(PM_EBUSY, W_DEPENDENT_SERVICES_RUNNING);
+    }
   }
   pm_strlist_free(&all);
   if (rc) return rc;
   const char *mode = cfg_str(s, si.name, "stop");
-  if (mode && !strcmp(mode, "ignore")) return 0; /* it never stops */
+  if (mode && !strcmp(mode, "ignore")) /* it never stops */
+    return log_request(s, "stop", si.name, 0, NULL);
   svc_run *r = find_run(s, si.name);
   r->stopping = 1;
   r->t_ns = pm_now_ns() +
             (uint64_t)cfg_uint(s, si.name, "stop_delay_ms", 0) * 1000000u;
+  PM_TRY(log_request(s, "stop", si.name, r->t_ns, NULL));
   PM_TRY(save_run(s));
   return refresh(s);
 }
@@ -964,8 +997,10 @@ static int svc_start(pm_host *h, const char *name) {
     return werr(PM_ESTATE, W_SERVICE_ALREADY_RUNNING);
   for (const char *d = si.deps; *d; d += strlen(d) + 1) {
     pm_svc_info dep;
-    if (svc_query(h, d, &dep) < 0 || dep.state != PM_SVC_RUNNING)
+    if (svc_query(h, d, &dep) < 0 || dep.state != PM_SVC_RUNNING) {
+      PM_TRY(log_request(s, "start-refused", si.name, 0, d));
       return werr(PM_ESTATE, W_SERVICE_DEPENDENCY_FAIL);
+    }
   }
   char file[PM_HOST_PATH_MAX], native[PM_HOST_PATH_MAX * 4];
   image_file(s, si.image_path, file, sizeof file);
@@ -985,6 +1020,7 @@ static int svc_start(pm_host *h, const char *name) {
   r->pid = pid;
   r->t_ns = pm_now_ns() +
             (uint64_t)cfg_uint(s, si.name, "start_delay_ms", 0) * 1000000u;
+  PM_TRY(log_request(s, "start", si.name, r->t_ns, NULL));
   return save_run(s);
 }
 
@@ -1213,6 +1249,47 @@ int pm_sim_mark_running(pm_host *h, const char *service) {
   r->pid = 0;
   r->t_ns = 0;
   return save_run(s);
+}
+
+int pm_sim_service_log(const char *dir, pm_sim_request **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  char *path = pm_xasprintf("%s/services.log", dir);
+  char *text, *cur, *line;
+  int rc = read_text(path, &text);
+  if (rc == PM_ENOENT) {
+    free(path);
+    return 0;
+  }
+  unsigned long ln = 0;
+  cur = text;
+  while (rc == 0 && (line = next_line(&cur)) != NULL) {
+    ln++;
+    char *f[5];
+    unsigned long long t, done;
+    pm_sim_request q;
+    memset(&q, 0, sizeof q);
+    bool ok = split_tabs(line, f, 5) == 5 && num_field(f[0], ~0ull, &t) &&
+              num_field(f[3], ~0ull, &done) && unesc(f[2]) && f[2][0] &&
+              unesc(f[4]) && fit(q.name, sizeof q.name, f[2]) &&
+              fit(q.other, sizeof q.other, f[4]);
+    if (ok && !strcmp(f[1], "stop")) q.stop = true;
+    else if (ok && !strcmp(f[1], "stop-refused")) q.stop = q.refused = true;
+    else if (ok && !strcmp(f[1], "start-refused")) q.refused = true;
+    else if (!ok || strcmp(f[1], "start")) {
+      rc = bad_line(path, ln, "not a service request (time, stop, start, "
+                              "stop-refused or start-refused, service, "
+                              "time done, other service; tab-separated)");
+      break;
+    }
+    q.t_ns = t;
+    q.done_ns = done;
+    *out = pm_xrealloc(*out, (*n + 1) * sizeof **out);
+    (*out)[(*n)++] = q;
+  }
+  free(text);
+  free(path);
+  return rc;
 }
 
 int pm_sim_kill_all(const char *dir) {
