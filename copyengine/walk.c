@@ -1,11 +1,14 @@
 /* walk.c - the directory walker of the copy engine.
  *
- * One thread lists directories depth first. Subdirectories are created in
- * the destination at once (private, so that a half-copied tree is not
- * served to anyone) and pushed on the stack; regular files go to the
- * bounded file queue that the workers drain; symlinks and special files
- * are cheap and made here. A directory's own metadata is applied by
- * ce_dnode_release() when its last child is done.
+ * One thread lists directories depth first; an update has WALK_THREADS
+ * of them, taking directories from one stack, each listing one directory
+ * (its DST side included) at a time, and never one of the subtrees that
+ * a listing removes from DST (those are not on the stack). Subdirectories
+ * are created in the destination at once (private, so that a half-copied
+ * tree is not served to anyone) and pushed on the stack; regular files go
+ * to the bounded file queue that the workers drain; symlinks and special
+ * files are cheap and made here. A directory's own metadata is applied
+ * by ce_dnode_release() when its last child is done.
  *
  * An update (`copy --update`) also lists each destination directory:
  * an entry whose type differs from the source's (a file that became a
