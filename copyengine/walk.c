@@ -1,11 +1,14 @@
 /* walk.c - the directory walker of the copy engine.
  *
- * One thread lists directories depth first. Subdirectories are created in
- * the destination at once (private, so that a half-copied tree is not
- * served to anyone) and pushed on the stack; regular files go to the
- * bounded file queue that the workers drain; symlinks and special files
- * are cheap and made here. A directory's own metadata is applied by
- * ce_dnode_release() when its last child is done.
+ * One thread lists directories depth first; an update has WALK_THREADS
+ * of them, taking directories from one stack, each listing one directory
+ * (its DST side included) at a time, and never one of the subtrees that
+ * a listing removes from DST (those are not on the stack). Subdirectories
+ * are created in the destination at once (private, so that a half-copied
+ * tree is not served to anyone) and pushed on the stack; regular files go
+ * to the bounded file queue that the workers drain; symlinks and special
+ * files are cheap and made here. A directory's own metadata is applied
+ * by ce_dnode_release() when its last child is done.
  *
  * An update (`copy --update`) also lists each destination directory:
  * an entry whose type differs from the source's (a file that became a
@@ -18,6 +21,9 @@
 
 #include "engine_internal.h"
 #include "util.h"
+
+/* Threads listing directories in an update (the walker and helpers). */
+#define WALK_THREADS 4
 
 typedef struct dstack {
   ce_dnode **v;
@@ -347,20 +353,73 @@ static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
   free(sp);
 }
 
+/* The directories still to list, shared by the listing threads of a
+ * walk: a thread takes one, lists it, and puts the subdirectories it
+ * found back; the walk is over once the stack is empty and no thread is
+ * listing (a thread listing may still find more). */
+typedef struct walk {
+  ce_ctx *c;
+  pm_mutex mu;
+  pm_cond cv;
+  dstack stack;
+  unsigned busy; /* threads listing a directory */
+} walk;
+
+static void walk_thread(void *arg) {
+  walk *wk = arg;
+  ce_ctx *c = wk->c;
+  dstack found = {0};
+  for (;;) {
+    pm_mutex_lock(&wk->mu);
+    /* Every thread that ends a listing broadcasts, and an interrupted
+     * one ends its listing soon (nor does the queue hold it then). */
+    while (!wk->stack.n && wk->busy) pm_cond_wait(&wk->cv, &wk->mu);
+    if (!wk->stack.n) {
+      pm_cond_broadcast(&wk->cv);
+      pm_mutex_unlock(&wk->mu);
+      break;
+    }
+    ce_dnode *d = wk->stack.v[--wk->stack.n];
+    wk->busy++;
+    pm_mutex_unlock(&wk->mu);
+    if (!ce_interrupted(c)) list_dir(c, d, &found);
+    ce_dnode_release(c, d);
+    pm_mutex_lock(&wk->mu);
+    /* In the order listed: the last is taken first, as by one thread's
+     * depth-first walk. */
+    for (size_t i = 0; i < found.n; i++) push(&wk->stack, found.v[i]);
+    found.n = 0;
+    wk->busy--;
+    pm_cond_broadcast(&wk->cv);
+    pm_mutex_unlock(&wk->mu);
+  }
+  free(found.v);
+}
+
 void ce_walker_main(void *arg) {
   ce_ctx *c = arg;
-  dstack stack = {0};
+  walk wk = {.c = c};
+  pm_mutex_init(&wk.mu);
+  pm_cond_init(&wk.cv);
   ce_dnode *root = new_dnode(NULL, pm_xstrdup(""), &(pm_stat){0});
   int rc = pm_fs_fstat(c->fs, c->src_fd, &root->st);
   root->created = true;
   if (rc) ce_count_error(c, "read metadata of", c->src, rc);
-  push(&stack, root);
-  while (stack.n) {
-    ce_dnode *d = stack.v[--stack.n];
-    if (!ce_interrupted(c)) list_dir(c, d, &stack);
-    ce_dnode_release(c, d);
-  }
-  free(stack.v);
+  push(&wk.stack, root);
+  /* An update lists SRC and DST directories several at a time: most of a
+   * cold update's time is waiting for directory blocks, read one at a
+   * time by each listing, and a disk serves several at once. */
+  pm_thread helpers[WALK_THREADS - 1];
+  unsigned nh = 0;
+  if (c->update)
+    while (nh < WALK_THREADS - 1 &&
+           pm_thread_create(&helpers[nh], walk_thread, &wk) == 0)
+      nh++;
+  walk_thread(&wk);
+  for (unsigned i = 0; i < nh; i++) pm_thread_join(&helpers[i]);
+  free(wk.stack.v);
+  pm_cond_destroy(&wk.cv);
+  pm_mutex_destroy(&wk.mu);
   ce_queue_close(c);
   atomic_store(&c->walk_done, true);
   ce_signal_done(c);

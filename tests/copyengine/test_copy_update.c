@@ -8,6 +8,7 @@
  * --checksum pass, kill -9 during an update, and the refusals of bad
  * input. */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,79 @@ static void test_copy_update_carries_every_change(void **state) {
   assert_int_equal(file_opens, 0);
   fl_free(L);
   assert_same_tree(b, 35);
+  free(src);
+  free(dst);
+  tu_cleanup();
+}
+
+/* Directory listings under way at once, and the most seen; each listing
+ * is held 20 ms so that listings that may overlap do. */
+typedef struct listings {
+  atomic_int now, most;
+} listings;
+
+static int hold_listing(const char *op, const char *path, int flags,
+                        void *arg) {
+  (void)path;
+  (void)flags;
+  if (!fl_op_is(op, "opendir")) return 0;
+  listings *l = arg;
+  int n = atomic_fetch_add(&l->now, 1) + 1;
+  int m = atomic_load(&l->most);
+  while (n > m && !atomic_compare_exchange_weak(&l->most, &m, n)) {
+  }
+  usleep(20 * 1000);
+  atomic_fetch_sub(&l->now, 1);
+  return 0;
+}
+
+/* An update lists several directories at once (SRC's and DST's: a cold
+ * update waits for their blocks), and what the listings do in DST (an
+ * entry whose type changed replaced, --delete) is done right in each
+ * of them however they overlap. */
+static void test_copy_update_lists_directories_at_once(void **state) {
+  (void)state;
+  const char *b = tu_scratch();
+  assert_int_equal(
+      tu_sh("set -e; cd '%s'; for d in $(seq 1 8); do mkdir -p src/d$d/sub; "
+            "for i in 1 2 3 4 5; do echo $d $i > src/d$d/f$i; done; echo t > "
+            "src/d$d/t2d; echo g > src/d$d/gone; echo s > src/d$d/sub/s; "
+            "done; find src -exec touch -h -d '2021-01-01 00:00:00' {} +",
+            b),
+      0);
+  settle();
+  char *out = NULL;
+  assert_int_equal(run_copy(&out, b, "src dst"), 0);
+  free(out);
+  assert_int_equal(
+      tu_sh("set -e; cd '%s/src'; for d in $(seq 1 8); do rm d$d/t2d d$d/gone; "
+            "mkdir d$d/t2d; echo in > d$d/t2d/in; echo new > d$d/new; done",
+            b),
+      0);
+  settle();
+  const pm_io_engine_ops *eng = pm_io_engine_default(NULL, 0);
+  fl_layer *L = fl_new(NULL, NULL);
+  listings l;
+  atomic_init(&l.now, 0);
+  atomic_init(&l.most, 0);
+  fl_set_hook(L, hold_listing, &l);
+  char *src = pm_path_join(b, "src"), *dst = pm_path_join(b, "dst");
+  ce_options o = inproc_opts(src, dst, eng);
+  o.fs = fl_fs(L);
+  o.update = true;
+  o.delete_gone = true;
+  ce_result r;
+  assert_int_equal(ce_copy(&o, &r), 0);
+  assert_int_equal(r.errors, 0);
+  /* d1-8: f1-5, sub/s. */
+  assert_int_equal(r.skipped_unchanged, 48);
+  /* d1-8: new, t2d/in. */
+  assert_int_equal(r.copied, 16);
+  /* d1-8: t2d (a file then), gone. */
+  assert_int_equal(r.deleted, 16);
+  assert_true(atomic_load(&l.most) >= 2);
+  fl_free(L);
+  assert_same_tree(b, 64);
   free(src);
   free(dst);
   tu_cleanup();
@@ -839,6 +913,7 @@ int main(void) {
       cmocka_unit_test(test_copy_update_carries_every_change),
       cmocka_unit_test(test_copy_update_racy_files_rehashed),
       cmocka_unit_test(test_copy_update_nothing_changed_touches_nothing),
+      cmocka_unit_test(test_copy_update_lists_directories_at_once),
       cmocka_unit_test(test_copy_update_keeps_hard_links),
       cmocka_unit_test(test_copy_update_group_record_on_other_path),
       cmocka_unit_test(test_copy_update_group_many_passes),
