@@ -135,6 +135,29 @@ void ot_kill_all(void) {
   pm_strlist_free(&made);
 }
 
+static const char *group_scratch;
+
+int ot_group_setup(void **state) {
+  (void)state;
+  group_scratch = tu_scratch();
+  return 0;
+}
+
+int ot_group_teardown(void **state) {
+  (void)state;
+  ot_kill_all();
+  tu_cleanup();
+  return 0;
+}
+
+int ot_kill_hosts(void **state) {
+  (void)state;
+  ot_kill_all();
+  return 0;
+}
+
+const char *ot_scratch(void) { return group_scratch; }
+
 char *ot_reg_str(const char *dir, const char *key, const char *name,
                  uint32_t *type) {
   pm_host *h = ot_open(dir);

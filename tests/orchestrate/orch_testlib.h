@@ -99,6 +99,15 @@ ot_outcome ot_check(pm_host *h, const orch_check_options *o);
 /* Ends the simulated service processes of every host made. */
 void ot_kill_all(void);
 
+/* A test group's fixtures: ot_group_setup makes the group's scratch
+ * folder (ot_scratch() names it); ot_group_teardown ends every simulated
+ * service and removes the scratch folder; ot_kill_hosts, a per-test
+ * teardown, ends the services so that none outlives its test. */
+int ot_group_setup(void **state);
+int ot_group_teardown(void **state);
+int ot_kill_hosts(void **state);
+const char *ot_scratch(void);
+
 /* Reads a registry value's string data (NULL when absent); type out. */
 char *ot_reg_str(const char *dir, const char *key, const char *name,
                  uint32_t *type);

@@ -15,24 +15,10 @@
 #include "testutil.h"
 #include "util.h"
 
-static const char *scratch;
 static int serial;
 
-static int setup(void **state) {
-  (void)state;
-  scratch = tu_scratch();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  ot_kill_all();
-  tu_cleanup();
-  return 0;
-}
-
 static char *fresh_host(void) {
-  char *dir = pm_xasprintf("%s/h%d", scratch, serial++);
+  char *dir = pm_xasprintf("%s/h%d", ot_scratch(), serial++);
   orch_sim_options so;
   ot_sim_options(&so, dir);
   ot_make_host(&so);
@@ -167,5 +153,5 @@ int main(void) {
       cmocka_unit_test(test_orch_faults_every_step),
 #endif
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, ot_group_setup, ot_group_teardown);
 }

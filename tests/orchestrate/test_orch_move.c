@@ -16,30 +16,8 @@
 #define OLD "C:\\exchsrvr\\Connect\\Msmcon"
 #define NEW "D:\\ExchSrvr\\Connect\\Msmcon"
 
-static const char *scratch;
-
-static int setup(void **state) {
-  (void)state;
-  scratch = tu_scratch();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  ot_kill_all();
-  tu_cleanup();
-  return 0;
-}
-
-/* After each test: no simulated service outlives its test. */
-static int kill_hosts(void **state) {
-  (void)state;
-  ot_kill_all();
-  return 0;
-}
-
 static char *dir_of(const char *name) {
-  return pm_xasprintf("%s/%s", scratch, name);
+  return pm_xasprintf("%s/%s", ot_scratch(), name);
 }
 
 static void want_value(const char *dir, const char *key, const char *name,
@@ -505,7 +483,7 @@ static void test_orch_move_plan_changes_nothing(void **state) {
   o.to = "D:";
   o.dry_run = true;
   o.json = true;
-  char *out = pm_xasprintf("%s/plan.json", scratch);
+  char *out = pm_xasprintf("%s/plan.json", ot_scratch());
   o.out = fopen(out, "w");
   pm_host *h = ot_open(dir);
   assert_int_equal(ot_move(h, &o), OT_DONE);
@@ -712,23 +690,23 @@ static void test_orch_move_resume_value_gone(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_teardown(test_orch_move_full, kill_hosts),
-      cmocka_unit_test_teardown(test_orch_move_no_atmta, kill_hosts),
-      cmocka_unit_test_teardown(test_orch_move_zero_pcmta, kill_hosts),
-      cmocka_unit_test_teardown(test_orch_move_one_pcmta, kill_hosts),
-      cmocka_unit_test_teardown(test_orch_move_three_pcmta_with_spaces, kill_hosts),
-      cmocka_unit_test_teardown(test_orch_move_share_missing, kill_hosts),
-      cmocka_unit_test_teardown(test_orch_move_fat_refused, kill_hosts),
-      cmocka_unit_test_teardown(test_orch_move_no_room_refused, kill_hosts),
-      cmocka_unit_test_teardown(test_orch_move_inside_source_refused, kill_hosts),
-      cmocka_unit_test_teardown(test_orch_move_other_postoffice_refused, kill_hosts),
-      cmocka_unit_test_teardown(test_orch_move_type_kept, kill_hosts),
-      cmocka_unit_test_teardown(test_orch_move_service_will_not_stop, kill_hosts),
-      cmocka_unit_test_teardown(test_orch_move_plan_changes_nothing, kill_hosts),
-      cmocka_unit_test_teardown(test_orch_check_after_service_pack, kill_hosts),
-      cmocka_unit_test_teardown(test_orch_check_repair_never_through_link, kill_hosts),
-      cmocka_unit_test_teardown(test_orch_move_resume_restopped, kill_hosts),
-      cmocka_unit_test_teardown(test_orch_move_resume_value_gone, kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_full, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_no_atmta, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_zero_pcmta, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_one_pcmta, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_three_pcmta_with_spaces, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_share_missing, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_fat_refused, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_no_room_refused, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_inside_source_refused, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_other_postoffice_refused, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_type_kept, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_service_will_not_stop, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_plan_changes_nothing, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_orch_check_after_service_pack, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_orch_check_repair_never_through_link, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_resume_restopped, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_orch_move_resume_value_gone, ot_kill_hosts),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, ot_group_setup, ot_group_teardown);
 }

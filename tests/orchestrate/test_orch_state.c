@@ -17,26 +17,11 @@
 #include "sidefile.h"
 #include "util.h"
 
-static const char *scratch_dir; /* tu_scratch() makes a new one per call */
-
-static int setup(void **state) {
-  (void)state;
-  scratch_dir = tu_scratch();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  ot_kill_all();
-  tu_cleanup();
-  return 0;
-}
-
 static const char *new_host(const char *name) {
   static char dirs[8][4096];
   static int next;
   char *d = dirs[next++ % 8];
-  snprintf(d, 4096, "%s/%s", scratch_dir, name);
+  snprintf(d, 4096, "%s/%s", ot_scratch(), name);
   orch_sim_options so;
   ot_sim_options(&so, d);
   return ot_make_host(&so);
@@ -129,7 +114,7 @@ static void test_orch_state_damaged_registry(void **state) {
 static void test_orch_state_journal_nul(void **state) {
   (void)state;
   const pm_fs *fs = pm_fs_native();
-  char *p = pm_xasprintf("%s/journal", scratch_dir);
+  char *p = pm_xasprintf("%s/journal", ot_scratch());
   for (int v = 0; v < 3; v++) {
     unlink(p);
     orch_journal j;
@@ -199,7 +184,7 @@ static void test_orch_state_plan_bytes(void **state) {
   orch_plan p;
   orch_result res;
   assert_int_equal(orch_plan_build(h, &o, &p, &res), 0);
-  char *path = pm_xasprintf("%s/plan-file", scratch_dir);
+  char *path = pm_xasprintf("%s/plan-file", ot_scratch());
   assert_int_equal(orch_plan_save(h, path, &p), 0);
   size_t len;
   char *good = tu_read_all(path, &len);
@@ -225,7 +210,7 @@ static void test_orch_state_plan_bytes(void **state) {
 
 static void test_orch_state_symlinks_refused(void **state) {
   (void)state;
-  const char *scratch = scratch_dir;
+  const char *scratch = ot_scratch();
   char *victim = pm_xasprintf("%s/victim", scratch);
   tu_write_text(victim, "precious\n");
   const char *dir = new_host("links");
@@ -480,5 +465,5 @@ int main(void) {
       cmocka_unit_test(test_orch_state_old_temporaries_swept),
       cmocka_unit_test(test_orch_state_check_repair_takes_lock),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, ot_group_setup, ot_group_teardown);
 }

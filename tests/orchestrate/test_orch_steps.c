@@ -14,21 +14,7 @@
 #include "testutil.h"
 #include "util.h"
 
-static const char *scratch;
 static int serial;
-
-static int setup(void **state) {
-  (void)state;
-  scratch = tu_scratch();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  ot_kill_all();
-  tu_cleanup();
-  return 0;
-}
 
 static void test_orch_steps_table_whole(void **state) {
   (void)state;
@@ -132,7 +118,7 @@ static void rollback_reversed(const char *dir, const ot_snapshot *s0) {
 
 static void test_orch_steps_move_forward_rollback_backward(void **state) {
   (void)state;
-  char *dir = pm_xasprintf("%s/h%d", scratch, serial++);
+  char *dir = pm_xasprintf("%s/h%d", ot_scratch(), serial++);
   orch_sim_options so;
   ot_sim_options(&so, dir);
   ot_make_host(&so);
@@ -165,7 +151,7 @@ static void test_orch_steps_move_forward_rollback_backward(void **state) {
 static void test_orch_steps_rollback_after_each_step(void **state) {
   (void)state;
   for (int k = 0; k < ORCH_NSTEPS; k++) {
-    char *dir = pm_xasprintf("%s/h%d", scratch, serial++);
+    char *dir = pm_xasprintf("%s/h%d", ot_scratch(), serial++);
     orch_sim_options so;
     ot_sim_options(&so, dir);
     ot_make_host(&so);
@@ -199,5 +185,5 @@ int main(void) {
       cmocka_unit_test(test_orch_steps_move_forward_rollback_backward),
       cmocka_unit_test(test_orch_steps_rollback_after_each_step),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, ot_group_setup, ot_group_teardown);
 }

@@ -24,31 +24,10 @@
 #define LEGACY "Legacy Mail Connector"
 #define VANC "MTA to Vancouver PO"
 
-static const char *scratch;
-
-static int setup(void **state) {
-  (void)state;
-  scratch = tu_scratch();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  ot_kill_all();
-  tu_cleanup();
-  return 0;
-}
-
-static int kill_hosts(void **state) {
-  (void)state;
-  ot_kill_all();
-  return 0;
-}
-
 /* A sample host whose four connector services each take their own time
  * to stop and to start. */
 static char *make_host(const char *name) {
-  char *dir = pm_xasprintf("%s/%s", scratch, name);
+  char *dir = pm_xasprintf("%s/%s", ot_scratch(), name);
   orch_sim_options so;
   ot_sim_options(&so, dir);
   ot_make_host(&so);
@@ -186,7 +165,7 @@ static void test_waves_move(void **state) {
   (void)state;
   char *dir = make_host("move");
   size_t from = log_count(dir);
-  char *jp = pm_xasprintf("%s/move.json", scratch);
+  char *jp = pm_xasprintf("%s/move.json", ot_scratch());
   assert_int_equal(move_json(dir, false, jp), OT_DONE);
   ot_assert_moved(dir);
   reqs r;
@@ -229,7 +208,7 @@ static void test_waves_move(void **state) {
 static void test_waves_plan_text(void **state) {
   (void)state;
   char *dir = make_host("plantext");
-  char *txt = pm_xasprintf("%s/plan.txt", scratch);
+  char *txt = pm_xasprintf("%s/plan.txt", ot_scratch());
   orch_options o;
   ot_move_options(&o);
   o.from = "C:\\exchsrvr";
@@ -262,7 +241,7 @@ static void will_not_stop(const char *svc) {
   ot_snapshot s0;
   ot_snap(dir, &s0);
   size_t from = log_count(dir);
-  char *jp = pm_xasprintf("%s/nostop.json", scratch);
+  char *jp = pm_xasprintf("%s/nostop.json", ot_scratch());
   assert_int_equal(move_json(dir, false, jp), OT_FAILED);
   ot_snapshot s1;
   ot_snap(dir, &s1);
@@ -549,7 +528,7 @@ static void test_waves_plan_file(void **state) {
   orch_result res;
   memset(&p, 0, sizeof p);
   assert_int_equal(orch_plan_build(h, &o, &p, &res), 0);
-  char *path = pm_xasprintf("%s/plan", scratch);
+  char *path = pm_xasprintf("%s/plan", ot_scratch());
   assert_int_equal(orch_plan_save(h, path, &p), 0);
   orch_plan q;
   assert_int_equal(orch_plan_load(h, path, &q), 0);
@@ -610,16 +589,16 @@ static void test_waves_plan_file(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_waves_of_a_plan),
-      cmocka_unit_test_teardown(test_waves_plan_file, kill_hosts),
-      cmocka_unit_test_teardown(test_waves_sim_records_order, kill_hosts),
-      cmocka_unit_test_teardown(test_waves_move, kill_hosts),
-      cmocka_unit_test_teardown(test_waves_plan_text, kill_hosts),
-      cmocka_unit_test_teardown(test_waves_will_not_stop_wave1, kill_hosts),
-      cmocka_unit_test_teardown(test_waves_will_not_stop_wave2, kill_hosts),
+      cmocka_unit_test_teardown(test_waves_plan_file, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_waves_sim_records_order, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_waves_move, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_waves_plan_text, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_waves_will_not_stop_wave1, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_waves_will_not_stop_wave2, ot_kill_hosts),
       cmocka_unit_test_teardown(test_waves_resume_between_stop_waves,
-                                kill_hosts),
+                                ot_kill_hosts),
       cmocka_unit_test_teardown(test_waves_resume_between_start_waves,
-                                kill_hosts),
+                                ot_kill_hosts),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, ot_group_setup, ot_group_teardown);
 }

@@ -14,23 +14,8 @@
 #include "testutil.h"
 #include "util.h"
 
-static const char *scratch;
-
-static int setup(void **state) {
-  (void)state;
-  scratch = tu_scratch();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  ot_kill_all();
-  tu_cleanup();
-  return 0;
-}
-
 static const char *host(const char *name, unsigned touch_ms) {
-  char *dir = pm_xasprintf("%s/%s", scratch, name);
+  char *dir = pm_xasprintf("%s/%s", ot_scratch(), name);
   orch_sim_options so;
   ot_sim_options(&so, dir);
   so.cfg.touch_ms = touch_ms;
@@ -201,7 +186,7 @@ static void test_sim_shares_volumes_lock(void **state) {
   pm_host_close(h2);
   assert_int_equal(pm_host_open("nosuch:x", &h2), PM_EINVAL);
   free(spec);
-  spec = pm_xasprintf("sim:%s/absent", scratch);
+  spec = pm_xasprintf("sim:%s/absent", ot_scratch());
   assert_int_equal(pm_host_open(spec, &h2), PM_ENOENT);
   free(spec);
   /* Declared free space. */
@@ -219,5 +204,5 @@ int main(void) {
       cmocka_unit_test(test_sim_kill_all_leaves_nothing),
       cmocka_unit_test(test_sim_shares_volumes_lock),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, ot_group_setup, ot_group_teardown);
 }
