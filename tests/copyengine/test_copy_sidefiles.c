@@ -422,10 +422,7 @@ static void test_sidefiles_report_names_its_own_oserr(void **state) {
 static void test_sidefiles_stale_temps(void **state) {
   (void)state;
   const char *b = setup();
-  pid_t dead = fork();
-  assert_true(dead >= 0);
-  if (dead == 0) _exit(0);
-  assert_int_equal(waitpid(dead, NULL, 0), dead);
+  pid_t dead = (pid_t)tu_dead_pid();
   pid_t live = fork();
   assert_true(live >= 0);
   if (live == 0) {

@@ -284,15 +284,6 @@ static void test_orch_state_symlinks_refused(void **state) {
   free(victim);
 }
 
-/* A pid that named a process which has ended. */
-static unsigned dead_pid(void) {
-  pid_t p = fork();
-  assert_true(p >= 0);
-  if (p == 0) _exit(0);
-  assert_int_equal(waitpid(p, NULL, 0), p);
-  return (unsigned)p;
-}
-
 /* The state folder's temporaries that nobody will finish: the old
  * "NAME.<16 hex>.tmp" of older pomove versions (no pid) and
  * "NAME.tmp-<pid>-<n>" of a writer that has ended are removed by the
@@ -303,7 +294,7 @@ static unsigned dead_pid(void) {
 static void test_orch_state_old_temporaries_swept(void **state) {
   (void)state;
   const char *dir = new_host("sweep");
-  unsigned d = dead_pid(), live = (unsigned)getppid();
+  unsigned d = tu_dead_pid(), live = (unsigned)getppid();
   assert_int_equal(
       tu_sh("set -e; cd '%s'; echo secret > outside; mkdir -p pomove/current "
             "pomove/move-20200101-000000; cd pomove; "

@@ -36,6 +36,12 @@ FILE *tu_tmpfile(void);
 #define TU_NULL_DEVICE "/dev/null"
 #endif
 
+#ifndef _WIN32
+/* The pid of a process that has ended (forked, exited and reaped): for
+ * tests of what is left behind by a process that is gone. */
+unsigned tu_dead_pid(void);
+#endif
+
 /* Sets the environment variable name to value, or removes it (NULL). */
 void tu_setenv(const char *name, const char *value);
 

@@ -2,6 +2,7 @@
  * Linux (mkdtemp, /bin/sh). testutil_win32.c is the Windows side. */
 #include "testutil.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,3 +87,19 @@ void tu_setenv(const char *name, const char *value) {
 int tu_is_root(void) { return geteuid() == 0; }
 
 int tu_under_wine(void) { return 0; }
+
+unsigned tu_dead_pid(void) {
+  pid_t p = fork();
+  if (p < 0) {
+    perror("tu_dead_pid: fork");
+    abort();
+  }
+  if (p == 0) _exit(0);
+  while (waitpid(p, NULL, 0) < 0) {
+    if (errno != EINTR) {
+      perror("tu_dead_pid: waitpid");
+      abort();
+    }
+  }
+  return (unsigned)p;
+}

@@ -169,15 +169,6 @@ static void collect(void *ctx, int kind, const char *text) {
   *acc = n;
 }
 
-/* A pid that named a process which has ended. */
-static unsigned dead_pid(void) {
-  pid_t p = fork();
-  assert_true(p >= 0);
-  if (p == 0) _exit(0);
-  assert_int_equal(waitpid(p, NULL, 0), p);
-  return (unsigned)p;
-}
-
 /* `hash -o FILE` removes the temporaries "<FILE>.tmp-<pid>-<n>" that
  * killed runs left, as a copy removes its side files': regular files of
  * exactly that name whose pid has ended, never a live writer's, never a
@@ -186,7 +177,7 @@ static unsigned dead_pid(void) {
 static void test_hash_tree_sweeps_stale_temps(void **state) {
   (void)state;
   const char *s = make_tree();
-  unsigned d = dead_pid(), live = (unsigned)getppid();
+  unsigned d = tu_dead_pid(), live = (unsigned)getppid();
   assert_int_equal(
       tu_sh("set -e; cd '%s'; echo secret > outside; "
             "echo m > m.xxh128.tmp-%u-0a1b2c; "
