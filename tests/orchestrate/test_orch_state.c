@@ -284,6 +284,45 @@ static void test_orch_state_symlinks_refused(void **state) {
   free(victim);
 }
 
+/* Another process holding the state lock of the host in `dir` until
+ * let_go(): through orch_state_lock on `h` (which sweeps, as a move
+ * does) or, with no host, by taking the lock file itself (the simulated
+ * host's own lock would hold every pomove command off). */
+typedef struct lock_holder {
+  pid_t pid;
+  int ready[2], go[2];
+} lock_holder;
+
+static void hold(lock_holder *x, const char *dir, pm_host *h) {
+  char *path = pm_xasprintf("%s/pomove/lock", dir);
+  assert_int_equal(pipe(x->ready), 0);
+  assert_int_equal(pipe(x->go), 0);
+  x->pid = fork();
+  assert_true(x->pid >= 0);
+  if (x->pid == 0) {
+    pm_sidelock lk;
+    int rc = h ? orch_state_lock(h, NULL, false, &lk)
+               : pm_side_lock(pm_fs_native(), path, "state lock file", &lk);
+    char c = rc == 0 ? 'y' : 'n';
+    if (write(x->ready[1], &c, 1) != 1 || read(x->go[0], &c, 1) != 1)
+      _exit(1);
+    _exit(0);
+  }
+  free(path);
+  char c = 0;
+  assert_int_equal(read(x->ready[0], &c, 1), 1);
+  assert_int_equal(c, 'y');
+}
+
+static void let_go(lock_holder *x) {
+  assert_int_equal(write(x->go[1], "x", 1), 1);
+  assert_int_equal(waitpid(x->pid, NULL, 0), x->pid);
+  for (int i = 0; i < 2; i++) {
+    close(x->ready[i]);
+    close(x->go[i]);
+  }
+}
+
 /* The state folder's temporaries that nobody will finish: the old
  * "NAME.<16 hex>.tmp" of older pomove versions (no pid) and
  * "NAME.tmp-<pid>-<n>" of a writer that has ended are removed by the
@@ -314,32 +353,15 @@ static void test_orch_state_old_temporaries_swept(void **state) {
   const char *old = "pomove/stage.0123456789abcdef.tmp";
   /* Held by another process: refused, nothing removed. */
   pm_host *h = ot_open(dir);
-  int ready[2], go[2];
-  assert_int_equal(pipe(ready), 0);
-  assert_int_equal(pipe(go), 0);
-  pid_t holder = fork();
-  assert_true(holder >= 0);
-  if (holder == 0) {
-    pm_sidelock lk;
-    char c = orch_state_lock(h, NULL, false, &lk) == 0 ? 'y' : 'n';
-    if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1) _exit(1);
-    _exit(0);
-  }
-  char c = 0;
-  assert_int_equal(read(ready[0], &c, 1), 1);
-  assert_int_equal(c, 'y');
+  lock_holder holder;
+  hold(&holder, dir, h);
   /* The holder swept already; put one back for the refused taker. */
   assert_int_equal(tu_sh("cd '%s' && echo o > '%s'", dir, old), 0);
   pm_sidelock lk;
   assert_int_equal(orch_state_lock(h, NULL, false, &lk), PM_EBUSY);
   assert_int_equal(tu_sh("cd '%s' && test -f '%s'", dir, old), 0);
-  assert_int_equal(write(go[1], "x", 1), 1);
-  assert_int_equal(waitpid(holder, NULL, 0), holder);
+  let_go(&holder);
   pm_host_close(h);
-  close(ready[0]);
-  close(ready[1]);
-  close(go[0]);
-  close(go[1]);
   /* Planted again after the holder's sweep: the move removes them. */
   assert_int_equal(
       tu_sh("set -e; cd '%s/pomove'; "
@@ -394,24 +416,8 @@ static void test_orch_state_check_repair_takes_lock(void **state) {
   (void)state;
   const char *dir = new_host("checklock");
   assert_int_equal(tu_sh("mkdir -p '%s/pomove'", dir), 0);
-  /* The holder takes the state lock file itself, without the simulated
-   * host, whose own lock would hold every pomove command off. */
-  char *lockpath = pm_xasprintf("%s/pomove/lock", dir);
-  int ready[2], go[2];
-  assert_int_equal(pipe(ready), 0);
-  assert_int_equal(pipe(go), 0);
-  pid_t holder = fork();
-  assert_true(holder >= 0);
-  if (holder == 0) {
-    pm_sidelock lk;
-    char c = pm_side_lock(pm_fs_native(), lockpath, "state lock file",
-                          &lk) == 0 ? 'y' : 'n';
-    if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1) _exit(1);
-    _exit(0);
-  }
-  char c = 0;
-  assert_int_equal(read(ready[0], &c, 1), 1);
-  assert_int_equal(c, 'y');
+  lock_holder holder;
+  hold(&holder, dir, NULL);
   char *spec = ot_spec(dir);
   char *out = NULL;
   int rc = tu_sh_out(&out, "'%s' check --host '%s' --expect D: --repair "
@@ -427,12 +433,7 @@ static void test_orch_state_check_repair_takes_lock(void **state) {
                  tu_pomove(), spec);
   assert_int_equal(rc, 1);
   free(out);
-  assert_int_equal(write(go[1], "x", 1), 1);
-  assert_int_equal(waitpid(holder, NULL, 0), holder);
-  close(ready[0]);
-  close(ready[1]);
-  close(go[0]);
-  close(go[1]);
+  let_go(&holder);
   /* Released: the repair is not refused (it fails on its own ground
    * here: D: has no Maildata to point at). */
   rc = tu_sh_out(&out, "'%s' check --host '%s' --expect D: --repair "
@@ -442,7 +443,6 @@ static void test_orch_state_check_repair_takes_lock(void **state) {
   assert_int_equal(rc, 3);
   assert_null(strstr(out, "lock"));
   free(out);
-  free(lockpath);
   free(spec);
 }
 
