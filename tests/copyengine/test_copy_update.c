@@ -667,10 +667,6 @@ static void test_copy_update_racy_files_rehashed(void **state) {
   tu_cleanup();
 }
 
-/* Changes the recorded hash of `rel` in a state file and re-frames the
- * record, so that the state is sound but says the file held other data:
- * what a change that kept size, mtime and ctime would look like. */
-
 /* An update trusts matching metadata; --checksum does not: it reads every
  * source file and copies the one whose data differ from the record. */
 static void test_copy_update_checksum_catches_hidden_change(void **state) {

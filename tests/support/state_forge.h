@@ -16,6 +16,9 @@
 #include "hash.h"
 #include "testutil.h"
 
+/* Changes the recorded hash of `rel` in a state file and re-frames the
+ * record, so that the state is sound but says the file held other data:
+ * what a change that kept size, mtime and ctime would look like. */
 static inline void state_forge_hash(const char *path, const char *rel) {
   size_t len;
   unsigned char *buf = (unsigned char *)tu_read_all(path, &len);
