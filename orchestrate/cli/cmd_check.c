@@ -26,7 +26,9 @@ static const char help[] =
     "                       simulated host)\n"
     "  --expect PATH        where the postoffice should be: D:, D:\\ExchSrvr\n"
     "                       or D:\\ExchSrvr\\Connect\\Msmcon\n"
-    "  --repair             fix the findings\n"
+    "  --repair             fix the findings (not while a move, stage,\n"
+    "                       rollback or other repair holds the state\n"
+    "                       folder's lock)\n"
     "  --state DIR          where backups go (default: the host's)\n"
     "  --stop-timeout S     seconds to wait for a service to stop (120)\n"
     "  --start-timeout S    seconds to wait for a service to start (120)\n"
@@ -35,7 +37,8 @@ static const char help[] =
     "                       tells (errors are still shown)\n"
     "\n"
     "Exit codes: 0 nothing found (or all repaired); 1 findings remain;\n"
-    "2 bad arguments; 3 the check or the repair failed; 130 interrupted\n"
+    "2 bad arguments, or a repair refused because another pomove holds\n"
+    "the state folder; 3 the check or the repair failed; 130 interrupted\n"
     "(Ctrl-C or SIGTERM; run it again).\n";
 
 int orch_cmd_check(int argc, char **argv) {
