@@ -37,7 +37,7 @@ static uint32_t get_u32(const uint8_t *p) {
 /* The independent walk: records and where they end. */
 typedef struct walk {
   bool magic;
-  uint64_t records, f_records, c_records, end;
+  uint64_t records, f_records /* 'F' and 'U' */, c_records, end;
   bool first_is_header;
 } walk;
 
@@ -54,6 +54,9 @@ static walk walk_journal(const uint8_t *b, size_t n) {
     char type = (char)b[pos + 4];
     if (w.records == 0) w.first_is_header = type == 'H';
     else if (type == 'F' && plen >= IDENT_BYTES + 16) w.f_records++;
+    /* A finished file with the identities an update decides by. */
+    else if (type == 'U' && plen >= IDENT_BYTES + 16 + CE_SREC_BYTES)
+      w.f_records++;
     else if (type == 'C' && plen >= IDENT_BYTES + 32) w.c_records++;
     w.records++;
     pos += 5 + (size_t)plen + 8;
@@ -145,7 +148,7 @@ static void one(const uint8_t *data, size_t size) {
                            "records end at %llu", len,
              (unsigned long long)w.end);
     FZ_CHECK(!memcmp(now, data, len), "loading changed the records");
-    FZ_CHECK(st.files == w.f_records, "%llu files for %llu 'F' records",
+    FZ_CHECK(st.files == w.f_records, "%llu files for %llu 'F' and 'U' records",
              (unsigned long long)st.files,
              (unsigned long long)w.f_records);
     FZ_CHECK(st.chunks <= w.c_records, "%llu checkpoints for %llu 'C' "
