@@ -238,15 +238,20 @@ static int repair(pm_host *h, const orch_check_options *o, audit *a,
   }
   free(backup);
   bool services = a->p.nvals || a->nbins;
+  /* The services that run are stopped around the change in dependency
+   * waves, as a move stops them, and started again the same way. */
   bool *ran = pm_xcalloc(a->p.nsvcs + 1, sizeof *ran);
+  bool any = false;
   for (size_t i = 0; services && i < a->p.nsvcs && rc == 0; i++) {
     pm_svc_info si;
     rc = h->svc->query(h, a->p.svcs[i].name, &si);
-    if (rc == 0 && si.state != PM_SVC_STOPPED) {
-      ran[i] = true;
-      rc = orch_stop_service(h, a->p.svcs[i].name, stop_ms, start_ms);
-    }
+    if (rc < 0) pm_report_error("query service", a->p.svcs[i].name, rc);
+    if (rc == 0 && si.state != PM_SVC_STOPPED) ran[i] = any = true;
   }
+  orch_waves_result wr;
+  if (rc == 0 && any)
+    rc = orch_drive_waves(h, &a->p, ran, PM_SVC_STOPPED, stop_ms, start_ms,
+                          &wr);
   for (size_t i = 0; i < a->p.nvals && rc == 0; i++)
     rc = orch_set_value(h, &a->p.vals[i], &a->p.vals[i].new_);
   for (size_t i = 0; i < a->nbins && rc == 0; i++) {
@@ -280,9 +285,9 @@ static int repair(pm_host *h, const orch_check_options *o, audit *a,
     if (rc == 0) rc = h->share->add(h, &sh);
     if (rc < 0) pm_report_error("share", sh.path, rc);
   }
-  for (size_t i = a->p.nsvcs; i-- > 0;) {
-    if (!ran[i]) continue;
-    int r2 = orch_start_service(h, a->p.svcs[i].name, stop_ms, start_ms);
+  if (any) {
+    int r2 = orch_drive_waves(h, &a->p, ran, PM_SVC_RUNNING, stop_ms,
+                              start_ms, &wr);
     if (rc == 0) rc = r2;
   }
   free(ran);

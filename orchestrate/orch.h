@@ -257,11 +257,20 @@ typedef struct orch_step {
 /* The table, ORCH_NSTEPS rows (below) in the move's order. */
 extern const orch_step orch_steps[];
 
-/* Service control with waits and clear reports (the steps, `check`). */
-int orch_stop_service(pm_host *h, const char *name, unsigned stop_ms,
-                      unsigned start_ms);
-int orch_start_service(pm_host *h, const char *name, unsigned stop_ms,
-                       unsigned start_ms);
+/* What orch_drive_waves did. */
+typedef struct orch_waves_result {
+  size_t reached; /* services of the set at `want` at the end */
+  unsigned waves, waves_run;
+  char failed[512]; /* "'A', 'B'": those that did not get there */
+} orch_waves_result;
+/* Brings p's services i with in[i] to `want` (stopped or running) in
+ * dependency waves (orch_service_waves): a wave's requests together, the
+ * next wave only once each of them got there or ran out of its timeout.
+ * Returns the first error (each failure reported), 0 when all got there.
+ * Used by the move's steps and by check --repair. */
+int orch_drive_waves(pm_host *h, const orch_plan *p, const bool *in,
+                     pm_svc_state want, unsigned stop_ms, unsigned start_ms,
+                     orch_waves_result *res);
 /* Writes a value keeping its type (ImagePath through the SCM first). */
 int orch_set_value(pm_host *h, const orch_value *v, const pm_reg_value *d);
 

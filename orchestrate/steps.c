@@ -99,32 +99,6 @@ static int service_request(pm_host *h, const char *name, pm_svc_state want,
   return 0;
 }
 
-/* Brings a service to `want` and waits for it. */
-static int drive_service(pm_host *h, const char *name, pm_svc_state want,
-                         unsigned stop_ms, unsigned start_ms) {
-  unsigned t = want == PM_SVC_STOPPED ? stop_ms : start_ms;
-  int rc = service_request(h, name, want, stop_ms, start_ms);
-  if (rc != 0) return rc < 0 ? rc : 0;
-  return wait_state(h, name, want, deadline_in(t), t);
-}
-
-int orch_stop_service(pm_host *h, const char *name, unsigned stop_ms,
-                      unsigned start_ms) {
-  return drive_service(h, name, PM_SVC_STOPPED, stop_ms, start_ms);
-}
-
-int orch_start_service(pm_host *h, const char *name, unsigned stop_ms,
-                       unsigned start_ms) {
-  return drive_service(h, name, PM_SVC_RUNNING, stop_ms, start_ms);
-}
-
-/* What drive_waves did. */
-typedef struct waves_result {
-  size_t reached; /* services of the set at `want` at the end */
-  unsigned waves, waves_run;
-  char failed[512]; /* "A, B": those that did not get there */
-} waves_result;
-
 /* Brings the plan's services i with in[i] to `want` in dependency waves
  * (orch_service_waves): every service of a wave gets its request, then
  * each is waited for until its own request's time plus its timeout, and
@@ -134,12 +108,12 @@ typedef struct waves_result {
  * both). A wave in which a service fails is still waited for to its
  * end, and no later wave begins: returns the first error (each failure
  * reported, naming its service), 0 when all got there. */
-static int drive_waves(orch_run *r, const bool *in, pm_svc_state want,
-                       waves_result *res) {
-  const orch_plan *p = r->p;
+int orch_drive_waves(pm_host *h, const orch_plan *p, const bool *in,
+                     pm_svc_state want, unsigned stop_ms, unsigned start_ms,
+                     orch_waves_result *res) {
   size_t n = p->nsvcs;
   bool stop = want == PM_SVC_STOPPED;
-  unsigned tmo = stop ? r->o->stop_timeout_ms : r->o->start_timeout_ms;
+  unsigned tmo = stop ? stop_ms : start_ms;
   memset(res, 0, sizeof *res);
   unsigned *wave = pm_xcalloc(n + 1, sizeof *wave);
   int *st = pm_xcalloc(n + 1, sizeof *st); /* 1 at want, 2 on its way */
@@ -155,8 +129,7 @@ static int drive_waves(orch_run *r, const bool *in, pm_svc_state want,
     for (size_t k = 0; k < n; k++) {
       size_t i = stop ? k : n - 1 - k;
       if (wave[i] != w) continue;
-      int q = service_request(r->h, p->svcs[i].name, want,
-                              r->o->stop_timeout_ms, r->o->start_timeout_ms);
+      int q = service_request(h, p->svcs[i].name, want, stop_ms, start_ms);
       deadline[i] = deadline_in(tmo);
       st[i] = q == 1 ? 1 : q == 0 ? 2 : q;
     }
@@ -164,7 +137,7 @@ static int drive_waves(orch_run *r, const bool *in, pm_svc_state want,
       size_t i = stop ? k : n - 1 - k;
       if (wave[i] != w) continue;
       if (st[i] == 2) {
-        int q = wait_state(r->h, p->svcs[i].name, want, deadline[i], tmo);
+        int q = wait_state(h, p->svcs[i].name, want, deadline[i], tmo);
         st[i] = q == 0 ? 1 : q;
       }
       if (st[i] == 1) {
@@ -183,7 +156,14 @@ static int drive_waves(orch_run *r, const bool *in, pm_svc_state want,
   return rc;
 }
 
-static const char *waves_text(const waves_result *w, char *buf, size_t cap) {
+static int drive_waves(orch_run *r, const bool *in, pm_svc_state want,
+                       orch_waves_result *res) {
+  return orch_drive_waves(r->h, r->p, in, want, r->o->stop_timeout_ms,
+                          r->o->start_timeout_ms, res);
+}
+
+static const char *waves_text(const orch_waves_result *w, char *buf,
+                              size_t cap) {
   snprintf(buf, cap, "in %u wave%s", w->waves, w->waves == 1 ? "" : "s");
   return buf;
 }
@@ -255,7 +235,7 @@ static int st_stop(orch_run *r) {
   size_t n = r->p->nsvcs;
   bool *in = pm_xcalloc(n + 1, sizeof *in);
   for (size_t i = 0; i < n; i++) in[i] = r->p->svcs[i].was_running;
-  waves_result wr;
+  orch_waves_result wr;
   int rc = drive_waves(r, in, PM_SVC_STOPPED, &wr);
   char t[32];
   if (rc == 0) {
@@ -273,7 +253,7 @@ static int st_stop(orch_run *r) {
             r->h->svc->query(r->h, r->p->svcs[i].name, &si) == 0 &&
             si.state == PM_SVC_STOPPED;
   }
-  waves_result again;
+  orch_waves_result again;
   drive_waves(r, in, PM_SVC_RUNNING, &again);
   free(in);
   orch_strf(r->detail, sizeof r->detail,
@@ -392,7 +372,7 @@ static int st_copy(orch_run *r) {
       in[i] = r->h->svc->query(r->h, r->p->svcs[i].name, &si) < 0 ||
               si.state != PM_SVC_STOPPED;
     }
-    waves_result wr;
+    orch_waves_result wr;
     int rc = drive_waves(r, in, PM_SVC_STOPPED, &wr);
     free(in);
     if (rc < 0) return rc;
@@ -559,7 +539,7 @@ static int start_waves(orch_run *r) {
   size_t n = r->p->nsvcs;
   bool *in = pm_xcalloc(n + 1, sizeof *in);
   for (size_t i = 0; i < n; i++) in[i] = r->p->svcs[i].was_running;
-  waves_result wr;
+  orch_waves_result wr;
   int rc = drive_waves(r, in, PM_SVC_RUNNING, &wr);
   free(in);
   char t[32];
@@ -680,7 +660,7 @@ static int un_start(orch_run *r) {
       if (rc < 0) pm_report_error("query service", r->p->svcs[i].name, rc);
       else in[i] = si.state != PM_SVC_STOPPED;
     }
-    waves_result wr;
+    orch_waves_result wr;
     if (rc == 0) {
       rc = drive_waves(r, in, PM_SVC_STOPPED, &wr);
       stopped = wr.reached;

@@ -586,12 +586,51 @@ static void test_waves_plan_file(void **state) {
   free(dir);
 }
 
+/* check --repair after a service pack put a value back on C: stops the
+ * running connector services in the same waves as a move (ATMTA and the
+ * PC MTAs together, then MSMI) and starts them the other way. */
+static void test_waves_check_repair(void **state) {
+  (void)state;
+  char *dir = make_host("check");
+  assert_int_equal(move_json(dir, false, NULL), OT_DONE);
+  pm_host *h = ot_open(dir);
+  assert_int_equal(h->svc->set_image_path(
+                       h, MSMI, "C:\\exchsrvr\\Connect\\Msmcon\\Bin\\Mt.exe"),
+                   0);
+  size_t from = log_count(dir);
+  orch_check_options co;
+  memset(&co, 0, sizeof co);
+  co.expect = "D:";
+  co.repair = true;
+  co.stop_timeout_ms = co.start_timeout_ms = 5000;
+  co.out = fopen("/dev/null", "w");
+  assert_int_equal(ot_check(h, &co), OT_DONE);
+  fclose(co.out);
+  pm_host_close(h);
+  reqs r;
+  log_read(dir, from, &r);
+  no_refusal(&r);
+  const pm_sim_request *s1[] = {must(&r, true, ATMTA, 0),
+                                must(&r, true, LEGACY, 0),
+                                must(&r, true, VANC, 0)};
+  together(s1, 3);
+  after_all(must(&r, true, MSMI, 0), s1, 3);
+  const pm_sim_request *a1[] = {must(&r, false, MSMI, 0),
+                                must(&r, false, LEGACY, 0),
+                                must(&r, false, VANC, 0)};
+  together(a1, 3);
+  after_all(must(&r, false, ATMTA, 0), a1, 3);
+  free(r.q);
+  free(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_waves_of_a_plan),
       cmocka_unit_test_teardown(test_waves_plan_file, ot_kill_hosts),
       cmocka_unit_test_teardown(test_waves_sim_records_order, ot_kill_hosts),
       cmocka_unit_test_teardown(test_waves_move, ot_kill_hosts),
+      cmocka_unit_test_teardown(test_waves_check_repair, ot_kill_hosts),
       cmocka_unit_test_teardown(test_waves_plan_text, ot_kill_hosts),
       cmocka_unit_test_teardown(test_waves_will_not_stop_wave1, ot_kill_hosts),
       cmocka_unit_test_teardown(test_waves_will_not_stop_wave2, ot_kill_hosts),
