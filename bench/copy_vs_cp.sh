@@ -58,12 +58,7 @@ done
 if bench_can_drop_caches; then BENCH_DROP=1; fi
 bench_find_pomove "$pomove_opt"
 
-made_data=0
-if [ -z "$data" ]; then
-  data=$(mktemp -d "${TMPDIR:-/tmp}/pomove-cvc.XXXXXX")
-  made_data=1
-fi
-mkdir -p "$data" || bench_die "cannot create $data"
+bench_data_dir cvc
 src=$data/src dst=$data/dst man=$data/pomove.xxh128 log=$data/runs.log
 cleanup() {
   bench_fs_teardown

@@ -72,12 +72,8 @@ chrt_cmd=""
 [ "$rt" = 1 ] && chrt_cmd="chrt -f 50"
 POMOVE=$after # gen-postoffice and the first copy
 
-made_data=0
-if [ -z "$data" ]; then
-  data=$(mktemp -d "${TMPDIR:-/tmp}/pomove-delta.XXXXXX")
-  made_data=1
-fi
-mkdir -p "$data" "$out" || bench_die "cannot create $data or $out"
+bench_data_dir delta
+mkdir -p "$out" || bench_die "cannot create $out"
 out=$(cd "$out" && pwd)
 BENCH_LOG=$out/runs.log
 : >"$BENCH_LOG"

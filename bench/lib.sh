@@ -1,4 +1,5 @@
-# lib.sh - shell helpers shared by bench/run.sh and bench/copy_vs_cp.sh:
+# lib.sh - shell helpers shared by the bench/ scripts (run.sh,
+# copy_vs_cp.sh, staged_move.sh, delta_pass.sh, ...):
 # finding pomove and what it can do, timing a command (wall clock, CPU,
 # peak RSS), warming and dropping the page cache, medians, and the run
 # protocol of issue 17 (a fresh scratch file system for DST before every
@@ -12,6 +13,19 @@ BENCH_REPO=$(cd "$BENCH_DIR/.." && pwd)
 bench_die() {
   echo "bench: $*" >&2
   exit 2
+}
+
+# The script's data folder: $data as given (--data), or, when empty, a new
+# folder "$TMPDIR/pomove-NAME.XXXXXX" with made_data=1 so that the
+# script's cleanup removes it; made if missing. Sets data and made_data.
+bench_data_dir() {
+  made_data=0
+  if [ -z "${data:-}" ]; then
+    data=$(mktemp -d "${TMPDIR:-/tmp}/pomove-$1.XXXXXX") ||
+      bench_die "cannot create a data directory"
+    made_data=1
+  fi
+  mkdir -p "$data" || bench_die "cannot create the data directory $data"
 }
 
 # Sets POMOVE: --pomove value, else $POMOVE_BIN, else a build in the

@@ -133,13 +133,7 @@ if bench_can_drop_caches; then BENCH_DROP=1; fi
 
 mkdir -p "$out" || bench_die "cannot create --out $out"
 out=$(cd "$out" && pwd)
-made_data=0
-if [ -z "$data" ]; then
-  data=$(mktemp -d "${TMPDIR:-/tmp}/pomove-bench.XXXXXX") ||
-    bench_die "cannot create a data directory"
-  made_data=1
-fi
-mkdir -p "$data" || bench_die "cannot create --data $data"
+bench_data_dir bench
 data=$(cd "$data" && pwd)
 case "$data/" in
 "$BENCH_REPO"/*) bench_die "--data must not be inside the repository" ;;

@@ -82,12 +82,8 @@ if [ "$fs_mode" = auto ]; then
   if bench_fs_usable; then fs_mode=journaled; else fs_mode=data; fi
 fi
 
-made_data=0
-if [ -z "$data" ]; then
-  data=$(mktemp -d "${TMPDIR:-/tmp}/pomove-staged.XXXXXX")
-  made_data=1
-fi
-mkdir -p "$data" "$out" || bench_die "cannot create $data or $out"
+bench_data_dir staged
+mkdir -p "$out" || bench_die "cannot create $out"
 out=$(cd "$out" && pwd)
 BENCH_LOG=$out/runs.log
 : >"$BENCH_LOG"
