@@ -242,11 +242,10 @@ static int repair(pm_host *h, const orch_check_options *o, audit *a,
    * waves, as a move stops them, and started again the same way. */
   bool *ran = pm_xcalloc(a->p.nsvcs + 1, sizeof *ran);
   bool any = false;
-  for (size_t i = 0; services && i < a->p.nsvcs && rc == 0; i++) {
-    pm_svc_info si;
-    rc = h->svc->query(h, a->p.svcs[i].name, &si);
-    if (rc < 0) pm_report_error("query service", a->p.svcs[i].name, rc);
-    if (rc == 0 && si.state != PM_SVC_STOPPED) ran[i] = any = true;
+  if (services) {
+    int n = orch_services_running(h, &a->p, ran);
+    if (n < 0) rc = n;
+    any = n > 0;
   }
   orch_waves_result wr;
   if (rc == 0 && any)

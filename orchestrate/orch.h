@@ -271,6 +271,10 @@ typedef struct orch_waves_result {
 int orch_drive_waves(pm_host *h, const orch_plan *p, const bool *in,
                      pm_svc_state want, unsigned stop_ms, unsigned start_ms,
                      orch_waves_result *res);
+/* Sets in[i] for each of p's services that is not stopped (running,
+ * starting or stopping); reports a failed query. Returns how many, or
+ * the PM_E* of the first query that failed. */
+int orch_services_running(pm_host *h, const orch_plan *p, bool *in);
 /* Writes a value keeping its type (ImagePath through the SCM first). */
 int orch_set_value(pm_host *h, const orch_value *v, const pm_reg_value *d);
 

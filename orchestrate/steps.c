@@ -156,6 +156,29 @@ int orch_drive_waves(pm_host *h, const orch_plan *p, const bool *in,
   return rc;
 }
 
+int orch_services_running(pm_host *h, const orch_plan *p, bool *in) {
+  int n = 0;
+  for (size_t i = 0; i < p->nsvcs; i++) {
+    pm_svc_info si;
+    int rc = h->svc->query(h, p->svcs[i].name, &si);
+    if (rc < 0) {
+      pm_report_error("query service", p->svcs[i].name, rc);
+      return rc;
+    }
+    in[i] = si.state != PM_SVC_STOPPED;
+    n += in[i];
+  }
+  return n;
+}
+
+/* The services that ran before the move (the plan's was_running), as a
+ * set for drive_waves; caller frees. */
+static bool *ran_before(const orch_run *r) {
+  bool *in = pm_xcalloc(r->p->nsvcs + 1, sizeof *in);
+  for (size_t i = 0; i < r->p->nsvcs; i++) in[i] = r->p->svcs[i].was_running;
+  return in;
+}
+
 static int drive_waves(orch_run *r, const bool *in, pm_svc_state want,
                        orch_waves_result *res) {
   return orch_drive_waves(r->h, r->p, in, want, r->o->stop_timeout_ms,
@@ -233,8 +256,7 @@ static int st_backup(orch_run *r) {
 
 static int st_stop(orch_run *r) {
   size_t n = r->p->nsvcs;
-  bool *in = pm_xcalloc(n + 1, sizeof *in);
-  for (size_t i = 0; i < n; i++) in[i] = r->p->svcs[i].was_running;
+  bool *in = ran_before(r);
   orch_waves_result wr;
   int rc = drive_waves(r, in, PM_SVC_STOPPED, &wr);
   char t[32];
@@ -536,9 +558,7 @@ static size_t macvol_gone(orch_run *r) { return values_gone(r, true); }
 
 /* The services that ran before the move, in their start waves. */
 static int start_waves(orch_run *r) {
-  size_t n = r->p->nsvcs;
-  bool *in = pm_xcalloc(n + 1, sizeof *in);
-  for (size_t i = 0; i < n; i++) in[i] = r->p->svcs[i].was_running;
+  bool *in = ran_before(r);
   orch_waves_result wr;
   int rc = drive_waves(r, in, PM_SVC_RUNNING, &wr);
   free(in);
@@ -652,14 +672,9 @@ static int un_start(orch_run *r) {
   size_t stopped = 0;
   int rc = 0;
   if (differ) {
-    size_t n = r->p->nsvcs;
-    bool *in = pm_xcalloc(n + 1, sizeof *in);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-      pm_svc_info si;
-      rc = r->h->svc->query(r->h, r->p->svcs[i].name, &si);
-      if (rc < 0) pm_report_error("query service", r->p->svcs[i].name, rc);
-      else in[i] = si.state != PM_SVC_STOPPED;
-    }
+    bool *in = pm_xcalloc(r->p->nsvcs + 1, sizeof *in);
+    rc = orch_services_running(r->h, r->p, in);
+    if (rc > 0) rc = 0;
     orch_waves_result wr;
     if (rc == 0) {
       rc = drive_waves(r, in, PM_SVC_STOPPED, &wr);
