@@ -172,11 +172,15 @@ int ce_copy_xattrs(ce_ctx *c, pm_fd sdir, const char *srel, pm_fd ddir,
 void ce_apply_dir_meta(ce_ctx *c, ce_dnode *d);
 /* Copies the named data streams (NTFS alternate data streams) of the
  * file open at sfd to the file open at dfd, each whole and by handle;
- * with `sync`, flushes each stream written. 0, or the PM_E* code of the
- * first failure, *op then naming it ("copy stream 'NAME' of", malloc'd)
- * and *on_src whether it was the source's. A file system without
- * streams (PM_ENOTSUP) makes this do nothing from then on. */
-int ce_copy_streams(ce_ctx *c, pm_fd sfd, pm_fd dfd, bool sync, char **op,
-                    bool *on_src);
+ * with `sync`, flushes each stream written. With `reconcile` (a copy
+ * that was there before this run: an update's, a resumed one), the
+ * copy's streams that the source no longer has are removed, and a
+ * read-only copy is made writable first when it has streams to write or
+ * remove. 0, or the PM_E* code of the first failure, *op then naming it
+ * ("copy stream 'NAME' of", malloc'd) and *on_src whether it was the
+ * source's. A file system without streams (PM_ENOTSUP) makes this do
+ * nothing from then on. */
+int ce_copy_streams(ce_ctx *c, pm_fd sfd, pm_fd dfd, bool sync,
+                    bool reconcile, char **op, bool *on_src);
 
 #endif

@@ -70,11 +70,15 @@ static void finish_file(worker *w, fstate *f) {
   }
   /* Its named data streams (NTFS), once its data are in place and before
    * its mode, which may make it read-only. A file flushed on its own is
-   * flushed with its streams. */
-  if (!f->err && !f->hash_only) {
+   * flushed with its streams. Also when only its metadata are set again
+   * (hash_only): a stream written or removed alone moves the file's
+   * change time, not its data; the copy then loses streams the source
+   * no longer has. */
+  if (!f->err) {
     bool on_src;
     bool sync = (c->j || c->o->verify || c->no_syncfs) && !c->sync_fs;
-    rc = ce_copy_streams(c, f->sfd, f->dfd, sync, &f->errop_buf, &on_src);
+    rc = ce_copy_streams(c, f->sfd, f->dfd, sync, !f->fresh, &f->errop_buf,
+                         &on_src);
     if (rc) file_fail_at(f, f->errop_buf, rc, on_src);
   }
   /* A new file already belongs to us (its directory has no setgid bit

@@ -220,25 +220,72 @@ static int copy_stream(ce_ctx *c, pm_fd sfd, pm_fd dfd, const char *name,
   return rc;
 }
 
-int ce_copy_streams(ce_ctx *c, pm_fd sfd, pm_fd dfd, bool sync, char **op,
-                    bool *on_src) {
+/* The named streams of the file open at fd: 0 with a malloc'd
+ * NUL-separated list (*len bytes), or PM_E* (*list NULL). */
+static int list_streams(ce_ctx *c, pm_fd fd, char **list, size_t *len) {
+  size_t cap = 4096;
+  *list = pm_xmalloc(cap);
+  int rc;
+  while ((rc = pm_fs_streams_list(c->fs, fd, *list, cap, len)) == PM_ERANGE &&
+         *len > cap) {
+    cap = *len;
+    *list = pm_xrealloc(*list, cap);
+  }
+  if (rc) {
+    free(*list);
+    *list = NULL;
+    *len = 0;
+  }
+  return rc;
+}
+
+static bool in_list(const char *list, size_t len, const char *name) {
+  for (size_t i = 0; i < len; i += strlen(list + i) + 1)
+    if (strcmp(list + i, name) == 0) return true;
+  return false;
+}
+
+/* Before the streams of a copy that was already there are written: the
+ * copy's own list (for what to remove after), and the copy made writable
+ * if it is read-only (NTFS refuses to write or remove a stream of a
+ * read-only file; the file's mode is set again after the streams). */
+static int prepare_copy(ce_ctx *c, pm_fd dfd, char **dlist, size_t *dlen,
+                        bool need_write, char **op) {
+  int rc = list_streams(c, dfd, dlist, dlen);
+  if (rc == PM_ENOTSUP) return 0;
+  if (rc) {
+    *op = pm_xstrdup("list streams of");
+    return rc;
+  }
+  if (!need_write && !*dlen) return 0;
+  pm_stat st;
+  rc = pm_fs_fstat(c->fs, dfd, &st);
+  if (!rc && !(st.mode & 0200))
+    rc = pm_fs_fchmod(c->fs, dfd, (st.mode & 07777) | 0200);
+  if (rc) *op = pm_xstrdup("make writable, for its streams,");
+  return rc;
+}
+
+int ce_copy_streams(ce_ctx *c, pm_fd sfd, pm_fd dfd, bool sync,
+                    bool reconcile, char **op, bool *on_src) {
   *op = NULL;
   *on_src = true;
   if (atomic_load(&c->streams_unsupported)) return 0;
-  size_t cap = 4096, len = 0;
-  char *list = pm_xmalloc(cap);
-  int rc;
-  while ((rc = pm_fs_streams_list(c->fs, sfd, list, cap, &len)) == PM_ERANGE &&
-         len > cap) {
-    cap = len;
-    list = pm_xrealloc(list, cap);
-  }
+  char *list, *dlist = NULL;
+  size_t len, dlen = 0;
+  int rc = list_streams(c, sfd, &list, &len);
   if (rc == PM_ENOTSUP) {
     atomic_store(&c->streams_unsupported, true);
-    rc = 0;
-    len = 0;
+    return 0;
   }
-  if (rc) *op = pm_xstrdup("list streams of");
+  if (rc) {
+    *op = pm_xstrdup("list streams of");
+    return rc;
+  }
+  if (reconcile) {
+    rc = prepare_copy(c, dfd, &dlist, &dlen, len > 0, op);
+    if (rc) *on_src = false;
+  }
   char *buf = NULL;
   size_t bcap = c->chunk < (1u << 20) ? c->chunk : (1u << 20);
   for (size_t i = 0; !rc && i < len; i += strlen(list + i) + 1) {
@@ -252,7 +299,22 @@ int ce_copy_streams(ce_ctx *c, pm_fd sfd, pm_fd dfd, bool sync, char **op,
       pm_oserr_record(rc, os);
     }
   }
+  /* Streams the copy has and the source no longer has. */
+  for (size_t i = 0; !rc && i < dlen; i += strlen(dlist + i) + 1) {
+    if (in_list(list, len, dlist + i)) continue;
+    rc = pm_fs_stream_remove(c->fs, dfd, dlist + i);
+    if (rc == PM_ENOENT) rc = 0; /* gone already */
+    if (rc) {
+      int os = pm_oserr_of(rc);
+      char *shown = pm_display_path(dlist + i);
+      *op = pm_xasprintf("remove stream '%s' of", shown);
+      free(shown);
+      *on_src = false;
+      pm_oserr_record(rc, os);
+    }
+  }
   free(buf);
   free(list);
+  free(dlist);
   return rc;
 }

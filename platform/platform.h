@@ -450,11 +450,18 @@ typedef struct pm_fs_ops {
    * NTFS keeps times per file, not per stream, so a copy writes the
    * streams before it sets the file's times. (Whether writing a stream
    * alone moves the file's ChangeTime, so that an update sees it, was
-   * not measured: no NTFS here, and Wine has no streams.) */
+   * not measured: no NTFS here, and Wine has no streams.)
+   *
+   * stream_remove: removes the named stream `name` of the file open at fd
+   * (opened with a handle of its own relative to fd, marked for deletion,
+   * closed; never by a path). PM_ENOENT when the file has no such stream;
+   * PM_EINVAL and PM_ENOTSUP as stream_open. An update uses it for the
+   * streams a copy has that its source no longer has. */
   int (*streams_list)(const pm_fs *self, pm_fd fd, char *buf, size_t cap,
                       size_t *len);
   int (*stream_open)(const pm_fs *self, pm_fd fd, const char *name, int flags,
                      uint32_t mode, pm_fd *out);
+  int (*stream_remove)(const pm_fs *self, pm_fd fd, const char *name);
 } pm_fs_ops;
 
 /* A file system: a table and the context its slots work with (a fault
@@ -688,6 +695,10 @@ static inline int pm_fs_streams_list(const pm_fs *fs, pm_fd fd, char *buf,
 static inline int pm_fs_stream_open(const pm_fs *fs, pm_fd fd, const char *name,
                                     int flags, uint32_t mode, pm_fd *out) {
   return fs->ops->stream_open(fs, fd, name, flags, mode, out);
+}
+static inline int pm_fs_stream_remove(const pm_fs *fs, pm_fd fd,
+                                      const char *name) {
+  return fs->ops->stream_remove(fs, fd, name);
 }
 
 /* ---- Asynchronous I/O engines (fio's ioengine shape) ---- */

@@ -1338,6 +1338,13 @@ static int lx_stream_open(const pm_fs *self PM_UNUSED, pm_fd fd,
   return PM_ENOTSUP;
 }
 
+static int lx_stream_remove(const pm_fs *self PM_UNUSED, pm_fd fd,
+                            const char *name) {
+  (void)fd, (void)name;
+  pm_oserr_record(PM_ENOTSUP, 0);
+  return PM_ENOTSUP;
+}
+
 static const pm_fs_ops linux_ops = {
     .name = "linux",
     .open = lx_open,
@@ -1394,6 +1401,7 @@ static const pm_fs_ops linux_ops = {
     .lock = lx_lock,
     .streams_list = lx_streams_list,
     .stream_open = lx_stream_open,
+    .stream_remove = lx_stream_remove,
 };
 
 static const pm_fs linux_fs = {&linux_ops, NULL};

@@ -1528,6 +1528,7 @@ static const pm_fs_ops win32_ops = {
     .lock = w_lock,
     .streams_list = pmw_streams_list,
     .stream_open = pmw_stream_open,
+    .stream_remove = pmw_stream_remove,
 };
 
 /* The first call enables the backup, restore and security privileges

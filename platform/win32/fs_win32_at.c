@@ -1255,11 +1255,23 @@ int pmw_streams_list(const pm_fs *self PM_UNUSED, pm_fd fd, char *buf,
   }
 }
 
+/* ":NAME" in UTF-16 for a relative open of a stream: 0 or PM_E*. */
+static int stream_name(const char *name, wchar_t **w, size_t *wn) {
+  if (!*name || strpbrk(name, "/\\:")) return own_fail(PM_EINVAL);
+  size_t nl = strlen(name);
+  char *full = malloc(nl + 2);
+  if (!full) return own_fail(PM_ENOMEM);
+  full[0] = ':';
+  memcpy(full + 1, name, nl + 1);
+  int rc = pmw_to_wide(full, nl + 1, w, wn);
+  free(full);
+  return rc;
+}
+
 int pmw_stream_open(const pm_fs *self PM_UNUSED, pm_fd fd, const char *name,
                     int flags, uint32_t mode, pm_fd *out) {
   (void)mode; /* a stream has its file's attributes and descriptor */
   *out = PM_FD_INVALID;
-  if (!*name || strpbrk(name, "/\\:")) return own_fail(PM_EINVAL);
   int acc = flags & PM_O_ACCMODE;
   bool writing = acc == PM_O_WRONLY || acc == PM_O_RDWR;
   ACCESS_MASK access = SYNCHRONIZE | FILE_READ_ATTRIBUTES;
@@ -1272,15 +1284,9 @@ int pmw_stream_open(const pm_fs *self PM_UNUSED, pm_fd fd, const char *name,
    * files, for fs_win32.c's pread and pwrite. */
   ULONG opts = FILE_NON_DIRECTORY_FILE | FILE_OPEN_FOR_BACKUP_INTENT;
 
-  size_t nl = strlen(name);
-  char *full = malloc(nl + 2);
-  if (!full) return own_fail(PM_ENOMEM);
-  full[0] = ':';
-  memcpy(full + 1, name, nl + 1);
   wchar_t *w;
   size_t wn;
-  int rc = pmw_to_wide(full, nl + 1, &w, &wn);
-  free(full);
+  int rc = stream_name(name, &w, &wn);
   if (rc) return rc;
   HANDLE h;
   bool created = false;
@@ -1300,4 +1306,29 @@ int pmw_stream_open(const pm_fs *self PM_UNUSED, pm_fd fd, const char *name,
   }
   *out = (pm_fd)(intptr_t)h;
   return 0;
+}
+
+/* Opened for deletion relative to the file's handle, marked, closed: the
+ * stream goes with this handle, the only one. (A read-only file's
+ * streams cannot be removed: the engine makes the file writable first.) */
+int pmw_stream_remove(const pm_fs *self PM_UNUSED, pm_fd fd,
+                      const char *name) {
+  wchar_t *w;
+  size_t wn;
+  int rc = stream_name(name, &w, &wn);
+  if (rc) return rc;
+  HANDLE h;
+  NTSTATUS s = nt_open((HANDLE)fd, w, wn, DELETE | SYNCHRONIZE,
+                       FILE_ATTRIBUTE_NORMAL, FILE_OPEN,
+                       FILE_NON_DIRECTORY_FILE | FILE_OPEN_FOR_BACKUP_INTENT,
+                       &h, NULL);
+  free(w);
+  if (s < 0) return pmw_fail_nt(s);
+  disposition_info di;
+  di.delete_file = TRUE;
+  IO_STATUS_BLOCK io;
+  s = pmw_nt.set_info(h, &io, &di, sizeof di, FileDispositionInformation);
+  rc = s < 0 ? pmw_fail_nt(s) : 0;
+  pmw_nt.close(h);
+  return rc;
 }

@@ -171,11 +171,12 @@ int pmw_xattr_set_at(const pm_fs *self, pm_fd dir, const char *rel,
 int pmw_xattr_remove_at(const pm_fs *self, pm_fd dir, const char *rel,
                         const char *name);
 /* Named data streams of the file open at fd (platform.h's
- * streams_list and stream_open). */
+ * streams_list, stream_open and stream_remove). */
 int pmw_streams_list(const pm_fs *self, pm_fd fd, char *buf, size_t cap,
                      size_t *len);
 int pmw_stream_open(const pm_fs *self, pm_fd fd, const char *name, int flags,
                     uint32_t mode, pm_fd *out);
+int pmw_stream_remove(const pm_fs *self, pm_fd fd, const char *name);
 /* Lists the directory open at `h` (opened with FILE_LIST_DIRECTORY);
  * takes ownership of `h`, which closedir closes. */
 int pmw_opendir_handle(HANDLE h, pm_dir **out);

@@ -10,6 +10,7 @@
  * and the other files are copied; PM_ENOTSUP (Linux, FAT) is asked once
  * and then nothing is done, without a word. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -124,6 +125,21 @@ static int s_fsync(const pm_fs *self PM_UNUSED, pm_fd fd, bool data_only) {
   return pm_fs_fsync(native, fd, data_only);
 }
 
+static atomic_uint removes;
+
+static int s_stream_remove(const pm_fs *self PM_UNUSED, pm_fd fd,
+                           const char *name) {
+  if (!*name || strpbrk(name, "/\\:")) return PM_EINVAL;
+  char *d = dir_of(fd);
+  if (!d) return PM_EBADF;
+  char *p = pm_xasprintf("%s/%s", d, name);
+  int rc = unlink(p) == 0 ? 0 : errno == ENOENT ? PM_ENOENT : PM_EIO;
+  free(d);
+  free(p);
+  if (!rc) atomic_fetch_add(&removes, 1);
+  return rc;
+}
+
 static int s_close(const pm_fs *self PM_UNUSED, pm_fd fd) {
   if (fd >= 0 && fd < 4096) atomic_store(&fd_kind[fd], 0);
   return pm_fs_close(native, fd);
@@ -135,6 +151,7 @@ static const pm_fs *streams_table(const char *base) {
   streams_ops.name = "streams";
   streams_ops.streams_list = s_streams_list;
   streams_ops.stream_open = s_stream_open;
+  streams_ops.stream_remove = s_stream_remove;
   streams_ops.pread = s_pread;
   streams_ops.pwrite = s_pwrite;
   streams_ops.fsync = s_fsync;
@@ -146,6 +163,7 @@ static const pm_fs *streams_table(const char *base) {
   fail_how = FAIL_NONE;
   atomic_store(&lists, 0);
   atomic_store(&stream_fsyncs, 0);
+  atomic_store(&removes, 0);
   return &streams_fs;
 }
 
@@ -206,11 +224,14 @@ static char *make_tree(const char *base) {
   return src;
 }
 
+static bool run_update; /* run_copy makes an update */
+
 static int run_copy(const pm_fs *fs, const char *src, const char *dst,
                     int sync_mode, bool journal, const char *errp,
                     ce_result *r) {
   ce_options o;
   ce_options_init(&o);
+  o.update = run_update;
   o.src = src;
   o.dst = dst;
   o.fs = fs;
@@ -347,11 +368,66 @@ static void test_streams_notsup(void **state) {
   tu_cleanup();
 }
 
+/* An update of a file whose data are as recorded but whose change time
+ * moved (a stream written or removed alone does that on NTFS; here a
+ * chmod) sets its metadata again without copying its data, and brings
+ * its streams in step: a changed one written again, one the source lost
+ * removed, a new one added. The copy of a read-only file too. */
+static void test_streams_update(void **state) {
+  (void)state;
+  const char *base = tu_scratch();
+  const pm_fs *fs = streams_table(base);
+  char *src = make_tree(base);
+  char *dst = pm_xasprintf("%s/dst", base);
+  char *errp = pm_xasprintf("%s/err", base);
+  char *sa = pm_xasprintf("%s/a", src), *da = pm_xasprintf("%s/a", dst);
+  char *sb = pm_xasprintf("%s/b", src), *db = pm_xasprintf("%s/b", dst);
+  assert_int_equal(chmod(sa, 0444), 0);
+  ce_result r;
+  run_update = false;
+  assert_int_equal(run_copy(fs, src, dst, CE_SYNC_FS, true, errp, &r), 0);
+  assert_int_equal(r.errors, 0);
+  check_copied(src, dst, true);
+
+  add_stream(sa, "Zone.Identifier", 77, 40);
+  char *d = sdir_of_path(sa);
+  char *gone = pm_xasprintf("%s/empty", d);
+  assert_int_equal(unlink(gone), 0);
+  add_stream(sb, "new", 5000, 41);
+  assert_int_equal(chmod(sa, 0444), 0); /* the change times move */
+  assert_int_equal(chmod(sb, 0644), 0);
+  run_update = true;
+  int rc = run_copy(fs, src, dst, CE_SYNC_FS, true, errp, &r);
+  run_update = false;
+  assert_int_equal(rc, 0);
+  assert_int_equal(r.errors, 0);
+  assert_int_equal(r.copied, 0);
+  assert_int_equal(r.metadata_only, 2);
+  assert_int_equal(same_streams(sa, da), 0);
+  assert_int_equal(same_streams(sb, db), 0);
+  assert_int_equal(atomic_load(&removes), 1);
+  struct stat st;
+  assert_int_equal(stat(da, &st), 0);
+  assert_int_equal(st.st_mode & 07777, 0444);
+  assert_int_equal(tu_sh("test ! -s '%s'", errp), 0);
+  free(d);
+  free(gone);
+  free(sa);
+  free(da);
+  free(sb);
+  free(db);
+  free(dst);
+  free(src);
+  free(errp);
+  tu_cleanup();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_streams_copied),
       cmocka_unit_test(test_streams_fail),
       cmocka_unit_test(test_streams_notsup),
+      cmocka_unit_test(test_streams_update),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1307,6 +1307,26 @@ static void test_fs_win32_nt_stream_open(void **state) {
     assert_true(s == PM_FD_INVALID);
   }
   assert_int_equal(stream_opens, opens);
+
+  /* stream_remove: opened for deletion relative to the file's handle,
+   * marked (the stream, played by the side file, is gone), refused for a
+   * bad name before any open; a stream that is not there is PM_ENOENT. */
+  char *side_file = ct_str("%s/side", dir);
+  pm_fd probe;
+  assert_int_equal(pm_fs_open(fs, side_file, PM_O_RDONLY, 0, &probe), 0);
+  assert_int_equal(pm_fs_close(fs, probe), 0);
+  assert_int_equal(pm_fs_stream_remove(fs, fd, "x"), 0);
+  assert_int_equal(stream_opens, opens + 1);
+  assert_ptr_equal(stream_root, (HANDLE)fd);
+  assert_true(wcscmp(stream_name, L":x") == 0);
+  assert_int_equal(stream_disp, FILE_OPEN);
+  assert_int_equal(pm_fs_open(fs, side_file, PM_O_RDONLY, 0, &probe),
+                   PM_ENOENT);
+  assert_int_equal(pm_fs_stream_remove(fs, fd, "x"), PM_ENOENT);
+  opens = stream_opens;
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    assert_int_equal(pm_fs_stream_remove(fs, fd, bad[i]), PM_EINVAL);
+  assert_int_equal(stream_opens, opens);
   assert_int_equal(pm_fs_close(fs, fd), 0);
 }
 

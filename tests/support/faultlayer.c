@@ -243,6 +243,18 @@ static int l_stream_open(const pm_fs *self, pm_fd fd, const char *name,
   return rc;
 }
 
+/* A removal changes the file: counted and failed as FL_META. */
+static int l_stream_remove(const pm_fs *self, pm_fd fd, const char *name) {
+  fl_layer *L = self->ctx;
+  char *d = handle_path(L, fd);
+  char *full = pm_xasprintf("%s:%s", d ? d : "", name);
+  free(d);
+  fl_target t = fl_target_path(full);
+  int e = fl_hit(L, FL_META, &t, 0);
+  free(full);
+  return e ? e : pm_fs_stream_remove(L->parent, fd, name);
+}
+
 static int l_close(const pm_fs *self, pm_fd fd) {
   fl_layer *L = self->ctx;
   fl_count(L, FL_CLOSE);
@@ -668,6 +680,7 @@ static const pm_fs_ops fl_ops = {
     .lock = l_lock,
     .streams_list = l_streams_list,
     .stream_open = l_stream_open,
+    .stream_remove = l_stream_remove,
 };
 
 fl_layer *fl_new(const pm_fs *parent, const fl_rule *rule) {

@@ -36,7 +36,8 @@ typedef enum fl_op {
   FL_MKDIR,  /* mkdir, mkdir_at */
   FL_RENAME, /* rename */
   FL_META,   /* chmod, chown, utimes, xattr set/remove, ftruncate, link,
-                symlink, mknod, unlink, rmdir, lock, their _at forms */
+                symlink, mknod, unlink, rmdir, lock, stream_remove, their
+                _at forms */
   FL_LIST,   /* opendir, opendir_at, readdir */
   FL_STAT,   /* stat, fstat, stat_at, readlink, xattr list/get, seek,
                 streams_list and their _at forms */
