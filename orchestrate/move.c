@@ -143,16 +143,22 @@ static int archive_current(pm_host *h, const char *cur, const char *base) {
 
 /* ---- the move ---- */
 
-int orch_move(pm_host *h, const orch_options *o, orch_result *res) {
+/* A run of a move or a rollback on h with o, its plan in *plan. */
+static void run_init(orch_run *r, pm_host *h, const orch_options *o,
+                     orch_plan *plan, orch_result *res) {
   memset(res, 0, sizeof *res);
+  memset(r, 0, sizeof *r);
+  r->h = h;
+  r->o = o;
+  r->out = o->out ? o->out : stdout;
+  memset(plan, 0, sizeof *plan);
+  r->p = plan;
+}
+
+int orch_move(pm_host *h, const orch_options *o, orch_result *res) {
   orch_run r;
-  memset(&r, 0, sizeof r);
-  r.h = h;
-  r.o = o;
-  r.out = o->out ? o->out : stdout;
   orch_plan plan;
-  memset(&plan, 0, sizeof plan);
-  r.p = &plan;
+  run_init(&r, h, o, &plan, res);
   const char *base = o->state_dir ? o->state_dir : h->state_dir;
   r.state = orch_state_current(h, o->state_dir);
   char *plan_path = pm_path_join(r.state, "plan");
@@ -402,15 +408,9 @@ static void rb_line(orch_run *r, const char *name, int rc, double secs,
 }
 
 int orch_rollback(pm_host *h, const orch_options *o, orch_result *res) {
-  memset(res, 0, sizeof *res);
   orch_run r;
-  memset(&r, 0, sizeof r);
-  r.h = h;
-  r.o = o;
-  r.out = o->out ? o->out : stdout;
   orch_plan plan;
-  memset(&plan, 0, sizeof plan);
-  r.p = &plan;
+  run_init(&r, h, o, &plan, res);
   r.state = orch_state_current(h, o->state_dir);
   char *plan_path = pm_path_join(r.state, "plan");
   char *journal_path = pm_path_join(r.state, "journal");

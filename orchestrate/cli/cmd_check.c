@@ -84,15 +84,9 @@ int orch_cmd_check(int argc, char **argv) {
     pm_report_errorf(PM_EINVAL, "check: --expect is required (see --help)");
     return PM_EXIT_USAGE;
   }
-  o.out = stdout; /* the report; the library writes where it is told */
-  if (quiet) {
-    pm_set_quiet(true);
-    if (!o.json) o.out = pm_null_stream();
-  }
   pm_host *h;
-  int rc = orch_cli_open_host(host, &h);
+  int rc = orch_cli_start(host, quiet, o.json, &o.out, &h);
   if (rc) return rc;
-  pm_interrupt_catch();
   orch_result res;
   /* A repair writes its backup into the state folder and changes what a
    * move changes: it takes the moves' state lock, so that it never runs

@@ -53,6 +53,19 @@ int orch_cli_open_host(const char *spec, pm_host **h) {
   return 0;
 }
 
+int orch_cli_start(const char *spec, bool quiet, bool json, FILE **out,
+                   pm_host **h) {
+  *out = stdout; /* the report; the library writes where it is told */
+  if (quiet) {
+    pm_set_quiet(true);
+    if (!json) *out = pm_null_stream();
+  }
+  int rc = orch_cli_open_host(spec, h);
+  if (rc) return rc;
+  pm_interrupt_catch();
+  return 0;
+}
+
 int orch_cli_exit(int rc, const orch_result *res) {
   return cli_exit_code(rc, (cli_outcome){.refused = res->refused,
                                          .interrupted = res->interrupted,
@@ -257,16 +270,10 @@ static int run_cmd(int argc, char **argv, int mode) {
   }
   /* -q: no progress, no warnings, no report on stdout (--json still
    * prints); errors go to stderr whatever happens. */
-  o.out = stdout; /* the report; the library writes where it is told */
-  if (quiet) {
-    pm_set_quiet(true);
-    o.progress_mode = PM_PROGRESS_OFF;
-    if (!o.json) o.out = pm_null_stream();
-  }
+  if (quiet) o.progress_mode = PM_PROGRESS_OFF;
   pm_host *h;
-  int rc = orch_cli_open_host(host, &h);
+  int rc = orch_cli_start(host, quiet, o.json, &o.out, &h);
   if (rc) return rc;
-  pm_interrupt_catch();
   o.interrupt = pm_interrupt_flag();
   orch_result res;
   memset(&res, 0, sizeof res);

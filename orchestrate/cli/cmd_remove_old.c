@@ -60,15 +60,9 @@ int orch_cmd_remove_old(int argc, char **argv) {
       return PM_EXIT_USAGE;
     }
   }
-  o.out = stdout; /* the report; the library writes where it is told */
-  if (quiet) {
-    pm_set_quiet(true);
-    if (!o.json) o.out = pm_null_stream();
-  }
   pm_host *h;
-  int rc = orch_cli_open_host(host, &h);
+  int rc = orch_cli_start(host, quiet, o.json, &o.out, &h);
   if (rc) return rc;
-  pm_interrupt_catch();
   orch_result res;
   memset(&res, 0, sizeof res);
   /* The state lock, as move and rollback take it. */

@@ -28,6 +28,12 @@ int orch_cmd_remove_old(int argc, char **argv);  /* cmd_remove_old.c */
 const char *orch_cli_value(int argc, char **argv, int *i, const char *name);
 /* Opens --host SPEC, reporting a failure; 0 or a PM_EXIT_* code. */
 int orch_cli_open_host(const char *spec, pm_host **h);
+/* What the commands that act on a host do first: *out, where the report
+ * goes, set to stdout (with `quiet`, nothing unless `json`), the host
+ * opened, Ctrl-C and SIGTERM caught. 0 or a PM_EXIT_* code (the host is
+ * then not open). */
+int orch_cli_start(const char *spec, bool quiet, bool json, FILE **out,
+                   pm_host **h);
 /* The exit code of an orchestrate command (orch.h) that returned rc and
  * *res: cli_exit_code (cli.h) of its outcome. */
 int orch_cli_exit(int rc, const orch_result *res);
