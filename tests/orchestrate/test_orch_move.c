@@ -31,39 +31,6 @@ static void want_value(const char *dir, const char *key, const char *name,
   free(s);
 }
 
-/* Every value of the host's registry, "key\name=type:display" lines. */
-static void dump_key(pm_host *h, const char *key, char **acc) {
-  pm_strlist names = {0}, sub = {0};
-  h->reg->values(h, key, &names);
-  for (size_t i = 0; i < names.n; i++) {
-    pm_reg_value v = {0};
-    assert_int_equal(h->reg->get(h, key, names.v[i], &v), 0);
-    char *d = pm_reg_value_display(&v);
-    char *n = pm_xasprintf("%s%s\\%s=%u:%s\n", *acc, key, names.v[i], v.type,
-                           d);
-    free(*acc);
-    *acc = n;
-    free(d);
-    pm_reg_value_free(&v);
-  }
-  h->reg->subkeys(h, key, &sub);
-  for (size_t i = 0; i < sub.n; i++) {
-    char *k = pm_xasprintf("%s\\%s", key, sub.v[i]);
-    dump_key(h, k, acc);
-    free(k);
-  }
-  pm_strlist_free(&names);
-  pm_strlist_free(&sub);
-}
-
-static char *dump(const char *dir) {
-  pm_host *h = ot_open(dir);
-  char *acc = pm_xstrdup("");
-  dump_key(h, "HKEY_LOCAL_MACHINE", &acc);
-  pm_host_close(h);
-  return acc;
-}
-
 static size_t count_lines(const char *s) {
   size_t n = 0;
   for (; *s; s++) n += *s == '\n';
@@ -149,7 +116,7 @@ static void test_orch_move_full(void **state) {
   orch_sim_options so;
   ot_sim_options(&so, dir);
   ot_make_host(&so);
-  char *before = dump(dir);
+  char *before = ot_dump(dir);
   ot_snapshot s0;
   ot_snap(dir, &s0);
   assert_int_equal(do_move(dir, "C:\\exchsrvr", "D:"), OT_DONE);
@@ -190,7 +157,7 @@ static void test_orch_move_full(void **state) {
                "MaxUses=4294967295 | Properties=32768 | Password= | "
                "Path=C:\\Public");
   /* Exactly 18 values changed, each to the new location. */
-  char *after = dump(dir);
+  char *after = ot_dump(dir);
   assert_int_equal(count_lines(before), count_lines(after));
   assert_int_equal(changed_lines(before, after, NEW), 18);
   assert_null(strstr(after, OLD));
@@ -264,11 +231,11 @@ static void variant(const char *name, bool atmta, size_t npcmta,
   ot_make_host(&so);
   ot_snapshot s0;
   ot_snap(dir, &s0);
-  char *before = dump(dir);
+  char *before = ot_dump(dir);
   assert_int_equal(do_move(dir, "C:\\exchsrvr\\Connect\\Msmcon",
                            "D:\\ExchSrvr"),
                    OT_DONE);
-  char *after = dump(dir);
+  char *after = ot_dump(dir);
   /* MSMI: ImagePath, Library, 2 event-log values; ATMTA: ImagePath,
    * Library, 2 event-log values, Mac volume; PCMTA: Library (always), 2
    * event-log values when instances exist; per instance 3. */
