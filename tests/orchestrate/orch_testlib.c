@@ -130,6 +130,12 @@ void ot_move_options(orch_options *o) {
   o->out = getenv("POMOVE_TEST_VERBOSE") ? stdout : devnull;
 }
 
+void ot_kb_move_options(orch_options *o) {
+  ot_move_options(o);
+  o->from = "C:\\exchsrvr";
+  o->to = "D:";
+}
+
 void ot_kill_all(void) {
   for (size_t i = 0; i < made.n; i++) pm_sim_kill_all(made.v[i]);
   pm_strlist_free(&made);
@@ -343,6 +349,16 @@ void ot_fault_init(ot_fault *f, pm_host *inner, long fail_at,
 void ot_fault_fini(ot_fault *f) {
   fl_free(f->fsl);
   f->fsl = NULL;
+}
+
+void ot_move_failing_at_step(pm_host *h, const orch_options *o, int k,
+                             bool count_host, bool count_fs) {
+  ot_fault f;
+  ot_fault_init(&f, h, 0, false, count_host, count_fs);
+  f.arm_after_journal = 2 + 2 * k;
+  assert_int_equal(ot_move(&f.pub, o), OT_FAILED);
+  ot_fault_fini(&f);
+  assert_true(f.fired);
 }
 
 static void dump_key(pm_host *h, const char *key, char **acc) {

@@ -42,6 +42,8 @@ void ot_assert_same(const ot_snapshot *a, const ot_snapshot *b);
  * subject and test_orch_move runs it). */
 extern bool ot_no_verify;
 void ot_move_options(orch_options *o);
+/* The same, for the move most tests make: C:\exchsrvr to D:. */
+void ot_kb_move_options(orch_options *o);
 
 /* The fault host. Kinds of calls counted: host calls with a side effect
  * (stop, start, set_image_path, share add/del, registry set/del) and,
@@ -69,6 +71,12 @@ typedef struct ot_fault {
 void ot_fault_init(ot_fault *f, pm_host *inner, long fail_at,
                    bool persistent, bool count_host, bool count_fs);
 void ot_fault_fini(ot_fault *f);
+/* Runs the move o on h through a fault host that fails the first call it
+ * counts (host calls with side effects with count_host, file-system side
+ * effects with count_fs) after step k's "begin" record (journal opens: 1
+ * "start", then "begin k" is 2 + 2k); asserts that the move failed there. */
+void ot_move_failing_at_step(pm_host *h, const orch_options *o, int k,
+                             bool count_host, bool count_fs);
 
 /* Asserts the host is in the state a complete move to
  * D:\ExchSrvr\Connect\Msmcon leaves: every connector service runs

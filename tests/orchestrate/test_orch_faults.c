@@ -44,9 +44,7 @@ typedef struct fault_spec {
 static bool faulty_move(const char *dir, const fault_spec *fs,
                         bool persistent) {
   orch_options o;
-  ot_move_options(&o);
-  o.from = "C:\\exchsrvr";
-  o.to = "D:";
+  ot_kb_move_options(&o);
   pm_host *h = ot_open(dir);
   ot_fault f;
   ot_fault_init(&f, h, fs->fail_at, persistent, true, fs->fail_at == 0);

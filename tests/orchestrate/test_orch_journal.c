@@ -58,9 +58,7 @@ static void test_orch_plan_roundtrip(void **state) {
   ot_make_host(&so);
   pm_host *h = ot_open(sim);
   orch_options o;
-  ot_move_options(&o);
-  o.from = "C:\\exchsrvr";
-  o.to = "D:";
+  ot_kb_move_options(&o);
   orch_plan p;
   orch_result res;
   assert_int_equal(orch_plan_build(h, &o, &p, &res), 0);

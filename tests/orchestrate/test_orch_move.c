@@ -411,9 +411,7 @@ static void test_orch_move_service_will_not_stop(void **state) {
   ot_snapshot s0;
   ot_snap(dir, &s0);
   orch_options o;
-  ot_move_options(&o);
-  o.from = "C:\\exchsrvr";
-  o.to = "D:";
+  ot_kb_move_options(&o);
   o.stop_timeout_ms = 300;
   pm_host *h = ot_open(dir);
   assert_int_equal(ot_move(h, &o), OT_FAILED);
@@ -445,9 +443,7 @@ static void test_orch_move_plan_changes_nothing(void **state) {
   ot_snapshot s0;
   ot_snap(dir, &s0);
   orch_options o;
-  ot_move_options(&o);
-  o.from = "C:\\exchsrvr";
-  o.to = "D:";
+  ot_kb_move_options(&o);
   o.dry_run = true;
   o.json = true;
   char *out = pm_xasprintf("%s/plan.json", ot_scratch());
@@ -580,18 +576,11 @@ static void test_orch_move_resume_restopped(void **state) {
   ot_sim_options(&so, dir);
   ot_make_host(&so);
   orch_options o;
-  ot_move_options(&o);
-  o.from = "C:\\exchsrvr";
-  o.to = "D:";
+  ot_kb_move_options(&o);
   pm_host *h = ot_open(dir);
-  ot_fault f;
   /* Fail the first file-system side effect after "begin 3"
    * (create-target). */
-  ot_fault_init(&f, h, 0, false, false, true);
-  f.arm_after_journal = 2 + 2 * 3;
-  assert_int_equal(ot_move(&f.pub, &o), OT_FAILED);
-  ot_fault_fini(&f);
-  assert_true(f.fired);
+  ot_move_failing_at_step(h, &o, 3, false, true);
   /* Someone starts the connector again. */
   assert_int_equal(h->svc->start(h, "MSExchangeMSMI"), 0);
   assert_int_equal(h->svc->wait(h, "MSExchangeMSMI", PM_SVC_RUNNING, 5000,
@@ -620,18 +609,11 @@ static void test_orch_move_resume_value_gone(void **state) {
     ot_sim_options(&so, dir);
     ot_make_host(&so);
     orch_options o;
-    ot_move_options(&o);
-    o.from = "C:\\exchsrvr";
-    o.to = "D:";
+    ot_kb_move_options(&o);
     pm_host *h = ot_open(dir);
-    ot_fault f;
     /* Fail the first host call after "begin 8" (start-services): the
      * registry step is journaled done. */
-    ot_fault_init(&f, h, 0, false, true, false);
-    f.arm_after_journal = 2 + 2 * 8;
-    assert_int_equal(ot_move(&f.pub, &o), OT_FAILED);
-    ot_fault_fini(&f);
-    assert_true(f.fired);
+    ot_move_failing_at_step(h, &o, 8, true, false);
     assert_int_equal(tu_sh("grep -q '^[0-9]* done 6 ' '%s/pomove/current/"
                            "journal'",
                            dir),

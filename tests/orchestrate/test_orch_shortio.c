@@ -111,9 +111,7 @@ static pm_host *planted(const char *name, bool same, orch_plan *first) {
   const char *dir = new_host(name, NULL);
   pm_host *h = ot_open(dir);
   orch_options o;
-  ot_move_options(&o);
-  o.from = "C:\\exchsrvr";
-  o.to = "D:";
+  ot_kb_move_options(&o);
   orch_result res;
   assert_int_equal(orch_plan_build(h, &o, first, &res), 0);
   assert_false(first->target_existed);
@@ -144,9 +142,7 @@ static void test_orch_shortio_discover_same(void **state) {
   orch_plan first, p;
   pm_host *h = planted("same", true, &first);
   orch_options o;
-  ot_move_options(&o);
-  o.from = "C:\\exchsrvr";
-  o.to = "D:";
+  ot_kb_move_options(&o);
   short_calls = 0;
   orch_result res;
   assert_int_equal(orch_plan_build(h, &o, &p, &res), 0);
@@ -164,9 +160,7 @@ static void test_orch_shortio_discover_different(void **state) {
   orch_plan first, p;
   pm_host *h = planted("different", false, &first);
   orch_options o;
-  ot_move_options(&o);
-  o.from = "C:\\exchsrvr";
-  o.to = "D:";
+  ot_kb_move_options(&o);
   short_calls = 0;
   orch_result res;
   int rc = orch_plan_build(h, &o, &p, &res);

@@ -144,9 +144,7 @@ static void test_orch_state_resume_after_nul(void **state) {
   (void)state;
   const char *dir = new_host("resume");
   orch_options o;
-  ot_move_options(&o);
-  o.from = "C:\\exchsrvr";
-  o.to = "D:";
+  ot_kb_move_options(&o);
   pm_host *h = ot_open(dir);
   assert_int_equal(ot_move(h, &o), OT_DONE);
   pm_host_close(h);
@@ -178,9 +176,7 @@ static void test_orch_state_plan_bytes(void **state) {
   const char *dir = new_host("plan");
   pm_host *h = ot_open(dir);
   orch_options o;
-  ot_move_options(&o);
-  o.from = "C:\\exchsrvr";
-  o.to = "D:";
+  ot_kb_move_options(&o);
   orch_plan p;
   orch_result res;
   assert_int_equal(orch_plan_build(h, &o, &p, &res), 0);
@@ -216,9 +212,7 @@ static void test_orch_state_symlinks_refused(void **state) {
   const char *dir = new_host("links");
   pm_host *h = ot_open(dir);
   orch_options o;
-  ot_move_options(&o);
-  o.from = "C:\\exchsrvr";
-  o.to = "D:";
+  ot_kb_move_options(&o);
   orch_plan p;
   orch_result res;
   assert_int_equal(orch_plan_build(h, &o, &p, &res), 0);

@@ -125,9 +125,7 @@ static void test_orch_steps_move_forward_rollback_backward(void **state) {
   ot_snapshot s0;
   ot_snap(dir, &s0);
   orch_options o;
-  ot_move_options(&o);
-  o.from = "C:\\exchsrvr";
-  o.to = "D:";
+  ot_kb_move_options(&o);
   FILE *f = tmpfile();
   assert_non_null(f);
   o.out = f;
@@ -158,17 +156,9 @@ static void test_orch_steps_rollback_after_each_step(void **state) {
     ot_snapshot s0;
     ot_snap(dir, &s0);
     orch_options o;
-    ot_move_options(&o);
-    o.from = "C:\\exchsrvr";
-    o.to = "D:";
+    ot_kb_move_options(&o);
     pm_host *h = ot_open(dir);
-    ot_fault f;
-    ot_fault_init(&f, h, 0, false, true, true);
-    /* Journal opens: 1 "start", then "begin k" is 2 + 2k. */
-    f.arm_after_journal = 2 + 2 * k;
-    assert_int_equal(ot_move(&f.pub, &o), OT_FAILED);
-    assert_true(f.fired);
-    ot_fault_fini(&f);
+    ot_move_failing_at_step(h, &o, k, true, true);
     pm_host_close(h);
     rollback_reversed(dir, &s0);
     ot_snap_free(&s0);

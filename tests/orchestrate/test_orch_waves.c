@@ -210,9 +210,7 @@ static void test_waves_plan_text(void **state) {
   char *dir = make_host("plantext");
   char *txt = pm_xasprintf("%s/plan.txt", ot_scratch());
   orch_options o;
-  ot_move_options(&o);
-  o.from = "C:\\exchsrvr";
-  o.to = "D:";
+  ot_kb_move_options(&o);
   o.dry_run = true;
   o.out = fopen(txt, "w");
   pm_host *h = ot_open(dir);
@@ -333,9 +331,7 @@ static void killed_move(const char *dir, const char *name, bool at_stop) {
     pm_host pub = *h;
     pub.svc = &ops;
     orch_options o;
-    ot_move_options(&o);
-    o.from = "C:\\exchsrvr";
-    o.to = "D:";
+    ot_kb_move_options(&o);
     orch_result res;
     orch_move(&pub, &o, &res);
     _exit(0);
@@ -521,9 +517,7 @@ static void test_waves_plan_file(void **state) {
   char *dir = make_host("planfile");
   pm_host *h = ot_open(dir);
   orch_options o;
-  ot_move_options(&o);
-  o.from = "C:\\exchsrvr";
-  o.to = "D:";
+  ot_kb_move_options(&o);
   orch_plan p;
   orch_result res;
   memset(&p, 0, sizeof p);
