@@ -17,7 +17,21 @@
  * tail of a read is asked for rounded up (the read stops at the end), a
  * request refused all the same sends the file on through the cache, and
  * the rest of a short uncached transfer goes through the cache. file.c
- * opens and closes the descriptors; pipeline.c shapes each request. */
+ * opens and closes the descriptors; pipeline.c shapes each request.
+ *
+ * How much of a large file is in flight is this file's too. A disk
+ * wants many MiB in flight to stream (pm_floor, which writes each file
+ * with one O_DIRECT write, keeps the loop device's whole queue busy;
+ * O_DIRECT writes of 16 MiB in flight here were slower than of 64); with the
+ * engine's four chunks a file, 4 MiB were. So an uncached file may fill
+ * its worker's whole in-flight budget (ce_uncached_chunks), and a worker
+ * that has just started one takes no other file until the file's chunks
+ * are issued (ce_uncached_streams): the next large file goes to another
+ * worker, as pm_floor writes two files at once on two threads, instead
+ * of one worker taking all of them at its first admission (nothing in
+ * flight yet, so the budget did not stop it) while the others idle.
+ * Memory stays what it was: each worker's buffers are capped by the
+ * budget (bufpool). */
 #include <string.h>
 
 #include "worker_internal.h"
@@ -33,6 +47,15 @@ void ce_uncached_close(worker *w, fstate *f) {
 uint32_t ce_uncached_round(uint64_t len) {
   return (uint32_t)((len + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1));
 }
+
+unsigned ce_uncached_chunks(const ce_ctx *c, const fstate *f) {
+  if (!ce_uncached_streams(f)) return c->chunks_per_file;
+  uint64_t n = c->budget / c->chunk;
+  return n > c->chunks_per_file ? (unsigned)(n < 4096 ? n : 4096)
+                                : c->chunks_per_file;
+}
+
+bool ce_uncached_streams(const fstate *f) { return f->direct || f->sdirect; }
 
 /* Opens f's uncached descriptors, when f is large enough and the file
  * system takes them; f->direct and f->sdirect say which it got. */
