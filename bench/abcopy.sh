@@ -46,7 +46,7 @@ postoffice) SRC=$DIR/po100000
 *) SRC=$(realpath "$TREE") ;;
 esac
 bench_fs_init nojournal "$DIR"
-trap bench_fs_teardown EXIT
+trap 'bench_fs_teardown; rm -f "$DIR/m.xxh128" "$DIR/m.pomove-state"' EXIT
 bench_fs_size "$SRC"
 
 out=$(mktemp)
