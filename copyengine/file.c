@@ -412,7 +412,11 @@ void ce_start_file(worker *w, ce_task *t) {
       pm_stat old;
       if (pm_fs_stat_at(c->fs, ddir, leaf, &old) == 0 &&
           old.type == PM_T_FILE)
-        f->found_on_disk = old.size;
+        /* What was written, not the size: an uncached copy is given its
+         * size before its first write (uncached.c), holes and all. */
+        f->found_on_disk = old.blocks512 * 512 < old.size
+                               ? old.blocks512 * 512
+                               : old.size;
     }
     rc = open_dst(c, ddir, leaf, trunc, sparse, &f->dfd);
   }

@@ -76,7 +76,11 @@ void ce_worker_main(void *arg) {
       }
       if (!t) break;
       t->next = NULL;
+      fstate *head = w.active;
       ce_start_file(&w, t);
+      /* A large file fills the budget once its chunks are issued: take
+       * no other file before (uncached.c). */
+      if (w.active != head && ce_uncached_streams(w.active)) break;
     }
     if (stopping) {
       /* Drop queued tasks of an interrupted copy. */
@@ -98,7 +102,7 @@ void ce_worker_main(void *arg) {
       more = false;
       for (fstate *f = w.active; f; f = f->next) {
         unsigned per = f->inflight + (f->ready ? 1 : 0);
-        if (per >= c->chunks_per_file) continue;
+        if (per >= ce_uncached_chunks(c, f)) continue;
         if (w.bytes_out >= c->budget || w.chunks_out + 1 >= w.depth) break;
         if (ce_issue_chunk(&w, f)) more = true;
       }

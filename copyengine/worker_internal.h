@@ -333,5 +333,12 @@ bool ce_uncached_refused(fstate *f, chunk *ch);
 /* ch came back short: an uncached rest goes through the cache; true when
  * nothing is left to write. */
 bool ce_uncached_short(fstate *f, chunk *ch);
+/* How many chunks of f may be in flight at once: an uncached file may
+ * fill its worker's budget, any other file chunks_per_file. */
+unsigned ce_uncached_chunks(const ce_ctx *c, const fstate *f);
+/* Whether f goes uncached at either end: a file that wants the whole
+ * budget, so that its worker takes no further file before f's chunks are
+ * issued, and leaves the next large file to an idle worker. */
+bool ce_uncached_streams(const fstate *f);
 
 #endif

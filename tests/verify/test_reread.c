@@ -11,6 +11,7 @@
 #include "faultlayer.h"
 #include "platform.h"
 #include "reread.h"
+#include "sys.h"
 #include "testutil.h"
 
 static const uint64_t sizes[] = {0,        1,           511,
@@ -156,6 +157,67 @@ static void test_reread_errors(void **state) {
   tu_cleanup();
 }
 
+/* With the size known (a copy's re-read), a file is read with one request
+ * to the medium: the read that returns less than asked has met the end,
+ * and the file's size says so without reading the tail block again only
+ * to get 0 bytes. A file longer than the size it was expected to have is
+ * still read whole, and one shorter gives its own size. */
+static void test_reread_one_read_per_file(void **state) {
+  (void)state;
+  const char *dir = tu_scratch();
+  fl_rule r = {0};
+  fl_layer *L = fl_new(NULL, &r);
+  const pm_fs *fs = fl_fs(L);
+  void *buf = pm_aligned_alloc(VF_REREAD_ALIGN, 1u << 20);
+  assert_non_null(buf);
+  static const uint64_t one[] = {1, 3245, 4095, 4096, 4097, 65536, 100000};
+  for (size_t i = 0; i < sizeof one / sizeof one[0]; i++) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/o%zu", dir, i);
+    tu_write_pattern(p, one[i], (uint32_t)i + 7);
+    unsigned long before = fl_calls(L, FL_READ);
+    pm_hash128 h;
+    uint64_t size = 0;
+    int method;
+    assert_int_equal(vf_hash_file_uncached_at(fs, PM_FD_INVALID, p, buf,
+                                              1u << 20, one[i], &h, &size,
+                                              &method),
+                     0);
+    assert_int_equal(size, one[i]);
+    printf("%llu bytes: %lu read(s)\n", (unsigned long long)one[i],
+           fl_calls(L, FL_READ) - before);
+    assert_int_equal(fl_calls(L, FL_READ) - before, 1);
+    size_t len;
+    char *data = tu_read_all(p, &len);
+    pm_hash128 want = pm_hash_buffer(data, len);
+    free(data);
+    assert_true(pm_hash_equal(&want, &h));
+  }
+  /* Expected 5000 bytes, the file has 300000 (or 3000): hashed whole. */
+  static const uint64_t real[] = {300000, 3000};
+  for (size_t i = 0; i < 2; i++) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/g%zu", dir, i);
+    tu_write_pattern(p, real[i], 3);
+    pm_hash128 h;
+    uint64_t size = 0;
+    int method;
+    assert_int_equal(vf_hash_file_uncached_at(fs, PM_FD_INVALID, p, buf,
+                                              1u << 20, 5000, &h, &size,
+                                              &method),
+                     0);
+    assert_int_equal(size, real[i]);
+    size_t len;
+    char *data = tu_read_all(p, &len);
+    pm_hash128 want = pm_hash_buffer(data, len);
+    free(data);
+    assert_true(pm_hash_equal(&want, &h));
+  }
+  pm_aligned_free(buf);
+  fl_free(L);
+  tu_cleanup();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reread_sizes_native),
@@ -163,6 +225,7 @@ int main(void) {
       cmocka_unit_test(test_reread_fallback_through_table),
       cmocka_unit_test(test_reread_short_reads),
       cmocka_unit_test(test_reread_errors),
+      cmocka_unit_test(test_reread_one_read_per_file),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
