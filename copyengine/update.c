@@ -17,8 +17,9 @@
  *   (f->hash_only), and copied only when the hash differs.
  * Adopting a tree (--checksum, no state), a copy of the source's size is
  * hashed here and the source compared with it the same way.
- * ce_update_fast decides the common case from two stats before anything
- * is opened; ce_update_check decides on the open source. */
+ * ce_update_unchanged decides the common case from two stats before
+ * anything is opened (on a listing thread, or a worker's through
+ * ce_update_fast); ce_update_check decides on the open source. */
 #include <stdlib.h>
 #include <string.h>
 

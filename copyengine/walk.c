@@ -15,7 +15,10 @@
  * directory, and back) is removed before the source's is made, and with
  * --delete the entries the source no longer has are removed, once the
  * source directory was listed to its end. Removal goes through the
- * dir-relative calls beneath DST's handle and never follows a link. */
+ * dir-relative calls beneath DST's handle and never follows a link.
+ * While the workers have tasks waiting, an update's listing thread
+ * carries over the untouched files it lists itself (ce_update_unchanged,
+ * see list_dir) instead of queueing them. */
 #include <stdlib.h>
 #include <string.h>
 
