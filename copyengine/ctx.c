@@ -20,6 +20,28 @@ void ce_signal_done(ce_ctx *c) {
   pm_mutex_unlock(&c->donemu);
 }
 
+size_t ce_queue_len(ce_ctx *c) {
+  pm_mutex_lock(&c->qmu);
+  size_t n = c->qlen;
+  pm_mutex_unlock(&c->qmu);
+  return n;
+}
+
+void ce_queue_push_run(ce_ctx *c, ce_task *head, ce_task *tail, size_t n) {
+  pm_mutex_lock(&c->qmu);
+  while (c->qlen >= c->qcap && !ce_interrupted(c))
+    pm_cond_wait(&c->qnotfull, &c->qmu);
+  tail->next = NULL;
+  if (c->qtail)
+    c->qtail->next = head;
+  else
+    c->qhead = head;
+  c->qtail = tail;
+  c->qlen += n;
+  pm_cond_broadcast(&c->qnotempty);
+  pm_mutex_unlock(&c->qmu);
+}
+
 void ce_queue_push(ce_ctx *c, ce_task *t) {
   pm_mutex_lock(&c->qmu);
   while (c->qlen >= c->qcap && !ce_interrupted(c))

@@ -60,6 +60,7 @@ typedef struct ce_task {
   char *rel;
   unsigned attempts;
   bool force_copy; /* an update found its data changed: copy, no checks */
+  bool fast_tried; /* the walker's ce_update_unchanged said no */
   /* Held by another program (PM_EBUSY): the file is put aside on its
    * worker's busy list and tried again from busy_next_ns on, until
    * busy_wait_ns after busy_since_ns. busy_tries 0: never found busy. */
@@ -138,6 +139,12 @@ bool ce_interrupted(const ce_ctx *c);
 void ce_count_error(ce_ctx *c, const char *op, const char *path, int err);
 /* The file queue from the walker to the workers. */
 void ce_queue_push(ce_ctx *c, ce_task *t);
+/* Queues the n tasks linked from head to tail at once, in that order
+ * (a run of one directory's files: a worker keeps its directory handles
+ * from one to the next). */
+void ce_queue_push_run(ce_ctx *c, ce_task *head, ce_task *tail, size_t n);
+/* The tasks waiting in the queue now. */
+size_t ce_queue_len(ce_ctx *c);
 ce_task *ce_queue_pop(ce_ctx *c, bool wait);
 /* Waits at most timeout_ns for a task (less when the copy is interrupted);
  * NULL when none came. *closed is set when the queue is closed and empty:
@@ -156,6 +163,15 @@ void ce_walker_main(void *arg);
 void ce_worker_main(void *arg);
 /* The hard-link groups met by the workers (hardlinks.c). */
 void ce_hardlinks_free(ce_ctx *c);
+
+/* ---- update.c: an update's untouched-file decision ---- */
+/* rel's entry `leaf` beneath the SRC and DST directory handles sdir and
+ * ddir: true when both ends are as the old state records them and the
+ * file was carried over (manifest line and state record written, counted
+ * as unchanged); false when it needs the full decision of a worker. Any
+ * thread may call it. */
+bool ce_update_unchanged(ce_ctx *c, const char *rel, pm_fd sdir, pm_fd ddir,
+                         const char *leaf);
 
 /* ---- meta.c: metadata of a finished entry ---- */
 /* A child of d is done (or d's own listing): the last one applies d's

@@ -17,8 +17,9 @@
  *   (f->hash_only), and copied only when the hash differs.
  * Adopting a tree (--checksum, no state), a copy of the source's size is
  * hashed here and the source compared with it the same way.
- * ce_update_fast decides the common case from two stats before anything
- * is opened; ce_update_check decides on the open source. */
+ * ce_update_unchanged decides the common case from two stats before
+ * anything is opened (on a listing thread, or a worker's through
+ * ce_update_fast); ce_update_check decides on the open source. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,35 +67,36 @@ static bool dst_as_recorded(const ce_srec *se, const pm_stat *src,
 
 /* Counts a file found unchanged and carries its manifest line and state
  * record over to the new pass. */
-static void carry_over(ce_ctx *c, const ce_task *t, const ce_srec *se) {
+static void carry_over(ce_ctx *c, const char *rel, const ce_srec *se) {
   atomic_fetch_add(&c->unchanged, 1);
   atomic_fetch_add(&c->files, 1);
   if (c->mw) {
-    int mrc = pm_manifest_writer_add(c->mw, t->rel, &se->hash);
-    if (mrc) ce_count_error(c, "write manifest line for", t->rel, mrc);
+    int mrc = pm_manifest_writer_add(c->mw, rel, &se->hash);
+    if (mrc) ce_count_error(c, "write manifest line for", rel, mrc);
   }
   if (c->sw) {
-    int src = ce_state_writer_add(c->sw, t->rel, se);
-    if (src) ce_count_error(c, "write state record for", t->rel, src);
+    int src = ce_state_writer_add(c->sw, rel, se);
+    if (src) ce_count_error(c, "write state record for", rel, src);
   }
 }
 
 /* The common case of an update, a file nobody touched since the last
  * pass, decided from two stats by name beneath the directory handles,
- * before anything is opened: true when the file was carried over (the
- * task is done and freed). Anything else (no record, a journal entry of
- * an interrupted run, a hard link, a change, a racy record, --checksum)
- * returns false and takes the full path through update_check on an open
- * descriptor, which decides it again and says why. A stat that races
- * with a change answers for the moment it was made, as update_check's
- * fstat does: the record keeps what was seen, and a change made after
- * the stat is the next pass's. */
-bool ce_update_fast(worker *w, ce_task *t, pm_fd sdir, pm_fd ddir,
-                        const char *leaf) {
-  ce_ctx *c = w->c;
+ * before anything is opened: true when the file was carried over.
+ * Anything else (no record, a journal entry of an interrupted run, a hard
+ * link, a change, a racy record, --checksum) returns false and takes the
+ * full path through update_check on an open descriptor, which decides it
+ * again and says why. A stat that races with a change answers for the
+ * moment it was made, as update_check's fstat does: the record keeps what
+ * was seen, and a change made after the stat is the next pass's. The
+ * walker calls it on the entries it lists (walk.c), the workers on a task
+ * the walker did not try. Thread-safe: the old state and the journal's
+ * table are only read, the writers lock. */
+bool ce_update_unchanged(ce_ctx *c, const char *rel, pm_fd sdir, pm_fd ddir,
+                         const char *leaf) {
   if (c->o->checksum || !c->old_state) return false;
-  if (c->j && ce_journal_lookup(c->j, t->rel)) return false;
-  const ce_srec *se = ce_state_lookup(c->old_state, t->rel);
+  if (c->j && ce_journal_lookup(c->j, rel)) return false;
+  const ce_srec *se = ce_state_lookup(c->old_state, rel);
   if (!se || ce_srec_racy(se, c->racy_ns)) return false;
   pm_stat src, dst;
   if (pm_fs_stat_at(c->fs, sdir, leaf, &src) || src.type != PM_T_FILE ||
@@ -102,7 +104,17 @@ bool ce_update_fast(worker *w, ce_task *t, pm_fd sdir, pm_fd ddir,
     return false;
   if (pm_fs_stat_at(c->fs, ddir, leaf, &dst) || !dst_as_recorded(se, &src, &dst))
     return false;
-  carry_over(c, t, se);
+  carry_over(c, rel, se);
+  return true;
+}
+
+/* ce_update_unchanged for a worker's task, unless the walker tried it
+ * already (its two stats said no: they are not asked twice). */
+bool ce_update_fast(worker *w, ce_task *t, pm_fd sdir, pm_fd ddir,
+                        const char *leaf) {
+  ce_ctx *c = w->c;
+  if (t->fast_tried || !ce_update_unchanged(c, t->rel, sdir, ddir, leaf))
+    return false;
   ce_dnode_release(c, t->dir);
   task_free(t);
   return true;
@@ -210,7 +222,7 @@ bool ce_update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf) {
       f->sfd = PM_FD_INVALID;
       ce_jident id = ident_of(&f->st);
       if (f->hl) ce_hl_settle(w, f->hl, true, &se->hash, &id, se);
-      carry_over(c, t, se);
+      carry_over(c, t->rel, se);
       ce_dnode_release(c, t->dir);
       task_free(t);
       fstate_free(f);

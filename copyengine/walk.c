@@ -15,7 +15,10 @@
  * directory, and back) is removed before the source's is made, and with
  * --delete the entries the source no longer has are removed, once the
  * source directory was listed to its end. Removal goes through the
- * dir-relative calls beneath DST's handle and never follows a link. */
+ * dir-relative calls beneath DST's handle and never follows a link.
+ * While the workers have tasks waiting, an update's listing thread
+ * carries over the untouched files it lists itself (ce_update_unchanged,
+ * see list_dir) instead of queueing them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +27,8 @@
 
 /* Threads listing directories in an update (the walker and helpers). */
 #define WALK_THREADS 4
+/* Files an update's listing thread queues at once (see list_dir). */
+#define WALK_RUN 32
 
 typedef struct dstack {
   ce_dnode **v;
@@ -258,6 +263,27 @@ static void reconcile(ce_ctx *c, dlist *l, const char *name, const char *rel,
   if (e->type != t) remove_tree(c, rel);
 }
 
+/* A run of file tasks of one directory, queued together. */
+typedef struct trun {
+  ce_task *head, *tail;
+  size_t n;
+} trun;
+
+static void run_add(trun *r, ce_task *t) {
+  t->next = NULL;
+  if (r->tail)
+    r->tail->next = t;
+  else
+    r->head = t;
+  r->tail = t;
+  r->n++;
+}
+
+static void run_push(ce_ctx *c, trun *r) {
+  ce_queue_push_run(c, r->head, r->tail, r->n);
+  memset(r, 0, sizeof *r);
+}
+
 static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
   char *sp = pm_path_join(c->src, d->rel);
   pm_dir *dir;
@@ -276,6 +302,23 @@ static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
       free(dp);
     }
   }
+  /* While the workers have tasks waiting (two each), an update's listing
+   * thread decides the next file itself, if nobody touched it (the two
+   * stats of ce_update_unchanged, beneath this directory's handles,
+   * opened at its first file), instead of queueing it or sleeping on a
+   * full queue: the listing threads' lookups add to the workers' (a cold
+   * pass waits for inode blocks, several at a time), and such a file is
+   * never made a task. A listing thread slower than the workers lets the
+   * queue run low and queues again, so one large directory is not left
+   * to one thread. What it cannot carry over is queued, and its worker
+   * does not ask the same two stats again. */
+  bool fast = c->update && d->created && c->old_state && !c->o->checksum;
+  bool fast_open = false;
+  /* Queued in runs (WALK_RUN): tasks of several listing threads queued
+   * one by one alternate between directories, and a worker then opens
+   * its two directory handles again for almost every file. */
+  trun run = {0};
+  pm_fd fsrc = c->src_fd, fdst = c->dst_fd;
   pm_dirent ent;
   while (!ce_interrupted(c) && (rc = pm_fs_readdir(c->fs, dir, &ent)) > 0) {
     char *rel = pm_path_join(d->rel, ent.name);
@@ -304,13 +347,36 @@ static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
     if (dl.ok) reconcile(c, &dl, ent.name, rel, st.type);
     switch (st.type) {
     case PM_T_FILE: {
+      if (fast && !fast_open && *d->rel) {
+        /* Without both handles the workers decide, and report. */
+        fast = pm_fs_open_at(c->fs, c->src_fd, d->rel,
+                             PM_O_RDONLY | PM_O_DIRECTORY, 0, &fsrc) == 0;
+        if (fast && pm_fs_open_at(c->fs, c->dst_fd, d->rel,
+                                  PM_O_RDONLY | PM_O_DIRECTORY, 0, &fdst)) {
+          pm_fs_close(c->fs, fsrc);
+          fast = false;
+        }
+        fast_open = fast;
+      }
+      atomic_fetch_add(&c->seen_files, 1);
+      bool tried = fast && !run.n &&
+                   ce_queue_len(c) >= 2 * (size_t)atomic_load(&c->running);
+      if (tried && ce_update_unchanged(c, rel, fsrc, fdst, ent.name)) {
+        free(rel);
+        continue;
+      }
       ce_task *t = pm_xcalloc(1, sizeof *t);
       t->dir = d;
       t->rel = rel;
+      t->fast_tried = tried;
       atomic_fetch_add(&d->pending, 1);
-      atomic_fetch_add(&c->seen_files, 1);
-      ce_queue_push(c, t);
-      continue; /* rel is owned by the task */
+      if (!fast) {
+        ce_queue_push(c, t);
+        continue; /* rel is owned by the task */
+      }
+      run_add(&run, t);
+      if (run.n == WALK_RUN) run_push(c, &run);
+      continue;
     }
     case PM_T_DIR: {
       char *dp = pm_path_join(c->dst, rel);
@@ -338,8 +404,13 @@ static void list_dir(ce_ctx *c, ce_dnode *d, dstack *stack) {
     }
     free(rel);
   }
+  if (run.n) run_push(c, &run);
   if (rc < 0) ce_count_error(c, "list directory", sp, rc);
   pm_fs_closedir(c->fs, dir);
+  if (fast_open) {
+    pm_fs_close(c->fs, fsrc);
+    pm_fs_close(c->fs, fdst);
+  }
   /* Only a source directory listed to its end says what is gone. */
   if (dl.ok && c->o->delete_gone && rc == 0 && !ce_interrupted(c)) {
     for (size_t i = 0; i < dl.n && !ce_interrupted(c); i++) {
