@@ -17,6 +17,13 @@
 #             it: cd DIR && find . -type f -print0 | sort -z | xargs -0
 #             xxh128sum)
 # Rows go to stdout (TSV), the summary to stderr.
+#
+# PIN=1 (needs python3) keeps DIR's pages in the page cache for the whole
+# measurement: two helper processes map every file (MAP_SHARED,
+# MADV_POPULATE_READ; two, because one may hold only vm.max_map_count
+# mappings), and the kernel's drop_caches never drops a mapped page. On
+# a machine where other benchmarks drop the caches every few seconds,
+# this is the only way to get warm runs at all.
 set -euo pipefail
 DIR=$(readlink -f "${1:?usage: $0 DIR MANIFEST RUNS POMOVE...}")
 MAN=$(readlink -f "${2:?}")
@@ -26,7 +33,46 @@ bins=()
 for b in "$@"; do bins+=("$(readlink -f "$b")"); done
 [ ${#bins[@]} -gt 0 ] || { echo "no pomove binary given" >&2; exit 2; }
 out=$(mktemp)
-trap 'rm -f "$out" "$out.cmd" "$out.time"' EXIT
+pins=()
+cleanup() {
+  for p in "${pins[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -f "$out" "$out.cmd" "$out.time" "$out.list"* "$out.pin"*
+}
+trap cleanup EXIT
+
+if [ "${PIN:-0}" = 1 ]; then
+  find "$DIR" -type f -size +0 -print0 >"$out.list"
+  python3 - "$out.list" <<'PY'
+import sys
+names = open(sys.argv[1], 'rb').read().split(b'\0')[:-1]
+h = len(names) // 2
+for i, part in enumerate((names[:h], names[h:])):
+    open(sys.argv[1] + str(i), 'wb').write(b''.join(n + b'\0' for n in part))
+PY
+  for i in 0 1; do
+    python3 -c '
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+for path in open(sys.argv[1], "rb").read().split(b"\0")[:-1]:
+    fd = os.open(path, os.O_RDONLY)
+    n = os.fstat(fd).st_size
+    if n:
+        a = libc.mmap(None, n, 1, 1, fd, 0)  # PROT_READ, MAP_SHARED
+        libc.madvise(a, n, 22)  # MADV_POPULATE_READ
+    os.close(fd)
+print("pinned", flush=True)
+time.sleep(1e9)' "$out.list$i" >"$out.pin$i" &
+    pins+=($!)
+  done
+  for i in 0 1; do
+    until grep -q pinned "$out.pin$i" 2>/dev/null; do sleep 1; done
+  done
+  echo "DIR's pages are pinned in the page cache" >&2
+fi
 
 warm() { find "$DIR" -type f -print0 | xargs -0 -r -P2 -n 4000 cat >/dev/null; }
 cmd_of() {
