@@ -3,6 +3,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "hash.h"
@@ -11,7 +12,9 @@
 
 struct pm_hasher {
   XXH3_state_t st;
+  bool avx2; /* update through hash_avx2.c */
 };
+
 
 pm_hasher *pm_hasher_create(void) {
   /* XXH3_state_t wants 64-byte alignment. */
@@ -21,6 +24,11 @@ pm_hasher *pm_hasher_create(void) {
     abort();
   }
   pm_hasher_reset(h);
+#ifdef POMOVE_XXH_AVX2
+  h->avx2 = __builtin_cpu_supports("avx2");
+#else
+  h->avx2 = false;
+#endif
   return h;
 }
 
@@ -31,6 +39,12 @@ void pm_hasher_free(pm_hasher *h) {
 void pm_hasher_reset(pm_hasher *h) { XXH3_128bits_reset(&h->st); }
 
 void pm_hasher_update(pm_hasher *h, const void *data, size_t len) {
+#ifdef POMOVE_XXH_AVX2
+  if (h->avx2) {
+    pm__xxh3_128_update_avx2(&h->st, data, len);
+    return;
+  }
+#endif
   XXH3_128bits_update(&h->st, data, len);
 }
 

@@ -27,4 +27,8 @@ void pm_hash_hex(const pm_hash128 *h, char out[33]);
 int pm_hash_parse(const char *hex, pm_hash128 *out);
 int pm_hash_equal(const pm_hash128 *a, const pm_hash128 *b);
 
+/* XXH3-128's update built for AVX2 (hash_avx2.c, x86-64 Linux builds
+ * only); pm_hasher_update calls it where the CPU has AVX2. Internal. */
+void pm__xxh3_128_update_avx2(void *state, const void *data, size_t len);
+
 #endif
