@@ -338,6 +338,9 @@ int ce_copy(const ce_options *opts, ce_result *res) {
       goto out;
     }
     c->resumed = resumed;
+    /* With a syncfs per batch the journal's records ride on the next
+     * batch's flush, or on the final one (commit.c). */
+    if (c->sync_fs) ce_journal_defer_flush(c->j, c->dst_fd);
     if (resumed)
       pm_warnf("resuming the copy recorded in '%s' (%llu files done%s)", jpath,
                (unsigned long long)js.files,

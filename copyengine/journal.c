@@ -32,6 +32,9 @@ struct ce_journal {
   char *path;
   uint64_t end;
   pm_mutex mu;
+  /* ce_journal_defer_flush: records wait for the caller's flush of the
+   * file system; `unflushed` says some were written since the last. */
+  bool deferred, unflushed;
   slot *tab;
   size_t cap, count;
 };
@@ -405,10 +408,24 @@ int ce_journal_add(ce_journal *j, const ce_jchunk *c, size_t nc,
   if (!len) return 0;
   pm_mutex_lock(&j->mu);
   int rc = write_all(j, buf, len);
-  if (!rc) rc = pm_fs_fsync(j->fs, j->fd, true);
+  if (!rc && j->deferred)
+    j->unflushed = true;
+  else if (!rc)
+    rc = pm_fs_fsync(j->fs, j->fd, true);
   pm_mutex_unlock(&j->mu);
   free(buf);
   return rc;
+}
+
+bool ce_journal_defer_flush(ce_journal *j, pm_fd dir) {
+  pm_stat js, ds;
+  if (pm_fs_fstat(j->fs, j->fd, &js) || pm_fs_fstat(j->fs, dir, &ds) ||
+      js.dev != ds.dev)
+    return false;
+  pm_mutex_lock(&j->mu);
+  j->deferred = true;
+  pm_mutex_unlock(&j->mu);
+  return true;
 }
 
 int ce_journal_add_files(ce_journal *j, const ce_jfile *f, size_t n) {
@@ -421,7 +438,11 @@ int ce_journal_add_chunk(ce_journal *j, const ce_jchunk *c) {
 
 int ce_journal_close(ce_journal *j, bool remove) {
   if (!j) return 0;
-  int rc = pm_fs_close(j->fs, j->fd);
+  /* A journal kept for a rerun has every record on the medium, whether
+   * or not the caller's last flush came (a fatal error skips it). */
+  int rc = j->unflushed && !remove ? pm_fs_fsync(j->fs, j->fd, true) : 0;
+  int crc = pm_fs_close(j->fs, j->fd);
+  if (!rc) rc = crc;
   if (remove) {
     int urc = pm_fs_unlink(j->fs, j->path);
     if (urc) {

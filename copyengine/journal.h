@@ -82,14 +82,24 @@ int ce_journal_open(const pm_fs *fs, const char *path, const char *src,
 bool ce_journal_refused(int err);
 /* NULL when the journal knows nothing of rel. */
 const ce_jentry *ce_journal_lookup(ce_journal *j, const char *rel);
-/* Appends records and makes them durable (one fdatasync per call).
- * Thread-safe. */
+/* Appends records and makes them durable (one fdatasync per call, unless
+ * ce_journal_defer_flush). Thread-safe. */
 int ce_journal_add_files(ce_journal *j, const ce_jfile *f, size_t n);
 int ce_journal_add_chunk(ce_journal *j, const ce_jchunk *c);
 /* Checkpoints, then done files, with one write and one flush. */
 int ce_journal_add(ce_journal *j, const ce_jchunk *c, size_t nc,
                    const ce_jfile *f, size_t nf);
-/* Closes; with remove set, deletes the file (after a complete copy). */
+/* From now on records are written without a flush of their own, when
+ * the journal lives on the file system of the directory handle `dir`:
+ * the caller makes them durable with its next flush of that whole file
+ * system (syncfs), as it does anyway before it records more files. A
+ * crash before that flush loses the records written since the last one,
+ * and a rerun copies those files again; the records' checksums make
+ * whatever part of them reached the medium a torn tail. Returns whether
+ * the journal is there (otherwise each add keeps its own flush). */
+bool ce_journal_defer_flush(ce_journal *j, pm_fd dir);
+/* Closes; with remove set, deletes the file (after a complete copy).
+ * Records not yet flushed are flushed first when the file is kept. */
 int ce_journal_close(ce_journal *j, bool remove);
 
 bool ce_jident_equal(const ce_jident *a, const ce_jident *b);

@@ -59,6 +59,8 @@ static void floor_copy_and_diff(const char *s, const char *opts, bool expect_dir
   double total = floor_value(out, "total_s");
   assert_true(total >= floor_value(out, "create_write_s"));
   assert_true(floor_value(out, "user_s") >= 0 && floor_value(out, "sys_s") >= 0);
+  assert_true(floor_value(out, "overlap_flushes") >= 0);
+  if (strstr(opts, "--flush-every 0")) assert_true(floor_value(out, "overlap_flushes") == 0);
   if (expect_direct) assert_true(floor_value(out, "direct") >= 1);
   else assert_true(floor_value(out, "direct") == 0);
   if (expect_streamed) assert_true(floor_value(out, "streamed") >= 1);
@@ -83,6 +85,10 @@ static void test_bench_floor_copies_identical_tree(void **state) {
   floor_copy_and_diff(s, "--mem-max 0 --threads 3", false, true);
   /* Part preloaded, part streamed, big file direct and streamed. */
   floor_copy_and_diff(s, "--mem-max 100000 --direct-min 1048576 --threads 4", odirect, true);
+  /* One syncfs at the end only, and a syncfs after every 4 KiB written
+   * while the writers run (the flusher thread beside them). */
+  floor_copy_and_diff(s, "--flush-every 0", false, false);
+  floor_copy_and_diff(s, "--flush-every 4096 --threads 3", false, false);
   tu_cleanup();
 }
 
