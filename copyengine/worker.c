@@ -132,6 +132,12 @@ void ce_worker_main(void *arg) {
       }
     }
     ce_reap_finished(&w);
+    /* A full or old batch is handed over here too: a worker whose files
+     * all finish within one turn (small files, warm cache) has nothing in
+     * flight and never reaches the check after getevents, and its batch
+     * would grow past --batch-files/--batch-bytes (what a crash may lose)
+     * until it next waits for the walker. */
+    ce_maybe_flush(&w, false);
     unsigned inflight = 0;
     for (fstate *f = w.active; f; f = f->next) inflight += f->inflight;
     if (w.nactive == 0 && !w.retry && !w.backlog && !w.busy &&

@@ -195,6 +195,21 @@ static void test_copy_small_files_fill_batches(void **state) {
   assert_true(flushes <= allowed);
   fl_free(L);
   assert_int_equal(tu_sh("diff -r '%s' '%s'", src, dst), 0);
+
+  /* Nor does a batch grow past --batch-files (what a crash may lose):
+   * 3,000 files in batches of at most 100 need 30 flushes at least. */
+  char *dst2 = path(base, "dst2");
+  L = fl_new(NULL, NULL);
+  o = opts_for(src, dst2, fl_fs(L), fl_engine(engine));
+  o.files_in_flight = 16;
+  o.batch_files = 100;
+  assert_int_equal(ce_copy(&o, &r), 0);
+  assert_int_equal(r.errors, 0);
+  flushes = fl_calls(L, FL_FSYNC);
+  printf("  %lu flushes for %d files in batches of 100\n", flushes, nfiles);
+  assert_true(flushes >= (unsigned long)nfiles / 100);
+  fl_free(L);
+  free(dst2);
   free(src);
   free(dst);
   tu_cleanup();
