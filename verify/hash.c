@@ -15,7 +15,6 @@ struct pm_hasher {
   bool avx2; /* update through hash_avx2.c */
 };
 
-
 pm_hasher *pm_hasher_create(void) {
   /* XXH3_state_t wants 64-byte alignment. */
   pm_hasher *h = XXH_alignedMalloc(sizeof *h, 64);
