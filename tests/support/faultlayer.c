@@ -228,12 +228,18 @@ static int l_open_at(const pm_fs *self, pm_fd dir, const char *rel, int flags,
   return rc;
 }
 
-static int l_stream_open(const pm_fs *self, pm_fd fd, const char *name,
-                         int flags, uint32_t mode, pm_fd *out) {
-  fl_layer *L = self->ctx;
+/* "FILE:NAME", the path a stream's calls are matched and known by. */
+static char *stream_path(fl_layer *L, pm_fd fd, const char *name) {
   char *d = handle_path(L, fd);
   char *full = pm_xasprintf("%s:%s", d ? d : "", name);
   free(d);
+  return full;
+}
+
+static int l_stream_open(const pm_fs *self, pm_fd fd, const char *name,
+                         int flags, uint32_t mode, pm_fd *out) {
+  fl_layer *L = self->ctx;
+  char *full = stream_path(L, fd, name);
   fl_target t = fl_target_path(full);
   int e = fl_hit(L, FL_OPEN, &t, 0);
   if (!e) e = refuse(L, flags);
@@ -246,9 +252,7 @@ static int l_stream_open(const pm_fs *self, pm_fd fd, const char *name,
 /* A removal changes the file: counted and failed as FL_META. */
 static int l_stream_remove(const pm_fs *self, pm_fd fd, const char *name) {
   fl_layer *L = self->ctx;
-  char *d = handle_path(L, fd);
-  char *full = pm_xasprintf("%s:%s", d ? d : "", name);
-  free(d);
+  char *full = stream_path(L, fd, name);
   fl_target t = fl_target_path(full);
   int e = fl_hit(L, FL_META, &t, 0);
   free(full);
