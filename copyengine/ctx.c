@@ -38,24 +38,15 @@ void ce_queue_push_run(ce_ctx *c, ce_task *head, ce_task *tail, size_t n) {
     c->qhead = head;
   c->qtail = tail;
   c->qlen += n;
-  pm_cond_broadcast(&c->qnotempty);
+  /* One task wakes one worker; a run, all of them. */
+  if (n == 1)
+    pm_cond_signal(&c->qnotempty);
+  else
+    pm_cond_broadcast(&c->qnotempty);
   pm_mutex_unlock(&c->qmu);
 }
 
-void ce_queue_push(ce_ctx *c, ce_task *t) {
-  pm_mutex_lock(&c->qmu);
-  while (c->qlen >= c->qcap && !ce_interrupted(c))
-    pm_cond_wait(&c->qnotfull, &c->qmu);
-  t->next = NULL;
-  if (c->qtail)
-    c->qtail->next = t;
-  else
-    c->qhead = t;
-  c->qtail = t;
-  c->qlen++;
-  pm_cond_signal(&c->qnotempty);
-  pm_mutex_unlock(&c->qmu);
-}
+void ce_queue_push(ce_ctx *c, ce_task *t) { ce_queue_push_run(c, t, t, 1); }
 
 /* The walker, waiting for room in a full queue, is woken once the queue
  * is down to half: woken at every pop, it pushed one task and waited
