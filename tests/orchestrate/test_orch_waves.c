@@ -158,6 +158,24 @@ static ot_outcome move_json(const char *dir, bool resume, const char *json) {
   return rc;
 }
 
+/* The waves of the KB host's four running services, from the log: no
+ * refusal; ATMTA and the two PC MTAs asked to stop together, MSMI after
+ * all of them stopped; MSMI and the PC MTAs started together, ATMTA
+ * after all of them ran. */
+static void kb_waves(reqs *r) {
+  no_refusal(r);
+  const pm_sim_request *s1[] = {must(r, true, ATMTA, 0),
+                                must(r, true, LEGACY, 0),
+                                must(r, true, VANC, 0)};
+  together(s1, 3);
+  after_all(must(r, true, MSMI, 0), s1, 3);
+  const pm_sim_request *a1[] = {must(r, false, MSMI, 0),
+                                must(r, false, LEGACY, 0),
+                                must(r, false, VANC, 0)};
+  together(a1, 3);
+  after_all(must(r, false, ATMTA, 0), a1, 3);
+}
+
 /* The whole move: two stop waves, two start waves, each wave's requests
  * together, each wave after the last one's completions, and the waves in
  * the plan's JSON. */
@@ -170,25 +188,14 @@ static void test_waves_move(void **state) {
   ot_assert_moved(dir);
   reqs r;
   log_read(dir, from, &r);
-  no_refusal(&r);
-  const pm_sim_request *s1[] = {must(&r, true, ATMTA, 0),
-                                must(&r, true, LEGACY, 0),
-                                must(&r, true, VANC, 0)};
-  const pm_sim_request *s2 = must(&r, true, MSMI, 0);
-  together(s1, 3);
-  after_all(s2, s1, 3);
-  const pm_sim_request *a1[] = {must(&r, false, MSMI, 0),
-                                must(&r, false, LEGACY, 0),
-                                must(&r, false, VANC, 0)};
-  const pm_sim_request *a2 = must(&r, false, ATMTA, 0);
-  together(a1, 3);
-  after_all(a2, a1, 3);
+  kb_waves(&r);
   /* Nothing was asked twice, and every start came after every stop. */
   assert_null(req(&r, true, ATMTA, 1));
   assert_null(req(&r, true, MSMI, 1));
   assert_null(req(&r, false, MSMI, 1));
   assert_null(req(&r, false, ATMTA, 1));
-  assert_true(a1[0]->t_ns > s2->done_ns);
+  assert_true(must(&r, false, MSMI, 0)->t_ns >
+              must(&r, true, MSMI, 0)->done_ns);
   char *j = read_json(jp);
   assert_non_null(strstr(j, "\"name\":\"" ATMTA "\",\"role\":\"atmta\","
                             "\"was_running\":true,\"depends_on\":[\"" MSMI
@@ -603,17 +610,7 @@ static void test_waves_check_repair(void **state) {
   pm_host_close(h);
   reqs r;
   log_read(dir, from, &r);
-  no_refusal(&r);
-  const pm_sim_request *s1[] = {must(&r, true, ATMTA, 0),
-                                must(&r, true, LEGACY, 0),
-                                must(&r, true, VANC, 0)};
-  together(s1, 3);
-  after_all(must(&r, true, MSMI, 0), s1, 3);
-  const pm_sim_request *a1[] = {must(&r, false, MSMI, 0),
-                                must(&r, false, LEGACY, 0),
-                                must(&r, false, VANC, 0)};
-  together(a1, 3);
-  after_all(must(&r, false, ATMTA, 0), a1, 3);
+  kb_waves(&r);
   free(r.q);
   free(dir);
 }
