@@ -8,7 +8,8 @@
  * test can wrap it. Both opens ask for a regular file (PM_O_REGULAR): a
  * FIFO put in a file's place fails with PM_ESPECIAL instead of blocking.
  * vf_reread_batch re-reads the files of a copy's batch with a few
- * threads at once. */
+ * threads at once; vf_rereader re-reads them through an I/O engine with
+ * many reads in flight (the committers of `copy --verify` use it). */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
