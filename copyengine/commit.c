@@ -47,16 +47,20 @@ void ce_batch_add_ckpt(worker *w, const fstate *f, const ckpt *k) {
   w->batch_bytes += k->len - id.size;
 }
 
-/* ---- verification: the batch's copies are re-read from the medium by a
- * few threads at once (vf_reread_batch), so that the waits for the disk
- * overlap. ---- */
+/* ---- verification: the batch's copies are re-read from the medium.
+ * The committer re-reads through its own context of the copy's I/O
+ * engine (vf_rereader: up to REREAD_DEPTH reads in flight, so that the
+ * disk sees a deep queue of re-reads, as it sees the copy's writes); a
+ * batch committed by the worker itself, or a committer whose engine
+ * could not start, uses a few blocking threads (vf_reread_batch). ---- */
 
-/* Per committer, so per worker: enough reads in flight to overlap the
- * disk's waits without crowding two cores. */
+/* Reads in flight per committer. Session 8's 4 blocking threads per
+ * committer kept the re-read the critical path of a --verify copy. */
+#define REREAD_DEPTH 64
 #define REREAD_THREADS 4
 
-static vf_reread_result *reread_batch(ce_ctx *c, const pending *items,
-                                      size_t n) {
+static vf_reread_result *reread_batch(ce_ctx *c, vf_rereader *rr,
+                                      const pending *items, size_t n) {
   vf_reread_item *v = pm_xcalloc(n, sizeof *v);
   for (size_t i = 0; i < n; i++) {
     v[i].rel = items[i].rel;
@@ -64,7 +68,8 @@ static vf_reread_result *reread_batch(ce_ctx *c, const pending *items,
     v[i].skip = items[i].ckpt; /* a checkpoint, not a whole file */
   }
   vf_reread_result *out =
-      vf_reread_batch(c->fs, c->dst_fd, v, n, REREAD_THREADS);
+      rr ? vf_rereader_run(rr, c->dst_fd, v, n)
+         : vf_reread_batch(c->fs, c->dst_fd, v, n, REREAD_THREADS);
   free(v);
   return out;
 }
@@ -73,8 +78,8 @@ static vf_reread_result *reread_batch(ce_ctx *c, const pending *items,
  * had its own fdatasync), re-reads them with --verify, and records them:
  * manifest lines, then journal records with one journal flush. Files to
  * copy again after a mismatch are pushed on *retry. Frees the items. */
-static void commit_items(ce_ctx *c, pending *items, size_t n,
-                         ce_task **retry) {
+static void commit_items(ce_ctx *c, vf_rereader *reader, pending *items,
+                         size_t n, ce_task **retry) {
   int rc = 0;
   if (n && c->sync_fs) {
     rc = pm_fs_syncfs(c->fs, c->dst_fd);
@@ -84,7 +89,7 @@ static void commit_items(ce_ctx *c, pending *items, size_t n,
   ce_jchunk *jc = pm_xcalloc(n ? n : 1, sizeof *jc);
   size_t nj = 0, nc = 0;
   vf_reread_result *rr = NULL;
-  if (c->o->verify && !rc && n) rr = reread_batch(c, items, n);
+  if (c->o->verify && !rc && n) rr = reread_batch(c, reader, items, n);
   for (size_t i = 0; i < n && !rc; i++) {
     pending *p = &items[i];
     if (p->ckpt) {
@@ -185,10 +190,15 @@ struct committer {
   unsigned handed; /* queued or being committed */
   bool stop;
   ce_task *retry; /* returned for a re-copy; under mu */
+  vf_rereader *reader; /* --verify: the committer's own; may be NULL */
 };
 
 static void committer_main(void *arg) {
   committer *cm = arg;
+  if (cm->c->o->verify) {
+    int rc;
+    cm->reader = vf_rereader_new(cm->c->fs, cm->c->eng, REREAD_DEPTH, &rc);
+  }
   pm_mutex_lock(&cm->mu);
   for (;;) {
     while (!cm->head && !cm->stop) pm_cond_wait(&cm->cv, &cm->mu);
@@ -198,7 +208,7 @@ static void committer_main(void *arg) {
     if (!cm->head) cm->tail = NULL;
     pm_mutex_unlock(&cm->mu);
     ce_task *retry = NULL;
-    commit_items(cm->c, b->items, b->n, &retry);
+    commit_items(cm->c, cm->reader, b->items, b->n, &retry);
     free(b->items);
     free(b);
     pm_mutex_lock(&cm->mu);
@@ -207,6 +217,7 @@ static void committer_main(void *arg) {
     pm_cond_broadcast(&cm->cv);
   }
   pm_mutex_unlock(&cm->mu);
+  vf_rereader_free(cm->reader);
 }
 
 committer *ce_committer_start(ce_ctx *c) {
@@ -250,7 +261,7 @@ void ce_committer_stop(committer *cm) {
 void ce_flush_batch(worker *w) {
   if (!w->nbatch) return;
   if (!w->cm) {
-    commit_items(w->c, w->batch, w->nbatch, &w->retry);
+    commit_items(w->c, NULL, w->batch, w->nbatch, &w->retry);
   } else {
     cbatch *b = pm_xcalloc(1, sizeof *b);
     b->items = w->batch;

@@ -8,7 +8,8 @@
  * test can wrap it. Both opens ask for a regular file (PM_O_REGULAR): a
  * FIFO put in a file's place fails with PM_ESPECIAL instead of blocking.
  * vf_reread_batch re-reads the files of a copy's batch with a few
- * threads at once. */
+ * threads at once; vf_rereader re-reads them through an I/O engine with
+ * many reads in flight (the committers of `copy --verify` use it). */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,4 +189,341 @@ vf_reread_result *vf_reread_batch(const pm_fs *fs, pm_fd dir,
   reread_main(&t); /* this thread takes part too */
   for (size_t i = 0; i < started; i++) pm_thread_join(&th[i]);
   return t.out;
+}
+
+/* ---- a batch re-read through an I/O engine (vf_rereader) ----
+ *
+ * depth slots, each a request and a VF_REREADER_CHUNK buffer, and as
+ * many file records. Files are opened one after the other; each file's
+ * reads are queued in offset order (one for a small file, several for a
+ * large one) while slots are free, and come back in any order: a file's
+ * slots are kept in a list in offset order and hashed from its head as
+ * far as they are complete, so that a slot holding a later chunk waits
+ * only for an earlier chunk of the same file, which is in flight. */
+
+typedef struct rr_slot rr_slot;
+
+typedef struct rr_file {
+  size_t item;
+  pm_fd fd;
+  bool used;
+  pm_hasher *h;
+  uint64_t size;   /* expected */
+  uint64_t end;    /* size rounded up to the alignment: reads cover it */
+  uint64_t issued; /* next offset to queue */
+  uint64_t hashed;
+  unsigned inflight; /* slots in its list */
+  int rc, oserr;
+  bool redo; /* re-read by vf_hash_file_uncached_at */
+  rr_slot *head, *tail;
+  struct rr_file *next_free;
+} rr_file;
+
+struct rr_slot {
+  pm_io_req req;
+  uint32_t len; /* asked (a wrapping table may shorten req.len) */
+  bool done;
+  rr_file *f;
+  void *buf;
+  rr_slot *next; /* in its file's list, or the free list */
+};
+
+struct vf_rereader {
+  const pm_fs *fs;
+  const pm_io_engine_ops *eng;
+  pm_io_ctx *io; /* NULL after an engine failure it could not restart */
+  unsigned depth, outstanding;
+  void *arena;
+  rr_slot *slots, *free_slots;
+  rr_file *files, *free_files;
+  pm_io_req **events;
+  void *fbuf; /* vf_hash_file_uncached_at's buffer, made when needed */
+  /* The batch being re-read. */
+  pm_fd dir;
+  const vf_reread_item *items;
+  vf_reread_result *out;
+};
+
+vf_rereader *vf_rereader_new(const pm_fs *fs, const pm_io_engine_ops *eng,
+                             unsigned depth, int *rc) {
+  if (depth < 1) depth = 1;
+  vf_rereader *r = pm_xcalloc(1, sizeof *r);
+  r->fs = fs;
+  r->eng = eng;
+  r->depth = depth;
+  r->arena = pm_aligned_alloc(ALIGN, (size_t)depth * VF_REREADER_CHUNK);
+  *rc = r->arena ? eng->init(fs, depth, &r->io) : PM_ENOMEM;
+  if (*rc) {
+    pm_aligned_free(r->arena);
+    free(r);
+    return NULL;
+  }
+  r->slots = pm_xcalloc(depth, sizeof *r->slots);
+  r->files = pm_xcalloc(depth, sizeof *r->files);
+  r->events = pm_xcalloc(depth, sizeof *r->events);
+  for (unsigned i = depth; i-- > 0;) {
+    r->slots[i].buf = (char *)r->arena + (size_t)i * VF_REREADER_CHUNK;
+    r->slots[i].next = r->free_slots;
+    r->free_slots = &r->slots[i];
+    r->files[i].h = pm_hasher_create();
+    r->files[i].next_free = r->free_files;
+    r->free_files = &r->files[i];
+  }
+  return r;
+}
+
+void vf_rereader_free(vf_rereader *r) {
+  if (!r) return;
+  if (r->io) r->eng->cleanup(r->io);
+  for (unsigned i = 0; i < r->depth; i++) pm_hasher_free(r->files[i].h);
+  free(r->slots);
+  free(r->files);
+  free(r->events);
+  pm_aligned_free(r->arena);
+  pm_aligned_free(r->fbuf);
+  free(r);
+}
+
+/* The file re-read whole by the one-file path, which takes the fallback
+ * where O_DIRECT is refused and reads a file of any size whole. */
+static void rr_redo(vf_rereader *r, size_t i) {
+  vf_reread_result *o = &r->out[i];
+  memset(o, 0, sizeof *o);
+  if (!r->fbuf) r->fbuf = pm_aligned_alloc(ALIGN, BUFSZ);
+  if (!r->fbuf) {
+    o->rc = PM_ENOMEM;
+    return;
+  }
+  int method;
+  o->rc = vf_hash_file_uncached_at(r->fs, r->dir, r->items[i].rel, r->fbuf,
+                                   BUFSZ, r->items[i].size, &o->hash,
+                                   &o->size, &method);
+  o->oserr = o->rc ? pm_oserr_of(o->rc) : 0;
+}
+
+/* All of f's reads are back: its size checked, its result written. */
+static void rr_finish(vf_rereader *r, rr_file *f) {
+  vf_reread_result *o = &r->out[f->item];
+  int rc = f->rc, oserr = f->oserr;
+  if (!rc && !f->redo) {
+    pm_stat st;
+    int src = pm_fs_fstat(r->fs, f->fd, &st);
+    if (src) {
+      rc = src;
+      oserr = pm_oserr_of(src);
+    } else if (st.size != f->hashed) {
+      f->redo = true; /* longer than its reads, or shorter (redo says) */
+    }
+  }
+  int crc = pm_fs_close(r->fs, f->fd);
+  if (!rc && crc) {
+    rc = crc;
+    oserr = pm_oserr_of(crc);
+  }
+  if (f->redo) {
+    rr_redo(r, f->item);
+  } else if (rc) {
+    o->rc = rc;
+    o->oserr = oserr;
+  } else {
+    o->hash = pm_hasher_digest(f->h);
+    o->size = f->hashed;
+  }
+  f->used = false;
+  f->next_free = r->free_files;
+  r->free_files = f;
+}
+
+/* A read of f came back: hash what is complete from the head of f's list
+ * on, and finish f when nothing is left to queue or to hash. */
+static void rr_complete(vf_rereader *r, rr_slot *s) {
+  rr_file *f = s->f;
+  s->done = true;
+  while (f->head && f->head->done) {
+    rr_slot *h = f->head;
+    f->head = h->next;
+    if (!f->head) f->tail = NULL;
+    f->inflight--;
+    int64_t res = h->req.res;
+    if (!f->rc && !f->redo) {
+      if (res == PM_EINVAL) {
+        f->redo = true; /* O_DIRECT refused at the read */
+      } else if (res < 0) {
+        f->rc = (int)res;
+        f->oserr = h->req.oserr;
+      } else {
+        /* Exactly the bytes the expected size leaves in this chunk;
+         * anything else (the file changed size, a table that splits
+         * reads) is left to the one-file path. */
+        uint64_t want = f->size - h->req.off;
+        if (want > h->len) want = h->len;
+        if ((uint64_t)res != want) {
+          f->redo = true;
+        } else {
+          pm_hasher_update(f->h, h->buf, (size_t)res);
+          f->hashed += (uint64_t)res;
+        }
+      }
+    }
+    h->f = NULL;
+    h->next = r->free_slots;
+    r->free_slots = h;
+  }
+  if (!f->inflight && f->issued >= f->end) rr_finish(r, f);
+}
+
+/* Opens item i: the file record to queue reads for, or NULL when the
+ * item is already done with (an error, the fallback, an empty file). */
+static rr_file *rr_start(vf_rereader *r, size_t i) {
+  pm_fd fd;
+  int rc = open_one(r->fs, r->dir, r->items[i].rel, PM_O_DIRECT, &fd);
+  if (rc == PM_EINVAL || rc == PM_ENOTSUP) {
+    rr_redo(r, i);
+    return NULL;
+  }
+  if (rc) {
+    r->out[i].rc = rc;
+    r->out[i].oserr = pm_oserr_of(rc);
+    return NULL;
+  }
+  rr_file *f = r->free_files;
+  r->free_files = f->next_free;
+  f->used = true;
+  f->item = i;
+  f->fd = fd;
+  pm_hasher_reset(f->h);
+  f->size = r->items[i].size;
+  f->end = (f->size + ALIGN - 1) & ~(uint64_t)(ALIGN - 1);
+  f->issued = f->hashed = 0;
+  f->inflight = 0;
+  f->rc = f->oserr = 0;
+  f->redo = false;
+  f->head = f->tail = NULL;
+  if (!f->end) {
+    rr_finish(r, f);
+    return NULL;
+  }
+  return f;
+}
+
+/* The engine failed as a whole (commit or getevents): its context is
+ * cleaned up, which drains or cancels every read in flight, and every
+ * file open is re-read by the one-file path; a new context is made for
+ * what follows, or none (then every file takes the one-file path). */
+static void rr_engine_failed(vf_rereader *r) {
+  r->eng->cleanup(r->io);
+  r->io = NULL;
+  r->outstanding = 0;
+  for (unsigned i = 0; i < r->depth; i++) {
+    rr_slot *s = &r->slots[i];
+    if (s->f) {
+      s->f = NULL;
+      s->next = r->free_slots;
+      r->free_slots = s;
+    }
+  }
+  for (unsigned i = 0; i < r->depth; i++) {
+    rr_file *f = &r->files[i];
+    if (!f->used) continue;
+    f->head = f->tail = NULL;
+    f->inflight = 0;
+    f->issued = f->end;
+    f->redo = true;
+    rr_finish(r, f);
+  }
+  if (r->eng->init(r->fs, r->depth, &r->io)) r->io = NULL;
+}
+
+vf_reread_result *vf_rereader_run(vf_rereader *r, pm_fd dir,
+                                  const vf_reread_item *items, size_t n) {
+  r->dir = dir;
+  r->items = items;
+  r->out = pm_xcalloc(n ? n : 1, sizeof *r->out);
+  size_t next = 0;
+  rr_file *cur = NULL; /* the file whose reads are being queued */
+  for (;;) {
+    if (!r->io) { /* no engine: each file by the one-file path */
+      for (; next < n; next++)
+        if (!items[next].skip) rr_redo(r, next);
+      break;
+    }
+    bool busy = false;
+    while (r->free_slots && !busy) {
+      if (!cur) {
+        if (next >= n || !r->free_files) break;
+        size_t i = next++;
+        if (!items[i].skip) cur = rr_start(r, i);
+        continue;
+      }
+      if (cur->rc || cur->redo) { /* no use reading the rest */
+        cur->issued = cur->end;
+        if (!cur->inflight) rr_finish(r, cur);
+        cur = NULL;
+        continue;
+      }
+      rr_slot *s = r->free_slots;
+      uint64_t left = cur->end - cur->issued;
+      s->len = left < VF_REREADER_CHUNK ? (uint32_t)left : VF_REREADER_CHUNK;
+      s->req = (pm_io_req){.op = PM_IO_READ,
+                           .fd = cur->fd,
+                           .buf = s->buf,
+                           .len = s->len,
+                           .off = cur->issued,
+                           .udata = s};
+      int q = r->eng->queue(r->io, &s->req);
+      if (q == PM_Q_BUSY) {
+        busy = true;
+        if (!r->outstanding) {
+          /* Nothing in flight to wait for: this file by the one-file
+           * path rather than a wait that cannot end. */
+          cur->redo = true;
+          cur->issued = cur->end;
+          if (!cur->inflight) rr_finish(r, cur);
+          cur = NULL;
+          busy = false;
+        }
+        continue;
+      }
+      r->free_slots = s->next;
+      s->f = cur;
+      s->done = false;
+      s->next = NULL;
+      if (cur->tail)
+        cur->tail->next = s;
+      else
+        cur->head = s;
+      cur->tail = s;
+      cur->inflight++;
+      cur->issued += s->len;
+      if (cur->issued >= cur->end) cur = NULL;
+      if (q == PM_Q_QUEUED) {
+        r->outstanding++;
+      } else {
+        if (q < 0) { /* refused: as a read that failed */
+          s->req.res = q;
+          s->req.oserr = pm_oserr_of(q);
+        }
+        rr_complete(r, s);
+      }
+    }
+    if (!r->outstanding) {
+      if (!cur && next >= n) break;
+      continue;
+    }
+    int rc = r->eng->commit(r->io);
+    int k = rc < 0 ? rc : r->eng->getevents(r->io, 1, r->depth, r->events);
+    if (k < 0) {
+      cur = NULL; /* rr_engine_failed re-reads it with the others */
+      rr_engine_failed(r);
+      continue;
+    }
+    for (int e = 0; e < k; e++) {
+      r->outstanding--;
+      rr_complete(r, r->events[e]->udata);
+    }
+  }
+  vf_reread_result *out = r->out;
+  r->out = NULL;
+  r->items = NULL;
+  return out;
 }

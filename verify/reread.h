@@ -66,4 +66,34 @@ vf_reread_result *vf_reread_batch(const pm_fs *fs, pm_fd dir,
                                   const vf_reread_item *items, size_t n,
                                   unsigned threads);
 
+/* ---- a batch re-read through an I/O engine ----
+ *
+ * The same results as vf_reread_batch, with the reads queued on an I/O
+ * engine (io_uring, IOCP, the thread pool) instead of issued by a few
+ * blocking threads: up to `depth` reads in flight at once, so that the
+ * disk sees a deep queue of re-reads. The calling thread opens each file
+ * with O_DIRECT (FILE_FLAG_NO_BUFFERING), queues its reads (aligned
+ * offsets and lengths, at most VF_REREADER_CHUNK each, several per large
+ * file), hashes their bytes in file order as they come back, and checks
+ * with fstat that the file ends where its reads ended. A file whose
+ * direct open or read is refused (PM_EINVAL, PM_ENOTSUP), or whose reads
+ * end anywhere but at the size it is expected to have and fstat gives,
+ * is re-read again by vf_hash_file_uncached_at (the flush-and-drop
+ * fallback, a file that changed size, a table that splits reads), so the
+ * results are exactly what vf_hash_file_uncached_at would give. One
+ * re-reader per thread; it keeps its engine context and buffers between
+ * batches. */
+#define VF_REREADER_CHUNK (64u * 1024u)
+typedef struct vf_rereader vf_rereader;
+
+/* NULL when the engine cannot be started (the caller re-reads with
+ * vf_reread_batch instead); the engine's code in *rc. */
+vf_rereader *vf_rereader_new(const pm_fs *fs, const pm_io_engine_ops *eng,
+                             unsigned depth, int *rc);
+void vf_rereader_free(vf_rereader *r);
+/* Re-reads n files beneath `dir`; n results in the items' order,
+ * malloc'd (the caller frees them). */
+vf_reread_result *vf_rereader_run(vf_rereader *r, pm_fd dir,
+                                  const vf_reread_item *items, size_t n);
+
 #endif

@@ -999,8 +999,8 @@ static void test_engine_iocp_stale_handle(void **state) {
 }
 
 /* The copy engine on Windows: with the strict wrapper in place, a copy of
- * files with ragged tails through uncached handles sends no request that
- * Windows would refuse (it would fall back to the cache and still copy
+ * files with ragged tails through uncached handles, verified by re-reading
+ * them, sends no request that Windows would refuse (it would fall back to the cache and still copy
  * right, so only the count shows it), and the copy is identical. The
  * source is taken as not in the cache, so both ends go uncached. */
 static const pm_fs *native;
@@ -1100,14 +1100,21 @@ static void test_engine_iocp_copy_unbuffered(void **state) {
     o.no_manifest = true;
     o.journal = false;
     o.merge = true;
+    /* And --verify: the committers' re-reads (vf_rereader, through the
+     * same engine on handles opened with NO_BUFFERING) must be aligned
+     * too. */
+    o.verify = true;
     pm_set_quiet(true);
     ce_result r;
     assert_int_equal(ce_copy(&o, &r), 0);
     assert_int_equal(r.errors, 0);
-    print_message("    chunk %u: %llu files, %ld unbuffered requests, %ld "
-                  "misaligned\n",
+    print_message("    chunk %u: %llu files, %llu verified, %ld unbuffered "
+                  "requests, %ld misaligned\n",
                   chunks[k], (unsigned long long)r.files,
+                  (unsigned long long)r.verified_files,
                   (long)unbuffered_calls, (long)refused);
+    assert_int_equal(r.verified_files, nsizes);
+    assert_int_equal(r.verify_mismatches, 0);
     /* Uncached handles were used (the table opened them so), and no
      * request on one was refused. */
     assert_true(unbuffered_calls > 0);

@@ -755,6 +755,7 @@ struct pm_io_ctx {
   fl_layer *L;
   const pm_io_engine_ops *parent;
   pm_io_ctx *inner;
+  pm_io_req *corrupt; /* the read to corrupt when it comes back */
 };
 
 /* One wrapper table per parent engine compiled in, so that init knows
@@ -787,6 +788,12 @@ FL_E_INIT(1)
 FL_E_INIT(2)
 FL_E_INIT(3)
 
+static void e_corrupt_read(fl_layer *L, pm_io_req *req) {
+  if (req->res <= 0) return;
+  ((unsigned char *)req->buf)[0] ^= 0x5A;
+  atomic_store(&L->fired, true);
+}
+
 static int e_queue(pm_io_ctx *c, pm_io_req *req) {
   fl_layer *L = c->L;
   fl_op op = req->op == PM_IO_READ    ? FL_READ
@@ -814,11 +821,26 @@ static int e_queue(pm_io_ctx *c, pm_io_req *req) {
   if (L->rule.short_io && (op == FL_READ || op == FL_WRITE) &&
       req->len > L->rule.short_io)
     req->len = L->rule.short_io;
-  return c->parent->queue(c->inner, req);
+  int q = c->parent->queue(c->inner, req);
+  /* The Nth read returns one byte flipped, as the table's pread does:
+   * what the medium gives differs from what was written. */
+  if (op == FL_READ && nth && nth == L->rule.corrupt_read_nth) {
+    if (q == PM_Q_COMPLETED)
+      e_corrupt_read(L, req);
+    else if (q == PM_Q_QUEUED)
+      c->corrupt = req;
+  }
+  return q;
 }
 static int e_commit(pm_io_ctx *c) { return c->parent->commit(c->inner); }
 static int e_getevents(pm_io_ctx *c, unsigned mn, unsigned mx, pm_io_req **ev) {
-  return c->parent->getevents(c->inner, mn, mx, ev);
+  int n = c->parent->getevents(c->inner, mn, mx, ev);
+  for (int i = 0; i < n && c->corrupt; i++)
+    if (ev[i] == c->corrupt) {
+      e_corrupt_read(c->L, ev[i]);
+      c->corrupt = NULL;
+    }
+  return n;
 }
 static void e_cleanup(pm_io_ctx *c) {
   c->parent->cleanup(c->inner);

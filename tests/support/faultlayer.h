@@ -108,7 +108,8 @@ bool fl_op_is(const char *op, const char *name);
 
 /* An engine that counts and fails READ, WRITE and FSYNC requests as the
  * layer's pread, pwrite and fsync (with its short transfers and the
- * corruption of its Nth write), then hands them to `parent`. It finds its
+ * corruption of its Nth write, and of its Nth read when that read comes
+ * back), then hands them to `parent`. It finds its
  * layer through the file system its init is given, which must be a
  * layer's fl_fs(); the parent engine is initialised with that layer's
  * parent, so that the pool engine does not count a request twice. */

@@ -218,6 +218,246 @@ static void test_reread_one_read_per_file(void **state) {
   tu_cleanup();
 }
 
+/* ---- vf_rereader: a batch through an I/O engine ---- */
+
+static const pm_io_engine_ops *const *rr_engines;
+
+static pm_hash128 hash_of_file(const char *p, uint64_t *size) {
+  size_t len;
+  char *data = tu_read_all(p, &len);
+  assert_non_null(data);
+  pm_hash128 h = pm_hash_buffer(data, len);
+  free(data);
+  *size = len;
+  return h;
+}
+
+/* Files of every size around the chunk and the alignment, a skipped
+ * entry, a missing file, and files whose expected size is wrong (longer
+ * and shorter on disk): each result as vf_hash_file_uncached_at gives it,
+ * with every engine, at depth 1, 3 (a 3 MiB file's 48 chunks through 3
+ * slots, completed in any order) and 64, through fl_engine (which counts
+ * the engine's reads and the table's). */
+static void test_rereader_batch(void **state) {
+  (void)state;
+  const char *dir = tu_scratch();
+  static const uint64_t sz[] = {0,      1,      511,     4095,    4096,
+                                4097,   65535,  65536,   65537,   200000,
+                                262144, 1048577, 3 * 1048576 + 12345};
+  enum { NS = sizeof sz / sizeof sz[0] };
+  enum { N = NS + 4 };
+  char names[N][32];
+  vf_reread_item items[N];
+  for (size_t i = 0; i < NS; i++) {
+    snprintf(names[i], sizeof names[i], "b%zu", i);
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+    tu_write_pattern(p, sz[i], (uint32_t)i + 40);
+    items[i] = (vf_reread_item){.rel = names[i], .size = sz[i]};
+  }
+  snprintf(names[NS], 32, "missing");
+  items[NS] = (vf_reread_item){.rel = names[NS], .size = 10};
+  snprintf(names[NS + 1], 32, "b3");
+  items[NS + 1] = (vf_reread_item){.rel = names[NS + 1], .skip = true};
+  /* Expected 5000 and 70000 bytes: the files have 300000 and 3000. */
+  snprintf(names[NS + 2], 32, "longer");
+  snprintf(names[NS + 3], 32, "shorter");
+  char p[4096];
+  snprintf(p, sizeof p, "%s/longer", dir);
+  tu_write_pattern(p, 300000, 77);
+  snprintf(p, sizeof p, "%s/shorter", dir);
+  tu_write_pattern(p, 3000, 78);
+  items[NS + 2] = (vf_reread_item){.rel = names[NS + 2], .size = 5000};
+  items[NS + 3] = (vf_reread_item){.rel = names[NS + 3], .size = 70000};
+  pm_fd d;
+  int engines = 0;
+  for (const pm_io_engine_ops *const *e = rr_engines; *e; e++) {
+    if ((*e)->probe() != 0) continue;
+    engines++;
+    static const unsigned depths[] = {1, 3, 64};
+    for (size_t di = 0; di < 3; di++) {
+      fl_layer *L = fl_new(NULL, NULL);
+      const pm_fs *fs = fl_fs(L);
+      assert_int_equal(
+          pm_fs_open(fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d), 0);
+      int rc = -1;
+      vf_rereader *r = vf_rereader_new(fs, fl_engine(*e), depths[di], &rc);
+      assert_non_null(r);
+      assert_int_equal(rc, 0);
+      /* Twice: the re-reader is reused from batch to batch. */
+      for (int round = 0; round < 2; round++) {
+        unsigned long t0 = fl_calls(L, FL_READ),
+                      e0 = fl_engine_calls(L, FL_READ);
+        vf_reread_result *out = vf_rereader_run(r, d, items, N);
+        for (size_t i = 0; i < N; i++) {
+          if (items[i].skip) {
+            assert_int_equal(out[i].rc, 0);
+            assert_int_equal(out[i].size, 0);
+            continue;
+          }
+          snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+          if (i == NS) {
+            assert_int_equal(out[i].rc, PM_ENOENT);
+            continue;
+          }
+          assert_int_equal(out[i].rc, 0);
+          uint64_t want_size;
+          pm_hash128 want = hash_of_file(p, &want_size);
+          assert_int_equal(out[i].size, want_size);
+          assert_true(pm_hash_equal(&out[i].hash, &want));
+        }
+        free(out);
+        /* The engine reads each file of the expected size in
+         * ceil(size / chunk) requests; only the two files of another
+         * size go through the table. */
+        unsigned long want_reads = 0;
+        for (size_t i = 0; i < NS; i++)
+          want_reads += (sz[i] + VF_REREADER_CHUNK - 1) / VF_REREADER_CHUNK;
+        unsigned long er = fl_engine_calls(L, FL_READ) - e0,
+                      tr = fl_calls(L, FL_READ) - t0 - er;
+        printf("%s depth %u: %lu engine reads (want %lu + 2 or 3), %lu table\n",
+               (*e)->name, depths[di], er, want_reads, tr);
+        /* + the first chunk of each wrong size, and the second of the
+         * shorter one when it was queued before the first came back. */
+        assert_true(er >= want_reads + 2 && er <= want_reads + 3);
+        assert_true(tr >= 2);
+      }
+      vf_rereader_free(r);
+      pm_fs_close(fs, d);
+      fl_free(L);
+    }
+  }
+  if (!engines) skip();
+  tu_cleanup();
+}
+
+/* The paths a batch leaves to vf_hash_file_uncached_at, and errors: a
+ * table that refuses O_DIRECT (every file by flush and drop), one whose
+ * reads come back short (split reads), and a read error at an offset of
+ * one file (its PM_E* code and OS code; the others intact). */
+static void test_rereader_fallbacks_and_errors(void **state) {
+  (void)state;
+  const char *dir = tu_scratch();
+  static const uint64_t sz[] = {0, 4096, 100000, 1048577};
+  enum { N = sizeof sz / sizeof sz[0] };
+  char names[N][16];
+  vf_reread_item items[N];
+  for (size_t i = 0; i < N; i++) {
+    snprintf(names[i], sizeof names[i], "e%zu", i);
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+    tu_write_pattern(p, sz[i], (uint32_t)i + 90);
+    items[i] = (vf_reread_item){.rel = names[i], .size = sz[i]};
+  }
+  int engines = 0;
+  for (const pm_io_engine_ops *const *e = rr_engines; *e; e++) {
+    if ((*e)->probe() != 0) continue;
+    engines++;
+    for (int k = 0; k < 3; k++) {
+      fl_rule rule = {0};
+      if (k == 0) rule.refuse_flags = PM_O_DIRECT;
+      if (k == 1) rule.short_io = 8192;
+      if (k == 2) {
+        rule = (fl_rule){.ops = FL_MASK(FL_READ),
+                         .nth = 1,
+                         .persistent = true,
+                         .err = PM_EIO,
+                         .oserr = 5,
+                         .path = "/e3",
+                         .path_match = FL_PATH_SUFFIX,
+                         .off_set = true,
+                         .off = 200000};
+      }
+      fl_layer *L = fl_new(NULL, &rule);
+      const pm_fs *fs = fl_fs(L);
+      pm_fd d;
+      assert_int_equal(
+          pm_fs_open(fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d), 0);
+      int rc;
+      vf_rereader *r = vf_rereader_new(fs, fl_engine(*e), 8, &rc);
+      assert_non_null(r);
+      vf_reread_result *out = vf_rereader_run(r, d, items, N);
+      for (size_t i = 0; i < N; i++) {
+        if (k == 2 && i == 3) {
+          assert_int_equal(out[i].rc, PM_EIO);
+          assert_int_equal(out[i].oserr, 5);
+          continue;
+        }
+        assert_int_equal(out[i].rc, 0);
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        uint64_t want_size;
+        pm_hash128 want = hash_of_file(p, &want_size);
+        assert_int_equal(out[i].size, want_size);
+        assert_true(pm_hash_equal(&out[i].hash, &want));
+      }
+      free(out);
+      if (k == 0) {
+        assert_int_equal(fl_calls(L, FL_FSYNC), N);
+        assert_int_equal(fl_calls(L, FL_CACHE), N);
+        assert_int_equal(fl_engine_calls(L, FL_READ), 0);
+      }
+      vf_rereader_free(r);
+      pm_fs_close(fs, d);
+      fl_free(L);
+    }
+  }
+  if (!engines) skip();
+  tu_cleanup();
+}
+
+/* What the medium returns is what is hashed: the engine's read of one
+ * file comes back with a byte flipped (fl_rule.corrupt_read_nth), and
+ * that file's hash differs from the file's bytes while the others'
+ * match. A re-read that hashed a cached copy or skipped the read would
+ * give the right hash and fail this. */
+static void test_rereader_hashes_what_is_read(void **state) {
+  (void)state;
+  const char *dir = tu_scratch();
+  char names[3][8] = {"c0", "c1", "c2"};
+  vf_reread_item items[3];
+  for (int i = 0; i < 3; i++) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+    tu_write_pattern(p, 30000, (uint32_t)i + 1);
+    items[i] = (vf_reread_item){.rel = names[i], .size = 30000};
+  }
+  int engines = 0;
+  for (const pm_io_engine_ops *const *e = rr_engines; *e; e++) {
+    if ((*e)->probe() != 0) continue;
+    engines++;
+    fl_rule rule = {.ops = FL_MASK(FL_READ),
+                    .path = "/c1",
+                    .path_match = FL_PATH_SUFFIX,
+                    .corrupt_read_nth = 1};
+    fl_layer *L = fl_new(NULL, &rule);
+    const pm_fs *fs = fl_fs(L);
+    pm_fd d;
+    assert_int_equal(pm_fs_open(fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d),
+                     0);
+    int rc;
+    vf_rereader *r = vf_rereader_new(fs, fl_engine(*e), 4, &rc);
+    assert_non_null(r);
+    vf_reread_result *out = vf_rereader_run(r, d, items, 3);
+    assert_true(fl_fired(L));
+    for (int i = 0; i < 3; i++) {
+      char p[4096];
+      snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+      uint64_t n;
+      pm_hash128 want = hash_of_file(p, &n);
+      assert_int_equal(out[i].rc, 0);
+      assert_int_equal(out[i].size, 30000);
+      assert_int_equal(pm_hash_equal(&out[i].hash, &want), i != 1);
+    }
+    free(out);
+    vf_rereader_free(r);
+    pm_fs_close(fs, d);
+    fl_free(L);
+  }
+  if (!engines) skip();
+  tu_cleanup();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reread_sizes_native),
@@ -226,6 +466,10 @@ int main(void) {
       cmocka_unit_test(test_reread_short_reads),
       cmocka_unit_test(test_reread_errors),
       cmocka_unit_test(test_reread_one_read_per_file),
+      cmocka_unit_test(test_rereader_batch),
+      cmocka_unit_test(test_rereader_fallbacks_and_errors),
+      cmocka_unit_test(test_rereader_hashes_what_is_read),
   };
+  rr_engines = pm_io_engines();
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
