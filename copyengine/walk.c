@@ -149,27 +149,38 @@ static void copy_special(ce_ctx *c, const char *rel, const pm_stat *st) {
 
 typedef struct dent {
   char *name;
+  uint64_t hash; /* name_hash(name) */
   pm_ftype type; /* PM_T_UNKNOWN until looked at */
   bool seen;     /* the source has it too */
 } dent;
 
+/* A destination directory's names in the order listed, with a table by
+ * name: the listing looks up every name of the source directory in it
+ * (sorted names and a binary search cost 13 string compares a name in a
+ * directory of 8,000, 1.3 % of a cold update's CPU). */
 typedef struct dlist {
   dent *v;
   size_t n, cap;
+  uint32_t *tab; /* 1 + index in v; 0: free. tcap slots, a power of 2 */
+  size_t tcap;
   bool ok; /* listed to its end */
 } dlist;
 
-static int dent_cmp(const void *a, const void *b) {
-  return strcmp(((const dent *)a)->name, ((const dent *)b)->name);
+/* FNV-1a, 64 bits: names are short, and only equal ones are compared. */
+static uint64_t name_hash(const char *s) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+  return h;
 }
 
 static void dlist_free(dlist *l) {
   for (size_t i = 0; i < l->n; i++) free(l->v[i].name);
   free(l->v);
+  free(l->tab);
   memset(l, 0, sizeof *l);
 }
 
-/* The names in the destination directory rel, sorted. */
+/* The names in the destination directory rel, and their table. */
 static int dlist_read(ce_ctx *c, const char *rel, dlist *l) {
   memset(l, 0, sizeof *l);
   pm_dir *dir;
@@ -182,6 +193,7 @@ static int dlist_read(ce_ctx *c, const char *rel, dlist *l) {
       l->v = pm_xrealloc(l->v, l->cap * sizeof *l->v);
     }
     l->v[l->n].name = pm_xstrdup(ent.name);
+    l->v[l->n].hash = name_hash(ent.name);
     l->v[l->n].type = ent.type;
     l->v[l->n].seen = false;
     l->n++;
@@ -191,15 +203,28 @@ static int dlist_read(ce_ctx *c, const char *rel, dlist *l) {
     dlist_free(l);
     return rc;
   }
-  if (l->n) qsort(l->v, l->n, sizeof *l->v, dent_cmp);
+  /* At most half full. */
+  l->tcap = 16;
+  while (l->tcap < 2 * l->n) l->tcap *= 2;
+  l->tab = pm_xcalloc(l->tcap, sizeof *l->tab);
+  for (size_t i = 0; i < l->n; i++) {
+    size_t k = (size_t)l->v[i].hash & (l->tcap - 1);
+    while (l->tab[k]) k = (k + 1) & (l->tcap - 1);
+    l->tab[k] = (uint32_t)(i + 1);
+  }
   l->ok = true;
   return 0;
 }
 
 static dent *dlist_find(dlist *l, const char *name) {
   if (!l->ok || !l->n) return NULL;
-  dent key = {.name = (char *)name};
-  return bsearch(&key, l->v, l->n, sizeof *l->v, dent_cmp);
+  uint64_t h = name_hash(name);
+  for (size_t k = (size_t)h & (l->tcap - 1); l->tab[k];
+       k = (k + 1) & (l->tcap - 1)) {
+    dent *e = &l->v[l->tab[k] - 1];
+    if (e->hash == h && !strcmp(e->name, name)) return e;
+  }
+  return NULL;
 }
 
 /* Removes rel beneath DST, a directory with everything in it; counts
