@@ -461,6 +461,36 @@ typedef struct walk {
   unsigned busy; /* threads listing a directory */
 } walk;
 
+/* Whether subdirectory a of a listing is better listed before b: one
+ * that has subdirectories of its own first (a directory's link count is 2
+ * + its subdirectories where the file system counts them; they add to
+ * the work the listing threads share out), then the larger (its size
+ * grows with its entries). An update's walk ended with one thread
+ * listing the largest directory of the postoffice (Maildata/P1, 8,000
+ * files), met last among its siblings, while the others had nothing to
+ * list: most of a cold pass's last 0.1 s. */
+static bool list_before(const ce_dnode *a, const ce_dnode *b) {
+  bool sa = a->st.nlink > 2, sb = b->st.nlink > 2;
+  if (sa != sb) return sa;
+  return a->st.size > b->st.size;
+}
+
+/* Puts the subdirectories one listing found in the order they are to be
+ * pushed: the one to list first last (it is taken first). Stable, so that
+ * where the file system tells nothing (equal counts and sizes) the order
+ * stays as listed; insertion sort, as a directory has few. */
+static void order_found(dstack *f) {
+  for (size_t i = 1; i < f->n; i++) {
+    ce_dnode *d = f->v[i];
+    size_t j = i;
+    while (j > 0 && list_before(f->v[j - 1], d)) {
+      f->v[j] = f->v[j - 1];
+      j--;
+    }
+    f->v[j] = d;
+  }
+}
+
 static void walk_thread(void *arg) {
   walk *wk = arg;
   ce_ctx *c = wk->c;
@@ -480,9 +510,9 @@ static void walk_thread(void *arg) {
     pm_mutex_unlock(&wk->mu);
     if (!ce_interrupted(c)) list_dir(c, d, &found);
     ce_dnode_release(c, d);
+    if (c->update) order_found(&found);
     pm_mutex_lock(&wk->mu);
-    /* In the order listed: the last is taken first, as by one thread's
-     * depth-first walk. */
+    /* The last is taken first, as by one thread's depth-first walk. */
     for (size_t i = 0; i < found.n; i++) push(&wk->stack, found.v[i]);
     found.n = 0;
     wk->busy--;
