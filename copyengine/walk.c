@@ -18,7 +18,10 @@
  * dir-relative calls beneath DST's handle and never follows a link.
  * While the workers have tasks waiting, an update's listing thread
  * carries over the untouched files it lists itself (ce_update_unchanged,
- * see list_dir) instead of queueing them. */
+ * see list_dir) instead of queueing them. An update's listing threads
+ * take the subdirectories that have subdirectories first, then the
+ * larger (order_found), so that the walk does not end with one thread
+ * alone on a large directory. */
 #include <stdlib.h>
 #include <string.h>
 
