@@ -20,16 +20,27 @@ void ce_signal_done(ce_ctx *c) {
   pm_mutex_unlock(&c->donemu);
 }
 
+/* The queue's length as it was a moment ago, without the queue's lock:
+ * a listing thread of an update asks at every file it lists whether the
+ * workers have enough waiting (walk.c), and took the lock the workers
+ * pop under 100,000 times for a number that may change as soon as it is
+ * read anyway. qlen changes under qmu only, so the lock-holders' own
+ * reads and writes below need no atomic read-modify-write. */
 size_t ce_queue_len(ce_ctx *c) {
-  pm_mutex_lock(&c->qmu);
-  size_t n = c->qlen;
-  pm_mutex_unlock(&c->qmu);
-  return n;
+  return atomic_load_explicit(&c->qlen, memory_order_relaxed);
+}
+
+static size_t qlen_locked(ce_ctx *c) {
+  return atomic_load_explicit(&c->qlen, memory_order_relaxed);
+}
+
+static void qlen_set(ce_ctx *c, size_t n) {
+  atomic_store_explicit(&c->qlen, n, memory_order_relaxed);
 }
 
 void ce_queue_push_run(ce_ctx *c, ce_task *head, ce_task *tail, size_t n) {
   pm_mutex_lock(&c->qmu);
-  while (c->qlen >= c->qcap && !ce_interrupted(c))
+  while (qlen_locked(c) >= c->qcap && !ce_interrupted(c))
     pm_cond_wait(&c->qnotfull, &c->qmu);
   tail->next = NULL;
   if (c->qtail)
@@ -37,7 +48,7 @@ void ce_queue_push_run(ce_ctx *c, ce_task *head, ce_task *tail, size_t n) {
   else
     c->qhead = head;
   c->qtail = tail;
-  c->qlen += n;
+  qlen_set(c, qlen_locked(c) + n);
   /* One task wakes one worker; a run, all of them. */
   if (n == 1)
     pm_cond_signal(&c->qnotempty);
@@ -53,8 +64,9 @@ void ce_queue_push(ce_ctx *c, ce_task *t) { ce_queue_push_run(c, t, t, 1); }
  * again, two switches of thread per file while the workers were the
  * slower side (an update's carried-over files). */
 static void popped(ce_ctx *c) {
-  c->qlen--;
-  if (c->qlen <= c->qcap / 2) pm_cond_signal(&c->qnotfull);
+  size_t n = qlen_locked(c) - 1;
+  qlen_set(c, n);
+  if (n <= c->qcap / 2) pm_cond_signal(&c->qnotfull);
 }
 
 ce_task *ce_queue_pop(ce_ctx *c, bool wait) {

@@ -99,7 +99,10 @@ typedef struct ce_ctx {
   pm_mutex qmu;
   pm_cond qnotempty, qnotfull;
   ce_task *qhead, *qtail;
-  size_t qlen, qcap;
+  /* Changed under qmu only; read without it by ce_queue_len (a listing
+   * thread of an update asks at every file it lists). */
+  atomic_size_t qlen;
+  size_t qcap;
   bool qclosed;
   unsigned idle_workers;
 

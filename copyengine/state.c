@@ -277,6 +277,45 @@ static int damaged(bool report, const char *path, unsigned long recno,
   return PM_EFORMAT;
 }
 
+/* File records are added to the table a few at a time: the slot of
+ * each is asked for from memory (prefetch) when its record is read and
+ * filled PENDING records later. A table for 100,000 files (6 MiB) is
+ * larger than the caches, and a slot filled at once made the loading
+ * thread wait for memory at almost every record: find_rec took 23 of
+ * the 81 samples of a cold update's first 60 ms, all of them before the
+ * walk starts. Records are added in the order they come (a later record
+ * of the same path still replaces an earlier one). */
+#define PENDING 16
+
+typedef struct pending {
+  pm_hash128 key;
+  const unsigned char *rec; /* the record's ce_srec bytes */
+  const char *rel;          /* its path, rl bytes, not NUL-terminated */
+  size_t rl;
+} pending;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define prefetch(p) __builtin_prefetch((p), 1)
+#else
+#define prefetch(p) ((void)(p))
+#endif
+
+static void add_pending(ce_state *s, const pending *pend, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const pending *e = &pend[i];
+    ce_srec *r = find_rec(s, &e->key, true);
+    ce_srec_get(e->rec, r);
+    if (s->nlen + e->rl + 1 > s->ncap) {
+      s->ncap = (s->nlen + e->rl + 1) * 2;
+      s->names = pm_xrealloc(s->names, s->ncap);
+    }
+    memcpy(s->names + s->nlen, e->rel, e->rl);
+    s->names[s->nlen + e->rl] = '\0';
+    s->rname[r - s->recs] = s->nlen;
+    s->nlen += e->rl + 1;
+  }
+}
+
 /* Parses the file r reads into its buffer, each record once its bytes
  * are there. A failed read returns its PM_E* with *read_err set (the
  * caller reports it). */
@@ -298,6 +337,8 @@ static int parse(ce_state *s, const char *path, sreader *rd, const char *src,
   uint64_t pos = 8, files = 0;
   unsigned long recno = 0;
   bool header = false, end = false;
+  pending pend[PENDING];
+  size_t npend = 0;
   while (pos < len) {
     rrc = await_bytes(rd, pos + 5 + 8, &avail, &len);
     if (rrc) {
@@ -353,19 +394,20 @@ static int parse(ce_state *s, const char *path, sreader *rd, const char *src,
       size_t rl = plen - CE_SREC_BYTES;
       if (memchr(rel, 0, rl))
         return damaged(report, path, recno, pos, "a path holds a NUL byte");
-      pm_hash128 k = pm_hash_buffer(rel, rl);
-      ce_srec *r = find_rec(s, &k, true);
-      ce_srec_get(p, r);
-      if (s->nlen + rl + 1 > s->ncap) {
-        s->ncap = (s->nlen + rl + 1) * 2;
-        s->names = pm_xrealloc(s->names, s->ncap);
+      pending *e = &pend[npend++];
+      e->key = pm_hash_buffer(rel, rl);
+      e->rec = p;
+      e->rel = rel;
+      e->rl = rl;
+      if (s->cap) prefetch(&s->tab[key_slot(s->cap, &e->key)]);
+      if (npend == PENDING) {
+        add_pending(s, pend, npend);
+        npend = 0;
       }
-      memcpy(s->names + s->nlen, rel, rl);
-      s->names[s->nlen + rl] = '\0';
-      s->rname[r - s->recs] = s->nlen;
-      s->nlen += rl + 1;
       files++;
     } else if (type == 'E') {
+      add_pending(s, pend, npend);
+      npend = 0;
       if (plen != 8)
         return damaged(report, path, recno, pos, "the last record is malformed");
       if (get_u64(p) != files)

@@ -18,7 +18,10 @@
  * dir-relative calls beneath DST's handle and never follows a link.
  * While the workers have tasks waiting, an update's listing thread
  * carries over the untouched files it lists itself (ce_update_unchanged,
- * see list_dir) instead of queueing them. */
+ * see list_dir) instead of queueing them. An update's listing threads
+ * take the subdirectories that have subdirectories first, then the
+ * larger (order_found), so that the walk does not end with one thread
+ * alone on a large directory. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,27 +152,38 @@ static void copy_special(ce_ctx *c, const char *rel, const pm_stat *st) {
 
 typedef struct dent {
   char *name;
+  uint64_t hash; /* name_hash(name) */
   pm_ftype type; /* PM_T_UNKNOWN until looked at */
   bool seen;     /* the source has it too */
 } dent;
 
+/* A destination directory's names in the order listed, with a table by
+ * name: the listing looks up every name of the source directory in it
+ * (sorted names and a binary search cost 13 string compares a name in a
+ * directory of 8,000, 1.3 % of a cold update's CPU). */
 typedef struct dlist {
   dent *v;
   size_t n, cap;
+  uint32_t *tab; /* 1 + index in v; 0: free. tcap slots, a power of 2 */
+  size_t tcap;
   bool ok; /* listed to its end */
 } dlist;
 
-static int dent_cmp(const void *a, const void *b) {
-  return strcmp(((const dent *)a)->name, ((const dent *)b)->name);
+/* FNV-1a, 64 bits: names are short, and only equal ones are compared. */
+static uint64_t name_hash(const char *s) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+  return h;
 }
 
 static void dlist_free(dlist *l) {
   for (size_t i = 0; i < l->n; i++) free(l->v[i].name);
   free(l->v);
+  free(l->tab);
   memset(l, 0, sizeof *l);
 }
 
-/* The names in the destination directory rel, sorted. */
+/* The names in the destination directory rel, and their table. */
 static int dlist_read(ce_ctx *c, const char *rel, dlist *l) {
   memset(l, 0, sizeof *l);
   pm_dir *dir;
@@ -182,6 +196,7 @@ static int dlist_read(ce_ctx *c, const char *rel, dlist *l) {
       l->v = pm_xrealloc(l->v, l->cap * sizeof *l->v);
     }
     l->v[l->n].name = pm_xstrdup(ent.name);
+    l->v[l->n].hash = name_hash(ent.name);
     l->v[l->n].type = ent.type;
     l->v[l->n].seen = false;
     l->n++;
@@ -191,15 +206,28 @@ static int dlist_read(ce_ctx *c, const char *rel, dlist *l) {
     dlist_free(l);
     return rc;
   }
-  if (l->n) qsort(l->v, l->n, sizeof *l->v, dent_cmp);
+  /* At most half full. */
+  l->tcap = 16;
+  while (l->tcap < 2 * l->n) l->tcap *= 2;
+  l->tab = pm_xcalloc(l->tcap, sizeof *l->tab);
+  for (size_t i = 0; i < l->n; i++) {
+    size_t k = (size_t)l->v[i].hash & (l->tcap - 1);
+    while (l->tab[k]) k = (k + 1) & (l->tcap - 1);
+    l->tab[k] = (uint32_t)(i + 1);
+  }
   l->ok = true;
   return 0;
 }
 
 static dent *dlist_find(dlist *l, const char *name) {
   if (!l->ok || !l->n) return NULL;
-  dent key = {.name = (char *)name};
-  return bsearch(&key, l->v, l->n, sizeof *l->v, dent_cmp);
+  uint64_t h = name_hash(name);
+  for (size_t k = (size_t)h & (l->tcap - 1); l->tab[k];
+       k = (k + 1) & (l->tcap - 1)) {
+    dent *e = &l->v[l->tab[k] - 1];
+    if (e->hash == h && !strcmp(e->name, name)) return e;
+  }
+  return NULL;
 }
 
 /* Removes rel beneath DST, a directory with everything in it; counts
@@ -436,6 +464,36 @@ typedef struct walk {
   unsigned busy; /* threads listing a directory */
 } walk;
 
+/* Whether subdirectory a of a listing is better listed before b: one
+ * that has subdirectories of its own first (a directory's link count is 2
+ * + its subdirectories where the file system counts them; they add to
+ * the work the listing threads share out), then the larger (its size
+ * grows with its entries). An update's walk ended with one thread
+ * listing the largest directory of the postoffice (Maildata/P1, 8,000
+ * files), met last among its siblings, while the others had nothing to
+ * list: most of a cold pass's last 0.1 s. */
+static bool list_before(const ce_dnode *a, const ce_dnode *b) {
+  bool sa = a->st.nlink > 2, sb = b->st.nlink > 2;
+  if (sa != sb) return sa;
+  return a->st.size > b->st.size;
+}
+
+/* Puts the subdirectories one listing found in the order they are to be
+ * pushed: the one to list first last (it is taken first). Stable, so that
+ * where the file system tells nothing (equal counts and sizes) the order
+ * stays as listed; insertion sort, as a directory has few. */
+static void order_found(dstack *f) {
+  for (size_t i = 1; i < f->n; i++) {
+    ce_dnode *d = f->v[i];
+    size_t j = i;
+    while (j > 0 && list_before(f->v[j - 1], d)) {
+      f->v[j] = f->v[j - 1];
+      j--;
+    }
+    f->v[j] = d;
+  }
+}
+
 static void walk_thread(void *arg) {
   walk *wk = arg;
   ce_ctx *c = wk->c;
@@ -455,9 +513,9 @@ static void walk_thread(void *arg) {
     pm_mutex_unlock(&wk->mu);
     if (!ce_interrupted(c)) list_dir(c, d, &found);
     ce_dnode_release(c, d);
+    if (c->update) order_found(&found);
     pm_mutex_lock(&wk->mu);
-    /* In the order listed: the last is taken first, as by one thread's
-     * depth-first walk. */
+    /* The last is taken first, as by one thread's depth-first walk. */
     for (size_t i = 0; i < found.n; i++) push(&wk->stack, found.v[i]);
     found.n = 0;
     wk->busy--;
