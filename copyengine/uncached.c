@@ -30,8 +30,18 @@
  * worker, as pm_floor writes two files at once on two threads, instead
  * of one worker taking all of them at its first admission (nothing in
  * flight yet, so the budget did not stop it) while the others idle.
- * Memory stays what it was: each worker's buffers are capped by the
- * budget (bufpool). */
+ * Each worker's buffers are capped by the budget (bufpool).
+ *
+ * How much is enough (session 9, 4 x 1 GiB warm, DST on a loop device
+ * that takes requests of at most 1.25 MiB and queues 128): with 16 MiB a
+ * worker the device saw a queue of 20-35 requests, pm_floor's writes
+ * 85-126, and pomove took 1.5-1.6x the floor's time; with 64 MiB the
+ * queue was 78-107. So a worker copying a file uncached may have
+ * CE_UNCACHED_INFLIGHT_DEFAULT (64 MiB) in flight (c->ubudget), any
+ * other file the ordinary budget (16 MiB: small files gain nothing from
+ * more, and the postoffice's peak RSS target is 64 MiB); an explicit
+ * --inflight-bytes sets both. The cost is memory on large files only:
+ * peak RSS about 64 MiB a worker. */
 #include <string.h>
 
 #include "worker_internal.h"
@@ -48,9 +58,13 @@ uint32_t ce_uncached_round(uint64_t len) {
   return (uint32_t)((len + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1));
 }
 
+uint64_t ce_uncached_budget(const ce_ctx *c, const fstate *f) {
+  return ce_uncached_streams(f) ? c->ubudget : c->budget;
+}
+
 unsigned ce_uncached_chunks(const ce_ctx *c, const fstate *f) {
   if (!ce_uncached_streams(f)) return c->chunks_per_file;
-  uint64_t n = c->budget / c->chunk;
+  uint64_t n = c->ubudget / c->chunk;
   return n > c->chunks_per_file ? (unsigned)(n < 4096 ? n : 4096)
                                 : c->chunks_per_file;
 }
