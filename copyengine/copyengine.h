@@ -28,6 +28,9 @@ enum { CE_SYNC_FS = 0, CE_SYNC_FILE = 1 };
 /* Bytes in flight per worker while it copies a file uncached (uncached.c),
  * unless inflight_bytes is given. */
 #define CE_UNCACHED_INFLIGHT_DEFAULT (64ull << 20)
+/* Chunk of a file copied uncached, unless chunk_size is given: one huge
+ * page of buffer (see pm_aligned_alloc). */
+#define CE_UNCACHED_CHUNK_DEFAULT (2u << 20)
 #define CE_BUSY_WAIT_DEFAULT (30ll * 1000000000ll) /* 30 s */
 
 typedef struct ce_options {

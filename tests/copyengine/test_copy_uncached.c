@@ -41,7 +41,7 @@ static uint64_t final_size;
 static atomic_uchar direct[MAXFD];
 static atomic_int outstanding[MAXFD];
 static atomic_int queued_total, max_out, queued_at_second;
-static atomic_int extending_writes;
+static atomic_int extending_writes, max_len;
 static atomic_int started; /* 0, the first file's digit, -1 both */
 static const pm_fs *real;
 static pm_fs_ops ops;
@@ -93,6 +93,10 @@ static void count(pm_io_req *req, int d) {
     return;
   int n = atomic_fetch_add(&outstanding[req->fd], d) + d;
   if (d > 0) atomic_fetch_add(&queued_total, 1);
+  int l = atomic_load(&max_len);
+  while (d > 0 && (int)req->len > l &&
+         !atomic_compare_exchange_weak(&max_len, &l, (int)req->len)) {
+  }
   int m = atomic_load(&max_out);
   while (n > m && !atomic_compare_exchange_weak(&max_out, &m, n)) {
   }
@@ -127,10 +131,12 @@ static void tables_for(const pm_io_engine_ops *e) {
   engine.getevents = e_getevents;
 }
 
-/* Copies two files of size bytes (+ 777) with inflight_bytes (0: the
- * default) on one worker; each engine's most requests in flight on one
- * uncached file must be expect. */
-static void copy_two(uint64_t size, uint64_t inflight_bytes, int expect) {
+/* Copies two files of size bytes (+ 777) with inflight_bytes and
+ * chunk_size (0: the defaults) on one worker; each engine's most requests
+ * in flight on one uncached file must be expect, each of at most
+ * expect_len bytes and one of that length. */
+static void copy_two(uint64_t size, uint64_t inflight_bytes, unsigned chunk_size,
+                     int expect, int expect_len) {
   final_size = size + 777;
   const char *base = tu_scratch();
   char src[4096], dst[4096];
@@ -151,6 +157,7 @@ static void copy_two(uint64_t size, uint64_t inflight_bytes, int expect) {
     atomic_store(&queued_at_second, -1);
     atomic_store(&started, 0);
     atomic_store(&extending_writes, 0);
+    atomic_store(&max_len, 0);
     tu_sh("rm -rf '%s' '%s.xxh128' '%s.pomove-journal'", dst, dst, dst);
     ce_options o;
     ce_options_init(&o);
@@ -161,7 +168,7 @@ static void copy_two(uint64_t size, uint64_t inflight_bytes, int expect) {
     /* One worker: which file it takes when is then the engine's policy,
      * not a race between workers. */
     o.threads = 1;
-    o.chunk_size = CHUNK;
+    o.chunk_size = chunk_size;
     o.inflight_bytes = inflight_bytes;
     o.direct_min = CHUNK;
     o.journal = true;
@@ -182,6 +189,7 @@ static void copy_two(uint64_t size, uint64_t inflight_bytes, int expect) {
     /* The whole budget on one file (four chunks before), and the second
      * file started only once the first one's chunks were issued. */
     assert_int_equal(atomic_load(&max_out), expect);
+    assert_int_equal(atomic_load(&max_len), expect_len);
     assert_true(atomic_load(&queued_at_second) >= expect);
     /* The copy had its size before its first write: no uncached write
      * extended it (ext4 and NTFS make such a write alone, and wait). */
@@ -195,13 +203,17 @@ static void copy_two(uint64_t size, uint64_t inflight_bytes, int expect) {
 /* --inflight-bytes given: the whole of it on one uncached file. */
 static void test_copy_uncached_inflight(void **state) {
   (void)state;
-  copy_two(FILE_SIZE, BUDGET, BUDGET / CHUNK);
+  copy_two(FILE_SIZE, BUDGET, CHUNK, BUDGET / CHUNK, CHUNK);
 }
 
-/* The default: 64 MiB on an uncached file (16 MiB before). */
+/* The defaults: 64 MiB on an uncached file (16 MiB before), in chunks of
+ * 2 MiB (1 MiB before); with --chunk-size given, chunks of that size. */
 static void test_copy_uncached_default_inflight(void **state) {
   (void)state;
-  copy_two(80u << 20, 0, (int)(CE_UNCACHED_INFLIGHT_DEFAULT / CHUNK));
+  copy_two(80u << 20, 0, CHUNK, (int)(CE_UNCACHED_INFLIGHT_DEFAULT / CHUNK), CHUNK);
+  copy_two(80u << 20, 0, 0,
+           (int)(CE_UNCACHED_INFLIGHT_DEFAULT / CE_UNCACHED_CHUNK_DEFAULT),
+           (int)CE_UNCACHED_CHUNK_DEFAULT);
 }
 
 int main(void) {
