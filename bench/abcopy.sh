@@ -19,7 +19,8 @@
 # twice to compare a plain copy with a verified one: --verify-b).
 # --floor F adds pm_floor F to every round (its own total_s and CPU of
 # the timed part; its untimed preload is left out), in the same
-# alternated order, as label F.
+# alternated order, as label F. An A_BIN or B_BIN named pm_floor* runs as
+# a floor too (to compare two floors).
 #
 # Per run, besides wall, CPU and RSS: what DST's loop device saw
 # (requests, mean size, mean queue depth while busy = time_in_queue /
@@ -64,8 +65,9 @@ sdev=$(basename "$(df --output=source "$SRC" | tail -1)")
 sstat=/sys/class/block/$sdev/stat
 [ -r "$sstat" ] || sstat=/dev/null
 one() { # label bin verify copy-options... (bin "floor": pm_floor $F)
-  local label=$1 bin=$2 v=$3 opts="" fo
+  local label=$1 bin=$2 v=$3 opts="" fo fl=$F
   shift 3
+  case ${bin##*/} in pm_floor*) fl=$bin bin=floor ;; esac
   [ $# -gt 0 ] && opts=$(printf ' %q' "$@")
   bench_fs_fresh || bench_die "cannot make the scratch file system"
   bench_prepare warm "$SRC"
@@ -74,7 +76,7 @@ one() { # label bin verify copy-options... (bin "floor": pm_floor $F)
   read -ra s0 <"$sstat" 2>/dev/null || s0=(0 0 0)
   if [ "$bin" = floor ]; then
     fo=$(mktemp)
-    bench_time "\"$F\" \"$SRC\" \"$BENCH_FS_MNT/dst\" >\"$fo\"" /dev/null
+    bench_time "\"$fl\" \"$SRC\" \"$BENCH_FS_MNT/dst\" >\"$fo\"" /dev/null
     BT_WALL=$(awk '$1 == "total_s" { print $2 }' "$fo")
     BT_USER=$(awk '$1 == "user_s" { print $2 }' "$fo")
     BT_SYS=$(awk '$1 == "sys_s" { print $2 }' "$fo")
