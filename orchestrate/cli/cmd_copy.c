@@ -92,7 +92,7 @@ static void help(FILE *out) {
 "Tuning (defaults suit most trees):\n"
 "  --files-in-flight N  files open at once per thread, 1 to 4096 (default 64)\n"
 "  --inflight-bytes B   buffer bytes in flight per thread, 64 KiB to 1 GiB\n"
-"                       (default 16 MiB, and 64 MiB while the thread copies\n"
+"                       (default 16 MiB, and 32 MiB while the thread copies\n"
 "                       a file uncached: see --uncached-min)\n"
 "  --batch-files N      files recorded per journal flush, 1 to 1000000\n"
 "                       (default 512)\n"

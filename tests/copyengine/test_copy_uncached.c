@@ -16,7 +16,7 @@
  * uncached; an engine wrapper counts the requests outstanding on such
  * descriptors (queued and not yet returned by getevents). Every engine.
  *
- * Without --inflight-bytes, a worker copying a file uncached may have 64
+ * Without --inflight-bytes, a worker copying a file uncached may have 32
  * MiB in flight (CE_UNCACHED_INFLIGHT_DEFAULT), not the ordinary 16 MiB:
  * the loop device under the benchmark saw a queue of 20-35 requests with
  * 16 MiB, against pm_floor's 85-126 (session 9). */
@@ -206,7 +206,7 @@ static void test_copy_uncached_inflight(void **state) {
   copy_two(FILE_SIZE, BUDGET, CHUNK, BUDGET / CHUNK, CHUNK);
 }
 
-/* The defaults: 64 MiB on an uncached file (16 MiB before), in chunks of
+/* The defaults: 32 MiB on an uncached file (16 MiB before), in chunks of
  * 2 MiB (1 MiB before); with --chunk-size given, chunks of that size. */
 static void test_copy_uncached_default_inflight(void **state) {
   (void)state;
