@@ -25,8 +25,9 @@
 # Per run, besides wall, CPU and RSS: what DST's loop device saw
 # (requests, mean size, mean queue depth while busy = time_in_queue /
 # io_ticks, and busy % of the run) and the MiB read from SRC's disk (a
-# warm run reads SRC from the page cache: anything here is a read that
-# went to the medium).
+# warm run reads SRC from the page cache: what is here went to the
+# medium; it counts every reader of that disk, other programs' and the
+# loop device's own image reads included, so it only flags a run).
 set -u
 . "$(dirname "$0")/lib.sh"
 usage="usage: abcopy.sh A_BIN B_BIN [--tree large|postoffice|DIR] [--runs R] [--verify] [--verify-b] [--floor F] [--dir DIR] [-- COPY_OPTIONS...]"
@@ -48,6 +49,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$BENCH_GNU_TIME" ] || bench_die "needs GNU time (/usr/bin/time)"
 bench_can_drop_caches || bench_die "needs root (drop caches, loop devices)"
+BENCH_DROP=1 # the protocol's drop before each run (bench_prepare)
 mkdir -p "$DIR" || exit 2
 case $TREE in
 large) SRC=$DIR/large
