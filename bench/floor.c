@@ -1,38 +1,50 @@
 /* floor.c - pm_floor, the benchmark's floor (issue 17): how fast this Linux
- * host can create, write and close a copy of a tree's directories and files
- * and then make them durable, with nothing else in the way. It reads SRC
- * into memory first (untimed), then, timed: makes DST's directories in walk
- * order (parents first), writes every file with one write from the preloaded
- * buffer on N threads (files of --direct-min bytes or more with O_DIRECT),
- * closes them, while a flusher thread runs a syncfs of DST's file system
- * after every --flush-every bytes written, and finally flushes what is
- * left with one more syncfs. It prints the seconds of create+write and of
- * that last flush, and the CPU of the timed part; bench/run.sh divides
- * every copier's time by this floor.
+ * host can copy a tree's directories and files and make them durable, with
+ * nothing else in the way. Timed: it makes DST's directories in walk order
+ * (parents first), then on N threads reads every file from SRC into the
+ * thread's one reused buffer and writes it from there (files of
+ * --direct-min bytes or more with O_DIRECT), in pieces of at most the
+ * buffer (--buffer, one read and one write a piece), closes them, while a
+ * flusher thread runs a syncfs of DST's file system after every
+ * --flush-every bytes written, and finally flushes what is left with one
+ * more syncfs. It prints the seconds of create+write and of that last
+ * flush, and the CPU of the timed part; bench/run.sh divides every
+ * copier's time by this floor.
+ *
+ * Why a reused buffer (session 9): up to session 8 the floor read all of
+ * SRC, untimed, into one arena of up to half the memory and wrote every
+ * file from there. On the 100,000-file postoffice that made it slower
+ * than pomove (6.13 s against 5.14 s): each file's bytes were cold in the
+ * CPU caches and the TLB (a 2.86 GiB arena), where a copier reads each
+ * file into a few MiB of buffers it reuses, still warm when it writes
+ * them. The same floor reading each file while timed into a reused buffer
+ * was faster in 3 alternated runs (8.4-9.6 s against 11.6-13.3 s). A copy
+ * must read its source; the floor now does too, the way a copy would at
+ * the least (one read of the file, or of a buffer's worth, then one
+ * write), so that "/ floor" is how far a tool is from what the OS allows.
+ * The buffer is allocated and faulted in before the clock starts, 2 MiB
+ * aligned and offered to the kernel as huge pages (MADV_HUGEPAGE): an
+ * O_DIRECT request is then built from large physically contiguous
+ * segments and the loop device takes 1.25 MiB a request instead of the
+ * 512 KiB that 128 segments of scattered 4 KiB pages make.
  *
  * Why the flusher: up to session 7 the floor flushed only at the end, so
  * the disk sat idle while files were created and then wrote them all
  * while nothing else ran, where a copier that makes its files durable
- * batch by batch (pomove) keeps the disk busy all along. On the 100,000-
- * file postoffice (2.86 GiB, no file near the 16 MiB O_DIRECT threshold,
- * so neither tool wrote uncached) that made the floor slower than
- * pomove. Overlapped, its last flush drops from 1.1-1.7 s to under
- * 0.05 s there (loaded machine, 3 runs: total 7.40 -> 6.56 s; tiny
- * files 1.17 -> 1.10 s).
+ * batch by batch (pomove) keeps the disk busy all along.
  *
  * It is a measuring tool, not part of pomove: it calls POSIX directly (the
  * platform layer's wrappers are for code that must also run on Windows and
  * under fault injection; here the raw system-call cost is the point), links
  * nothing of the engine, and is built on Linux only. What it leaves out on
- * purpose, so that it stays a lower bound for any real copier: reading the
- * source during the timed part (unless the source does not fit in memory:
- * those files are "streamed", counted and printed), hashing, times, owners,
- * extended attributes, and directory modes (directories are made writable
- * by their owner). File contents and file permission bits (less the umask)
- * are the source's, so `diff -r SRC DST` finds nothing.
+ * purpose, so that it stays a lower bound for any real copier: hashing,
+ * times, owners, extended attributes, and directory modes (directories are
+ * made writable by their owner). File contents and file permission bits
+ * (less the umask) are the source's, so `diff -r SRC DST` finds nothing.
  *
  * Exit codes: 0 done; 2 usage, SRC unreadable or DST already exists;
- * 3 a create, write, close or flush failed (named with path and OS error). */
+ * 3 a create, read, write, close or flush failed (named with path and OS
+ * error). */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -45,6 +57,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -54,7 +67,12 @@
 /* pomove's own threshold for uncached I/O (copyengine); the floor uses the
  * same so that both pay the same kind of write for the same file. */
 #define FLOOR_DIRECT_MIN_DEFAULT (16u << 20)
-#define FLOOR_STREAM_CHUNK (8u << 20)
+/* Each thread's reused buffer: a file is read and written in pieces of
+ * at most this. 64 MiB keeps the loop device's queue (128 requests of
+ * 1.25 MiB) about half full per writing thread during a large file's
+ * write. */
+#define FLOOR_BUFFER_DEFAULT (64u << 20)
+#define FLOOR_HUGE (2u << 20)
 /* While the writers run, a flusher thread starts a syncfs of DST each
  * time this many more bytes (files rounded up to 4 KiB) were written,
  * so that the disk writes the first files while later ones are created,
@@ -73,8 +91,6 @@ typedef struct floor_entry {
   mode_t mode;
   uint64_t size;
   char *rel;      /* path relative to SRC and DST */
-  char *data;     /* preloaded contents, NULL when streamed or empty */
-  bool own_data;  /* data is its own aligned allocation (O_DIRECT files) */
   char *target;   /* symlink target */
 } floor_entry;
 
@@ -84,7 +100,9 @@ static size_t g_srclen;
 static int g_walk_err;
 static char g_walk_path[PATH_MAX];
 
-static int g_dstfd = -1;
+static int g_dstfd = -1, g_srcfd = -1;
+static uint64_t g_buffer = FLOOR_BUFFER_DEFAULT;
+static char **g_bufs;
 static uint64_t g_direct_min = FLOOR_DIRECT_MIN_DEFAULT;
 static bool g_no_direct;
 static atomic_size_t g_next;
@@ -103,12 +121,14 @@ static void usage(FILE *f) {
           "usage: pm_floor [options] SRC DST\n"
           "\n"
           "The benchmark floor: copies SRC's directories and files to DST\n"
-          "(which must not exist) as fast as the OS allows. SRC is read into\n"
-          "memory first, untimed; then, timed: directories first, each file\n"
-          "created and written with one write on N threads (O_DIRECT from\n"
+          "(which must not exist) as fast as the OS allows. Timed:\n"
+          "directories first, then on N threads each file read from SRC\n"
+          "into the thread's reused buffer and written from it (one read\n"
+          "and one write per --buffer bytes; O_DIRECT writes from\n"
           "--direct-min bytes), closed, with a syncfs of DST's file system\n"
           "every --flush-every bytes meanwhile; then a last syncfs.\n"
-          "Times, owners and directory modes are not copied.\n"
+          "Times, owners and directory modes are not copied; nothing is\n"
+          "hashed.\n"
           "\n"
           "  --threads N         writer threads (default: online CPUs)\n"
           "  --direct-min BYTES  O_DIRECT for files of this size or more\n"
@@ -118,13 +138,14 @@ static void usage(FILE *f) {
           "                      BYTES written (default 67108864), so the\n"
           "                      disk works while files are created; 0: one\n"
           "                      syncfs at the end only\n"
-          "  --mem-max BYTES     preload at most this much (default: half of\n"
-          "                      MemAvailable); the rest is read while timed\n"
-          "                      and counted as streamed\n"
+          "  --buffer BYTES      each thread's reused buffer, a multiple of\n"
+          "                      4096 from 4096 to 1 GiB (default 67108864);\n"
+          "                      allocated and faulted in before the clock\n"
+          "                      starts\n"
           "  --help              this text\n"
           "\n"
           "Prints key/value lines: files, dirs, links, bytes, threads,\n"
-          "direct, streamed, overlap_flushes, create_write_s, flush_s,\n"
+          "direct, buffer, overlap_flushes, create_write_s, flush_s,\n"
           "total_s, user_s, sys_s (flush_s: the last syncfs, after the writes).\n"
           "Exit codes: 0 done; 2 usage, unreadable SRC or existing DST;\n"
           "3 a create, write, close or flush failed.\n");
@@ -153,17 +174,6 @@ static double now_s(void) {
 }
 
 static double tv_s(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv_usec / 1e6; }
-
-static uint64_t mem_available(void) {
-  FILE *f = fopen("/proc/meminfo", "r");
-  char line[256];
-  uint64_t kib = 0;
-  if (!f) return 1u << 30;
-  while (fgets(line, sizeof line, f))
-    if (sscanf(line, "MemAvailable: %" SCNu64, &kib) == 1) break;
-  fclose(f);
-  return kib * 1024;
-}
 
 static int walk_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
   (void)ftw;
@@ -278,39 +288,38 @@ static bool write_direct(int fd, const char *buf, uint64_t len, uint64_t off) {
   return write_full(fd, buf + head, len - head, off + head);
 }
 
-static void copy_one(const floor_entry *e, char *chunk) {
+/* Copies one file: read from SRC into buf, written from there, a
+ * buffer's worth at a time. */
+static void copy_one(const floor_entry *e, char *buf) {
   bool direct = !g_no_direct && e->size >= g_direct_min;
+  int in = -1;
+  if (e->size > 0) {
+    in = openat(g_srcfd, e->rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (in < 0) {
+      report("open source", e->rel, errno);
+      return;
+    }
+  }
   int fd = open_out(e, &direct);
   if (fd < 0) {
     report("create", e->rel, errno);
+    if (in >= 0) close(in);
     return;
   }
   if (direct) atomic_fetch_add(&g_direct_files, 1);
   bool ok = true;
   const char *op = "write";
-  if (e->data) {
-    ok = direct ? write_direct(fd, e->data, e->size, 0) : write_full(fd, e->data, e->size, 0);
-  } else if (e->size > 0) {
-    /* Streamed: it did not fit in --mem-max. Read from SRC while timed. */
-    char path[PATH_MAX * 2];
-    snprintf(path, sizeof path, "%.*s/%s", (int)g_srclen, g_walk_path, e->rel);
-    int in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (in < 0) {
+  for (uint64_t off = 0; ok && off < e->size; off += g_buffer) {
+    uint64_t n = e->size - off < g_buffer ? e->size - off : g_buffer;
+    if (!read_full(in, buf, n, off)) {
       ok = false;
-      op = "open source";
+      op = "read source";
+      break;
     }
-    for (uint64_t off = 0; ok && off < e->size; off += FLOOR_STREAM_CHUNK) {
-      uint64_t n = e->size - off < FLOOR_STREAM_CHUNK ? e->size - off : FLOOR_STREAM_CHUNK;
-      if (!read_full(in, chunk, n, off)) {
-        ok = false;
-        op = "read source";
-        break;
-      }
-      ok = direct ? write_direct(fd, chunk, n, off) : write_full(fd, chunk, n, off);
-      /* write_direct clears O_DIRECT only on the last, unaligned chunk. */
-    }
-    if (in >= 0) close(in);
+    /* write_direct clears O_DIRECT only on the last, unaligned piece. */
+    ok = direct ? write_direct(fd, buf, n, off) : write_full(fd, buf, n, off);
   }
+  if (in >= 0) close(in);
   if (!ok) report(op, e->rel, errno);
   if (close(fd) != 0 && ok) report("close", e->rel, errno);
   atomic_fetch_add(&g_written, (e->size + FLOOR_ALIGN - 1) & ~(uint64_t)(FLOOR_ALIGN - 1));
@@ -341,27 +350,28 @@ static void *flusher(void *arg) {
 }
 
 static void *worker(void *arg) {
-  (void)arg;
-  char *chunk = NULL;
+  char *buf = arg;
   for (;;) {
     size_t i = atomic_fetch_add(&g_next, 1);
     if (i >= g_nent || atomic_load(&g_failed)) break;
     const floor_entry *e = &g_ent[i];
-    if (e->type != E_FILE) continue;
-    if (!e->data && e->size > 0 && !chunk &&
-        posix_memalign((void **)&chunk, FLOOR_ALIGN, FLOOR_STREAM_CHUNK) != 0) {
-      report("allocate a buffer for", e->rel, ENOMEM);
-      break;
-    }
-    copy_one(e, chunk);
+    if (e->type == E_FILE) copy_one(e, buf);
   }
-  free(chunk);
   return NULL;
+}
+
+/* A thread's buffer: 2 MiB aligned, offered as huge pages, faulted in. */
+static char *buffer_new(void) {
+  size_t len = (size_t)((g_buffer + FLOOR_HUGE - 1) & ~(uint64_t)(FLOOR_HUGE - 1));
+  void *p = NULL;
+  if (posix_memalign(&p, FLOOR_HUGE, len) != 0) return NULL;
+  (void)madvise(p, len, MADV_HUGEPAGE); /* a hint: refused, 4 KiB pages */
+  memset(p, 0, len);
+  return p;
 }
 
 int main(int argc, char **argv) {
   uint64_t threads = (uint64_t)sysconf(_SC_NPROCESSORS_ONLN);
-  uint64_t mem_max = mem_available() / 2;
   const char *src = NULL, *dst = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -378,9 +388,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "pm_floor: --direct-min needs a byte count\n");
         return 2;
       }
-    } else if (!strcmp(a, "--mem-max") && i + 1 < argc) {
-      if (!parse_u64(argv[++i], &mem_max)) {
-        fprintf(stderr, "pm_floor: --mem-max needs a byte count\n");
+    } else if (!strcmp(a, "--buffer") && i + 1 < argc) {
+      if (!parse_u64(argv[++i], &g_buffer) || g_buffer < FLOOR_ALIGN ||
+          g_buffer > FLOOR_WRITE_MAX || g_buffer % FLOOR_ALIGN != 0) {
+        fprintf(stderr, "pm_floor: --buffer needs a multiple of 4096 from 4096 to 1073741824\n");
         return 2;
       }
     } else if (!strcmp(a, "--flush-every") && i + 1 < argc) {
@@ -441,57 +452,35 @@ int main(int argc, char **argv) {
             strerror(err), err);
     return 2;
   }
-  /* The streaming path rebuilds SRC/rel from g_walk_path's head. */
-  snprintf(g_walk_path, sizeof g_walk_path, "%s", srcbuf);
+  g_srcfd = open(srcbuf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (g_srcfd < 0) {
+    int err = errno;
+    fprintf(stderr, "pm_floor: open %s: %s (errno %d)\n", srcbuf, strerror(err), err);
+    return 2;
+  }
 
-  /* ---- untimed: preload every file that fits in mem_max ---- */
-  uint64_t files = 0, dirs = 0, links = 0, bytes = 0, arena_len = 0, budget = mem_max;
+  uint64_t files = 0, dirs = 0, links = 0, bytes = 0;
   for (size_t i = 0; i < g_nent; i++) {
-    floor_entry *e = &g_ent[i];
+    const floor_entry *e = &g_ent[i];
     if (e->type == E_DIR) dirs++;
     if (e->type == E_LINK) links++;
     if (e->type != E_FILE) continue;
     files++;
     bytes += e->size;
-    if (e->size == 0 || e->size > budget) continue;
-    budget -= e->size;
-    if (!g_no_direct && e->size >= g_direct_min) {
-      e->own_data = true;
-      uint64_t al = (e->size + FLOOR_ALIGN - 1) & ~(uint64_t)(FLOOR_ALIGN - 1);
-      if (posix_memalign((void **)&e->data, FLOOR_ALIGN, (size_t)al) != 0) {
-        fprintf(stderr, "pm_floor: cannot allocate %" PRIu64 " bytes for %s\n", al, e->rel);
-        return 2;
-      }
-    } else {
-      /* Offsets into the arena for now; made pointers once it exists. */
-      e->data = (char *)(uintptr_t)(arena_len + 1);
-      arena_len += e->size;
-    }
   }
-  char *arena = arena_len ? malloc((size_t)arena_len) : NULL;
-  if (arena_len && !arena) {
-    fprintf(stderr, "pm_floor: cannot allocate %" PRIu64 " bytes to preload %s\n", arena_len,
-            srcbuf);
+  /* ---- untimed: each thread's buffer, faulted in (a copier's buffers
+   * are warm after its first files) ---- */
+  g_bufs = calloc((size_t)threads, sizeof *g_bufs);
+  if (!g_bufs) {
+    fprintf(stderr, "pm_floor: out of memory\n");
     return 2;
   }
-  uint64_t streamed = 0;
-  for (size_t i = 0; i < g_nent; i++) {
-    floor_entry *e = &g_ent[i];
-    if (e->type != E_FILE || e->size == 0) continue;
-    if (!e->data) {
-      streamed++;
-      continue;
-    }
-    if (!e->own_data) e->data = arena + ((uintptr_t)e->data - 1);
-    char path[PATH_MAX * 2];
-    snprintf(path, sizeof path, "%s/%s", srcbuf, e->rel);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 || !read_full(fd, e->data, e->size, 0)) {
-      int err = errno;
-      fprintf(stderr, "pm_floor: read %s: %s (errno %d)\n", path, strerror(err), err);
+  for (uint64_t i = 0; i < threads; i++) {
+    if (!(g_bufs[i] = buffer_new())) {
+      fprintf(stderr, "pm_floor: cannot allocate %" PRIu64 " bytes for thread %" PRIu64 "'s buffer\n",
+              g_buffer, i);
       return 2;
     }
-    close(fd);
   }
 
   /* ---- timed: directories, then files on N threads, then the flush ---- */
@@ -532,7 +521,7 @@ int main(int argc, char **argv) {
   }
   uint64_t started = 0;
   for (; started < threads; started++) {
-    int rc = pthread_create(&tids[started], NULL, worker, NULL);
+    int rc = pthread_create(&tids[started], NULL, worker, g_bufs[started]);
     if (rc != 0) {
       /* Fewer threads still finish the work; say so, since the figure
        * then is not the floor for the asked thread count. */
@@ -540,7 +529,7 @@ int main(int argc, char **argv) {
       break;
     }
   }
-  if (started == 0) worker(NULL);
+  if (started == 0) worker(g_bufs[0]);
   for (uint64_t i = 0; i < started; i++) pthread_join(tids[i], NULL);
   free(tids);
   atomic_store(&g_writers_done, true);
@@ -556,19 +545,20 @@ int main(int argc, char **argv) {
   close(g_dstfd);
 
   printf("files %" PRIu64 "\ndirs %" PRIu64 "\nlinks %" PRIu64 "\nbytes %" PRIu64
-         "\nthreads %" PRIu64 "\ndirect %" PRIu64 "\nstreamed %" PRIu64
+         "\nthreads %" PRIu64 "\ndirect %" PRIu64 "\nbuffer %" PRIu64
          "\noverlap_flushes %" PRIu64 "\n",
          files, dirs, links, bytes, started ? started : 1,
-         (uint64_t)atomic_load(&g_direct_files), streamed, g_overlap_flushes);
+         (uint64_t)atomic_load(&g_direct_files), g_buffer, g_overlap_flushes);
   printf("create_write_s %.6f\nflush_s %.6f\ntotal_s %.6f\n", t1 - t0, t2 - t1, t2 - t0);
   printf("user_s %.6f\nsys_s %.6f\n", tv_s(ru2.ru_utime) - tv_s(ru0.ru_utime),
          tv_s(ru2.ru_stime) - tv_s(ru0.ru_stime));
+  for (uint64_t i = 0; i < threads; i++) free(g_bufs[i]);
+  free(g_bufs);
+  close(g_srcfd);
   for (size_t i = 0; i < g_nent; i++) {
-    if (g_ent[i].own_data) free(g_ent[i].data);
     free(g_ent[i].rel);
     free(g_ent[i].target);
   }
   free(g_ent);
-  free(arena);
   return 0;
 }

@@ -294,8 +294,8 @@ timed() {
   [ "$BT_RC" = 0 ] || TIMED_OK=0
   if [ "$t" = floor ] && [ "$BT_RC" = 0 ]; then
     # The floor's own clock: create + write + syncfs, and the CPU of that
-    # part; its untimed preload of SRC is not the floor's cost. Peak RSS
-    # is the preloaded tree's size, so it is left out.
+    # part (its buffers are allocated before the clock starts). Peak RSS
+    # is its buffers' size, so it is left out.
     local fo=${cmd##*> \"} cw fl tot us sy
     fo=${fo%\"}
     cw=$(awk '$1 == "create_write_s" { print $2 }' "$fo")

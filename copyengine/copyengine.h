@@ -25,6 +25,12 @@ typedef struct ce_progress_info {
 enum { CE_SYNC_FS = 0, CE_SYNC_FILE = 1 };
 
 #define CE_DIRECT_MIN_DEFAULT (16ull << 20)
+/* Bytes in flight per worker while it copies a file uncached (uncached.c),
+ * unless inflight_bytes is given. */
+#define CE_UNCACHED_INFLIGHT_DEFAULT (32ull << 20)
+/* Chunk of a file copied uncached, unless chunk_size is given: one huge
+ * page of buffer (see pm_aligned_alloc). */
+#define CE_UNCACHED_CHUNK_DEFAULT (2u << 20)
 #define CE_BUSY_WAIT_DEFAULT (30ll * 1000000000ll) /* 30 s */
 
 typedef struct ce_options {
@@ -53,7 +59,8 @@ typedef struct ce_options {
   unsigned batch_files;
   uint64_t batch_bytes;
   uint64_t checkpoint_bytes;
-  uint64_t inflight_bytes; /* buffer bytes in flight per worker; 0: 16 MiB */
+  uint64_t inflight_bytes; /* buffer bytes in flight per worker; 0: 16 MiB,
+                              32 MiB for an uncached file (uncached.c) */
   /* How complete files are made durable before they are recorded (with a
    * journal or --verify): CE_SYNC_FS, one flush of the destination's file
    * system per batch (the default; falls back to CE_SYNC_FILE where the

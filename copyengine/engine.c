@@ -269,6 +269,10 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   c->files_per_worker = o.files_in_flight ? o.files_in_flight : 64;
   c->budget = o.inflight_bytes ? o.inflight_bytes : 16ull << 20;
   if (c->budget < 4ull * c->chunk) c->budget = 4ull * c->chunk;
+  c->ubudget = o.inflight_bytes ? c->budget : CE_UNCACHED_INFLIGHT_DEFAULT;
+  if (c->ubudget < c->budget) c->ubudget = c->budget;
+  c->uchunk = o.chunk_size ? c->chunk : CE_UNCACHED_CHUNK_DEFAULT;
+  if (c->uchunk < c->chunk) c->uchunk = c->chunk;
   c->batch_files = o.batch_files ? o.batch_files : 512;
   c->batch_bytes = o.batch_bytes ? o.batch_bytes : 256ull << 20;
   c->ckpt_bytes = o.checkpoint_bytes ? o.checkpoint_bytes : 64ull << 20;

@@ -90,6 +90,8 @@ typedef struct ce_ctx {
   uint32_t euid, egid;
   unsigned chunk, chunks_per_file, files_per_worker;
   uint64_t budget; /* bytes in flight per worker */
+  uint64_t ubudget; /* the same while it copies a file uncached (>= budget) */
+  unsigned uchunk;  /* chunk of a file copied uncached (>= chunk) */
   unsigned batch_files;
   uint64_t batch_bytes, ckpt_bytes;
   uint64_t direct_min; /* UINT64_MAX: no uncached writes */

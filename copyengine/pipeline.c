@@ -95,7 +95,7 @@ bool ce_issue_chunk(worker *w, fstate *f) {
   if (f->err || f->issue_off >= f->st.size) return false;
   uint64_t off = f->issue_off;
   uint64_t len = f->st.size - off;
-  if (len > c->chunk) len = c->chunk;
+  if (len > ce_uncached_chunk(c, f)) len = ce_uncached_chunk(c, f);
   bool hole = false;
   if (f->sparse) {
     if (off >= f->data_end) {

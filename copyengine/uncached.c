@@ -30,8 +30,31 @@
  * worker, as pm_floor writes two files at once on two threads, instead
  * of one worker taking all of them at its first admission (nothing in
  * flight yet, so the budget did not stop it) while the others idle.
- * Memory stays what it was: each worker's buffers are capped by the
- * budget (bufpool). */
+ * Each worker's buffers are capped by the budget (bufpool).
+ *
+ * How much is enough (session 9, 4 x 1 GiB warm, DST on a loop device
+ * that takes requests of at most 1.25 MiB and queues 128): with 16 MiB a
+ * worker the device saw a queue of 20-35 requests, pm_floor's writes
+ * 85-126, and pomove took 1.5-1.6x the floor's time; with 64 MiB the
+ * queue was 78-118. Once the chunks were 2 MiB (below), 32 MiB a worker
+ * (a queue of 36-54) was as fast as 64 MiB (7 alternated runs each,
+ * medians within the noise of the loaded machine) and faster than 16 MiB
+ * (4 runs: 2.20 s against 2.69 s). So a worker copying a file uncached
+ * may have CE_UNCACHED_INFLIGHT_DEFAULT (32 MiB) in flight (c->ubudget),
+ * any other file the ordinary budget (16 MiB: small files gain nothing
+ * from more, and the postoffice's peak RSS target is 64 MiB); an
+ * explicit --inflight-bytes sets both. The cost is memory on large files
+ * only: peak RSS 67 MiB on 4 x 1 GiB (35 MiB before; 131 MiB at 64).
+ *
+ * And the size of the requests: a request the loop device takes is at
+ * most 128 segments of physically contiguous memory, so a 1 MiB buffer
+ * of scattered 4 KiB pages reached it as two or three requests of 512
+ * KiB or less (the same run gave a mean of 500 KiB or of 980 KiB, as the
+ * pages fell), where pm_floor's huge buffer made 1.25 MiB ones; with the
+ * disk busy all along, the run took as long as its requests. So an
+ * uncached file's chunks are 2 MiB (CE_UNCACHED_CHUNK_DEFAULT, unless
+ * --chunk-size is given), each one buffer that Linux backs with one huge
+ * page (pm_aligned_alloc), half the requests to issue and complete. */
 #include <string.h>
 
 #include "worker_internal.h"
@@ -48,9 +71,17 @@ uint32_t ce_uncached_round(uint64_t len) {
   return (uint32_t)((len + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1));
 }
 
+uint64_t ce_uncached_budget(const ce_ctx *c, const fstate *f) {
+  return ce_uncached_streams(f) ? c->ubudget : c->budget;
+}
+
+unsigned ce_uncached_chunk(const ce_ctx *c, const fstate *f) {
+  return ce_uncached_streams(f) ? c->uchunk : c->chunk;
+}
+
 unsigned ce_uncached_chunks(const ce_ctx *c, const fstate *f) {
   if (!ce_uncached_streams(f)) return c->chunks_per_file;
-  uint64_t n = c->budget / c->chunk;
+  uint64_t n = c->ubudget / c->uchunk;
   return n > c->chunks_per_file ? (unsigned)(n < 4096 ? n : 4096)
                                 : c->chunks_per_file;
 }

@@ -106,13 +106,14 @@ void ce_worker_main(void *arg) {
     /* The interrupt is polled here too: the holes of a sparse file are
      * hashed right in this loop, without a trip through the engine, and
      * a large one would otherwise keep it busy for seconds. */
-    while (more && !ce_interrupted(c) && w.bytes_out < c->budget &&
+    while (more && !ce_interrupted(c) && w.bytes_out < c->ubudget &&
            w.chunks_out + 1 < w.depth) {
       more = false;
       for (fstate *f = w.active; f; f = f->next) {
         unsigned per = f->inflight + (f->ready ? 1 : 0);
         if (per >= ce_uncached_chunks(c, f)) continue;
-        if (w.bytes_out >= c->budget || w.chunks_out + 1 >= w.depth) break;
+        if (w.chunks_out + 1 >= w.depth) break;
+        if (w.bytes_out >= ce_uncached_budget(c, f)) continue;
         if (ce_issue_chunk(&w, f)) more = true;
       }
     }

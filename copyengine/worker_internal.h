@@ -336,6 +336,12 @@ bool ce_uncached_short(fstate *f, chunk *ch);
 /* How many chunks of f may be in flight at once: an uncached file may
  * fill its worker's budget, any other file chunks_per_file. */
 unsigned ce_uncached_chunks(const ce_ctx *c, const fstate *f);
+/* The bytes its worker may have in flight while it issues f's chunks:
+ * c->ubudget for a file copied uncached, c->budget for any other. */
+uint64_t ce_uncached_budget(const ce_ctx *c, const fstate *f);
+/* The longest chunk of f: c->uchunk for a file copied uncached, c->chunk
+ * for any other. */
+unsigned ce_uncached_chunk(const ce_ctx *c, const fstate *f);
 /* Whether f goes uncached at either end: a file that wants the whole
  * budget, so that its worker takes no further file before f's chunks are
  * issued, and leaves the next large file to an idle worker. */

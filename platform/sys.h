@@ -17,7 +17,12 @@
  * least sizeof(void *)), for unbuffered I/O: O_DIRECT on Linux,
  * FILE_FLAG_NO_BUFFERING on Windows (sector-aligned). NULL when out of
  * memory. Free it with pm_aligned_free() only: Windows 2000's msvcrt.dll
- * has no _aligned_malloc, so the Win32 backend keeps its own header. */
+ * has no _aligned_malloc, so the Win32 backend keeps its own header.
+ * Linux: a size that is a multiple of 2 MiB is also 2 MiB aligned and
+ * offered to the kernel as transparent huge pages (MADV_HUGEPAGE, a
+ * hint): an O_DIRECT request from it is then a few large physically
+ * contiguous segments, not 4 KiB ones (a device that takes 128 segments a
+ * request took 512 KiB requests from scattered pages). */
 void *pm_aligned_alloc(size_t align, size_t size);
 void pm_aligned_free(void *p);
 

@@ -4,8 +4,10 @@
 #include <stdatomic.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <stdlib.h>
@@ -163,9 +165,15 @@ const pm_io_engine_ops *const *pm_io_engines(void) { return engines; }
 
 /* ---- sys.h ---- */
 
+#define HUGE_PAGE ((size_t)2 << 20)
+
 void *pm_aligned_alloc(size_t align, size_t size) {
   void *p = NULL;
+  bool huge = size && size % HUGE_PAGE == 0;
+  if (huge && align < HUGE_PAGE) align = HUGE_PAGE;
   if (posix_memalign(&p, align, size ? size : 1) != 0) return NULL;
+  /* A hint: where THP is off, 4 KiB pages as before. */
+  if (huge) (void)madvise(p, size, MADV_HUGEPAGE);
   return p;
 }
 

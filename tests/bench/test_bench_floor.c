@@ -1,10 +1,11 @@
 /* test_bench_floor.c - pm_floor, the benchmark floor (bench/floor.c):
  * floor-copies a small generated postoffice (plus a file larger than the
  * O_DIRECT threshold with an unaligned tail, an empty file and a symlink)
- * through each of its write paths - preloaded and cached, preloaded and
- * O_DIRECT, streamed from SRC, several threads - and checks the copy with
- * `diff -r` and its printed figures; and that it refuses an existing DST
- * and a bad option with exit 2. */
+ * through each of its write paths - cached, O_DIRECT, a file larger than
+ * the reused buffer (read and written in pieces, the last one unaligned),
+ * several threads - and checks the copy with `diff -r` and its printed
+ * figures; and that it refuses an existing DST and a bad option (a bad
+ * --buffer too) with exit 2. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,7 @@ static const char *make_source(void) {
 }
 
 static void floor_copy_and_diff(const char *s, const char *opts, bool expect_direct,
-                                bool expect_streamed) {
+                                double expect_buffer) {
   char *out = NULL;
   tu_sh("rm -rf '%s/dst'", s);
   int rc = tu_sh_out(&out, "'%s' %s '%s/src' '%s/dst'", PM_FLOOR_BIN, opts, s, s);
@@ -63,8 +64,7 @@ static void floor_copy_and_diff(const char *s, const char *opts, bool expect_dir
   if (strstr(opts, "--flush-every 0")) assert_true(floor_value(out, "overlap_flushes") == 0);
   if (expect_direct) assert_true(floor_value(out, "direct") >= 1);
   else assert_true(floor_value(out, "direct") == 0);
-  if (expect_streamed) assert_true(floor_value(out, "streamed") >= 1);
-  else assert_true(floor_value(out, "streamed") == 0);
+  assert_true(floor_value(out, "buffer") == expect_buffer);
   free(out);
 }
 
@@ -72,23 +72,23 @@ static void test_bench_floor_copies_identical_tree(void **state) {
   (void)state;
   const char *s = make_source();
   /* Preloaded, cached writes only. */
-  floor_copy_and_diff(s, "--no-direct --threads 2", false, false);
+  floor_copy_and_diff(s, "--no-direct --threads 2", false, 64 << 20);
   /* The big file through O_DIRECT with its tail written cached. On a
    * file system without O_DIRECT (tmpfs) pm_floor falls back and counts
    * no direct file, so only demand it where the scratch dir allows it. */
   bool odirect = tu_sh("dd if=/dev/zero of='%s/probe' bs=4096 count=1 oflag=direct "
                        "2>/dev/null", s) == 0;
-  floor_copy_and_diff(s, "--direct-min 1048576", odirect, false);
+  floor_copy_and_diff(s, "--direct-min 1048576", odirect, 64 << 20);
   /* Every non-empty file through O_DIRECT, most of them all tail. */
-  floor_copy_and_diff(s, "--direct-min 1", odirect, false);
-  /* Nothing preloaded: every file streamed from SRC, in 8 MiB chunks. */
-  floor_copy_and_diff(s, "--mem-max 0 --threads 3", false, true);
-  /* Part preloaded, part streamed, big file direct and streamed. */
-  floor_copy_and_diff(s, "--mem-max 100000 --direct-min 1048576 --threads 4", odirect, true);
+  floor_copy_and_diff(s, "--direct-min 1", odirect, 64 << 20);
+  /* A buffer smaller than most files: each read and written in pieces,
+   * the big file's pieces through O_DIRECT and its tail cached. */
+  floor_copy_and_diff(s, "--buffer 4096 --threads 3", false, 4096);
+  floor_copy_and_diff(s, "--buffer 1052672 --direct-min 1048576 --threads 4", odirect, 1052672);
   /* One syncfs at the end only, and a syncfs after every 4 KiB written
    * while the writers run (the flusher thread beside them). */
-  floor_copy_and_diff(s, "--flush-every 0", false, false);
-  floor_copy_and_diff(s, "--flush-every 4096 --threads 3", false, false);
+  floor_copy_and_diff(s, "--flush-every 0", false, 64 << 20);
+  floor_copy_and_diff(s, "--flush-every 4096 --threads 3", false, 64 << 20);
   tu_cleanup();
 }
 
@@ -101,6 +101,8 @@ static void test_bench_floor_refuses_bad_use(void **state) {
   assert_int_equal(tu_sh("test -z \"$(ls -A '%s/dst')\"", s), 0);
   assert_int_equal(tu_sh("'%s' --threads 0 '%s/src' '%s/d2' 2>/dev/null", PM_FLOOR_BIN, s, s), 2);
   assert_int_equal(tu_sh("'%s' --bogus '%s/src' '%s/d2' 2>/dev/null", PM_FLOOR_BIN, s, s), 2);
+  assert_int_equal(tu_sh("'%s' --buffer 4095 '%s/src' '%s/d2' 2>/dev/null", PM_FLOOR_BIN, s, s), 2);
+  assert_int_equal(tu_sh("'%s' --buffer 0 '%s/src' '%s/d2' 2>/dev/null", PM_FLOOR_BIN, s, s), 2);
   assert_int_equal(tu_sh("'%s' '%s/nosuch' '%s/d2' 2>/dev/null", PM_FLOOR_BIN, s, s), 2);
   assert_int_equal(tu_sh("test ! -e '%s/d2'", s), 0);
   assert_int_equal(tu_sh("'%s' --help >/dev/null", PM_FLOOR_BIN), 0);

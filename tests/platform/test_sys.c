@@ -29,6 +29,16 @@ static void test_sys_aligned_alloc(void **state) {
     }
   }
   pm_aligned_free(NULL);
+#ifdef __linux__
+  /* A multiple of 2 MiB is 2 MiB aligned (a huge page can back it). */
+  for (size_t n = 1; n <= 3; n++) {
+    unsigned char *p = pm_aligned_alloc(4096, n << 21);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % ((size_t)2 << 20), 0);
+    memset(p, 0x5A, n << 21);
+    pm_aligned_free(p);
+  }
+#endif
 }
 
 static void test_sys_identity(void **state) {
