@@ -423,18 +423,24 @@ static void test_copy_walker_entry_types(void **state) {
   tu_cleanup();
 }
 
+/* SRC with files f0..f5 of size0 + i * step bytes, pattern seed0 + i. */
+static void six_files(const char *src, uint64_t size0, uint64_t step,
+                      uint32_t seed0) {
+  mkdir(src, 0755);
+  for (int i = 0; i < 6; i++) {
+    char name[512];
+    snprintf(name, sizeof name, "%s/f%d", src, i);
+    tu_write_pattern(name, size0 + (uint64_t)i * step, seed0 + (uint32_t)i);
+  }
+}
+
 /* --verify re-reads every copy; a write corrupted on its way is found,
  * copied again, and the result is identical. */
 static void test_copy_verify_finds_corruption(void **state) {
   (void)state;
   const char *base = tu_scratch();
   char *src = path(base, "src"), *dst = path(base, "dst");
-  mkdir(src, 0755);
-  for (int i = 0; i < 6; i++) {
-    char name[64];
-    snprintf(name, sizeof name, "%s/f%d", src, i);
-    tu_write_pattern(name, 30000 + (uint64_t)i * 1000, (uint32_t)i + 11);
-  }
+  six_files(src, 30000, 1000, 11);
   fl_rule p = {.ops = FL_MASK(FL_WRITE), .corrupt_write_nth = 3};
   fl_layer *L = fl_new(NULL, &p);
   ce_options o = opts_for(src, dst, fl_fs(L), fl_engine(engine));
@@ -477,12 +483,7 @@ static void test_copy_verify_reread_differs(void **state) {
   (void)state;
   const char *base = tu_scratch();
   char *src = path(base, "src"), *dst = path(base, "dst");
-  mkdir(src, 0755);
-  for (int i = 0; i < 6; i++) {
-    char name[64];
-    snprintf(name, sizeof name, "%s/f%d", src, i);
-    tu_write_pattern(name, 5000 + (uint64_t)i * 70000, (uint32_t)i + 3);
-  }
+  six_files(src, 5000, 70000, 3);
   fl_rule p = {.ops = FL_MASK(FL_READ),
                .path = "/dst/f3",
                .path_match = FL_PATH_SUFFIX,
