@@ -214,13 +214,7 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   if (update && spath) {
     /* With --checksum a damaged state is not needed: every file is
      * hashed on both sides, as when adopting a tree. */
-    /* The cache is warmed for the walk while the state loads (see
-     * ce_prefetch_start); nothing is written before it is accepted. */
-    ce_prefetch *pf = o.checksum || !roots.dst_exists
-                          ? NULL
-                          : ce_prefetch_start(fs, roots.src, roots.dst);
     rc = ce_state_load(fs, spath, roots.src, !o.checksum, &old_state);
-    ce_prefetch_stop(pf);
     if (rc && !((rc == PM_ENOENT || rc == PM_EFORMAT) && o.checksum)) {
       /* Damaged, another source's, or a link planted at its name. */
       if (rc == PM_ENOENT) {

@@ -165,13 +165,6 @@ void ce_signal_done(ce_ctx *c);
 /* ---- the threads ce_copy() starts ---- */
 /* The walker (walk.c) and the workers (worker.c). */
 void ce_walker_main(void *arg);
-/* An update's read-ahead while the old state loads (walk.c): lists SRC
- * and stats what the walk will stat, on both sides, changing nothing;
- * NULL when it could not start. Stop returns the stats it asked. */
-typedef struct ce_prefetch ce_prefetch;
-ce_prefetch *ce_prefetch_start(const pm_fs *fs, const char *src,
-                               const char *dst);
-unsigned long ce_prefetch_stop(ce_prefetch *p);
 void ce_worker_main(void *arg);
 /* The hard-link groups met by the workers (hardlinks.c). */
 void ce_hardlinks_free(ce_ctx *c);
