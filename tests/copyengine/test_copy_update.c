@@ -793,6 +793,70 @@ static void test_copy_update_bad_input(void **state) {
   tu_cleanup();
 }
 
+/* Everything of DST and its side files that a write would change: names,
+ * types, modes, sizes, mtimes, change times and inode numbers of every
+ * entry (a directory's times move when an entry is made or removed in
+ * it), into file `to` beside base. */
+static void snap_dst(const char *b, const char *to) {
+  assert_int_equal(
+      tu_sh("cd '%s' && (cd dst && find . -printf '%%p %%y %%m %%s %%T@ "
+            "%%C@ %%i\n' | sort && cat ../dst.xxh128 ../dst.pomove-state | "
+            "xxh128sum) > %s",
+            b, to),
+      0);
+}
+
+/* A refused update writes nothing into DST: the walk may look at DST
+ * while the old state loads (the read-ahead of ce_prefetch_start), but
+ * nothing that changes DST (--delete's removals, a type reconciled, a
+ * directory made, a file copied or carried over) may happen before the
+ * state was loaded and accepted. Another source's state and a damaged
+ * state are refused with --update --delete over a source that would
+ * remove, add and change entries of DST. */
+static void test_copy_update_refusal_leaves_dst_untouched(void **state) {
+  (void)state;
+  const char *b = tu_scratch();
+  make_tree(b);
+  char *out = NULL;
+  assert_int_equal(run_copy(&out, b, "src dst"), 0);
+  free(out);
+  settle();
+  /* Another source: keep3 and d1 gone, keep4 changed, a file became a
+   * directory, new entries. */
+  assert_int_equal(
+      tu_sh("cd '%s' && cp -a src other && cd other && rm keep3 && rm -r "
+            "d1 && echo changed > keep4 && rm f2d && mkdir f2d && echo n > "
+            "f2d/n && echo extra > extra && mkdir newdir",
+            b),
+      0);
+  snap_dst(b, "before.snap");
+  assert_int_equal(run_copy(&out, b, "--update --delete other dst"), 2);
+  free(out);
+  assert_int_equal(tu_sh("grep -q 'records a copy of' '%s/err'", b), 0);
+  snap_dst(b, "after.snap");
+  assert_int_equal(tu_sh("cd '%s' && cmp before.snap after.snap", b), 0);
+  /* A damaged state, with the same source changed the same way. */
+  assert_int_equal(
+      tu_sh("cd '%s' && rm -r src && mv other src && cp dst.pomove-state "
+            "good && printf '\\377' | dd of=dst.pomove-state bs=1 seek=200 "
+            "conv=notrunc status=none",
+            b),
+      0);
+  snap_dst(b, "before.snap");
+  assert_int_equal(run_copy(&out, b, "--update --delete src dst"), 2);
+  free(out);
+  assert_int_equal(tu_sh("grep -q 'damaged at record' '%s/err'", b), 0);
+  snap_dst(b, "after.snap");
+  assert_int_equal(tu_sh("cd '%s' && cmp before.snap after.snap", b), 0);
+  /* The good state accepted, the same update brings DST up to date. */
+  assert_int_equal(tu_sh("cd '%s' && cp good dst.pomove-state", b), 0);
+  assert_int_equal(run_copy(&out, b, "--update --delete src dst"), 0);
+  free(out);
+  assert_int_equal(tu_sh("cd '%s' && diff -r --no-dereference src dst", b),
+                   0);
+  tu_cleanup();
+}
+
 /* kill -9 at several moments of an update; the same update run again
  * finishes with the tree identical and the manifest whole. */
 static void test_copy_update_kill9_resume(void **state) {
@@ -920,6 +984,7 @@ int main(void) {
       cmocka_unit_test(test_copy_update_checksum_catches_hidden_change),
       cmocka_unit_test(test_copy_update_dst_changed_by_hand),
       cmocka_unit_test(test_copy_update_bad_input),
+      cmocka_unit_test(test_copy_update_refusal_leaves_dst_untouched),
       cmocka_unit_test(test_copy_update_kill9_resume),
       cmocka_unit_test(test_copy_update_live_leaves_busy_file),
   };
