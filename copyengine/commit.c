@@ -59,48 +59,25 @@ void ce_batch_add_ckpt(worker *w, const fstate *f, const ckpt *k) {
 #define REREAD_DEPTH 64
 #define REREAD_THREADS 4
 
-/* The order in which a batch's copies are re-read: by the copy's inode
- * number where the state record gives it (files without one keep their
- * place before the others, in item order). The file system allocates a
- * directory's new inodes in order and, without much else being written,
- * their data in the same order, so that neighbouring re-reads are
- * neighbours on the disk, which the block layer merges into one request;
- * in item order the two workers' files interleave on the disk. */
-typedef struct rr_key {
-  uint64_t ino;
-  size_t i;
-} rr_key;
-
-static int rr_key_cmp(const void *a, const void *b) {
-  const rr_key *x = a, *y = b;
-  if (x->ino != y->ino) return x->ino < y->ino ? -1 : 1;
-  return x->i < y->i ? -1 : x->i > y->i;
-}
-
+/* The batch is re-read in the copies' inode order where the state
+ * record gives it (vf_reread_item.order): the file system allocates a
+ * directory's new inodes in order and their data side by side, so that
+ * neighbouring re-reads are neighbours on the disk, which the block layer
+ * merges into one request; in item order the two workers' files
+ * interleave. The results come back in item order. */
 static vf_reread_result *reread_batch(ce_ctx *c, vf_rereader *rr,
                                       const pending *items, size_t n) {
-  rr_key *k = pm_xcalloc(n ? n : 1, sizeof *k);
-  for (size_t i = 0; i < n; i++) {
-    k[i].ino = items[i].has_sr ? items[i].sr.dino : 0;
-    k[i].i = i;
-  }
-  qsort(k, n, sizeof *k, rr_key_cmp);
   vf_reread_item *v = pm_xcalloc(n ? n : 1, sizeof *v);
-  for (size_t j = 0; j < n; j++) {
-    const pending *p = &items[k[j].i];
-    v[j].rel = p->rel;
-    v[j].size = p->id.size;
-    v[j].skip = p->ckpt; /* a checkpoint, not a whole file */
+  for (size_t i = 0; i < n; i++) {
+    v[i].rel = items[i].rel;
+    v[i].size = items[i].id.size;
+    v[i].order = items[i].has_sr ? items[i].sr.dino : 0;
+    v[i].skip = items[i].ckpt; /* a checkpoint, not a whole file */
   }
-  vf_reread_result *sorted =
+  vf_reread_result *out =
       rr ? vf_rereader_run(rr, c->dst_fd, v, n)
          : vf_reread_batch(c->fs, c->dst_fd, v, n, REREAD_THREADS);
-  /* Back in the items' order. */
-  vf_reread_result *out = pm_xcalloc(n ? n : 1, sizeof *out);
-  for (size_t j = 0; j < n; j++) out[k[j].i] = sorted[j];
-  free(sorted);
   free(v);
-  free(k);
   return out;
 }
 
