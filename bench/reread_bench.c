@@ -6,10 +6,20 @@
  * so that the disk's side of the --verify bound can be measured without a
  * copy running beside it. A Linux measuring tool (nftw).
  *
- *   pm_reread_bench DIR threads|engine [THREADS_OR_DEPTH] [BATCH_FILES]
+ *   pm_reread_bench DIR threads|engine [THREADS_OR_DEPTH] [BATCH_FILES] [ino]
+ *
+ * ino: each batch re-read in inode order (vf_reread_item.order), as the
+ * committers of `copy --verify` do; phys: in the order of each file's
+ * first physical block (FIEMAP; what a platform slot for it would give);
+ * without either, in the walk's order.
  */
 #define _XOPEN_SOURCE 700
+#include <fcntl.h>
 #include <ftw.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +31,25 @@
 
 static vf_reread_item *items;
 static size_t nitems, capitems, rootlen;
+static bool by_ino, by_phys;
+
+/* The file's first physical byte / 4096 + 1, or 0 when FIEMAP fails. */
+static uint64_t phys_of(const char *p) {
+  int fd = open(p, O_RDONLY);
+  if (fd < 0) return 0;
+  union {
+    struct fiemap fm;
+    char raw[sizeof(struct fiemap) + sizeof(struct fiemap_extent)];
+  } u;
+  memset(&u, 0, sizeof u);
+  u.fm.fm_length = ~0ull;
+  u.fm.fm_extent_count = 1;
+  uint64_t r = 0;
+  if (ioctl(fd, FS_IOC_FIEMAP, &u.fm) == 0 && u.fm.fm_mapped_extents)
+    r = u.fm.fm_extents[0].fe_physical / 4096 + 1;
+  close(fd);
+  return r;
+}
 
 static int add(const char *p, const struct stat *st, int type,
                struct FTW *f) {
@@ -31,7 +60,10 @@ static int add(const char *p, const struct stat *st, int type,
     items = pm_xrealloc(items, capitems * sizeof *items);
   }
   items[nitems++] = (vf_reread_item){.rel = pm_xstrdup(p + rootlen + 1),
-                                     .size = (uint64_t)st->st_size};
+                                     .size = (uint64_t)st->st_size,
+                                     .order = by_phys  ? phys_of(p)
+                                              : by_ino ? (uint64_t)st->st_ino
+                                                       : 0};
   return 0;
 }
 
@@ -45,12 +77,14 @@ static double cpu_s(void) {
 int main(int argc, char **argv) {
   if (argc < 3 || (strcmp(argv[2], "threads") && strcmp(argv[2], "engine"))) {
     fprintf(stderr, "usage: pm_reread_bench DIR threads|engine "
-                    "[THREADS_OR_DEPTH] [BATCH_FILES]\n");
+                    "[THREADS_OR_DEPTH] [BATCH_FILES] [ino|phys]\n");
     return 2;
   }
   bool engine = !strcmp(argv[2], "engine");
   unsigned k = argc > 3 ? (unsigned)atoi(argv[3]) : engine ? 64 : 4;
   size_t batch = argc > 4 ? (size_t)atol(argv[4]) : 4096;
+  by_ino = argc > 5 && !strcmp(argv[5], "ino");
+  by_phys = argc > 5 && !strcmp(argv[5], "phys");
   rootlen = strlen(argv[1]);
   if (nftw(argv[1], add, 64, FTW_PHYS)) {
     perror("nftw");

@@ -59,12 +59,19 @@ void ce_batch_add_ckpt(worker *w, const fstate *f, const ckpt *k) {
 #define REREAD_DEPTH 64
 #define REREAD_THREADS 4
 
+/* The batch is re-read in the copies' inode order where the state
+ * record gives it (vf_reread_item.order): the file system allocates a
+ * directory's new inodes in order and their data side by side, so that
+ * neighbouring re-reads are neighbours on the disk, which the block layer
+ * merges into one request; in item order the two workers' files
+ * interleave. The results come back in item order. */
 static vf_reread_result *reread_batch(ce_ctx *c, vf_rereader *rr,
                                       const pending *items, size_t n) {
-  vf_reread_item *v = pm_xcalloc(n, sizeof *v);
+  vf_reread_item *v = pm_xcalloc(n ? n : 1, sizeof *v);
   for (size_t i = 0; i < n; i++) {
     v[i].rel = items[i].rel;
     v[i].size = items[i].id.size;
+    v[i].order = items[i].has_sr ? items[i].sr.dino : 0;
     v[i].skip = items[i].ckpt; /* a checkpoint, not a whole file */
   }
   vf_reread_result *out =

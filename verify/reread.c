@@ -141,6 +141,37 @@ int vf_hash_file_uncached_at(const pm_fs *fs, pm_fd dir, const char *path,
   return rc ? rc : rc2;
 }
 
+/* ---- the order of a batch's re-reads ---- */
+
+typedef struct order_key {
+  uint64_t order;
+  size_t i;
+} order_key;
+
+static int order_cmp(const void *a, const void *b) {
+  const order_key *x = a, *y = b;
+  if (x->order != y->order) return x->order < y->order ? -1 : 1;
+  return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The items' indexes in the order to re-read them (see vf_reread_item),
+ * malloc'd. */
+static size_t *order_of(const vf_reread_item *items, size_t n) {
+  size_t *perm = pm_xcalloc(n ? n : 1, sizeof *perm);
+  bool any = false;
+  for (size_t i = 0; i < n; i++) {
+    perm[i] = i;
+    if (items[i].order) any = true;
+  }
+  if (!any) return perm;
+  order_key *k = pm_xcalloc(n, sizeof *k);
+  for (size_t i = 0; i < n; i++) k[i] = (order_key){items[i].order, i};
+  qsort(k, n, sizeof *k, order_cmp);
+  for (size_t j = 0; j < n; j++) perm[j] = k[j].i;
+  free(k);
+  return perm;
+}
+
 /* ---- a batch re-read by a team of threads ---- */
 
 typedef struct reread_team {
@@ -148,6 +179,7 @@ typedef struct reread_team {
   pm_fd dir;
   const vf_reread_item *items;
   vf_reread_result *out;
+  const size_t *perm; /* the order to take them in */
   size_t n;
   atomic_size_t next;
 } reread_team;
@@ -156,8 +188,9 @@ static void reread_main(void *arg) {
   reread_team *t = arg;
   void *buf = pm_aligned_alloc(VF_REREAD_ALIGN, BUFSZ);
   for (;;) {
-    size_t i = atomic_fetch_add(&t->next, 1);
-    if (i >= t->n) break;
+    size_t j = atomic_fetch_add(&t->next, 1);
+    if (j >= t->n) break;
+    size_t i = t->perm[j];
     if (t->items[i].skip) continue;
     if (!buf) {
       t->out[i].rc = PM_ENOMEM;
@@ -180,6 +213,8 @@ vf_reread_result *vf_reread_batch(const pm_fs *fs, pm_fd dir,
                                   unsigned threads) {
   reread_team t = {.fs = fs, .dir = dir, .items = items, .n = n};
   t.out = pm_xcalloc(n ? n : 1, sizeof *t.out);
+  size_t *perm = order_of(items, n);
+  t.perm = perm;
   atomic_init(&t.next, 0);
   pm_thread th[REREAD_MAX_THREADS];
   if (threads > REREAD_MAX_THREADS) threads = REREAD_MAX_THREADS;
@@ -188,6 +223,7 @@ vf_reread_result *vf_reread_batch(const pm_fs *fs, pm_fd dir,
     if (pm_thread_create(&th[started], reread_main, &t)) break;
   reread_main(&t); /* this thread takes part too */
   for (size_t i = 0; i < started; i++) pm_thread_join(&th[i]);
+  free(perm);
   return t.out;
 }
 
@@ -439,19 +475,20 @@ vf_reread_result *vf_rereader_run(vf_rereader *r, pm_fd dir,
   r->dir = dir;
   r->items = items;
   r->out = pm_xcalloc(n ? n : 1, sizeof *r->out);
-  size_t next = 0;
+  size_t *perm = order_of(items, n);
+  size_t next = 0; /* in perm */
   rr_file *cur = NULL; /* the file whose reads are being queued */
   for (;;) {
     if (!r->io) { /* no engine: each file by the one-file path */
       for (; next < n; next++)
-        if (!items[next].skip) rr_redo(r, next);
+        if (!items[perm[next]].skip) rr_redo(r, perm[next]);
       break;
     }
     bool busy = false;
     while (r->free_slots && !busy) {
       if (!cur) {
         if (next >= n || !r->free_files) break;
-        size_t i = next++;
+        size_t i = perm[next++];
         if (!items[i].skip) cur = rr_start(r, i);
         continue;
       }
@@ -522,6 +559,7 @@ vf_reread_result *vf_rereader_run(vf_rereader *r, pm_fd dir,
       rr_complete(r, r->events[e]->udata);
     }
   }
+  free(perm);
   vf_reread_result *out = r->out;
   r->out = NULL;
   r->items = NULL;

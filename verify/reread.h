@@ -41,10 +41,16 @@ const char *vf_reread_method_name(int method);
 
 /* One file of a batch to re-read: `rel` beneath the batch's directory,
  * its expected size (the size hint above); `skip` leaves its result
- * zeroed (a batch may hold entries that are not whole files). */
+ * zeroed (a batch may hold entries that are not whole files). `order`:
+ * files are opened and read in ascending order of it (ties, and 0 for
+ * every file, in item order); the results stay in item order. A copy
+ * gives its inode number: the file system allocates neighbouring inodes'
+ * data side by side, so that neighbouring re-reads reach the device
+ * together and the block layer merges them into one request. */
 typedef struct vf_reread_item {
   const char *rel;
   uint64_t size;
+  uint64_t order;
   bool skip;
 } vf_reread_item;
 

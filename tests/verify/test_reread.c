@@ -458,6 +458,86 @@ static void test_rereader_hashes_what_is_read(void **state) {
   tu_cleanup();
 }
 
+/* vf_reread_item.order: the files are opened in ascending order of it
+ * (ties in item order), through the engine and by the blocking threads,
+ * and every result stays with its item. The opens are recorded by a
+ * hook; the files' sizes differ so that a result given to the wrong item
+ * fails its hash and size. */
+typedef struct open_log {
+  char rel[16][16];
+  size_t n;
+} open_log;
+
+static int log_open(const char *op, const char *path, int flags, void *arg) {
+  open_log *lg = arg;
+  /* The direct open each file starts with (the fallback opens again). */
+  if (fl_op_is(op, "open") && (flags & PM_O_DIRECT) && lg->n < 16) {
+    const char *base = strrchr(path, '/');
+    snprintf(lg->rel[lg->n++], sizeof lg->rel[0], "%s", base ? base + 1 : path);
+  }
+  return 0;
+}
+
+static void test_rereader_order(void **state) {
+  (void)state;
+  const char *dir = tu_scratch();
+  enum { N = 6 };
+  /* Opened in the order o3 (order 1), o0 o5 (2, in item order), o1 (7),
+   * o4 (9), o2 (40). */
+  static const uint64_t order[N] = {2, 7, 40, 1, 9, 2};
+  static const char *want_open[N] = {"o3", "o0", "o5", "o1", "o4", "o2"};
+  char names[N][8];
+  vf_reread_item items[N];
+  for (size_t i = 0; i < N; i++) {
+    snprintf(names[i], sizeof names[i], "o%zu", i);
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+    tu_write_pattern(p, 1000 + 70000 * i, (uint32_t)i + 7);
+    items[i] = (vf_reread_item){
+        .rel = names[i], .size = 1000 + 70000 * i, .order = order[i]};
+  }
+  /* Every engine, then the blocking threads (one thread: a fixed order). */
+  const pm_io_engine_ops *const *e = rr_engines;
+  for (;; e++) {
+    if (*e && (*e)->probe() != 0) continue;
+    fl_layer *L = fl_new(NULL, NULL);
+    const pm_fs *fs = fl_fs(L);
+    pm_fd d;
+    assert_int_equal(pm_fs_open(fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d),
+                     0);
+    open_log lg = {0};
+    fl_set_hook(L, log_open, &lg);
+    vf_reread_result *out;
+    vf_rereader *r = NULL;
+    if (*e) {
+      int rc;
+      r = vf_rereader_new(fs, fl_engine(*e), 4, &rc);
+      assert_non_null(r);
+      out = vf_rereader_run(r, d, items, N);
+    } else {
+      out = vf_reread_batch(fs, d, items, N, 1);
+    }
+    fl_set_hook(L, NULL, NULL);
+    assert_int_equal(lg.n, N);
+    for (size_t j = 0; j < N; j++) assert_string_equal(lg.rel[j], want_open[j]);
+    for (size_t i = 0; i < N; i++) {
+      char p[4096];
+      snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+      uint64_t want_size;
+      pm_hash128 want = hash_of_file(p, &want_size);
+      assert_int_equal(out[i].rc, 0);
+      assert_int_equal(out[i].size, want_size);
+      assert_true(pm_hash_equal(&out[i].hash, &want));
+    }
+    free(out);
+    vf_rereader_free(r);
+    pm_fs_close(fs, d);
+    fl_free(L);
+    if (!*e) break;
+  }
+  tu_cleanup();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reread_sizes_native),
@@ -469,6 +549,7 @@ int main(void) {
       cmocka_unit_test(test_rereader_batch),
       cmocka_unit_test(test_rereader_fallbacks_and_errors),
       cmocka_unit_test(test_rereader_hashes_what_is_read),
+      cmocka_unit_test(test_rereader_order),
   };
   rr_engines = pm_io_engines();
   return cmocka_run_group_tests(tests, NULL, NULL);
