@@ -69,44 +69,6 @@ static char *dst_canonical(const pm_fs *fs, const char *dst) {
   return res;
 }
 
-/* DST's file system flushed on a thread of its own (see ce_copy). */
-typedef struct syncprobe {
-  const pm_fs *fs;
-  pm_fd fd;
-  pm_thread th;
-  bool started; /* the thread runs */
-  bool done;    /* rc is the flush's result */
-  int rc;
-} syncprobe;
-
-static void syncprobe_main(void *arg) {
-  syncprobe *p = arg;
-  p->rc = pm_fs_syncfs(p->fs, p->fd);
-}
-
-static void syncprobe_start(syncprobe *p, const char *dst) {
-  if (pm_fs_open(p->fs, dst, PM_O_RDONLY | PM_O_DIRECTORY, 0, &p->fd)) {
-    p->fd = PM_FD_INVALID;
-    return;
-  }
-  p->started = pm_thread_create(&p->th, syncprobe_main, p) == 0;
-  if (!p->started) {
-    pm_fs_close(p->fs, p->fd);
-    p->fd = PM_FD_INVALID;
-  }
-}
-
-/* Waits for the flush; without a thread nothing was tried (p->done
- * false: the caller flushes itself). */
-static void syncprobe_join(syncprobe *p) {
-  if (!p->started) return;
-  pm_thread_join(&p->th);
-  p->started = false;
-  p->done = true;
-  pm_fs_close(p->fs, p->fd);
-  p->fd = PM_FD_INVALID;
-}
-
 int ce_copy(const ce_options *opts, ce_result *res) {
   ce_options o = *opts;
   memset(res, 0, sizeof *res);
@@ -249,19 +211,11 @@ int ce_copy(const ce_options *opts, ce_result *res) {
     return rc;
   }
   ce_state *old_state = NULL;
-  /* The flush tried below on DST's file system (a full syncfs: ~50 ms on
-   * a clean ext4, as long as the state's load) is made while the state
-   * loads and the journal is made, on a handle of its own: it writes
-   * nothing that was not written before this run, so a refused update
-   * still leaves DST as it was. */
-  syncprobe sp = {.fs = fs, .fd = PM_FD_INVALID};
-  if (update && spath && roots.dst_exists) syncprobe_start(&sp, roots.dst);
   if (update && spath) {
     /* With --checksum a damaged state is not needed: every file is
      * hashed on both sides, as when adopting a tree. */
     rc = ce_state_load(fs, spath, roots.src, !o.checksum, &old_state);
     if (rc && !((rc == PM_ENOENT || rc == PM_EFORMAT) && o.checksum)) {
-      syncprobe_join(&sp);
       /* Damaged, another source's, or a link planted at its name. */
       if (rc == PM_ENOENT) {
         pm_oserr_set(0);
@@ -364,6 +318,16 @@ int ce_copy(const ce_options *opts, ce_result *res) {
      * --merge, existing ones below DST may have their own. */
     c->exact_modes = !o.merge && pm_create_mode_exact(fs, c->dst);
   }
+  {
+    /* One flush per batch, where the platform has one: try it now.
+     * Without one (Windows without administrator rights, a network
+     * drive) every file is flushed on its own, journal or not, so that
+     * the copy is durable before its manifest is published. */
+    int src = pm_fs_syncfs(fs, c->dst_fd);
+    c->no_syncfs = src == PM_ENOTSUP;
+    c->sync_fs = (o.journal || o.verify) && o.sync_mode == CE_SYNC_FS &&
+                 !c->no_syncfs;
+  }
   if (o.journal) {
     char *sig = options_signature(&o);
     ce_journal_stats js;
@@ -378,26 +342,13 @@ int ce_copy(const ce_options *opts, ce_result *res) {
       goto out;
     }
     c->resumed = resumed;
+    /* With a syncfs per batch the journal's records ride on the next
+     * batch's flush, or on the final one (commit.c). */
+    if (c->sync_fs) ce_journal_defer_flush(c->j, c->dst_fd);
     if (resumed)
       pm_warnf("resuming the copy recorded in '%s' (%llu files done%s)", jpath,
                (unsigned long long)js.files,
                js.torn_tail ? "; an incomplete last record was ignored" : "");
-  }
-  {
-    /* One flush per batch, where the platform has one: try it now (an
-     * update's was started while its state loaded, and goes on while the
-     * journal is made). Without one (Windows without administrator
-     * rights, a network drive) every file is flushed on its own, journal
-     * or not, so that the copy is durable before its manifest is
-     * published. */
-    syncprobe_join(&sp);
-    int src = sp.done ? sp.rc : pm_fs_syncfs(fs, c->dst_fd);
-    c->no_syncfs = src == PM_ENOTSUP;
-    c->sync_fs = (o.journal || o.verify) && o.sync_mode == CE_SYNC_FS &&
-                 !c->no_syncfs;
-    /* With a syncfs per batch the journal's records ride on the next
-     * batch's flush, or on the final one (commit.c). */
-    if (c->sync_fs && c->j) ce_journal_defer_flush(c->j, c->dst_fd);
   }
   if (!o.no_manifest) {
     manifest = o.manifest_path ? pm_xstrdup(o.manifest_path)
@@ -514,7 +465,6 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   if (fatal) rc = fatal;
   res->interrupted = interrupted;
 out:
-  syncprobe_join(&sp);
   if (c->j) {
     /* A finished copy needs no journal; an unfinished one keeps it. */
     bool complete = rc == PM_OK && !res->interrupted &&

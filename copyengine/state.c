@@ -296,11 +296,8 @@ typedef struct pending {
 
 #if defined(__GNUC__) || defined(__clang__)
 #define prefetch(p) __builtin_prefetch((p), 1)
-/* For reading only: the listing threads and workers share the lines. */
-#define prefetch_r(p) __builtin_prefetch((p), 0)
 #else
 #define prefetch(p) ((void)(p))
-#define prefetch_r(p) ((void)(p))
 #endif
 
 static void add_pending(ce_state *s, const pending *pend, size_t n) {
@@ -509,21 +506,6 @@ const ce_srec *ce_state_lookup(const ce_state *s, const char *rel) {
   if (!s) return NULL;
   pm_hash128 k = pm_hash_buffer(rel, strlen(rel));
   return find_rec((ce_state *)s, &k, false);
-}
-
-void ce_state_key(const ce_state *s, const char *rel, pm_hash128 *key) {
-  *key = pm_hash_buffer(rel, strlen(rel));
-  if (s && s->cap) prefetch_r(&s->tab[key_slot(s->cap, key)]);
-}
-
-const ce_srec *ce_state_lookup_key(const ce_state *s, const pm_hash128 *key) {
-  if (!s) return NULL;
-  const ce_srec *r = find_rec((ce_state *)s, key, false);
-  if (r) {
-    prefetch_r(r);
-    prefetch_r((const char *)r + sizeof *r - 1);
-  }
-  return r;
 }
 
 size_t ce_state_count(const ce_state *s) { return s ? s->count : 0; }

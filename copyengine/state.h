@@ -70,13 +70,6 @@ int ce_state_load(const pm_fs *fs, const char *path, const char *src,
                   bool report_damage, ce_state **out);
 /* NULL when the state has no record of rel. */
 const ce_srec *ce_state_lookup(const ce_state *s, const char *rel);
-/* ce_state_lookup in two steps, so that the memory it waits for is
- * fetched while the caller makes a system call: ce_state_key hashes rel
- * into *key and asks for its table slot from memory (a no-op without a
- * state); ce_state_lookup_key then finds the record (NULL: none) and asks
- * for the record's own memory, read by the caller after its next call. */
-void ce_state_key(const ce_state *s, const char *rel, pm_hash128 *key);
-const ce_srec *ce_state_lookup_key(const ce_state *s, const pm_hash128 *key);
 /* The records of the source file (dev, ino), one per call, with their
  * paths in *rel (valid while s is): the paths of a hard-link group. *it
  * is 0 for the first call and is kept between calls; NULL when there is

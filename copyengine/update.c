@@ -96,23 +96,13 @@ bool ce_update_unchanged(ce_ctx *c, const char *rel, pm_fd sdir, pm_fd ddir,
                          const char *leaf) {
   if (c->o->checksum || !c->old_state) return false;
   if (c->j && ce_journal_lookup(c->j, rel)) return false;
-  /* The old state's table (6 MiB for 100,000 files) is larger than the
-   * caches: its slot is fetched during the source's stat, and the record
-   * during the copy's (ce_state_key, ce_state_lookup_key); the record is
-   * read only once both stats are made. A file with no record, a racy
-   * record or a changed source is thus stat'ed once or twice more than
-   * it must be (then queued, as before): a few in a hundred. */
-  pm_hash128 key;
-  ce_state_key(c->old_state, rel, &key);
+  const ce_srec *se = ce_state_lookup(c->old_state, rel);
+  if (!se || ce_srec_racy(se, c->racy_ns)) return false;
   pm_stat src, dst;
   if (pm_fs_stat_at(c->fs, sdir, leaf, &src) || src.type != PM_T_FILE ||
-      src.nlink > 1)
+      src.nlink > 1 || !ce_srec_src_equal(se, &src))
     return false;
-  const ce_srec *se = ce_state_lookup_key(c->old_state, &key);
-  if (!se) return false;
-  if (pm_fs_stat_at(c->fs, ddir, leaf, &dst)) return false;
-  if (ce_srec_racy(se, c->racy_ns) || !ce_srec_src_equal(se, &src) ||
-      !dst_as_recorded(se, &src, &dst))
+  if (pm_fs_stat_at(c->fs, ddir, leaf, &dst) || !dst_as_recorded(se, &src, &dst))
     return false;
   carry_over(c, rel, se);
   return true;
