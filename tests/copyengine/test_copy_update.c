@@ -806,9 +806,21 @@ static void snap_dst(const char *b, const char *to) {
       0);
 }
 
-/* A refused update writes nothing into DST: the walk may look at DST
- * while the old state loads (the read-ahead of ce_prefetch_start), but
- * nothing that changes DST (--delete's removals, a type reconciled, a
+/* `pomove copy ARGS` is refused (exit 2) with MSG on stderr, and leaves
+ * every entry of DST, its manifest and its state as they were. */
+static void refused_untouched(const char *b, const char *args,
+                              const char *msg) {
+  char *out = NULL;
+  snap_dst(b, "before.snap");
+  assert_int_equal(run_copy(&out, b, args), 2);
+  free(out);
+  assert_int_equal(tu_sh("grep -q '%s' '%s/err'", msg, b), 0);
+  snap_dst(b, "after.snap");
+  assert_int_equal(tu_sh("cd '%s' && cmp before.snap after.snap", b), 0);
+}
+
+/* A refused update writes nothing into DST: whatever an update does
+ * while the old state loads, nothing that changes DST (--delete's removals, a type reconciled, a
  * directory made, a file copied or carried over) may happen before the
  * state was loaded and accepted. Another source's state and a damaged
  * state are refused with --update --delete over a source that would
@@ -829,12 +841,7 @@ static void test_copy_update_refusal_leaves_dst_untouched(void **state) {
             "f2d/n && echo extra > extra && mkdir newdir",
             b),
       0);
-  snap_dst(b, "before.snap");
-  assert_int_equal(run_copy(&out, b, "--update --delete other dst"), 2);
-  free(out);
-  assert_int_equal(tu_sh("grep -q 'records a copy of' '%s/err'", b), 0);
-  snap_dst(b, "after.snap");
-  assert_int_equal(tu_sh("cd '%s' && cmp before.snap after.snap", b), 0);
+  refused_untouched(b, "--update --delete other dst", "records a copy of");
   /* A damaged state, with the same source changed the same way. */
   assert_int_equal(
       tu_sh("cd '%s' && rm -r src && mv other src && cp dst.pomove-state "
@@ -842,12 +849,7 @@ static void test_copy_update_refusal_leaves_dst_untouched(void **state) {
             "conv=notrunc status=none",
             b),
       0);
-  snap_dst(b, "before.snap");
-  assert_int_equal(run_copy(&out, b, "--update --delete src dst"), 2);
-  free(out);
-  assert_int_equal(tu_sh("grep -q 'damaged at record' '%s/err'", b), 0);
-  snap_dst(b, "after.snap");
-  assert_int_equal(tu_sh("cd '%s' && cmp before.snap after.snap", b), 0);
+  refused_untouched(b, "--update --delete src dst", "damaged at record");
   /* The good state accepted, the same update brings DST up to date. */
   assert_int_equal(tu_sh("cd '%s' && cp good dst.pomove-state", b), 0);
   assert_int_equal(run_copy(&out, b, "--update --delete src dst"), 0);
