@@ -819,10 +819,10 @@ static void refused_untouched(const char *b, const char *args,
   assert_int_equal(tu_sh("cd '%s' && cmp before.snap after.snap", b), 0);
 }
 
-/* A refused update writes nothing into DST: whatever an update does
- * while the old state loads, nothing that changes DST (--delete's removals, a type reconciled, a
- * directory made, a file copied or carried over) may happen before the
- * state was loaded and accepted. Another source's state and a damaged
+/* A refused update writes nothing into DST: nothing that changes DST
+ * (--delete's removals, a type reconciled, a directory made, a file
+ * copied or carried over) may happen before the state was loaded and
+ * accepted. Another source's state and a damaged
  * state are refused with --update --delete over a source that would
  * remove, add and change entries of DST. */
 static void test_copy_update_refusal_leaves_dst_untouched(void **state) {
