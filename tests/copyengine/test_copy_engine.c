@@ -434,6 +434,22 @@ static void six_files(const char *src, uint64_t size0, uint64_t step,
   }
 }
 
+/* A --verify copy of src to dst through a fault layer with rule p,
+ * `retries` copies again after a mismatch; the rule must have fired. */
+static void verify_copy_through(const char *src, const char *dst,
+                                const fl_rule *p, unsigned retries,
+                                ce_result *r) {
+  fl_layer *L = fl_new(NULL, p);
+  ce_options o = opts_for(src, dst, fl_fs(L), fl_engine(engine));
+  o.verify = true;
+  o.verify_retries = retries;
+  pm_set_quiet(true);
+  assert_int_equal(ce_copy(&o, r), 0);
+  pm_set_quiet(false);
+  assert_true(fl_fired(L));
+  fl_free(L);
+}
+
 /* --verify re-reads every copy; a write corrupted on its way is found,
  * copied again, and the result is identical. */
 static void test_copy_verify_finds_corruption(void **state) {
@@ -442,15 +458,8 @@ static void test_copy_verify_finds_corruption(void **state) {
   char *src = path(base, "src"), *dst = path(base, "dst");
   six_files(src, 30000, 1000, 11);
   fl_rule p = {.ops = FL_MASK(FL_WRITE), .corrupt_write_nth = 3};
-  fl_layer *L = fl_new(NULL, &p);
-  ce_options o = opts_for(src, dst, fl_fs(L), fl_engine(engine));
-  o.verify = true;
-  pm_set_quiet(true);
   ce_result r;
-  assert_int_equal(ce_copy(&o, &r), 0);
-  pm_set_quiet(false);
-  assert_true(fl_fired(L));
-  fl_free(L);
+  verify_copy_through(src, dst, &p, 1, &r);
   assert_int_equal(r.errors, 0);
   assert_int_equal(r.verify_mismatches, 1);
   assert_int_equal(r.verified_files, 7);
@@ -459,15 +468,9 @@ static void test_copy_verify_finds_corruption(void **state) {
   assert_int_equal(tu_sh("cd '%s' && xxh128sum -c --quiet ../dst.xxh128", dst), 0);
   /* With no retry allowed the corrupt copy is an error. */
   tu_sh("rm -rf '%s' '%s.xxh128' '%s.pomove-journal'", dst, dst, dst);
-  L = fl_new(NULL, &p);
-  o.fs = fl_fs(L);
-  o.verify_retries = 0;
-  pm_set_quiet(true);
-  assert_int_equal(ce_copy(&o, &r), 0);
-  pm_set_quiet(false);
+  verify_copy_through(src, dst, &p, 0, &r);
   assert_int_equal(r.errors, 1);
   assert_int_equal(r.verify_mismatches, 1);
-  fl_free(L);
   free(src);
   free(dst);
   tu_cleanup();
@@ -490,16 +493,8 @@ static void test_copy_verify_reread_differs(void **state) {
                .corrupt_read_nth = 1};
   for (int retries = 0; retries < 2; retries++) {
     tu_sh("rm -rf '%s' '%s.xxh128' '%s.pomove-journal'", dst, dst, dst);
-    fl_layer *L = fl_new(NULL, &p);
-    ce_options o = opts_for(src, dst, fl_fs(L), fl_engine(engine));
-    o.verify = true;
-    o.verify_retries = (unsigned)retries;
-    pm_set_quiet(true);
     ce_result r;
-    assert_int_equal(ce_copy(&o, &r), 0);
-    pm_set_quiet(false);
-    assert_true(fl_fired(L));
-    fl_free(L);
+    verify_copy_through(src, dst, &p, (unsigned)retries, &r);
     assert_int_equal(r.verify_mismatches, 1);
     if (!retries) {
       assert_int_equal(r.errors, 1);
