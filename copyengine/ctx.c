@@ -30,17 +30,13 @@ size_t ce_queue_len(ce_ctx *c) {
   return atomic_load_explicit(&c->qlen, memory_order_relaxed);
 }
 
-static size_t qlen_locked(ce_ctx *c) {
-  return atomic_load_explicit(&c->qlen, memory_order_relaxed);
-}
-
 static void qlen_set(ce_ctx *c, size_t n) {
   atomic_store_explicit(&c->qlen, n, memory_order_relaxed);
 }
 
 void ce_queue_push_run(ce_ctx *c, ce_task *head, ce_task *tail, size_t n) {
   pm_mutex_lock(&c->qmu);
-  while (qlen_locked(c) >= c->qcap && !ce_interrupted(c))
+  while (ce_queue_len(c) >= c->qcap && !ce_interrupted(c))
     pm_cond_wait(&c->qnotfull, &c->qmu);
   tail->next = NULL;
   if (c->qtail)
@@ -48,7 +44,7 @@ void ce_queue_push_run(ce_ctx *c, ce_task *head, ce_task *tail, size_t n) {
   else
     c->qhead = head;
   c->qtail = tail;
-  qlen_set(c, qlen_locked(c) + n);
+  qlen_set(c, ce_queue_len(c) + n);
   /* One task wakes one worker; a run, all of them. */
   if (n == 1)
     pm_cond_signal(&c->qnotempty);
@@ -64,7 +60,7 @@ void ce_queue_push(ce_ctx *c, ce_task *t) { ce_queue_push_run(c, t, t, 1); }
  * again, two switches of thread per file while the workers were the
  * slower side (an update's carried-over files). */
 static void popped(ce_ctx *c) {
-  size_t n = qlen_locked(c) - 1;
+  size_t n = ce_queue_len(c) - 1;
   qlen_set(c, n);
   if (n <= c->qcap / 2) pm_cond_signal(&c->qnotfull);
 }

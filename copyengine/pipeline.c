@@ -95,7 +95,8 @@ bool ce_issue_chunk(worker *w, fstate *f) {
   if (f->err || f->issue_off >= f->st.size) return false;
   uint64_t off = f->issue_off;
   uint64_t len = f->st.size - off;
-  if (len > ce_uncached_chunk(c, f)) len = ce_uncached_chunk(c, f);
+  unsigned longest = ce_uncached_chunk(c, f);
+  if (len > longest) len = longest;
   bool hole = false;
   if (f->sparse) {
     if (off >= f->data_end) {
