@@ -7,6 +7,7 @@
  * one). The workload, tiny files plus a sparse file that reads as 512 MiB
  * of zeros, keeps each command busy for seconds without filling a disk. */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,33 @@ static double now_s(void) {
  * command has not ended 2 seconds after the signal (it is then killed). */
 static double t_start;
 
+/* Waits until process `pid` catches `sig` (its bit in SigCgt of
+ * /proc/PID/status), so that the delay counts from the moment the command
+ * can handle the signal, not from the fork: on a loaded machine exec and
+ * the dynamic loader alone took more than 0.03 s, and a signal sent before
+ * the handler exists kills the command (exit 1000+sig), which says nothing
+ * about pomove. Gives up after 5 s, or when the process has ended. */
+static void wait_until_catching(pid_t pid, int sig) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  double t0 = now_s();
+  while (now_s() - t0 < 5.0) {
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[256];
+    unsigned long long caught = 0;
+    bool zombie = false;
+    while (fgets(line, sizeof line, f)) {
+      if (!strncmp(line, "State:", 6) && strchr(line, 'Z')) zombie = true;
+      if (!strncmp(line, "SigCgt:", 7))
+        caught = strtoull(line + 7, NULL, 16);
+    }
+    fclose(f);
+    if (zombie || (caught >> (sig - 1) & 1)) return;
+    usleep(1000);
+  }
+}
+
 static int interrupt_after(const char *args, double delay, int sig) {
   char cmd[8192];
   snprintf(cmd, sizeof cmd, "exec '%s' %s >/dev/null 2>>'%s/stderr'",
@@ -62,6 +90,7 @@ static int interrupt_after(const char *args, double delay, int sig) {
     execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
     _exit(127);
   }
+  wait_until_catching(pid, sig);
   struct timespec d = {(time_t)delay, (long)((delay - (int)delay) * 1e9)};
   while (nanosleep(&d, &d) && errno == EINTR) {
   }
