@@ -98,10 +98,10 @@ typedef struct mparent {
 } mparent;
 
 typedef struct mjob {
-  char *rel;
   pm_hash128 expect;
   unsigned line;
   mparent *parent; /* the handle the file is opened beneath; NULL: DIR */
+  char rel[];      /* the line's path, relative to DIR */
 } mjob;
 
 typedef struct mctx {
@@ -229,7 +229,6 @@ static void entry_done(vf_job *j, void *arg) {
   if (s->err == PM_ECANCELED) {
     /* Interrupted: not checked, not counted. */
     parent_put(c, m->parent);
-    free(m->rel);
     free(m);
     vf_job_free(j);
     return;
@@ -260,8 +259,12 @@ static void entry_done(vf_job *j, void *arg) {
   } else if (s->err) {
     vf__describe_err("", s, detail, sizeof detail);
     /* Handed back unread after Ctrl-C: the command reports the interrupt. */
-    if (s->err != PM_ECANCELED)
-      vf__report_error(s->op, s->path, s->err, s->oserr);
+    if (s->err != PM_ECANCELED) {
+      /* The job has no path (vf_job_new_beneath): name the file here. */
+      char *path = pm_path_join(c->dir, m->rel);
+      vf__report_error(s->op, path, s->err, s->oserr);
+      free(path);
+    }
     cat = VF_UNREADABLE;
   } else if (!pm_hash_equal(&s->hash, &m->expect)) {
     char he[33], hg[33];
@@ -279,7 +282,6 @@ static void entry_done(vf_job *j, void *arg) {
   }
   vf_report_add(c->rep, cat, m->rel, cat == VF_IDENTICAL ? NULL : detail);
   parent_put(c, m->parent);
-  free(m->rel);
   free(m);
   vf_job_free(j);
 }
@@ -376,18 +378,16 @@ int vf_audit_manifest(vf_audit_opts *o, const char *manifest, const char *dir,
       vf_report_addf(rep, VF_UNSAFE, e.path, "%s: not opened", unsafe);
       continue;
     }
-    mjob *m = pm_xmalloc(sizeof *m);
-    m->rel = pm_xstrdup(rel);
+    size_t rl = strlen(rel) + 1;
+    mjob *m = pm_xmalloc(sizeof *m + rl);
+    memcpy(m->rel, rel, rl);
     m->expect = e.hash;
     m->line = e.line;
     if (o->extra) pset_add(&listed, rel);
-    char *p = pm_path_join(dir, rel);
-    vf_job *j = vf_job_new1(p);
-    free(p);
     const char *leaf = NULL;
     m->parent = parent_for(&c, m->rel, &leaf);
-    if (m->parent) vf_job_beneath(j, 0, m->parent->fd, leaf);
-    else vf_job_beneath(j, 0, c.dirfd, m->rel);
+    vf_job *j = m->parent ? vf_job_new_beneath(m->parent->fd, leaf)
+                          : vf_job_new_beneath(c.dirfd, m->rel);
     j->no_stat = true;
     j->udata = m;
     vf_pool_submit(c.pool, j);

@@ -113,17 +113,28 @@ vf_job *vf_job_new2(const char *a, const char *b, bool size_gate) {
   return j;
 }
 
+vf_job *vf_job_new_beneath(pm_fd dir, const char *rel) {
+  size_t n = strlen(rel) + 1;
+  vf_job *j = pm_xcalloc(1, sizeof *j + n);
+  j->nsides = 1;
+  j->rel_inline = true;
+  j->side[0].rel = memcpy((char *)(j + 1), rel, n);
+  j->side[0].dir = dir;
+  return j;
+}
+
 void vf_job_free(vf_job *job) {
   if (!job) return;
   free(job->side[0].path);
   free(job->side[1].path);
-  free(job->side[0].rel);
+  if (!job->rel_inline) free(job->side[0].rel);
   free(job->side[1].rel);
   free(job);
 }
 
 void vf_job_beneath(vf_job *job, unsigned side, pm_fd dir, const char *rel) {
-  free(job->side[side].rel);
+  if (side == 0 && job->rel_inline) job->rel_inline = false;
+  else free(job->side[side].rel);
   job->side[side].rel = pm_xstrdup(rel);
   job->side[side].dir = dir;
 }
