@@ -51,6 +51,7 @@ struct stream {
   uint64_t eof, next_off;
   bool sized;     /* eof came from fstat: a read of 0 before it is an error */
   bool full_seen; /* no_stat: a full chunk came back, so read ahead */
+  bool short_end; /* the job's short_end */
   uint64_t hashed;
   pm_hasher *h;
   chunk *ring;
@@ -272,6 +273,13 @@ static void on_complete(worker *w, chunk *c, bool was_flight) {
     c->got += (uint32_t)res;
     if (c->got == c->want) s->full_seen = true;
     c->state = c->got < c->want ? C_SUBMIT : C_DONE;
+    if (c->state == C_SUBMIT && s->short_end) {
+      /* Taken as the end (vf_job.short_end): no read to find it. */
+      if (c->off + c->got < s->eof) s->eof = c->off + c->got;
+      if (s->next_off > s->eof) s->next_off = s->eof;
+      s->side->short_ended = true;
+      c->state = C_DONE;
+    }
   }
   stream_advance(w, slot_of(w, s), s);
 }
@@ -326,12 +334,14 @@ static void job_start(worker *w, slot *sl, vf_job *j) {
     s->next_off = 0;
     s->hashed = 0;
     s->full_seen = false;
+    s->short_end = false;
     pm_hasher_reset(s->h);
     if (j->no_stat) {
       /* One syscall less per file: the end is found by reading. A
        * directory met here fails its read with PM_EISDIR. */
       s->active = true;
       s->sized = false;
+      s->short_end = j->short_end;
       s->eof = UNKNOWN_EOF;
       continue;
     }

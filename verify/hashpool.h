@@ -35,6 +35,9 @@ typedef struct vf_side {
   bool stat_ok;   /* st is valid (the file was opened and fstat'ed) */
   pm_stat st;
   bool hashed; /* hash covers the st.size bytes read */
+  /* The end was taken from a short read (vf_job.short_end), never
+   * confirmed by a read of 0. */
+  bool short_ended;
   pm_hash128 hash;
   uint64_t bytes; /* bytes read and hashed */
 } vf_side;
@@ -51,6 +54,14 @@ typedef struct vf_job {
    * 0: for manifests, where only the bytes matter. stat_ok stays false,
    * and a directory fails its read with PM_EISDIR. */
   bool no_stat;
+  /* With no_stat: a read that returns less than it asked for ends the
+   * file, so that a small file costs one read instead of two (the second
+   * only finding the end). The kernel returns a short read of a regular
+   * file only at its end (io_uring retries a short buffered read itself),
+   * or with an error right after partial data; a caller that sets this
+   * must confirm a surprising result (side.short_ended): the manifest
+   * audit reads a mismatching file again to a read of 0. */
+  bool short_end;
   vf_side side[2];
   uint64_t seq; /* the caller's (e.g. output order) */
   void *udata;  /* the caller's */
