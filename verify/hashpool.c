@@ -87,6 +87,10 @@ struct vf_pool {
   unsigned qcap, qhead, qcount;
   vf_job **batch; /* the submitter's, not yet in q */
   unsigned nbatch, batchcap;
+  /* Room the submitter waits for before it refills the queue (a batch,
+   * or the whole queue when it is smaller), so that it wakes once per
+   * batch, not once per worker's pop. */
+  unsigned refill;
   bool closed;
   unsigned running;
   worker *w;
@@ -481,7 +485,9 @@ static unsigned pop(vf_pool *p, bool block, vf_job **out, unsigned max) {
     p->qhead = (p->qhead + 1) % p->qcap;
     p->qcount--;
   }
-  if (n) pm_cond_signal(&p->not_full);
+  /* Wake the submitter only when a batch fits (it waits for that much
+   * room): most pops take a few jobs and leave the queue nearly full. */
+  if (n && p->qcap - p->qcount >= p->refill) pm_cond_signal(&p->not_full);
   pm_mutex_unlock(&p->mu);
   return n;
 }
@@ -591,6 +597,7 @@ int vf_pool_create(const vf_pool_opts *o, vf_pool **out) {
   p->q = pm_xcalloc(p->qcap, sizeof *p->q);
   p->batchcap = 32;
   p->batch = pm_xcalloc(p->batchcap, sizeof *p->batch);
+  p->refill = p->batchcap < p->qcap ? p->batchcap : p->qcap;
   pm_mutex_init(&p->mu);
   pm_cond_init(&p->not_full);
   pm_cond_init(&p->not_empty);
@@ -661,9 +668,11 @@ void vf_pool_flush(vf_pool *p) {
   unsigned done = 0;
   pm_mutex_lock(&p->mu);
   while (done < p->nbatch) {
-    while (p->qcount == p->qcap) {
+    unsigned want = p->nbatch - done;
+    if (want > p->refill) want = p->refill;
+    while (p->qcap - p->qcount < want) {
       pm_cond_timedwait(&p->not_full, &p->mu, TICK_NS);
-      if (p->qcount == p->qcap && p->o.tick) {
+      if (p->qcap - p->qcount < want && p->o.tick) {
         pm_mutex_unlock(&p->mu);
         p->o.tick(p->o.arg);
         pm_mutex_lock(&p->mu);
