@@ -429,6 +429,11 @@ static bool submit_round(worker *w) {
     }
     return true;
   }
+  /* Set when no buffer is free: no new chunk for anyone this round, but
+   * the rest of partial reads (C_SUBMIT) of every slot are still queued,
+   * since those are what frees buffers (stopping the round there left
+   * every buffer in a partial chunk with nothing in flight: a busy loop). */
+  bool nobuf = false;
   for (unsigned k = 0; k < p->nslots; k++) {
     slot *sl = &w->slots[k];
     if (!sl->job) continue;
@@ -439,6 +444,7 @@ static bool submit_round(worker *w) {
         chunk *c = &s->ring[(s->head + n) % p->cpf];
         if (c->state == C_SUBMIT && !chunk_queue(w, c)) return false;
       }
+      if (nobuf) continue;
       /* Without a size, one read at a time until a full chunk shows the
        * file is large: small files then cost one read, not cpf. */
       unsigned limit = s->sized || s->full_seen ? p->cpf : 1;
@@ -452,7 +458,10 @@ static bool submit_round(worker *w) {
          * cache is cold). */
         if (s->next_off > 0 && budget < p->chunk) break;
         char *b = buf_get(w);
-        if (!b) return true; /* others will free buffers */
+        if (!b) {
+          nobuf = true; /* chunks in flight or partial will free some */
+          break;
+        }
         chunk *c = &s->ring[(s->head + s->count) % p->cpf];
         c->s = s;
         c->buf = b;
