@@ -51,6 +51,7 @@ struct stream {
   uint64_t eof, next_off;
   bool sized;     /* eof came from fstat: a read of 0 before it is an error */
   bool full_seen; /* no_stat: a full chunk came back, so read ahead */
+  bool short_end; /* the job's short_end */
   uint64_t hashed;
   pm_hasher *h;
   chunk *ring;
@@ -86,6 +87,10 @@ struct vf_pool {
   unsigned qcap, qhead, qcount;
   vf_job **batch; /* the submitter's, not yet in q */
   unsigned nbatch, batchcap;
+  /* Room the submitter waits for before it refills the queue (a batch,
+   * or the whole queue when it is smaller), so that it wakes once per
+   * batch, not once per worker's pop. */
+  unsigned refill;
   bool closed;
   unsigned running;
   worker *w;
@@ -113,17 +118,28 @@ vf_job *vf_job_new2(const char *a, const char *b, bool size_gate) {
   return j;
 }
 
+vf_job *vf_job_new_beneath(pm_fd dir, const char *rel) {
+  size_t n = strlen(rel) + 1;
+  vf_job *j = pm_xcalloc(1, sizeof *j + n);
+  j->nsides = 1;
+  j->rel_inline = true;
+  j->side[0].rel = memcpy((char *)(j + 1), rel, n);
+  j->side[0].dir = dir;
+  return j;
+}
+
 void vf_job_free(vf_job *job) {
   if (!job) return;
   free(job->side[0].path);
   free(job->side[1].path);
-  free(job->side[0].rel);
+  if (!job->rel_inline) free(job->side[0].rel);
   free(job->side[1].rel);
   free(job);
 }
 
 void vf_job_beneath(vf_job *job, unsigned side, pm_fd dir, const char *rel) {
-  free(job->side[side].rel);
+  if (side == 0 && job->rel_inline) job->rel_inline = false;
+  else free(job->side[side].rel);
   job->side[side].rel = pm_xstrdup(rel);
   job->side[side].dir = dir;
 }
@@ -261,6 +277,13 @@ static void on_complete(worker *w, chunk *c, bool was_flight) {
     c->got += (uint32_t)res;
     if (c->got == c->want) s->full_seen = true;
     c->state = c->got < c->want ? C_SUBMIT : C_DONE;
+    if (c->state == C_SUBMIT && s->short_end) {
+      /* Taken as the end (vf_job.short_end): no read to find it. */
+      if (c->off + c->got < s->eof) s->eof = c->off + c->got;
+      if (s->next_off > s->eof) s->next_off = s->eof;
+      s->side->short_ended = true;
+      c->state = C_DONE;
+    }
   }
   stream_advance(w, slot_of(w, s), s);
 }
@@ -315,12 +338,14 @@ static void job_start(worker *w, slot *sl, vf_job *j) {
     s->next_off = 0;
     s->hashed = 0;
     s->full_seen = false;
+    s->short_end = false;
     pm_hasher_reset(s->h);
     if (j->no_stat) {
       /* One syscall less per file: the end is found by reading. A
        * directory met here fails its read with PM_EISDIR. */
       s->active = true;
       s->sized = false;
+      s->short_end = j->short_end;
       s->eof = UNKNOWN_EOF;
       continue;
     }
@@ -404,6 +429,11 @@ static bool submit_round(worker *w) {
     }
     return true;
   }
+  /* Set when no buffer is free: no new chunk for anyone this round, but
+   * the rest of partial reads (C_SUBMIT) of every slot are still queued,
+   * since those are what frees buffers (stopping the round there left
+   * every buffer in a partial chunk with nothing in flight: a busy loop). */
+  bool nobuf = false;
   for (unsigned k = 0; k < p->nslots; k++) {
     slot *sl = &w->slots[k];
     if (!sl->job) continue;
@@ -414,6 +444,7 @@ static bool submit_round(worker *w) {
         chunk *c = &s->ring[(s->head + n) % p->cpf];
         if (c->state == C_SUBMIT && !chunk_queue(w, c)) return false;
       }
+      if (nobuf) continue;
       /* Without a size, one read at a time until a full chunk shows the
        * file is large: small files then cost one read, not cpf. */
       unsigned limit = s->sized || s->full_seen ? p->cpf : 1;
@@ -427,7 +458,10 @@ static bool submit_round(worker *w) {
          * cache is cold). */
         if (s->next_off > 0 && budget < p->chunk) break;
         char *b = buf_get(w);
-        if (!b) return true; /* others will free buffers */
+        if (!b) {
+          nobuf = true; /* chunks in flight or partial will free some */
+          break;
+        }
         chunk *c = &s->ring[(s->head + s->count) % p->cpf];
         c->s = s;
         c->buf = b;
@@ -460,7 +494,9 @@ static unsigned pop(vf_pool *p, bool block, vf_job **out, unsigned max) {
     p->qhead = (p->qhead + 1) % p->qcap;
     p->qcount--;
   }
-  if (n) pm_cond_signal(&p->not_full);
+  /* Wake the submitter only when a batch fits (it waits for that much
+   * room): most pops take a few jobs and leave the queue nearly full. */
+  if (n && p->qcap - p->qcount >= p->refill) pm_cond_signal(&p->not_full);
   pm_mutex_unlock(&p->mu);
   return n;
 }
@@ -570,6 +606,7 @@ int vf_pool_create(const vf_pool_opts *o, vf_pool **out) {
   p->q = pm_xcalloc(p->qcap, sizeof *p->q);
   p->batchcap = 32;
   p->batch = pm_xcalloc(p->batchcap, sizeof *p->batch);
+  p->refill = p->batchcap < p->qcap ? p->batchcap : p->qcap;
   pm_mutex_init(&p->mu);
   pm_cond_init(&p->not_full);
   pm_cond_init(&p->not_empty);
@@ -640,9 +677,11 @@ void vf_pool_flush(vf_pool *p) {
   unsigned done = 0;
   pm_mutex_lock(&p->mu);
   while (done < p->nbatch) {
-    while (p->qcount == p->qcap) {
+    unsigned want = p->nbatch - done;
+    if (want > p->refill) want = p->refill;
+    while (p->qcap - p->qcount < want) {
       pm_cond_timedwait(&p->not_full, &p->mu, TICK_NS);
-      if (p->qcount == p->qcap && p->o.tick) {
+      if (p->qcap - p->qcount < want && p->o.tick) {
         pm_mutex_unlock(&p->mu);
         p->o.tick(p->o.arg);
         pm_mutex_lock(&p->mu);

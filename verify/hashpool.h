@@ -21,7 +21,9 @@
  * side ends with stat_ok set, st.type saying what it is, and nothing
  * read. */
 typedef struct vf_side {
-  char *path;     /* full path; owned by the job (vf_job_free frees it) */
+  /* Full path; owned by the job (vf_job_free frees it). NULL for a job of
+   * vf_job_new_beneath: its caller names the file in reports. */
+  char *path;
   /* When set (vf_job_beneath), the file opened is `rel` beneath the
    * directory handle `dir` (the fs table's open_at: no symlink followed in
    * any component), and `path` only names it in reports. Owned. */
@@ -33,6 +35,9 @@ typedef struct vf_side {
   bool stat_ok;   /* st is valid (the file was opened and fstat'ed) */
   pm_stat st;
   bool hashed; /* hash covers the st.size bytes read */
+  /* The end was taken from a short read (vf_job.short_end), never
+   * confirmed by a read of 0. */
+  bool short_ended;
   pm_hash128 hash;
   uint64_t bytes; /* bytes read and hashed */
 } vf_side;
@@ -49,15 +54,27 @@ typedef struct vf_job {
    * 0: for manifests, where only the bytes matter. stat_ok stays false,
    * and a directory fails its read with PM_EISDIR. */
   bool no_stat;
+  /* With no_stat: a read that returns less than it asked for ends the
+   * file, so that a small file costs one read instead of two (the second
+   * only finding the end). The kernel returns a short read of a regular
+   * file only at its end (io_uring retries a short buffered read itself),
+   * or with an error right after partial data; a caller that sets this
+   * must confirm a surprising result (side.short_ended): the manifest
+   * audit reads a mismatching file again to a read of 0. */
+  bool short_end;
   vf_side side[2];
   uint64_t seq; /* the caller's (e.g. output order) */
   void *udata;  /* the caller's */
+  bool rel_inline; /* side[0].rel lives in the job's own allocation */
 } vf_job;
 
 /* A job for one path (copied) or two; free with vf_job_free. */
 vf_job *vf_job_new1(const char *path);
 vf_job *vf_job_new2(const char *path_a, const char *path_b, bool size_gate);
 void vf_job_free(vf_job *job);
+/* A one-side job that opens `rel` (copied) beneath `dir`, with no path:
+ * one allocation per job, for the manifest audit's many small files. */
+vf_job *vf_job_new_beneath(pm_fd dir, const char *rel);
 /* Makes side `side` of a job open `rel` beneath `dir` (see vf_side). */
 void vf_job_beneath(vf_job *job, unsigned side, pm_fd dir, const char *rel);
 

@@ -26,6 +26,11 @@
  * caller has refused NUL bytes already. */
 static char *unescape(const char *name, size_t len, bool escaped) {
   char *out = pm_xmalloc(len + 1), *o = out;
+  if (!escaped) {
+    memcpy(out, name, len);
+    out[len] = '\0';
+    return out;
+  }
   for (size_t i = 0; i < len; i++) {
     char c = name[i];
     if (escaped && c == '\\') {
@@ -49,10 +54,14 @@ static char *unescape(const char *name, size_t len, bool escaped) {
   return out;
 }
 
-static bool is_hex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-         (c >= 'A' && c <= 'F');
-}
+/* By table: every line's 32 digits pass here. */
+static const bool hexdigit[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1,
+    ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['A'] = 1, ['B'] = 1,
+    ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1};
+
+static bool is_hex(char c) { return hexdigit[(unsigned char)c]; }
 
 static size_t hex_run(const char *s, size_t n) {
   size_t i = 0;
@@ -143,15 +152,18 @@ int pm_manifest_parse_line_why(const char *line, size_t len, char **path_out,
     name = line + taglen;
     namelen = (size_t)(hex - 4 - name);
   } else {
-    const char *bsd = bsd_algorithm(line, len);
+    size_t n = hex_run(line, len);
+    bool sep = len >= n + 2 && line[n] == ' ' &&
+               (line[n + 1] == ' ' || line[n + 1] == '*');
+    /* The usual line, 32 hex digits and a separator, cannot start with
+     * another tool's tag (each has a non-hex letter or a blank in its
+     * first 9 bytes): no need to look for one. */
+    const char *bsd = n == HEXLEN && sep ? NULL : bsd_algorithm(line, len);
     if (bsd) {
       *why = bsd;
       *other = true;
       return PM_EFORMAT;
     }
-    size_t n = hex_run(line, len);
-    bool sep = len >= n + 2 && line[n] == ' ' &&
-               (line[n + 1] == ' ' || line[n + 1] == '*');
     if (n == 0 && len > 21 && !memcmp(line, "XXH3_", 5) &&
         hex_run(line + 5, len - 5) == 16 && line[21] == ' ') {
       *why = "an XXH3 64-bit checksum (xxhsum -H3), not XXH128";

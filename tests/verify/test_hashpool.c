@@ -1,7 +1,8 @@
 /* test_hashpool.c - the parallel hashing pool, once per I/O engine: the
  * hashes of many files whose sizes straddle chunk boundaries (tiny chunks
  * so that every file has many chunks in flight and in-order hashing is
- * exercised), pair jobs with the size gate, short reads resubmitted,
+ * exercised), pair jobs with the size gate, short reads resubmitted
+ * (or taken as the end, short_end),
  * read and open failures reported per file, and the counts. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +48,9 @@ static uint64_t size_of(unsigned i) {
   return (i * 7919u) % 40000u;
 }
 
-static void run_files(const pm_fs *fs, const pm_io_engine_ops *e,
-                      const char *dir, unsigned threads, bool no_stat) {
+static void run_files_end(const pm_fs *fs, const pm_io_engine_ops *e,
+                          const char *dir, unsigned threads, bool no_stat,
+                          bool short_end) {
   collect c = {.n = 0};
   pm_mutex_init(&c.mu);
   memset(c.jobs, 0, sizeof c.jobs);
@@ -70,6 +72,7 @@ static void run_files(const pm_fs *fs, const pm_io_engine_ops *e,
     vf_job *j = vf_job_new1(path);
     j->seq = i;
     j->no_stat = no_stat;
+    j->short_end = short_end;
     vf_pool_submit(p, j);
     total += size_of(i);
   }
@@ -97,6 +100,11 @@ static void run_files(const pm_fs *fs, const pm_io_engine_ops *e,
     vf_job_free(j);
   }
   pm_mutex_destroy(&c.mu);
+}
+
+static void run_files(const pm_fs *fs, const pm_io_engine_ops *e,
+                      const char *dir, unsigned threads, bool no_stat) {
+  run_files_end(fs, e, dir, threads, no_stat, false);
 }
 
 static void make_files(const char *dir) {
@@ -249,6 +257,56 @@ static void test_hashpool_pairs_and_errors(void **state) {
   tu_cleanup();
 }
 
+/* short_end: the whole file is still hashed when reads are short only at
+ * the end (sizes at and around chunk multiples included), a small file
+ * costs one read instead of two, and a short read that is not the end
+ * ends the side early with short_ended set, for the caller to confirm. */
+static void test_hashpool_short_end(void **state) {
+  const pm_io_engine_ops *e = engine_or_skip(state);
+  if (!e) {
+    skip();
+    return;
+  }
+  const char *dir = tu_scratch();
+  make_files(dir);
+  run_files_end(pm_fs_native(), e, dir, 3, true, true);
+  char path[4096];
+  snprintf(path, sizeof path, "%s/small", dir);
+  tu_write_pattern(path, 3000, 9);
+  for (int k = 0; k < 3; k++) {
+    /* k 0: without short_end; 1: with it; 2: with it and reads capped
+     * at 1000 bytes. */
+    fl_rule r = {.short_io = k == 2 ? 1000 : 0};
+    fl_layer *L = fl_new(NULL, &r);
+    collect col = {.n = 0};
+    pm_mutex_init(&col.mu);
+    memset(col.jobs, 0, sizeof col.jobs);
+    vf_pool_opts o = {.fs = fl_fs(L),
+                      .engine = fl_engine(e),
+                      .threads = 1,
+                      .done = on_done,
+                      .arg = &col};
+    vf_pool *p;
+    assert_int_equal(vf_pool_create(&o, &p), 0);
+    vf_job *j = vf_job_new1(path);
+    j->no_stat = true;
+    j->short_end = k > 0;
+    vf_pool_submit(p, j);
+    assert_int_equal(vf_pool_finish(p, NULL, NULL), 0);
+    j = col.jobs[0];
+    assert_non_null(j);
+    assert_int_equal(j->side[0].err, 0);
+    assert_true(j->side[0].hashed);
+    assert_int_equal(fl_engine_calls(L, FL_READ), k == 1 ? 1 : k == 0 ? 2 : 1);
+    assert_int_equal(j->side[0].bytes, k == 2 ? 1000 : 3000);
+    assert_true(j->side[0].short_ended == (k > 0));
+    vf_job_free(j);
+    pm_mutex_destroy(&col.mu);
+    fl_free(L);
+  }
+  tu_cleanup();
+}
+
 int main(void) {
   static char uring[] = "io_uring", pool[] = "pool";
   const struct CMUnitTest tests[] = {
@@ -258,6 +316,8 @@ int main(void) {
       cmocka_unit_test_prestate(test_hashpool_short_reads, pool),
       cmocka_unit_test_prestate(test_hashpool_pairs_and_errors, uring),
       cmocka_unit_test_prestate(test_hashpool_pairs_and_errors, pool),
+      cmocka_unit_test_prestate(test_hashpool_short_end, uring),
+      cmocka_unit_test_prestate(test_hashpool_short_end, pool),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -284,8 +284,69 @@ static void test_verify_reports_no_stale_os_error(void **state) {
   tu_cleanup();
 }
 
+/* The manifest audit takes a short read as a file's end (vf_job.
+ * short_end) and reads a mismatching file again to a read of 0 before it
+ * judges: with every read capped at 1000 bytes, 5000-byte files are still
+ * identical, and a read error after the first 1000 bytes is reported as
+ * unreadable, never as a content difference. Through fl_engine, so that
+ * io_uring's reads are capped too. */
+static void test_verify_manifest_short_reads(void **state) {
+  (void)state;
+  const char *s = tu_scratch();
+  char *d = pm_xasprintf("%s/d", s), *m = pm_xasprintf("%s/m", s);
+  assert_int_equal(tu_sh("mkdir '%s'", d), 0);
+  FILE *mf = fopen(m, "w");
+  assert_non_null(mf);
+  for (int i = 1; i <= 3; i++) {
+    char *f = pm_xasprintf("%s/f%d", d, i);
+    tu_write_pattern(f, 5000, (uint32_t)i);
+    size_t len;
+    char *data = tu_read_all(f, &len);
+    pm_hash128 h = pm_hash_buffer(data, len);
+    char hex[33];
+    pm_hash_hex(&h, hex);
+    fprintf(mf, "%s  f%d\n", hex, i);
+    free(data);
+    free(f);
+  }
+  fclose(mf);
+  const pm_io_engine_ops *eng = pm_io_engine_default(NULL, 0);
+  assert_non_null(eng);
+  for (int k = 0; k < 2; k++) {
+    /* k 1: f2's second read fails (the first returned 1000 bytes). */
+    fl_rule r = {.short_io = 1000};
+    if (k == 1) {
+      r.ops = FL_MASK(FL_READ);
+      r.nth = 2;
+      r.persistent = true;
+      r.err = PM_EIO;
+      r.oserr = 5;
+      r.path = "/f2";
+      r.path_match = FL_PATH_SUFFIX;
+    }
+    fl_layer *L = fl_new(NULL, &r);
+    vf_audit_opts o = {0};
+    o.fs = fl_fs(L);
+    o.engine = fl_engine(eng);
+    o.threads = 2;
+    o.progress_mode = PM_PROGRESS_OFF;
+    vf_report *rep = vf_report_new(VF_MODE_MANIFEST, 100);
+    assert_int_equal(vf_audit_manifest(&o, m, d, rep), 0);
+    assert_int_equal(vf_report_count(rep, VF_IDENTICAL), k ? 2 : 3);
+    assert_int_equal(vf_report_count(rep, VF_CONTENT), 0);
+    assert_int_equal(vf_report_count(rep, VF_UNREADABLE), k ? 1 : 0);
+    if (k) assert_true(fl_fired(L));
+    vf_report_free(rep);
+    fl_free(L);
+  }
+  free(d);
+  free(m);
+  tu_cleanup();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_verify_manifest_short_reads),
       cmocka_unit_test(test_verify_manifest_unsafe_paths),
       cmocka_unit_test(test_verify_open_beneath),
       cmocka_unit_test(test_hashpool_fifo_never_blocks),
