@@ -320,6 +320,7 @@ static void verifier_main(void *arg) {
   ce_verifier *v = arg;
   int rc;
   v->reader = vf_rereader_new(v->c->fs, v->c->eng, REREAD_DEPTH, &rc);
+  if (v->reader) vf_rereader_disk_order(v->reader, true);
   pm_mutex_lock(&v->mu);
   for (;;) {
     if (!v->head) {

@@ -97,6 +97,13 @@ typedef struct vf_rereader vf_rereader;
 vf_rereader *vf_rereader_new(const pm_fs *fs, const pm_io_engine_ops *eng,
                              unsigned depth, int *rc);
 void vf_rereader_free(vf_rereader *r);
+/* on: each run opens its files ahead (up to 4,096 at once, in the
+ * items' order) and reads them in the order of where they begin on the
+ * disk (pm_fs_phys_pos), so that the reads of neighbouring files reach
+ * the device together and merge; files it cannot place are read first.
+ * Off (the default): opened and read one after the other in the items'
+ * order. */
+void vf_rereader_disk_order(vf_rereader *r, bool on);
 /* Re-reads n files beneath `dir`; n results in the items' order,
  * malloc'd (the caller frees them). */
 vf_reread_result *vf_rereader_run(vf_rereader *r, pm_fd dir,
