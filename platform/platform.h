@@ -780,6 +780,12 @@ int pm_io_engine_validate(const pm_io_engine_ops *e);
 uint32_t pm_create_mask(void);
 /* Number of online processors (at least 1). */
 unsigned pm_cpu_count(void);
+/* How many files this process may have open at once, for a caller that
+ * opens many ahead (the --verify re-read) and must leave room for the
+ * others. Linux: RLIMIT_NOFILE's soft limit, first raised to the hard
+ * limit (at most 1,048,576) once per process, as a server program does;
+ * Windows: handles are bounded by memory only, so a large constant. */
+unsigned pm_open_files_max(void);
 /* Monotonic clock in nanoseconds. */
 uint64_t pm_now_ns(void);
 /* True when the stream is a terminal. */

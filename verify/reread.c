@@ -248,8 +248,9 @@ typedef struct rr_open {
   bool has_pos;
 } rr_open;
 
-/* Files opened ahead in the disk's order: at most this many at once
- * (fewer where the process runs out of descriptors). */
+/* Files opened ahead in the disk's order: at most this many at once,
+ * and a quarter of pm_open_files_max() (fewer where the process runs out
+ * of descriptors all the same). */
 #define RR_GROUP 4096
 
 typedef struct rr_file {
@@ -485,8 +486,13 @@ static int pos_cmp(const void *a, const void *b) {
 static void rr_open_group(vf_rereader *r, const size_t *perm, size_t n,
                           size_t *next) {
   if (!r->group) r->group = pm_xcalloc(RR_GROUP, sizeof *r->group);
+  /* A quarter of what the process may open: the copy's workers open
+   * files while the group is open. */
+  size_t cap = pm_open_files_max() / 4;
+  if (cap > RR_GROUP) cap = RR_GROUP;
+  if (cap < 16) cap = 16;
   r->ngroup = r->gnext = 0;
-  while (*next < n && r->ngroup < RR_GROUP) {
+  while (*next < n && r->ngroup < cap) {
     size_t i = perm[*next];
     if (r->items[i].skip) {
       (*next)++;
