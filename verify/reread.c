@@ -242,7 +242,7 @@ typedef struct rr_slot rr_slot;
 /* A file opened ahead, with its place on the disk (has_pos false: none
  * known, read first, in the order it was opened). */
 typedef struct rr_open {
-  size_t item;
+  size_t item, seq; /* seq: its place in the opening order */
   pm_fd fd;
   uint64_t pos;
   bool has_pos;
@@ -473,7 +473,7 @@ static int pos_cmp(const void *a, const void *b) {
   const rr_open *x = a, *y = b;
   if (x->has_pos != y->has_pos) return x->has_pos ? 1 : -1;
   if (x->has_pos && x->pos != y->pos) return x->pos < y->pos ? -1 : 1;
-  return x->item < y->item ? -1 : x->item > y->item; /* stable enough */
+  return x->seq < y->seq ? -1 : x->seq > y->seq; /* else as opened */
 }
 
 /* Opens the next group of files from perm[*next] on (up to RR_GROUP, or
@@ -481,8 +481,8 @@ static int pos_cmp(const void *a, const void *b) {
  * asks each where it begins on the disk, and sorts the group by that:
  * the reads of neighbouring files then reach the device together and
  * the block layer merges them. A table that cannot tell (PM_ENOTSUP) is
- * not asked again; a file it cannot place is read first. qsort's order
- * among equal places does not matter. */
+ * not asked again; files it cannot place are read first; files at one
+ * place (or none) keep the order they were opened in. */
 static void rr_open_group(vf_rereader *r, const size_t *perm, size_t n,
                           size_t *next) {
   if (!r->group) r->group = pm_xcalloc(RR_GROUP, sizeof *r->group);
@@ -505,6 +505,7 @@ static void rr_open_group(vf_rereader *r, const size_t *perm, size_t n,
     if (rc) continue;
     rr_open *o = &r->group[r->ngroup++];
     o->item = i;
+    o->seq = r->ngroup - 1;
     o->fd = fd;
     o->has_pos = false;
     if (!r->no_pos) {

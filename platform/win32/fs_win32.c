@@ -1454,7 +1454,7 @@ static int w_cached(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off) {
  * ERROR_HANDLE_EOF: no cluster at all (an empty file, or an NTFS file
  * small enough to live in its MFT record); an Lcn of -1: the first run is
  * a hole or compressed, no place to give. A volume that cannot map
- * clusters (a network drive) answers PM_ENOTSUP. */
+ * clusters (a network drive, Wine) answers PM_ENOTSUP. */
 static int w_phys_pos(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t *pos) {
   STARTING_VCN_INPUT_BUFFER in;
   RETRIEVAL_POINTERS_BUFFER out;
@@ -1470,6 +1470,9 @@ static int w_phys_pos(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t *pos) {
   if (e && e != ERROR_MORE_DATA) return pmw_fail(e);
   if (!out.ExtentCount || out.Extents[0].Lcn.QuadPart < 0)
     return fail_self(PM_ENODATA);
+  /* Cluster 0 holds the boot sector, never a file's data: a volume that
+   * says 0 does not map clusters (Wine answers every file so). */
+  if (out.Extents[0].Lcn.QuadPart == 0) return fail_self(PM_ENOTSUP);
   *pos = (uint64_t)out.Extents[0].Lcn.QuadPart;
   return 0;
 }
