@@ -529,7 +529,7 @@ static void test_copy_verify_reread_differs(void **state) {
  * uncached here). Each re-read window reads ascending inodes, so the
  * inodes fall back only where a window starts. Committers that each
  * re-read their own batches of 25 (before session 10) interleaved their
- * runs: 35-59 falls for these 1,200 files; windows gave 2-9. */
+ * runs: 35-59 falls for these 1,200 files; windows gave 2-17. */
 static pm_fs_ops win_ops;
 static const pm_fs win_fs = {&win_ops, NULL};
 static pm_mutex win_mu;
@@ -595,7 +595,7 @@ static void test_copy_verify_rereads_windows(void **state) {
      * sanitized run), or at the end. */
     printf("  %zu direct re-reads, inode order fell back %zu times\n", win_n,
            falls);
-    assert_true(falls <= 18);
+    assert_true(falls <= 24);
   }
   free(win_ino);
   win_ino = NULL;
