@@ -6,12 +6,15 @@
  * so that the disk's side of the --verify bound can be measured without a
  * copy running beside it. A Linux measuring tool (nftw).
  *
- *   pm_reread_bench DIR threads|engine [THREADS_OR_DEPTH] [BATCH_FILES] [ino]
+ *   pm_reread_bench DIR threads|engine [THREADS_OR_DEPTH] [BATCH_FILES]
+ *                   [ino|phys|disk]
  *
  * ino: each batch re-read in inode order (vf_reread_item.order), as the
  * committers of `copy --verify` do; phys: in the order of each file's
- * first physical block (FIEMAP; what a platform slot for it would give);
- * without either, in the walk's order.
+ * first physical block (FIEMAP, asked while listing); disk: opened in
+ * inode order and read in the disk's order by the re-reader itself
+ * (vf_rereader_disk_order, pm_fs_phys_pos: what `copy --verify` does);
+ * without any, in the walk's order.
  */
 #define _XOPEN_SOURCE 700
 #include <fcntl.h>
@@ -31,7 +34,7 @@
 
 static vf_reread_item *items;
 static size_t nitems, capitems, rootlen;
-static bool by_ino, by_phys;
+static bool by_ino, by_phys, by_disk;
 
 /* The file's first physical byte / 4096 + 1, or 0 when FIEMAP fails. */
 static uint64_t phys_of(const char *p) {
@@ -77,7 +80,7 @@ static double cpu_s(void) {
 int main(int argc, char **argv) {
   if (argc < 3 || (strcmp(argv[2], "threads") && strcmp(argv[2], "engine"))) {
     fprintf(stderr, "usage: pm_reread_bench DIR threads|engine "
-                    "[THREADS_OR_DEPTH] [BATCH_FILES] [ino|phys]\n");
+                    "[THREADS_OR_DEPTH] [BATCH_FILES] [ino|phys|disk]\n");
     return 2;
   }
   bool engine = !strcmp(argv[2], "engine");
@@ -85,6 +88,8 @@ int main(int argc, char **argv) {
   size_t batch = argc > 4 ? (size_t)atol(argv[4]) : 4096;
   by_ino = argc > 5 && !strcmp(argv[5], "ino");
   by_phys = argc > 5 && !strcmp(argv[5], "phys");
+  by_disk = argc > 5 && !strcmp(argv[5], "disk");
+  if (by_disk) by_ino = true;
   rootlen = strlen(argv[1]);
   if (nftw(argv[1], add, 64, FTW_PHYS)) {
     perror("nftw");
@@ -105,6 +110,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "engine %s: %s\n", eng->name, pm_errname(rc));
       return 1;
     }
+    vf_rereader_disk_order(r, by_disk);
   }
   uint64_t t0 = pm_now_ns(), bytes = 0, errors = 0;
   double c0 = cpu_s();

@@ -114,6 +114,10 @@ typedef struct ce_ctx {
 
   pm_manifest_writer *mw;
   ce_journal *j;
+  /* commit.c: the --verify re-read shared by the committers, made by the
+   * first committer and freed by the last (both under qmu). */
+  struct ce_verifier *verifier;
+  unsigned verifier_refs;
   /* An update: the state the last copy left (NULL when adopting a tree
    * with --checksum), and the state this run writes (NULL without a
    * manifest). */

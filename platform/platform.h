@@ -344,6 +344,16 @@ typedef struct pm_fs_ops {
    * would not wait for the medium: PM_OK yes, PM_EAGAIN no, PM_ENOTSUP
    * where the OS cannot tell. Changes nothing. */
   int (*cached)(const pm_fs *self, pm_fd fd, uint64_t off);
+  /* Where the file open at fd begins on its volume: *pos orders files by
+   * the place of their first data on the disk (Linux: the byte offset of
+   * the first extent, FIEMAP; Windows: the first extent's logical cluster
+   * number, FSCTL_GET_RETRIEVAL_POINTERS, NT 4.0), so that a reader of
+   * many files can take them in the disk's order. Only the order of two
+   * values of one volume means anything. PM_ENODATA where the file has
+   * no data of its own on the disk yet (empty, all holes, not yet
+   * allocated, data kept in the MFT or inline); PM_ENOTSUP where the OS
+   * or the file system cannot tell. Changes nothing. */
+  int (*phys_pos)(const pm_fs *self, pm_fd fd, uint64_t *pos);
 
   /* ---- Operations beneath a directory handle ----
    *
@@ -616,6 +626,9 @@ static inline int pm_fs_drop_cache(const pm_fs *fs, pm_fd fd, uint64_t off,
 static inline int pm_fs_cached(const pm_fs *fs, pm_fd fd, uint64_t off) {
   return fs->ops->cached(fs, fd, off);
 }
+static inline int pm_fs_phys_pos(const pm_fs *fs, pm_fd fd, uint64_t *pos) {
+  return fs->ops->phys_pos(fs, fd, pos);
+}
 static inline int pm_fs_open_at(const pm_fs *fs, pm_fd dir, const char *rel,
                                 int flags, uint32_t mode, pm_fd *out) {
   return fs->ops->open_at(fs, dir, rel, flags, mode, out);
@@ -767,6 +780,12 @@ int pm_io_engine_validate(const pm_io_engine_ops *e);
 uint32_t pm_create_mask(void);
 /* Number of online processors (at least 1). */
 unsigned pm_cpu_count(void);
+/* How many files this process may have open at once, for a caller that
+ * opens many ahead (the --verify re-read) and must leave room for the
+ * others. Linux: RLIMIT_NOFILE's soft limit, first raised to the hard
+ * limit (at most 1,048,576) once per process, as a server program does;
+ * Windows: handles are bounded by memory only, so a large constant. */
+unsigned pm_open_files_max(void);
 /* Monotonic clock in nanoseconds. */
 uint64_t pm_now_ns(void);
 /* True when the stream is a terminal. */

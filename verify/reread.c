@@ -239,6 +239,20 @@ vf_reread_result *vf_reread_batch(const pm_fs *fs, pm_fd dir,
 
 typedef struct rr_slot rr_slot;
 
+/* A file opened ahead, with its place on the disk (has_pos false: none
+ * known, read first, in the order it was opened). */
+typedef struct rr_open {
+  size_t item, seq; /* seq: its place in the opening order */
+  pm_fd fd;
+  uint64_t pos;
+  bool has_pos;
+} rr_open;
+
+/* Files opened ahead in the disk's order: at most this many at once,
+ * and a quarter of pm_open_files_max() (fewer where the process runs out
+ * of descriptors all the same). */
+#define RR_GROUP 4096
+
 typedef struct rr_file {
   size_t item;
   pm_fd fd;
@@ -274,6 +288,11 @@ struct vf_rereader {
   rr_file *files, *free_files;
   pm_io_req **events;
   void *fbuf; /* vf_hash_file_uncached_at's buffer, made when needed */
+  /* In the disk's order (vf_rereader_disk_order): the group of files
+   * opened ahead, sorted by where they begin on the disk. */
+  bool disk_order, no_pos;
+  struct rr_open *group;
+  size_t ngroup, gnext;
   /* The batch being re-read. */
   pm_fd dir;
   const vf_reread_item *items;
@@ -317,8 +336,11 @@ void vf_rereader_free(vf_rereader *r) {
   free(r->events);
   pm_aligned_free(r->arena);
   pm_aligned_free(r->fbuf);
+  free(r->group);
   free(r);
 }
+
+void vf_rereader_disk_order(vf_rereader *r, bool on) { r->disk_order = on; }
 
 /* The file re-read whole by the one-file path, which takes the fallback
  * where O_DIRECT is refused and reads a file of any size whole. */
@@ -410,18 +432,23 @@ static void rr_complete(vf_rereader *r, rr_slot *s) {
 
 /* Opens item i: the file record to queue reads for, or NULL when the
  * item is already done with (an error, the fallback, an empty file). */
-static rr_file *rr_start(vf_rereader *r, size_t i) {
-  pm_fd fd;
-  int rc = open_one(r->fs, r->dir, r->items[i].rel, PM_O_DIRECT, &fd);
+/* Opens item i with O_DIRECT: 0 with *fd, or the item is done with (the
+ * fallback, an error) and 1 is returned; PM_EMFILE (nothing done) when
+ * `ahead` says the caller can come back to it with fewer files open. */
+static int rr_open_item(vf_rereader *r, size_t i, bool ahead, pm_fd *fd) {
+  int rc = open_one(r->fs, r->dir, r->items[i].rel, PM_O_DIRECT, fd);
+  if (!rc) return 0;
+  if (rc == PM_EMFILE && ahead) return rc;
   if (rc == PM_EINVAL || rc == PM_ENOTSUP) {
     rr_redo(r, i);
-    return NULL;
+    return 1;
   }
-  if (rc) {
-    r->out[i].rc = rc;
-    r->out[i].oserr = pm_oserr_of(rc);
-    return NULL;
-  }
+  r->out[i].rc = rc;
+  r->out[i].oserr = pm_oserr_of(rc);
+  return 1;
+}
+
+static rr_file *rr_start(vf_rereader *r, size_t i, pm_fd fd) {
   rr_file *f = r->free_files;
   r->free_files = f->next_free;
   f->used = true;
@@ -440,6 +467,54 @@ static rr_file *rr_start(vf_rereader *r, size_t i) {
     return NULL;
   }
   return f;
+}
+
+static int pos_cmp(const void *a, const void *b) {
+  const rr_open *x = a, *y = b;
+  if (x->has_pos != y->has_pos) return x->has_pos ? 1 : -1;
+  if (x->has_pos && x->pos != y->pos) return x->pos < y->pos ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq; /* else as opened */
+}
+
+/* Opens the next group of files from perm[*next] on (up to RR_GROUP, or
+ * until the process has no descriptor left with one file open at least),
+ * asks each where it begins on the disk, and sorts the group by that:
+ * the reads of neighbouring files then reach the device together and
+ * the block layer merges them. A table that cannot tell (PM_ENOTSUP) is
+ * not asked again; files it cannot place are read first; files at one
+ * place (or none) keep the order they were opened in. */
+static void rr_open_group(vf_rereader *r, const size_t *perm, size_t n,
+                          size_t *next) {
+  if (!r->group) r->group = pm_xcalloc(RR_GROUP, sizeof *r->group);
+  /* A quarter of what the process may open: the copy's workers open
+   * files while the group is open. */
+  size_t cap = pm_open_files_max() / 4;
+  if (cap > RR_GROUP) cap = RR_GROUP;
+  if (cap < 16) cap = 16;
+  r->ngroup = r->gnext = 0;
+  while (*next < n && r->ngroup < cap) {
+    size_t i = perm[*next];
+    if (r->items[i].skip) {
+      (*next)++;
+      continue;
+    }
+    pm_fd fd;
+    int rc = rr_open_item(r, i, r->ngroup > 0, &fd);
+    if (rc == PM_EMFILE) break;
+    (*next)++;
+    if (rc) continue;
+    rr_open *o = &r->group[r->ngroup++];
+    o->item = i;
+    o->seq = r->ngroup - 1;
+    o->fd = fd;
+    o->has_pos = false;
+    if (!r->no_pos) {
+      int prc = pm_fs_phys_pos(r->fs, fd, &o->pos);
+      if (prc == PM_ENOTSUP) r->no_pos = true;
+      o->has_pos = prc == 0;
+    }
+  }
+  qsort(r->group, r->ngroup, sizeof *r->group, pos_cmp);
 }
 
 /* The engine failed as a whole (commit or getevents): its context is
@@ -478,8 +553,13 @@ vf_reread_result *vf_rereader_run(vf_rereader *r, pm_fd dir,
   size_t *perm = order_of(items, n);
   size_t next = 0; /* in perm */
   rr_file *cur = NULL; /* the file whose reads are being queued */
+  r->ngroup = r->gnext = 0;
   for (;;) {
     if (!r->io) { /* no engine: each file by the one-file path */
+      for (; r->gnext < r->ngroup; r->gnext++) {
+        (void)pm_fs_close(r->fs, r->group[r->gnext].fd);
+        rr_redo(r, r->group[r->gnext].item);
+      }
       for (; next < n; next++)
         if (!items[perm[next]].skip) rr_redo(r, perm[next]);
       break;
@@ -487,9 +567,22 @@ vf_reread_result *vf_rereader_run(vf_rereader *r, pm_fd dir,
     bool busy = false;
     while (r->free_slots && !busy) {
       if (!cur) {
-        if (next >= n || !r->free_files) break;
+        if (!r->free_files) break;
+        if (r->disk_order) {
+          if (r->gnext >= r->ngroup) {
+            if (next >= n) break;
+            rr_open_group(r, perm, n, &next);
+            continue;
+          }
+          rr_open *o = &r->group[r->gnext++];
+          cur = rr_start(r, o->item, o->fd);
+          continue;
+        }
+        if (next >= n) break;
         size_t i = perm[next++];
-        if (!items[i].skip) cur = rr_start(r, i);
+        pm_fd fd;
+        if (!items[i].skip && !rr_open_item(r, i, false, &fd))
+          cur = rr_start(r, i, fd);
         continue;
       }
       if (cur->rc || cur->redo) { /* no use reading the rest */
@@ -544,7 +637,7 @@ vf_reread_result *vf_rereader_run(vf_rereader *r, pm_fd dir,
       }
     }
     if (!r->outstanding) {
-      if (!cur && next >= n) break;
+      if (!cur && next >= n && r->gnext >= r->ngroup) break;
       continue;
     }
     int rc = r->eng->commit(r->io);

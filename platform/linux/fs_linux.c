@@ -28,7 +28,10 @@
 #include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 #include <linux/magic.h>
+#include <sys/ioctl.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 
@@ -787,6 +790,32 @@ static int lx_drop_cache(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off,
   return r ? pm__from_errno(r) : 0;
 }
 
+/* FIEMAP asked for one extent: the first. FIEMAP_FLAG_SYNC is not
+ * asked (it would write the file back); a file whose data are not yet
+ * allocated (delayed allocation) has an extent flagged DELALLOC, whose
+ * place means nothing: PM_ENODATA, as for a file with no extent. */
+static int lx_phys_pos(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t *pos) {
+  union {
+    struct fiemap fm;
+    char raw[sizeof(struct fiemap) + sizeof(struct fiemap_extent)];
+  } u;
+  memset(&u, 0, sizeof u);
+  u.fm.fm_length = ~(uint64_t)0;
+  u.fm.fm_extent_count = 1;
+  if (ioctl((int)fd, FS_IOC_FIEMAP, &u.fm) != 0) {
+    if (errno == EOPNOTSUPP || errno == ENOTTY || errno == EINVAL)
+      return PM_ENOTSUP;
+    return pm__from_errno(errno);
+  }
+  const struct fiemap_extent *e = &u.fm.fm_extents[0];
+  if (!u.fm.fm_mapped_extents ||
+      (e->fe_flags & (FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC |
+                      FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_NOT_ALIGNED)))
+    return PM_ENODATA;
+  *pos = e->fe_physical;
+  return 0;
+}
+
 static int lx_cached(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off) {
   /* A read that must not wait (RWF_NOWAIT, Linux 4.14) of one byte:
    * EAGAIN when its page would have to come from the medium. */
@@ -1381,6 +1410,7 @@ static const pm_fs_ops linux_ops = {
     .realpath = lx_realpath,
     .drop_cache = lx_drop_cache,
     .cached = lx_cached,
+    .phys_pos = lx_phys_pos,
     .open_at = lx_open_at,
     .stat_at = lx_stat_at,
     .opendir_at = lx_opendir_at,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <stdlib.h>
@@ -92,6 +93,26 @@ bool pm_create_mode_exact(const pm_fs *fs, const char *dir) {
 unsigned pm_cpu_count(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? (unsigned)n : 1;
+}
+
+unsigned pm_open_files_max(void) {
+  static atomic_uint cached;
+  unsigned n = atomic_load(&cached);
+  if (n) return n;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  rlim_t want = rl.rlim_max;
+  if (want == RLIM_INFINITY || want > 1048576) want = 1048576;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+    struct rlimit up = {want, rl.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &up) == 0) rl.rlim_cur = want;
+  }
+  n = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1048576
+          ? 1048576u
+          : (unsigned)rl.rlim_cur;
+  if (!n) n = 1;
+  atomic_store(&cached, n);
+  return n;
 }
 
 uint64_t pm_now_ns(void) {

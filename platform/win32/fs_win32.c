@@ -1448,6 +1448,35 @@ static int w_cached(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off) {
   return fail_self(PM_ENOTSUP);
 }
 
+/* The logical cluster of the file's first extent (FSCTL_GET_RETRIEVAL_
+ * POINTERS, NT 4.0 and later, through DeviceIoControl). One extent is
+ * asked for: ERROR_MORE_DATA then says the file has more, which is fine.
+ * ERROR_HANDLE_EOF: no cluster at all (an empty file, or an NTFS file
+ * small enough to live in its MFT record); an Lcn of -1: the first run is
+ * a hole or compressed, no place to give. A volume that cannot map
+ * clusters (a network drive, Wine) answers PM_ENOTSUP. */
+static int w_phys_pos(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t *pos) {
+  STARTING_VCN_INPUT_BUFFER in;
+  RETRIEVAL_POINTERS_BUFFER out;
+  in.StartingVcn.QuadPart = 0;
+  memset(&out, 0, sizeof out);
+  DWORD got;
+  DWORD e = ioctl_wait((HANDLE)fd, FSCTL_GET_RETRIEVAL_POINTERS, &in,
+                       sizeof in, &out, sizeof out, &got);
+  if (e == ERROR_INVALID_FUNCTION || e == ERROR_NOT_SUPPORTED ||
+      e == ERROR_INVALID_PARAMETER || e == ERROR_CALL_NOT_IMPLEMENTED)
+    return fail_self(PM_ENOTSUP);
+  if (e == ERROR_HANDLE_EOF) return fail_self(PM_ENODATA);
+  if (e && e != ERROR_MORE_DATA) return pmw_fail(e);
+  if (!out.ExtentCount || out.Extents[0].Lcn.QuadPart < 0)
+    return fail_self(PM_ENODATA);
+  /* Cluster 0 holds the boot sector, never a file's data: a volume that
+   * says 0 does not map clusters (Wine answers every file so). */
+  if (out.Extents[0].Lcn.QuadPart == 0) return fail_self(PM_ENOTSUP);
+  *pos = (uint64_t)out.Extents[0].Lcn.QuadPart;
+  return 0;
+}
+
 /* LockFileEx(LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY). Windows
  * byte-range locks are mandatory: a lock on the file's bytes would refuse
  * other processes' reads of them (the lock file's holder is read by the
@@ -1508,6 +1537,7 @@ static const pm_fs_ops win32_ops = {
     .realpath = w_realpath,
     .drop_cache = w_drop_cache,
     .cached = w_cached,
+    .phys_pos = w_phys_pos,
     .open_at = pmw_open_at,
     .stat_at = pmw_stat_at,
     .opendir_at = pmw_opendir_at,

@@ -117,6 +117,8 @@ bool pm_create_mode_exact(const pm_fs *fs, const char *dir) {
   return true;
 }
 
+unsigned pm_open_files_max(void) { return 1u << 20; }
+
 unsigned pm_cpu_count(void) {
   SYSTEM_INFO si;
   GetSystemInfo(&si);

@@ -24,10 +24,12 @@
 #define FILES_IN_FLIGHT 8
 #define SMALL_MAX (16 * 1024)
 
-static const char *opts =
-    "--threads 2 --batch-bytes 524288 --batch-files 64 --inflight-bytes "
-    "1048576 --checkpoint-bytes 1048576 --chunk-size 262144 "
-    "--files-in-flight 8";
+#define OPTS                                                             \
+  "--threads 2 --batch-bytes 524288 --batch-files 64 --inflight-bytes "  \
+  "1048576 --checkpoint-bytes 1048576 --chunk-size 262144 "             \
+  "--files-in-flight 8"
+static const char *const plain_opts = OPTS, *const verify_opts = OPTS " --verify";
+static const char *opts = OPTS;
 
 static pid_t start_copy(const char *base) {
   pid_t pid = fork();
@@ -49,8 +51,10 @@ static uint64_t json_u64(const char *json, const char *key) {
   return p ? strtoull(p + strlen(pat), NULL, 10) : UINT64_MAX;
 }
 
-static void test_copy_crash_kill9_resume(void **state) {
-  (void)state;
+/* `batches`: the batches per worker a crash may leave unrecorded, the
+ * one being filled and those handed over (3 for a plain copy, 5 with
+ * --verify, whose shared re-read spans several); `kills` runs. */
+static void kill9_resume(unsigned batches, int kills) {
   const char *b = tu_scratch();
   /* 1,500 small files and 4 files of 6 MiB: about 35 MiB. */
   assert_int_equal(
@@ -80,12 +84,12 @@ static void test_copy_crash_kill9_resume(void **state) {
    * (under two checkpoints each; allow two such files). A rerun that copied
    * unchanged work again, or ignored the checkpoints, would exceed it. */
   const uint64_t bound =
-      THREADS * (3 * ((uint64_t)BATCH_BYTES + FILES_IN_FLIGHT * SMALL_MAX) +
+      THREADS * (batches * ((uint64_t)BATCH_BYTES + FILES_IN_FLIGHT * SMALL_MAX) +
                  INFLIGHT + 2 * 2 * CKPT);
   srand(12345);
   unsigned resumed_runs = 0, finished_at_kill = 0;
   uint64_t max_rewritten = 0;
-  for (int i = 0; i < 20; i++) {
+  for (int i = 0; i < kills; i++) {
     tu_sh("cd '%s' && rm -rf dst dst.xxh128 dst.xxh128.tmp dst.pomove-journal", b);
     pid = start_copy(b);
     long delay = 2000 + (long)(rand() % (int)(full_us * 8 / 10));
@@ -138,12 +142,26 @@ static void test_copy_crash_kill9_resume(void **state) {
                            b),
                      0);
   }
-  printf("  %u of 20 reruns resumed from a journal, %u kills came after "
+  printf("  %u of %d reruns resumed from a journal, %u kills came after "
          "the copy finished; at most %llu bytes written again (bound %llu)\n",
-         resumed_runs, finished_at_kill, (unsigned long long)max_rewritten,
+         resumed_runs, kills, finished_at_kill, (unsigned long long)max_rewritten,
          (unsigned long long)bound);
   assert_true(resumed_runs > 0);
   tu_cleanup();
+}
+
+static void test_copy_crash_kill9_resume(void **state) {
+  (void)state;
+  opts = plain_opts;
+  kill9_resume(3, 20);
+}
+
+/* The same with --verify: a file is recorded only once its re-read
+ * matched, and the re-reads wait for windows of several batches. */
+static void test_copy_crash_kill9_resume_verify(void **state) {
+  (void)state;
+  opts = verify_opts;
+  kill9_resume(5, 10);
 }
 
 /* A torn last record is detected and ignored; earlier records stay. */
@@ -203,6 +221,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_journal_torn_tail),
       cmocka_unit_test(test_copy_crash_kill9_resume),
+      cmocka_unit_test(test_copy_crash_kill9_resume_verify),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -346,6 +346,11 @@ static int no_cached(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t off) {
   return PM_ENOTSUP;
 }
 
+static int no_phys_pos(const pm_fs *self PM_UNUSED, pm_fd fd, uint64_t *pos) {
+  (void)fd, (void)pos;
+  return PM_ENOTSUP;
+}
+
 static const pm_fs_ops memfs_ops = {
     .name = "fuzz-memfs",
     .open = m_open,
@@ -382,6 +387,7 @@ static const pm_fs_ops memfs_ops = {
     .realpath = no_realpath,
     .drop_cache = no_drop,
     .cached = no_cached,
+    .phys_pos = no_phys_pos,
 };
 
 static const pm_fs memfs = {&memfs_ops, NULL};

@@ -1337,6 +1337,42 @@ FS_CASE(oserr) {
   assert_true(pm_oserr_last() != 4242);
 }
 
+/* phys_pos: a file whose data were flushed has a place on the disk,
+ * another file's differs; an empty file has none (PM_ENODATA); a file
+ * system that cannot tell says PM_ENOTSUP for both. */
+FS_CASE(phys_pos) {
+  (void)t;
+  char *f = ct_str("%s/f", dir), *g = ct_str("%s/g", dir),
+       *e = ct_str("%s/e", dir);
+  char data[10000];
+  memset(data, 'p', sizeof data);
+  put_file(fs, f, data, sizeof data);
+  put_file(fs, g, data, sizeof data);
+  put_file(fs, e, data, 0);
+  pm_fd fd, gd, ed;
+  assert_int_equal(pm_fs_open(fs, f, PM_O_RDWR, 0, &fd), 0);
+  assert_int_equal(pm_fs_open(fs, g, PM_O_RDWR, 0, &gd), 0);
+  assert_int_equal(pm_fs_open(fs, e, PM_O_RDONLY, 0, &ed), 0);
+  assert_int_equal(pm_fs_fsync(fs, fd, false), 0);
+  assert_int_equal(pm_fs_fsync(fs, gd, false), 0);
+  uint64_t pf = 0, pg = 0, pe = 0;
+  int rf = pm_fs_phys_pos(fs, fd, &pf), rg = pm_fs_phys_pos(fs, gd, &pg);
+  int re = pm_fs_phys_pos(fs, ed, &pe);
+  if (rf == PM_ENOTSUP) {
+    print_message("  no physical positions on this file system\n");
+    assert_int_equal(rg, PM_ENOTSUP);
+    assert_true(re == PM_ENOTSUP || re == PM_ENODATA);
+  } else {
+    assert_int_equal(rf, 0);
+    assert_int_equal(rg, 0);
+    assert_true(pf != pg);
+    assert_int_equal(re, PM_ENODATA);
+  }
+  assert_int_equal(pm_fs_close(fs, fd), 0);
+  assert_int_equal(pm_fs_close(fs, gd), 0);
+  assert_int_equal(pm_fs_close(fs, ed), 0);
+}
+
 FS_CASE(sync_truncate) {
   (void)t;
   char *f = ct_str("%s/f", dir);
@@ -1671,6 +1707,7 @@ int main(void) {
       cmocka_unit_test(test_fs_contract_errors),
       cmocka_unit_test(test_fs_contract_oserr),
       cmocka_unit_test(test_fs_contract_sync_truncate),
+      cmocka_unit_test(test_fs_contract_phys_pos),
       cmocka_unit_test(test_fs_contract_fsinfo),
       cmocka_unit_test(test_fs_contract_win32),
   };

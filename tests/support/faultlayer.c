@@ -510,6 +510,12 @@ static int l_cached(const pm_fs *self, pm_fd fd, uint64_t off) {
   if (e) return e;
   return pm_fs_cached(L->parent, fd, off);
 }
+static int l_phys_pos(const pm_fs *self, pm_fd fd, uint64_t *pos) {
+  fl_layer *L = self->ctx;
+  int e = gate_fd(L, FL_INFO, fd);
+  if (e) return e;
+  return pm_fs_phys_pos(L->parent, fd, pos);
+}
 static int l_stat_at(const pm_fs *self, pm_fd dir, const char *rel,
                      pm_stat *st) {
   fl_layer *L = self->ctx;
@@ -664,6 +670,7 @@ static const pm_fs_ops fl_ops = {
     .realpath = l_realpath,
     .drop_cache = l_drop_cache,
     .cached = l_cached,
+    .phys_pos = l_phys_pos,
     .open_at = l_open_at,
     .stat_at = l_stat_at,
     .opendir_at = l_opendir_at,

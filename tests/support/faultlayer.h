@@ -43,7 +43,7 @@ typedef enum fl_op {
                 streams_list and their _at forms */
   FL_CLOSE,  /* close, closedir: counted, never failed */
   FL_CACHE,  /* drop_cache, cached: counted, never failed */
-  FL_INFO,   /* fsinfo, realpath: counted, never failed */
+  FL_INFO,   /* fsinfo, realpath, phys_pos: counted, never failed */
   FL_NOPS
 } fl_op;
 
