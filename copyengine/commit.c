@@ -92,7 +92,7 @@ static void commit_items(ce_ctx *c, vf_rereader *reader, pending *items,
                          size_t n, ce_task **retry) {
   int rc = 0;
   if (n && c->sync_fs) {
-    rc = ce_sync_dst(c); /* shared with the other committers */
+    rc = pm_fs_syncfs(c->fs, c->dst_fd);
     if (rc) ce_count_error(c, "flush to disk (syncfs)", c->dst, rc);
   }
   ce_jfile *jf = pm_xcalloc(n ? n : 1, sizeof *jf);

@@ -286,7 +286,6 @@ int ce_copy(const ce_options *opts, ce_result *res) {
   pm_mutex_init(&c->hlmu);
   pm_mutex_init(&c->donemu);
   pm_cond_init(&c->donecv);
-  ce_sync_init(&c->dsync);
 
   char *manifest = NULL;
   pm_thread walker;
@@ -508,7 +507,6 @@ out:
   pm_cond_destroy(&c->qnotfull);
   pm_mutex_destroy(&c->hlmu);
   pm_mutex_destroy(&c->donemu);
-  ce_sync_destroy(&c->dsync);
   pm_cond_destroy(&c->donecv);
   free(workers);
   free(manifest);

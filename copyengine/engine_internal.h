@@ -73,22 +73,6 @@ typedef struct ce_task {
 
 typedef struct ce_hardlink ce_hardlink;
 
-/* The committers' shared flush of DST (syncfs.c): flushes started and
- * finished are numbered; a caller waits for the first one started after
- * it asked. Under mu. */
-typedef struct ce_sync {
-  pm_mutex mu;
-  pm_cond cv;
-  uint64_t started, done, failed_gen;
-  int failed_rc;
-  bool running;
-  unsigned waiting; /* callers waiting for a flush to end, for tests */
-  uint64_t flushes; /* syncfs calls made, for tests */
-} ce_sync;
-
-void ce_sync_init(ce_sync *s);
-void ce_sync_destroy(ce_sync *s);
-
 typedef struct ce_ctx {
   const ce_options *o;
   const pm_fs *fs;
@@ -100,8 +84,7 @@ typedef struct ce_ctx {
    * a read out of SRC or a write out of DST. c->src and c->dst serve only
    * to name entries in reports. dst_fd also serves syncfs. */
   pm_fd src_fd, dst_fd;
-  bool sync_fs;  /* batches are made durable by a syncfs (ce_sync_dst) */
-  ce_sync dsync;
+  bool sync_fs;  /* batches are made durable by one syncfs each */
   bool no_syncfs; /* the platform has no syncfs here: flush every file */
   bool root_user;
   uint32_t euid, egid;
@@ -152,12 +135,6 @@ typedef struct ce_ctx {
   pm_cond donecv; /* a worker or the walker ended */
   atomic_int fatal; /* a PM_E* that stops the whole copy (ENOSPC ...) */
 } ce_ctx;
-
-/* Makes what the caller wrote to DST durable: returns once a syncfs of
- * DST that started after the call has finished, sharing it with every
- * other caller waiting for it. 0 or the syncfs's negative PM_E* code.
- * Thread-safe. */
-int ce_sync_dst(ce_ctx *c);
 
 /* ---- ctx.c: the shared state ---- */
 /* Whether the copy should stop: interrupted, or a fatal error. */
