@@ -53,9 +53,9 @@ typedef struct ce_options {
   bool restart;     /* ignore an existing journal */
   /* Durability batches: a batch is flushed (one syncfs, then journal
    * records) after this many files or bytes, or after a second; large
-   * files are checkpointed every checkpoint_bytes. 0: defaults (512 files,
-   * 256 MiB, 64 MiB). Smaller values bound what a crash makes a rerun
-   * write again. */
+   * files are checkpointed every checkpoint_bytes. 0: defaults (2048
+   * files, 512 with verify; 256 MiB; 64 MiB). Smaller values bound what
+   * a crash makes a rerun write again. */
   unsigned batch_files;
   uint64_t batch_bytes;
   uint64_t checkpoint_bytes;

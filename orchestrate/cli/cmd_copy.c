@@ -96,7 +96,7 @@ static void help(FILE *out) {
 "                       (default 16 MiB, and 32 MiB while the thread copies\n"
 "                       a file uncached: see --uncached-min)\n"
 "  --batch-files N      files recorded per journal flush, 1 to 1000000\n"
-"                       (default 512)\n"
+"                       (default 2048, 512 with --verify)\n"
 "  --batch-bytes B      bytes recorded per journal flush (default 256 MiB)\n"
 "  --checkpoint-bytes B journal checkpoint of large files, at least 64 KiB\n"
 "                       (default 64 MiB)\n"

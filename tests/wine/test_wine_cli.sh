@@ -372,7 +372,7 @@ if command -v script >/dev/null; then
   win copy S:/big S:/dst-int >"$work/out/int2.out" 2>&1 ||
     { fail "copy after Ctrl+C exited $?"; cat "$work/out/int2.out" >&2; }
   # Whether the journal held a batch by then depends on the timing (a
-  # batch is recorded after 512 files or a second): said, not required;
+  # batch is recorded after 2048 files or a second): said, not required;
   # the kill -9 runs above require resuming.
   if grep -q 'resuming' "$work/out/int2.out"; then
     note "Ctrl+C: exit $rc, the rerun resumed from the journal"
