@@ -283,6 +283,17 @@ static void committer_wait(committer *cm) {
 /* One window: the batches taken, re-read as one list of items in the
  * copies' inode order, then recorded batch by batch in the order they
  * came, each handed back to its committer. */
+/* A handed batch is recorded: its files to copy again go to its
+ * committer's retries, and the committer (waiting for room, or for the
+ * end) is told. Called with cm->mu held; frees the batch. */
+static void batch_done_locked(committer *cm, cbatch *b, ce_task **retry) {
+  free(b->items);
+  free(b);
+  tasks_move(&cm->retry, retry);
+  cm->handed--;
+  pm_cond_broadcast(&cm->cv);
+}
+
 static void verify_window(ce_verifier *v, cbatch *list) {
   ce_ctx *c = v->c;
   size_t n = 0;
@@ -310,12 +321,8 @@ static void verify_window(ce_verifier *v, cbatch *list) {
     record_items(c, b->items, b->n, out ? out + k : NULL, 0, &retry);
     k += b->n;
     committer *cm = b->cm;
-    free(b->items);
-    free(b);
     pm_mutex_lock(&cm->mu);
-    tasks_move(&cm->retry, &retry);
-    cm->handed--;
-    pm_cond_broadcast(&cm->cv);
+    batch_done_locked(cm, b, &retry);
     pm_mutex_unlock(&cm->mu);
   }
   free(out);
@@ -442,12 +449,8 @@ static void committer_main(void *arg) {
     } else {
       commit_items(cm->c, cm->reader, b->items, b->n, &retry);
     }
-    free(b->items);
-    free(b);
     pm_mutex_lock(&cm->mu);
-    tasks_move(&cm->retry, &retry);
-    cm->handed--;
-    pm_cond_broadcast(&cm->cv);
+    batch_done_locked(cm, b, &retry);
   }
   pm_mutex_unlock(&cm->mu);
   vf_rereader_free(cm->reader);
