@@ -102,7 +102,7 @@ static void help(FILE *out) {
 "                       (default 64 MiB)\n"
 "                       Smaller batches bound what a crash makes a rerun\n"
 "                       write again, at some cost in speed: up to three\n"
-"                       batches per thread (five with --verify).\n"
+"                       batches per thread (nine with --verify).\n"
 "  --sync MODE          how finished files are made durable before they are\n"
 "                       recorded: fs, one flush of DST's file system per\n"
 "                       batch (default; it also waits for other programs'\n"

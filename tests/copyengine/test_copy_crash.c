@@ -52,7 +52,7 @@ static uint64_t json_u64(const char *json, const char *key) {
 }
 
 /* `batches`: the batches per worker a crash may leave unrecorded, the
- * one being filled and those handed over (3 for a plain copy, 5 with
+ * one being filled and those handed over (3 for a plain copy, 9 with
  * --verify, whose shared re-read spans several); `kills` runs. */
 static void kill9_resume(unsigned batches, int kills) {
   const char *b = tu_scratch();
@@ -161,7 +161,7 @@ static void test_copy_crash_kill9_resume(void **state) {
 static void test_copy_crash_kill9_resume_verify(void **state) {
   (void)state;
   opts = verify_opts;
-  kill9_resume(5, 10);
+  kill9_resume(9, 10);
 }
 
 /* A torn last record is detected and ignored; earlier records stay. */

@@ -645,7 +645,7 @@ static void test_copy_verify_rereads_windows(void **state) {
     for (size_t i = 1; i < win_n; i++)
       if (win_ino[i] < win_ino[i - 1]) falls++;
     /* A window starts when 4,096 files wait, a worker waits for the
-     * verifier (4 batches of 25 handed), a second passed (a slow,
+     * verifier (8 batches of 25 handed), a second passed (a slow,
      * sanitized run), or at the end. */
     printf("  %zu direct re-reads, inode order fell back %zu times\n", win_n,
            falls);
