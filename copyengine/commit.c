@@ -8,6 +8,7 @@
  * while the worker goes on copying. Without them a batch is committed by
  * the worker itself. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "reread.h"
 #include "sys.h"
@@ -18,33 +19,83 @@
 
 /* ---- batches ---- */
 
-void ce_batch_add(worker *w, char *rel, const ce_jident *id,
-                  const pm_hash128 *h, ce_task *t, const ce_srec *sr) {
+/* A pending entry's identity, hash and state record (NULL: none). */
+static ce_jident pending_id(const pending *p) {
+  if (p->kind != PK_SR) return p->u.k.id;
+  const ce_srec *r = &p->u.sr;
+  ce_jident id = {.size = r->ssize, .ino = r->sino, .dev = r->sdev,
+                  .mtime_sec = r->smtime.sec, .mtime_nsec = r->smtime.nsec};
+  return id;
+}
+
+static pm_hash128 pending_hash(const pending *p) {
+  return p->kind == PK_SR ? p->u.sr.hash : p->u.k.hash;
+}
+
+static const ce_srec *pending_sr(const pending *p) {
+  return p->kind == PK_SR ? &p->u.sr : p->kind == PK_FILE ? p->u.k.sr : NULL;
+}
+
+/* The copy's inode (the re-read's order), 0 when unknown. */
+static uint64_t pending_dino(const pending *p) {
+  const ce_srec *r = pending_sr(p);
+  return r ? r->dino : 0;
+}
+
+static void pending_free(pending *p) {
+  free(p->rel);
+  if (p->kind == PK_FILE) free(p->u.k.sr);
+}
+
+static pending *batch_push(worker *w) {
   if (w->nbatch == w->capbatch) {
-    w->capbatch = w->capbatch ? w->capbatch * 2 : 64;
+    /* A batch's files at once (then doubled for checkpoints): the array
+     * is not copied on its way up to its size. */
+    size_t first = w->c->batch_files > 64 ? w->c->batch_files : 64;
+    w->capbatch = w->capbatch ? w->capbatch * 2 : first;
     w->batch = pm_xrealloc(w->batch, w->capbatch * sizeof *w->batch);
   }
   if (!w->nbatch) w->batch_start_ns = pm_now_ns();
   pending *p = &w->batch[w->nbatch++];
+  memset(p, 0, sizeof *p);
+  return p;
+}
+
+void ce_batch_add(worker *w, char *rel, const ce_jident *id,
+                  const pm_hash128 *h, ce_task *t, const ce_srec *sr) {
+  pending *p = batch_push(w);
   p->rel = rel;
-  p->id = *id;
-  p->hash = *h;
-  p->t = t;
-  p->ckpt = false;
-  p->wrote = false;
-  p->has_sr = sr != NULL;
-  if (sr) p->sr = *sr;
+  if (t && w->c->o->verify) {
+    p->retry = true;
+    p->attempts = t->attempts;
+  }
+  task_free(t);
+  if (sr && sr->ssize == id->size && sr->sino == id->ino &&
+      sr->sdev == id->dev && sr->smtime.sec == id->mtime_sec &&
+      sr->smtime.nsec == id->mtime_nsec && pm_hash_equal(&sr->hash, h)) {
+    p->kind = PK_SR;
+    p->u.sr = *sr;
+  } else {
+    p->kind = PK_FILE;
+    p->u.k.id = *id;
+    p->u.k.hash = *h;
+    if (sr) {
+      p->u.k.sr = pm_xmalloc(sizeof *sr);
+      *p->u.k.sr = *sr;
+    }
+  }
   w->batch_bytes += id->size;
 }
 
 void ce_batch_add_ckpt(worker *w, const fstate *f, const ckpt *k) {
-  ce_jident id = ident_of(&f->st);
-  ce_batch_add(w, pm_xstrdup(f->t->rel), &id, &k->hash, NULL, NULL);
-  pending *p = &w->batch[w->nbatch - 1];
-  p->ckpt = true;
-  p->off = k->off;
-  p->len = k->len;
-  w->batch_bytes += k->len - id.size;
+  pending *p = batch_push(w);
+  p->rel = pm_xstrdup(f->t->rel);
+  p->kind = PK_CKPT;
+  p->u.k.id = ident_of(&f->st);
+  p->u.k.hash = k->hash;
+  p->u.k.off = k->off;
+  p->u.k.len = k->len;
+  w->batch_bytes += k->len;
 }
 
 /* ---- verification: the batch's copies are re-read from the medium.
@@ -73,9 +124,9 @@ static vf_reread_result *reread_batch(ce_ctx *c, vf_rereader *rr,
   vf_reread_item *v = pm_xcalloc(n ? n : 1, sizeof *v);
   for (size_t i = 0; i < n; i++) {
     v[i].rel = items[i].rel;
-    v[i].size = items[i].id.size;
-    v[i].order = items[i].has_sr ? items[i].sr.dino : 0;
-    v[i].skip = items[i].ckpt; /* a checkpoint, not a whole file */
+    v[i].size = pending_id(&items[i]).size;
+    v[i].order = pending_dino(&items[i]);
+    v[i].skip = items[i].kind == PK_CKPT; /* not a whole file */
   }
   vf_reread_result *out =
       rr ? vf_rereader_run(rr, c->dst_fd, v, n)
@@ -108,12 +159,14 @@ static void record_items(ce_ctx *c, pending *items, size_t n,
   size_t nj = 0, nc = 0;
   for (size_t i = 0; i < n && !rc; i++) {
     pending *p = &items[i];
-    if (p->ckpt) {
+    ce_jident id = pending_id(p);
+    pm_hash128 hash = pending_hash(p);
+    if (p->kind == PK_CKPT) {
       jc[nc].rel = p->rel;
-      jc[nc].id = p->id;
-      jc[nc].off = p->off;
-      jc[nc].len = p->len;
-      jc[nc].hash = p->hash;
+      jc[nc].id = id;
+      jc[nc].off = p->u.k.off;
+      jc[nc].len = p->u.k.len;
+      jc[nc].hash = hash;
       nc++;
       continue;
     }
@@ -127,24 +180,28 @@ static void record_items(ce_ctx *c, pending *items, size_t n,
         free(dp);
         continue;
       }
-      if (rr[i].size != p->id.size || !pm_hash_equal(&rr[i].hash, &p->hash)) {
+      if (rr[i].size != id.size || !pm_hash_equal(&rr[i].hash, &hash)) {
         atomic_fetch_add(&c->mismatches, 1);
-        if (p->t && p->t->attempts < c->o->verify_retries) {
+        if (p->retry && p->attempts < c->o->verify_retries) {
           char *shown = pm_display_path(dp);
           pm_warnf("verification of '%s' failed (hash of the copy differs "
                    "from the source's): copying it again",
                    shown);
           free(shown);
-          p->t->attempts++;
+          /* A new task for the path (the one that copied it was freed
+           * when the file joined its batch, its directory released). */
+          ce_task *t = pm_xcalloc(1, sizeof *t);
+          t->rel = p->rel;
+          p->rel = NULL;
+          t->attempts = p->attempts + 1;
           /* The copy is what differs: an update must not trust it. */
-          p->t->force_copy = true;
-          p->t->next = *retry;
-          *retry = p->t;
-          p->t = NULL;
+          t->force_copy = true;
+          t->next = *retry;
+          *retry = t;
           /* Re-copy counts its own bytes and file again. */
           atomic_fetch_sub(&c->files, 1);
           if (p->wrote) {
-            atomic_fetch_sub(&c->bytes, p->id.size);
+            atomic_fetch_sub(&c->bytes, id.size);
             atomic_fetch_sub(&c->copied, 1);
           }
         } else {
@@ -156,18 +213,19 @@ static void record_items(ce_ctx *c, pending *items, size_t n,
       }
       free(dp);
     }
+    const ce_srec *sr = pending_sr(p);
     if (c->mw) {
-      int mrc = pm_manifest_writer_add(c->mw, p->rel, &p->hash);
+      int mrc = pm_manifest_writer_add(c->mw, p->rel, &hash);
       if (mrc) ce_count_error(c, "write manifest line for", p->rel, mrc);
     }
-    if (c->sw && p->has_sr) {
-      int src = ce_state_writer_add(c->sw, p->rel, &p->sr);
+    if (c->sw && sr) {
+      int src = ce_state_writer_add(c->sw, p->rel, sr);
       if (src) ce_count_error(c, "write state record for", p->rel, src);
     }
     jf[nj].rel = p->rel;
-    jf[nj].id = p->id;
-    jf[nj].hash = p->hash;
-    jf[nj].sr = p->has_sr ? &p->sr : NULL;
+    jf[nj].id = id;
+    jf[nj].hash = hash;
+    jf[nj].sr = sr;
     nj++;
   }
   if (c->j && (nj || nc)) {
@@ -176,10 +234,7 @@ static void record_items(ce_ctx *c, pending *items, size_t n,
   }
   free(jf);
   free(jc);
-  for (size_t i = 0; i < n; i++) {
-    free(items[i].rel);
-    task_free(items[i].t);
-  }
+  for (size_t i = 0; i < n; i++) pending_free(&items[i]);
 }
 
 /* A whole batch in one thread: durable, re-read with --verify (reader,
@@ -306,9 +361,9 @@ static void verify_window(ce_verifier *v, cbatch *list) {
     for (size_t i = 0; i < b->n; i++, k++) {
       const pending *p = &b->items[i];
       it[k].rel = p->rel;
-      it[k].size = p->id.size;
-      it[k].order = p->has_sr ? p->sr.dino : 0;
-      it[k].skip = p->ckpt;
+      it[k].size = pending_id(p).size;
+      it[k].order = pending_dino(p);
+      it[k].skip = p->kind == PK_CKPT;
     }
   vf_reread_result *out =
       !n ? NULL
@@ -371,9 +426,9 @@ static void verifier_push(ce_verifier *v, cbatch *b) {
     v->head = b;
   v->tail = b;
   for (size_t i = 0; i < b->n; i++)
-    if (!b->items[i].ckpt) {
+    if (b->items[i].kind != PK_CKPT) {
       v->qfiles++;
-      v->qbytes += b->items[i].id.size;
+      v->qbytes += pending_id(&b->items[i]).size;
     }
   pm_cond_broadcast(&v->cv);
   pm_mutex_unlock(&v->mu);

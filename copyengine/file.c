@@ -177,19 +177,11 @@ static void finish_file(worker *w, fstate *f) {
     if (f->hl) ce_hl_settle(w, f->hl, true, &h, &id, has_sr ? &sr : NULL);
     ce_dnode_release(c, t->dir);
     t->dir = NULL;
-    if (c->o->verify) {
-      /* Kept until the batch is committed: a mismatch copies it again. */
-      ce_batch_add(w, pm_xstrdup(t->rel), &id, &h, t, has_sr ? &sr : NULL);
-    } else {
-      /* Nothing copies it again: the batch keeps its path, not the task
-       * and a second copy of the path (about 150 of the ~450 bytes a
-       * file waiting for its batch's flush held, which grow with the
-       * batch). */
-      char *rel = t->rel;
-      t->rel = NULL;
-      task_free(t);
-      ce_batch_add(w, rel, &id, &h, NULL, has_sr ? &sr : NULL);
-    }
+    /* The batch keeps the path alone; ce_batch_add frees the task (with
+     * --verify after taking its attempts, for a re-copy). */
+    char *rel = t->rel;
+    t->rel = NULL;
+    ce_batch_add(w, rel, &id, &h, t, has_sr ? &sr : NULL);
     w->batch[w->nbatch - 1].wrote = !f->hash_only;
   }
   fstate_free(f);

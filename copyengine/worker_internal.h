@@ -113,18 +113,33 @@ struct fstate {
 
 typedef struct pending {
   char *rel;
-  ce_jident id;
-  pm_hash128 hash;
-  ce_task *t; /* kept for a re-copy after a verify mismatch */
-  /* A checkpoint of a large file (off, len, hash of that range) rather
-   * than a complete file: with --sync fs its bytes are made durable by the
-   * batch's syncfs too, and the worker never waits for a flush. */
-  bool ckpt;
-  uint64_t off, len;
-  bool wrote;  /* its data were written by this run */
-  bool has_sr; /* sr is its state record (state.h) */
-  ce_srec sr;
+  /* kind PK_SR: the state record alone, whose source half is the
+   * identity and whose hash is the file's (what a finished file with a
+   * state record has: 128 bytes instead of 184 for the three). PK_FILE and
+   * PK_CKPT: the identity and hash, for a checkpoint (a range of a large
+   * file: off, len, hash of that range; with --sync fs its bytes are made
+   * durable by the batch's syncfs too, and the worker never waits for a
+   * flush) also off and len; a PK_FILE's state record, when it does not
+   * carry that identity and hash, is kept aside in sr. Read them with
+   * pending_id(), pending_hash(), pending_sr() (commit.c). */
+  union {
+    ce_srec sr;
+    struct {
+      ce_jident id;
+      pm_hash128 hash;
+      uint64_t off, len;
+      ce_srec *sr;
+    } k;
+  } u;
+  /* A file copied by a task can be copied again after a verify mismatch
+   * (retry): the task itself is not kept (it was about 150 bytes a file
+   * with its path), only its attempts; commit.c makes a new one. */
+  uint32_t attempts;
+  uint8_t kind;
+  bool retry;
+  bool wrote; /* its data were written by this run */
 } pending;
+enum { PK_FILE, PK_SR, PK_CKPT };
 
 typedef struct worker {
   ce_ctx *c;
@@ -297,8 +312,9 @@ uint64_t ce_resume_prefix(worker *w, fstate *f, const ce_jentry *je);
 
 /* ---- commit.c: batches and the committer ---- */
 /* Adds a complete file to w's batch (rel is the batch's from then on; t,
- * when not NULL, is kept for a re-copy after a verify mismatch; sr its
- * state record or NULL). */
+ * the task that copied it, or NULL: freed here, with --verify its
+ * attempts kept for a re-copy after a mismatch; sr its state record or
+ * NULL). */
 void ce_batch_add(worker *w, char *rel, const ce_jident *id,
                   const pm_hash128 *h, ce_task *t, const ce_srec *sr);
 /* Adds a checkpoint of f, made durable by the batch's syncfs. */
