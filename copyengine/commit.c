@@ -268,7 +268,12 @@ static void commit_items(ce_ctx *c, vf_rereader *reader, pending *items,
  * their committers while the verifier re-read (quiet A/B on the 100,000-
  * file postoffice, 3 runs: 6.43 s against 7.94 s, peak RSS 66.7 against
  * 63.9 MiB; 16 gave 6.68 s and 71.3 MiB). The batches waiting hold about
- * 400 bytes per file. */
+ * 200 bytes per file (a 144-byte entry and the path; session 11, from
+ * about 430 with the task kept for a re-copy). 2048-file batches with
+ * --verify (a quarter of the syncfs: 54 device flushes instead of 199)
+ * were no faster: loaded machine, 4 alternated runs each
+ * (bench/abcopy.sh), median wall 9.72 against 9.12 s, CPU 8.64 against
+ * 7.87 s, peak RSS 64.2 against 59.0 MiB. */
 #define VERIFY_DEPTH 8
 /* The verifier starts a window when it holds this many files or bytes,
  * when a worker or committer waits for it, or WINDOW_NS after its first
