@@ -644,6 +644,112 @@ static void test_rereader_disk_order(void **state) {
   if (!any) skip();
 }
 
+/* vf_rereader_disk_order opens the next group of files while the reads
+ * of the current one are in flight (a few files at each wait for the
+ * engine), not all at once when the current group is used up, when the
+ * device had nothing of the re-read to do. More files than a group holds
+ * (RR_GROUP, 4096); an engine that counts the reads queued, a table that
+ * notes that count at each direct open: without the opens ahead, every
+ * open of the second group sees one count (every read of the first group
+ * queued, none since), with them many. */
+static pm_fs_ops ahead_ops;
+static const pm_fs ahead_fs = {&ahead_ops, NULL};
+static const pm_io_engine_ops *ahead_parent;
+static unsigned ahead_queued, ahead_nseen;
+static unsigned ahead_seen[64]; /* distinct counts seen at opens, > 0 */
+
+static int ahead_open_at(const pm_fs *self PM_UNUSED, pm_fd dir,
+                         const char *rel, int flags, uint32_t mode,
+                         pm_fd *out) {
+  if ((flags & PM_O_DIRECT) && ahead_queued) {
+    bool seen = false;
+    for (unsigned k = 0; k < ahead_nseen; k++)
+      seen |= ahead_seen[k] == ahead_queued;
+    if (!seen && ahead_nseen < 64) ahead_seen[ahead_nseen++] = ahead_queued;
+  }
+  return pm_fs_native()->ops->open_at(pm_fs_native(), dir, rel, flags, mode,
+                                      out);
+}
+
+static int ahead_probe(void) { return ahead_parent->probe(); }
+static int ahead_init(const pm_fs *fs, unsigned depth, pm_io_ctx **out) {
+  (void)fs;
+  return ahead_parent->init(pm_fs_native(), depth, out);
+}
+static int ahead_queue(pm_io_ctx *ctx, pm_io_req *req) {
+  int q = ahead_parent->queue(ctx, req);
+  if (q != PM_Q_BUSY) ahead_queued++;
+  return q;
+}
+static int ahead_commit(pm_io_ctx *ctx) { return ahead_parent->commit(ctx); }
+static int ahead_getevents(pm_io_ctx *ctx, unsigned min, unsigned max,
+                           pm_io_req **ev) {
+  return ahead_parent->getevents(ctx, min, max, ev);
+}
+static void ahead_cleanup(pm_io_ctx *ctx) { ahead_parent->cleanup(ctx); }
+static const pm_io_engine_ops ahead_engine = {
+    "opens-ahead", ahead_probe, ahead_init, ahead_queue, ahead_commit,
+    ahead_getevents, ahead_cleanup};
+
+static void test_rereader_disk_order_opens_ahead(void **state) {
+  (void)state;
+  const char *dir = tu_scratch();
+  if (!direct_ok(dir)) {
+    tu_cleanup();
+    skip();
+  }
+  enum { AN = 4096 + 300 };
+  char(*names)[16] = calloc(AN, sizeof *names);
+  vf_reread_item *items = calloc(AN, sizeof *items);
+  assert_non_null(names);
+  assert_non_null(items);
+  for (size_t i = 0; i < AN; i++) {
+    snprintf(names[i], sizeof names[i], "a%zu", i);
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+    tu_write_pattern(p, 100 + i % 900, (uint32_t)i);
+    items[i] = (vf_reread_item){.rel = names[i], .size = 100 + i % 900};
+  }
+  ahead_ops = *pm_fs_native()->ops;
+  ahead_ops.open_at = ahead_open_at;
+  bool any = false;
+  for (const pm_io_engine_ops *const *e = rr_engines; *e; e++) {
+    if ((*e)->probe() != 0) continue;
+    any = true;
+    ahead_parent = *e;
+    pm_fd d;
+    assert_int_equal(
+        pm_fs_open(&ahead_fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d), 0);
+    int rc;
+    vf_rereader *r = vf_rereader_new(&ahead_fs, &ahead_engine, 8, &rc);
+    assert_non_null(r);
+    vf_rereader_disk_order(r, true);
+    ahead_queued = ahead_nseen = 0;
+    vf_reread_result *out = vf_rereader_run(r, d, items, AN);
+    assert_int_equal(ahead_queued, AN); /* one read a file */
+    if (ahead_nseen < 2)
+      fail_msg("engine %s: the second group's opens saw %u count(s) of "
+               "reads queued: opened only once the first was used up",
+               (*e)->name, ahead_nseen);
+    for (size_t i = 0; i < AN; i++) {
+      char p[4096];
+      snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+      uint64_t want_size;
+      pm_hash128 h = hash_of_file(p, &want_size);
+      assert_int_equal(out[i].rc, 0);
+      assert_int_equal(out[i].size, want_size);
+      assert_true(pm_hash_equal(&out[i].hash, &h));
+    }
+    free(out);
+    vf_rereader_free(r);
+    pm_fs_close(&ahead_fs, d);
+  }
+  free(names);
+  free(items);
+  tu_cleanup();
+  if (!any) skip();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reread_sizes_native),
@@ -657,6 +763,7 @@ int main(void) {
       cmocka_unit_test(test_rereader_hashes_what_is_read),
       cmocka_unit_test(test_rereader_order),
       cmocka_unit_test(test_rereader_disk_order),
+      cmocka_unit_test(test_rereader_disk_order_opens_ahead),
   };
   rr_engines = pm_io_engines();
   return cmocka_run_group_tests(tests, NULL, NULL);
