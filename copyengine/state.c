@@ -17,11 +17,38 @@
 
 #include "le.h"
 #include "sidefile.h"
+#include "sys.h"
 #include "thread.h"
 #include "util.h"
 
 #define MAGIC "POMVSTA1"
 #define WBUF (1u << 20)
+
+/* The large blocks of a loaded state (for 100,000 files: the file's
+ * bytes 15 MiB, the records 14, the tables 5 and 2) are taken in whole
+ * 2 MiB units, which pm_aligned_alloc offers the kernel as huge pages
+ * where it has them: on 4 KiB pages their first touch cost a cold update
+ * ~10,000 page faults while it loaded the state, before its walk could
+ * start. Freed with big_free only. */
+#define BIG_UNIT ((size_t)2 << 20)
+
+static void *big_alloc(size_t n) {
+  if (n >= BIG_UNIT / 2) n = (n + BIG_UNIT - 1) / BIG_UNIT * BIG_UNIT;
+  void *p = pm_aligned_alloc(64, n ? n : 1);
+  if (!p) {
+    pm_report_notef("pomove: out of memory\n");
+    abort();
+  }
+  return p;
+}
+
+static void *big_calloc(size_t n, size_t size) {
+  void *p = big_alloc(n * size);
+  memset(p, 0, n * size);
+  return p;
+}
+
+static void big_free(void *p) { pm_aligned_free(p); }
 
 static void put_time(unsigned char *p, const pm_time *t) {
   put_u64(p, (uint64_t)t->sec);
@@ -113,30 +140,34 @@ char *ce_state_path_for(const char *manifest) {
 
 /* ---- loading ---- */
 
-/* The table holds keys and the index of each record in recs: small
- * slots, so that a table of 100,000 files fits in a few MiB and a lookup
+/* The table holds keys and where each record is in the file's bytes:
+ * small slots, so that a table of 100,000 files fits in a few MiB and a lookup
  * touches one slot and one record (slots holding whole records made the
  * table 40 MiB, rebuilt at every doubling while the state loaded). */
 typedef struct slot {
   pm_hash128 key; /* XXH3-128 of the relative path, as the journal keys */
-  uint32_t rec;   /* 1 + the record's index in recs; 0: free */
+  uint64_t rec;   /* 1 + the offset of the record's ce_srec bytes in buf;
+                     0: free */
 } slot;
 
+/* The records stay where the file's bytes were read (buf, kept while
+ * the state is): a lookup decodes the one it finds. Decoding all of them
+ * into an array of ce_srec while loading, and copying their paths, cost
+ * a cold update's loading thread a third of its time (and 18 MiB for
+ * 100,000 files) before the walk could start; a lookup decodes its record
+ * on a listing thread, where the walk runs in parallel. Each path is
+ * NUL-terminated in place, over the first byte of its record's checksum
+ * once that was checked. */
 struct ce_state {
   slot *tab;
   size_t cap, count;
-  ce_srec *recs; /* count used, reccap allocated */
-  size_t reccap;
+  unsigned char *buf; /* the file's bytes (big_alloc) */
   /* Besides the table by path, one by the source's (dev, ino): the paths
    * of a hard-link group share it, and a group's first path met by an
    * update that has no record of its own finds the group's copy through
-   * another's (update.c). Its entries are record indexes + 1; 0 is
-   * empty. The paths are kept for that, in one block: rname[i] is the
-   * offset of record i's path (NUL-terminated) in names. */
-  size_t *itab, icap;
-  size_t *rname;
-  char *names;
-  size_t nlen, ncap;
+   * another's (update.c). Its entries are slot.rec values; 0 is empty. */
+  uint64_t *itab;
+  size_t icap;
 };
 
 static size_t key_slot(size_t cap, const pm_hash128 *k) {
@@ -145,14 +176,14 @@ static size_t key_slot(size_t cap, const pm_hash128 *k) {
   return (size_t)v & (cap - 1);
 }
 
-/* Sizes the table for n records at most half full, and recs for n. */
+/* Sizes the table for n records at most half full. */
 static void reserve(ce_state *s, size_t n) {
   size_t cap = s->cap ? s->cap : 1024;
   while ((n + 1) * 2 > cap) cap *= 2;
   if (cap != s->cap) {
     slot *old = s->tab;
     size_t ocap = s->cap;
-    s->tab = pm_xcalloc(cap, sizeof *s->tab);
+    s->tab = big_calloc(cap, sizeof *s->tab);
     s->cap = cap;
     for (size_t i = 0; i < ocap; i++) {
       if (!old[i].rec) continue;
@@ -160,32 +191,24 @@ static void reserve(ce_state *s, size_t n) {
       while (s->tab[k2].rec) k2 = (k2 + 1) & (cap - 1);
       s->tab[k2] = old[i];
     }
-    free(old);
-  }
-  if (n > s->reccap) {
-    s->reccap = n;
-    s->recs = pm_xrealloc(s->recs, n * sizeof *s->recs);
-    s->rname = pm_xrealloc(s->rname, n * sizeof *s->rname);
+    big_free(old);
   }
 }
 
-/* The record of key k; with add, a new one (its record to fill) when k
- * has none. NULL when k has none and add is false. */
-static ce_srec *find_rec(ce_state *s, const pm_hash128 *k, bool add) {
-  if (add && s->count + 1 > s->reccap) {
-    size_t n = s->reccap ? 2 * s->reccap : 1024;
-    reserve(s, n);
-  }
+/* The slot of key k; with add, a new one (its rec to set) when k has
+ * none. NULL when k has none and add is false. */
+static slot *find_slot(ce_state *s, const pm_hash128 *k, bool add) {
+  if (add && (s->count + 2) * 2 > s->cap) reserve(s, s->count + 1);
   if (!s->cap) return NULL;
   size_t i = key_slot(s->cap, k);
   while (s->tab[i].rec) {
-    if (pm_hash_equal(&s->tab[i].key, k)) return &s->recs[s->tab[i].rec - 1];
+    if (pm_hash_equal(&s->tab[i].key, k)) return &s->tab[i];
     i = (i + 1) & (s->cap - 1);
   }
   if (!add) return NULL;
   s->tab[i].key = *k;
-  s->tab[i].rec = (uint32_t)(++s->count);
-  return &s->recs[s->count - 1];
+  s->count++;
+  return &s->tab[i];
 }
 
 /* The state file is read in pieces by a thread of its own while the
@@ -303,16 +326,8 @@ typedef struct pending {
 static void add_pending(ce_state *s, const pending *pend, size_t n) {
   for (size_t i = 0; i < n; i++) {
     const pending *e = &pend[i];
-    ce_srec *r = find_rec(s, &e->key, true);
-    ce_srec_get(e->rec, r);
-    if (s->nlen + e->rl + 1 > s->ncap) {
-      s->ncap = (s->nlen + e->rl + 1) * 2;
-      s->names = pm_xrealloc(s->names, s->ncap);
-    }
-    memcpy(s->names + s->nlen, e->rel, e->rl);
-    s->names[s->nlen + e->rl] = '\0';
-    s->rname[r - s->recs] = s->nlen;
-    s->nlen += e->rl + 1;
+    /* A later record of the same path replaces the earlier one. */
+    find_slot(s, &e->key, true)->rec = (uint64_t)(e->rec - s->buf) + 1;
   }
 }
 
@@ -396,6 +411,8 @@ static int parse(ce_state *s, const char *path, sreader *rd, const char *src,
         return damaged(report, path, recno, pos, "a path holds a NUL byte");
       pending *e = &pend[npend++];
       e->key = pm_hash_buffer(rel, rl);
+      /* The path ends here now (see struct ce_state). */
+      rd->buf[pos + 5 + plen] = '\0';
       e->rec = p;
       e->rel = rel;
       e->rl = rl;
@@ -430,15 +447,25 @@ static size_t ino_slot(size_t cap, uint64_t dev, uint64_t ino) {
   return (size_t)((ino * 0x9E3779B97F4A7C15ull) ^ dev) & (cap - 1);
 }
 
+/* The source's (dev, ino) of a record (ce_srec_put's layout). */
+static uint64_t rec_sdev(const ce_state *s, uint64_t rec) {
+  return get_u64(s->buf + rec - 1 + 8);
+}
+static uint64_t rec_sino(const ce_state *s, uint64_t rec) {
+  return get_u64(s->buf + rec - 1 + 16);
+}
+
 /* Fills the table by source identity once the records are read. */
 static void index_sources(ce_state *s) {
   s->icap = 16;
   while (s->icap < s->count * 2) s->icap *= 2;
-  s->itab = pm_xcalloc(s->icap, sizeof *s->itab);
-  for (size_t i = 0; i < s->count; i++) {
-    size_t k = ino_slot(s->icap, s->recs[i].sdev, s->recs[i].sino);
+  s->itab = big_calloc(s->icap, sizeof *s->itab);
+  for (size_t i = 0; i < s->cap; i++) {
+    uint64_t rec = s->tab[i].rec;
+    if (!rec) continue;
+    size_t k = ino_slot(s->icap, rec_sdev(s, rec), rec_sino(s, rec));
     while (s->itab[k]) k = (k + 1) & (s->icap - 1);
-    s->itab[k] = i + 1;
+    s->itab[k] = rec;
   }
 }
 
@@ -456,13 +483,14 @@ int ce_state_load(const pm_fs *fs, const char *path, const char *src,
     return rc;
   }
   sreader r = {.fs = fs, .fd = fd, .size = st.size};
-  r.buf = pm_xmalloc(st.size ? st.size : 1);
+  r.buf = big_alloc(st.size ? (size_t)st.size : 1);
   pm_mutex_init(&r.mu);
   pm_cond_init(&r.cv);
   pm_thread reader;
   bool threaded = pm_thread_create(&reader, sreader_main, &r) == 0;
   if (!threaded) sreader_main(&r); /* no thread: read it all first */
   ce_state *s = pm_xcalloc(1, sizeof *s);
+  s->buf = r.buf;
   bool read_err = false;
   rc = parse(s, path, &r, src, report_damage, &read_err);
   if (threaded) {
@@ -472,7 +500,6 @@ int ce_state_load(const pm_fs *fs, const char *path, const char *src,
     pm_thread_join(&reader);
   }
   pm_fs_close(fs, fd);
-  free(r.buf);
   pm_cond_destroy(&r.cv);
   pm_mutex_destroy(&r.mu);
   if (read_err) pm_report_error("read state", path, rc);
@@ -487,36 +514,39 @@ int ce_state_load(const pm_fs *fs, const char *path, const char *src,
 
 const ce_srec *ce_state_lookup_src(const ce_state *s, uint64_t dev,
                                    uint64_t ino, size_t *it,
-                                   const char **rel) {
+                                   const char **rel, ce_srec *out) {
   if (!s || !s->itab) return NULL;
   size_t k = *it ? *it : ino_slot(s->icap, dev, ino) + 1;
   /* *it is the table position to look at next, + 1. */
   for (k--; s->itab[k]; k = (k + 1) & (s->icap - 1)) {
-    size_t i = s->itab[k] - 1;
-    if (s->recs[i].sdev == dev && s->recs[i].sino == ino) {
-      *rel = s->names + s->rname[i];
+    uint64_t rec = s->itab[k];
+    if (rec_sdev(s, rec) == dev && rec_sino(s, rec) == ino) {
+      *rel = (const char *)s->buf + rec - 1 + CE_SREC_BYTES;
       *it = ((k + 1) & (s->icap - 1)) + 1;
-      return &s->recs[i];
+      ce_srec_get(s->buf + rec - 1, out);
+      return out;
     }
   }
   return NULL;
 }
 
-const ce_srec *ce_state_lookup(const ce_state *s, const char *rel) {
+const ce_srec *ce_state_lookup(const ce_state *s, const char *rel,
+                               ce_srec *out) {
   if (!s) return NULL;
   pm_hash128 k = pm_hash_buffer(rel, strlen(rel));
-  return find_rec((ce_state *)s, &k, false);
+  const slot *e = find_slot((ce_state *)s, &k, false);
+  if (!e) return NULL;
+  ce_srec_get(s->buf + e->rec - 1, out);
+  return out;
 }
 
 size_t ce_state_count(const ce_state *s) { return s ? s->count : 0; }
 
 void ce_state_free(ce_state *s) {
   if (!s) return;
-  free(s->tab);
-  free(s->recs);
-  free(s->itab);
-  free(s->rname);
-  free(s->names);
+  big_free(s->tab);
+  big_free(s->itab);
+  big_free(s->buf);
   free(s);
 }
 

@@ -68,15 +68,17 @@ typedef struct ce_state ce_state;
  * read. */
 int ce_state_load(const pm_fs *fs, const char *path, const char *src,
                   bool report_damage, ce_state **out);
-/* NULL when the state has no record of rel. */
-const ce_srec *ce_state_lookup(const ce_state *s, const char *rel);
-/* The records of the source file (dev, ino), one per call, with their
- * paths in *rel (valid while s is): the paths of a hard-link group. *it
- * is 0 for the first call and is kept between calls; NULL when there is
- * no more. */
+/* The record of rel, decoded into *out (returns out); NULL when the
+ * state has none. Thread-safe. */
+const ce_srec *ce_state_lookup(const ce_state *s, const char *rel,
+                               ce_srec *out);
+/* The records of the source file (dev, ino), one per call, decoded into
+ * *out (returned), with their paths in *rel (valid while s is): the
+ * paths of a hard-link group. *it is 0 for the first call and is kept
+ * between calls; NULL when there is no more. */
 const ce_srec *ce_state_lookup_src(const ce_state *s, uint64_t dev,
                                    uint64_t ino, size_t *it,
-                                   const char **rel);
+                                   const char **rel, ce_srec *out);
 size_t ce_state_count(const ce_state *s);
 void ce_state_free(ce_state *s);
 

@@ -96,7 +96,8 @@ bool ce_update_unchanged(ce_ctx *c, const char *rel, pm_fd sdir, pm_fd ddir,
                          const char *leaf) {
   if (c->o->checksum || !c->old_state) return false;
   if (c->j && ce_journal_lookup(c->j, rel)) return false;
-  const ce_srec *se = ce_state_lookup(c->old_state, rel);
+  ce_srec rec;
+  const ce_srec *se = ce_state_lookup(c->old_state, rel, &rec);
   if (!se || ce_srec_racy(se, c->racy_ns)) return false;
   pm_stat src, dst;
   if (pm_fs_stat_at(c->fs, sdir, leaf, &src) || src.type != PM_T_FILE ||
@@ -142,11 +143,11 @@ static bool dst_same_data(ce_ctx *c, const ce_srec *se, const pm_stat *dst,
  * change time moves with every link), and the group's copy at that path
  * of DST is still as recorded; *orel is that path. */
 static const ce_srec *group_record(ce_ctx *c, const fstate *f,
-                                   const char **orel) {
+                                   const char **orel, ce_srec *out) {
   size_t it = 0;
   const ce_srec *ge;
   while ((ge = ce_state_lookup_src(c->old_state, f->st.dev, f->st.ino, &it,
-                                   orel))) {
+                                   orel, out))) {
     if (!strcmp(*orel, f->t->rel) || ge->ssize != f->st.size ||
         ge->smtime.sec != f->st.mtime.sec ||
         ge->smtime.nsec != f->st.mtime.nsec)
@@ -165,12 +166,13 @@ static const ce_srec *group_record(ce_ctx *c, const fstate *f,
 bool ce_update_check(worker *w, fstate *f, pm_fd ddir, const char *leaf) {
   ce_ctx *c = w->c;
   ce_task *t = f->t;
-  const ce_srec *se = ce_state_lookup(c->old_state, t->rel);
+  ce_srec rec, grec;
+  const ce_srec *se = ce_state_lookup(c->old_state, t->rel, &rec);
   pm_stat dst;
   bool dst_file =
       pm_fs_stat_at(c->fs, ddir, leaf, &dst) == 0 && dst.type == PM_T_FILE;
   const char *orel = NULL;
-  const ce_srec *ge = !se && f->hl ? group_record(c, f, &orel) : NULL;
+  const ce_srec *ge = !se && f->hl ? group_record(c, f, &orel, &grec) : NULL;
   if (ge) {
     bool src_same = ce_srec_src_equal(ge, &f->st);
     bool racy = ce_srec_racy(ge, c->racy_ns);

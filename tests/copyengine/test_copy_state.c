@@ -61,7 +61,8 @@ static void check_all(const ce_state *s) {
   assert_int_equal(ce_state_count(s), NREC);
   for (unsigned i = 0; i < NREC; i++) {
     char *rel = rel_of(i);
-    const ce_srec *r = ce_state_lookup(s, rel);
+    ce_srec got;
+    const ce_srec *r = ce_state_lookup(s, rel, &got);
     assert_non_null(r);
     ce_srec want = rec_of(i);
     assert_int_equal(r->ssize, want.ssize);
@@ -69,6 +70,17 @@ static void check_all(const ce_state *s) {
     assert_int_equal(r->dino, want.dino);
     assert_int_equal(r->smtime.nsec, want.smtime.nsec);
     assert_memory_equal(r->hash.b, want.hash.b, 16);
+    /* By the source's identity too, with the path whole and ended: the
+     * records stay in the file's bytes, each path ended in place. */
+    size_t it = 0;
+    const char *orel = NULL;
+    ce_srec byino;
+    const ce_srec *g =
+        ce_state_lookup_src(s, want.sdev, want.sino, &it, &orel, &byino);
+    assert_non_null(g);
+    assert_string_equal(orel, rel);
+    assert_int_equal(g->dino, want.dino);
+    assert_null(ce_state_lookup_src(s, want.sdev, want.sino, &it, &orel, &byino));
     free(rel);
   }
 }
