@@ -549,7 +549,6 @@ static void test_rereader_order(void **state) {
 enum { DN = 6 };
 static pm_fs_ops disk_ops;
 static const pm_fs disk_fs = {&disk_ops, NULL};
-static const pm_io_engine_ops *disk_parent;
 static int disk_seen[DN], disk_nseen;
 
 static int disk_index(pm_fd fd) {
@@ -570,27 +569,53 @@ static int disk_phys_pos(const pm_fs *self PM_UNUSED, pm_fd fd,
   return 0;
 }
 
-static int disk_probe(void) { return disk_parent->probe(); }
-static int disk_init(const pm_fs *fs, unsigned depth, pm_io_ctx **out) {
+/* An engine that passes every call to spy_parent (an engine of this
+ * machine, on the native file system) and shows each request queued to
+ * spy_on_queue with what the parent answered. */
+static const pm_io_engine_ops *spy_parent;
+static void (*spy_on_queue)(pm_io_req *req, int q);
+static int spy_probe(void) { return spy_parent->probe(); }
+static int spy_init(const pm_fs *fs, unsigned depth, pm_io_ctx **out) {
   (void)fs;
-  return disk_parent->init(pm_fs_native(), depth, out);
+  return spy_parent->init(pm_fs_native(), depth, out);
 }
-static int disk_queue(pm_io_ctx *ctx, pm_io_req *req) {
+static int spy_queue(pm_io_ctx *ctx, pm_io_req *req) {
+  int q = spy_parent->queue(ctx, req);
+  spy_on_queue(req, q);
+  return q;
+}
+static int spy_commit(pm_io_ctx *ctx) { return spy_parent->commit(ctx); }
+static int spy_getevents(pm_io_ctx *ctx, unsigned min, unsigned max,
+                         pm_io_req **ev) {
+  return spy_parent->getevents(ctx, min, max, ev);
+}
+static void spy_cleanup(pm_io_ctx *ctx) { spy_parent->cleanup(ctx); }
+static const pm_io_engine_ops spy_engine = {
+    "spy", spy_probe, spy_init, spy_queue, spy_commit, spy_getevents,
+    spy_cleanup};
+
+/* Every result of a re-read of items beneath dir is its file's size and
+ * hash. */
+static void check_results(const char *dir, const vf_reread_item *items,
+                          size_t n, const vf_reread_result *out) {
+  for (size_t i = 0; i < n; i++) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, items[i].rel);
+    uint64_t want_size;
+    pm_hash128 h = hash_of_file(p, &want_size);
+    assert_int_equal(out[i].rc, 0);
+    assert_int_equal(out[i].size, want_size);
+    assert_true(pm_hash_equal(&out[i].hash, &h));
+  }
+}
+
+static void disk_on_queue(pm_io_req *req, int q) {
+  (void)q;
   int i = disk_index(req->fd);
   bool seen = false;
   for (int k = 0; k < disk_nseen; k++) seen |= disk_seen[k] == i;
   if (!seen && disk_nseen < DN) disk_seen[disk_nseen++] = i;
-  return disk_parent->queue(ctx, req);
 }
-static int disk_commit(pm_io_ctx *ctx) { return disk_parent->commit(ctx); }
-static int disk_getevents(pm_io_ctx *ctx, unsigned min, unsigned max,
-                          pm_io_req **ev) {
-  return disk_parent->getevents(ctx, min, max, ev);
-}
-static void disk_cleanup(pm_io_ctx *ctx) { disk_parent->cleanup(ctx); }
-static const pm_io_engine_ops disk_engine = {
-    "disk-order", disk_probe, disk_init, disk_queue, disk_commit,
-    disk_getevents, disk_cleanup};
 
 static void test_rereader_disk_order(void **state) {
   (void)state;
@@ -615,27 +640,20 @@ static void test_rereader_disk_order(void **state) {
   for (const pm_io_engine_ops *const *e = rr_engines; *e; e++) {
     if ((*e)->probe() != 0) continue;
     any = true;
-    disk_parent = *e;
+    spy_parent = *e;
+    spy_on_queue = disk_on_queue;
     pm_fd d;
     assert_int_equal(
         pm_fs_open(&disk_fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d), 0);
     int rc;
-    vf_rereader *r = vf_rereader_new(&disk_fs, &disk_engine, 4, &rc);
+    vf_rereader *r = vf_rereader_new(&disk_fs, &spy_engine, 4, &rc);
     assert_non_null(r);
     vf_rereader_disk_order(r, true);
     disk_nseen = 0;
     vf_reread_result *out = vf_rereader_run(r, d, items, DN);
     assert_int_equal(disk_nseen, DN);
     for (int j = 0; j < DN; j++) assert_int_equal(disk_seen[j], want[j]);
-    for (size_t i = 0; i < DN; i++) {
-      char p[4096];
-      snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-      uint64_t want_size;
-      pm_hash128 h = hash_of_file(p, &want_size);
-      assert_int_equal(out[i].rc, 0);
-      assert_int_equal(out[i].size, want_size);
-      assert_true(pm_hash_equal(&out[i].hash, &h));
-    }
+    check_results(dir, items, DN, out);
     free(out);
     vf_rereader_free(r);
     pm_fs_close(&disk_fs, d);
@@ -654,7 +672,6 @@ static void test_rereader_disk_order(void **state) {
  * queued, none since), with them many. */
 static pm_fs_ops ahead_ops;
 static const pm_fs ahead_fs = {&ahead_ops, NULL};
-static const pm_io_engine_ops *ahead_parent;
 static unsigned ahead_queued, ahead_nseen;
 static unsigned ahead_seen[64]; /* distinct counts seen at opens, > 0 */
 
@@ -671,25 +688,10 @@ static int ahead_open_at(const pm_fs *self PM_UNUSED, pm_fd dir,
                                       out);
 }
 
-static int ahead_probe(void) { return ahead_parent->probe(); }
-static int ahead_init(const pm_fs *fs, unsigned depth, pm_io_ctx **out) {
-  (void)fs;
-  return ahead_parent->init(pm_fs_native(), depth, out);
-}
-static int ahead_queue(pm_io_ctx *ctx, pm_io_req *req) {
-  int q = ahead_parent->queue(ctx, req);
+static void ahead_on_queue(pm_io_req *req, int q) {
+  (void)req;
   if (q != PM_Q_BUSY) ahead_queued++;
-  return q;
 }
-static int ahead_commit(pm_io_ctx *ctx) { return ahead_parent->commit(ctx); }
-static int ahead_getevents(pm_io_ctx *ctx, unsigned min, unsigned max,
-                           pm_io_req **ev) {
-  return ahead_parent->getevents(ctx, min, max, ev);
-}
-static void ahead_cleanup(pm_io_ctx *ctx) { ahead_parent->cleanup(ctx); }
-static const pm_io_engine_ops ahead_engine = {
-    "opens-ahead", ahead_probe, ahead_init, ahead_queue, ahead_commit,
-    ahead_getevents, ahead_cleanup};
 
 static void test_rereader_disk_order_opens_ahead(void **state) {
   (void)state;
@@ -716,12 +718,13 @@ static void test_rereader_disk_order_opens_ahead(void **state) {
   for (const pm_io_engine_ops *const *e = rr_engines; *e; e++) {
     if ((*e)->probe() != 0) continue;
     any = true;
-    ahead_parent = *e;
+    spy_parent = *e;
+    spy_on_queue = ahead_on_queue;
     pm_fd d;
     assert_int_equal(
         pm_fs_open(&ahead_fs, dir, PM_O_RDONLY | PM_O_DIRECTORY, 0, &d), 0);
     int rc;
-    vf_rereader *r = vf_rereader_new(&ahead_fs, &ahead_engine, 8, &rc);
+    vf_rereader *r = vf_rereader_new(&ahead_fs, &spy_engine, 8, &rc);
     assert_non_null(r);
     vf_rereader_disk_order(r, true);
     ahead_queued = ahead_nseen = 0;
@@ -731,15 +734,7 @@ static void test_rereader_disk_order_opens_ahead(void **state) {
       fail_msg("engine %s: the second group's opens saw %u count(s) of "
                "reads queued: opened only once the first was used up",
                (*e)->name, ahead_nseen);
-    for (size_t i = 0; i < AN; i++) {
-      char p[4096];
-      snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-      uint64_t want_size;
-      pm_hash128 h = hash_of_file(p, &want_size);
-      assert_int_equal(out[i].rc, 0);
-      assert_int_equal(out[i].size, want_size);
-      assert_true(pm_hash_equal(&out[i].hash, &h));
-    }
+    check_results(dir, items, AN, out);
     free(out);
     vf_rereader_free(r);
     pm_fs_close(&ahead_fs, d);
