@@ -19,13 +19,16 @@
 
 /* ---- batches ---- */
 
-/* A pending entry's identity, hash and state record (NULL: none). */
-static ce_jident pending_id(const pending *p) {
-  if (p->kind != PK_SR) return p->u.k.id;
-  const ce_srec *r = &p->u.sr;
+/* The source's identity as a state record keeps it. */
+static ce_jident srec_ident(const ce_srec *r) {
   ce_jident id = {.size = r->ssize, .ino = r->sino, .dev = r->sdev,
                   .mtime_sec = r->smtime.sec, .mtime_nsec = r->smtime.nsec};
   return id;
+}
+
+/* A pending entry's identity, hash and state record (NULL: none). */
+static ce_jident pending_id(const pending *p) {
+  return p->kind == PK_SR ? srec_ident(&p->u.sr) : p->u.k.id;
 }
 
 static pm_hash128 pending_hash(const pending *p) {
@@ -40,6 +43,16 @@ static const ce_srec *pending_sr(const pending *p) {
 static uint64_t pending_dino(const pending *p) {
   const ce_srec *r = pending_sr(p);
   return r ? r->dino : 0;
+}
+
+/* What the re-read of p is given: a checkpoint is not a whole file and
+ * is skipped; the copy's inode orders the reads. */
+static vf_reread_item reread_item(const pending *p) {
+  vf_reread_item it = {.rel = p->rel,
+                       .size = pending_id(p).size,
+                       .order = pending_dino(p),
+                       .skip = p->kind == PK_CKPT};
+  return it;
 }
 
 static void pending_free(pending *p) {
@@ -70,9 +83,9 @@ void ce_batch_add(worker *w, char *rel, const ce_jident *id,
     p->attempts = t->attempts;
   }
   task_free(t);
-  if (sr && sr->ssize == id->size && sr->sino == id->ino &&
-      sr->sdev == id->dev && sr->smtime.sec == id->mtime_sec &&
-      sr->smtime.nsec == id->mtime_nsec && pm_hash_equal(&sr->hash, h)) {
+  /* The record alone when it holds this identity and hash. */
+  ce_jident sid = sr ? srec_ident(sr) : *id;
+  if (sr && ce_jident_equal(&sid, id) && pm_hash_equal(&sr->hash, h)) {
     p->kind = PK_SR;
     p->u.sr = *sr;
   } else {
@@ -122,12 +135,7 @@ void ce_batch_add_ckpt(worker *w, const fstate *f, const ckpt *k) {
 static vf_reread_result *reread_batch(ce_ctx *c, vf_rereader *rr,
                                       const pending *items, size_t n) {
   vf_reread_item *v = pm_xcalloc(n ? n : 1, sizeof *v);
-  for (size_t i = 0; i < n; i++) {
-    v[i].rel = items[i].rel;
-    v[i].size = pending_id(&items[i]).size;
-    v[i].order = pending_dino(&items[i]);
-    v[i].skip = items[i].kind == PK_CKPT; /* not a whole file */
-  }
+  for (size_t i = 0; i < n; i++) v[i] = reread_item(&items[i]);
   vf_reread_result *out =
       rr ? vf_rereader_run(rr, c->dst_fd, v, n)
          : vf_reread_batch(c->fs, c->dst_fd, v, n, REREAD_THREADS);
@@ -363,13 +371,7 @@ static void verify_window(ce_verifier *v, cbatch *list) {
   vf_reread_item *it = pm_xcalloc(n ? n : 1, sizeof *it);
   size_t k = 0;
   for (cbatch *b = list; b; b = b->next)
-    for (size_t i = 0; i < b->n; i++, k++) {
-      const pending *p = &b->items[i];
-      it[k].rel = p->rel;
-      it[k].size = pending_id(p).size;
-      it[k].order = pending_dino(p);
-      it[k].skip = p->kind == PK_CKPT;
-    }
+    for (size_t i = 0; i < b->n; i++) it[k++] = reread_item(&b->items[i]);
   vf_reread_result *out =
       !n ? NULL
       : v->reader ? vf_rereader_run(v->reader, c->dst_fd, it, n)

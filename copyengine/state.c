@@ -34,12 +34,7 @@
 
 static void *big_alloc(size_t n) {
   if (n >= BIG_UNIT / 2) n = (n + BIG_UNIT - 1) / BIG_UNIT * BIG_UNIT;
-  void *p = pm_aligned_alloc(64, n ? n : 1);
-  if (!p) {
-    pm_report_notef("pomove: out of memory\n");
-    abort();
-  }
-  return p;
+  return pm_xaligned_alloc(64, n);
 }
 
 static void *big_calloc(size_t n, size_t size) {

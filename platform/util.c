@@ -90,6 +90,12 @@ void *pm_xrealloc(void *p, size_t n) {
   return q;
 }
 
+void *pm_xaligned_alloc(size_t align, size_t size) {
+  void *p = pm_aligned_alloc(align, size ? size : 1);
+  if (!p) oom();
+  return p;
+}
+
 char *pm_xstrdup(const char *s) {
   size_t n = strlen(s) + 1;
   return memcpy(pm_xmalloc(n), s, n);

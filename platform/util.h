@@ -28,6 +28,9 @@ void *pm_xmalloc(size_t n);
 void *pm_xcalloc(size_t n, size_t size);
 void *pm_xrealloc(void *p, size_t n);
 char *pm_xstrdup(const char *s);
+/* pm_aligned_alloc (sys.h) that aborts on failure; free with
+ * pm_aligned_free. */
+void *pm_xaligned_alloc(size_t align, size_t size);
 char *pm_xasprintf(const char *fmt, ...)
     PM_PRINTF_FMT(1, 2);
 
